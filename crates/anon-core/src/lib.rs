@@ -1,0 +1,3 @@
+//! anon-core
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]

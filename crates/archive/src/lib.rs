@@ -1,0 +1,3 @@
+//! archive
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]

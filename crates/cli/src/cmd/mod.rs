@@ -1,0 +1,7 @@
+//! One module per subcommand: an `Args` struct and `run(&Global, Args) -> anyhow::Result<ExitCode>`.
+
+pub mod anonymize;
+pub mod import;
+pub mod profiles;
+pub mod query;
+pub mod synth;

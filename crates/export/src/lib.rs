@@ -1,0 +1,3 @@
+//! export
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]

@@ -1,0 +1,3 @@
+//! synth
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]

@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `depot` binary run against fixtures built in code.
+//!
+//! One integration binary (as in ripgrep) keeps link time down. Each area of the product has its
+//! own module; `support` holds the temp-dir harness and the command runner.
+
+mod support;
+
+mod anonymize;
+mod import;
+mod profiles;
+mod query;
+mod synth;

@@ -1,0 +1,4 @@
+//! End-to-end tests of `depot query`.
+
+#[allow(unused_imports)]
+use crate::support::*;
