@@ -1,3 +1,14 @@
-//! export
+//! Writing de-identified DICOM out of depot: per-project packages from the archive, and the
+//! standalone de-identification of files and folder trees.
+//!
+//! The engine that decides what happens to each attribute lives in `anon-core` and touches no
+//! files; this crate does the I/O around it: selecting instances, reading and writing files
+//! atomically, laying out packages from archive codes and pseudonyms only, checking that the
+//! exported headers would regroup as archived ([`regroup`]), and auditing every byte of a package
+//! for PHI before it is published ([`audit`]).
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod audit;
+pub mod package;
+pub mod regroup;

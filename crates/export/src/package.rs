@@ -1,0 +1,400 @@
+//! Package containers: a folder or a zip file that appears at its destination only when it is
+//! complete, synced and audited.
+//!
+//! A package is built in a hidden staging place beside its destination (same file system, so
+//! publishing is one rename): `.NAME.depot-partial-NONCE` for a folder, the same with `.zip` for
+//! a zip. Files are added from many threads; a zip is streamed straight into its staging file
+//! (no temporary copy of the whole package) with entries stored, not deflated: DICOM pixel data
+//! barely compresses and deflating would dominate the export time. Dropping an unpublished
+//! package removes its staging place, so a failed or refused export leaves nothing behind.
+//!
+//! Publishing never overwrites an existing destination unless asked to (`force`): a zip is
+//! published with a hard link, which fails if the name exists, and a folder with a rename
+//! checked just before. With `force`, the old package is first moved aside, then removed.
+//!
+//! Entry names are checked here, whatever the caller built them from: relative, `/`-separated,
+//! made of ASCII letters, digits, `.`, `_` and `-` only, with no `..`.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use zip::write::SimpleFileOptions;
+
+/// Errors of building or publishing a package.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PackageError {
+    /// The destination exists and `force` was not given.
+    #[error("{0} already exists (use --force to replace it)")]
+    Exists(PathBuf),
+    /// An entry name is not a safe relative name.
+    #[error("unsafe entry name in package: {0:?}")]
+    UnsafeName(String),
+    /// The same entry was added twice.
+    #[error("entry {0} added twice to the package")]
+    Duplicate(String),
+    /// File system trouble.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The zip writer failed.
+    #[error("cannot write zip package {path}")]
+    Zip {
+        /// The staging zip.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: zip::result::ZipError,
+    },
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> PackageError + 'a {
+    move |source| PackageError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// Folder or zip, decided by the destination's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageKind {
+    /// A folder tree.
+    Folder,
+    /// A zip file (destination ends in `.zip`).
+    Zip,
+}
+
+impl PackageKind {
+    /// Zip when the destination ends in `.zip` (any case), otherwise a folder.
+    pub fn for_destination(dest: &Path) -> PackageKind {
+        match dest.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("zip") => PackageKind::Zip,
+            _ => PackageKind::Folder,
+        }
+    }
+}
+
+enum Container {
+    Folder { made_dirs: Mutex<HashSet<PathBuf>> },
+    Zip { writer: Mutex<Option<zip::ZipWriter<BufWriter<File>>>> },
+}
+
+/// A package being built in its staging place.
+pub struct Package {
+    dest: PathBuf,
+    staging: PathBuf,
+    kind: PackageKind,
+    container: Container,
+    names: Mutex<HashSet<String>>,
+    published: bool,
+}
+
+impl std::fmt::Debug for Package {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Package")
+            .field("dest", &self.dest)
+            .field("staging", &self.staging)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl Package {
+    /// Starts a package for `dest`. Fails at once if `dest` exists and `force` is false, so
+    /// nothing is computed for an export that could never be published.
+    pub fn create(dest: &Path, force: bool) -> Result<Package, PackageError> {
+        if !force && dest.symlink_metadata().is_ok() {
+            return Err(PackageError::Exists(dest.to_path_buf()));
+        }
+        let kind = PackageKind::for_destination(dest);
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io("cannot create", &parent))?;
+        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let nonce = format!("{}-{:x}", std::process::id(), rand_suffix());
+        let staging = match kind {
+            PackageKind::Folder => parent.join(format!(".{name}.depot-partial-{nonce}")),
+            PackageKind::Zip => parent.join(format!(".{name}.depot-partial-{nonce}.zip")),
+        };
+        let container = match kind {
+            PackageKind::Folder => {
+                std::fs::create_dir(&staging).map_err(io("cannot create", &staging))?;
+                Container::Folder { made_dirs: Mutex::new(HashSet::new()) }
+            }
+            PackageKind::Zip => {
+                let file = File::create_new(&staging).map_err(io("cannot create", &staging))?;
+                let writer = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+                Container::Zip { writer: Mutex::new(Some(writer)) }
+            }
+        };
+        Ok(Package {
+            dest: dest.to_path_buf(),
+            staging,
+            kind,
+            container,
+            names: Mutex::new(HashSet::new()),
+            published: false,
+        })
+    }
+
+    /// Folder or zip.
+    pub fn kind(&self) -> PackageKind {
+        self.kind
+    }
+
+    /// Where the package is being built (audited there before publishing).
+    pub fn staging_path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Where the package will appear.
+    pub fn destination(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Adds one file. Safe to call from many threads.
+    pub fn add(&self, rel: &str, bytes: &[u8]) -> Result<(), PackageError> {
+        check_name(rel)?;
+        {
+            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+            if !names.insert(rel.to_string()) {
+                return Err(PackageError::Duplicate(rel.to_string()));
+            }
+        }
+        match &self.container {
+            Container::Folder { made_dirs } => {
+                let path = self.staging.join(rel);
+                if let Some(dir) = path.parent() {
+                    let mut made = made_dirs.lock().unwrap_or_else(|p| p.into_inner());
+                    if !made.contains(dir) {
+                        std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+                        made.insert(dir.to_path_buf());
+                    }
+                }
+                let mut f = File::create_new(&path).map_err(io("cannot create", &path))?;
+                f.write_all(bytes).map_err(io("cannot write", &path))?;
+                Ok(())
+            }
+            Container::Zip { writer } => {
+                let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+                let zip_err =
+                    |source| PackageError::Zip { path: self.staging.clone(), source };
+                let w = guard.as_mut().ok_or_else(|| {
+                    zip_err(zip::result::ZipError::Io(std::io::Error::other("zip already finished")))
+                })?;
+                let opts = SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored)
+                    .large_file(bytes.len() as u64 >= u64::from(u32::MAX))
+                    .unix_permissions(0o644);
+                w.start_file(rel, opts).map_err(zip_err)?;
+                w.write_all(bytes).map_err(io("cannot write", &self.staging))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Completes the container (zip directory written) and makes its bytes durable.
+    pub fn finish(&mut self) -> Result<(), PackageError> {
+        match &self.container {
+            Container::Zip { writer } => {
+                let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(w) = guard.take() {
+                    let buf = w
+                        .finish()
+                        .map_err(|source| PackageError::Zip { path: self.staging.clone(), source })?;
+                    let file = buf
+                        .into_inner()
+                        .map_err(|e| PackageError::Io {
+                            action: "cannot write",
+                            path: self.staging.clone(),
+                            source: e.into_error(),
+                        })?;
+                    file.sync_all().map_err(io("cannot sync", &self.staging))?;
+                }
+            }
+            Container::Folder { .. } => {
+                use rayon::prelude::*;
+                let files: Vec<PathBuf> = walkdir::WalkDir::new(&self.staging)
+                    .into_iter()
+                    .filter_map(Result::ok)
+                    .map(walkdir::DirEntry::into_path)
+                    .collect();
+                files.par_iter().try_for_each(|p| sync_path(p))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the finished package into place. Refuses to replace an existing destination
+    /// unless `force`.
+    pub fn publish(mut self, force: bool) -> Result<PathBuf, PackageError> {
+        let dest = self.dest.clone();
+        let exists = dest.symlink_metadata().is_ok();
+        if exists && !force {
+            return Err(PackageError::Exists(dest));
+        }
+        let aside = exists.then(|| {
+            let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            dest.with_file_name(format!(".{name}.depot-replaced-{:x}", rand_suffix()))
+        });
+        if let Some(aside) = &aside {
+            std::fs::rename(&dest, aside).map_err(io("cannot move aside", &dest))?;
+        }
+        match self.kind {
+            PackageKind::Zip => {
+                // A hard link never replaces an existing name: no clobbering, even in a race.
+                std::fs::hard_link(&self.staging, &dest).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        PackageError::Exists(dest.clone())
+                    } else {
+                        PackageError::Io { action: "cannot publish", path: dest.clone(), source: e }
+                    }
+                })?;
+                std::fs::remove_file(&self.staging).map_err(io("cannot remove", &self.staging))?;
+            }
+            PackageKind::Folder => {
+                std::fs::rename(&self.staging, &dest).map_err(io("cannot publish", &dest))?;
+            }
+        }
+        self.published = true;
+        if let Some(parent) = dest.parent() {
+            let _ = sync_path(if parent.as_os_str().is_empty() { Path::new(".") } else { parent });
+        }
+        if let Some(aside) = aside {
+            let _ = if aside.is_dir() {
+                std::fs::remove_dir_all(&aside)
+            } else {
+                std::fs::remove_file(&aside)
+            };
+        }
+        Ok(dest)
+    }
+}
+
+impl Drop for Package {
+    fn drop(&mut self) {
+        if self.published {
+            return;
+        }
+        if let Container::Zip { writer } = &self.container {
+            // Close the file before removing it.
+            let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+            drop(guard.take());
+        }
+        let _ = if self.staging.is_dir() {
+            std::fs::remove_dir_all(&self.staging)
+        } else {
+            std::fs::remove_file(&self.staging)
+        };
+    }
+}
+
+fn sync_path(p: &Path) -> Result<(), PackageError> {
+    let f = File::open(p).map_err(io("cannot open", p))?;
+    f.sync_all().map_err(io("cannot sync", p))
+}
+
+/// A relative, `/`-separated name of plain ASCII components.
+pub fn check_name(rel: &str) -> Result<(), PackageError> {
+    let bad = || PackageError::UnsafeName(rel.to_string());
+    if rel.is_empty() || rel.starts_with('/') || rel.len() > 1024 {
+        return Err(bad());
+    }
+    for part in rel.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err(bad());
+        }
+        if !part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn names_are_checked() {
+        for bad in ["", "/abs", "a/../b", "a//b", "a/./b", "DOE^JOHN/x", "a b", "a\\b", "é"] {
+            assert!(check_name(bad).is_err(), "{bad:?} should be refused");
+        }
+        for good in ["manifest.json", "P1234/1/3/00001.dcm", "a_b-c.d"] {
+            check_name(good).expect(good);
+        }
+    }
+
+    #[test]
+    fn folder_appears_only_when_published() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dest = tmp.path().join("pkg");
+        let mut p = Package::create(&dest, false).expect("create");
+        p.add("a/b/1.dcm", b"one").expect("add");
+        p.add("manifest.json", b"{}").expect("add");
+        assert!(matches!(p.add("a/b/1.dcm", b"again"), Err(PackageError::Duplicate(_))));
+        assert!(!dest.exists());
+        p.finish().expect("finish");
+        p.publish(false).expect("publish");
+        assert_eq!(std::fs::read(dest.join("a/b/1.dcm")).expect("read"), b"one");
+        let left: Vec<_> = std::fs::read_dir(tmp.path()).expect("ls").collect();
+        assert_eq!(left.len(), 1, "no staging left behind");
+    }
+
+    #[test]
+    fn zip_is_streamed_and_published_without_clobbering() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dest = tmp.path().join("pkg.zip");
+        let mut p = Package::create(&dest, false).expect("create");
+        assert_eq!(p.kind(), PackageKind::Zip);
+        p.add("x/1.dcm", &[7u8; 1000]).expect("add");
+        p.finish().expect("finish");
+        p.publish(false).expect("publish");
+        let mut z = zip::ZipArchive::new(File::open(&dest).expect("open")).expect("zip");
+        let mut buf = Vec::new();
+        z.by_name("x/1.dcm").expect("entry").read_to_end(&mut buf).expect("read");
+        assert_eq!(buf, vec![7u8; 1000]);
+
+        assert!(matches!(Package::create(&dest, false), Err(PackageError::Exists(_))));
+        let mut again = Package::create(&dest, true).expect("forced create");
+        again.add("y.dcm", b"new").expect("add");
+        again.finish().expect("finish");
+        again.publish(true).expect("forced publish");
+        let z = zip::ZipArchive::new(File::open(&dest).expect("open")).expect("zip");
+        assert_eq!(z.len(), 1);
+    }
+
+    #[test]
+    fn dropped_package_leaves_nothing() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        for name in ["pkg", "pkg.zip"] {
+            let p = Package::create(&tmp.path().join(name), false).expect("create");
+            p.add("a.dcm", b"x").expect("add");
+            drop(p);
+        }
+        assert_eq!(std::fs::read_dir(tmp.path()).expect("ls").count(), 0);
+    }
+}

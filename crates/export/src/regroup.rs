@@ -1,0 +1,276 @@
+//! The regrouping check: would the exported headers, imported again with the archive's own
+//! grouping rules, give back the same subjects, studies and series?
+//!
+//! A de-identification level can silently destroy the keys data is grouped by: NiDB's full
+//! anonymization writes the same PatientID into every file, and `--blank-identifiers` empties
+//! it. Nothing in NiDB warns about that; a research group finds out when a re-imported dataset
+//! has one subject where there were thirty. This module compares, for every exported instance,
+//! its place in the archive (archive codes and numbers) with the key it would be grouped by on
+//! re-import, and reports merges (several archive groups become one) and splits (one archive
+//! group becomes several), level by level, naming the archive groups involved.
+//!
+//! It is pure: the caller computes the would-be keys (by de-identifying the headers with the
+//! real engine and applying the archive's real grouping rules) and passes them in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+/// The grouping level a warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupLevel {
+    /// Subjects (patients), grouped by PatientID and issuer.
+    Subject,
+    /// Studies, grouped by StudyInstanceUID.
+    Study,
+    /// Series, grouped by SeriesInstanceUID.
+    Series,
+    /// Instances, identified by SOPInstanceUID.
+    Instance,
+}
+
+impl GroupLevel {
+    fn plural(self) -> &'static str {
+        match self {
+            GroupLevel::Subject => "subjects",
+            GroupLevel::Study => "studies",
+            GroupLevel::Series => "series",
+            GroupLevel::Instance => "instances",
+        }
+    }
+}
+
+/// What would happen to a set of archive groups on re-import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegroupKind {
+    /// Several archive groups would become one.
+    Merge,
+    /// One archive group would become several.
+    Split,
+}
+
+/// One regrouping problem: a connected set of archive groups and the number of groups they
+/// would turn into on re-import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegroupWarning {
+    /// Subject, study, series or instance level.
+    pub level: GroupLevel,
+    /// Merge or split.
+    pub kind: RegroupKind,
+    /// The archive groups involved, by their archive labels (e.g. `S1234ABC`, `S1234ABC/2`,
+    /// `S1234ABC/2/5`), sorted.
+    pub archive_groups: Vec<String>,
+    /// How many groups they would become on re-import.
+    pub would_become: usize,
+}
+
+impl fmt::Display for RegroupWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.archive_groups.len();
+        let names = abbreviated(&self.archive_groups, 8);
+        match self.kind {
+            RegroupKind::Merge => write!(
+                f,
+                "{n} {} would merge into {} on re-import: {names}",
+                self.level.plural(),
+                self.would_become
+            ),
+            RegroupKind::Split => write!(
+                f,
+                "{} {} would split into {} on re-import: {names}",
+                n,
+                if n == 1 { singular(self.level) } else { self.level.plural() },
+                self.would_become
+            ),
+        }
+    }
+}
+
+fn singular(level: GroupLevel) -> &'static str {
+    match level {
+        GroupLevel::Subject => "subject",
+        GroupLevel::Study => "study",
+        GroupLevel::Series => "series",
+        GroupLevel::Instance => "instance",
+    }
+}
+
+fn abbreviated(names: &[String], max: usize) -> String {
+    if names.len() <= max {
+        names.join(", ")
+    } else {
+        format!("{}, … and {} more", names[..max].join(", "), names.len() - max)
+    }
+}
+
+/// Where one exported instance sits in the archive, and the keys it would be grouped by if the
+/// package were imported again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// Archive label of the subject (its archive code).
+    pub archive_subject: String,
+    /// Archive label of the study (`code/study number`).
+    pub archive_study: String,
+    /// Archive label of the series (`code/study number/series number`).
+    pub archive_series: String,
+    /// Archive label of the instance (series label plus the instance's position).
+    pub archive_instance: String,
+    /// The subject key the exported header would produce on import.
+    pub subject_key: String,
+    /// The StudyInstanceUID of the exported header.
+    pub study_key: String,
+    /// The SeriesInstanceUID of the exported header.
+    pub series_key: String,
+    /// The SOPInstanceUID of the exported header.
+    pub instance_key: String,
+}
+
+/// Compares archive grouping with re-import grouping at every level and returns the merges and
+/// splits, subjects first. An empty result means the package regroups exactly as archived.
+pub fn check(placements: &[Placement]) -> Vec<RegroupWarning> {
+    let mut out = Vec::new();
+    let levels: [(GroupLevel, fn(&Placement) -> (&str, &str)); 4] = [
+        (GroupLevel::Subject, |p| (&p.archive_subject, &p.subject_key)),
+        (GroupLevel::Study, |p| (&p.archive_study, &p.study_key)),
+        (GroupLevel::Series, |p| (&p.archive_series, &p.series_key)),
+        (GroupLevel::Instance, |p| (&p.archive_instance, &p.instance_key)),
+    ];
+    for (level, pick) in levels {
+        out.extend(compare_level(level, placements.iter().map(pick)));
+    }
+    out
+}
+
+/// Finds the connected components of the bipartite graph archive group ↔ re-import key and
+/// reports every component that is not one-to-one.
+fn compare_level<'a>(
+    level: GroupLevel,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<RegroupWarning> {
+    let mut by_archive: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (archive, key) in pairs {
+        by_archive.entry(archive).or_default().insert(key);
+        by_key.entry(key).or_default().insert(archive);
+    }
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    for &start in by_archive.keys() {
+        if seen.contains(start) {
+            continue;
+        }
+        // Walk the component containing `start`.
+        let mut archives: BTreeSet<&str> = BTreeSet::new();
+        let mut keys: BTreeSet<&str> = BTreeSet::new();
+        let mut stack = vec![start];
+        while let Some(a) = stack.pop() {
+            if !archives.insert(a) {
+                continue;
+            }
+            seen.insert(a);
+            for &k in by_archive.get(a).into_iter().flatten() {
+                if keys.insert(k) {
+                    stack.extend(by_key.get(k).into_iter().flatten().copied());
+                }
+            }
+        }
+        if archives.len() == 1 && keys.len() == 1 {
+            continue;
+        }
+        let kind = if archives.len() > keys.len() { RegroupKind::Merge } else { RegroupKind::Split };
+        out.push(RegroupWarning {
+            level,
+            kind,
+            archive_groups: archives.iter().map(|s| s.to_string()).collect(),
+            would_become: keys.len(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn place(subject: &str, study: &str, series: &str, inst: &str, keys: [&str; 4]) -> Placement {
+        Placement {
+            archive_subject: subject.into(),
+            archive_study: format!("{subject}/{study}"),
+            archive_series: format!("{subject}/{study}/{series}"),
+            archive_instance: format!("{subject}/{study}/{series}/{inst}"),
+            subject_key: keys[0].into(),
+            study_key: keys[1].into(),
+            series_key: keys[2].into(),
+            instance_key: keys[3].into(),
+        }
+    }
+
+    #[test]
+    fn identical_grouping_gives_no_warning() {
+        let p = vec![
+            place("S1", "1", "1", "1", ["P1", "st1", "se1", "i1"]),
+            place("S1", "1", "1", "2", ["P1", "st1", "se1", "i2"]),
+            place("S2", "1", "1", "1", ["P2", "st2", "se2", "i3"]),
+        ];
+        assert!(check(&p).is_empty());
+    }
+
+    #[test]
+    fn blank_patient_ids_merge_subjects() {
+        let p = vec![
+            place("S1", "1", "1", "1", ["", "st1", "se1", "i1"]),
+            place("S2", "1", "1", "1", ["", "st2", "se2", "i2"]),
+            place("S3", "1", "1", "1", ["", "st3", "se3", "i3"]),
+            place("S4", "1", "1", "1", ["P4", "st4", "se4", "i4"]),
+        ];
+        let w = check(&p);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w[0].level, GroupLevel::Subject);
+        assert_eq!(w[0].kind, RegroupKind::Merge);
+        assert_eq!(w[0].archive_groups, vec!["S1", "S2", "S3"]);
+        assert_eq!(w[0].would_become, 1);
+        assert_eq!(w[0].to_string(), "3 subjects would merge into 1 on re-import: S1, S2, S3");
+    }
+
+    #[test]
+    fn a_subject_keyed_per_study_splits() {
+        let p = vec![
+            place("S1", "1", "1", "1", ["blank:st1", "st1", "se1", "i1"]),
+            place("S1", "2", "1", "1", ["blank:st2", "st2", "se2", "i2"]),
+        ];
+        let w = check(&p);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].kind, RegroupKind::Split);
+        assert_eq!(w[0].would_become, 2);
+        assert_eq!(w[0].to_string(), "1 subject would split into 2 on re-import: S1");
+    }
+
+    #[test]
+    fn series_merge_is_reported_at_series_level_only() {
+        let p = vec![
+            place("S1", "1", "3", "1", ["P1", "st1", "same", "i1"]),
+            place("S1", "1", "3.1", "1", ["P1", "st1", "same", "i2"]),
+        ];
+        let w = check(&p);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].level, GroupLevel::Series);
+        assert_eq!(w[0].archive_groups, vec!["S1/1/3", "S1/1/3.1"]);
+    }
+
+    #[test]
+    fn long_lists_are_abbreviated() {
+        let p: Vec<Placement> = (0..12)
+            .map(|i| place(&format!("S{i:02}"), "1", "1", "1", ["", "st", "se", &format!("i{i}")]))
+            .collect();
+        let text = check(&p)
+            .iter()
+            .find(|w| w.level == GroupLevel::Subject)
+            .map(|w| w.to_string())
+            .unwrap_or_default();
+        assert!(text.starts_with("12 subjects would merge into 1"), "{text}");
+        assert!(text.ends_with("and 4 more"), "{text}");
+    }
+}
