@@ -10,5 +10,6 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod manifest;
 pub mod package;
 pub mod regroup;

@@ -1,0 +1,226 @@
+//! The package manifest: what a package holds and how it was made, as `manifest.json` and a flat
+//! `manifest.csv` beside it.
+//!
+//! The manifest travels with the data, so it obeys the same rule as every path in the package:
+//! at an anonymizing level it names subjects only by pseudonym and studies and series only by
+//! number. No name, ID, date, description, original UID or archive code appears in it (archive
+//! codes would let two projects' packages from one archive be linked). It records what a
+//! recipient and an IRB need: the level, options and profile digest, a fingerprint of the key
+//! (so two packages can be checked to share a key without revealing it), counts, every file with
+//! its SHA-256, the regrouping warnings, the series left out or included despite possible
+//! burned-in text, and the audit's summary.
+
+use serde::Serialize;
+
+use crate::regroup::{GroupLevel, RegroupKind};
+
+/// Format tag written into every manifest.
+pub const FORMAT: &str = "depot-package/1";
+
+/// The whole manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: &'static str,
+    /// The program that wrote it, e.g. `depot 0.1.0`.
+    pub created_by: String,
+    /// De-identification level or profile name.
+    pub level: String,
+    /// Options in effect (kebab-case names).
+    pub options: Vec<String>,
+    /// SHA-256 of the profile's canonical rules (identifies custom profiles exactly).
+    pub profile_digest: String,
+    /// A one-way fingerprint of the key used for pseudonyms and UIDs (`none` at `original`).
+    pub key_fingerprint: String,
+    /// Whether identifiers were blanked (NiDB style) rather than pseudonymized.
+    pub blank_identifiers: bool,
+    /// Counts of what the package holds.
+    pub counts: Counts,
+    /// Subjects, their studies, series and files.
+    pub subjects: Vec<SubjectEntry>,
+    /// Regrouping problems found before writing.
+    pub regrouping_warnings: Vec<WarningEntry>,
+    /// Series flagged as possibly carrying burned-in text.
+    pub burned_in: Vec<BurnedInEntry>,
+    /// The audit's summary (absent at `original`, which is not audited).
+    pub audit: Option<AuditSummary>,
+}
+
+/// Totals.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Counts {
+    /// Subjects in the package.
+    pub subjects: usize,
+    /// Studies in the package.
+    pub studies: usize,
+    /// Series in the package.
+    pub series: usize,
+    /// Instance files in the package.
+    pub instances: usize,
+    /// Bytes of instance files.
+    pub bytes: u64,
+    /// Series left out because they may carry burned-in text.
+    pub series_left_out: usize,
+}
+
+/// One subject.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubjectEntry {
+    /// Pseudonym (archive code at `original`); also the subject's folder name.
+    pub id: String,
+    /// Its studies.
+    pub studies: Vec<StudyEntry>,
+}
+
+/// One study.
+#[derive(Debug, Clone, Serialize)]
+pub struct StudyEntry {
+    /// Study number within the subject; also the folder name.
+    pub number: u32,
+    /// Its series.
+    pub series: Vec<SeriesEntry>,
+}
+
+/// One series.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesEntry {
+    /// Series label (the SeriesNumber, made unique by the archive); also the folder name.
+    pub number: String,
+    /// Modality.
+    pub modality: String,
+    /// Its files.
+    pub files: Vec<FileEntry>,
+}
+
+/// One instance file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileEntry {
+    /// Package-relative path.
+    pub path: String,
+    /// SHA-256 of the file as written.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// A regrouping warning, with package labels instead of archive codes.
+#[derive(Debug, Clone, Serialize)]
+pub struct WarningEntry {
+    /// Level of the problem.
+    pub level: GroupLevel,
+    /// Merge or split.
+    pub kind: RegroupKind,
+    /// Package labels of the groups involved (`pseudonym`, `pseudonym/study`, ...).
+    pub groups: Vec<String>,
+    /// How many groups they would become.
+    pub would_become: usize,
+    /// The warning as printed.
+    pub message: String,
+}
+
+/// A series flagged as possibly carrying burned-in text.
+#[derive(Debug, Clone, Serialize)]
+pub struct BurnedInEntry {
+    /// Package label of the series (`pseudonym/study/series`).
+    pub series: String,
+    /// Modality.
+    pub modality: String,
+    /// Why it was flagged.
+    pub reason: String,
+    /// Whether it is in the package (`--include-burned-in`, or a level that keeps it).
+    pub included: bool,
+}
+
+/// The audit's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditSummary {
+    /// Files audited.
+    pub files: usize,
+    /// Spellings of identifying values searched for.
+    pub values_searched: usize,
+    /// Findings (a published package always has 0).
+    pub findings: usize,
+}
+
+impl Manifest {
+    /// `manifest.json`, pretty-printed.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+
+    /// `manifest.csv`: one row per file.
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut out = String::from("subject,study,series,modality,path,sha256,bytes\n");
+        for s in &self.subjects {
+            for st in &s.studies {
+                for se in &st.series {
+                    for f in &se.files {
+                        out.push_str(&format!(
+                            "{},{},{},{},{},{},{}\n",
+                            csv_field(&s.id),
+                            st.number,
+                            csv_field(&se.number),
+                            csv_field(&se.modality),
+                            csv_field(&f.path),
+                            f.sha256,
+                            f.bytes
+                        ));
+                    }
+                }
+            }
+        }
+        out.into_bytes()
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_has_one_row_per_file_and_quotes_fields() {
+        let m = Manifest {
+            format: FORMAT,
+            created_by: "depot test".into(),
+            level: "anonymize-full".into(),
+            options: vec![],
+            profile_digest: "d".into(),
+            key_fingerprint: "k".into(),
+            blank_identifiers: false,
+            counts: Counts::default(),
+            subjects: vec![SubjectEntry {
+                id: "PABC".into(),
+                studies: vec![StudyEntry {
+                    number: 1,
+                    series: vec![SeriesEntry {
+                        number: "3".into(),
+                        modality: "M,R".into(),
+                        files: vec![
+                            FileEntry { path: "PABC/1/3/00001.dcm".into(), sha256: "aa".into(), bytes: 5 },
+                            FileEntry { path: "PABC/1/3/00002.dcm".into(), sha256: "bb".into(), bytes: 6 },
+                        ],
+                    }],
+                }],
+            }],
+            regrouping_warnings: vec![],
+            burned_in: vec![],
+            audit: None,
+        };
+        let csv = String::from_utf8(m.to_csv()).expect("utf8");
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1], "PABC,1,3,\"M,R\",PABC/1/3/00001.dcm,aa,5");
+        let json: serde_json::Value = serde_json::from_slice(&m.to_json()).expect("json");
+        assert_eq!(json["subjects"][0]["studies"][0]["series"][0]["files"][1]["bytes"], 6);
+    }
+}
