@@ -1,0 +1,806 @@
+//! The engine: walks one DICOM object (every element, every sequence item at any depth), looks
+//! up the profile's rule for each attribute, applies it with VR-valid replacements and keyed
+//! mappings, adds the de-identification markers, cleans the file meta, and reports what it did.
+
+use std::collections::{HashMap, HashSet};
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::header::{HasLength, Header};
+use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
+use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::{StandardDataDictionary, tags};
+use dicom_object::mem::InMemElement;
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
+
+use crate::action::{Action, Resolved};
+use crate::clean::Scrubber;
+use crate::error::AnonError;
+use crate::key::Key;
+use crate::level::{DeidOption, Level};
+use crate::private::is_safe;
+use crate::profile::{DateMode, PrivatePolicy, Profile};
+use crate::report::{AppliedAction, BurnedInReason, Done, PathStep, Report, TagPath};
+use crate::values::{dummy, max_len, shift_dates};
+
+/// Sequences nested deeper than this are refused (hostile or broken files).
+const MAX_DEPTH: usize = 64;
+
+/// depot's implementation class UID (a fixed UUID-derived UID) and version name, written into
+/// the file meta of de-identified files in place of the source system's.
+const IMPLEMENTATION_CLASS_UID: &str = "2.25.143286715530302467196658128404227517302";
+const IMPLEMENTATION_VERSION_NAME: &str = "DEPOT_0_1";
+
+/// Attributes holding class or definition UIDs (never instance identity); never remapped.
+const CLASS_UID_TAGS: [Tag; 16] = [
+    Tag(0x0000, 0x0002), // AffectedSOPClassUID
+    Tag(0x0000, 0x0003), // RequestedSOPClassUID
+    Tag(0x0002, 0x0002), // MediaStorageSOPClassUID
+    Tag(0x0002, 0x0010), // TransferSyntaxUID
+    Tag(0x0002, 0x0012), // ImplementationClassUID
+    Tag(0x0004, 0x1510), // ReferencedSOPClassUIDInFile
+    Tag(0x0004, 0x1512), // ReferencedTransferSyntaxUIDInFile
+    Tag(0x0008, 0x0016), // SOPClassUID
+    Tag(0x0008, 0x001A), // RelatedGeneralSOPClassUID
+    Tag(0x0008, 0x001B), // OriginalSpecializedSOPClassUID
+    Tag(0x0008, 0x0062), // SOPClassesInStudy
+    Tag(0x0008, 0x010C), // CodingSchemeUID
+    Tag(0x0008, 0x0117), // ContextUID
+    Tag(0x0008, 0x0118), // MappingResourceUID
+    Tag(0x0008, 0x1150), // ReferencedSOPClassUID
+    Tag(0x0400, 0x0010), // MACCalculationTransferSyntaxUID
+];
+
+/// Modalities whose images commonly carry burned-in text.
+const BURN_IN_MODALITIES: [&str; 5] = ["US", "SC", "XC", "ES", "OT"];
+
+/// What the engine knows about the subject of an object: derived once per object (or per
+/// subject) by [`Deidentifier::subject_context`]; callers may add extra identifiers to cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectContext {
+    /// The subject's keyed pseudonym (`P` + 10 base32 characters).
+    pub pseudonym: String,
+    /// Days every date of this subject moves under the modified-dates option (−3650..=−1).
+    pub date_offset_days: i32,
+    /// Text cut out of cleaned values: name parts, IDs, birth date (several spellings),
+    /// accession number, address, telephone, plus whatever the caller adds.
+    pub identifiers: Vec<String>,
+}
+
+/// Applies one profile under one key.
+#[derive(Debug, Clone)]
+pub struct Deidentifier {
+    profile: Profile,
+    key: Key,
+}
+
+/// Per-object state while walking.
+struct Walk<'a> {
+    subject: &'a SubjectContext,
+    scrubber: Scrubber,
+    report: Report,
+}
+
+fn is_well_known(uid: &str) -> bool {
+    uid.starts_with("1.2.840.10008.")
+}
+
+fn clean_uid(s: &str) -> &str {
+    s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+}
+
+fn first_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    let e = obj.get(tag)?;
+    let s = e.to_str().ok()?;
+    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn all_strs(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
+    obj.get(tag)
+        .and_then(|e| e.to_multi_str().ok().map(|v| v.to_vec()))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Name parts worth cutting: family, given and middle names of every component group.
+fn name_parts(pn: &str, out: &mut Vec<String>) {
+    out.push(pn.to_string());
+    for group in pn.split('=') {
+        for (i, comp) in group.split('^').enumerate() {
+            if i >= 3 {
+                break; // prefixes and suffixes ("Dr", "Jr") would shred unrelated text
+            }
+            out.push(comp.trim().to_string());
+            out.extend(comp.split_whitespace().map(str::to_string));
+        }
+    }
+}
+
+/// Common spellings of a DA birth date, so a date typed into free text is found too.
+fn date_spellings(da: &str, out: &mut Vec<String>) {
+    out.push(da.to_string());
+    if da.len() == 8 && da.bytes().all(|b| b.is_ascii_digit()) {
+        let (y, m, d) = (&da[..4], &da[4..6], &da[6..]);
+        out.push(format!("{y}-{m}-{d}"));
+        out.push(format!("{d}.{m}.{y}"));
+        out.push(format!("{m}/{d}/{y}"));
+        out.push(format!("{d}/{m}/{y}"));
+    }
+}
+
+fn is_text_vr(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE | VR::AS | VR::CS | VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT | VR::UR
+    )
+}
+
+fn single_valued_text(vr: VR) -> bool {
+    matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR)
+}
+
+fn text_value(vr: VR, values: Vec<String>) -> PrimitiveValue {
+    if single_valued_text(vr) || values.len() == 1 {
+        PrimitiveValue::Str(values.join("\\"))
+    } else {
+        PrimitiveValue::Strs(values.into())
+    }
+}
+
+/// The VR to work with: the element's, or for UN the dictionary's (implicit VR files).
+fn effective_vr(elem: &InMemElement) -> VR {
+    let vr = elem.vr();
+    if vr != VR::UN {
+        return vr;
+    }
+    StandardDataDictionary
+        .by_tag(elem.tag())
+        .and_then(|e| e.vr().exact())
+        .unwrap_or(VR::UN)
+}
+
+fn with_step(path: &[PathStep], tag: Tag) -> TagPath {
+    let mut steps = path.to_vec();
+    steps.push(PathStep { tag, item: None });
+    TagPath(steps)
+}
+
+impl Deidentifier {
+    /// An engine applying `profile`, with every mapping keyed by `key`.
+    pub fn new(profile: Profile, key: Key) -> Deidentifier {
+        Deidentifier { profile, key }
+    }
+
+    /// The profile applied.
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The keyed UID mapping (`2.25.` + decimal of HMAC-SHA256(key, uid)[..16]); UIDs under
+    /// `1.2.840.10008.` and empty values are returned unchanged.
+    pub fn map_uid(&self, uid: &str) -> String {
+        let u = clean_uid(uid);
+        if u.is_empty() || is_well_known(u) { u.to_string() } else { self.key.uid_for(u) }
+    }
+
+    /// The keyed pseudonym of a patient ID (and its issuer): `P` + 10 base32 characters.
+    pub fn pseudonym(&self, patient_id: &str, issuer: Option<&str>) -> String {
+        self.key.pseudonym_for(patient_id.trim(), issuer.unwrap_or("").trim())
+    }
+
+    /// The subject of `obj`: pseudonym and date offset from the key and PatientID (+ issuer),
+    /// and the identifiers to cut from cleaned text.
+    pub fn subject_context(&self, obj: &InMemDicomObject) -> SubjectContext {
+        let id = first_str(obj, tags::PATIENT_ID).unwrap_or_default();
+        let issuer = first_str(obj, tags::ISSUER_OF_PATIENT_ID).unwrap_or_default();
+        let mut identifiers = Vec::new();
+        for tag in [tags::PATIENT_NAME, tags::PATIENT_BIRTH_NAME, tags::PATIENT_MOTHER_BIRTH_NAME, tags::OTHER_PATIENT_NAMES]
+        {
+            for pn in all_strs(obj, tag) {
+                name_parts(&pn, &mut identifiers);
+            }
+        }
+        for tag in [
+            tags::PATIENT_ID,
+            Tag(0x0010, 0x1000), // OtherPatientIDs (retired)
+            tags::ACCESSION_NUMBER,
+            Tag(0x0010, 0x1090), // MedicalRecordLocator (retired)
+            tags::PATIENT_TELEPHONE_NUMBERS,
+            tags::PATIENT_ADDRESS,
+        ] {
+            identifiers.extend(all_strs(obj, tag));
+        }
+        if let Some(items) = obj.get(tags::OTHER_PATIENT_I_DS_SEQUENCE).and_then(|e| e.items()) {
+            for item in items {
+                identifiers.extend(all_strs(item, tags::PATIENT_ID));
+            }
+        }
+        for da in all_strs(obj, tags::PATIENT_BIRTH_DATE) {
+            date_spellings(&da, &mut identifiers);
+        }
+        identifiers.retain(|s| s.chars().count() >= 2);
+        identifiers.sort();
+        identifiers.dedup();
+        SubjectContext {
+            pseudonym: self.key.pseudonym_for(&id, &issuer),
+            date_offset_days: self.key.date_offset_for(&id, &issuer),
+            identifiers,
+        }
+    }
+
+    /// De-identifies `obj` in place (data set and file meta) and reports what was done.
+    /// `original` leaves the object untouched (only the burned-in check runs).
+    pub fn apply(
+        &self,
+        obj: &mut DefaultDicomObject,
+        subject: &SubjectContext,
+    ) -> Result<Report, AnonError> {
+        let mut walk = Walk {
+            subject,
+            scrubber: Scrubber::new(subject.identifiers.iter().map(String::as_str)),
+            report: Report::default(),
+        };
+        walk.report.burned_in = burned_in(obj);
+        if !self.profile.changes_anything() {
+            return Ok(walk.report);
+        }
+        if first_str(obj, tags::PATIENT_ID).is_none() && self.profile.pseudonymizes_patient_id() {
+            walk.report
+                .warnings
+                .push("no PatientID: the pseudonym is the one shared by all files without an ID".to_string());
+        }
+        let old_sop = first_str(obj, tags::SOP_INSTANCE_UID);
+        let dataset = std::mem::replace(&mut **obj, InMemDicomObject::new_empty());
+        let mut path = Vec::new();
+        let mut dataset = self.walk_dataset(dataset, &mut path, 0, &mut walk)?;
+        let new_sop = first_str(&dataset, tags::SOP_INSTANCE_UID);
+        if new_sop.is_some() && new_sop != old_sop {
+            walk.report.new_sop_instance_uid = new_sop.clone();
+        }
+        if self.profile.cleans_meta() {
+            self.clean_meta(obj, new_sop.as_deref(), &mut walk.report);
+        }
+        if self.profile.removes_identity() {
+            self.add_markers(&mut dataset, &mut walk.report);
+        }
+        **obj = dataset;
+        Ok(walk.report)
+    }
+
+    fn clean_meta(&self, obj: &mut DefaultDicomObject, new_sop: Option<&str>, report: &mut Report) {
+        let meta_rule = self.profile.lookup(tags::MEDIA_STORAGE_SOP_INSTANCE_UID);
+        let current = clean_uid(&obj.meta().media_storage_sop_instance_uid).to_string();
+        // The meta must name the same instance as the data set; when the data set has no SOP
+        // Instance UID the meta row's own rule applies.
+        let wanted = match new_sop {
+            Some(s) => s.to_string(),
+            None => match meta_rule.map(|r| r.action.resolve()) {
+                Some(Resolved::Uid) => self.map_uid(&current),
+                _ => current.clone(),
+            },
+        };
+        let mut removed = Vec::new();
+        let meta = obj.meta();
+        if meta.source_application_entity_title.is_some() {
+            removed.push(tags::SOURCE_APPLICATION_ENTITY_TITLE);
+        }
+        if meta.sending_application_entity_title.is_some() {
+            removed.push(tags::SENDING_APPLICATION_ENTITY_TITLE);
+        }
+        if meta.receiving_application_entity_title.is_some() {
+            removed.push(tags::RECEIVING_APPLICATION_ENTITY_TITLE);
+        }
+        if meta.private_information_creator_uid.is_some() {
+            removed.push(tags::PRIVATE_INFORMATION_CREATOR_UID);
+        }
+        if meta.private_information.is_some() {
+            removed.push(tags::PRIVATE_INFORMATION);
+        }
+        let changed_uid = wanted != current;
+        obj.update_meta(|m| {
+            m.media_storage_sop_instance_uid = wanted;
+            m.source_application_entity_title = None;
+            m.sending_application_entity_title = None;
+            m.receiving_application_entity_title = None;
+            m.private_information_creator_uid = None;
+            m.private_information = None;
+            m.implementation_class_uid = IMPLEMENTATION_CLASS_UID.to_string();
+            m.implementation_version_name = Some(IMPLEMENTATION_VERSION_NAME.to_string());
+        });
+        if changed_uid {
+            report.actions.push(AppliedAction {
+                path: with_step(&[], tags::MEDIA_STORAGE_SOP_INSTANCE_UID),
+                action: meta_rule.map(|r| r.action),
+                done: Done::UidRemapped,
+            });
+        }
+        for tag in removed {
+            report.actions.push(AppliedAction {
+                path: with_step(&[], tag),
+                action: Some(Action::X),
+                done: Done::Removed,
+            });
+        }
+    }
+
+    fn add_markers(&self, ds: &mut InMemDicomObject, report: &mut Report) {
+        let mut put = |ds: &mut InMemDicomObject, elem: InMemElement| {
+            report.actions.push(AppliedAction { path: with_step(&[], elem.tag()), action: None, done: Done::Added });
+            ds.put(elem);
+        };
+        put(ds, DataElement::new(tags::PATIENT_IDENTITY_REMOVED, VR::CS, PrimitiveValue::from("YES")));
+        put(
+            ds,
+            DataElement::new(
+                tags::DEIDENTIFICATION_METHOD,
+                VR::LO,
+                text_value(VR::LO, self.profile.method_description()),
+            ),
+        );
+        let codes = self.profile.method_codes();
+        if codes.is_empty() {
+            ds.remove_element(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE);
+        } else {
+            let items: Vec<InMemDicomObject> = codes
+                .iter()
+                .map(|(value, meaning)| {
+                    InMemDicomObject::from_element_iter([
+                        DataElement::new(tags::CODE_VALUE, VR::SH, PrimitiveValue::from(*value)),
+                        DataElement::new(tags::CODING_SCHEME_DESIGNATOR, VR::SH, PrimitiveValue::from("DCM")),
+                        DataElement::new(tags::CODE_MEANING, VR::LO, PrimitiveValue::from(*meaning)),
+                    ])
+                })
+                .collect();
+            put(
+                ds,
+                DataElement::new(
+                    tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE,
+                    VR::SQ,
+                    DataSetSequence::new(items, Length::UNDEFINED),
+                ),
+            );
+        }
+        if let Some(flag) = self.profile.longitudinal_flag() {
+            put(
+                ds,
+                DataElement::new(tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED, VR::CS, PrimitiveValue::from(flag)),
+            );
+        }
+    }
+
+    /// Applies the profile to every element of one data set (top level or sequence item).
+    fn walk_dataset(
+        &self,
+        ds: InMemDicomObject,
+        path: &mut Vec<PathStep>,
+        depth: usize,
+        walk: &mut Walk<'_>,
+    ) -> Result<InMemDicomObject, AnonError> {
+        if depth > MAX_DEPTH {
+            return Err(AnonError::TooDeep { path: TagPath(path.clone()).to_string(), limit: MAX_DEPTH });
+        }
+        let policy = self.profile.private_policy();
+        // Private creators of this data set: (group, block) -> creator.
+        let mut creators: HashMap<(u16, u8), String> = HashMap::new();
+        if policy == PrivatePolicy::Safe {
+            for e in ds.iter() {
+                let t = e.tag();
+                if t.group() % 2 == 1 && (0x10..=0xFF).contains(&t.element()) {
+                    let text = match e.value() {
+                        Value::Primitive(p) => String::from_utf8_lossy(&p.to_bytes()).into_owned(),
+                        _ => String::new(),
+                    };
+                    creators.insert((t.group(), t.element() as u8), text);
+                }
+            }
+        }
+        let mut out: Vec<InMemElement> = Vec::with_capacity(ds.iter().count());
+        let mut pending_creators: Vec<InMemElement> = Vec::new();
+        let mut used_blocks: HashSet<(u16, u8)> = HashSet::new();
+        for elem in ds {
+            let tag = elem.tag();
+            if tag.element() == 0x0000 && self.profile.cleans_meta() {
+                // Group lengths (retired) would be wrong after any change.
+                walk.report.actions.push(AppliedAction { path: with_step(path, tag), action: None, done: Done::Removed });
+                continue;
+            }
+            if tag.group() % 2 == 1 {
+                if let Some(rule) = self.profile.exact(tag) {
+                    if let Some(e) = self.apply_rule(elem, rule.action, path, depth, walk)? {
+                        out.push(e);
+                    }
+                    continue;
+                }
+                match policy {
+                    PrivatePolicy::Keep => out.push(self.keep(elem, path, depth, walk)?),
+                    PrivatePolicy::Remove => {
+                        walk.report.actions.push(AppliedAction {
+                            path: with_step(path, tag),
+                            action: Some(Action::X),
+                            done: Done::Removed,
+                        });
+                    }
+                    PrivatePolicy::Safe => {
+                        if (0x10..=0xFF).contains(&tag.element()) {
+                            pending_creators.push(elem);
+                            continue;
+                        }
+                        let block = (tag.group(), (tag.element() >> 8) as u8);
+                        let safe = tag.element() >= 0x1000
+                            && creators.get(&block).is_some_and(|c| is_safe(c, tag));
+                        if safe {
+                            used_blocks.insert(block);
+                            out.push(self.keep(elem, path, depth, walk)?);
+                        } else {
+                            walk.report.actions.push(AppliedAction {
+                                path: with_step(path, tag),
+                                action: Some(Action::X),
+                                done: Done::Removed,
+                            });
+                        }
+                    }
+                }
+                continue;
+            }
+            if let Some(rule) = self.profile.lookup(tag) {
+                if let Some(e) = self.apply_rule(elem, rule.action, path, depth, walk)? {
+                    out.push(e);
+                }
+                continue;
+            }
+            if self.profile.beyond_table() {
+                if let Some(e) = self.beyond_table(elem, path, depth, walk)? {
+                    out.push(e);
+                }
+                continue;
+            }
+            out.push(self.keep(elem, path, depth, walk)?);
+        }
+        for creator in pending_creators {
+            let t = creator.tag();
+            if used_blocks.contains(&(t.group(), t.element() as u8)) {
+                out.push(creator);
+            } else {
+                walk.report.actions.push(AppliedAction { path: with_step(path, t), action: Some(Action::X), done: Done::Removed });
+            }
+        }
+        Ok(InMemDicomObject::from_element_iter(out))
+    }
+
+    /// Keeps an element; a sequence still has the profile applied to its items.
+    fn keep(
+        &self,
+        elem: InMemElement,
+        path: &mut Vec<PathStep>,
+        depth: usize,
+        walk: &mut Walk<'_>,
+    ) -> Result<InMemElement, AnonError> {
+        if matches!(elem.value(), Value::Sequence(_)) {
+            self.walk_items(elem, path, depth, walk)
+        } else {
+            Ok(elem)
+        }
+    }
+
+    /// Rebuilds a sequence with every item walked (lengths become undefined, which is valid in
+    /// every transfer syntax).
+    fn walk_items(
+        &self,
+        elem: InMemElement,
+        path: &mut Vec<PathStep>,
+        depth: usize,
+        walk: &mut Walk<'_>,
+    ) -> Result<InMemElement, AnonError> {
+        let tag = elem.tag();
+        let vr = elem.vr();
+        match elem.into_value() {
+            Value::Sequence(seq) => {
+                let mut items = Vec::with_capacity(seq.items().len());
+                for (i, item) in seq.into_items().into_iter().enumerate() {
+                    path.push(PathStep { tag, item: Some(i as u32) });
+                    let walked = self.walk_dataset(item, path, depth + 1, walk);
+                    path.pop();
+                    items.push(walked?);
+                }
+                Ok(DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED)))
+            }
+            other => Ok(DataElement::new(tag, vr, other)),
+        }
+    }
+
+    fn record(walk: &mut Walk<'_>, path: &[PathStep], tag: Tag, action: Action, done: Done) {
+        walk.report.actions.push(AppliedAction { path: with_step(path, tag), action: Some(action), done });
+    }
+
+    /// Applies one rule to one element; `None` when the element is removed.
+    fn apply_rule(
+        &self,
+        elem: InMemElement,
+        action: Action,
+        path: &mut Vec<PathStep>,
+        depth: usize,
+        walk: &mut Walk<'_>,
+    ) -> Result<Option<InMemElement>, AnonError> {
+        let tag = elem.tag();
+        let vr = effective_vr(&elem);
+        let is_seq = matches!(elem.value(), Value::Sequence(_));
+        let resolved = action.resolve();
+        if resolved == Resolved::Remove {
+            Self::record(walk, path, tag, action, Done::Removed);
+            return Ok(None);
+        }
+        if resolved == Resolved::Empty {
+            Self::record(walk, path, tag, action, Done::Emptied);
+            let empty_vr = if is_seq { VR::SQ } else { vr };
+            return Ok(Some(DataElement::empty(tag, empty_vr)));
+        }
+        if is_seq {
+            // D, K, C, U, P on a sequence: keep it and apply the profile to its items.
+            let done = if resolved == Resolved::Keep { Done::Kept } else { Done::ItemsProcessed };
+            Self::record(walk, path, tag, action, done);
+            return self.walk_items(elem, path, depth, walk).map(Some);
+        }
+        if matches!(elem.value(), Value::PixelSequence(_)) {
+            // Encapsulated data only in pixel-like attributes; a rule on one can only remove
+            // (handled above), empty (above) or keep it: never rewrite compressed bytes.
+            Self::record(walk, path, tag, action, Done::Kept);
+            return Ok(Some(elem));
+        }
+        let out = match resolved {
+            Resolved::Keep => {
+                Self::record(walk, path, tag, action, Done::Kept);
+                elem
+            }
+            Resolved::Dummy => {
+                Self::record(walk, path, tag, action, Done::Dummy);
+                self.dummy_element(&elem, vr)
+            }
+            Resolved::Uid => {
+                if vr == VR::UI {
+                    Self::record(walk, path, tag, action, Done::UidRemapped);
+                    self.remap_element(&elem)
+                } else {
+                    Self::record(walk, path, tag, action, Done::Dummy);
+                    self.dummy_element(&elem, vr)
+                }
+            }
+            Resolved::Pseudonym => self.pseudonym_element(elem, vr, action, path, walk),
+            Resolved::Clean => self.clean_element(elem, vr, action, path, walk),
+            Resolved::Remove | Resolved::Empty => elem,
+        };
+        Ok(Some(out))
+    }
+
+    fn remap_element(&self, elem: &InMemElement) -> InMemElement {
+        let values: Vec<String> = elem
+            .to_multi_str()
+            .map(|v| v.iter().map(|u| self.map_uid(u)).collect())
+            .unwrap_or_default();
+        DataElement::new(elem.tag(), VR::UI, text_value(VR::UI, values))
+    }
+
+    fn dummy_element(&self, elem: &InMemElement, vr: VR) -> InMemElement {
+        let tag = elem.tag();
+        if vr == VR::UI {
+            let values: Vec<String> = elem
+                .to_multi_str()
+                .map(|v| v.iter().map(|u| clean_uid(u).to_string()).filter(|u| !u.is_empty()).collect())
+                .unwrap_or_default();
+            let mapped: Vec<String> = if values.is_empty() {
+                vec![self.key.uid_for(&format!("dummy {tag}"))]
+            } else {
+                values.iter().map(|u| self.key.uid_for(u)).collect()
+            };
+            return DataElement::new(tag, VR::UI, text_value(VR::UI, mapped));
+        }
+        DataElement::new(tag, vr, dummy(vr))
+    }
+
+    fn pseudonym_element(
+        &self,
+        elem: InMemElement,
+        vr: VR,
+        action: Action,
+        path: &[PathStep],
+        walk: &mut Walk<'_>,
+    ) -> InMemElement {
+        let tag = elem.tag();
+        if vr == VR::UI {
+            Self::record(walk, path, tag, action, Done::UidRemapped);
+            return self.remap_element(&elem);
+        }
+        if !is_text_vr(vr) || matches!(vr, VR::AS | VR::UR) {
+            Self::record(walk, path, tag, action, Done::Dummy);
+            return self.dummy_element(&elem, vr);
+        }
+        Self::record(walk, path, tag, action, Done::Pseudonymized);
+        let subject_attr = tag == tags::PATIENT_ID || tag == tags::PATIENT_NAME;
+        let values: Vec<String> = if subject_attr {
+            vec![walk.subject.pseudonym.clone()]
+        } else {
+            elem.to_multi_str()
+                .map(|v| {
+                    v.iter()
+                        .map(|s| s.trim())
+                        .filter(|s| !s.is_empty())
+                        .map(|s| self.key.value_code_for(u32::from(tag.group()) << 16 | u32::from(tag.element()), s))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let values: Vec<String> = values.into_iter().map(|s| s.chars().take(max_len(vr)).collect()).collect();
+        if values.is_empty() {
+            return DataElement::empty(tag, vr);
+        }
+        DataElement::new(tag, vr, text_value(vr, values))
+    }
+
+    /// C on a primitive: dates shifted, UIDs remapped, text and binary cleaned of the subject's
+    /// identifiers; numbers and times carry no identity and stay.
+    fn clean_element(
+        &self,
+        elem: InMemElement,
+        vr: VR,
+        action: Action,
+        path: &[PathStep],
+        walk: &mut Walk<'_>,
+    ) -> InMemElement {
+        let tag = elem.tag();
+        match vr {
+            VR::DA | VR::DT => {
+                Self::record(walk, path, tag, action, Done::DateShifted);
+                let values = elem.to_multi_str().map(|v| v.to_vec()).unwrap_or_default();
+                let shifted = shift_dates(&values, walk.subject.date_offset_days);
+                if shifted.iter().all(String::is_empty) {
+                    DataElement::empty(tag, vr)
+                } else {
+                    DataElement::new(tag, vr, text_value(vr, shifted))
+                }
+            }
+            VR::UI => {
+                Self::record(walk, path, tag, action, Done::UidRemapped);
+                self.remap_element(&elem)
+            }
+            _ if is_text_vr(vr) && elem.vr() != VR::UN => {
+                Self::record(walk, path, tag, action, Done::Cleaned);
+                self.scrub_text(elem, vr, &walk.scrubber)
+            }
+            VR::OB | VR::UN | VR::OW => {
+                Self::record(walk, path, tag, action, Done::Cleaned);
+                self.scrub_binary(elem, &walk.scrubber).0
+            }
+            _ => {
+                Self::record(walk, path, tag, action, Done::Kept);
+                elem
+            }
+        }
+    }
+
+    fn scrub_text(&self, elem: InMemElement, vr: VR, scrubber: &Scrubber) -> InMemElement {
+        let Ok(values) = elem.to_multi_str().map(|v| v.to_vec()) else { return elem };
+        let mut changed = false;
+        let cleaned: Vec<String> = values
+            .into_iter()
+            .map(|v| match scrubber.clean_text(&v) {
+                Some(c) => {
+                    changed = true;
+                    c.trim().to_string()
+                }
+                None => v,
+            })
+            .collect();
+        if !changed {
+            return elem;
+        }
+        if cleaned.iter().all(String::is_empty) {
+            return DataElement::empty(elem.tag(), vr);
+        }
+        DataElement::new(elem.tag(), vr, text_value(vr, cleaned))
+    }
+
+    /// Zeroes encoded identifiers inside a binary value; returns whether any was found.
+    fn scrub_binary(&self, elem: InMemElement, scrubber: &Scrubber) -> (InMemElement, bool) {
+        if scrubber.is_empty() {
+            return (elem, false);
+        }
+        let tag = elem.tag();
+        let vr = elem.vr();
+        let Value::Primitive(p) = elem.value() else { return (elem, false) };
+        let mut bytes = p.to_bytes().into_owned();
+        if !scrubber.clean_bytes(&mut bytes) {
+            return (elem, false);
+        }
+        let value = if vr == VR::OW {
+            PrimitiveValue::U16(bytes.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect())
+        } else {
+            PrimitiveValue::U8(bytes.into())
+        };
+        (DataElement::new(tag, vr, value), true)
+    }
+
+    /// Attributes the table does not list (E.1.1 notes 1, 4, 5), at anonymize-full: person
+    /// names get a dummy, instance UIDs are remapped, dates follow the date options, and any
+    /// other text or binary value has the subject's identifiers cut out.
+    fn beyond_table(
+        &self,
+        elem: InMemElement,
+        path: &mut Vec<PathStep>,
+        depth: usize,
+        walk: &mut Walk<'_>,
+    ) -> Result<Option<InMemElement>, AnonError> {
+        let tag = elem.tag();
+        if matches!(elem.value(), Value::Sequence(_)) {
+            return self.walk_items(elem, path, depth, walk).map(Some);
+        }
+        if matches!(elem.value(), Value::PixelSequence(_)) || tag.group() == 0x7FE0 || elem.is_empty() {
+            return Ok(Some(elem));
+        }
+        let vr = effective_vr(&elem);
+        match vr {
+            VR::PN => self.apply_rule(elem, Action::ZD, path, depth, walk),
+            VR::UI => {
+                let keep = CLASS_UID_TAGS.contains(&tag)
+                    || self.profile.options().contains(&DeidOption::RetainUids);
+                if keep {
+                    Ok(Some(elem))
+                } else {
+                    let all_known = elem
+                        .to_multi_str()
+                        .map(|v| v.iter().all(|u| is_well_known(clean_uid(u)) || clean_uid(u).is_empty()))
+                        .unwrap_or(true);
+                    if all_known { Ok(Some(elem)) } else { self.apply_rule(elem, Action::U, path, depth, walk) }
+                }
+            }
+            VR::DA | VR::DT | VR::TM => match self.profile.date_mode() {
+                DateMode::Remove => self.apply_rule(elem, Action::XZ, path, depth, walk),
+                DateMode::Full => Ok(Some(elem)),
+                DateMode::Modified if vr == VR::TM => Ok(Some(elem)),
+                DateMode::Modified => self.apply_rule(elem, Action::C, path, depth, walk),
+            },
+            _ if is_text_vr(vr) && elem.vr() != VR::UN => {
+                let hit = elem
+                    .to_multi_str()
+                    .map(|v| v.iter().any(|s| walk.scrubber.clean_text(s).is_some()))
+                    .unwrap_or(false);
+                if hit {
+                    Self::record(walk, path, tag, Action::C, Done::Cleaned);
+                    Ok(Some(self.scrub_text(elem, vr, &walk.scrubber)))
+                } else {
+                    Ok(Some(elem))
+                }
+            }
+            _ if matches!(elem.vr(), VR::OB | VR::UN) && tag != tags::WAVEFORM_DATA => {
+                let (e, hit) = self.scrub_binary(elem, &walk.scrubber);
+                if hit {
+                    Self::record(walk, path, tag, Action::C, Done::Cleaned);
+                }
+                Ok(Some(e))
+            }
+            _ => Ok(Some(elem)),
+        }
+    }
+}
+
+/// Whether the image may hold burned-in text (checked on the original, top level).
+fn burned_in(obj: &InMemDicomObject) -> Option<BurnedInReason> {
+    match first_str(obj, tags::BURNED_IN_ANNOTATION) {
+        Some(flag) if flag.eq_ignore_ascii_case("YES") => Some(BurnedInReason::FlaggedYes),
+        Some(_) => None,
+        None => {
+            let modality = first_str(obj, tags::MODALITY)?.to_ascii_uppercase();
+            BURN_IN_MODALITIES
+                .contains(&modality.as_str())
+                .then_some(BurnedInReason::ModalityWithoutFlag(modality))
+        }
+    }
+}
+
+impl Level {
+    /// Whether this level writes files different from the input (false for `original`).
+    pub fn rewrites_files(self) -> bool {
+        self != Level::Original
+    }
+}
