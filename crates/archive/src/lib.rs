@@ -1,3 +1,246 @@
-//! archive
+//! The depot archive: ingestion of DICOM dumps into a storage tree with an exact per-instance
+//! SQLite index.
+//!
+//! An archive is a folder holding `index.sqlite` and a `store/` of original files, each kept
+//! byte for byte under a path made only of archive codes and numbers
+//! (`store/S0421KTX/1/3/<sha256>.dcm`). Subjects, studies, series and instances are grouped
+//! exactly by PatientID (+ issuer, within a project), StudyInstanceUID, SeriesInstanceUID and
+//! SOPInstanceUID ([`grouping`]); duplicates are recognised by SOPInstanceUID and content hash,
+//! conflicts are kept apart and never overwrite, bad files are recorded with their reason.
+//!
+//! ```no_run
+//! use archive::{Archive, Filter, ImportOptions, NoObserver};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let archive = Archive::open("depot-archive".as_ref())?;
+//! let summary = archive.import(&["dump/".into()], &ImportOptions::default(), &NoObserver)?;
+//! println!("{} imported, {} rejected", summary.imported, summary.rejected);
+//! for study in archive.studies(&Filter::default())? {
+//!     println!("{}/{} {}", study.subject, study.study_number, study.study_uid);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! The design of locking, crash safety and concurrency is written down in [`db`]; the folder
+//! layout in [`store`].
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod db;
+pub mod error;
+pub mod grouping;
+pub mod import;
+pub mod records;
+pub mod secret;
+pub mod store;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+pub use error::{FactsError, ImportError, OpenError, QueryError};
+pub use grouping::{HeaderFacts, SubjectKey};
+pub use import::{FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome};
+pub use records::{
+    Filter, InstanceRecord, RejectKind, RejectRecord, SeriesRecord, StudyRecord, SubjectRecord,
+};
+
+use db::Db;
+
+/// An open archive: its root folder and its index.
+#[derive(Debug)]
+pub struct Archive {
+    root: PathBuf,
+    db: Mutex<Db>,
+}
+
+impl Archive {
+    /// Opens the archive at `root`, creating it if the folder is missing or empty, migrating its
+    /// index, and cleaning up after interrupted imports. A non-empty folder without an index is
+    /// refused (it is probably not meant to be an archive).
+    pub fn open(root: &Path) -> Result<Archive, OpenError> {
+        let folder = |path: &Path, source: io::Error| OpenError::Folder {
+            path: path.to_path_buf(),
+            source,
+        };
+        match fs::metadata(root) {
+            Ok(m) if !m.is_dir() => {
+                return Err(OpenError::NotAFolder {
+                    path: root.to_path_buf(),
+                });
+            }
+            Ok(_) => {
+                let index = db::index_path(root);
+                let empty = fs::read_dir(root)
+                    .map_err(|e| folder(root, e))?
+                    .next()
+                    .is_none();
+                if !index.exists() && !empty {
+                    return Err(OpenError::NotAnArchive {
+                        path: root.to_path_buf(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(root).map_err(|e| folder(root, e))?;
+            }
+            Err(e) => return Err(folder(root, e)),
+        }
+        Archive::open_index(root)
+    }
+
+    /// Opens an existing archive; never creates one (for read-only commands such as queries).
+    pub fn open_existing(root: &Path) -> Result<Archive, OpenError> {
+        if !db::index_path(root).is_file() {
+            return Err(OpenError::Missing {
+                path: root.to_path_buf(),
+            });
+        }
+        Archive::open_index(root)
+    }
+
+    fn open_index(root: &Path) -> Result<Archive, OpenError> {
+        let index = db::index_path(root);
+        let mut db = Db::open(&index).map_err(|e| match e {
+            db::MigrateError::Sql(source) => OpenError::Db {
+                path: index.clone(),
+                op: "opening and migrating",
+                source,
+            },
+            db::MigrateError::Newer { found, known } => OpenError::NewerSchema {
+                path: index.clone(),
+                found,
+                known,
+            },
+        })?;
+        for sub in [store::STORE_DIR, store::CONFLICTS_DIR, store::TMP_DIR] {
+            let dir = root.join(sub);
+            fs::create_dir_all(&dir).map_err(|source| OpenError::Folder { path: dir, source })?;
+        }
+        store::recover(root, &mut db)?;
+        Ok(Archive {
+            root: root.to_path_buf(),
+            db: Mutex::new(db),
+        })
+    }
+
+    /// The archive's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn db(&self) -> MutexGuard<'_, Db> {
+        // A poisoned lock only means another thread panicked mid-call; the connection itself
+        // is still consistent (SQLite rolls back unfinished transactions).
+        self.db
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Imports files, folders (walked recursively) and `.zip` dumps. Per-file problems are
+    /// reported to `observer` and recorded, not returned: the run goes on. Errors are fatal
+    /// (missing input, disk full, index failure).
+    pub fn import(
+        &self,
+        inputs: &[PathBuf],
+        opts: &ImportOptions,
+        observer: &dyn ImportObserver,
+    ) -> Result<ImportSummary, ImportError> {
+        let mut db = self.db();
+        import::run(&self.root, &mut db, inputs, opts, observer)
+    }
+
+    /// Subjects matching the filter.
+    pub fn subjects(&self, f: &Filter) -> Result<Vec<SubjectRecord>, QueryError> {
+        self.db().subjects(f).map_err(|source| QueryError::Db {
+            op: "listing subjects",
+            source,
+        })
+    }
+
+    /// Studies matching the filter.
+    pub fn studies(&self, f: &Filter) -> Result<Vec<StudyRecord>, QueryError> {
+        self.db()
+            .studies(f, &self.root)
+            .map_err(|source| QueryError::Db {
+                op: "listing studies",
+                source,
+            })
+    }
+
+    /// Series matching the filter.
+    pub fn series(&self, f: &Filter) -> Result<Vec<SeriesRecord>, QueryError> {
+        self.db()
+            .series(f, &self.root)
+            .map_err(|source| QueryError::Db {
+                op: "listing series",
+                source,
+            })
+    }
+
+    /// Instances matching the filter, with absolute stored paths, hashes and sizes.
+    pub fn instances(&self, f: &Filter) -> Result<Vec<InstanceRecord>, QueryError> {
+        self.db()
+            .instances(f, &self.root)
+            .map_err(|source| QueryError::Db {
+                op: "listing instances",
+                source,
+            })
+    }
+
+    /// Rejected and conflicting files (only `project` and `run` of the filter apply).
+    pub fn rejects(&self, f: &Filter) -> Result<Vec<RejectRecord>, QueryError> {
+        self.db()
+            .rejects(f, &self.root)
+            .map_err(|source| QueryError::Db {
+                op: "listing rejects",
+                source,
+            })
+    }
+
+    /// The archive's secret `name` (32 random bytes, created on first use under
+    /// `<root>/keys/<name>.key`, mode 0600). Never print it.
+    pub fn secret(&self, name: &str) -> Result<[u8; 32], OpenError> {
+        secret::secret(&self.root, name)
+    }
+
+    /// Checks the store against the index: every indexed file (instances and conflicts) exists
+    /// with its hash, and no file below `store/` or `conflicts/` is unindexed. Returns the
+    /// problems found, one line each (empty when consistent). Reads every stored file.
+    pub fn verify(&self) -> Result<Vec<String>, QueryError> {
+        let files = self.db().stored_files().map_err(|source| QueryError::Db {
+            op: "listing stored files",
+            source,
+        })?;
+        let mut problems = Vec::new();
+        let mut indexed = std::collections::BTreeSet::new();
+        for (rel, sha) in files {
+            let path = self.root.join(&rel);
+            match fs::read(&path) {
+                Ok(bytes) => {
+                    use sha2::Digest;
+                    let actual = hex::encode(sha2::Sha256::digest(&bytes));
+                    if actual != sha {
+                        problems.push(format!(
+                            "{rel}: content hash {actual} differs from the index ({sha})"
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("{rel}: indexed but unreadable: {e}")),
+            }
+            indexed.insert(path);
+        }
+        for area in [store::STORE_DIR, store::CONFLICTS_DIR] {
+            for entry in walkdir::WalkDir::new(self.root.join(area)) {
+                match entry {
+                    Ok(e) if e.file_type().is_file() && !indexed.contains(e.path()) => {
+                        problems.push(format!("{}: stored but not indexed", e.path().display()));
+                    }
+                    Ok(_) => {}
+                    Err(e) => problems.push(format!("cannot walk the store: {e}")),
+                }
+            }
+        }
+        Ok(problems)
+    }
+}

@@ -1,0 +1,192 @@
+//! The archive's error types, one per operation (opening, importing, querying, reading a file's
+//! facts), each variant carrying the path, tag or value it is about, so that the CLI can say what
+//! went wrong without guessing.
+
+use std::path::PathBuf;
+
+use dicom_core::Tag;
+
+/// Why an archive could not be opened (or a secret not created or read).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// A folder of the archive could not be created or read.
+    #[error("cannot create or read archive folder {path}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The path exists and is not a folder.
+    #[error("{path} exists and is not a folder")]
+    NotAFolder {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The folder is not empty and holds no archive index: refusing to turn it into an archive.
+    #[error(
+        "{path} is a non-empty folder without an archive index (index.sqlite); refusing to use it as an archive"
+    )]
+    NotAnArchive {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// No archive exists at the path (for commands that never create one).
+    #[error("no archive at {path} (run `depot import` first, or pass --archive)")]
+    Missing {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The index database failed.
+    #[error("archive index {path}: {op}")]
+    Db {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        op: &'static str,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The index was written by a newer depot.
+    #[error(
+        "archive index {path} has schema version {found}, this depot knows up to {known}; upgrade depot"
+    )]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// Its `user_version`.
+        found: i64,
+        /// The newest version this build knows.
+        known: i64,
+    },
+    /// Cleaning up after an interrupted import failed.
+    #[error("cannot clean up interrupted import in {path}")]
+    Recovery {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A secret name holds characters other than letters, digits, `-` and `_`.
+    #[error("invalid secret name {name:?}: use 1 to 64 letters, digits, '-' or '_'")]
+    SecretName {
+        /// The name asked for.
+        name: String,
+    },
+    /// A secret file could not be created or read.
+    #[error("cannot create or read secret {path}")]
+    Secret {
+        /// The key file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A secret file exists but does not hold exactly 32 bytes.
+    #[error("secret {path} holds {len} bytes, expected 32; refusing to use a damaged key")]
+    SecretDamaged {
+        /// The key file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+    },
+}
+
+/// Why an import stopped (per-file problems are not errors: they are reported and recorded).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// An input path given on the command line does not exist.
+    #[error("input {path} does not exist or cannot be read")]
+    InputMissing {
+        /// The path as given.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No input paths were given.
+    #[error("nothing to import: no input paths given")]
+    NoInputs,
+    /// The project name is empty or has control characters.
+    #[error("invalid project name {name:?}")]
+    ProjectName {
+        /// The name given.
+        name: String,
+    },
+    /// Writing to the archive failed (disk full, permissions, ...): the run stops, and the
+    /// current batch is rolled back (nothing reported as imported is lost).
+    #[error("cannot write to the archive at {path}")]
+    Write {
+        /// The file or folder being written.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The index database failed.
+    #[error("archive index: {op}")]
+    Db {
+        /// What was being done.
+        op: &'static str,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A worker thread died (a bug: please report it).
+    #[error("an import worker thread stopped unexpectedly")]
+    WorkerDied,
+}
+
+/// Why a query failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueryError {
+    /// The index database failed.
+    #[error("archive index: {op}")]
+    Db {
+        /// What was being done.
+        op: &'static str,
+        /// The SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// Why a file's header cannot be filed in the archive.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FactsError {
+    /// A required UID is missing or empty.
+    #[error("missing required {attribute} {tag}")]
+    MissingUid {
+        /// The attribute's keyword.
+        attribute: &'static str,
+        /// Its tag.
+        tag: Tag,
+    },
+    /// A UID is not a valid UID.
+    #[error("invalid {attribute} {value:?}: {reason}")]
+    InvalidUid {
+        /// The attribute's keyword.
+        attribute: &'static str,
+        /// The value (shortened, escaped).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A grouping key (PatientID, IssuerOfPatientID) cannot be stored safely.
+    #[error("unusable {attribute} {value:?}: {reason}")]
+    InvalidKey {
+        /// The attribute's keyword.
+        attribute: &'static str,
+        /// The value (shortened, escaped).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
