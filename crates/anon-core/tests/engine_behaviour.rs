@@ -1,0 +1,228 @@
+//! Behaviour of the engine beyond the table rows: the `anonymize` level's exact footprint,
+//! references across files, rules beyond the table, file meta, markers, burned-in flags and
+//! hostile nesting.
+
+use anon_core::{
+    AnonError, BurnedInReason, DeidOption, Deidentifier, Done, Key, Level, Profile,
+};
+use dicom_core::header::Header;
+use dicom_core::value::{DataSetSequence, PrimitiveValue};
+use dicom_core::{DataElement, Length, Tag, VR};
+use dicom_dictionary_std::{tags, uids};
+use dicom_object::meta::FileMetaTableBuilder;
+use dicom_object::{DefaultDicomObject, InMemDicomObject};
+
+fn el(tag: Tag, vr: VR, v: &str) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, vr, PrimitiveValue::from(v))
+}
+
+fn seq(tag: Tag, items: Vec<InMemDicomObject>) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED))
+}
+
+fn file(ds: InMemDicomObject, sop: &str) -> DefaultDicomObject {
+    ds.with_meta(
+        FileMetaTableBuilder::new()
+            .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+            .media_storage_sop_class_uid(uids::CT_IMAGE_STORAGE)
+            .media_storage_sop_instance_uid(sop)
+            .source_application_entity_title("SCANNER_AE"),
+    )
+    .expect("meta")
+}
+
+fn image(sop: &str, referenced: &str) -> DefaultDicomObject {
+    let reference = InMemDicomObject::from_element_iter([
+        el(tags::REFERENCED_SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE),
+        el(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, referenced),
+    ]);
+    let physician_item = InMemDicomObject::from_element_iter([
+        el(tags::REFERRING_PHYSICIAN_NAME, VR::PN, "Nested^Doctor"),
+        el(tags::CODE_VALUE, VR::SH, "X1"),
+    ]);
+    file(
+        InMemDicomObject::from_element_iter([
+            el(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192"),
+            el(tags::SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE),
+            el(tags::SOP_INSTANCE_UID, VR::UI, sop),
+            el(tags::STUDY_DATE, VR::DA, "20210405"),
+            el(tags::MODALITY, VR::CS, "CT"),
+            el(tags::REFERRING_PHYSICIAN_NAME, VR::PN, "Référent^Émile"),
+            el(tags::OPERATORS_NAME, VR::PN, "Op^One"),
+            el(tags::PATIENT_NAME, VR::PN, "Gößmann^Jürgen"),
+            el(tags::PATIENT_ID, VR::LO, "MRN-0042"),
+            el(tags::PATIENT_BIRTH_DATE, VR::DA, "19650723"),
+            el(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.9.1.1"),
+            el(tags::SERIES_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.9.1.2"),
+            el(tags::IMAGE_COMMENTS, VR::LT, "for Jürgen GÖßMANN, MRN-0042"),
+            el(Tag(0x0018, 0x9999), VR::LO, "unlisted text mentions gößmann"),
+            el(Tag(0x0020, 0x9999), VR::UI, "1.2.826.0.1.3680043.9.1.77"),
+            el(Tag(0x0040, 0x9999), VR::DA, "20210405"),
+            el(tags::BURNED_IN_ANNOTATION, VR::CS, "YES"),
+            seq(tags::SOURCE_IMAGE_SEQUENCE, vec![reference]),
+            seq(tags::REFERENCED_SERIES_SEQUENCE, vec![physician_item]),
+            el(Tag(0x0029, 0x0010), VR::LO, "SIEMENS CSA HEADER"),
+            el(Tag(0x0029, 0x1010), VR::OB, "Gößmann"),
+            DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16([1, 2, 3, 4].into_iter().collect())),
+        ]),
+        sop,
+    )
+}
+
+fn deid(level: Level, options: &[DeidOption]) -> Deidentifier {
+    Deidentifier::new(Profile::builtin(level, options).expect("profile"), Key::from_bytes([9; 32]))
+}
+
+fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
+    obj.get(tag).and_then(|e| e.to_str().ok()).map(|s| s.trim().to_string())
+}
+
+#[test]
+fn anonymize_changes_exactly_its_five_attributes_and_adds_nothing() {
+    let d = deid(Level::Anonymize, &[]);
+    let original = image("1.2.826.0.1.3680043.9.1.3", "1.2.826.0.1.3680043.9.1.4");
+    let mut obj = original.clone();
+    let subject = d.subject_context(&original);
+    let report = d.apply(&mut obj, &subject).expect("apply");
+    let before: Vec<Tag> = original.tags().collect();
+    let after: Vec<Tag> = obj.tags().collect();
+    assert_eq!(before, after, "no attribute added or removed");
+    for tag in before {
+        let changed = original.get(tag).map(|e| e.value()) != obj.get(tag).map(|e| e.value());
+        let expected = [
+            tags::PATIENT_NAME,
+            tags::REFERRING_PHYSICIAN_NAME,
+            tags::OPERATORS_NAME,
+            tags::PATIENT_BIRTH_DATE,
+            tags::REFERENCED_SERIES_SEQUENCE, // holds a nested ReferringPhysicianName
+        ]
+        .contains(&tag);
+        assert_eq!(changed, expected, "{tag}");
+    }
+    assert_eq!(text(&obj, tags::PATIENT_NAME), Some(subject.pseudonym.clone()));
+    assert_eq!(text(&obj, tags::PATIENT_ID).as_deref(), Some("MRN-0042"));
+    let nested = obj.get(tags::REFERENCED_SERIES_SEQUENCE).and_then(|e| e.items()).and_then(|i| i.first()).expect("item");
+    assert_eq!(text(nested, tags::REFERRING_PHYSICIAN_NAME).as_deref(), Some(""));
+    assert_eq!(text(nested, tags::CODE_VALUE).as_deref(), Some("X1"));
+    assert_eq!(obj.meta(), original.meta(), "meta untouched at anonymize");
+    assert_eq!(report.actions.len(), 5);
+    assert!(report.new_sop_instance_uid.is_none());
+}
+
+#[test]
+fn references_resolve_to_the_referenced_instances_new_uid() {
+    let d = deid(Level::AnonymizeFull, &[]);
+    let a = image("1.2.826.0.1.3680043.9.1.10", "1.2.826.0.1.3680043.9.1.11");
+    let b = image("1.2.826.0.1.3680043.9.1.11", "1.2.826.0.1.3680043.9.1.10");
+    let mut outs = Vec::new();
+    for original in [a, b] {
+        let mut obj = original.clone();
+        let report = d.apply(&mut obj, &d.subject_context(&original)).expect("apply");
+        assert_eq!(report.new_sop_instance_uid, text(&obj, tags::SOP_INSTANCE_UID));
+        assert_eq!(obj.meta().media_storage_sop_instance_uid.trim_end_matches('\0'), text(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default());
+        outs.push(obj);
+    }
+    let reference = |o: &DefaultDicomObject| {
+        let item = o.get(tags::SOURCE_IMAGE_SEQUENCE).and_then(|e| e.items()).and_then(|i| i.first().cloned()).expect("item");
+        (text(&item, tags::REFERENCED_SOP_INSTANCE_UID), text(&item, tags::REFERENCED_SOP_CLASS_UID))
+    };
+    assert_eq!(reference(&outs[0]).0, text(&outs[1], tags::SOP_INSTANCE_UID));
+    assert_eq!(reference(&outs[1]).0, text(&outs[0], tags::SOP_INSTANCE_UID));
+    assert_eq!(reference(&outs[0]).1.as_deref(), Some(uids::CT_IMAGE_STORAGE), "class UIDs never remapped");
+    assert_eq!(text(&outs[0], tags::STUDY_INSTANCE_UID), text(&outs[1], tags::STUDY_INSTANCE_UID));
+}
+
+#[test]
+fn anonymize_full_goes_beyond_the_table() {
+    let d = deid(Level::AnonymizeFull, &[]);
+    let original = image("1.2.826.0.1.3680043.9.1.20", "1.2.826.0.1.3680043.9.1.21");
+    let mut obj = original.clone();
+    let subject = d.subject_context(&original);
+    let report = d.apply(&mut obj, &subject).expect("apply");
+    // unlisted text: identifiers cut; unlisted UID: remapped; unlisted date: emptied
+    assert_eq!(text(&obj, Tag(0x0018, 0x9999)).as_deref(), Some("unlisted text mentions"));
+    assert_eq!(text(&obj, Tag(0x0020, 0x9999)), Some(d.map_uid("1.2.826.0.1.3680043.9.1.77")));
+    assert_eq!(text(&obj, Tag(0x0040, 0x9999)).as_deref(), Some(""));
+    // private removed with creators; pixels untouched; markers present
+    assert!(obj.get(Tag(0x0029, 0x0010)).is_none() && obj.get(Tag(0x0029, 0x1010)).is_none());
+    assert_eq!(obj.get(tags::PIXEL_DATA).map(|e| e.value()), original.get(tags::PIXEL_DATA).map(|e| e.value()));
+    assert_eq!(text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(), Some("YES"));
+    assert_eq!(text(&obj, tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED).as_deref(), Some("REMOVED"));
+    assert!(text(&obj, tags::DEIDENTIFICATION_METHOD).unwrap_or_default().contains("anonymize-full"));
+    assert_eq!(text(&obj, tags::PATIENT_ID), Some(subject.pseudonym.clone()));
+    assert!(obj.meta().source_application_entity_title.is_none());
+    assert_eq!(report.burned_in, Some(BurnedInReason::FlaggedYes));
+    // no identifier of the subject left in any text value
+    for e in obj.iter() {
+        if let Ok(s) = e.to_str() {
+            let s = s.to_lowercase();
+            assert!(!s.contains("gößmann") && !s.contains("jürgen") && !s.contains("mrn-0042"), "{}: {s}", e.tag());
+        }
+    }
+    assert!(report.actions.iter().any(|a| a.done == Done::Added));
+    assert!(report.actions.iter().any(|a| a.path.depth() == 1));
+}
+
+#[test]
+fn modified_dates_shift_consistently_per_subject() {
+    let d = deid(Level::AnonymizeFull, &[DeidOption::RetainLongitudinalModifiedDates]);
+    let original = image("1.2.826.0.1.3680043.9.1.30", "1.2.826.0.1.3680043.9.1.31");
+    let mut obj = original.clone();
+    let subject = d.subject_context(&original);
+    d.apply(&mut obj, &subject).expect("apply");
+    let study = text(&obj, tags::STUDY_DATE).unwrap_or_default();
+    let unlisted = text(&obj, Tag(0x0040, 0x9999)).unwrap_or_default();
+    assert_ne!(study, "20210405");
+    assert_eq!(study, unlisted, "listed and unlisted dates move by the same offset");
+    assert_eq!(text(&obj, tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED).as_deref(), Some("MODIFIED"));
+    assert!((-3650..=-1).contains(&subject.date_offset_days));
+}
+
+#[test]
+fn modalities_that_burn_in_text_are_flagged() {
+    let d = deid(Level::Basic, &[]);
+    let mut obj = file(
+        InMemDicomObject::from_element_iter([
+            el(tags::SOP_INSTANCE_UID, VR::UI, "1.2.3.4"),
+            el(tags::MODALITY, VR::CS, "US"),
+        ]),
+        "1.2.3.4",
+    );
+    let subject = d.subject_context(&obj);
+    let report = d.apply(&mut obj, &subject).expect("apply");
+    assert_eq!(report.burned_in, Some(BurnedInReason::ModalityWithoutFlag("US".to_string())));
+}
+
+#[test]
+fn hostile_nesting_is_an_error_not_a_crash() {
+    let mut item = InMemDicomObject::from_element_iter([el(tags::CODE_VALUE, VR::SH, "deep")]);
+    for _ in 0..80 {
+        item = InMemDicomObject::from_element_iter([seq(tags::CONTENT_SEQUENCE, vec![item])]);
+    }
+    let mut obj = file(item, "1.2.3.5");
+    let d = deid(Level::Basic, &[]);
+    let subject = d.subject_context(&obj);
+    assert!(matches!(d.apply(&mut obj, &subject), Err(AnonError::TooDeep { .. })));
+}
+
+#[test]
+fn sup142_and_qmenta_follow_their_tables() {
+    let original = image("1.2.826.0.1.3680043.9.1.40", "1.2.826.0.1.3680043.9.1.41");
+    let d = deid(Level::Sup142, &[]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original)).expect("sup142");
+    assert_eq!(text(&obj, tags::PATIENT_NAME), text(&original, tags::PATIENT_NAME), "sup142 lists no name");
+    assert_ne!(text(&obj, tags::SOP_INSTANCE_UID), text(&original, tags::SOP_INSTANCE_UID));
+    assert!(obj.get(tags::PATIENT_IDENTITY_REMOVED).is_none(), "sup142 does not claim identity removed");
+    assert!(obj.get(Tag(0x0029, 0x1010)).is_some(), "seed tables do not list private tags");
+
+    let d = deid(Level::Qmenta, &[]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original)).expect("qmenta");
+    assert_eq!(text(&obj, tags::PATIENT_NAME).as_deref(), Some(""));
+    assert_eq!(text(&obj, tags::PATIENT_ID).as_deref(), Some(""));
+    assert!(obj.get(tags::OPERATORS_NAME).is_none());
+    assert_eq!(text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(), Some("YES"));
+    assert!(obj.get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE).is_none(), "no CID 7050 claim");
+    assert_eq!(text(&obj, tags::SOP_INSTANCE_UID), text(&original, tags::SOP_INSTANCE_UID));
+}
