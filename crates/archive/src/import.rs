@@ -668,6 +668,8 @@ pub fn examine(bytes: &[u8]) -> Result<HeaderFacts, String> {
         Ok(p) => p,
         Err(reason) => return Err(reason),
     };
+    // Declared lengths first: dicom-rs allocates whatever a header declares.
+    crate::scan::check(bytes, preamble == ReadPreamble::Always).map_err(|e| e.to_string())?;
     // The whole file is parsed, not only the header: a file cut inside its pixel data has a
     // perfect header and must still be rejected as truncated.
     let obj = OpenFileOptions::new()
@@ -737,6 +739,19 @@ fn prepare_big_file(
         Ok(p) => p,
         Err(reason) => return reject(source, reason, None, Some(size)),
     };
+    let scanned = File::open(path)
+        .map_err(|e| format!("cannot read: {e}"))
+        .and_then(|f| {
+            crate::scan::check_reader(
+                BufReader::with_capacity(1 << 16, f),
+                size,
+                preamble == ReadPreamble::Always,
+            )
+            .map_err(|e| e.to_string())
+        });
+    if let Err(reason) = scanned {
+        return reject(source, reason, None, Some(size));
+    }
     let facts = {
         let _one_at_a_time = ctx.big_file.lock();
         let parsed = File::open(path)

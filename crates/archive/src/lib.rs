@@ -30,6 +30,7 @@ pub mod error;
 pub mod grouping;
 pub mod import;
 pub mod records;
+pub mod scan;
 pub mod secret;
 pub mod store;
 

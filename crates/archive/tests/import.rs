@@ -1,0 +1,505 @@
+//! Public-API tests of the archive: importing fixture files built in code (synth::fixture), and
+//! checking grouping, duplicates, conflicts, rejects, storage paths and concurrency.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use archive::{Archive, FileOutcome, Filter, ImportObserver, ImportOptions, NoObserver, Outcome};
+use synth::fixture::{self, InstanceSpec, MissingUid, Syntax};
+
+fn write(dir: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn spec(pid: &str, study: &str, series: &str, sop: &str) -> InstanceSpec {
+    fixture::instance(pid, study, series, sop)
+}
+
+fn opts() -> ImportOptions {
+    ImportOptions {
+        project: "test".into(),
+        workers: 3,
+        ..ImportOptions::default()
+    }
+}
+
+/// Collects outcomes by source path.
+#[derive(Default)]
+struct Collect {
+    outcomes: Mutex<BTreeMap<String, Outcome>>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl ImportObserver for Collect {
+    fn file_done(&self, o: &FileOutcome) {
+        self.outcomes
+            .lock()
+            .unwrap()
+            .insert(o.source.clone(), o.outcome.clone());
+    }
+    fn warning(&self, _source: &str, message: &str) {
+        self.warnings.lock().unwrap().push(message.to_string());
+    }
+}
+
+fn all_files(root: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
+}
+
+#[test]
+fn every_syntax_is_archived_byte_for_byte_without_phi_in_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("dump");
+    let mut originals = BTreeMap::new();
+    for (i, syntax) in Syntax::ALL.into_iter().enumerate() {
+        let s = InstanceSpec {
+            syntax,
+            patient_id: "PLANTED_ID_4711".into(),
+            patient_name: "PLANTEDNAME^SECRET".into(),
+            frames: if i == 0 { 3 } else { 1 },
+            ..spec(
+                "PLANTED_ID_4711",
+                "1.2.9.1",
+                &format!("1.2.9.1.{i}"),
+                &format!("1.2.9.1.{i}.1"),
+            )
+        }
+        .with_hard_cases();
+        let bytes = s.to_bytes().unwrap();
+        write(&dump, &format!("PLANTEDNAME_SECRET/IM{i}"), &bytes);
+        originals.insert(s.sop_uid.clone(), bytes);
+    }
+    let archive = Archive::open(&tmp.path().join("archive")).unwrap();
+    let summary = archive
+        .import(&[dump.clone()], &opts(), &NoObserver)
+        .unwrap();
+    assert_eq!(
+        (summary.imported, summary.rejected, summary.conflicts),
+        (5, 0, 0),
+        "{summary:?}"
+    );
+    assert!(summary.is_clean());
+
+    let subjects = archive.subjects(&Filter::default()).unwrap();
+    assert_eq!(subjects.len(), 1);
+    assert_eq!(subjects[0].studies, 1);
+    assert_eq!(subjects[0].series, 5);
+    assert_eq!(
+        subjects[0].patient_name.as_deref(),
+        Some("PLANTEDNAME^SECRET")
+    );
+    let instances = archive.instances(&Filter::default()).unwrap();
+    assert_eq!(instances.len(), 5);
+    for inst in &instances {
+        let stored = std::fs::read(&inst.path).unwrap();
+        assert_eq!(
+            &stored,
+            originals.get(&inst.sop_uid).unwrap(),
+            "{} changed",
+            inst.sop_uid
+        );
+        assert!(inst.transfer_syntax.is_some());
+    }
+    let frames: Vec<_> = instances
+        .iter()
+        .filter_map(|i| i.number_of_frames)
+        .collect();
+    assert!(frames.contains(&3), "{frames:?}");
+    for f in all_files(archive.root()) {
+        let rel = f
+            .strip_prefix(archive.root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        for phi in ["PLANTED", "SECRET", "4711", "1.2.9"] {
+            assert!(!rel.contains(phi), "{rel} contains {phi}");
+        }
+    }
+    assert!(archive.verify().unwrap().is_empty());
+}
+
+#[test]
+fn hostile_files_are_rejected_with_reasons_and_good_ones_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("dump");
+    let good = spec("P1", "1.2.1", "1.2.1.1", "1.2.1.1.1")
+        .to_bytes()
+        .unwrap();
+    let big = InstanceSpec {
+        rows: 64,
+        columns: 64,
+        ..spec("P1", "1.2.1", "1.2.1.1", "1.2.1.1.2")
+    }
+    .to_bytes()
+    .unwrap();
+    write(&dump, "good", &good);
+    write(
+        &dump,
+        "cut_in_pixels",
+        &fixture::truncated(&big, big.len() - 100),
+    );
+    write(&dump, "cut_in_header", &fixture::truncated(&good, 300));
+    write(&dump, "notes.txt", &fixture::not_dicom());
+    write(&dump, "empty", &fixture::zero_bytes());
+    write(&dump, "huge", &fixture::huge_length().unwrap());
+    write(
+        &dump,
+        "no_sop",
+        &fixture::missing_uid(MissingUid::SopInstance).unwrap(),
+    );
+    write(
+        &dump,
+        "no_series",
+        &fixture::missing_uid(MissingUid::Series).unwrap(),
+    );
+    write(
+        &dump,
+        "no_study",
+        &fixture::missing_uid(MissingUid::Study).unwrap(),
+    );
+    write(&dump, "no_preamble", &fixture::no_preamble().unwrap());
+    for (i, (_pid, bytes)) in fixture::path_like_ids().unwrap().into_iter().enumerate() {
+        write(&dump, &format!("pathlike{i}"), &bytes);
+    }
+    let bad_uid = InstanceSpec {
+        study_uid: "../../x".into(),
+        ..spec("P9", "1", "1.9.1", "1.9.1.1")
+    };
+    write(&dump, "bad_uid", &bad_uid.to_bytes().unwrap());
+
+    let archive = Archive::open(&tmp.path().join("archive")).unwrap();
+    let seen = Collect::default();
+    let summary = archive.import(&[dump.clone()], &opts(), &seen).unwrap();
+    let outcomes = seen.outcomes.lock().unwrap().clone();
+    let reason = |name: &str| match outcomes.get(&dump.join(name).to_string_lossy().into_owned()) {
+        Some(Outcome::Rejected { reason }) => reason.clone(),
+        other => panic!("{name}: {other:?}"),
+    };
+    assert!(
+        reason("cut_in_pixels").contains("truncated"),
+        "{}",
+        reason("cut_in_pixels")
+    );
+    assert!(
+        reason("cut_in_header").contains("truncated"),
+        "{}",
+        reason("cut_in_header")
+    );
+    assert!(reason("notes.txt").contains("not a DICOM file"));
+    assert!(reason("empty").contains("empty"));
+    assert!(
+        reason("huge").contains("declares 4294967280 bytes"),
+        "{}",
+        reason("huge")
+    );
+    assert!(reason("no_sop").contains("SOPInstanceUID"));
+    assert!(reason("no_series").contains("SeriesInstanceUID"));
+    assert!(reason("no_study").contains("StudyInstanceUID"));
+    assert!(reason("bad_uid").contains("invalid StudyInstanceUID"));
+    assert_eq!(summary.rejected, 9, "{summary:?}");
+    assert_eq!(
+        summary.imported, 4,
+        "good, no_preamble and two path-like IDs: {summary:?}"
+    );
+
+    let rejects = archive.rejects(&Filter::default()).unwrap();
+    assert_eq!(rejects.len(), 9);
+    assert!(
+        rejects
+            .iter()
+            .all(|r| !r.reason.is_empty() && r.run_id == summary.run_id)
+    );
+    let ids: Vec<_> = archive
+        .subjects(&Filter::default())
+        .unwrap()
+        .into_iter()
+        .filter_map(|s| s.patient_id)
+        .collect();
+    assert!(
+        ids.contains(&"../../x".to_string()) && ids.contains(&"A/B\\C:*?".to_string()),
+        "{ids:?}"
+    );
+
+    // Re-importing adds nothing: no instance, no reject row.
+    let again = archive.import(&[dump], &opts(), &NoObserver).unwrap();
+    assert_eq!(
+        (again.imported, again.duplicates, again.rejected),
+        (0, 4, 9)
+    );
+    assert_eq!(archive.rejects(&Filter::default()).unwrap().len(), 9);
+    assert!(archive.verify().unwrap().is_empty());
+}
+
+#[test]
+fn duplicates_conflicts_and_grouping_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("dump");
+    let a = spec("P1", "1.3.1", "1.3.1.1", "1.3.1.1.1");
+    write(&dump, "a/1", &a.to_bytes().unwrap());
+    write(&dump, "a/1-copy", &a.to_bytes().unwrap());
+    // Two series sharing SeriesNumber 1.
+    write(
+        &dump,
+        "a/2",
+        &spec("P1", "1.3.1", "1.3.1.2", "1.3.1.2.1")
+            .to_bytes()
+            .unwrap(),
+    );
+    // No SeriesNumber.
+    let unnumbered = InstanceSpec {
+        series_number: None,
+        ..spec("P1", "1.3.1", "1.3.1.3", "1.3.1.3.1")
+    };
+    write(&dump, "a/3", &unnumbered.to_bytes().unwrap());
+    // Two blank-PatientID studies: two subjects.
+    write(
+        &dump,
+        "b/1",
+        &spec("", "1.3.2", "1.3.2.1", "1.3.2.1.1")
+            .to_bytes()
+            .unwrap(),
+    );
+    write(
+        &dump,
+        "b/2",
+        &spec("  ", "1.3.3", "1.3.3.1", "1.3.3.1.1")
+            .to_bytes()
+            .unwrap(),
+    );
+
+    let archive = Archive::open(&tmp.path().join("archive")).unwrap();
+    let seen = Collect::default();
+    let s = archive.import(&[dump.clone()], &opts(), &seen).unwrap();
+    assert_eq!(
+        (s.imported, s.duplicates, s.conflicts, s.rejected),
+        (5, 1, 0, 0),
+        "{s:?}"
+    );
+    let warnings = seen.warnings.lock().unwrap().clone();
+    assert_eq!(
+        warnings
+            .iter()
+            .filter(|w| w.contains("blank PatientID"))
+            .count(),
+        2,
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("shares SeriesNumber 1")),
+        "{warnings:?}"
+    );
+
+    let series = archive
+        .series(&Filter {
+            patient_id: Some("P1".into()),
+            ..Filter::default()
+        })
+        .unwrap();
+    let mut labels: Vec<_> = series.iter().map(|s| s.series_label.as_str()).collect();
+    labels.sort_unstable();
+    assert_eq!(labels, ["0", "1", "1.1"]);
+    let blank: Vec<_> = archive
+        .subjects(&Filter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.blank_patient_id)
+        .collect();
+    assert_eq!(blank.len(), 2);
+
+    // Second dump: same SOP different bytes (conflict), a known study under another PatientID
+    // (conflict), a known series under another study (conflict).
+    let dump2 = tmp.path().join("dump2");
+    let changed = InstanceSpec {
+        instance_number: 99,
+        ..a.clone()
+    };
+    write(&dump2, "changed", &changed.to_bytes().unwrap());
+    write(
+        &dump2,
+        "other_patient",
+        &spec("P2", "1.3.1", "1.3.1.1", "1.3.1.1.7")
+            .to_bytes()
+            .unwrap(),
+    );
+    write(
+        &dump2,
+        "moved_series",
+        &spec("P1", "1.3.9", "1.3.1.1", "1.3.1.1.8")
+            .to_bytes()
+            .unwrap(),
+    );
+    let seen2 = Collect::default();
+    let s2 = archive.import(&[dump2.clone()], &opts(), &seen2).unwrap();
+    assert_eq!((s2.imported, s2.conflicts), (0, 3), "{s2:?}");
+    let outcomes = seen2.outcomes.lock().unwrap().clone();
+    let reason = |name: &str| match outcomes.get(&dump2.join(name).to_string_lossy().into_owned()) {
+        Some(Outcome::Conflict { reason }) => reason.clone(),
+        other => panic!("{name}: {other:?}"),
+    };
+    assert!(reason("changed").contains("different content"));
+    assert!(
+        reason("other_patient").contains("PatientID \"P1\""),
+        "{}",
+        reason("other_patient")
+    );
+    assert!(reason("moved_series").contains("SeriesInstanceUID 1.3.1.1"));
+
+    let conflicts = archive.rejects(&Filter::default()).unwrap();
+    assert_eq!(conflicts.len(), 3);
+    let sop_conflict = conflicts
+        .iter()
+        .find(|c| c.sop_uid.as_deref() == Some("1.3.1.1.1"))
+        .unwrap();
+    let archived = archive
+        .instances(&Filter {
+            series_uid: Some("1.3.1.1".into()),
+            ..Filter::default()
+        })
+        .unwrap();
+    assert_eq!(archived.len(), 1);
+    assert_eq!(
+        sop_conflict.existing_sha256.as_deref(),
+        Some(archived[0].sha256.as_str())
+    );
+    // Conflicting bytes are kept apart, the archived file unchanged.
+    let kept = std::fs::read(sop_conflict.stored_path.as_ref().unwrap()).unwrap();
+    assert_eq!(kept, changed.to_bytes().unwrap());
+    assert_eq!(
+        std::fs::read(&archived[0].path).unwrap(),
+        a.to_bytes().unwrap()
+    );
+    assert!(archive.verify().unwrap().is_empty());
+
+    // Re-import of both dumps adds nothing.
+    let s3 = archive
+        .import(&[dump, dump2], &opts(), &NoObserver)
+        .unwrap();
+    assert_eq!((s3.imported, s3.duplicates, s3.conflicts), (0, 6, 3));
+    assert_eq!(archive.rejects(&Filter::default()).unwrap().len(), 3);
+    assert_eq!(archive.instances(&Filter::default()).unwrap().len(), 5);
+}
+
+#[test]
+fn zip_dumps_are_streamed_and_named_by_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zip_path = tmp.path().join("dump.zip");
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        let o = zip::write::SimpleFileOptions::default();
+        for i in 0..3 {
+            z.start_file(format!("DOE^JOHN/SER1/IM{i}"), o).unwrap();
+            z.write_all(
+                &spec("P1", "1.4.1", "1.4.1.1", &format!("1.4.1.1.{i}"))
+                    .to_bytes()
+                    .unwrap(),
+            )
+            .unwrap();
+        }
+        z.start_file("DOE^JOHN/readme.txt", o).unwrap();
+        z.write_all(b"hello").unwrap();
+        z.finish().unwrap();
+    }
+    let archive = Archive::open(&tmp.path().join("archive")).unwrap();
+    let s = archive
+        .import(&[zip_path.clone()], &opts(), &NoObserver)
+        .unwrap();
+    assert_eq!((s.files_seen, s.imported, s.rejected), (4, 3, 1), "{s:?}");
+    let rejects = archive.rejects(&Filter::default()).unwrap();
+    assert_eq!(
+        rejects[0].path,
+        format!("{}!/DOE^JOHN/readme.txt", zip_path.display())
+    );
+    let inst = archive.instances(&Filter::default()).unwrap();
+    assert!(inst[0].source_path.contains("dump.zip!/DOE^JOHN/SER1/IM"));
+}
+
+#[test]
+fn the_archive_is_never_imported_into_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "dump/1",
+        &spec("P1", "1.5.1", "1.5.1.1", "1.5.1.1.1")
+            .to_bytes()
+            .unwrap(),
+    );
+    let archive = Archive::open(&tmp.path().join("depot-archive")).unwrap();
+    archive
+        .import(&[tmp.path().to_path_buf()], &opts(), &NoObserver)
+        .unwrap();
+    let s = archive
+        .import(&[tmp.path().to_path_buf()], &opts(), &NoObserver)
+        .unwrap();
+    assert_eq!((s.files_seen, s.duplicates), (1, 1), "{s:?}");
+}
+
+#[test]
+fn concurrent_imports_into_one_archive_count_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (d1, d2) = (tmp.path().join("d1"), tmp.path().join("d2"));
+    for i in 0..60 {
+        let bytes = spec(
+            &format!("P{}", i % 7),
+            &format!("1.6.{}", i % 7),
+            &format!("1.6.{}.{}", i % 7, i % 3),
+            &format!("1.6.9.{i}"),
+        )
+        .to_bytes()
+        .unwrap();
+        if i < 40 {
+            write(&d1, &format!("f{i}"), &bytes);
+        }
+        if i >= 20 {
+            write(&d2, &format!("f{i}"), &bytes);
+        }
+    }
+    let root = tmp.path().join("archive");
+    Archive::open(&root).unwrap();
+    let summaries: Vec<_> = std::thread::scope(|s| {
+        let a = s.spawn(|| {
+            Archive::open(&root)
+                .unwrap()
+                .import(&[d1.clone()], &opts(), &NoObserver)
+                .unwrap()
+        });
+        let b = s.spawn(|| {
+            Archive::open(&root)
+                .unwrap()
+                .import(&[d2.clone()], &opts(), &NoObserver)
+                .unwrap()
+        });
+        vec![a.join().unwrap(), b.join().unwrap()]
+    });
+    let imported: u64 = summaries.iter().map(|s| s.imported).sum();
+    let duplicates: u64 = summaries.iter().map(|s| s.duplicates).sum();
+    assert_eq!((imported, duplicates), (60, 20), "{summaries:?}");
+    let archive = Archive::open(&root).unwrap();
+    assert_eq!(archive.instances(&Filter::default()).unwrap().len(), 60);
+    assert_eq!(archive.subjects(&Filter::default()).unwrap().len(), 7);
+    assert_eq!(archive.series(&Filter::default()).unwrap().len(), 21);
+    assert!(archive.verify().unwrap().is_empty());
+}
+
+#[test]
+fn non_archive_folders_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("something"), b"x").unwrap();
+    assert!(matches!(
+        Archive::open(tmp.path()),
+        Err(archive::OpenError::NotAnArchive { .. })
+    ));
+    assert!(matches!(
+        Archive::open_existing(&tmp.path().join("nope")),
+        Err(archive::OpenError::Missing { .. })
+    ));
+}
