@@ -43,7 +43,8 @@ pub use error::{FactsError, ImportError, OpenError, QueryError};
 pub use grouping::{HeaderFacts, SubjectKey};
 pub use import::{FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome};
 pub use records::{
-    Filter, InstanceRecord, RejectKind, RejectRecord, SeriesRecord, StudyRecord, SubjectRecord,
+    Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, SeriesRecord, StudyRecord,
+    SubjectRecord, parse_date,
 };
 
 use db::Db;

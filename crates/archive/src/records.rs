@@ -5,8 +5,16 @@
 //! The records carry the identifying values the archive indexed (PatientName, PatientID, ...):
 //! this is the local, trusted archive, and export's PHI audit needs them.
 
-use chrono::NaiveDate;
+pub use chrono::NaiveDate;
 use serde::Serialize;
+
+/// Parses a study-date bound as given on a command line: `YYYY-MM-DD` or `YYYYMMDD`.
+pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    let t = s.trim();
+    NaiveDate::parse_from_str(t, "%Y-%m-%d")
+        .or_else(|_| NaiveDate::parse_from_str(t, "%Y%m%d"))
+        .map_err(|_| format!("invalid date {s:?}: use YYYY-MM-DD or YYYYMMDD"))
+}
 
 /// Selects what a query returns. Every field that is set must match (AND). Counts on the
 /// returned records are computed over the matching instances only.

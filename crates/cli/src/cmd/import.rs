@@ -1,14 +1,124 @@
-//! `depot import` (not written yet).
+//! `depot import PATH... [--project NAME]`: files scanner dumps (folders, single files, `.zip`
+//! archives) into the archive, with a progress bar on a terminal, every rejected or conflicting
+//! file named on stderr with its reason, and a summary line at the end.
+//!
+//! Exit codes: 0 every file imported (duplicates are fine), 1 the run finished but some files were
+//! rejected or kept apart as conflicts, 2 a fatal error (missing input, unusable archive, disk
+//! full) stopped it.
 
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
+use archive::{Archive, FileOutcome, ImportObserver, ImportOptions, Outcome};
+
 use crate::Global;
+use crate::ui::{self, Progress};
 
 /// Arguments of `depot import`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Folders (walked recursively), single files or .zip archives to import.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Project to file the subjects in; PatientIDs are matched within it.
+    #[arg(long, default_value = "default", value_name = "NAME")]
+    pub project: String,
+    /// Worker threads reading, hashing and staging files (default: from the CPU count).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Print the summary as JSON on stdout (field names as in docs/import.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Shows progress and names every problem as it is committed.
+struct Reporter {
+    progress: Progress,
+    /// Whether the bar draws (then lines go above it, else straight to stderr).
+    bar_visible: bool,
+    total: std::sync::atomic::AtomicU64,
+}
+
+impl ImportObserver for Reporter {
+    fn discovered(&self, files: u64) {
+        let total = self
+            .total
+            .fetch_add(files, std::sync::atomic::Ordering::Relaxed)
+            + files;
+        self.progress.set_total(total);
+    }
+
+    fn file_done(&self, o: &FileOutcome) {
+        self.progress.inc(1);
+        let reason = match &o.outcome {
+            Outcome::Rejected { reason } | Outcome::Conflict { reason } => reason,
+            Outcome::Imported { .. } | Outcome::Duplicate => return,
+        };
+        if self.bar_visible {
+            self.progress
+                .println(format!("depot: {}: {reason}", o.source));
+        } else {
+            ui::problem(&o.source, reason);
+        }
+    }
+
+    fn warning(&self, source: &str, message: &str) {
+        self.progress
+            .println(format!("depot: warning: {source}: {message}"));
+    }
+}
 
 /// Runs `depot import`.
-pub fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("depot import is not available yet")
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let root = global.archive_dir();
+    let archive = Archive::open(&root)
+        .with_context(|| format!("cannot open the archive at {}", root.display()))?;
+    let opts = ImportOptions {
+        project: args.project.clone(),
+        workers: args.workers.unwrap_or(0),
+        ..ImportOptions::default()
+    };
+    let reporter = Reporter {
+        progress: Progress::new(0, "importing", global.quiet),
+        bar_visible: !global.quiet && std::io::stderr().is_terminal(),
+        total: 0.into(),
+    };
+    let result = archive.import(&args.paths, &opts, &reporter);
+    reporter.progress.finish();
+    let summary = result.context("import stopped")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    }
+    ui::info(
+        global.quiet,
+        format!(
+            "{} files seen: {} imported, {} duplicates, {} conflicts, {} rejected; {:.1} MB in {:.1} s ({:.0} files/s){}",
+            summary.files_seen,
+            summary.imported,
+            summary.duplicates,
+            summary.conflicts,
+            summary.rejected,
+            summary.bytes_seen as f64 / 1e6,
+            summary.seconds,
+            summary.files_per_second,
+            if summary.is_clean() {
+                String::new()
+            } else {
+                format!("; see `depot query rejects --run {}`", summary.run_id)
+            }
+        ),
+    );
+    if summary.warnings > 0 {
+        ui::warn(format!(
+            "{} warnings in run {} (listed above)",
+            summary.warnings, summary.run_id
+        ));
+    }
+    Ok(if summary.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
