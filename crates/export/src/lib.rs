@@ -10,6 +10,10 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+pub mod deid_file;
+pub mod keyfile;
 pub mod manifest;
 pub mod package;
+pub mod profile_store;
 pub mod regroup;
+pub mod tree;

@@ -1,0 +1,301 @@
+//! `depot anonymize` as a library call: de-identify files and folder trees outside the archive,
+//! in parallel, into a fresh output folder.
+//!
+//! Each file is read once into memory, de-identified, and written atomically (temporary file in
+//! the target folder, fsync, rename) under a name built from keyed values only. Bad files are
+//! reported with their reason and skipped; the run goes on. Inputs are never modified.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anon_core::{Deidentifier, Report};
+use rayon::prelude::*;
+use thiserror::Error;
+
+use crate::deid_file::deidentify_bytes;
+
+/// Why a run could not start (per-file problems are reported through [`FileEvent`] instead).
+#[derive(Debug, Error)]
+pub enum TreeError {
+    /// An input path does not exist.
+    #[error("input {path} does not exist")]
+    InputMissing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A folder could not be listed.
+    #[error("cannot list {path}: {reason}")]
+    Walk {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The output folder already holds files.
+    #[error("output folder {path} is not empty (use --force to write into it)")]
+    OutputNotEmpty {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// Output and an input overlap (the run would read its own output).
+    #[error("output folder {output} overlaps input {input}")]
+    Overlap {
+        /// The output folder.
+        output: PathBuf,
+        /// The input.
+        input: PathBuf,
+    },
+    /// The output folder exists as a file, or cannot be created.
+    #[error("cannot create output folder {path}: {reason}")]
+    Output {
+        /// The folder.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What a run should do.
+#[derive(Debug, Clone)]
+pub struct TreeRequest {
+    /// Input files and folders (folders are walked recursively; symbolic links not followed).
+    pub inputs: Vec<PathBuf>,
+    /// Output folder (created; must be empty unless `force`).
+    pub output: PathBuf,
+    /// Write into a non-empty output folder.
+    pub force: bool,
+    /// Compute everything, write nothing.
+    pub dry_run: bool,
+    /// Extra identifiers to cut from cleaned text (beyond the subject's own).
+    pub extra_identifiers: Vec<String>,
+}
+
+/// What happened to one input file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileOutcome {
+    /// Written to this path (below the output folder), with this many bytes.
+    Written {
+        /// The output file.
+        output: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+    /// Dry run: would be written to this path.
+    WouldWrite {
+        /// The output file it would become.
+        output: PathBuf,
+    },
+    /// Skipped, with the reason.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Reported once per input file, from worker threads, as files finish.
+#[derive(Debug)]
+pub struct FileEvent<'a> {
+    /// The input file.
+    pub input: &'a Path,
+    /// What happened.
+    pub outcome: &'a FileOutcome,
+    /// What the engine did (absent when the file was rejected before or by the engine).
+    pub report: Option<&'a Report>,
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeSummary {
+    /// Input files considered.
+    pub files_seen: u64,
+    /// Files written (or, in a dry run, that would be written).
+    pub written: u64,
+    /// Files skipped.
+    pub rejected: u64,
+    /// Files flagged for possible burned-in text.
+    pub burned_in: u64,
+    /// Bytes read.
+    pub bytes_in: u64,
+    /// Bytes written.
+    pub bytes_out: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl TreeSummary {
+    /// Files per second over the run.
+    pub fn files_per_second(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 { self.files_seen as f64 / s } else { 0.0 }
+    }
+}
+
+/// Every regular file named by `inputs` (folders walked, sorted; links not followed).
+pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, TreeError> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let meta = fs::symlink_metadata(input).map_err(|_| TreeError::InputMissing { path: input.clone() })?;
+        if meta.is_file() || (meta.file_type().is_symlink() && input.is_file()) {
+            files.push(input.clone());
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(input).follow_links(false).sort_by_file_name() {
+            let entry = entry.map_err(|e| TreeError::Walk {
+                path: e.path().map(Path::to_path_buf).unwrap_or_else(|| input.clone()),
+                reason: e.to_string(),
+            })?;
+            if entry.file_type().is_file() {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    Ok(files)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// Checks and creates the output folder.
+fn prepare_output(req: &TreeRequest) -> Result<(), TreeError> {
+    let out = &req.output;
+    let out_abs = absolute(out);
+    for input in &req.inputs {
+        let in_abs = absolute(input);
+        if out_abs.starts_with(&in_abs) && in_abs.is_dir() || in_abs.starts_with(&out_abs) {
+            return Err(TreeError::Overlap { output: out.clone(), input: input.clone() });
+        }
+    }
+    if out.exists() {
+        if !out.is_dir() {
+            return Err(TreeError::Output { path: out.clone(), reason: "it is not a folder".to_string() });
+        }
+        let non_empty = fs::read_dir(out)
+            .map_err(|e| TreeError::Output { path: out.clone(), reason: e.to_string() })?
+            .next()
+            .is_some();
+        if non_empty && !req.force {
+            return Err(TreeError::OutputNotEmpty { path: out.clone() });
+        }
+    } else if !req.dry_run {
+        fs::create_dir_all(out).map_err(|e| TreeError::Output { path: out.clone(), reason: e.to_string() })?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `dest` atomically: a temporary file in the same folder, fsync, rename.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut f: File = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// De-identifies `files` (from [`collect_inputs`]) into `req.output`, calling `on_file` as each
+/// file finishes (from worker threads). Fails only when the run cannot start.
+pub fn anonymize_tree(
+    deid: &Deidentifier,
+    req: &TreeRequest,
+    files: &[PathBuf],
+    on_file: &(dyn Fn(FileEvent<'_>) + Sync),
+) -> Result<TreeSummary, TreeError> {
+    let started = Instant::now();
+    prepare_output(req)?;
+    let claimed: Mutex<HashMap<PathBuf, PathBuf>> = Mutex::new(HashMap::new());
+    let written = AtomicU64::new(0);
+    let rejected = AtomicU64::new(0);
+    let burned = AtomicU64::new(0);
+    let bytes_in = AtomicU64::new(0);
+    let bytes_out = AtomicU64::new(0);
+    files.par_iter().for_each(|input| {
+        let (outcome, report) = process_one(deid, req, input, &claimed, &bytes_in);
+        match &outcome {
+            FileOutcome::Written { bytes, .. } => {
+                written.fetch_add(1, Ordering::Relaxed);
+                bytes_out.fetch_add(*bytes, Ordering::Relaxed);
+            }
+            FileOutcome::WouldWrite { .. } => {
+                written.fetch_add(1, Ordering::Relaxed);
+            }
+            FileOutcome::Rejected { .. } => {
+                rejected.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if report.as_ref().is_some_and(|r| r.burned_in.is_some()) {
+            burned.fetch_add(1, Ordering::Relaxed);
+        }
+        on_file(FileEvent { input, outcome: &outcome, report: report.as_ref() });
+    });
+    Ok(TreeSummary {
+        files_seen: files.len() as u64,
+        written: written.into_inner(),
+        rejected: rejected.into_inner(),
+        burned_in: burned.into_inner(),
+        bytes_in: bytes_in.into_inner(),
+        bytes_out: bytes_out.into_inner(),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn process_one(
+    deid: &Deidentifier,
+    req: &TreeRequest,
+    input: &Path,
+    claimed: &Mutex<HashMap<PathBuf, PathBuf>>,
+    bytes_in: &AtomicU64,
+) -> (FileOutcome, Option<Report>) {
+    let reject = |reason: String| (FileOutcome::Rejected { reason }, None);
+    let bytes = match fs::read(input) {
+        Ok(b) => b,
+        Err(e) => return reject(format!("cannot read: {e}")),
+    };
+    bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let result = match deidentify_bytes(deid, &bytes, &req.extra_identifiers) {
+        Ok(r) => r,
+        Err(e) => return reject(e.to_string()),
+    };
+    drop(bytes);
+    let dest = req.output.join(&result.rel_path);
+    {
+        let mut map = match claimed.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(first) = map.get(&dest) {
+            return (
+                FileOutcome::Rejected {
+                    reason: format!("same SOP Instance UID as {} (kept that one)", first.display()),
+                },
+                Some(result.report),
+            );
+        }
+        map.insert(dest.clone(), input.to_path_buf());
+    }
+    if req.dry_run {
+        return (FileOutcome::WouldWrite { output: dest }, Some(result.report));
+    }
+    match write_atomic(&dest, &result.bytes) {
+        Ok(()) => (FileOutcome::Written { output: dest, bytes: result.bytes.len() as u64 }, Some(result.report)),
+        Err(e) => (FileOutcome::Rejected { reason: format!("cannot write {}: {e}", dest.display()) }, Some(result.report)),
+    }
+}
