@@ -1,4 +1,240 @@
-//! End-to-end tests of `depot query`.
+//! End-to-end tests of `depot query`: every level, every filter, the three formats.
 
-#[allow(unused_imports)]
+use std::path::Path;
+
+use serde_json::Value;
+use synth::fixture::{self, InstanceSpec};
+
+use crate::import::query;
 use crate::support::*;
+
+/// An archive with two subjects in project "alpha": P1 (an MR study in 2024 with two series, a CT
+/// study in 2023) and P2 (an MR study in 2022); one rejected file.
+fn populated() -> TestDir {
+    let t = TestDir::new();
+    let dump = t.join("dump");
+    let mut n = 0;
+    let mut put = |s: InstanceSpec| {
+        n += 1;
+        let p = dump.join(format!("f{n}"));
+        std::fs::create_dir_all(&dump).expect("mkdir");
+        s.write(&p).expect("write");
+    };
+    let base = |pid: &str, study: &str, series: &str, sop: &str, date: &str, modality: &str| {
+        InstanceSpec {
+            study_date: date.into(),
+            modality: modality.into(),
+            ..fixture::instance(pid, study, series, sop)
+        }
+    };
+    put(base(
+        "P1",
+        "1.20.1",
+        "1.20.1.1",
+        "1.20.1.1.1",
+        "20240301",
+        "MR",
+    ));
+    put(base(
+        "P1",
+        "1.20.1",
+        "1.20.1.1",
+        "1.20.1.1.2",
+        "20240301",
+        "MR",
+    ));
+    put(InstanceSpec {
+        series_number: Some(2),
+        ..base("P1", "1.20.1", "1.20.1.2", "1.20.1.2.1", "20240301", "MR")
+    });
+    put(base(
+        "P1",
+        "1.20.2",
+        "1.20.2.1",
+        "1.20.2.1.1",
+        "20230615",
+        "CT",
+    ));
+    put(base(
+        "P2",
+        "1.20.3",
+        "1.20.3.1",
+        "1.20.3.1.1",
+        "20220101",
+        "MR",
+    ));
+    std::fs::write(dump.join("junk.txt"), b"not dicom").expect("junk");
+    t.depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["import", "--project", "alpha"])
+        .arg(&dump)
+        .run()
+        .expect_code(1);
+    t
+}
+
+fn strs<'a>(rows: &'a [Value], k: &str) -> Vec<&'a str> {
+    rows.iter()
+        .map(|r| r[k].as_str().unwrap_or_else(|| panic!("no {k} in {r}")))
+        .collect()
+}
+
+#[test]
+fn levels_and_counts() {
+    let t = populated();
+    let subjects = query(&t, &["subjects"]);
+    let mut ids = strs(&subjects, "patient_id");
+    ids.sort_unstable();
+    assert_eq!(ids, ["P1", "P2"]);
+    let p1 = subjects
+        .iter()
+        .find(|s| s["patient_id"] == "P1")
+        .expect("P1");
+    assert_eq!(
+        (
+            p1["studies"].as_u64(),
+            p1["series"].as_u64(),
+            p1["instances"].as_u64()
+        ),
+        (Some(2), Some(3), Some(4))
+    );
+    assert!(p1["bytes"].as_u64().unwrap_or(0) > 0);
+    assert_eq!(p1["project"], "alpha");
+    let code = p1["subject"].as_str().expect("code").to_string();
+
+    let studies = query(&t, &["studies", "--subject", &code]);
+    assert_eq!(studies.len(), 2);
+    let numbers: Vec<u64> = studies
+        .iter()
+        .filter_map(|s| s["study_number"].as_u64())
+        .collect();
+    assert_eq!(numbers, [1, 2]);
+    let mr = studies
+        .iter()
+        .find(|s| s["study_uid"] == "1.20.1")
+        .expect("mr study");
+    assert_eq!(
+        (
+            mr["series"].as_u64(),
+            mr["instances"].as_u64(),
+            mr["modalities"].as_str()
+        ),
+        (Some(2), Some(3), Some("MR"))
+    );
+
+    let series = query(&t, &["series", "--study-uid", "1.20.1"]);
+    assert_eq!(strs(&series, "series_label"), ["1", "2"]);
+    let instances = query(&t, &["instances", "--series-uid", "1.20.1.1"]);
+    assert_eq!(instances.len(), 2);
+    for i in &instances {
+        assert!(Path::new(i["path"].as_str().expect("path")).is_file());
+        assert_eq!(i["sha256"].as_str().map(str::len), Some(64));
+        assert!(i["transfer_syntax"].is_string() && i["sop_class_uid"].is_string());
+    }
+    let rejects = query(&t, &["rejects"]);
+    assert_eq!(rejects.len(), 1);
+    assert!(
+        rejects[0]["path"]
+            .as_str()
+            .is_some_and(|p| p.ends_with("junk.txt"))
+    );
+    for k in ["reason", "time", "kind"] {
+        assert!(rejects[0][k].is_string(), "{k}");
+    }
+    assert!(rejects[0]["run_id"].is_i64());
+}
+
+#[test]
+fn filters_select() {
+    let t = populated();
+    let n = |args: &[&str]| query(&t, args).len();
+    assert_eq!(n(&["subjects", "--patient-id", "P2"]), 1);
+    assert_eq!(n(&["subjects", "--modality", "ct"]), 1);
+    assert_eq!(n(&["studies", "--modality", "MR"]), 2);
+    assert_eq!(n(&["studies", "--since", "2023-01-01"]), 2);
+    assert_eq!(
+        n(&["studies", "--since", "20230101", "--until", "2023-12-31"]),
+        1
+    );
+    assert_eq!(n(&["studies", "--until", "2022-01-01"]), 1);
+    assert_eq!(n(&["series", "--study-uid", "1.20.2"]), 1);
+    assert_eq!(n(&["instances", "--project", "alpha"]), 5);
+    assert_eq!(n(&["instances", "--project", "beta"]), 0);
+    assert_eq!(n(&["rejects", "--project", "alpha"]), 1);
+    assert_eq!(n(&["instances", "--run", "1"]), 5);
+    assert_eq!(n(&["subjects", "--subject", "S0000BBB"]), 0);
+    // Counts follow the filter.
+    let mr_only = query(&t, &["subjects", "--patient-id", "P1", "--modality", "MR"]);
+    assert_eq!(mr_only[0]["studies"].as_u64(), Some(1));
+    // Bad dates and filters that do not apply are errors (exit 2).
+    let bad = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["query", "studies", "--since", "2024-13-01"])
+        .run();
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    let bad = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["query", "rejects", "--modality", "MR"])
+        .run();
+    assert_eq!(bad.code, Some(2));
+}
+
+#[test]
+fn formats_table_json_csv() {
+    let t = populated();
+    let q = |fmt: &str| {
+        t.depot()
+            .arg("--archive")
+            .arg(t.archive())
+            .args(["query", "studies", "--format", fmt])
+            .run()
+            .ok()
+            .stdout
+    };
+    let table = q("table");
+    let mut lines = table.lines();
+    let header = lines.next().expect("header");
+    assert!(
+        header.starts_with("SUBJECT") && header.contains("STUDY UID"),
+        "{header}"
+    );
+    assert_eq!(lines.count(), 3);
+    let csv = q("csv");
+    let mut rows = csv.lines();
+    let header = rows.next().expect("csv header");
+    assert!(
+        header.starts_with("project,subject,study_number,study_uid"),
+        "{header}"
+    );
+    assert_eq!(rows.count(), 3);
+    let json: Value = serde_json::from_str(&q("json")).expect("json");
+    assert_eq!(json.as_array().map(Vec::len), Some(3));
+    // Not a terminal: JSON by default.
+    let default = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["query", "subjects"])
+        .run()
+        .ok();
+    assert!(default.json().is_array());
+}
+
+#[test]
+fn querying_a_missing_archive_is_an_error_and_creates_nothing() {
+    let t = TestDir::new();
+    let run = t
+        .depot()
+        .arg("--archive")
+        .arg(t.join("none"))
+        .args(["query", "subjects"])
+        .run()
+        .expect_code(2);
+    assert!(run.stderr.contains("no archive"), "{}", run.stderr);
+    assert!(!t.join("none").exists());
+}

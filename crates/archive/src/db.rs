@@ -63,11 +63,18 @@ pub fn now() -> String {
 
 /// Applies every migration past the database's `user_version`, in one exclusive transaction.
 pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), MigrateError> {
+    let known = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+    // Fast path without the write lock, so that opening an up-to-date archive never waits for
+    // a running import's batch.
+    let current: i64 =
+        conn.query_row("SELECT user_version FROM pragma_user_version", [], |r| r.get(0))?;
+    if current == known {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
     let version: i64 = tx.query_row("SELECT user_version FROM pragma_user_version", [], |r| {
         r.get(0)
     })?;
-    let known = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     if version > known {
         return Err(MigrateError::Newer {
             found: version,

@@ -258,7 +258,7 @@ pub(crate) fn run(
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        (cpus * 2 + 2).clamp(4, 16)
+        (cpus * 2 + 2).clamp(8, 16)
     };
     let ctx = Ctx {
         root,

@@ -28,6 +28,9 @@ pub struct Args {
     /// Worker threads reading, hashing and staging files (default: from the CPU count).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Most files per index transaction (smaller batches become visible sooner).
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub batch_files: u64,
     /// Print the summary as JSON on stdout (field names as in docs/import.md).
     #[arg(long)]
     pub json: bool,
@@ -78,6 +81,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let opts = ImportOptions {
         project: args.project.clone(),
         workers: args.workers.unwrap_or(0),
+        batch_files: usize::try_from(args.batch_files).unwrap_or(500),
         ..ImportOptions::default()
     };
     let reporter = Reporter {
