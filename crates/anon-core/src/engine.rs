@@ -192,7 +192,8 @@ impl Deidentifier {
     }
 
     /// The subject of `obj`: pseudonym and date offset from the key and PatientID (+ issuer),
-    /// and the identifiers to cut from cleaned text.
+    /// or, without a PatientID, from PatientName and birth date; and the identifiers to cut
+    /// from cleaned text.
     pub fn subject_context(&self, obj: &InMemDicomObject) -> SubjectContext {
         let id = first_str(obj, tags::PATIENT_ID).unwrap_or_default();
         let issuer = first_str(obj, tags::ISSUER_OF_PATIENT_ID).unwrap_or_default();
@@ -224,6 +225,16 @@ impl Deidentifier {
         identifiers.retain(|s| s.chars().count() >= 2);
         identifiers.sort();
         identifiers.dedup();
+        if id.is_empty() {
+            // No PatientID: name and birth date stand in, so patients without IDs stay apart.
+            let name = first_str(obj, tags::PATIENT_NAME).unwrap_or_default().to_uppercase();
+            let birth = first_str(obj, tags::PATIENT_BIRTH_DATE).unwrap_or_default();
+            return SubjectContext {
+                pseudonym: self.key.pseudonym_without_id(&name, &birth),
+                date_offset_days: self.key.date_offset_without_id(&name, &birth),
+                identifiers,
+            };
+        }
         SubjectContext {
             pseudonym: self.key.pseudonym_for(&id, &issuer),
             date_offset_days: self.key.date_offset_for(&id, &issuer),
@@ -250,7 +261,7 @@ impl Deidentifier {
         if first_str(obj, tags::PATIENT_ID).is_none() && self.profile.pseudonymizes_patient_id() {
             walk.report
                 .warnings
-                .push("no PatientID: the pseudonym is the one shared by all files without an ID".to_string());
+                .push("no PatientID: pseudonym derived from PatientName and birth date".to_string());
         }
         let old_sop = first_str(obj, tags::SOP_INSTANCE_UID);
         let dataset = std::mem::replace(&mut **obj, InMemDicomObject::new_empty());

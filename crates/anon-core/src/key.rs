@@ -67,6 +67,20 @@ impl Key {
         format!("P{}", base32_10(&d))
     }
 
+    /// The pseudonym of a subject without a PatientID, from name and birth date (so that
+    /// different patients without IDs do not merge into one subject).
+    pub(crate) fn pseudonym_without_id(&self, name: &str, birth_date: &str) -> String {
+        let d = self.mac(&[b"patient-without-id\0", name.as_bytes(), b"\0", birth_date.as_bytes()]);
+        format!("P{}", base32_10(&d))
+    }
+
+    /// The date offset of a subject without a PatientID (see [`Key::pseudonym_without_id`]).
+    pub(crate) fn date_offset_without_id(&self, name: &str, birth_date: &str) -> i32 {
+        let d = self.mac(&[b"date-offset-without-id\0", name.as_bytes(), b"\0", birth_date.as_bytes()]);
+        let n = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+        -((n % 3650) as i32) - 1
+    }
+
     /// `H` + 10 base32 characters from HMAC(key, "value" NUL tag NUL value): a keyed code for
     /// other text attributes under action P (for example Issuer of Patient ID).
     pub(crate) fn value_code_for(&self, tag: u32, value: &str) -> String {

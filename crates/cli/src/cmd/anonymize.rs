@@ -1,14 +1,175 @@
-//! `depot anonymize` (not written yet).
+//! `depot anonymize --level L [--option O]... [--profile P] IN... OUT`: de-identifies files and
+//! folder trees outside the archive. This file only maps arguments to `export::tree` and prints:
+//! a progress bar, every rejected file with its reason, burned-in warnings, the per-file actions
+//! with `--dry-run`, and a summary line.
+//!
+//! Exit codes: 0 every file written, 1 some files were rejected, 2 a fatal error (bad profile,
+//! unusable key, non-empty output, missing input) stopped the run before any file was written.
 
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anon_core::{DeidOption, Deidentifier, Level, Profile};
+use anyhow::{Context, bail};
+use export::keyfile;
+use export::profile_store;
+use export::tree::{self, FileOutcome, TreeRequest};
 
 use crate::Global;
+use crate::ui::{self, Progress};
 
 /// Arguments of `depot anonymize`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Level: original, anonymize, anonymize-full, basic, qmenta, sup142 (see `depot profiles`).
+    #[arg(long, value_name = "LEVEL", required_unless_present = "profile", conflicts_with = "profile")]
+    pub level: Option<String>,
+    /// PS3.15 option, kebab-case or dcm4chee name (e.g. retain-uids, RetainDeviceIdentityOption);
+    /// repeatable; with basic, anonymize-full or a profile built on them.
+    #[arg(long = "option", value_name = "OPTION")]
+    pub options: Vec<String>,
+    /// Custom profile: a TOML file, or a NAME in the profile folder (see `depot profiles`).
+    #[arg(long, value_name = "FILE|NAME")]
+    pub profile: Option<String>,
+    /// The de-identification key (default: $DEPOT_KEY_DIR/deid.key, else
+    /// $XDG_CONFIG_HOME/depot/deid.key, else ~/.config/depot/deid.key; created on first use).
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Empty PatientID and PatientName (NiDB style) instead of writing the keyed pseudonym;
+    /// the output will no longer regroup by subject.
+    #[arg(long)]
+    pub blank_identifiers: bool,
+    /// Extra text to cut wherever attributes are cleaned (repeatable), e.g. a study code name.
+    #[arg(long = "identifier", value_name = "TEXT")]
+    pub identifiers: Vec<String>,
+    /// Print what would be done to each file (tags and actions, never values); write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write into a non-empty output folder.
+    #[arg(long)]
+    pub force: bool,
+    /// Input files or folders, then the output folder.
+    #[arg(required = true, num_args = 2.., value_name = "IN... OUT")]
+    pub paths: Vec<PathBuf>,
+}
+
+fn build_profile(args: &Args) -> anyhow::Result<Profile> {
+    let options = args
+        .options
+        .iter()
+        .map(|o| o.parse::<DeidOption>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let profile = match (&args.profile, &args.level) {
+        (Some(p), _) => profile_store::resolve_profile(p, &options, profile_store::profile_dir().as_deref())?,
+        (None, Some(l)) => Profile::builtin(l.parse::<Level>()?, &options)?,
+        (None, None) => bail!("give --level or --profile"),
+    };
+    Ok(if args.blank_identifiers { profile.with_blank_identifiers(true)? } else { profile })
+}
 
 /// Runs `depot anonymize`.
-pub fn run(_global: &Global, _args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("depot anonymize is not available yet")
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let profile = build_profile(&args)?;
+    let mut paths = args.paths.clone();
+    let Some(output) = paths.pop() else { bail!("give at least one input and the output folder") };
+    let key_path = keyfile::key_path(args.key_file.as_deref())?;
+    let loaded = keyfile::load_or_create(&key_path)?;
+    if loaded.created {
+        ui::info(
+            global.quiet,
+            format!(
+                "depot: created a new de-identification key at {} (keep it: the same key gives the same pseudonyms and UIDs)",
+                loaded.path.display()
+            ),
+        );
+    }
+    if loaded.readable_by_others {
+        ui::warn(format!("key file {} is readable by other users (chmod 600 it)", loaded.path.display()));
+    }
+    match profile.level() {
+        Level::Original => ui::warn("level original: files are copied unchanged (only renamed)"),
+        Level::Anonymize => ui::warn("level anonymize keeps PatientID, dates and UIDs: the output is not de-identified"),
+        Level::Sup142 => ui::warn("level sup142 applies only the 43 tags its source lists; names and IDs stay"),
+        _ => {}
+    }
+    if profile.blanks_identifiers() {
+        ui::warn("PatientID is emptied: the output no longer regroups by subject");
+    }
+    let files = tree::collect_inputs(&paths)?;
+    let request = TreeRequest {
+        inputs: paths,
+        output: output.clone(),
+        force: args.force,
+        dry_run: args.dry_run,
+        extra_identifiers: args.identifiers.clone(),
+    };
+    let deid = Deidentifier::new(profile, loaded.key);
+    let progress = Progress::new(files.len() as u64, if args.dry_run { "checking" } else { "anonymizing" }, global.quiet);
+    let stdout_failed = AtomicBool::new(false);
+    let stdout_error = AtomicBool::new(false);
+    let summary = tree::anonymize_tree(&deid, &request, &files, &|event| {
+        progress.inc(1);
+        match event.outcome {
+            FileOutcome::Rejected { reason } => {
+                progress.println(format!("depot: {}: {reason}", event.input.display()));
+            }
+            FileOutcome::WouldWrite { output } => {
+                let mut text = format!("{} -> {}\n", event.input.display(), output.display());
+                if let Some(report) = event.report {
+                    for action in &report.actions {
+                        text.push_str(&format!("  {action}\n"));
+                    }
+                }
+                if !stdout_failed.load(Ordering::Relaxed) {
+                    let mut out = std::io::stdout().lock();
+                    match out.write_all(text.as_bytes()) {
+                        Ok(()) => {}
+                        // a closed pipe (`| head`) just ends the listing
+                        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                            stdout_failed.store(true, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            stdout_failed.store(true, Ordering::Relaxed);
+                            stdout_error.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            FileOutcome::Written { .. } => {}
+        }
+        if let Some(reason) = event.report.and_then(|r| r.burned_in.as_ref()) {
+            progress.println(format!(
+                "depot: warning: {}: {reason}; pixels are not cleaned, check them",
+                event.input.display()
+            ));
+        }
+        for w in event.report.map(|r| r.warnings.as_slice()).unwrap_or_default() {
+            progress.println(format!("depot: warning: {}: {w}", event.input.display()));
+        }
+    })
+    .with_context(|| format!("cannot anonymize into {}", output.display()))?;
+    progress.finish();
+    if stdout_error.load(Ordering::Relaxed) {
+        bail!("cannot write the dry-run listing to stdout");
+    }
+    let mb = |b: u64| b as f64 / 1_000_000.0;
+    ui::info(
+        global.quiet,
+        format!(
+            "anonymize{}: {} files seen, {} {}, {} rejected, {} burned-in flagged, {:.1} MB in, {:.1} MB out, {:.2} s, {:.0} files/s",
+            if args.dry_run { " (dry run)" } else { "" },
+            summary.files_seen,
+            summary.written,
+            if args.dry_run { "would be written" } else { "written" },
+            summary.rejected,
+            summary.burned_in,
+            mb(summary.bytes_in),
+            mb(summary.bytes_out),
+            summary.elapsed.as_secs_f64(),
+            summary.files_per_second(),
+        ),
+    );
+    Ok(if summary.rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
