@@ -16,7 +16,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = work.join(format!("import-speed-{}", std::process::id()));
     let started = Instant::now();
     let archive = archive::Archive::open(&root)?;
-    let opts = archive::ImportOptions { workers, durable, ..archive::ImportOptions::default() };
+    let opts = archive::ImportOptions {
+        workers,
+        durable,
+        ..archive::ImportOptions::default()
+    };
     let s = archive.import(&[dump], &opts, &archive::NoObserver)?;
     let secs = started.elapsed().as_secs_f64();
     drop(archive);

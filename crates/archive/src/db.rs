@@ -66,8 +66,9 @@ pub fn migrate(conn: &mut Connection, migrations: &[&str]) -> Result<(), Migrate
     let known = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     // Fast path without the write lock, so that opening an up-to-date archive never waits for
     // a running import's batch.
-    let current: i64 =
-        conn.query_row("SELECT user_version FROM pragma_user_version", [], |r| r.get(0))?;
+    let current: i64 = conn.query_row("SELECT user_version FROM pragma_user_version", [], |r| {
+        r.get(0)
+    })?;
     if current == known {
         return Ok(());
     }
@@ -316,10 +317,10 @@ impl Db {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         for rel in journalled {
-            if !stored_path_referenced(&tx, rel)? {
-                if let Err(e) = remove(rel) {
-                    return Ok(Err(e));
-                }
+            if !stored_path_referenced(&tx, rel)?
+                && let Err(e) = remove(rel)
+            {
+                return Ok(Err(e));
             }
         }
         tx.commit()?;
@@ -750,15 +751,15 @@ impl Batch<'_> {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
-        if let Some((_, _, owner)) = &series {
-            if *owner != facts.study_uid {
-                return Ok(Placement::Conflict {
-                    reason: format!(
-                        "conflict: SeriesInstanceUID {} already belongs to study {}, but this file says StudyInstanceUID {}; not merged",
-                        facts.series_uid, owner, facts.study_uid
-                    ),
-                });
-            }
+        if let Some((_, _, owner)) = &series
+            && *owner != facts.study_uid
+        {
+            return Ok(Placement::Conflict {
+                reason: format!(
+                    "conflict: SeriesInstanceUID {} already belongs to study {}, but this file says StudyInstanceUID {}; not merged",
+                    facts.series_uid, owner, facts.study_uid
+                ),
+            });
         }
 
         let (subject_id, subject_code) = match &study {

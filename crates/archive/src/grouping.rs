@@ -322,10 +322,10 @@ fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
 /// A top-level integer value (IS or a binary integer VR).
 fn integer(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
     let elem = obj.get(tag)?;
-    if let Ok(s) = elem.to_str() {
-        if let Ok(n) = clean(&s).parse::<i64>() {
-            return Some(n);
-        }
+    if let Ok(s) = elem.to_str()
+        && let Ok(n) = clean(&s).parse::<i64>()
+    {
+        return Some(n);
     }
     elem.to_int::<i64>().ok()
 }

@@ -664,10 +664,7 @@ fn prepare_bytes(ctx: &Ctx<'_>, reader: Option<&Db>, source: String, bytes: &[u8
 
 /// Checks that the bytes are a complete DICOM file and reads its header facts.
 pub fn examine(bytes: &[u8]) -> Result<HeaderFacts, String> {
-    let preamble = match marker(bytes) {
-        Ok(p) => p,
-        Err(reason) => return Err(reason),
-    };
+    let preamble = marker(bytes)?;
     // Declared lengths first: dicom-rs allocates whatever a header declares.
     crate::scan::check(bytes, preamble == ReadPreamble::Always).map_err(|e| e.to_string())?;
     // The whole file is parsed, not only the header: a file cut inside its pixel data has a

@@ -317,10 +317,8 @@ fn scan_meta(src: &mut impl Source) -> Result<Option<String>, ScanError> {
     let mut group_len: Option<u64> = None;
     let mut consumed: u64 = 0;
     while !first_non_meta {
-        if let Some(len) = group_len {
-            if consumed >= len {
-                break;
-            }
+        if group_len.is_some_and(|len| consumed >= len) {
+            break;
         }
         let mut h = [0u8; 8];
         match src.read_header(&mut h) {
@@ -350,15 +348,15 @@ fn scan_meta(src: &mut impl Source) -> Result<Option<String>, ScanError> {
         } else {
             (u64::from(u16::from_le_bytes([h[6], h[7]])), 8u64)
         };
-        if let Some(rem) = src.remaining() {
-            if len > rem {
-                return Err(ScanError::Length {
-                    group,
-                    element,
-                    declared: len,
-                    remaining: rem,
-                });
-            }
+        if let Some(rem) = src.remaining()
+            && len > rem
+        {
+            return Err(ScanError::Length {
+                group,
+                element,
+                declared: len,
+                remaining: rem,
+            });
         }
         if element == 0x0000 || element == 0x0010 {
             let mut value = vec![0u8; usize::try_from(len.min(256)).unwrap_or(0)];
@@ -429,10 +427,10 @@ fn scan_items(
         }
     };
     loop {
-        if let (Some(limit), Some(u)) = (limit, used(&|| src.remaining())) {
-            if u >= limit {
-                return Ok(End::Data);
-            }
+        if let (Some(limit), Some(u)) = (limit, used(&|| src.remaining()))
+            && u >= limit
+        {
+            return Ok(End::Data);
         }
         let mut t = [0u8; 4];
         match src.read_header(&mut t) {

@@ -81,7 +81,7 @@ fn every_syntax_is_archived_byte_for_byte_without_phi_in_paths() {
     }
     let archive = Archive::open(&tmp.path().join("archive")).unwrap();
     let summary = archive
-        .import(&[dump.clone()], &opts(), &NoObserver)
+        .import(std::slice::from_ref(&dump), &opts(), &NoObserver)
         .unwrap();
     assert_eq!(
         (summary.imported, summary.rejected, summary.conflicts),
@@ -179,7 +179,9 @@ fn hostile_files_are_rejected_with_reasons_and_good_ones_kept() {
 
     let archive = Archive::open(&tmp.path().join("archive")).unwrap();
     let seen = Collect::default();
-    let summary = archive.import(&[dump.clone()], &opts(), &seen).unwrap();
+    let summary = archive
+        .import(std::slice::from_ref(&dump), &opts(), &seen)
+        .unwrap();
     let outcomes = seen.outcomes.lock().unwrap().clone();
     let reason = |name: &str| match outcomes.get(&dump.join(name).to_string_lossy().into_owned()) {
         Some(Outcome::Rejected { reason }) => reason.clone(),
@@ -279,7 +281,9 @@ fn duplicates_conflicts_and_grouping_rules() {
 
     let archive = Archive::open(&tmp.path().join("archive")).unwrap();
     let seen = Collect::default();
-    let s = archive.import(&[dump.clone()], &opts(), &seen).unwrap();
+    let s = archive
+        .import(std::slice::from_ref(&dump), &opts(), &seen)
+        .unwrap();
     assert_eq!(
         (s.imported, s.duplicates, s.conflicts, s.rejected),
         (5, 1, 0, 0),
@@ -339,7 +343,9 @@ fn duplicates_conflicts_and_grouping_rules() {
             .unwrap(),
     );
     let seen2 = Collect::default();
-    let s2 = archive.import(&[dump2.clone()], &opts(), &seen2).unwrap();
+    let s2 = archive
+        .import(std::slice::from_ref(&dump2), &opts(), &seen2)
+        .unwrap();
     assert_eq!((s2.imported, s2.conflicts), (0, 3), "{s2:?}");
     let outcomes = seen2.outcomes.lock().unwrap().clone();
     let reason = |name: &str| match outcomes.get(&dump2.join(name).to_string_lossy().into_owned()) {
@@ -411,7 +417,7 @@ fn zip_dumps_are_streamed_and_named_by_entry() {
     }
     let archive = Archive::open(&tmp.path().join("archive")).unwrap();
     let s = archive
-        .import(&[zip_path.clone()], &opts(), &NoObserver)
+        .import(std::slice::from_ref(&zip_path), &opts(), &NoObserver)
         .unwrap();
     assert_eq!((s.files_seen, s.imported, s.rejected), (4, 3, 1), "{s:?}");
     let rejects = archive.rejects(&Filter::default()).unwrap();
@@ -469,13 +475,13 @@ fn concurrent_imports_into_one_archive_count_exactly() {
         let a = s.spawn(|| {
             Archive::open(&root)
                 .unwrap()
-                .import(&[d1.clone()], &opts(), &NoObserver)
+                .import(std::slice::from_ref(&d1), &opts(), &NoObserver)
                 .unwrap()
         });
         let b = s.spawn(|| {
             Archive::open(&root)
                 .unwrap()
-                .import(&[d2.clone()], &opts(), &NoObserver)
+                .import(std::slice::from_ref(&d2), &opts(), &NoObserver)
                 .unwrap()
         });
         vec![a.join().unwrap(), b.join().unwrap()]
