@@ -8,6 +8,7 @@
 //! finished but some files were rejected (or findings were made), 2 a fatal error stopped it.
 
 mod cmd;
+mod deid_args;
 mod ui;
 
 use std::path::PathBuf;
@@ -55,6 +56,10 @@ enum Command {
     Anonymize(cmd::anonymize::Args),
     /// List de-identification profiles, or show one tag by tag.
     Profiles(cmd::profiles::Args),
+    /// Export a de-identified package (folder or .zip) from the archive.
+    Export(cmd::export::Args),
+    /// Audit a package for PHI the archive knows of.
+    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +70,8 @@ fn main() -> ExitCode {
         Command::Synth(args) => cmd::synth::run(&cli.global, args),
         Command::Anonymize(args) => cmd::anonymize::run(&cli.global, args),
         Command::Profiles(args) => cmd::profiles::run(&cli.global, args),
+        Command::Export(args) => cmd::export::run(&cli.global, args),
+        Command::Audit(args) => cmd::audit::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

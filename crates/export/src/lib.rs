@@ -14,6 +14,7 @@ pub mod deid_file;
 pub mod keyfile;
 pub mod manifest;
 pub mod package;
+pub mod pipeline;
 pub mod profile_store;
 pub mod regroup;
 pub mod tree;

@@ -138,8 +138,12 @@ pub struct AuditSummary {
     pub files: usize,
     /// Spellings of identifying values searched for.
     pub values_searched: usize,
-    /// Findings (a published package always has 0).
+    /// Findings: always 0 in a published package when `blocking`; at levels that keep
+    /// identifying data by design (`anonymize`, `sup142`) the audit is advisory and this counts
+    /// what it found.
     pub findings: usize,
+    /// Whether findings stop publication (levels that claim to remove identity).
+    pub blocking: bool,
 }
 
 impl Manifest {

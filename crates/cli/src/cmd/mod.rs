@@ -1,6 +1,8 @@
 //! One module per subcommand: an `Args` struct and `run(&Global, Args) -> anyhow::Result<ExitCode>`.
 
 pub mod anonymize;
+pub mod audit;
+pub mod export;
 pub mod import;
 pub mod profiles;
 pub mod query;

@@ -1,0 +1,73 @@
+//! `depot audit`: scan a package (folder or zip) for PHI the archive holds and for structural
+//! leaks, so a coordinator can show an IRB that nothing identifying left.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use archive::Archive;
+use export::pipeline::AuditRequest;
+
+use crate::deid_args::DeidArgs;
+use crate::ui;
+use crate::Global;
+
+/// Arguments of `depot audit`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The package: a folder or a zip file.
+    pub package: PathBuf,
+    /// Level or profile the package was made with (default: read from its manifest).
+    #[command(flatten)]
+    pub deid: DeidArgs,
+    /// Search only the values of this project's subjects.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Print the findings as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `depot audit`.
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    if !args.package.exists() {
+        anyhow::bail!("{} does not exist", args.package.display());
+    }
+    let root = global.archive_dir();
+    let archive = Archive::open_existing(&root)
+        .with_context(|| format!("cannot open the archive {}", root.display()))?;
+    let explicit = args.deid.level.is_some() || args.deid.profile.is_some();
+    let req = AuditRequest {
+        profile: if explicit { Some(args.deid.profile("anonymize-full")?) } else { None },
+        key: args.deid.key(global.quiet)?,
+        project: args.project.clone(),
+    };
+    let (report, scope) = export::pipeline::audit_with_archive(&archive, &args.package, &req)
+        .with_context(|| format!("cannot audit {}", args.package.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    for f in &report.findings {
+        ui::problem("audit", f);
+    }
+    if !scope.matched_by_pseudonym {
+        ui::warn(format!(
+            "the package's subjects were not recognised (another key?): searched the values of all {} archive subjects",
+            scope.subjects
+        ));
+    }
+    let verdict = if report.is_clean() { "clean".to_string() } else { format!("{} finding(s)", report.findings.len()) };
+    ui::info(
+        global.quiet,
+        format!(
+            "audit of {} at {}: {verdict}; {} files, {:.1} MB, {} values of {} subject(s) searched",
+            args.package.display(),
+            scope.profile_name,
+            report.files,
+            report.bytes as f64 / 1e6,
+            report.values_searched,
+            scope.subjects
+        ),
+    );
+    Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}

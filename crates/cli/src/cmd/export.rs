@@ -1,0 +1,235 @@
+//! `depot export`: a per-project package (folder or zip) at a chosen level, checked for
+//! regrouping and audited for PHI before it appears.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use archive::{Archive, Filter};
+use export::pipeline::{ExportError, ExportObserver, ExportRequest, ExportSummary};
+
+use crate::deid_args::DeidArgs;
+use crate::ui::{self, Progress};
+use crate::Global;
+
+/// Arguments of `depot export`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The package: a folder, or a zip file when the name ends in `.zip`.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub deid: DeidArgs,
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Check and report (regrouping, burned-in series, counts) without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace an existing package at PATH.
+    #[arg(long)]
+    pub force: bool,
+    /// Keep series whose pixels may carry burned-in text at levels that leave them out.
+    #[arg(long)]
+    pub include_burned_in: bool,
+}
+
+/// Which part of the archive to export (all flags combine; none means everything).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Selection {
+    /// Only this project.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Only this subject (archive code, e.g. S1234ABC).
+    #[arg(long, value_name = "CODE")]
+    pub subject: Option<String>,
+    /// Only this study (StudyInstanceUID).
+    #[arg(long = "study", value_name = "UID")]
+    pub study_uid: Option<String>,
+    /// Only this series (SeriesInstanceUID).
+    #[arg(long = "series", value_name = "UID")]
+    pub series_uid: Option<String>,
+    /// Only series of this modality.
+    #[arg(long)]
+    pub modality: Option<String>,
+    /// Only studies on or after this date (YYYY-MM-DD or YYYYMMDD).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only studies on or before this date.
+    #[arg(long, value_name = "DATE")]
+    pub until: Option<String>,
+}
+
+impl Selection {
+    /// The archive filter these flags describe.
+    pub fn filter(&self) -> anyhow::Result<Filter> {
+        let date = |d: &Option<String>, flag: &str| -> anyhow::Result<_> {
+            d.as_deref()
+                .map(|s| archive::parse_date(s).map_err(|e| anyhow::anyhow!("{flag} {s}: {e}")))
+                .transpose()
+        };
+        Ok(Filter {
+            project: self.project.clone(),
+            subject: self.subject.clone(),
+            modality: self.modality.clone(),
+            study_uid: self.study_uid.clone(),
+            series_uid: self.series_uid.clone(),
+            since: date(&self.since, "--since")?,
+            until: date(&self.until, "--until")?,
+            ..Filter::default()
+        })
+    }
+}
+
+/// Progress bars for the export's phases.
+struct Bars {
+    quiet: bool,
+    current: Mutex<Option<Progress>>,
+}
+
+impl ExportObserver for Bars {
+    fn phase(&self, name: &'static str, total: u64) {
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = cur.take() {
+            old.finish();
+        }
+        *cur = Some(Progress::new(total, name, self.quiet));
+    }
+    fn advance(&self) {
+        if let Some(p) = self.current.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            p.inc(1);
+        }
+    }
+}
+
+impl Bars {
+    fn done(&self) {
+        if let Some(p) = self.current.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            p.finish();
+        }
+    }
+}
+
+/// Runs `depot export`.
+pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    let root = global.archive_dir();
+    let archive = Archive::open_existing(&root)
+        .with_context(|| format!("cannot open the archive {}", root.display()))?;
+    let profile = args.deid.profile("anonymize")?;
+    let req = ExportRequest {
+        selection: args.selection.filter()?,
+        key: args.deid.key(global.quiet)?,
+        profile,
+        out: args.out.clone(),
+        dry_run: args.dry_run,
+        force: args.force,
+        include_burned_in: args.include_burned_in,
+    };
+    let bars = Bars { quiet: global.quiet, current: Mutex::new(None) };
+    let result = export::pipeline::export(&archive, &req, &bars);
+    bars.done();
+    match result {
+        Ok(summary) => {
+            report(global, &args, &summary);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ExportError::Findings(audit)) => {
+            for f in &audit.findings {
+                ui::problem("audit", f);
+            }
+            ui::warn(format!(
+                "{} finding(s) in {} audited file(s); nothing was written to {}",
+                audit.findings.len(),
+                audit.files,
+                args.out.display()
+            ));
+            Ok(ExitCode::from(1))
+        }
+        Err(ExportError::Files(failures)) => {
+            for (file, reason) in &failures {
+                ui::problem(file, reason);
+            }
+            anyhow::bail!(
+                "{} archived file(s) could not be exported; nothing was written to {}",
+                failures.len(),
+                args.out.display()
+            )
+        }
+        Err(e) => Err(e).context("export failed"),
+    }
+}
+
+fn report(global: &Global, args: &Args, s: &ExportSummary) {
+    for w in &s.warnings {
+        ui::warn(w);
+    }
+    for b in &s.burned_in {
+        let what = if b.included { "included despite" } else { "left out for" };
+        ui::warn(format!(
+            "series {} ({}) {what} possible burned-in text: {}",
+            b.archive_series, b.modality, b.reason
+        ));
+    }
+    let mut shown = 0;
+    for (file, msg) in &s.engine_warnings {
+        if shown < 5 {
+            ui::warn(format!("{file}: {msg}"));
+        }
+        shown += 1;
+    }
+    if shown > 5 {
+        ui::warn(format!("… and {} more engine warnings", shown - 5));
+    }
+    if let Some(a) = s.audit.as_ref().filter(|a| !a.findings.is_empty()) {
+        let mut per_kind: std::collections::BTreeMap<String, std::collections::BTreeSet<&str>> =
+            std::collections::BTreeMap::new();
+        for f in &a.findings {
+            let (what, file) = match f {
+                export::audit::Finding::Value { what, file, .. } => (what.clone(), file.as_str()),
+                export::audit::Finding::PrivateElement { file, .. } => ("private elements".into(), file.as_str()),
+                export::audit::Finding::IdentityNotMarkedRemoved { file } => {
+                    ("no PatientIdentityRemoved".into(), file.as_str())
+                }
+                export::audit::Finding::Unreadable { file, .. } => ("unreadable".into(), file.as_str()),
+            };
+            per_kind.entry(what).or_default().insert(file);
+        }
+        let list: Vec<String> =
+            per_kind.iter().map(|(what, files)| format!("{what} in {} file(s)", files.len())).collect();
+        ui::warn(format!(
+            "level {} keeps identifying data outside the attributes it changes: {}; \
+             use --level anonymize-full to remove it",
+            s.manifest.level,
+            list.join(", ")
+        ));
+    }
+    let c = &s.manifest.counts;
+    let secs = s.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 { c.instances as f64 / secs } else { 0.0 };
+    let what = format!(
+        "{} files of {} subjects, {} studies, {} series ({:.1} MB) at {}",
+        c.instances,
+        c.subjects,
+        c.studies,
+        c.series,
+        c.bytes as f64 / 1e6,
+        s.manifest.level
+    );
+    match &s.published {
+        None => ui::info(
+            global.quiet,
+            format!("dry run: would export {what} to {}; nothing written", args.out.display()),
+        ),
+        Some(path) => {
+            let audit = match &s.audit {
+                Some(a) if !a.is_clean() => format!("; audit advisory: {} finding(s)", a.findings.len()),
+                Some(a) => format!("; audit clean ({} values searched in {} files)", a.values_searched, a.files),
+                None => "; original bytes verified by SHA-256".to_string(),
+            };
+            ui::info(
+                global.quiet,
+                format!("exported {what} to {} in {secs:.1} s ({rate:.0} files/s){audit}", path.display()),
+            );
+        }
+    }
+}
