@@ -583,11 +583,11 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
         f.modality.clone().map(Into::into),
     );
     add(
-        "st.study_date >= ?",
+        "st.study_date GLOB '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' AND st.study_date >= ?",
         f.since.map(|d| d.format("%Y%m%d").to_string().into()),
     );
     add(
-        "st.study_date <= ?",
+        "st.study_date GLOB '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' AND st.study_date <= ?",
         f.until.map(|d| d.format("%Y%m%d").to_string().into()),
     );
     add("st.study_uid = ?", f.study_uid.clone().map(Into::into));
@@ -1306,6 +1306,18 @@ mod tests {
         let st = db.studies(&f, dir.path()).unwrap();
         assert_eq!(st.len(), 1);
         assert_eq!(st[0].study_uid, "1.1");
+        let mut odd = facts(Some("P3"), "1.3", "1.3.1", "1.3.1.1", Some(1));
+        odd.study_date = Some("garbage".into());
+        file(&mut db, run, project, &odd);
+        let f = Filter {
+            since: chrono::NaiveDate::from_ymd_opt(2000, 1, 1),
+            ..Filter::default()
+        };
+        assert_eq!(
+            db.studies(&f, dir.path()).unwrap().len(),
+            2,
+            "a non-date never matches"
+        );
         let f = Filter {
             patient_id: Some("nobody".into()),
             ..Filter::default()
