@@ -37,9 +37,16 @@ impl DeidArgs {
         let options = self
             .options
             .iter()
-            .map(|o| o.parse::<DeidOption>().map_err(|e| anyhow::anyhow!("--option {o}: {e}")))
+            .map(|o| {
+                o.parse::<DeidOption>()
+                    .map_err(|e| anyhow::anyhow!("--option {o}: {e}"))
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let name = self.profile.as_deref().or(self.level.as_deref()).unwrap_or(default_level);
+        let name = self
+            .profile
+            .as_deref()
+            .or(self.level.as_deref())
+            .unwrap_or(default_level);
         let dir = export::profile_store::profile_dir();
         let profile = export::profile_store::resolve_profile(name, &options, dir.as_deref())
             .with_context(|| format!("cannot use profile {name}"))?;
@@ -53,17 +60,25 @@ impl DeidArgs {
 
     /// The key from `--key-file` (created on first use), or `None` for the archive's key.
     pub fn key(&self, quiet: bool) -> anyhow::Result<Option<Key>> {
-        let Some(path) = &self.key_file else { return Ok(None) };
+        let Some(path) = &self.key_file else {
+            return Ok(None);
+        };
         if path.is_dir() {
             bail!("--key-file {} is a folder", path.display());
         }
         let loaded = export::keyfile::load_or_create(path)
             .with_context(|| format!("cannot use key file {}", path.display()))?;
         if loaded.created {
-            ui::info(quiet, format!("created a new key in {}", loaded.path.display()));
+            ui::info(
+                quiet,
+                format!("created a new key in {}", loaded.path.display()),
+            );
         }
         if loaded.readable_by_others {
-            ui::warn(format!("key file {} is readable by other users", loaded.path.display()));
+            ui::warn(format!(
+                "key file {} is readable by other users",
+                loaded.path.display()
+            ));
         }
         Ok(Some(loaded.key))
     }

@@ -40,7 +40,9 @@ pub struct Global {
 impl Global {
     /// The archive folder: `--archive`, else `$DEPOT_ARCHIVE`, else `./depot-archive`.
     pub fn archive_dir(&self) -> PathBuf {
-        self.archive.clone().unwrap_or_else(|| PathBuf::from("depot-archive"))
+        self.archive
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("depot-archive"))
     }
 }
 
@@ -60,6 +62,8 @@ enum Command {
     Export(cmd::export::Args),
     /// Audit a package for PHI the archive knows of.
     Audit(cmd::audit::Args),
+    /// Run the whole product on a built-in synthetic example.
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Profiles(args) => cmd::profiles::run(&cli.global, args),
         Command::Export(args) => cmd::export::run(&cli.global, args),
         Command::Audit(args) => cmd::audit::run(&cli.global, args),
+        Command::Demo(args) => cmd::demo::run(&cli.global, args),
     };
     match result {
         Ok(code) => code,

@@ -63,7 +63,11 @@ pub struct Needle {
 impl Needle {
     /// A needle with a label, kind and value.
     pub fn new(label: impl Into<String>, kind: ValueKind, value: impl Into<String>) -> Needle {
-        Needle { label: label.into(), kind, value: value.into() }
+        Needle {
+            label: label.into(),
+            kind,
+            value: value.into(),
+        }
     }
 }
 
@@ -262,10 +266,19 @@ impl Auditor {
     /// Checks a package-relative path (or zip entry name) for identifying values.
     pub fn scan_path(&self, rel: &str) -> Vec<Finding> {
         let mut labels = BTreeSet::new();
-        find_in(self.all.as_ref(), &self.all_patterns, rel.as_bytes(), &mut labels);
+        find_in(
+            self.all.as_ref(),
+            &self.all_patterns,
+            rel.as_bytes(),
+            &mut labels,
+        );
         labels
             .into_iter()
-            .map(|what| Finding::Value { file: rel.to_string(), what, region: Region::Path })
+            .map(|what| Finding::Value {
+                file: rel.to_string(),
+                what,
+                region: Region::Path,
+            })
             .collect()
     }
 
@@ -309,15 +322,35 @@ impl Auditor {
             None => (body, &body[..0], &body[..0]),
         };
         let mut header_labels = BTreeSet::new();
-        find_in(self.all.as_ref(), &self.all_patterns, head, &mut header_labels);
-        find_in(self.all.as_ref(), &self.all_patterns, tail, &mut header_labels);
+        find_in(
+            self.all.as_ref(),
+            &self.all_patterns,
+            head,
+            &mut header_labels,
+        );
+        find_in(
+            self.all.as_ref(),
+            &self.all_patterns,
+            tail,
+            &mut header_labels,
+        );
         if layout.deflated {
             // The meta group is never deflated.
             let meta = bytes.get(..layout.meta_end).unwrap_or_default();
-            find_in(self.all.as_ref(), &self.all_patterns, meta, &mut header_labels);
+            find_in(
+                self.all.as_ref(),
+                &self.all_patterns,
+                meta,
+                &mut header_labels,
+            );
         }
         let mut pixel_labels = BTreeSet::new();
-        find_in(self.long.as_ref(), &self.long_patterns, pixels, &mut pixel_labels);
+        find_in(
+            self.long.as_ref(),
+            &self.long_patterns,
+            pixels,
+            &mut pixel_labels,
+        );
         findings.extend(header_labels.into_iter().map(|what| Finding::Value {
             file: rel.to_string(),
             what,
@@ -342,16 +375,20 @@ impl Auditor {
         {
             Ok(o) => o,
             Err(e) => {
-                findings.push(Finding::Unreadable { file: rel.to_string(), reason: e.to_string() });
+                findings.push(Finding::Unreadable {
+                    file: rel.to_string(),
+                    reason: e.to_string(),
+                });
                 return findings;
             }
         };
         if self.rules.forbid_private {
             let mut tags = Vec::new();
             private_paths(&obj, "", &mut tags);
-            findings.extend(
-                tags.into_iter().map(|tag| Finding::PrivateElement { file: rel.to_string(), tag }),
-            );
+            findings.extend(tags.into_iter().map(|tag| Finding::PrivateElement {
+                file: rel.to_string(),
+                tag,
+            }));
         }
         if self.rules.require_identity_removed {
             let removed = obj
@@ -360,7 +397,9 @@ impl Auditor {
                 .map(|s| s.trim().eq_ignore_ascii_case("YES"))
                 .unwrap_or(false);
             if !removed {
-                findings.push(Finding::IdentityNotMarkedRemoved { file: rel.to_string() });
+                findings.push(Finding::IdentityNotMarkedRemoved {
+                    file: rel.to_string(),
+                });
             }
         }
         findings
@@ -388,7 +427,9 @@ fn private_paths(obj: &InMemDicomObject, prefix: &str, out: &mut Vec<String>) {
 fn find_in(ac: Option<&AhoCorasick>, patterns: &[Pattern], hay: &[u8], out: &mut BTreeSet<String>) {
     let Some(ac) = ac else { return };
     for m in ac.find_overlapping_iter(hay) {
-        let Some(p) = patterns.get(m.pattern().as_usize()) else { continue };
+        let Some(p) = patterns.get(m.pattern().as_usize()) else {
+            continue;
+        };
         if out.contains(&p.label) {
             continue;
         }
@@ -416,13 +457,20 @@ fn is_uid_char(b: Option<u8>) -> bool {
 
 /// Every byte spelling of a needle with its boundary rule.
 fn spellings_of(n: &Needle) -> Vec<(Vec<u8>, Boundary)> {
-    let value = n.value.trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '^');
+    let value = n
+        .value
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '^');
     if value.is_empty() {
         return Vec::new();
     }
     let mut texts: Vec<(String, Boundary)> = Vec::new();
-    let text_boundary =
-        |s: &str| if s.len() >= LONG_NEEDLE { Boundary::None } else { Boundary::Word };
+    let text_boundary = |s: &str| {
+        if s.len() >= LONG_NEEDLE {
+            Boundary::None
+        } else {
+            Boundary::Word
+        }
+    };
     match n.kind {
         ValueKind::PersonName => {
             // Whole name in its DICOM form and with spaces, then each component of each group.
@@ -460,8 +508,10 @@ fn spellings_of(n: &Needle) -> Vec<(Vec<u8>, Boundary)> {
             continue;
         }
         // UTF-8, and Latin-1 where the text is representable and differs (ISO_IR 100 data).
-        let latin1: Option<Vec<u8>> =
-            t.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect::<Option<Vec<u8>>>();
+        let latin1: Option<Vec<u8>> = t
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).ok())
+            .collect::<Option<Vec<u8>>>();
         if let Some(l) = latin1
             && l != t.as_bytes()
         {
@@ -504,7 +554,9 @@ impl DicomLayout {
             };
             let value = bytes.get(pos + head..pos + head + len)?;
             if element == 0x0010 {
-                ts = String::from_utf8_lossy(value).trim_end_matches(['\0', ' ']).to_string();
+                ts = String::from_utf8_lossy(value)
+                    .trim_end_matches(['\0', ' '])
+                    .to_string();
             }
             pos += head + len;
         }
@@ -520,7 +572,11 @@ impl DicomLayout {
 /// fits the file. Conservative: if a match inside the pixel data were taken, the range would
 /// only shrink, and more bytes would be searched with every needle.
 fn pixel_data_range(body: &[u8], big_endian: bool) -> Option<std::ops::Range<usize>> {
-    let tag: [u8; 4] = if big_endian { [0x7F, 0xE0, 0x00, 0x10] } else { [0xE0, 0x7F, 0x10, 0x00] };
+    let tag: [u8; 4] = if big_endian {
+        [0x7F, 0xE0, 0x00, 0x10]
+    } else {
+        [0xE0, 0x7F, 0x10, 0x00]
+    };
     let u32_at = |i: usize| -> Option<u32> {
         let b = body.get(i..i + 4)?;
         Some(if big_endian {
@@ -580,8 +636,14 @@ impl AuditReport {
 
 /// Audits a package: a folder, or a `.zip` file. Paths in findings are package-relative.
 pub fn audit_package(path: &Path, auditor: &Auditor) -> Result<AuditReport, AuditError> {
-    let mut report = AuditReport { values_searched: auditor.searched_values(), ..Default::default() };
-    let read_err = |source| AuditError::Read { path: path.to_path_buf(), source };
+    let mut report = AuditReport {
+        values_searched: auditor.searched_values(),
+        ..Default::default()
+    };
+    let read_err = |source| AuditError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     if path.is_dir() {
         let mut files: Vec<PathBuf> = Vec::new();
         for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
@@ -600,7 +662,11 @@ pub fn audit_package(path: &Path, auditor: &Auditor) -> Result<AuditReport, Audi
             .par_iter()
             .map(|f| {
                 let bytes = std::fs::read(f).map_err(read_err)?;
-                let rel = f.strip_prefix(path).unwrap_or(f).to_string_lossy().replace('\\', "/");
+                let rel = f
+                    .strip_prefix(path)
+                    .unwrap_or(f)
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 Ok((bytes.len() as u64, auditor.scan_file(&rel, &bytes)))
             })
             .collect();
@@ -612,15 +678,23 @@ pub fn audit_package(path: &Path, auditor: &Auditor) -> Result<AuditReport, Audi
         }
     } else {
         let file = std::fs::File::open(path).map_err(read_err)?;
-        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-            .map_err(|source| AuditError::Zip { path: path.to_path_buf(), source })?;
+        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|source| {
+            AuditError::Zip {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
         for i in 0..zip.len() {
-            let mut entry = zip
-                .by_index(i)
-                .map_err(|source| AuditError::Zip { path: path.to_path_buf(), source })?;
+            let mut entry = zip.by_index(i).map_err(|source| AuditError::Zip {
+                path: path.to_path_buf(),
+                source,
+            })?;
             let name = entry
                 .name()
-                .map_err(|source| AuditError::Zip { path: path.to_path_buf(), source })?
+                .map_err(|source| AuditError::Zip {
+                    path: path.to_path_buf(),
+                    source,
+                })?
                 .to_string();
             report.findings.extend(auditor.scan_path(&name));
             if entry.is_dir() {
@@ -648,11 +722,18 @@ mod tests {
 
     #[test]
     fn finds_name_parts_case_insensitively_in_text() {
-        let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, "DOE^JOHNATHAN")]);
+        let a = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "DOE^JOHNATHAN",
+        )]);
         let f = a.scan_file("manifest.json", br#"{"note":"johnathan was here"}"#);
         assert_eq!(f.len(), 1);
         assert!(f[0].to_string().contains("PatientName"));
-        assert!(!f[0].to_string().to_lowercase().contains("johnathan"), "never shows the value");
+        assert!(
+            !f[0].to_string().to_lowercase().contains("johnathan"),
+            "never shows the value"
+        );
     }
 
     #[test]
@@ -664,7 +745,11 @@ mod tests {
 
     #[test]
     fn latin1_spelling_is_found() {
-        let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, "MÜLLER^JÖRG")]);
+        let a = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "MÜLLER^JÖRG",
+        )]);
         let latin1: Vec<u8> = b"PN=M\xDCLLER".to_vec();
         assert_eq!(a.scan_file("x.txt", &latin1).len(), 1);
         assert_eq!(a.scan_file("x.txt", "PN=MÜLLER".as_bytes()).len(), 1);

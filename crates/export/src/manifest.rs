@@ -210,8 +210,16 @@ mod tests {
                         number: "3".into(),
                         modality: "M,R".into(),
                         files: vec![
-                            FileEntry { path: "PABC/1/3/00001.dcm".into(), sha256: "aa".into(), bytes: 5 },
-                            FileEntry { path: "PABC/1/3/00002.dcm".into(), sha256: "bb".into(), bytes: 6 },
+                            FileEntry {
+                                path: "PABC/1/3/00001.dcm".into(),
+                                sha256: "aa".into(),
+                                bytes: 5,
+                            },
+                            FileEntry {
+                                path: "PABC/1/3/00002.dcm".into(),
+                                sha256: "bb".into(),
+                                bytes: 6,
+                            },
                         ],
                     }],
                 }],
@@ -225,6 +233,9 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[1], "PABC,1,3,\"M,R\",PABC/1/3/00001.dcm,aa,5");
         let json: serde_json::Value = serde_json::from_slice(&m.to_json()).expect("json");
-        assert_eq!(json["subjects"][0]["studies"][0]["series"][0]["files"][1]["bytes"], 6);
+        assert_eq!(
+            json["subjects"][0]["studies"][0]["series"][0]["files"][1]["bytes"],
+            6
+        );
     }
 }

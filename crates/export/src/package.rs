@@ -58,8 +58,15 @@ pub enum PackageError {
     },
 }
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> PackageError + 'a {
-    move |source| PackageError::Io { action, path: path.to_path_buf(), source }
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> PackageError + 'a {
+    move |source| PackageError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Folder or zip, decided by the destination's name.
@@ -83,8 +90,12 @@ impl PackageKind {
 }
 
 enum Container {
-    Folder { made_dirs: Mutex<HashSet<PathBuf>> },
-    Zip { writer: Mutex<Option<zip::ZipWriter<BufWriter<File>>>> },
+    Folder {
+        made_dirs: Mutex<HashSet<PathBuf>>,
+    },
+    Zip {
+        writer: Mutex<Option<zip::ZipWriter<BufWriter<File>>>>,
+    },
 }
 
 /// A package being built in its staging place.
@@ -120,7 +131,10 @@ impl Package {
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&parent).map_err(io("cannot create", &parent))?;
-        let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let nonce = format!("{}-{:x}", std::process::id(), rand_suffix());
         let staging = match kind {
             PackageKind::Folder => parent.join(format!(".{name}.depot-partial-{nonce}")),
@@ -129,12 +143,16 @@ impl Package {
         let container = match kind {
             PackageKind::Folder => {
                 std::fs::create_dir(&staging).map_err(io("cannot create", &staging))?;
-                Container::Folder { made_dirs: Mutex::new(HashSet::new()) }
+                Container::Folder {
+                    made_dirs: Mutex::new(HashSet::new()),
+                }
             }
             PackageKind::Zip => {
                 let file = File::create_new(&staging).map_err(io("cannot create", &staging))?;
                 let writer = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
-                Container::Zip { writer: Mutex::new(Some(writer)) }
+                Container::Zip {
+                    writer: Mutex::new(Some(writer)),
+                }
             }
         };
         Ok(Package {
@@ -187,17 +205,22 @@ impl Package {
             }
             Container::Zip { writer } => {
                 let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
-                let zip_err =
-                    |source| PackageError::Zip { path: self.staging.clone(), source };
+                let zip_err = |source| PackageError::Zip {
+                    path: self.staging.clone(),
+                    source,
+                };
                 let w = guard.as_mut().ok_or_else(|| {
-                    zip_err(zip::result::ZipError::Io(std::io::Error::other("zip already finished")))
+                    zip_err(zip::result::ZipError::Io(std::io::Error::other(
+                        "zip already finished",
+                    )))
                 })?;
                 let opts = SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Stored)
                     .large_file(bytes.len() as u64 >= u64::from(u32::MAX))
                     .unix_permissions(0o644);
                 w.start_file(rel, opts).map_err(zip_err)?;
-                w.write_all(bytes).map_err(io("cannot write", &self.staging))?;
+                w.write_all(bytes)
+                    .map_err(io("cannot write", &self.staging))?;
                 Ok(())
             }
         }
@@ -209,16 +232,15 @@ impl Package {
             Container::Zip { writer } => {
                 let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(w) = guard.take() {
-                    let buf = w
-                        .finish()
-                        .map_err(|source| PackageError::Zip { path: self.staging.clone(), source })?;
-                    let file = buf
-                        .into_inner()
-                        .map_err(|e| PackageError::Io {
-                            action: "cannot write",
-                            path: self.staging.clone(),
-                            source: e.into_error(),
-                        })?;
+                    let buf = w.finish().map_err(|source| PackageError::Zip {
+                        path: self.staging.clone(),
+                        source,
+                    })?;
+                    let file = buf.into_inner().map_err(|e| PackageError::Io {
+                        action: "cannot write",
+                        path: self.staging.clone(),
+                        source: e.into_error(),
+                    })?;
                     file.sync_all().map_err(io("cannot sync", &self.staging))?;
                 }
             }
@@ -244,7 +266,10 @@ impl Package {
             return Err(PackageError::Exists(dest));
         }
         let aside = exists.then(|| {
-            let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = dest
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             dest.with_file_name(format!(".{name}.depot-replaced-{:x}", rand_suffix()))
         });
         if let Some(aside) = &aside {
@@ -257,7 +282,11 @@ impl Package {
                     if e.kind() == std::io::ErrorKind::AlreadyExists {
                         PackageError::Exists(dest.clone())
                     } else {
-                        PackageError::Io { action: "cannot publish", path: dest.clone(), source: e }
+                        PackageError::Io {
+                            action: "cannot publish",
+                            path: dest.clone(),
+                            source: e,
+                        }
                     }
                 })?;
                 std::fs::remove_file(&self.staging).map_err(io("cannot remove", &self.staging))?;
@@ -268,7 +297,11 @@ impl Package {
         }
         self.published = true;
         if let Some(parent) = dest.parent() {
-            let _ = sync_path(if parent.as_os_str().is_empty() { Path::new(".") } else { parent });
+            let _ = sync_path(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            });
         }
         if let Some(aside) = aside {
             let _ = if aside.is_dir() {
@@ -314,7 +347,10 @@ pub fn check_name(rel: &str) -> Result<(), PackageError> {
         if part.is_empty() || part == "." || part == ".." {
             return Err(bad());
         }
-        if !part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        if !part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        {
             return Err(bad());
         }
     }
@@ -340,7 +376,17 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
-        for bad in ["", "/abs", "a/../b", "a//b", "a/./b", "DOE^JOHN/x", "a b", "a\\b", "é"] {
+        for bad in [
+            "",
+            "/abs",
+            "a/../b",
+            "a//b",
+            "a/./b",
+            "DOE^JOHN/x",
+            "a b",
+            "a\\b",
+            "é",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?} should be refused");
         }
         for good in ["manifest.json", "P1234/1/3/00001.dcm", "a_b-c.d"] {
@@ -355,7 +401,10 @@ mod tests {
         let mut p = Package::create(&dest, false).expect("create");
         p.add("a/b/1.dcm", b"one").expect("add");
         p.add("manifest.json", b"{}").expect("add");
-        assert!(matches!(p.add("a/b/1.dcm", b"again"), Err(PackageError::Duplicate(_))));
+        assert!(matches!(
+            p.add("a/b/1.dcm", b"again"),
+            Err(PackageError::Duplicate(_))
+        ));
         assert!(!dest.exists());
         p.finish().expect("finish");
         p.publish(false).expect("publish");
@@ -375,10 +424,16 @@ mod tests {
         p.publish(false).expect("publish");
         let mut z = zip::ZipArchive::new(File::open(&dest).expect("open")).expect("zip");
         let mut buf = Vec::new();
-        z.by_name("x/1.dcm").expect("entry").read_to_end(&mut buf).expect("read");
+        z.by_name("x/1.dcm")
+            .expect("entry")
+            .read_to_end(&mut buf)
+            .expect("read");
         assert_eq!(buf, vec![7u8; 1000]);
 
-        assert!(matches!(Package::create(&dest, false), Err(PackageError::Exists(_))));
+        assert!(matches!(
+            Package::create(&dest, false),
+            Err(PackageError::Exists(_))
+        ));
         let mut again = Package::create(&dest, true).expect("forced create");
         again.add("y.dcm", b"new").expect("add");
         again.finish().expect("finish");

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anon_core::{Action, Deidentifier, Key, Profile, SubjectContext};
-use dicom_core::Tag;
 use archive::{Archive, Filter, HeaderFacts, InstanceRecord, SubjectKey};
+use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -168,8 +168,20 @@ pub fn export(
         return Err(ExportError::NothingSelected);
     }
     records.sort_by(|a, b| {
-        (&a.subject, a.study_number, series_sort_key(&a.series_label), a.instance_number, &a.sop_uid)
-            .cmp(&(&b.subject, b.study_number, series_sort_key(&b.series_label), b.instance_number, &b.sop_uid))
+        (
+            &a.subject,
+            a.study_number,
+            series_sort_key(&a.series_label),
+            a.instance_number,
+            &a.sop_uid,
+        )
+            .cmp(&(
+                &b.subject,
+                b.study_number,
+                series_sort_key(&b.series_label),
+                b.instance_number,
+                &b.sop_uid,
+            ))
     });
     let subjects = subject_facts(archive, records.iter().map(|r| r.subject.as_str()))?;
 
@@ -201,13 +213,15 @@ pub fn export(
     let mut burned_in: BTreeMap<String, BurnedInSeries> = BTreeMap::new();
     for p in &plan {
         if let Some(reason) = &p.burned_in {
-            burned_in.entry(p.archive_series.clone()).or_insert_with(|| BurnedInSeries {
-                archive_series: p.archive_series.clone(),
-                package_series: package_series_label(&p.rel),
-                modality: p.record.modality.clone().unwrap_or_default(),
-                reason: reason.clone(),
-                included: !leave_out_burned_in,
-            });
+            burned_in
+                .entry(p.archive_series.clone())
+                .or_insert_with(|| BurnedInSeries {
+                    archive_series: p.archive_series.clone(),
+                    package_series: package_series_label(&p.rel),
+                    modality: p.record.modality.clone().unwrap_or_default(),
+                    reason: reason.clone(),
+                    included: !leave_out_burned_in,
+                });
         }
     }
     if leave_out_burned_in {
@@ -247,7 +261,15 @@ pub fn export(
     let written: Vec<Result<Written, (String, String)>> = plan
         .par_iter()
         .map(|p| {
-            let r = write_one(&deid, &subjects, p, original, auditor.as_ref(), blocking, &package);
+            let r = write_one(
+                &deid,
+                &subjects,
+                p,
+                original,
+                auditor.as_ref(),
+                blocking,
+                &package,
+            );
             observer.advance();
             r
         })
@@ -334,7 +356,10 @@ pub fn export(
 
 /// Series labels sort numerically where they are numbers (`2` before `10`, `3` before `3.1`).
 fn series_sort_key(label: &str) -> (Vec<u64>, String) {
-    let nums = label.split('.').map(|p| p.parse::<u64>().unwrap_or(u64::MAX)).collect();
+    let nums = label
+        .split('.')
+        .map(|p| p.parse::<u64>().unwrap_or(u64::MAX))
+        .collect();
     (nums, label.to_string())
 }
 
@@ -346,8 +371,6 @@ struct SubjectFacts {
     needles: Vec<(Tag, Needle)>,
 }
 
-
-
 fn subject_facts<'a>(
     archive: &Archive,
     codes: impl Iterator<Item = &'a str>,
@@ -355,7 +378,10 @@ fn subject_facts<'a>(
     let wanted: BTreeSet<&str> = codes.collect();
     let mut out = HashMap::new();
     for code in wanted {
-        let filter = Filter { subject: Some(code.to_string()), ..Filter::default() };
+        let filter = Filter {
+            subject: Some(code.to_string()),
+            ..Filter::default()
+        };
         let mut needles: Vec<(Tag, Needle)> = Vec::new();
         let mut push = |tag: Tag, label: &str, kind: ValueKind, value: &Option<String>| {
             if let Some(v) = value {
@@ -368,12 +394,42 @@ fn subject_facts<'a>(
         };
         let mut key = None;
         for s in archive.subjects(&filter)? {
-            push(tags::PATIENT_NAME, "PatientName", ValueKind::PersonName, &s.patient_name);
-            push(tags::PATIENT_ID, "PatientID", ValueKind::Identifier, &s.patient_id);
-            push(tags::ISSUER_OF_PATIENT_ID, "IssuerOfPatientID", ValueKind::Text, &s.issuer_of_patient_id);
-            push(tags::PATIENT_BIRTH_DATE, "PatientBirthDate", ValueKind::Date, &s.birth_date);
-            push(Tag(0x0010, 0x1000), "OtherPatientIDs", ValueKind::Identifier, &s.other_patient_ids);
-            push(tags::OTHER_PATIENT_NAMES, "OtherPatientNames", ValueKind::PersonName, &s.other_patient_names);
+            push(
+                tags::PATIENT_NAME,
+                "PatientName",
+                ValueKind::PersonName,
+                &s.patient_name,
+            );
+            push(
+                tags::PATIENT_ID,
+                "PatientID",
+                ValueKind::Identifier,
+                &s.patient_id,
+            );
+            push(
+                tags::ISSUER_OF_PATIENT_ID,
+                "IssuerOfPatientID",
+                ValueKind::Text,
+                &s.issuer_of_patient_id,
+            );
+            push(
+                tags::PATIENT_BIRTH_DATE,
+                "PatientBirthDate",
+                ValueKind::Date,
+                &s.birth_date,
+            );
+            push(
+                Tag(0x0010, 0x1000),
+                "OtherPatientIDs",
+                ValueKind::Identifier,
+                &s.other_patient_ids,
+            );
+            push(
+                tags::OTHER_PATIENT_NAMES,
+                "OtherPatientNames",
+                ValueKind::PersonName,
+                &s.other_patient_names,
+            );
             if let (Some(id), false) = (&s.patient_id, s.blank_patient_id) {
                 key = Some(SubjectKey::Patient {
                     patient_id: id.clone(),
@@ -382,9 +438,24 @@ fn subject_facts<'a>(
             }
         }
         for st in archive.studies(&filter)? {
-            push(tags::ACCESSION_NUMBER, "AccessionNumber", ValueKind::Identifier, &st.accession_number);
-            push(tags::STUDY_ID, "StudyID", ValueKind::Identifier, &st.study_id);
-            push(tags::INSTITUTION_NAME, "InstitutionName", ValueKind::Text, &st.institution_name);
+            push(
+                tags::ACCESSION_NUMBER,
+                "AccessionNumber",
+                ValueKind::Identifier,
+                &st.accession_number,
+            );
+            push(
+                tags::STUDY_ID,
+                "StudyID",
+                ValueKind::Identifier,
+                &st.study_id,
+            );
+            push(
+                tags::INSTITUTION_NAME,
+                "InstitutionName",
+                ValueKind::Text,
+                &st.institution_name,
+            );
             push(
                 tags::REFERRING_PHYSICIAN_NAME,
                 "ReferringPhysicianName",
@@ -393,19 +464,35 @@ fn subject_facts<'a>(
             );
             // A subject without PatientID is keyed by its (only) study.
             if key.is_none() {
-                key = Some(SubjectKey::BlankPatientId { study_uid: st.study_uid.clone() });
+                key = Some(SubjectKey::BlankPatientId {
+                    study_uid: st.study_uid.clone(),
+                });
             }
         }
         for se in archive.series(&filter)? {
-            push(tags::STATION_NAME, "StationName", ValueKind::Text, &se.station_name);
+            push(
+                tags::STATION_NAME,
+                "StationName",
+                ValueKind::Text,
+                &se.station_name,
+            );
         }
         let identifiers = needles
             .iter()
             .filter(|(_, n)| matches!(n.kind, ValueKind::PersonName | ValueKind::Identifier))
             .map(|(_, n)| n.value.clone())
             .collect();
-        let key = key.unwrap_or(SubjectKey::BlankPatientId { study_uid: code.to_string() });
-        out.insert(code.to_string(), SubjectFacts { key, identifiers, needles });
+        let key = key.unwrap_or(SubjectKey::BlankPatientId {
+            study_uid: code.to_string(),
+        });
+        out.insert(
+            code.to_string(),
+            SubjectFacts {
+                key,
+                identifiers,
+                needles,
+            },
+        );
     }
     Ok(out)
 }
@@ -413,7 +500,11 @@ fn subject_facts<'a>(
 /// The subject's context for the engine: its pseudonym comes from the archive's subject key
 /// (so every file of a subject gets the same one, and subjects without a PatientID get distinct
 /// ones instead of sharing the pseudonym of the empty ID), plus the archive's identifiers.
-fn context_for(deid: &Deidentifier, facts: &SubjectFacts, obj: &dicom_object::InMemDicomObject) -> SubjectContext {
+fn context_for(
+    deid: &Deidentifier,
+    facts: &SubjectFacts,
+    obj: &dicom_object::InMemDicomObject,
+) -> SubjectContext {
     let mut ctx = deid.subject_context(obj);
     ctx.pseudonym = pseudonym_of(deid, facts);
     ctx.identifiers.extend(facts.identifiers.iter().cloned());
@@ -435,7 +526,10 @@ fn read_stored(record: &InstanceRecord, header_only: bool) -> Result<Vec<u8>, St
     let mut chunk = 64 * 1024;
     loop {
         let before = buf.len();
-        (&mut f).take(chunk as u64).read_to_end(&mut buf).map_err(|e| e.to_string())?;
+        (&mut f)
+            .take(chunk as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| e.to_string())?;
         let at_end = buf.len() - before < chunk;
         if at_end || parse(&buf, true).is_ok() {
             return Ok(buf);
@@ -457,25 +551,46 @@ fn plan_one(
     );
     let fail = |reason: String| (label.clone(), reason);
     let _ = archive;
-    let facts = subjects.get(&record.subject).ok_or_else(|| fail("subject vanished from the index".into()))?;
+    let facts = subjects
+        .get(&record.subject)
+        .ok_or_else(|| fail("subject vanished from the index".into()))?;
     let bytes = read_stored(&record, true).map_err(fail)?;
     let mut obj = parse(&bytes, true).map_err(|e| fail(e.to_string()))?;
     let ctx = context_for(deid, facts, &obj);
-    let report = deid.apply(&mut obj, &ctx).map_err(|e| fail(e.to_string()))?;
+    let report = deid
+        .apply(&mut obj, &ctx)
+        .map_err(|e| fail(e.to_string()))?;
     let after = HeaderFacts::from_file_object(&obj);
     let (subject_key, study_key, series_key, instance_key) = match after {
         Ok(f) => {
             let k = SubjectKey::of(&f);
-            (format!("{}|{}|{}", k.kind(), k.value(), k.issuer()), f.study_uid, f.series_uid, f.sop_uid)
+            (
+                format!("{}|{}|{}", k.kind(), k.value(), k.issuer()),
+                f.study_uid,
+                f.series_uid,
+                f.sop_uid,
+            )
         }
         // A header that lost a required UID cannot be imported again: it would be rejected.
         Err(e) => {
             let gone = format!("unimportable: {e}");
-            (gone.clone(), gone.clone(), gone.clone(), format!("{gone} {}", record.sop_uid))
+            (
+                gone.clone(),
+                gone.clone(),
+                gone.clone(),
+                format!("{gone} {}", record.sop_uid),
+            )
         }
     };
-    let subject_label = if original { record.subject.clone() } else { ctx.pseudonym.clone() };
-    let archive_series = format!("{}/{}/{}", record.subject, record.study_number, record.series_label);
+    let subject_label = if original {
+        record.subject.clone()
+    } else {
+        ctx.pseudonym.clone()
+    };
+    let archive_series = format!(
+        "{}/{}/{}",
+        record.subject, record.study_number, record.series_label
+    );
     Ok(Planned {
         placement: Placement {
             archive_subject: record.subject.clone(),
@@ -500,7 +615,10 @@ fn plan_one(
 fn number_files(plan: &mut [Planned]) {
     let mut counters: HashMap<String, u32> = HashMap::new();
     for p in plan.iter_mut() {
-        let dir = format!("{}/{}/{}", p.subject_label, p.record.study_number, p.record.series_label);
+        let dir = format!(
+            "{}/{}/{}",
+            p.subject_label, p.record.study_number, p.record.series_label
+        );
         let n = counters.entry(dir.clone()).or_insert(0);
         *n += 1;
         p.rel = format!("{dir}/{:05}.dcm", *n);
@@ -508,7 +626,9 @@ fn number_files(plan: &mut [Planned]) {
 }
 
 fn package_series_label(rel: &str) -> String {
-    rel.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default()
+    rel.rsplit_once('/')
+        .map(|(d, _)| d.to_string())
+        .unwrap_or_default()
 }
 
 struct Written {
@@ -539,25 +659,43 @@ fn write_one(
         }
         (input, Vec::new())
     } else {
-        let facts = subjects.get(&p.record.subject).ok_or_else(|| fail("subject vanished".into()))?;
+        let facts = subjects
+            .get(&p.record.subject)
+            .ok_or_else(|| fail("subject vanished".into()))?;
         let mut obj = parse(&input, false).map_err(|e| fail(e.to_string()))?;
         drop(input);
         let ctx = context_for(deid, facts, &obj);
-        let report = deid.apply(&mut obj, &ctx).map_err(|e| fail(e.to_string()))?;
+        let report = deid
+            .apply(&mut obj, &ctx)
+            .map_err(|e| fail(e.to_string()))?;
         let mut out = Vec::with_capacity(usize::try_from(p.record.size).unwrap_or(0) + 1024);
-        obj.write_all(&mut out).map_err(|e| fail(format!("cannot encode: {e}")))?;
+        obj.write_all(&mut out)
+            .map_err(|e| fail(format!("cannot encode: {e}")))?;
         // The engine's note on a missing PatientID concerns its own pseudonym; here the
         // archive's subject decides the pseudonym, so the note would mislead.
-        let warnings = report.warnings.into_iter().filter(|w| !w.starts_with("no PatientID")).collect();
+        let warnings = report
+            .warnings
+            .into_iter()
+            .filter(|w| !w.starts_with("no PatientID"))
+            .collect();
         (out, warnings)
     };
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let findings = auditor.map(|a| a.scan_file(&p.rel, &bytes)).unwrap_or_default();
+    let findings = auditor
+        .map(|a| a.scan_file(&p.rel, &bytes))
+        .unwrap_or_default();
     // A file with findings is not even staged when findings block publication.
     if findings.is_empty() || !blocking {
-        package.add(&p.rel, &bytes).map_err(|e| fail(e.to_string()))?;
+        package
+            .add(&p.rel, &bytes)
+            .map_err(|e| fail(e.to_string()))?;
     }
-    Ok(Written { sha256, bytes: bytes.len() as u64, findings, warnings })
+    Ok(Written {
+        sha256,
+        bytes: bytes.len() as u64,
+        findings,
+        warnings,
+    })
 }
 
 /// The identifying values the audit looks for: those of the exported subjects whose attribute
@@ -604,7 +742,10 @@ fn needles<'a>(
 
 fn parse_tag(s: &str) -> Option<Tag> {
     let (g, e) = s.split_once(',')?;
-    Some(Tag(u16::from_str_radix(g, 16).ok()?, u16::from_str_radix(e, 16).ok()?))
+    Some(Tag(
+        u16::from_str_radix(g, 16).ok()?,
+        u16::from_str_radix(e, 16).ok()?,
+    ))
 }
 
 /// Structural rules: private elements must be gone when the profile removes them all, and
@@ -614,7 +755,10 @@ fn audit_rules(profile: &Profile) -> Rules {
         .rules()
         .iter()
         .any(|r| r.tag.eq_ignore_ascii_case("gggg,eeee") && r.action == Action::X);
-    Rules { forbid_private: private_removed, require_identity_removed: profile.removes_identity() }
+    Rules {
+        forbid_private: private_removed,
+        require_identity_removed: profile.removes_identity(),
+    }
 }
 
 /// A one-way fingerprint of the key: lets two packages be checked to share a key without
@@ -644,8 +788,10 @@ fn base_manifest(
         label_of.insert(p.placement.archive_series.clone(), series_dir.clone());
         label_of.insert(p.placement.archive_instance.clone(), p.rel.clone());
     }
-    let mut subjects: BTreeMap<String, BTreeMap<u32, BTreeMap<(Vec<u64>, String), manifest::SeriesEntry>>> =
-        BTreeMap::new();
+    let mut subjects: BTreeMap<
+        String,
+        BTreeMap<u32, BTreeMap<(Vec<u64>, String), manifest::SeriesEntry>>,
+    > = BTreeMap::new();
     for p in plan {
         let study = u32::try_from(p.record.study_number).unwrap_or(0);
         subjects
@@ -660,7 +806,11 @@ fn base_manifest(
                 files: Vec::new(),
             })
             .files
-            .push(manifest::FileEntry { path: p.rel.clone(), sha256: String::new(), bytes: 0 });
+            .push(manifest::FileEntry {
+                path: p.rel.clone(),
+                sha256: String::new(),
+                bytes: 0,
+            });
     }
     let subjects: Vec<manifest::SubjectEntry> = subjects
         .into_iter()
@@ -668,14 +818,21 @@ fn base_manifest(
             id,
             studies: studies
                 .into_iter()
-                .map(|(number, series)| manifest::StudyEntry { number, series: series.into_values().collect() })
+                .map(|(number, series)| manifest::StudyEntry {
+                    number,
+                    series: series.into_values().collect(),
+                })
                 .collect(),
         })
         .collect();
     let counts = manifest::Counts {
         subjects: subjects.len(),
         studies: subjects.iter().map(|s| s.studies.len()).sum(),
-        series: subjects.iter().flat_map(|s| &s.studies).map(|st| st.series.len()).sum(),
+        series: subjects
+            .iter()
+            .flat_map(|s| &s.studies)
+            .map(|st| st.series.len())
+            .sum(),
         instances: plan.len(),
         bytes: 0,
         series_left_out: burned_in.iter().filter(|b| !b.included).count(),
@@ -686,9 +843,17 @@ fn base_manifest(
             let groups: Vec<String> = w
                 .archive_groups
                 .iter()
-                .map(|g| label_of.get(g).cloned().unwrap_or_else(|| "(left out)".to_string()))
+                .map(|g| {
+                    label_of
+                        .get(g)
+                        .cloned()
+                        .unwrap_or_else(|| "(left out)".to_string())
+                })
                 .collect();
-            let shown = RegroupWarning { archive_groups: groups.clone(), ..w.clone() };
+            let shown = RegroupWarning {
+                archive_groups: groups.clone(),
+                ..w.clone()
+            };
             manifest::WarningEntry {
                 level: w.level,
                 kind: w.kind,
@@ -702,9 +867,17 @@ fn base_manifest(
         format: manifest::FORMAT,
         created_by: format!("depot {}", env!("CARGO_PKG_VERSION")),
         level: profile.name().to_string(),
-        options: profile.options().iter().map(|o| o.name().to_string()).collect(),
+        options: profile
+            .options()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect(),
         profile_digest: profile.digest(),
-        key_fingerprint: if original { "none".to_string() } else { key_fingerprint(key) },
+        key_fingerprint: if original {
+            "none".to_string()
+        } else {
+            key_fingerprint(key)
+        },
         blank_identifiers: profile.blanks_identifiers(),
         counts,
         subjects,
@@ -769,7 +942,9 @@ pub struct AuditScope {
 #[non_exhaustive]
 pub enum PackageAuditError {
     /// The package's manifest names no usable level and no profile was given.
-    #[error("cannot tell which level {0} was exported at (no readable manifest.json): give --level or --profile")]
+    #[error(
+        "cannot tell which level {0} was exported at (no readable manifest.json): give --level or --profile"
+    )]
     UnknownLevel(PathBuf),
     /// The manifest's level or options are not built in.
     #[error("the manifest's profile is not built in ({0}): give --profile")]
@@ -804,7 +979,8 @@ pub fn audit_with_archive(
             let p = Profile::builtin(level, &options)
                 .map_err(|e| PackageAuditError::Profile(e.to_string()))?;
             let blank = m["blank_identifiers"].as_bool().unwrap_or(false);
-            p.with_blank_identifiers(blank).map_err(|e| PackageAuditError::Profile(e.to_string()))?
+            p.with_blank_identifiers(blank)
+                .map_err(|e| PackageAuditError::Profile(e.to_string()))?
         }
         (None, None) => return Err(PackageAuditError::UnknownLevel(package.to_path_buf())),
     };
@@ -813,7 +989,10 @@ pub fn audit_with_archive(
         None => Key::from_bytes(archive.secret("deid").map_err(ExportError::Key)?),
     };
     let deid = Deidentifier::new(profile.clone(), key.clone());
-    let filter = Filter { project: req.project.clone(), ..Filter::default() };
+    let filter = Filter {
+        project: req.project.clone(),
+        ..Filter::default()
+    };
     let all_subjects = archive.subjects(&filter).map_err(ExportError::from)?;
     let facts = subject_facts(archive, all_subjects.iter().map(|s| s.subject.as_str()))?;
     let in_package: BTreeSet<String> = manifest
@@ -830,24 +1009,40 @@ pub fn audit_with_archive(
     let matched: BTreeSet<&str> = facts
         .iter()
         .filter(|(code, f)| {
-            in_package.contains(code.as_str()) || (same_key && in_package.contains(&pseudonym_of(&deid, f)))
+            in_package.contains(code.as_str())
+                || (same_key && in_package.contains(&pseudonym_of(&deid, f)))
         })
         .map(|(code, _)| code.as_str())
         .collect();
     let matched_by_pseudonym = !matched.is_empty();
-    let chosen: Vec<&str> =
-        if matched_by_pseudonym { matched.into_iter().collect() } else { facts.keys().map(String::as_str).collect() };
+    let chosen: Vec<&str> = if matched_by_pseudonym {
+        matched.into_iter().collect()
+    } else {
+        facts.keys().map(String::as_str).collect()
+    };
     let mut instances = Vec::new();
     if profile.remaps_uids() {
         for code in &chosen {
-            let f = Filter { subject: Some((*code).to_string()), ..Filter::default() };
+            let f = Filter {
+                subject: Some((*code).to_string()),
+                ..Filter::default()
+            };
             instances.extend(archive.instances(&f).map_err(ExportError::from)?);
         }
     } else {
         // Needles come from the subjects; give `needles` one instance per subject to name them.
         for code in &chosen {
-            let f = Filter { subject: Some((*code).to_string()), ..Filter::default() };
-            instances.extend(archive.instances(&f).map_err(ExportError::from)?.into_iter().take(1));
+            let f = Filter {
+                subject: Some((*code).to_string()),
+                ..Filter::default()
+            };
+            instances.extend(
+                archive
+                    .instances(&f)
+                    .map_err(ExportError::from)?
+                    .into_iter()
+                    .take(1),
+            );
         }
     }
     let needles = needles(&profile, &facts, instances.iter());
@@ -855,7 +1050,11 @@ pub fn audit_with_archive(
     let report = crate::audit::audit_package(package, &auditor)?;
     Ok((
         report,
-        AuditScope { profile_name: profile.name().to_string(), subjects: chosen.len(), matched_by_pseudonym },
+        AuditScope {
+            profile_name: profile.name().to_string(),
+            subjects: chosen.len(),
+            matched_by_pseudonym,
+        },
     ))
 }
 

@@ -82,7 +82,11 @@ impl fmt::Display for RegroupWarning {
                 f,
                 "{} {} would split into {} on re-import: {names}",
                 n,
-                if n == 1 { singular(self.level) } else { self.level.plural() },
+                if n == 1 {
+                    singular(self.level)
+                } else {
+                    self.level.plural()
+                },
                 self.would_become
             ),
         }
@@ -102,7 +106,11 @@ fn abbreviated(names: &[String], max: usize) -> String {
     if names.len() <= max {
         names.join(", ")
     } else {
-        format!("{}, … and {} more", names[..max].join(", "), names.len() - max)
+        format!(
+            "{}, … and {} more",
+            names[..max].join(", "),
+            names.len() - max
+        )
     }
 }
 
@@ -133,10 +141,14 @@ pub struct Placement {
 pub fn check(placements: &[Placement]) -> Vec<RegroupWarning> {
     let mut out = Vec::new();
     let levels: [(GroupLevel, fn(&Placement) -> (&str, &str)); 4] = [
-        (GroupLevel::Subject, |p| (&p.archive_subject, &p.subject_key)),
+        (GroupLevel::Subject, |p| {
+            (&p.archive_subject, &p.subject_key)
+        }),
         (GroupLevel::Study, |p| (&p.archive_study, &p.study_key)),
         (GroupLevel::Series, |p| (&p.archive_series, &p.series_key)),
-        (GroupLevel::Instance, |p| (&p.archive_instance, &p.instance_key)),
+        (GroupLevel::Instance, |p| {
+            (&p.archive_instance, &p.instance_key)
+        }),
     ];
     for (level, pick) in levels {
         out.extend(compare_level(level, placements.iter().map(pick)));
@@ -180,7 +192,11 @@ fn compare_level<'a>(
         if archives.len() == 1 && keys.len() == 1 {
             continue;
         }
-        let kind = if archives.len() > keys.len() { RegroupKind::Merge } else { RegroupKind::Split };
+        let kind = if archives.len() > keys.len() {
+            RegroupKind::Merge
+        } else {
+            RegroupKind::Split
+        };
         out.push(RegroupWarning {
             level,
             kind,
@@ -232,7 +248,10 @@ mod tests {
         assert_eq!(w[0].kind, RegroupKind::Merge);
         assert_eq!(w[0].archive_groups, vec!["S1", "S2", "S3"]);
         assert_eq!(w[0].would_become, 1);
-        assert_eq!(w[0].to_string(), "3 subjects would merge into 1 on re-import: S1, S2, S3");
+        assert_eq!(
+            w[0].to_string(),
+            "3 subjects would merge into 1 on re-import: S1, S2, S3"
+        );
     }
 
     #[test]
@@ -245,7 +264,10 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].kind, RegroupKind::Split);
         assert_eq!(w[0].would_become, 2);
-        assert_eq!(w[0].to_string(), "1 subject would split into 2 on re-import: S1");
+        assert_eq!(
+            w[0].to_string(),
+            "1 subject would split into 2 on re-import: S1"
+        );
     }
 
     #[test]
@@ -263,7 +285,15 @@ mod tests {
     #[test]
     fn long_lists_are_abbreviated() {
         let p: Vec<Placement> = (0..12)
-            .map(|i| place(&format!("S{i:02}"), "1", "1", "1", ["", "st", "se", &format!("i{i}")]))
+            .map(|i| {
+                place(
+                    &format!("S{i:02}"),
+                    "1",
+                    "1",
+                    "1",
+                    ["", "st", "se", &format!("i{i}")],
+                )
+            })
             .collect();
         let text = check(&p)
             .iter()

@@ -8,9 +8,9 @@ use anyhow::Context;
 use archive::Archive;
 use export::pipeline::AuditRequest;
 
+use crate::Global;
 use crate::deid_args::DeidArgs;
 use crate::ui;
-use crate::Global;
 
 /// Arguments of `depot audit`.
 #[derive(Debug, clap::Args)]
@@ -38,7 +38,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
     let explicit = args.deid.level.is_some() || args.deid.profile.is_some();
     let req = AuditRequest {
-        profile: if explicit { Some(args.deid.profile("anonymize-full")?) } else { None },
+        profile: if explicit {
+            Some(args.deid.profile("anonymize-full")?)
+        } else {
+            None
+        },
         key: args.deid.key(global.quiet)?,
         project: args.project.clone(),
     };
@@ -56,7 +60,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             scope.subjects
         ));
     }
-    let verdict = if report.is_clean() { "clean".to_string() } else { format!("{} finding(s)", report.findings.len()) };
+    let verdict = if report.is_clean() {
+        "clean".to_string()
+    } else {
+        format!("{} finding(s)", report.findings.len())
+    };
     ui::info(
         global.quiet,
         format!(
@@ -69,5 +77,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             scope.subjects
         ),
     );
-    Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -9,9 +9,9 @@ use anyhow::Context;
 use archive::{Archive, Filter};
 use export::pipeline::{ExportError, ExportObserver, ExportRequest, ExportSummary};
 
+use crate::Global;
 use crate::deid_args::DeidArgs;
 use crate::ui::{self, Progress};
-use crate::Global;
 
 /// Arguments of `depot export`.
 #[derive(Debug, clap::Args)]
@@ -96,7 +96,12 @@ impl ExportObserver for Bars {
         *cur = Some(Progress::new(total, name, self.quiet));
     }
     fn advance(&self) {
-        if let Some(p) = self.current.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(p) = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             p.inc(1);
         }
     }
@@ -104,7 +109,12 @@ impl ExportObserver for Bars {
 
 impl Bars {
     fn done(&self) {
-        if let Some(p) = self.current.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(p) = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             p.finish();
         }
     }
@@ -125,7 +135,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         force: args.force,
         include_burned_in: args.include_burned_in,
     };
-    let bars = Bars { quiet: global.quiet, current: Mutex::new(None) };
+    let bars = Bars {
+        quiet: global.quiet,
+        current: Mutex::new(None),
+    };
     let result = export::pipeline::export(&archive, &req, &bars);
     bars.done();
     match result {
@@ -164,7 +177,11 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
         ui::warn(w);
     }
     for b in &s.burned_in {
-        let what = if b.included { "included despite" } else { "left out for" };
+        let what = if b.included {
+            "included despite"
+        } else {
+            "left out for"
+        };
         ui::warn(format!(
             "series {} ({}) {what} possible burned-in text: {}",
             b.archive_series, b.modality, b.reason
@@ -186,16 +203,22 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
         for f in &a.findings {
             let (what, file) = match f {
                 export::audit::Finding::Value { what, file, .. } => (what.clone(), file.as_str()),
-                export::audit::Finding::PrivateElement { file, .. } => ("private elements".into(), file.as_str()),
+                export::audit::Finding::PrivateElement { file, .. } => {
+                    ("private elements".into(), file.as_str())
+                }
                 export::audit::Finding::IdentityNotMarkedRemoved { file } => {
                     ("no PatientIdentityRemoved".into(), file.as_str())
                 }
-                export::audit::Finding::Unreadable { file, .. } => ("unreadable".into(), file.as_str()),
+                export::audit::Finding::Unreadable { file, .. } => {
+                    ("unreadable".into(), file.as_str())
+                }
             };
             per_kind.entry(what).or_default().insert(file);
         }
-        let list: Vec<String> =
-            per_kind.iter().map(|(what, files)| format!("{what} in {} file(s)", files.len())).collect();
+        let list: Vec<String> = per_kind
+            .iter()
+            .map(|(what, files)| format!("{what} in {} file(s)", files.len()))
+            .collect();
         ui::warn(format!(
             "level {} keeps identifying data outside the attributes it changes: {}; \
              use --level anonymize-full to remove it",
@@ -205,7 +228,11 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
     }
     let c = &s.manifest.counts;
     let secs = s.elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { c.instances as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        c.instances as f64 / secs
+    } else {
+        0.0
+    };
     let what = format!(
         "{} files of {} subjects, {} studies, {} series ({:.1} MB) at {}",
         c.instances,
@@ -218,17 +245,28 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
     match &s.published {
         None => ui::info(
             global.quiet,
-            format!("dry run: would export {what} to {}; nothing written", args.out.display()),
+            format!(
+                "dry run: would export {what} to {}; nothing written",
+                args.out.display()
+            ),
         ),
         Some(path) => {
             let audit = match &s.audit {
-                Some(a) if !a.is_clean() => format!("; audit advisory: {} finding(s)", a.findings.len()),
-                Some(a) => format!("; audit clean ({} values searched in {} files)", a.values_searched, a.files),
+                Some(a) if !a.is_clean() => {
+                    format!("; audit advisory: {} finding(s)", a.findings.len())
+                }
+                Some(a) => format!(
+                    "; audit clean ({} values searched in {} files)",
+                    a.values_searched, a.files
+                ),
                 None => "; original bytes verified by SHA-256".to_string(),
             };
             ui::info(
                 global.quiet,
-                format!("exported {what} to {} in {secs:.1} s ({rate:.0} files/s){audit}", path.display()),
+                format!(
+                    "exported {what} to {} in {secs:.1} s ({rate:.0} files/s){audit}",
+                    path.display()
+                ),
             );
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod anonymize;
 pub mod audit;
+pub mod demo;
 pub mod export;
 pub mod import;
 pub mod profiles;
