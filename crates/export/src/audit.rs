@@ -345,7 +345,7 @@ impl Auditor {
             );
         }
         let mut pixel_labels = BTreeSet::new();
-        find_in(
+        find_any(
             self.long.as_ref(),
             &self.long_patterns,
             pixels,
@@ -442,6 +442,22 @@ fn find_in(ac: Option<&AhoCorasick>, patterns: &[Pattern], hay: &[u8], out: &mut
             Boundary::DateStart => !before.is_some_and(|b| b.is_ascii_digit()),
         };
         if ok {
+            out.insert(p.label.clone());
+        }
+    }
+}
+
+/// Like [`find_in`] for long values, which have no boundary rule: a non-overlapping search,
+/// which lets the automaton use its fast prefilters on the bulk of a file.
+fn find_any(
+    ac: Option<&AhoCorasick>,
+    patterns: &[Pattern],
+    hay: &[u8],
+    out: &mut BTreeSet<String>,
+) {
+    let Some(ac) = ac else { return };
+    for m in ac.find_iter(hay) {
+        if let Some(p) = patterns.get(m.pattern().as_usize()) {
             out.insert(p.label.clone());
         }
     }
@@ -592,26 +608,21 @@ fn pixel_data_range(body: &[u8], big_endian: bool) -> Option<std::ops::Range<usi
         let end = start.checked_add(len as usize)?;
         (end <= body.len()).then_some(start..end)
     };
-    let mut i = body.len().checked_sub(8)?;
-    loop {
-        if body.get(i..i + 4) == Some(&tag[..]) {
-            let vr = body.get(i + 4..i + 6);
-            let explicit = matches!(vr, Some(b"OB") | Some(b"OW"))
-                && body.get(i + 6..i + 8) == Some(&[0, 0][..]);
-            let found = if explicit {
-                u32_at(i + 8).and_then(|len| fits(i + 12, len))
-            } else {
-                u32_at(i + 4).and_then(|len| fits(i + 8, len))
-            };
-            if found.is_some() {
-                return found;
-            }
+    // SIMD search from the end; the first candidate whose header fits is the last one.
+    for i in memchr::memmem::rfind_iter(body, &tag) {
+        let vr = body.get(i + 4..i + 6);
+        let explicit =
+            matches!(vr, Some(b"OB") | Some(b"OW")) && body.get(i + 6..i + 8) == Some(&[0, 0][..]);
+        let found = if explicit {
+            u32_at(i + 8).and_then(|len| fits(i + 12, len))
+        } else {
+            u32_at(i + 4).and_then(|len| fits(i + 8, len))
+        };
+        if found.is_some() {
+            return found;
         }
-        if i == 0 {
-            return None;
-        }
-        i -= 1;
     }
+    None
 }
 
 /// The result of auditing a whole package.
