@@ -6,6 +6,8 @@
 mod support;
 
 mod anonymize;
+mod audit;
+mod export;
 mod import;
 mod profiles;
 mod query;
