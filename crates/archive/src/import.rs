@@ -4,9 +4,10 @@
 //! ```text
 //! discovery (1 thread)  --jobs (bounded)-->  workers (N threads)  --prepared (bounded)-->  committer (caller's thread)
 //! walk folders, stream      read file into a buffer, SHA-256 it,         one BEGIN IMMEDIATE per batch: dedupe,
-//! zip entries, report       parse it (all of it: a cut in the pixel      place (subject/study/series), record
-//! unreadable paths          data is a truncated file), check the keys,   rejects, rename staged files into the
-//!                           pre-check duplicates, stage + fsync          store, fsync folders, COMMIT, report
+//! zip entries, report       scan every element length against the       place (subject/study/series), record
+//! unreadable paths          file size (truncation, hostile lengths),     rejects, rename staged files into the
+//!                           parse the header, check the keys, pre-check  store, fsync folders, COMMIT, report
+//!                           duplicates, stage + fsync
 //! ```
 //!
 //! Memory stays bounded whatever the dump's size: the channels are bounded, a worker holds one
@@ -23,6 +24,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use dicom_dictionary_std::tags;
 use dicom_object::OpenFileOptions;
 use dicom_object::file::ReadPreamble;
 use serde::Serialize;
@@ -197,6 +199,13 @@ enum Prepared {
         sha256: Option<String>,
         size: Option<u64>,
     },
+}
+
+impl Ctx<'_> {
+    /// Whether workers fsync each staged file (when the batch cannot be flushed at once).
+    fn fsync_each_file(&self) -> bool {
+        self.opts.durable && !store::CAN_SYNC_FILESYSTEM
+    }
 }
 
 struct Ctx<'a> {
@@ -644,7 +653,7 @@ fn prepare_bytes(ctx: &Ctx<'_>, reader: Option<&Db>, source: String, bytes: &[u8
         };
     }
     let temp = ctx.run_dir.temp_path("part");
-    if let Err(e) = store::write_new(&temp, bytes, ctx.opts.durable) {
+    if let Err(e) = store::write_new(&temp, bytes, ctx.fsync_each_file()) {
         let _ = fs::remove_file(&temp);
         return reject(
             source,
@@ -667,9 +676,10 @@ pub fn examine(bytes: &[u8]) -> Result<HeaderFacts, String> {
     let preamble = marker(bytes)?;
     // Declared lengths first: dicom-rs allocates whatever a header declares.
     crate::scan::check(bytes, preamble == ReadPreamble::Always).map_err(|e| e.to_string())?;
-    // The whole file is parsed, not only the header: a file cut inside its pixel data has a
-    // perfect header and must still be rejected as truncated.
+    // The scan walked every element (pixel data included) against the file's size, so a file
+    // cut inside its pixel data is already rejected; dicom-rs now only needs the header.
     let obj = OpenFileOptions::new()
+        .read_until(tags::PIXEL_DATA)
         .read_preamble(preamble)
         .from_reader(bytes)
         .map_err(|e| describe_read_error(&e))?;
@@ -719,7 +729,8 @@ fn describe_read_error(err: &(dyn std::error::Error + 'static)) -> String {
     }
 }
 
-/// The path for files above [`IN_MEMORY_LIMIT`]: parse from disk (one at a time), then stream
+/// The path for files above [`IN_MEMORY_LIMIT`]: scan and parse the header from disk (one at a
+/// time), then stream
 /// the bytes through the hash into a staged copy.
 fn prepare_big_file(
     ctx: &Ctx<'_>,
@@ -755,6 +766,7 @@ fn prepare_big_file(
             .map_err(|e| format!("cannot read: {e}"))
             .and_then(|f| {
                 OpenFileOptions::new()
+                    .read_until(tags::PIXEL_DATA)
                     .read_preamble(preamble)
                     .from_reader(BufReader::with_capacity(1 << 20, f))
                     .map_err(|e| describe_read_error(&e))
@@ -784,7 +796,7 @@ fn prepare_big_file(
     let temp = ctx.run_dir.temp_path("part");
     let staged = File::create_new(&temp).and_then(|mut out| {
         let r = hash_stream(path, Some(&mut out))?;
-        if ctx.opts.durable {
+        if ctx.fsync_each_file() {
             out.sync_data()?;
         }
         Ok(r)
@@ -1069,6 +1081,11 @@ impl Committer<'_, '_> {
                 move |source: io::Error| ImportError::Write { path, source }
             };
             let rels: Vec<String> = moves.iter().map(|m| m.rel.clone()).collect();
+            if self.ctx.opts.durable && store::CAN_SYNC_FILESYSTEM {
+                // The staged files' bytes, all at once, before anything is renamed.
+                store::sync_filesystem(self.ctx.run_dir.path())
+                    .map_err(write_err(self.ctx.run_dir.path()))?;
+            }
             self.ctx
                 .run_dir
                 .write_journal(&rels)
