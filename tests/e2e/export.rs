@@ -46,7 +46,10 @@ pub fn small_dump() -> DumpOptions {
 /// Writes a synthetic dump into `<tmp>/dump` and imports it into the test's archive.
 pub fn archive_with_dump(t: &TestDir, opts: &DumpOptions) -> DumpSummary {
     let summary = synth::write_dump(&t.join("dump"), opts).expect("dump");
-    let run = at_archive(t, &t.archive()).arg("import").arg(t.join("dump")).run();
+    let run = at_archive(t, &t.archive())
+        .arg("import")
+        .arg(t.join("dump"))
+        .run();
     assert!(run.code == Some(0), "import failed\n{}", run.stderr);
     summary
 }
@@ -58,12 +61,22 @@ pub fn at_archive(t: &TestDir, archive: &Path) -> Depot {
 
 /// `depot export --out <tmp>/OUT ARGS...` against the test's archive (exit code not checked).
 pub fn export(t: &TestDir, out: &str, args: &[&str]) -> Run {
-    at_archive(t, &t.archive()).arg("export").arg("--out").arg(t.join(out)).args(args).run()
+    at_archive(t, &t.archive())
+        .arg("export")
+        .arg("--out")
+        .arg(t.join(out))
+        .args(args)
+        .run()
 }
 
 /// `depot query WHAT --format json ARGS...` against `archive`.
 pub fn query_at(t: &TestDir, archive: &Path, what: &str, args: &[&str]) -> Vec<Json> {
-    let run = at_archive(t, archive).args(["query", what]).args(args).args(["--format", "json"]).run().ok();
+    let run = at_archive(t, archive)
+        .args(["query", what])
+        .args(args)
+        .args(["--format", "json"])
+        .run()
+        .ok();
     match run.json() {
         Json::Array(rows) => rows,
         other => panic!("not an array: {other}"),
@@ -77,12 +90,16 @@ pub fn query(t: &TestDir, what: &str, args: &[&str]) -> Vec<Json> {
 
 /// A string field of a JSON object.
 pub fn s<'a>(v: &'a Json, k: &str) -> &'a str {
-    v.get(k).and_then(Json::as_str).unwrap_or_else(|| panic!("no string {k} in {v}"))
+    v.get(k)
+        .and_then(Json::as_str)
+        .unwrap_or_else(|| panic!("no string {k} in {v}"))
 }
 
 /// An integer field of a JSON object.
 pub fn n(v: &Json, k: &str) -> u64 {
-    v.get(k).and_then(Json::as_u64).unwrap_or_else(|| panic!("no number {k} in {v}"))
+    v.get(k)
+        .and_then(Json::as_u64)
+        .unwrap_or_else(|| panic!("no number {k} in {v}"))
 }
 
 /// Every file of a package (folder or zip), by package-relative name.
@@ -90,11 +107,16 @@ pub fn read_package(path: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     if path.is_dir() {
         for f in files_below(path) {
-            let rel = f.strip_prefix(path).expect("below").to_string_lossy().replace('\\', "/");
+            let rel = f
+                .strip_prefix(path)
+                .expect("below")
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, std::fs::read(&f).expect("read"));
         }
     } else {
-        let mut z = zip::ZipArchive::new(std::fs::File::open(path).expect("open zip")).expect("zip");
+        let mut z =
+            zip::ZipArchive::new(std::fs::File::open(path).expect("open zip")).expect("zip");
         for i in 0..z.len() {
             let mut e = z.by_index(i).expect("entry");
             if e.is_dir() {
@@ -103,7 +125,10 @@ pub fn read_package(path: &Path) -> BTreeMap<String, Vec<u8>> {
             let name = e.name().expect("entry name").to_string();
             let mut buf = Vec::new();
             e.read_to_end(&mut buf).expect("read entry");
-            assert!(out.insert(name.clone(), buf).is_none(), "zip entry {name} twice");
+            assert!(
+                out.insert(name.clone(), buf).is_none(),
+                "zip entry {name} twice"
+            );
         }
     }
     out
@@ -112,12 +137,19 @@ pub fn read_package(path: &Path) -> BTreeMap<String, Vec<u8>> {
 /// Every entry name of a zip, directories included.
 pub fn zip_names(path: &Path) -> Vec<String> {
     let z = zip::ZipArchive::new(std::fs::File::open(path).expect("open zip")).expect("zip");
-    z.file_names().map(|r| r.expect("entry name").to_string()).collect()
+    z.file_names()
+        .map(|r| r.expect("entry name").to_string())
+        .collect()
 }
 
 /// The package's manifest.json.
 pub fn manifest(files: &BTreeMap<String, Vec<u8>>) -> Json {
-    serde_json::from_slice(files.get("manifest.json").expect("manifest.json in package")).expect("manifest json")
+    serde_json::from_slice(
+        files
+            .get("manifest.json")
+            .expect("manifest.json in package"),
+    )
+    .expect("manifest json")
 }
 
 /// The DICOM files of a package (everything but the two manifests).
@@ -131,13 +163,20 @@ pub fn dicom_files(files: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Vec<u8
 
 /// Parses a whole DICOM file (preamble, meta, data set) from memory.
 pub fn parse(bytes: &[u8]) -> DefaultDicomObject {
-    assert!(bytes.len() > 132 && &bytes[128..132] == b"DICM", "not a DICOM file with preamble");
-    OpenFileOptions::new().from_reader(&bytes[128..]).expect("parse DICOM")
+    assert!(
+        bytes.len() > 132 && &bytes[128..132] == b"DICM",
+        "not a DICOM file with preamble"
+    );
+    OpenFileOptions::new()
+        .from_reader(&bytes[128..])
+        .expect("parse DICOM")
 }
 
 /// One attribute's text (first value, trimmed), at the top level.
 pub fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.get(tag).and_then(|e| e.to_str().ok()).map(|v| v.trim_end_matches(['\0', ' ']).to_string())
+    obj.get(tag)
+        .and_then(|e| e.to_str().ok())
+        .map(|v| v.trim_end_matches(['\0', ' ']).to_string())
 }
 
 /// The sha256 of bytes, hex.
@@ -198,7 +237,8 @@ pub fn searchable(bytes: &[u8]) -> Vec<u8> {
         if obj.meta().transfer_syntax().trim_end_matches('\0') == "1.2.840.10008.1.2.1.99" {
             obj.update_meta(|m| m.transfer_syntax = "1.2.840.10008.1.2.1".to_string());
             let mut plain = Vec::new();
-            obj.write_all(&mut plain).expect("re-encode deflated data set");
+            obj.write_all(&mut plain)
+                .expect("re-encode deflated data set");
             out.extend_from_slice(&plain);
         }
     }
@@ -210,7 +250,11 @@ pub fn searchable(bytes: &[u8]) -> Vec<u8> {
 /// inside a random UID is not taken for a leak.
 pub fn leaks(hay: &[u8], needle: &str) -> bool {
     let mut forms = vec![needle.as_bytes().to_vec()];
-    if let Some(l1) = needle.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect::<Option<Vec<u8>>>() {
+    if let Some(l1) = needle
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()
+    {
         forms.push(l1);
     }
     let numeric = needle.bytes().all(|b| b.is_ascii_digit() || b == b'.');
@@ -218,7 +262,9 @@ pub fn leaks(hay: &[u8], needle: &str) -> bool {
     forms.iter().filter(|f| !f.is_empty()).any(|f| {
         hay.windows(f.len()).enumerate().any(|(i, w)| {
             w.eq_ignore_ascii_case(f)
-                && (!numeric || (!uidish(i.checked_sub(1).and_then(|j| hay.get(j))) && !uidish(hay.get(i + f.len()))))
+                && (!numeric
+                    || (!uidish(i.checked_sub(1).and_then(|j| hay.get(j)))
+                        && !uidish(hay.get(i + f.len()))))
         })
     })
 }
@@ -229,13 +275,27 @@ pub fn pseudonyms(t: &TestDir, level_args: &[&str]) -> BTreeMap<String, String> 
     let mut out = BTreeMap::new();
     for (i, subj) in query(t, "subjects", &[]).iter().enumerate() {
         let code = s(subj, "subject").to_string();
-        let dir = format!("who-{i}-{}", sha(level_args.join(" ").as_bytes()).get(..8).unwrap_or_default());
+        let dir = format!(
+            "who-{i}-{}",
+            sha(level_args.join(" ").as_bytes())
+                .get(..8)
+                .unwrap_or_default()
+        );
         let mut args = vec!["--subject", code.as_str(), "--include-burned-in"];
         args.extend_from_slice(level_args);
         export(t, &dir, &args).ok();
         let m = manifest(&read_package(&t.join(&dir)));
-        let ids: Vec<&str> = m["subjects"].as_array().expect("subjects").iter().map(|s| s["id"].as_str().expect("id")).collect();
-        assert_eq!(ids.len(), 1, "--subject {code} exports one subject: {ids:?}");
+        let ids: Vec<&str> = m["subjects"]
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .map(|s| s["id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(
+            ids.len(),
+            1,
+            "--subject {code} exports one subject: {ids:?}"
+        );
         out.insert(code, ids[0].to_string());
         std::fs::remove_dir_all(t.join(&dir)).expect("rm");
     }
@@ -321,20 +381,41 @@ fn series_dir(rel: &str) -> &str {
 fn original_copies_are_byte_identical_in_folder_and_zip() {
     let t = TestDir::new();
     archive_with_dump(&t, &small_dump());
-    let stored: BTreeMap<String, Json> =
-        query(&t, "instances", &[]).into_iter().map(|i| (s(&i, "sha256").to_string(), i)).collect();
+    let stored: BTreeMap<String, Json> = query(&t, "instances", &[])
+        .into_iter()
+        .map(|i| (s(&i, "sha256").to_string(), i))
+        .collect();
     let before = snapshot(&t.archive().join("store"));
     for out in ["orig", "orig.zip"] {
         let run = export(&t, out, &["--level", "original"]).ok();
-        assert!(run.stderr.contains("original bytes verified"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("original bytes verified"),
+            "{}",
+            run.stderr
+        );
         let files = read_package(&t.join(out));
         let dicom = dicom_files(&files);
-        assert_eq!(dicom.len(), stored.len(), "{out}: every archived instance, burned-in ones too");
+        assert_eq!(
+            dicom.len(),
+            stored.len(),
+            "{out}: every archived instance, burned-in ones too"
+        );
         for (rel, bytes) in &dicom {
-            let rec = stored.get(&sha(bytes)).unwrap_or_else(|| panic!("{out}/{rel} matches no archived file"));
-            assert_eq!(&std::fs::read(s(rec, "path")).expect("stored"), bytes, "{rel}");
+            let rec = stored
+                .get(&sha(bytes))
+                .unwrap_or_else(|| panic!("{out}/{rel} matches no archived file"));
+            assert_eq!(
+                &std::fs::read(s(rec, "path")).expect("stored"),
+                bytes,
+                "{rel}"
+            );
             // Layout at original: archive code / study number / series label / position.
-            let want = format!("{}/{}/{}/", s(rec, "subject"), n(rec, "study_number"), s(rec, "series_label"));
+            let want = format!(
+                "{}/{}/{}/",
+                s(rec, "subject"),
+                n(rec, "study_number"),
+                s(rec, "series_label")
+            );
             assert!(rel.starts_with(&want), "{rel} is not below {want}");
         }
         let hashes: BTreeSet<String> = dicom.values().map(|b| sha(b)).collect();
@@ -343,9 +424,17 @@ fn original_copies_are_byte_identical_in_folder_and_zip() {
         assert_eq!(m["level"], "original");
         assert_eq!(m["key_fingerprint"], "none");
         assert_eq!(n(&m["counts"], "instances") as usize, stored.len());
-        assert!(m["audit"].is_null(), "original is not audited: {}", m["audit"]);
+        assert!(
+            m["audit"].is_null(),
+            "original is not audited: {}",
+            m["audit"]
+        );
     }
-    assert_eq!(snapshot(&t.archive().join("store")), before, "the archive is not modified");
+    assert_eq!(
+        snapshot(&t.archive().join("store")),
+        before,
+        "the archive is not modified"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,11 +454,17 @@ const FIVE: [Tag; 5] = [
 fn five_attribute_fixture(dir: &Path) {
     std::fs::create_dir_all(dir).expect("mkdir");
     for (i, syntax) in Syntax::ALL.into_iter().enumerate() {
-        let mut spec = fixture::instance("MRN-77031", "2.25.7700", &format!("2.25.77{i}0"), &format!("2.25.77{i}1"))
-            .with_hard_cases();
+        let mut spec = fixture::instance(
+            "MRN-77031",
+            "2.25.7700",
+            &format!("2.25.77{i}0"),
+            &format!("2.25.77{i}1"),
+        )
+        .with_hard_cases();
         spec.syntax = syntax;
         spec.series_number = Some(i as i32 + 1);
-        spec.write(&dir.join(format!("HALVORSEN_{i}.dcm"))).expect("write");
+        spec.write(&dir.join(format!("HALVORSEN_{i}.dcm")))
+            .expect("write");
     }
     let sr = fixture::sr_document(
         "MRN-77031",
@@ -382,19 +477,47 @@ fn five_attribute_fixture(dir: &Path) {
             sop_uid: "2.25.7701".into(),
         }],
     );
-    InstanceSpec { series_number: Some(9), ..sr }.write(&dir.join("report.dcm")).expect("sr");
+    InstanceSpec {
+        series_number: Some(9),
+        ..sr
+    }
+    .write(&dir.join("report.dcm"))
+    .expect("sr");
 
     // The five attributes nested: in the RequestAttributesSequence item, and in the
     // ProtocolContextSequence item two levels further down.
-    let spec = InstanceSpec { series_number: Some(8), ..fixture::instance("MRN-77031", "2.25.7700", "2.25.7780", "2.25.7781") }
-        .with_hard_cases();
+    let spec = InstanceSpec {
+        series_number: Some(8),
+        ..fixture::instance("MRN-77031", "2.25.7700", "2.25.7780", "2.25.7781")
+    }
+    .with_hard_cases();
     let mut obj = spec.to_object().expect("object");
     let nested = |o: &mut InMemDicomObject| {
-        o.put(DataElement::new(tags::PATIENT_NAME, VR::PN, PrimitiveValue::from("HALVORSEN^INGRID")));
-        o.put(DataElement::new(tags::REFERRING_PHYSICIAN_NAME, VR::PN, PrimitiveValue::from("NWOSU^ADAEZE")));
-        o.put(DataElement::new(tags::PERFORMING_PHYSICIAN_NAME, VR::PN, PrimitiveValue::from("LINDQVIST^TORBJORN")));
-        o.put(DataElement::new(tags::OPERATORS_NAME, VR::PN, PrimitiveValue::from("ABERNATHY^QUILLON")));
-        o.put(DataElement::new(tags::PATIENT_BIRTH_DATE, VR::DA, PrimitiveValue::from("19710315")));
+        o.put(DataElement::new(
+            tags::PATIENT_NAME,
+            VR::PN,
+            PrimitiveValue::from("HALVORSEN^INGRID"),
+        ));
+        o.put(DataElement::new(
+            tags::REFERRING_PHYSICIAN_NAME,
+            VR::PN,
+            PrimitiveValue::from("NWOSU^ADAEZE"),
+        ));
+        o.put(DataElement::new(
+            tags::PERFORMING_PHYSICIAN_NAME,
+            VR::PN,
+            PrimitiveValue::from("LINDQVIST^TORBJORN"),
+        ));
+        o.put(DataElement::new(
+            tags::OPERATORS_NAME,
+            VR::PN,
+            PrimitiveValue::from("ABERNATHY^QUILLON"),
+        ));
+        o.put(DataElement::new(
+            tags::PATIENT_BIRTH_DATE,
+            VR::DA,
+            PrimitiveValue::from("19710315"),
+        ));
     };
     obj.update_value(tags::REQUEST_ATTRIBUTES_SEQUENCE, |v| {
         if let Some(items) = v.items_mut() {
@@ -422,24 +545,39 @@ fn five_attribute_fixture(dir: &Path) {
                 .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
         )
         .expect("meta");
-    file.write_to_file(dir.join("nested.dcm")).expect("write nested");
+    file.write_to_file(dir.join("nested.dcm"))
+        .expect("write nested");
 }
 
 #[test]
 fn anonymize_changes_exactly_its_five_attributes_everywhere_and_nothing_else() {
     let t = TestDir::new();
     five_attribute_fixture(&t.join("in"));
-    at_archive(&t, &t.archive()).arg("import").arg(t.join("in")).run().ok();
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .arg(t.join("in"))
+        .run()
+        .ok();
     let stored = query(&t, "instances", &[]);
     assert_eq!(stored.len(), 7);
     let originals: BTreeMap<String, DefaultDicomObject> = stored
         .iter()
-        .map(|i| (s(i, "sop_uid").to_string(), dicom_object::open_file(s(i, "path")).expect("open stored")))
+        .map(|i| {
+            (
+                s(i, "sop_uid").to_string(),
+                dicom_object::open_file(s(i, "path")).expect("open stored"),
+            )
+        })
         .collect();
 
     let run = export(&t, "pkg", &[]).ok(); // default level: anonymize
     // The audit is advisory at anonymize: published, and the names left elsewhere reported.
-    assert!(run.stderr.contains("level anonymize keeps identifying data"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("level anonymize keeps identifying data"),
+        "{}",
+        run.stderr
+    );
     let files = read_package(&t.join("pkg"));
     let m = manifest(&files);
     assert_eq!(m["level"], "anonymize");
@@ -453,13 +591,22 @@ fn anonymize_changes_exactly_its_five_attributes_everywhere_and_nothing_else() {
         let pseudonym = rel.split('/').next().expect("subject folder");
         let out = parse(bytes);
         let sop = text(&out, tags::SOP_INSTANCE_UID).expect("sop");
-        let orig = originals.get(&sop).unwrap_or_else(|| panic!("{rel}: SOPInstanceUID changed at anonymize"));
-        assert_eq!(out.meta().transfer_syntax(), orig.meta().transfer_syntax(), "{rel}");
+        let orig = originals
+            .get(&sop)
+            .unwrap_or_else(|| panic!("{rel}: SOPInstanceUID changed at anonymize"));
+        assert_eq!(
+            out.meta().transfer_syntax(),
+            orig.meta().transfer_syntax(),
+            "{rel}"
+        );
         let before = flatten(orig);
         let after = flatten(&out);
         let added: Vec<&String> = after.keys().filter(|k| !before.contains_key(*k)).collect();
         let removed: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
-        assert!(added.is_empty() && removed.is_empty(), "{rel}: added {added:?}, removed {removed:?}");
+        assert!(
+            added.is_empty() && removed.is_empty(),
+            "{rel}: added {added:?}, removed {removed:?}"
+        );
         for (path, (vr, value)) in &before {
             let (vr2, value2) = &after[path];
             let tag = last_tag(path);
@@ -467,18 +614,35 @@ fn anonymize_changes_exactly_its_five_attributes_everywhere_and_nothing_else() {
                 if path.contains('/') {
                     nested_seen += 1;
                 }
-                let now = String::from_utf8_lossy(value2).trim_end_matches(['\0', ' ']).to_string();
+                let now = String::from_utf8_lossy(value2)
+                    .trim_end_matches(['\0', ' '])
+                    .to_string();
                 if tag == tags::PATIENT_NAME {
-                    assert_eq!(now, pseudonym, "{rel} {path}: PatientName becomes the subject's pseudonym");
+                    assert_eq!(
+                        now, pseudonym,
+                        "{rel} {path}: PatientName becomes the subject's pseudonym"
+                    );
                 } else {
-                    assert_eq!(now, "", "{rel} {path}: emptied (was {:?})", String::from_utf8_lossy(value));
+                    assert_eq!(
+                        now,
+                        "",
+                        "{rel} {path}: emptied (was {:?})",
+                        String::from_utf8_lossy(value)
+                    );
                 }
             } else {
-                assert_eq!((vr, value), (vr2, value2), "{rel} {path} changed at anonymize");
+                assert_eq!(
+                    (vr, value),
+                    (vr2, value2),
+                    "{rel} {path} changed at anonymize"
+                );
             }
         }
     }
-    assert_eq!(nested_seen, 10, "the nested copies of the five attributes were checked");
+    assert_eq!(
+        nested_seen, 10,
+        "the nested copies of the five attributes were checked"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -492,19 +656,40 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
     let instances = query(&t, "instances", &[]);
     assert_eq!(instances.len(), 44);
     // The dump's folder names carry the patients' names and IDs.
-    assert!(instances.iter().any(|i| dump.phi.iter().any(|p| s(i, "source_path").contains(p.as_str()))));
+    assert!(instances.iter().any(|i| {
+        dump.phi
+            .iter()
+            .any(|p| s(i, "source_path").contains(p.as_str()))
+    }));
 
     let run = export(&t, "full", &["--level", "anonymize-full"]).ok();
-    assert!(!run.stderr.contains("would merge") && !run.stderr.contains("would split"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("would merge") && !run.stderr.contains("would split"),
+        "{}",
+        run.stderr
+    );
     export(&t, "full.zip", &["--level", "anonymize-full"]).ok();
-    export(&t, "all", &["--level", "anonymize-full", "--include-burned-in"]).ok();
+    export(
+        &t,
+        "all",
+        &["--level", "anonymize-full", "--include-burned-in"],
+    )
+    .ok();
     let files = read_package(&t.join("full"));
     let zipped = read_package(&t.join("full.zip"));
     let everything = read_package(&t.join("all"));
 
     // Zip and folder hold the same files.
-    let shas = |f: &BTreeMap<String, Vec<u8>>| f.iter().map(|(k, v)| (k.clone(), sha(v))).collect::<BTreeMap<_, _>>();
-    assert_eq!(shas(&files), shas(&zipped), "zip and folder packages differ");
+    let shas = |f: &BTreeMap<String, Vec<u8>>| {
+        f.iter()
+            .map(|(k, v)| (k.clone(), sha(v)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(
+        shas(&files),
+        shas(&zipped),
+        "zip and folder packages differ"
+    );
 
     // No planted identifier, nor original UID, in any byte, path or zip entry name.
     let mut originals: BTreeSet<String> = BTreeSet::new();
@@ -515,15 +700,35 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
     }
     // The search sees what it must: every planted value is found in the archived files,
     // deflated ones included.
-    let stored: Vec<Vec<u8>> = instances.iter().map(|i| searchable(&std::fs::read(s(i, "path")).expect("stored"))).collect();
+    let stored: Vec<Vec<u8>> = instances
+        .iter()
+        .map(|i| searchable(&std::fs::read(s(i, "path")).expect("stored")))
+        .collect();
     for p in &dump.phi {
-        assert!(stored.iter().any(|b| leaks(b, p)), "planted value {p:?} not found in the archived files");
+        assert!(
+            stored.iter().any(|b| leaks(b, p)),
+            "planted value {p:?} not found in the archived files"
+        );
     }
     let deflated = |b: &Vec<u8>| b.windows(22).any(|w| w == b"1.2.840.10008.1.2.1.99");
-    let stored_deflated = instances.iter().map(|i| std::fs::read(s(i, "path")).expect("stored")).find(deflated).expect("a deflated file");
-    assert!(!leaks(&stored_deflated, &dump.phi[0]) && leaks(&searchable(&stored_deflated), &dump.phi[0]));
-    assert!(files.values().any(deflated), "the package has a deflated file, searched inflated");
-    let names: Vec<String> = files.keys().cloned().chain(zip_names(&t.join("full.zip"))).collect();
+    let stored_deflated = instances
+        .iter()
+        .map(|i| std::fs::read(s(i, "path")).expect("stored"))
+        .find(deflated)
+        .expect("a deflated file");
+    assert!(
+        !leaks(&stored_deflated, &dump.phi[0])
+            && leaks(&searchable(&stored_deflated), &dump.phi[0])
+    );
+    assert!(
+        files.values().any(deflated),
+        "the package has a deflated file, searched inflated"
+    );
+    let names: Vec<String> = files
+        .keys()
+        .cloned()
+        .chain(zip_names(&t.join("full.zip")))
+        .collect();
     for (rel, bytes) in files.iter().chain(everything.iter()) {
         let hay = searchable(bytes);
         for p in &dump.phi {
@@ -541,23 +746,44 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
 
     // Layout: pseudonym / study number / series label / position; nothing else.
     let m = manifest(&files);
-    let subjects: BTreeSet<String> =
-        m["subjects"].as_array().expect("subjects").iter().map(|s| s["id"].as_str().expect("id").to_string()).collect();
-    let codes: BTreeSet<String> = instances.iter().map(|i| s(i, "subject").to_string()).collect();
+    let subjects: BTreeSet<String> = m["subjects"]
+        .as_array()
+        .expect("subjects")
+        .iter()
+        .map(|s| s["id"].as_str().expect("id").to_string())
+        .collect();
+    let codes: BTreeSet<String> = instances
+        .iter()
+        .map(|i| s(i, "subject").to_string())
+        .collect();
     for rel in files.keys() {
         if rel == "manifest.json" || rel == "manifest.csv" {
             continue;
         }
         let parts: Vec<&str> = rel.split('/').collect();
         assert_eq!(parts.len(), 4, "{rel}");
-        assert!(subjects.contains(parts[0]), "{rel}: subject folder is a manifest pseudonym");
+        assert!(
+            subjects.contains(parts[0]),
+            "{rel}: subject folder is a manifest pseudonym"
+        );
         assert!(!codes.contains(parts[0]), "{rel}: archive code in a path");
         assert!(parts[1].bytes().all(|b| b.is_ascii_digit()), "{rel}");
-        assert!(parts[2].bytes().all(|b| b.is_ascii_digit() || b == b'.'), "{rel}");
-        assert!(parts[3].len() == 9 && parts[3].ends_with(".dcm") && parts[3][..5].bytes().all(|b| b.is_ascii_digit()), "{rel}");
+        assert!(
+            parts[2].bytes().all(|b| b.is_ascii_digit() || b == b'.'),
+            "{rel}"
+        );
+        assert!(
+            parts[3].len() == 9
+                && parts[3].ends_with(".dcm")
+                && parts[3][..5].bytes().all(|b| b.is_ascii_digit()),
+            "{rel}"
+        );
     }
     for code in &codes {
-        assert!(!leaks(&files["manifest.json"], code) && !leaks(&files["manifest.csv"], code), "archive code {code} in the manifest");
+        assert!(
+            !leaks(&files["manifest.json"], code) && !leaks(&files["manifest.csv"], code),
+            "archive code {code} in the manifest"
+        );
     }
 
     // Manifest: level, options, digest, counts, and every file with its true sha256.
@@ -576,24 +802,44 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
                 series += 1;
                 for f in se["files"].as_array().expect("files") {
                     let path = s(f, "path").to_string();
-                    assert!(path.starts_with(&format!("{}/{}/{}/", s(subj, "id"), n(st, "number"), s(se, "number"))), "{path}");
+                    assert!(
+                        path.starts_with(&format!(
+                            "{}/{}/{}/",
+                            s(subj, "id"),
+                            n(st, "number"),
+                            s(se, "number")
+                        )),
+                        "{path}"
+                    );
                     listed.insert(path, (s(f, "sha256").to_string(), n(f, "bytes")));
                 }
             }
         }
     }
     let dicom = dicom_files(&files);
-    let actual: BTreeMap<String, (String, u64)> =
-        dicom.iter().map(|(k, v)| (k.clone(), (sha(v), v.len() as u64))).collect();
-    assert_eq!(listed, actual, "manifest files = package files, with their sha256");
+    let actual: BTreeMap<String, (String, u64)> = dicom
+        .iter()
+        .map(|(k, v)| (k.clone(), (sha(v), v.len() as u64)))
+        .collect();
+    assert_eq!(
+        listed, actual,
+        "manifest files = package files, with their sha256"
+    );
     let c = &m["counts"];
     assert_eq!(n(c, "subjects") as usize, subjects.len());
-    assert_eq!((n(c, "studies"), n(c, "series"), n(c, "instances") as usize), (studies, series, dicom.len()));
+    assert_eq!(
+        (n(c, "studies"), n(c, "series"), n(c, "instances") as usize),
+        (studies, series, dicom.len())
+    );
     assert_eq!(n(c, "bytes"), actual.values().map(|v| v.1).sum::<u64>());
     let csv = String::from_utf8(files["manifest.csv"].clone()).expect("csv utf8");
     assert_eq!(csv.lines().count(), dicom.len() + 1, "one csv row per file");
     for (path, (hash, _)) in &actual {
-        assert!(csv.lines().any(|l| l.contains(path.as_str()) && l.contains(hash.as_str())), "{path} not in csv");
+        assert!(
+            csv.lines()
+                .any(|l| l.contains(path.as_str()) && l.contains(hash.as_str())),
+            "{path} not in csv"
+        );
     }
 
     // Every file: identity removed, no private element.
@@ -602,9 +848,16 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
     let mut refs = Vec::new();
     for (rel, bytes) in &dicom {
         let obj = parse(bytes);
-        assert_eq!(text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(), Some("YES"), "{rel}");
+        assert_eq!(
+            text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(),
+            Some("YES"),
+            "{rel}"
+        );
         assert_eq!(has_private(&obj), None, "{rel}: private element");
-        new_sops.insert(text(&obj, tags::SOP_INSTANCE_UID).expect("sop"), rel.clone());
+        new_sops.insert(
+            text(&obj, tags::SOP_INSTANCE_UID).expect("sop"),
+            rel.clone(),
+        );
         new_studies.insert(text(&obj, tags::STUDY_INSTANCE_UID).expect("study"));
         let mut r = Vec::new();
         references(&obj, None, &mut r);
@@ -619,28 +872,49 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
     assert_eq!(burned[0]["included"], false);
     assert_eq!(n(c, "series_left_out"), 1);
     let left_out = s(&burned[0], "series").to_string();
-    assert!(!dicom.keys().any(|k| series_dir(k) == left_out), "{left_out} is left out");
+    assert!(
+        !dicom.keys().any(|k| series_dir(k) == left_out),
+        "{left_out} is left out"
+    );
     let left_out_sops: BTreeSet<String> = dicom_files(&everything)
         .iter()
         .filter(|(k, _)| series_dir(k) == left_out)
         .map(|(_, b)| text(&parse(b), tags::SOP_INSTANCE_UID).expect("sop"))
         .collect();
-    assert_eq!(left_out_sops.len(), 2, "the burned-in series is in the --include-burned-in package");
+    assert_eq!(
+        left_out_sops.len(),
+        2,
+        "the burned-in series is in the --include-burned-in package"
+    );
 
     // Every reference resolves to an exported instance (or to one of the series left out).
-    let sr_refs = refs.iter().filter(|(_, (p, _))| *p == Some(tags::REFERENCED_SOP_SEQUENCE)).count();
-    assert!(sr_refs >= 18, "the SR content's IMAGE references survive ({sr_refs})");
+    let sr_refs = refs
+        .iter()
+        .filter(|(_, (p, _))| *p == Some(tags::REFERENCED_SOP_SEQUENCE))
+        .count();
+    assert!(
+        sr_refs >= 18,
+        "the SR content's IMAGE references survive ({sr_refs})"
+    );
     for (rel, (parent, uid)) in &refs {
         let ok = new_sops.contains_key(uid)
             || left_out_sops.contains(uid)
             || (*parent == Some(tags::REFERENCED_STUDY_SEQUENCE) && new_studies.contains(uid));
-        assert!(ok, "{rel}: reference {uid} (in {parent:?}) resolves to no exported instance");
+        assert!(
+            ok,
+            "{rel}: reference {uid} (in {parent:?}) resolves to no exported instance"
+        );
     }
 
     // Every series intact: as many files per series as archived.
     let who = pseudonyms(&t, &["--level", "anonymize-full"]);
     for se in query(&t, "series", &[]) {
-        let dir = format!("{}/{}/{}", who[s(&se, "subject")], n(&se, "study_number"), s(&se, "series_label"));
+        let dir = format!(
+            "{}/{}/{}",
+            who[s(&se, "subject")],
+            n(&se, "study_number"),
+            s(&se, "series_label")
+        );
         let count = dicom.keys().filter(|k| series_dir(k) == dir).count();
         if dir == left_out {
             assert_eq!(count, 0);
@@ -655,8 +929,18 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
 fn burned_in_series_is_included_on_request() {
     let t = TestDir::new();
     archive_with_dump(&t, &small_dump());
-    let run = export(&t, "pkg", &["--level", "anonymize-full", "--include-burned-in"]).ok();
-    assert!(run.stderr.contains("(US) included despite possible burned-in text"), "{}", run.stderr);
+    let run = export(
+        &t,
+        "pkg",
+        &["--level", "anonymize-full", "--include-burned-in"],
+    )
+    .ok();
+    assert!(
+        run.stderr
+            .contains("(US) included despite possible burned-in text"),
+        "{}",
+        run.stderr
+    );
     let files = read_package(&t.join("pkg"));
     let m = manifest(&files);
     let burned = m["burned_in"].as_array().expect("burned_in");
@@ -665,7 +949,13 @@ fn burned_in_series_is_included_on_request() {
     assert_eq!(n(&m["counts"], "series_left_out"), 0);
     assert_eq!(n(&m["counts"], "instances"), 44);
     let dir = s(&burned[0], "series");
-    assert_eq!(dicom_files(&files).keys().filter(|k| series_dir(k) == dir).count(), 2);
+    assert_eq!(
+        dicom_files(&files)
+            .keys()
+            .filter(|k| series_dir(k) == dir)
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -676,7 +966,11 @@ fn exporting_only_burned_in_series_is_not_reported_as_a_dry_run() {
     let t = TestDir::new();
     archive_with_dump(&t, &small_dump());
     let run = export(&t, "us", &["--level", "anonymize-full", "--modality", "US"]);
-    assert!(!run.stderr.contains("dry run"), "not a dry run, yet reported as one:\n{}", run.stderr);
+    assert!(
+        !run.stderr.contains("dry run"),
+        "not a dry run, yet reported as one:\n{}",
+        run.stderr
+    );
     match run.code {
         Some(0) => {
             let m = manifest(&read_package(&t.join("us")));
@@ -701,13 +995,23 @@ fn uids_by_path(pkg: &Path) -> BTreeMap<String, (String, String, String)> {
         .map(|(k, b)| {
             let o = parse(b);
             let g = |t| text(&o, t).expect("uid");
-            (k.clone(), (g(tags::STUDY_INSTANCE_UID), g(tags::SERIES_INSTANCE_UID), g(tags::SOP_INSTANCE_UID)))
+            (
+                k.clone(),
+                (
+                    g(tags::STUDY_INSTANCE_UID),
+                    g(tags::SERIES_INSTANCE_UID),
+                    g(tags::SOP_INSTANCE_UID),
+                ),
+            )
         })
         .collect()
 }
 
 fn first_dirs(pkg: &Path) -> BTreeSet<String> {
-    dicom_files(&read_package(pkg)).keys().map(|k| k.split('/').next().expect("dir").to_string()).collect()
+    dicom_files(&read_package(pkg))
+        .keys()
+        .map(|k| k.split('/').next().expect("dir").to_string())
+        .collect()
 }
 
 #[test]
@@ -717,29 +1021,65 @@ fn pseudonyms_and_uids_are_stable_per_key_and_unlinkable_across_keys() {
     std::fs::create_dir_all(&dir).expect("mkdir");
     for (i, pid) in ["MRN-40001", "MRN-40002"].into_iter().enumerate() {
         for j in 0..2 {
-            let spec = fixture::instance(pid, &format!("2.25.40{i}"), &format!("2.25.40{i}1"), &format!("2.25.40{i}1{j}"));
-            spec.write(&dir.join(format!("{i}_{j}.dcm"))).expect("write");
+            let spec = fixture::instance(
+                pid,
+                &format!("2.25.40{i}"),
+                &format!("2.25.40{i}1"),
+                &format!("2.25.40{i}1{j}"),
+            );
+            spec.write(&dir.join(format!("{i}_{j}.dcm")))
+                .expect("write");
         }
     }
-    at_archive(&t, &t.archive()).arg("import").arg(&dir).run().ok();
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .arg(&dir)
+        .run()
+        .ok();
     let full = ["--level", "anonymize-full"];
     export(&t, "a", &full).ok();
     export(&t, "b.zip", &full).ok();
-    export(&t, "k1", &[&full[..], &["--key-file", "other.key"]].concat()).ok();
-    export(&t, "k2", &[&full[..], &["--key-file", "other.key"]].concat()).ok();
+    export(
+        &t,
+        "k1",
+        &[&full[..], &["--key-file", "other.key"]].concat(),
+    )
+    .ok();
+    export(
+        &t,
+        "k2",
+        &[&full[..], &["--key-file", "other.key"]].concat(),
+    )
+    .ok();
 
     let a = uids_by_path(&t.join("a"));
     assert_eq!(a.len(), 4);
-    assert_eq!(a, uids_by_path(&t.join("b.zip")), "same archive key: same pseudonyms, paths and UIDs");
+    assert_eq!(
+        a,
+        uids_by_path(&t.join("b.zip")),
+        "same archive key: same pseudonyms, paths and UIDs"
+    );
     let k1 = uids_by_path(&t.join("k1"));
-    assert_eq!(k1, uids_by_path(&t.join("k2")), "same key file: same pseudonyms, paths and UIDs");
+    assert_eq!(
+        k1,
+        uids_by_path(&t.join("k2")),
+        "same key file: same pseudonyms, paths and UIDs"
+    );
     let (pa, pk) = (first_dirs(&t.join("a")), first_dirs(&t.join("k1")));
     assert_eq!(pa.len(), 2);
-    assert!(pa.is_disjoint(&pk), "another key gives other pseudonyms: {pa:?} {pk:?}");
+    assert!(
+        pa.is_disjoint(&pk),
+        "another key gives other pseudonyms: {pa:?} {pk:?}"
+    );
     let all_uids = |m: &BTreeMap<String, (String, String, String)>| -> BTreeSet<String> {
-        m.values().flat_map(|(a, b, c)| [a.clone(), b.clone(), c.clone()]).collect()
+        m.values()
+            .flat_map(|(a, b, c)| [a.clone(), b.clone(), c.clone()])
+            .collect()
     };
-    assert!(all_uids(&a).is_disjoint(&all_uids(&k1)), "another key gives other UIDs");
+    assert!(
+        all_uids(&a).is_disjoint(&all_uids(&k1)),
+        "another key gives other UIDs"
+    );
     let fa = manifest(&read_package(&t.join("a")))["key_fingerprint"].clone();
     let fk = manifest(&read_package(&t.join("k1")))["key_fingerprint"].clone();
     assert_ne!(fa, fk);
@@ -753,16 +1093,33 @@ fn a_later_export_of_newly_imported_data_lines_up_with_the_first() {
         spec.write(&p).expect("write");
         p
     };
-    let first = write("one.dcm", fixture::instance("MRN-51234", "2.25.510", "2.25.5101", "2.25.51011"));
-    at_archive(&t, &t.archive()).arg("import").arg(&first).run().ok();
+    let first = write(
+        "one.dcm",
+        fixture::instance("MRN-51234", "2.25.510", "2.25.5101", "2.25.51011"),
+    );
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .arg(&first)
+        .run()
+        .ok();
     export(&t, "p1", &["--level", "anonymize-full"]).ok();
 
     // Later: a second study of the same patient, and a new patient.
     let later = [
-        write("two.dcm", fixture::instance("MRN-51234", "2.25.520", "2.25.5201", "2.25.52011")),
-        write("three.dcm", fixture::instance("MRN-59999", "2.25.530", "2.25.5301", "2.25.53011")),
+        write(
+            "two.dcm",
+            fixture::instance("MRN-51234", "2.25.520", "2.25.5201", "2.25.52011"),
+        ),
+        write(
+            "three.dcm",
+            fixture::instance("MRN-59999", "2.25.530", "2.25.5301", "2.25.53011"),
+        ),
     ];
-    at_archive(&t, &t.archive()).arg("import").args(&later).run().ok();
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .args(&later)
+        .run()
+        .ok();
     export(&t, "p2", &["--level", "anonymize-full"]).ok();
 
     let p1 = uids_by_path(&t.join("p1"));
@@ -770,10 +1127,21 @@ fn a_later_export_of_newly_imported_data_lines_up_with_the_first() {
     assert_eq!(p1.len(), 1);
     assert_eq!(p2.len(), 3);
     let (path, uids) = p1.iter().next().expect("one file");
-    assert_eq!(p2.get(path), Some(uids), "the first study has the same path and UIDs in both packages");
+    assert_eq!(
+        p2.get(path),
+        Some(uids),
+        "the first study has the same path and UIDs in both packages"
+    );
     let subject = path.split('/').next().expect("subject");
-    let same_subject: Vec<&String> = p2.keys().filter(|k| k.starts_with(&format!("{subject}/"))).collect();
-    assert_eq!(same_subject.len(), 2, "both studies of the patient under one pseudonym: {p2:?}");
+    let same_subject: Vec<&String> = p2
+        .keys()
+        .filter(|k| k.starts_with(&format!("{subject}/")))
+        .collect();
+    assert_eq!(
+        same_subject.len(),
+        2,
+        "both studies of the patient under one pseudonym: {p2:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -807,35 +1175,64 @@ fn retained_longitudinal_dates_shift_by_one_offset_per_subject() {
                 study_date: date.into(),
                 ..fixture::instance(pid, study, &format!("{study}1"), &format!("{study}1{j}"))
             };
-            spec.write(&dir.join(format!("{study}_{j}.dcm"))).expect("write");
+            spec.write(&dir.join(format!("{study}_{j}.dcm")))
+                .expect("write");
         }
     }
-    at_archive(&t, &t.archive()).arg("import").arg(&dir).run().ok();
-    let args = ["--level", "anonymize-full", "--option", "retain-longitudinal-modified-dates"];
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .arg(&dir)
+        .run()
+        .ok();
+    let args = [
+        "--level",
+        "anonymize-full",
+        "--option",
+        "retain-longitudinal-modified-dates",
+    ];
     export(&t, "pkg", &args).ok();
     let files = read_package(&t.join("pkg"));
-    assert_eq!(manifest(&files)["options"], serde_json::json!(["retain-longitudinal-modified-dates"]));
+    assert_eq!(
+        manifest(&files)["options"],
+        serde_json::json!(["retain-longitudinal-modified-dates"])
+    );
     let who = pseudonyms(&t, &args);
     let archived = query(&t, "studies", &[]);
     let mut offsets: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
     for (rel, bytes) in dicom_files(&files) {
         let obj = parse(&bytes);
         let parts: Vec<&str> = rel.split('/').collect();
-        let code = who.iter().find(|(_, p)| p.as_str() == parts[0]).map(|(c, _)| c.clone()).expect("known pseudonym");
+        let code = who
+            .iter()
+            .find(|(_, p)| p.as_str() == parts[0])
+            .map(|(c, _)| c.clone())
+            .expect("known pseudonym");
         let study = archived
             .iter()
             .find(|st| s(st, "subject") == code && n(st, "study_number").to_string() == parts[1])
             .expect("archived study");
         let original = s(study, "study_date");
-        for tag in [tags::STUDY_DATE, tags::SERIES_DATE, tags::CONTENT_DATE, tags::ACQUISITION_DATE] {
+        for tag in [
+            tags::STUDY_DATE,
+            tags::SERIES_DATE,
+            tags::CONTENT_DATE,
+            tags::ACQUISITION_DATE,
+        ] {
             let shifted = text(&obj, tag).unwrap_or_else(|| panic!("{rel}: {tag} kept (shifted)"));
             assert_eq!(shifted.len(), 8, "{rel}: {tag} = {shifted:?}");
-            offsets.entry(code.clone()).or_default().insert(days(&shifted) - days(original));
+            offsets
+                .entry(code.clone())
+                .or_default()
+                .insert(days(&shifted) - days(original));
         }
     }
     assert_eq!(offsets.len(), 2);
     for (code, o) in &offsets {
-        assert_eq!(o.len(), 1, "subject {code}: dates shifted by several offsets {o:?}");
+        assert_eq!(
+            o.len(),
+            1,
+            "subject {code}: dates shifted by several offsets {o:?}"
+        );
         assert!(!o.contains(&0), "subject {code}: dates not shifted");
     }
 }
@@ -848,9 +1245,21 @@ fn retained_longitudinal_dates_shift_by_one_offset_per_subject() {
 fn anonymize_full_package_reimports_to_the_same_groups() {
     let t = TestDir::new();
     archive_with_dump(&t, &small_dump());
-    let run = export(&t, "pkg", &["--level", "anonymize-full", "--include-burned-in"]).ok();
-    assert!(!run.stderr.contains("re-import"), "no regrouping warning expected:\n{}", run.stderr);
-    assert_eq!(manifest(&read_package(&t.join("pkg")))["regrouping_warnings"], serde_json::json!([]));
+    let run = export(
+        &t,
+        "pkg",
+        &["--level", "anonymize-full", "--include-burned-in"],
+    )
+    .ok();
+    assert!(
+        !run.stderr.contains("re-import"),
+        "no regrouping warning expected:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        manifest(&read_package(&t.join("pkg")))["regrouping_warnings"],
+        serde_json::json!([])
+    );
     let fresh = t.join("fresh");
     let re = reimport(&t, &t.join("pkg"), &fresh).ok();
     assert!(!re.stderr.contains("blank PatientID"), "{}", re.stderr);
@@ -865,13 +1274,23 @@ fn blank_identifiers_warn_record_and_regroup_as_predicted() {
     // file each study of a blank PatientID as its own subject: A would split in two.
     let dir = t.join("in");
     std::fs::create_dir_all(&dir).expect("mkdir");
-    for (pid, study) in [("MRN-81001", "2.25.811"), ("MRN-81001", "2.25.812"), ("MRN-81002", "2.25.813")] {
+    for (pid, study) in [
+        ("MRN-81001", "2.25.811"),
+        ("MRN-81001", "2.25.812"),
+        ("MRN-81002", "2.25.813"),
+    ] {
         for j in 0..2 {
-            let spec = fixture::instance(pid, study, &format!("{study}1"), &format!("{study}1{j}")).with_hard_cases();
-            spec.write(&dir.join(format!("{study}_{j}.dcm"))).expect("write");
+            let spec = fixture::instance(pid, study, &format!("{study}1"), &format!("{study}1{j}"))
+                .with_hard_cases();
+            spec.write(&dir.join(format!("{study}_{j}.dcm")))
+                .expect("write");
         }
     }
-    at_archive(&t, &t.archive()).arg("import").arg(&dir).run().ok();
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .arg(&dir)
+        .run()
+        .ok();
     let code = query(&t, "subjects", &["--patient-id", "MRN-81001"])
         .first()
         .map(|x| s(x, "subject").to_string())
@@ -880,23 +1299,46 @@ fn blank_identifiers_warn_record_and_regroup_as_predicted() {
     let expected = format!("1 subject would split into 2 on re-import: {code}");
 
     let dry = export(&t, "dry", &[&args[..], &["--dry-run"]].concat()).ok();
-    assert!(dry.stderr.contains(&expected), "dry run warns too:\n{}", dry.stderr);
+    assert!(
+        dry.stderr.contains(&expected),
+        "dry run warns too:\n{}",
+        dry.stderr
+    );
     assert!(!t.join("dry").exists(), "a dry run writes nothing");
     assert!(leftovers(t.path()).is_empty());
 
     let run = export(&t, "pkg", &args).ok();
-    assert!(run.stderr.contains(&format!("depot: warning: {expected}")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("depot: warning: {expected}")),
+        "{}",
+        run.stderr
+    );
     let files = read_package(&t.join("pkg"));
     let m = manifest(&files);
     assert_eq!(m["blank_identifiers"], true);
     let warnings = m["regrouping_warnings"].as_array().expect("warnings");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     let w = &warnings[0];
-    assert_eq!((w["level"].as_str(), w["kind"].as_str(), n(w, "would_become")), (Some("subject"), Some("split"), 2));
+    assert_eq!(
+        (
+            w["level"].as_str(),
+            w["kind"].as_str(),
+            n(w, "would_become")
+        ),
+        (Some("subject"), Some("split"), 2)
+    );
     // In the manifest the subject is named by its pseudonym, never by its archive code.
-    assert!(!leaks(&files["manifest.json"], &code), "archive code in manifest");
+    assert!(
+        !leaks(&files["manifest.json"], &code),
+        "archive code in manifest"
+    );
     let pseudonym = w["groups"][0].as_str().expect("group");
-    assert!(files.keys().any(|k| k.starts_with(&format!("{pseudonym}/"))), "{pseudonym} is a package subject");
+    assert!(
+        files
+            .keys()
+            .any(|k| k.starts_with(&format!("{pseudonym}/"))),
+        "{pseudonym} is a package subject"
+    );
     assert!(s(w, "message").contains(pseudonym));
 
     // As predicted: 2 subjects become 3; studies, series and instances do not move.
@@ -904,8 +1346,15 @@ fn blank_identifiers_warn_record_and_regroup_as_predicted() {
     assert_eq!((subjects, studies, instances), (2, 3, 6));
     let fresh = t.join("fresh");
     reimport(&t, &t.join("pkg"), &fresh).ok();
-    assert_eq!(counts(&t, &fresh), (subjects + 1, studies, series, instances));
-    assert!(query_at(&t, &fresh, "subjects", &[]).iter().all(|x| x["blank_patient_id"] == true));
+    assert_eq!(
+        counts(&t, &fresh),
+        (subjects + 1, studies, series, instances)
+    );
+    assert!(
+        query_at(&t, &fresh, "subjects", &[])
+            .iter()
+            .all(|x| x["blank_patient_id"] == true)
+    );
 
     // Without --blank-identifiers the same data regroups as archived: no warning.
     let plain = export(&t, "plain", &["--level", "anonymize-full"]).ok();
@@ -933,13 +1382,22 @@ fn existing_package_is_kept_without_force_and_replaced_with_force() {
         assert!(leftovers(t.path()).is_empty(), "{:?}", leftovers(t.path()));
     }
     assert_eq!(snapshot(&t.join("pkg")), before_dir);
-    assert_eq!(std::fs::read(t.join("pkg.zip")).expect("read"), b"not really a zip");
+    assert_eq!(
+        std::fs::read(t.join("pkg.zip")).expect("read"),
+        b"not really a zip"
+    );
 
     for out in ["pkg", "pkg.zip"] {
         export(&t, out, &["--level", "anonymize-full", "--force"]).ok();
         let files = read_package(&t.join(out));
-        assert!(!files.contains_key("keep.txt"), "{out} replaced, not merged");
-        assert_eq!(n(&manifest(&files)["counts"], "instances") as usize, dicom_files(&files).len());
+        assert!(
+            !files.contains_key("keep.txt"),
+            "{out} replaced, not merged"
+        );
+        assert_eq!(
+            n(&manifest(&files)["counts"], "instances") as usize,
+            dicom_files(&files).len()
+        );
     }
     assert!(leftovers(t.path()).is_empty(), "{:?}", leftovers(t.path()));
 }
@@ -948,7 +1406,10 @@ fn existing_package_is_kept_without_force_and_replaced_with_force() {
 fn a_failed_export_leaves_nothing_behind() {
     let t = TestDir::new();
     archive_with_dump(&t, &small_dump());
-    let victim = query(&t, "instances", &["--modality", "MR"]).into_iter().next().expect("an MR instance");
+    let victim = query(&t, "instances", &["--modality", "MR"])
+        .into_iter()
+        .next()
+        .expect("an MR instance");
     let path = PathBuf::from(s(&victim, "path"));
     let mut bytes = std::fs::read(&path).expect("read");
     // Same size, one byte changed at the end of the pixel data: original must notice.
@@ -957,14 +1418,22 @@ fn a_failed_export_leaves_nothing_behind() {
     std::fs::write(&path, &bytes).expect("corrupt");
     for out in ["o", "o.zip"] {
         let run = export(&t, out, &["--level", "original"]).expect_code(2);
-        assert!(run.stderr.contains("does not match its SHA-256"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("does not match its SHA-256"),
+            "{}",
+            run.stderr
+        );
         assert!(!t.join(out).exists());
     }
     // Truncated: cannot be de-identified.
     std::fs::write(&path, &bytes[..bytes.len() / 2]).expect("truncate");
     for out in ["f", "f.zip"] {
         let run = export(&t, out, &["--level", "anonymize-full"]).expect_code(2);
-        assert!(run.stderr.contains("could not be exported"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("could not be exported"),
+            "{}",
+            run.stderr
+        );
         assert!(!t.join(out).exists());
     }
     // A failed --force export keeps the package it was meant to replace.
@@ -984,22 +1453,48 @@ fn a_failed_export_leaves_nothing_behind() {
 fn selection_flags_narrow_the_package() {
     let t = TestDir::new();
     archive_with_dump(&t, &small_dump());
-    let subject = query(&t, "subjects", &[]).into_iter().find(|x| x["blank_patient_id"] == false).expect("subject");
+    let subject = query(&t, "subjects", &[])
+        .into_iter()
+        .find(|x| x["blank_patient_id"] == false)
+        .expect("subject");
     let code = s(&subject, "subject").to_string();
-    let study = query(&t, "studies", &["--subject", &code]).into_iter().next().expect("study");
-    let series = query(&t, "series", &["--modality", "MR"]).into_iter().next().expect("series");
+    let study = query(&t, "studies", &["--subject", &code])
+        .into_iter()
+        .next()
+        .expect("study");
+    let series = query(&t, "series", &["--modality", "MR"])
+        .into_iter()
+        .next()
+        .expect("series");
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
         (vec!["--subject", &code], vec!["--subject", &code]),
         (vec!["--modality", "SR"], vec!["--modality", "SR"]),
-        (vec!["--study", s(&study, "study_uid")], vec!["--study-uid", s(&study, "study_uid")]),
-        (vec!["--series", s(&series, "series_uid")], vec!["--series-uid", s(&series, "series_uid")]),
+        (
+            vec!["--study", s(&study, "study_uid")],
+            vec!["--study-uid", s(&study, "study_uid")],
+        ),
+        (
+            vec!["--series", s(&series, "series_uid")],
+            vec!["--series-uid", s(&series, "series_uid")],
+        ),
     ];
     for (i, (export_args, query_args)) in cases.iter().enumerate() {
-        let want: BTreeSet<String> = query(&t, "instances", query_args).iter().map(|r| s(r, "sha256").to_string()).collect();
+        let want: BTreeSet<String> = query(&t, "instances", query_args)
+            .iter()
+            .map(|r| s(r, "sha256").to_string())
+            .collect();
         assert!(!want.is_empty() && want.len() < 44, "{query_args:?}");
         let out = format!("sel{i}");
-        export(&t, &out, &[&["--level", "original"], &export_args[..]].concat()).ok();
-        let got: BTreeSet<String> = dicom_files(&read_package(&t.join(&out))).values().map(|b| sha(b)).collect();
+        export(
+            &t,
+            &out,
+            &[&["--level", "original"], &export_args[..]].concat(),
+        )
+        .ok();
+        let got: BTreeSet<String> = dicom_files(&read_package(&t.join(&out)))
+            .values()
+            .map(|b| sha(b))
+            .collect();
         assert_eq!(got, want, "{export_args:?}");
     }
     // The same narrowing at anonymize-full: counts match.
