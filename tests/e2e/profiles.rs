@@ -9,39 +9,104 @@ use crate::support::*;
 fn lists_levels_options_and_custom_profiles() {
     let t = TestDir::new();
     fs::create_dir_all(t.join("profiles")).expect("mkdir");
-    fs::write(t.join("profiles/irb.toml"), "base = \"basic\"\ndescription = \"IRB 17\"\noptions = [\"retain-uids\"]\n")
-        .expect("write");
+    fs::write(
+        t.join("profiles/irb.toml"),
+        "base = \"basic\"\ndescription = \"IRB 17\"\noptions = [\"retain-uids\"]\n",
+    )
+    .expect("write");
     fs::write(t.join("profiles/broken.toml"), "base = \"nope\"\n").expect("write");
-    let run = t.depot().args(["profiles"]).env("DEPOT_PROFILE_DIR", t.join("profiles")).run().ok();
-    for name in ["original", "anonymize", "anonymize-full", "basic", "qmenta", "sup142"] {
-        assert!(run.stdout.contains(&format!("  {name} ")), "{name} missing:\n{}", run.stdout);
+    let run = t
+        .depot()
+        .args(["profiles"])
+        .env("DEPOT_PROFILE_DIR", t.join("profiles"))
+        .run()
+        .ok();
+    for name in [
+        "original",
+        "anonymize",
+        "anonymize-full",
+        "basic",
+        "qmenta",
+        "sup142",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("  {name} ")),
+            "{name} missing:\n{}",
+            run.stdout
+        );
     }
     assert!(run.stdout.contains("RetainDeviceIdentityOption") && run.stdout.contains("113109"));
-    assert!(run.stdout.contains("irb") && run.stdout.contains("IRB 17"), "{}", run.stdout);
-    assert!(run.stdout.contains("broken") && run.stderr.contains("unknown level"), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("irb") && run.stdout.contains("IRB 17"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("broken") && run.stderr.contains("unknown level"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn show_prints_every_rule_and_options_change_them() {
     let t = TestDir::new();
     let basic = t.depot().args(["profiles", "show", "basic"]).run().ok();
-    let rows: Vec<&str> = basic.stdout.lines().filter(|l| !l.starts_with('#') && !l.starts_with("TAG")).collect();
+    let rows: Vec<&str> = basic
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("TAG"))
+        .collect();
     assert!(rows.len() >= 656, "{} rows", rows.len());
-    let line = |out: &str, tag: &str| out.lines().find(|l| l.starts_with(tag)).unwrap_or_default().to_string();
-    assert!(line(&basic.stdout, "0020,000D").contains(" U "), "{}", line(&basic.stdout, "0020,000D"));
+    let line = |out: &str, tag: &str| {
+        out.lines()
+            .find(|l| l.starts_with(tag))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line(&basic.stdout, "0020,000D").contains(" U "),
+        "{}",
+        line(&basic.stdout, "0020,000D")
+    );
     assert!(line(&basic.stdout, "50xx,xxxx").contains(" X "));
-    let uids = t.depot().args(["profiles", "show", "basic", "--option", "RetainUIDsOption"]).run().ok();
-    assert!(line(&uids.stdout, "0020,000D").contains(" K "), "{}", line(&uids.stdout, "0020,000D"));
+    let uids = t
+        .depot()
+        .args(["profiles", "show", "basic", "--option", "RetainUIDsOption"])
+        .run()
+        .ok();
+    assert!(
+        line(&uids.stdout, "0020,000D").contains(" K "),
+        "{}",
+        line(&uids.stdout, "0020,000D")
+    );
     let dates = t
         .depot()
-        .args(["profiles", "show", "anonymize-full", "--option", "retain-device-identity"])
+        .args([
+            "profiles",
+            "show",
+            "anonymize-full",
+            "--option",
+            "retain-device-identity",
+        ])
         .args(["--option", "retain-longitudinal-modified-dates"])
         .run()
         .ok();
-    assert!(line(&dates.stdout, "0018,1200").contains(" C "), "modified dates win over device K");
+    assert!(
+        line(&dates.stdout, "0018,1200").contains(" C "),
+        "modified dates win over device K"
+    );
     let q = t.depot().args(["profiles", "show", "qmenta"]).run().ok();
-    assert!(line(&q.stdout, "0008,0025").contains(" X ") && line(&q.stdout, "0040,A121").contains(" X "));
-    let json = t.depot().args(["profiles", "show", "sup142", "--json"]).run().ok().json();
+    assert!(
+        line(&q.stdout, "0008,0025").contains(" X ")
+            && line(&q.stdout, "0040,A121").contains(" X ")
+    );
+    let json = t
+        .depot()
+        .args(["profiles", "show", "sup142", "--json"])
+        .run()
+        .ok()
+        .json();
     assert_eq!(json["level"], "sup142");
     assert_eq!(json["removes_identity"], false);
     assert_eq!(json["rules"].as_array().map(|r| r.len() >= 43), Some(true));
@@ -51,16 +116,45 @@ fn show_prints_every_rule_and_options_change_them() {
 fn show_custom_profiles_by_name_and_file() {
     let t = TestDir::new();
     fs::create_dir_all(t.join("p")).expect("mkdir");
-    fs::write(t.join("p/keepdesc.toml"), "base = \"anonymize-full\"\n[actions]\n\"0008,1030\" = \"K\"\nPatientAge = \"K\"\n")
-        .expect("write");
-    let by_name = t.depot().args(["profiles", "show", "keepdesc"]).env("DEPOT_PROFILE_DIR", t.join("p")).run().ok();
-    let by_file = t.depot().args(["profiles", "show", "p/keepdesc.toml"]).run().ok();
+    fs::write(
+        t.join("p/keepdesc.toml"),
+        "base = \"anonymize-full\"\n[actions]\n\"0008,1030\" = \"K\"\nPatientAge = \"K\"\n",
+    )
+    .expect("write");
+    let by_name = t
+        .depot()
+        .args(["profiles", "show", "keepdesc"])
+        .env("DEPOT_PROFILE_DIR", t.join("p"))
+        .run()
+        .ok();
+    let by_file = t
+        .depot()
+        .args(["profiles", "show", "p/keepdesc.toml"])
+        .run()
+        .ok();
     assert_eq!(by_name.stdout, by_file.stdout);
-    let l = by_name.stdout.lines().find(|l| l.starts_with("0008,1030")).unwrap_or_default().to_string();
+    let l = by_name
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("0008,1030"))
+        .unwrap_or_default()
+        .to_string();
     assert!(l.contains(" K ") && l.contains("custom"), "{l}");
-    let run = t.depot().args(["profiles", "show", "nosuch"]).run().expect_code(2);
+    let run = t
+        .depot()
+        .args(["profiles", "show", "nosuch"])
+        .run()
+        .expect_code(2);
     assert!(run.stderr.contains("no profile"), "{}", run.stderr);
-    fs::write(t.join("bad.toml"), "base = \"basic\"\n[actions]\nNotAKeyword = \"X\"\n").expect("write");
-    let run = t.depot().args(["profiles", "show", "bad.toml"]).run().expect_code(2);
+    fs::write(
+        t.join("bad.toml"),
+        "base = \"basic\"\n[actions]\nNotAKeyword = \"X\"\n",
+    )
+    .expect("write");
+    let run = t
+        .depot()
+        .args(["profiles", "show", "bad.toml"])
+        .run()
+        .expect_code(2);
     assert!(run.stderr.contains("NotAKeyword"), "{}", run.stderr);
 }

@@ -152,7 +152,11 @@ impl FromStr for Action {
             "X/Z/D" => Action::XZD,
             "X/Z/U*" | "X/Z/U" => Action::XZU,
             "P" => Action::P,
-            _ => return Err(ProfileError::UnknownAction { action: s.to_string() }),
+            _ => {
+                return Err(ProfileError::UnknownAction {
+                    action: s.to_string(),
+                });
+            }
         };
         Ok(action)
     }

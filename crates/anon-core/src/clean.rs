@@ -52,7 +52,10 @@ impl Scrubber {
         }
         needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
         byte_needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        Scrubber { needles, byte_needles }
+        Scrubber {
+            needles,
+            byte_needles,
+        }
     }
 
     /// Whether there is nothing to cut.
@@ -89,7 +92,14 @@ impl Scrubber {
         if !any {
             return None;
         }
-        Some(chars.iter().zip(cut).filter(|(_, c)| !c).map(|(ch, _)| *ch).collect())
+        Some(
+            chars
+                .iter()
+                .zip(cut)
+                .filter(|(_, c)| !c)
+                .map(|(ch, _)| *ch)
+                .collect(),
+        )
     }
 
     /// Overwrites every encoded identifier in `bytes` with zero bytes; returns whether any was
@@ -103,7 +113,9 @@ impl Scrubber {
             }
             let mut i = 0;
             while i + n <= bytes.len() {
-                let hit = bytes.get(i..i + n).is_some_and(|w| w.eq_ignore_ascii_case(needle));
+                let hit = bytes
+                    .get(i..i + n)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(needle));
                 if hit {
                     for b in bytes.iter_mut().skip(i).take(n) {
                         *b = 0;
@@ -126,7 +138,10 @@ mod tests {
     #[test]
     fn cuts_identifiers_case_insensitively_in_any_script() {
         let s = Scrubber::new(["Müller", "Hans", "12345", "X"]);
-        assert_eq!(s.clean_text("Scan of MÜLLER hans, id 12345").as_deref(), Some("Scan of  , id "));
+        assert_eq!(
+            s.clean_text("Scan of MÜLLER hans, id 12345").as_deref(),
+            Some("Scan of  , id ")
+        );
         assert_eq!(s.clean_text("nothing here X"), None);
         assert!(Scrubber::new(["", " ", "A"]).is_empty());
     }

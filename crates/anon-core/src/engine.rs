@@ -100,7 +100,10 @@ fn all_strs(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
         .and_then(|e| e.to_multi_str().ok().map(|v| v.to_vec()))
         .unwrap_or_default()
         .into_iter()
-        .map(|s| s.trim_matches(|c: char| c == '\0' || c.is_whitespace()).to_string())
+        .map(|s| {
+            s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string()
+        })
         .filter(|s| !s.is_empty())
         .collect()
 }
@@ -134,7 +137,17 @@ fn date_spellings(da: &str, out: &mut Vec<String>) {
 fn is_text_vr(vr: VR) -> bool {
     matches!(
         vr,
-        VR::AE | VR::AS | VR::CS | VR::LO | VR::LT | VR::PN | VR::SH | VR::ST | VR::UC | VR::UT | VR::UR
+        VR::AE
+            | VR::AS
+            | VR::CS
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::UC
+            | VR::UT
+            | VR::UR
     )
 }
 
@@ -183,12 +196,17 @@ impl Deidentifier {
     /// `1.2.840.10008.` and empty values are returned unchanged.
     pub fn map_uid(&self, uid: &str) -> String {
         let u = clean_uid(uid);
-        if u.is_empty() || is_well_known(u) { u.to_string() } else { self.key.uid_for(u) }
+        if u.is_empty() || is_well_known(u) {
+            u.to_string()
+        } else {
+            self.key.uid_for(u)
+        }
     }
 
     /// The keyed pseudonym of a patient ID (and its issuer): `P` + 10 base32 characters.
     pub fn pseudonym(&self, patient_id: &str, issuer: Option<&str>) -> String {
-        self.key.pseudonym_for(patient_id.trim(), issuer.unwrap_or("").trim())
+        self.key
+            .pseudonym_for(patient_id.trim(), issuer.unwrap_or("").trim())
     }
 
     /// The subject of `obj`: pseudonym and date offset from the key and PatientID (+ issuer),
@@ -198,8 +216,12 @@ impl Deidentifier {
         let id = first_str(obj, tags::PATIENT_ID).unwrap_or_default();
         let issuer = first_str(obj, tags::ISSUER_OF_PATIENT_ID).unwrap_or_default();
         let mut identifiers = Vec::new();
-        for tag in [tags::PATIENT_NAME, tags::PATIENT_BIRTH_NAME, tags::PATIENT_MOTHER_BIRTH_NAME, tags::OTHER_PATIENT_NAMES]
-        {
+        for tag in [
+            tags::PATIENT_NAME,
+            tags::PATIENT_BIRTH_NAME,
+            tags::PATIENT_MOTHER_BIRTH_NAME,
+            tags::OTHER_PATIENT_NAMES,
+        ] {
             for pn in all_strs(obj, tag) {
                 name_parts(&pn, &mut identifiers);
             }
@@ -214,7 +236,10 @@ impl Deidentifier {
         ] {
             identifiers.extend(all_strs(obj, tag));
         }
-        if let Some(items) = obj.get(tags::OTHER_PATIENT_I_DS_SEQUENCE).and_then(|e| e.items()) {
+        if let Some(items) = obj
+            .get(tags::OTHER_PATIENT_I_DS_SEQUENCE)
+            .and_then(|e| e.items())
+        {
             for item in items {
                 identifiers.extend(all_strs(item, tags::PATIENT_ID));
             }
@@ -227,7 +252,9 @@ impl Deidentifier {
         identifiers.dedup();
         if id.is_empty() {
             // No PatientID: name and birth date stand in, so patients without IDs stay apart.
-            let name = first_str(obj, tags::PATIENT_NAME).unwrap_or_default().to_uppercase();
+            let name = first_str(obj, tags::PATIENT_NAME)
+                .unwrap_or_default()
+                .to_uppercase();
             let birth = first_str(obj, tags::PATIENT_BIRTH_DATE).unwrap_or_default();
             return SubjectContext {
                 pseudonym: self.key.pseudonym_without_id(&name, &birth),
@@ -259,9 +286,9 @@ impl Deidentifier {
             return Ok(walk.report);
         }
         if first_str(obj, tags::PATIENT_ID).is_none() && self.profile.pseudonymizes_patient_id() {
-            walk.report
-                .warnings
-                .push("no PatientID: pseudonym derived from PatientName and birth date".to_string());
+            walk.report.warnings.push(
+                "no PatientID: pseudonym derived from PatientName and birth date".to_string(),
+            );
         }
         let old_sop = first_str(obj, tags::SOP_INSTANCE_UID);
         let dataset = std::mem::replace(&mut **obj, InMemDicomObject::new_empty());
@@ -339,10 +366,21 @@ impl Deidentifier {
 
     fn add_markers(&self, ds: &mut InMemDicomObject, report: &mut Report) {
         let mut put = |ds: &mut InMemDicomObject, elem: InMemElement| {
-            report.actions.push(AppliedAction { path: with_step(&[], elem.tag()), action: None, done: Done::Added });
+            report.actions.push(AppliedAction {
+                path: with_step(&[], elem.tag()),
+                action: None,
+                done: Done::Added,
+            });
             ds.put(elem);
         };
-        put(ds, DataElement::new(tags::PATIENT_IDENTITY_REMOVED, VR::CS, PrimitiveValue::from("YES")));
+        put(
+            ds,
+            DataElement::new(
+                tags::PATIENT_IDENTITY_REMOVED,
+                VR::CS,
+                PrimitiveValue::from("YES"),
+            ),
+        );
         put(
             ds,
             DataElement::new(
@@ -360,8 +398,16 @@ impl Deidentifier {
                 .map(|(value, meaning)| {
                     InMemDicomObject::from_element_iter([
                         DataElement::new(tags::CODE_VALUE, VR::SH, PrimitiveValue::from(*value)),
-                        DataElement::new(tags::CODING_SCHEME_DESIGNATOR, VR::SH, PrimitiveValue::from("DCM")),
-                        DataElement::new(tags::CODE_MEANING, VR::LO, PrimitiveValue::from(*meaning)),
+                        DataElement::new(
+                            tags::CODING_SCHEME_DESIGNATOR,
+                            VR::SH,
+                            PrimitiveValue::from("DCM"),
+                        ),
+                        DataElement::new(
+                            tags::CODE_MEANING,
+                            VR::LO,
+                            PrimitiveValue::from(*meaning),
+                        ),
                     ])
                 })
                 .collect();
@@ -377,7 +423,11 @@ impl Deidentifier {
         if let Some(flag) = self.profile.longitudinal_flag() {
             put(
                 ds,
-                DataElement::new(tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED, VR::CS, PrimitiveValue::from(flag)),
+                DataElement::new(
+                    tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED,
+                    VR::CS,
+                    PrimitiveValue::from(flag),
+                ),
             );
         }
     }
@@ -391,7 +441,10 @@ impl Deidentifier {
         walk: &mut Walk<'_>,
     ) -> Result<InMemDicomObject, AnonError> {
         if depth > MAX_DEPTH {
-            return Err(AnonError::TooDeep { path: TagPath(path.clone()).to_string(), limit: MAX_DEPTH });
+            return Err(AnonError::TooDeep {
+                path: TagPath(path.clone()).to_string(),
+                limit: MAX_DEPTH,
+            });
         }
         let policy = self.profile.private_policy();
         // Private creators of this data set: (group, block) -> creator.
@@ -415,7 +468,11 @@ impl Deidentifier {
             let tag = elem.tag();
             if tag.element() == 0x0000 && self.profile.cleans_meta() {
                 // Group lengths (retired) would be wrong after any change.
-                walk.report.actions.push(AppliedAction { path: with_step(path, tag), action: None, done: Done::Removed });
+                walk.report.actions.push(AppliedAction {
+                    path: with_step(path, tag),
+                    action: None,
+                    done: Done::Removed,
+                });
                 continue;
             }
             if tag.group() % 2 == 1 {
@@ -475,7 +532,11 @@ impl Deidentifier {
             if used_blocks.contains(&(t.group(), t.element() as u8)) {
                 out.push(creator);
             } else {
-                walk.report.actions.push(AppliedAction { path: with_step(path, t), action: Some(Action::X), done: Done::Removed });
+                walk.report.actions.push(AppliedAction {
+                    path: with_step(path, t),
+                    action: Some(Action::X),
+                    done: Done::Removed,
+                });
             }
         }
         Ok(InMemDicomObject::from_element_iter(out))
@@ -511,19 +572,30 @@ impl Deidentifier {
             Value::Sequence(seq) => {
                 let mut items = Vec::with_capacity(seq.items().len());
                 for (i, item) in seq.into_items().into_iter().enumerate() {
-                    path.push(PathStep { tag, item: Some(i as u32) });
+                    path.push(PathStep {
+                        tag,
+                        item: Some(i as u32),
+                    });
                     let walked = self.walk_dataset(item, path, depth + 1, walk);
                     path.pop();
                     items.push(walked?);
                 }
-                Ok(DataElement::new(tag, VR::SQ, DataSetSequence::new(items, Length::UNDEFINED)))
+                Ok(DataElement::new(
+                    tag,
+                    VR::SQ,
+                    DataSetSequence::new(items, Length::UNDEFINED),
+                ))
             }
             other => Ok(DataElement::new(tag, vr, other)),
         }
     }
 
     fn record(walk: &mut Walk<'_>, path: &[PathStep], tag: Tag, action: Action, done: Done) {
-        walk.report.actions.push(AppliedAction { path: with_step(path, tag), action: Some(action), done });
+        walk.report.actions.push(AppliedAction {
+            path: with_step(path, tag),
+            action: Some(action),
+            done,
+        });
     }
 
     /// Applies one rule to one element; `None` when the element is removed.
@@ -550,7 +622,11 @@ impl Deidentifier {
         }
         if is_seq {
             // D, K, C, U, P on a sequence: keep it and apply the profile to its items.
-            let done = if resolved == Resolved::Keep { Done::Kept } else { Done::ItemsProcessed };
+            let done = if resolved == Resolved::Keep {
+                Done::Kept
+            } else {
+                Done::ItemsProcessed
+            };
             Self::record(walk, path, tag, action, done);
             return self.walk_items(elem, path, depth, walk).map(Some);
         }
@@ -598,7 +674,12 @@ impl Deidentifier {
         if vr == VR::UI {
             let values: Vec<String> = elem
                 .to_multi_str()
-                .map(|v| v.iter().map(|u| clean_uid(u).to_string()).filter(|u| !u.is_empty()).collect())
+                .map(|v| {
+                    v.iter()
+                        .map(|u| clean_uid(u).to_string())
+                        .filter(|u| !u.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default();
             let mapped: Vec<String> = if values.is_empty() {
                 vec![self.key.uid_for(&format!("dummy {tag}"))]
@@ -637,12 +718,20 @@ impl Deidentifier {
                     v.iter()
                         .map(|s| s.trim())
                         .filter(|s| !s.is_empty())
-                        .map(|s| self.key.value_code_for(u32::from(tag.group()) << 16 | u32::from(tag.element()), s))
+                        .map(|s| {
+                            self.key.value_code_for(
+                                u32::from(tag.group()) << 16 | u32::from(tag.element()),
+                                s,
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default()
         };
-        let values: Vec<String> = values.into_iter().map(|s| s.chars().take(max_len(vr)).collect()).collect();
+        let values: Vec<String> = values
+            .into_iter()
+            .map(|s| s.chars().take(max_len(vr)).collect())
+            .collect();
         if values.is_empty() {
             return DataElement::empty(tag, vr);
         }
@@ -691,7 +780,9 @@ impl Deidentifier {
     }
 
     fn scrub_text(&self, elem: InMemElement, vr: VR, scrubber: &Scrubber) -> InMemElement {
-        let Ok(values) = elem.to_multi_str().map(|v| v.to_vec()) else { return elem };
+        let Ok(values) = elem.to_multi_str().map(|v| v.to_vec()) else {
+            return elem;
+        };
         let mut changed = false;
         let cleaned: Vec<String> = values
             .into_iter()
@@ -719,13 +810,20 @@ impl Deidentifier {
         }
         let tag = elem.tag();
         let vr = elem.vr();
-        let Value::Primitive(p) = elem.value() else { return (elem, false) };
+        let Value::Primitive(p) = elem.value() else {
+            return (elem, false);
+        };
         let mut bytes = p.to_bytes().into_owned();
         if !scrubber.clean_bytes(&mut bytes) {
             return (elem, false);
         }
         let value = if vr == VR::OW {
-            PrimitiveValue::U16(bytes.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect())
+            PrimitiveValue::U16(
+                bytes
+                    .chunks(2)
+                    .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                    .collect(),
+            )
         } else {
             PrimitiveValue::U8(bytes.into())
         };
@@ -746,7 +844,10 @@ impl Deidentifier {
         if matches!(elem.value(), Value::Sequence(_)) {
             return self.walk_items(elem, path, depth, walk).map(Some);
         }
-        if matches!(elem.value(), Value::PixelSequence(_)) || tag.group() == 0x7FE0 || elem.is_empty() {
+        if matches!(elem.value(), Value::PixelSequence(_))
+            || tag.group() == 0x7FE0
+            || elem.is_empty()
+        {
             return Ok(Some(elem));
         }
         let vr = effective_vr(&elem);
@@ -760,9 +861,16 @@ impl Deidentifier {
                 } else {
                     let all_known = elem
                         .to_multi_str()
-                        .map(|v| v.iter().all(|u| is_well_known(clean_uid(u)) || clean_uid(u).is_empty()))
+                        .map(|v| {
+                            v.iter()
+                                .all(|u| is_well_known(clean_uid(u)) || clean_uid(u).is_empty())
+                        })
                         .unwrap_or(true);
-                    if all_known { Ok(Some(elem)) } else { self.apply_rule(elem, Action::U, path, depth, walk) }
+                    if all_known {
+                        Ok(Some(elem))
+                    } else {
+                        self.apply_rule(elem, Action::U, path, depth, walk)
+                    }
                 }
             }
             VR::DA | VR::DT | VR::TM => match self.profile.date_mode() {

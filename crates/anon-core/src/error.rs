@@ -7,7 +7,9 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum ProfileError {
     /// The level name is not one of the built-in levels.
-    #[error("unknown level {name:?} (known: original, anonymize, anonymize-full, basic, qmenta, sup142)")]
+    #[error(
+        "unknown level {name:?} (known: original, anonymize, anonymize-full, basic, qmenta, sup142)"
+    )]
     UnknownLevel {
         /// The name given.
         name: String,
@@ -31,7 +33,9 @@ pub enum ProfileError {
         tag: String,
     },
     /// Options only make sense on top of the Basic Profile.
-    #[error("level {level} takes no options (options apply to basic, anonymize-full and profiles built on them)")]
+    #[error(
+        "level {level} takes no options (options apply to basic, anonymize-full and profiles built on them)"
+    )]
     OptionsNotAllowed {
         /// The level.
         level: String,

@@ -28,7 +28,9 @@ impl Key {
     pub fn from_hex(text: &str) -> Result<Key, KeyError> {
         let t = text.trim();
         if t.len() != 64 {
-            return Err(KeyError::BadLength { found: t.chars().count() });
+            return Err(KeyError::BadLength {
+                found: t.chars().count(),
+            });
         }
         let mut out = [0u8; 32];
         hex::decode_to_slice(t, &mut out).map_err(|_| KeyError::NotHex)?;
@@ -63,20 +65,35 @@ impl Key {
 
     /// `P` + 10 base32 characters from HMAC(key, "patient" NUL issuer NUL id).
     pub(crate) fn pseudonym_for(&self, patient_id: &str, issuer: &str) -> String {
-        let d = self.mac(&[b"patient\0", issuer.as_bytes(), b"\0", patient_id.as_bytes()]);
+        let d = self.mac(&[
+            b"patient\0",
+            issuer.as_bytes(),
+            b"\0",
+            patient_id.as_bytes(),
+        ]);
         format!("P{}", base32_10(&d))
     }
 
     /// The pseudonym of a subject without a PatientID, from name and birth date (so that
     /// different patients without IDs do not merge into one subject).
     pub(crate) fn pseudonym_without_id(&self, name: &str, birth_date: &str) -> String {
-        let d = self.mac(&[b"patient-without-id\0", name.as_bytes(), b"\0", birth_date.as_bytes()]);
+        let d = self.mac(&[
+            b"patient-without-id\0",
+            name.as_bytes(),
+            b"\0",
+            birth_date.as_bytes(),
+        ]);
         format!("P{}", base32_10(&d))
     }
 
     /// The date offset of a subject without a PatientID (see [`Key::pseudonym_without_id`]).
     pub(crate) fn date_offset_without_id(&self, name: &str, birth_date: &str) -> i32 {
-        let d = self.mac(&[b"date-offset-without-id\0", name.as_bytes(), b"\0", birth_date.as_bytes()]);
+        let d = self.mac(&[
+            b"date-offset-without-id\0",
+            name.as_bytes(),
+            b"\0",
+            birth_date.as_bytes(),
+        ]);
         let n = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
         -((n % 3650) as i32) - 1
     }
@@ -90,7 +107,12 @@ impl Key {
 
     /// A day offset in −3650..=−1, from HMAC(key, "date-offset" NUL issuer NUL id).
     pub(crate) fn date_offset_for(&self, patient_id: &str, issuer: &str) -> i32 {
-        let d = self.mac(&[b"date-offset\0", issuer.as_bytes(), b"\0", patient_id.as_bytes()]);
+        let d = self.mac(&[
+            b"date-offset\0",
+            issuer.as_bytes(),
+            b"\0",
+            patient_id.as_bytes(),
+        ]);
         let n = u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
         -((n % 3650) as i32) - 1
     }
@@ -129,8 +151,14 @@ mod tests {
     fn hex_round_trip_and_errors() {
         let k = key(7);
         assert_eq!(Key::from_hex(&k.to_hex()).ok(), Some(k.clone()));
-        assert!(matches!(Key::from_hex("abc"), Err(KeyError::BadLength { found: 3 })));
-        assert!(matches!(Key::from_hex(&"zz".repeat(32)), Err(KeyError::NotHex)));
+        assert!(matches!(
+            Key::from_hex("abc"),
+            Err(KeyError::BadLength { found: 3 })
+        ));
+        assert!(matches!(
+            Key::from_hex(&"zz".repeat(32)),
+            Err(KeyError::NotHex)
+        ));
         assert_eq!(format!("{k:?}"), "Key(<secret>)");
     }
 
@@ -150,7 +178,10 @@ mod tests {
         let p = key(1).pseudonym_for("12345", "HOSP");
         assert_eq!(p.len(), 11);
         assert!(p.starts_with('P'));
-        assert!(p.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+        assert!(
+            p.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        );
         assert_ne!(p, key(1).pseudonym_for("12345", ""));
         assert_ne!(p, key(1).pseudonym_for("1234", "5HOSP"));
     }

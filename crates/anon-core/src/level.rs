@@ -56,8 +56,12 @@ impl Level {
             Level::AnonymizeFull => {
                 "NiDB full list + all 656 rows of PS3.15 2026c Basic Profile + VR rules beyond the table; PatientID -> pseudonym"
             }
-            Level::Basic => "PS3.15 2026c Basic Application Level Confidentiality Profile (Table E.1-1 only)",
-            Level::Qmenta => "QMENTA's published tag table (seed 002) as written; other attributes kept",
+            Level::Basic => {
+                "PS3.15 2026c Basic Application Level Confidentiality Profile (Table E.1-1 only)"
+            }
+            Level::Qmenta => {
+                "QMENTA's published tag table (seed 002) as written; other attributes kept"
+            }
             Level::Sup142 => {
                 "the 43 tags listed by seed 004 (Sup 142 based) with their Basic actions; other attributes kept; does not remove identity"
             }
@@ -90,7 +94,9 @@ impl FromStr for Level {
                 "none" => Some(Level::Original),
                 _ => None,
             })
-            .ok_or_else(|| ProfileError::UnknownLevel { name: s.to_string() })
+            .ok_or_else(|| ProfileError::UnknownLevel {
+                name: s.to_string(),
+            })
     }
 }
 
@@ -231,7 +237,10 @@ impl FromStr for DeidOption {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
         let squash = |x: &str| {
-            x.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+            x.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase()
         };
         let wanted = squash(t);
         let wanted_no_suffix = wanted.strip_suffix("option").unwrap_or(&wanted).to_string();
@@ -251,7 +260,9 @@ impl FromStr for DeidOption {
                 }
                 _ => None,
             })
-            .ok_or_else(|| ProfileError::UnknownOption { name: t.to_string() })
+            .ok_or_else(|| ProfileError::UnknownOption {
+                name: t.to_string(),
+            })
     }
 }
 
@@ -264,7 +275,10 @@ mod tests {
         for l in Level::ALL {
             assert_eq!(l.to_string().parse::<Level>().ok(), Some(l));
         }
-        assert_eq!("ANONYMIZE_FULL".parse::<Level>().ok(), Some(Level::AnonymizeFull));
+        assert_eq!(
+            "ANONYMIZE_FULL".parse::<Level>().ok(),
+            Some(Level::AnonymizeFull)
+        );
         assert!("secret".parse::<Level>().is_err());
     }
 
@@ -278,7 +292,10 @@ mod tests {
             "RetainDeviceIdentityOption".parse::<DeidOption>().ok(),
             Some(DeidOption::RetainDeviceIdentity)
         );
-        assert_eq!("retain-uids".parse::<DeidOption>().ok(), Some(DeidOption::RetainUids));
+        assert_eq!(
+            "retain-uids".parse::<DeidOption>().ok(),
+            Some(DeidOption::RetainUids)
+        );
         assert!("retain-everything".parse::<DeidOption>().is_err());
     }
 

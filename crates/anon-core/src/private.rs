@@ -31,14 +31,32 @@ const fn e(
     vr: &'static str,
     meaning: &'static str,
 ) -> SafePrivateEntry {
-    SafePrivateEntry { creator, group, element, vr, meaning }
+    SafePrivateEntry {
+        creator,
+        group,
+        element,
+        vr,
+        meaning,
+    }
 }
 
 const PDD: &str = "Philips Imaging DD 001";
 
 static SAFE: &[SafePrivateEntry] = &[
-    e("Philips PET Private Group", 0x7053, 0x00, "DS", "SUV Factor"),
-    e("Philips PET Private Group", 0x7053, 0x09, "DS", "Activity Concentration Factor"),
+    e(
+        "Philips PET Private Group",
+        0x7053,
+        0x00,
+        "DS",
+        "SUV Factor",
+    ),
+    e(
+        "Philips PET Private Group",
+        0x7053,
+        0x09,
+        "DS",
+        "Activity Concentration Factor",
+    ),
     e("ELSCINT1", 0x00E1, 0x21, "DS", "DLP"),
     e("ELSCINT1", 0x00E1, 0x50, "DS", "Acquisition Duration"),
     e("ELSCINT1", 0x01E1, 0x26, "CS", "Phantom Type"),
@@ -46,18 +64,60 @@ static SAFE: &[SafePrivateEntry] = &[
     e("ELSCINT1", 0x01F1, 0x07, "DS", "Table Velocity"),
     e("ELSCINT1", 0x01F1, 0x26, "DS", "Pitch"),
     e("ELSCINT1", 0x01F1, 0x27, "DS", "Rotation Time"),
-    e("GEMS_ACQU_01", 0x0019, 0x23, "DS", "Table Speed [mm/rotation]"),
+    e(
+        "GEMS_ACQU_01",
+        0x0019,
+        0x23,
+        "DS",
+        "Table Speed [mm/rotation]",
+    ),
     e("GEMS_ACQU_01", 0x0019, 0x24, "DS", "Mid Scan Time [sec]"),
-    e("GEMS_ACQU_01", 0x0019, 0x27, "DS", "Rotation Speed (Gantry Period)"),
-    e("GEMS_ACQU_01", 0x0019, 0x9E, "LO", "Internal Pulse Sequence Name"),
+    e(
+        "GEMS_ACQU_01",
+        0x0019,
+        0x27,
+        "DS",
+        "Rotation Speed (Gantry Period)",
+    ),
+    e(
+        "GEMS_ACQU_01",
+        0x0019,
+        0x9E,
+        "LO",
+        "Internal Pulse Sequence Name",
+    ),
     e("GEMS_PARM_01", 0x0043, 0x27, "SH", "Scan Pitch Ratio"),
-    e("GEMS_HELIOS_01", 0x0045, 0x01, "SS", "Number of Macro Rows in Detector"),
-    e("GEMS_HELIOS_01", 0x0045, 0x02, "FL", "Macro width at ISO Center"),
+    e(
+        "GEMS_HELIOS_01",
+        0x0045,
+        0x01,
+        "SS",
+        "Number of Macro Rows in Detector",
+    ),
+    e(
+        "GEMS_HELIOS_01",
+        0x0045,
+        0x02,
+        "FL",
+        "Macro width at ISO Center",
+    ),
     e("GEIIS PACS", 0x0903, 0x10, "US", "Reject Image Flag"),
     e("GEIIS PACS", 0x0903, 0x11, "US", "Significant Flag"),
     e("GEIIS PACS", 0x0903, 0x12, "US", "Confidential Flag"),
-    e("Philips MR Imaging DD 001", 0x2005, 0x0D, "FL", "Scale Intercept"),
-    e("Philips MR Imaging DD 001", 0x2005, 0x0E, "FL", "Scale Slope"),
+    e(
+        "Philips MR Imaging DD 001",
+        0x2005,
+        0x0D,
+        "FL",
+        "Scale Intercept",
+    ),
+    e(
+        "Philips MR Imaging DD 001",
+        0x2005,
+        0x0E,
+        "FL",
+        "Scale Slope",
+    ),
     e(PDD, 0x2001, 0x01, "FL", "MR Image Chemical Shift"),
     e(PDD, 0x2001, 0x02, "IS", "MR Image Chemical Shift Number"),
     e(PDD, 0x2001, 0x03, "FL", "MR Image Diffusion B-Factor"),
@@ -77,7 +137,13 @@ static SAFE: &[SafePrivateEntry] = &[
     e(PDD, 0x2001, 0x13, "SL", "MR Series Epi Factor"),
     e(PDD, 0x2001, 0x14, "SL", "MR Series Nr Of Echoes"),
     e(PDD, 0x2001, 0x15, "SS", "MR Series Nr Of Locations"),
-    e(PDD, 0x2001, 0x16, "SS", "MR Series Nr Of Phase Contrast Directions"),
+    e(
+        PDD,
+        0x2001,
+        0x16,
+        "SS",
+        "MR Series Nr Of Phase Contrast Directions",
+    ),
     e(PDD, 0x2001, 0x17, "SL", "MR Series Nr Of Phases"),
     e(PDD, 0x2001, 0x18, "SL", "MR Series Nr Of Slices"),
     e(PDD, 0x2001, 0x19, "CS", "MR Series Partial Matrix Scanned"),
@@ -87,7 +153,13 @@ static SAFE: &[SafePrivateEntry] = &[
     e(PDD, 0x2001, 0x1D, "IS", "MR Series Reconstruction Number"),
     e(PDD, 0x2001, 0x1E, "CS", "MR Series Reformat Accuracy"),
     e(PDD, 0x2001, 0x1F, "CS", "MR Series Respiration Sync"),
-    e(PDD, 0x2001, 0x21, "CS", "MR Series Sel Part Inversion Recovery"),
+    e(
+        PDD,
+        0x2001,
+        0x21,
+        "CS",
+        "MR Series Sel Part Inversion Recovery",
+    ),
     e(PDD, 0x2001, 0x22, "FL", "MR Series Water Fat Shift"),
     e(PDD, 0x2001, 0x23, "DS", "MR Series Flip Angle"),
     e(PDD, 0x2001, 0x24, "CS", "MR Series Is Interactive"),
@@ -99,10 +171,22 @@ static SAFE: &[SafePrivateEntry] = &[
     e(PDD, 0x2001, 0x83, "DS", "MR Series Imaging Frequency"),
     e(PDD, 0x2001, 0x84, "DS", "MR Series Inversion Time"),
     e(PDD, 0x2001, 0x85, "DS", "MR Series Magnetic Field Strength"),
-    e(PDD, 0x2001, 0x86, "IS", "MR Series Nr Of Phase Encoding Steps"),
+    e(
+        PDD,
+        0x2001,
+        0x86,
+        "IS",
+        "MR Series Nr Of Phase Encoding Steps",
+    ),
     e(PDD, 0x2001, 0x87, "SH", "MR Series Nucleus"),
     e(PDD, 0x2001, 0x88, "DS", "MR Series Number Of Averages"),
-    e(PDD, 0x2001, 0x89, "DS", "MR Series Percent Phase Field Of View"),
+    e(
+        PDD,
+        0x2001,
+        0x89,
+        "DS",
+        "MR Series Percent Phase Field Of View",
+    ),
     e(PDD, 0x2001, 0x8A, "DS", "MR Series Percent Sampling"),
 ];
 
@@ -115,7 +199,8 @@ pub fn safe_private_list() -> &'static [SafePrivateEntry] {
 pub(crate) fn is_safe(creator: &str, tag: Tag) -> bool {
     let creator = creator.trim_end_matches([' ', '\0']).trim_start();
     let low = (tag.element() & 0x00FF) as u8;
-    SAFE.iter().any(|s| s.group == tag.group() && s.element == low && s.creator == creator)
+    SAFE.iter()
+        .any(|s| s.group == tag.group() && s.element == low && s.creator == creator)
 }
 
 #[cfg(test)]

@@ -100,6 +100,8 @@ pub struct Profile {
     private: PrivatePolicy,
     beyond_table: bool,
     dates: DateMode,
+    /// Computed once at build time (the engine writes it into every file).
+    digest: String,
 }
 
 /// The five attributes of NiDB's `anonymize` level.
@@ -115,13 +117,31 @@ const NIDB_ANONYMIZE: [(Tag, Action); 5] = [
 /// anonymize-full they get the action of their sibling row (and its option overrides).
 const MISSING_FROM_TABLE: [(Tag, Tag); 7] = [
     // (attribute, sibling row whose actions it copies)
-    (tags::HUMAN_PERFORMER_CODE_SEQUENCE, tags::HUMAN_PERFORMER_NAME),
-    (tags::ISSUER_OF_ACCESSION_NUMBER_SEQUENCE, tags::ISSUER_OF_PATIENT_ID),
-    (tags::ISSUER_OF_PATIENT_ID_QUALIFIERS_SEQUENCE, tags::ISSUER_OF_PATIENT_ID),
+    (
+        tags::HUMAN_PERFORMER_CODE_SEQUENCE,
+        tags::HUMAN_PERFORMER_NAME,
+    ),
+    (
+        tags::ISSUER_OF_ACCESSION_NUMBER_SEQUENCE,
+        tags::ISSUER_OF_PATIENT_ID,
+    ),
+    (
+        tags::ISSUER_OF_PATIENT_ID_QUALIFIERS_SEQUENCE,
+        tags::ISSUER_OF_PATIENT_ID,
+    ),
     (tags::PATIENT_SIZE_CODE_SEQUENCE, tags::PATIENT_SIZE),
-    (tags::REQUESTING_PHYSICIAN_IDENTIFICATION_SEQUENCE, tags::REQUESTING_PHYSICIAN),
-    (tags::REQUESTING_SERVICE_CODE_SEQUENCE, tags::REQUESTING_SERVICE),
-    (tags::SERIES_DESCRIPTION_CODE_SEQUENCE, tags::SERIES_DESCRIPTION),
+    (
+        tags::REQUESTING_PHYSICIAN_IDENTIFICATION_SEQUENCE,
+        tags::REQUESTING_PHYSICIAN,
+    ),
+    (
+        tags::REQUESTING_SERVICE_CODE_SEQUENCE,
+        tags::REQUESTING_SERVICE,
+    ),
+    (
+        tags::SERIES_DESCRIPTION_CODE_SEQUENCE,
+        tags::SERIES_DESCRIPTION,
+    ),
 ];
 
 #[derive(Debug, Deserialize)]
@@ -152,14 +172,24 @@ pub(crate) fn parse_tag_key(key: &str) -> Option<Tag> {
 
 /// The DICOM keyword of a tag, if the dictionary knows it.
 pub(crate) fn keyword_of(tag: Tag) -> String {
-    StandardDataDictionary.by_tag(tag).map(|e| e.alias().to_string()).unwrap_or_default()
+    StandardDataDictionary
+        .by_tag(tag)
+        .map(|e| e.alias().to_string())
+        .unwrap_or_default()
 }
 
 impl Profile {
     /// A built-in level with options. Options are allowed on `basic` and `anonymize-full` only;
     /// the two longitudinal date options exclude each other.
     pub fn builtin(level: Level, options: &[DeidOption]) -> Result<Profile, ProfileError> {
-        Profile::build(level.name().to_string(), None, level, options, false, BTreeMap::new())
+        Profile::build(
+            level.name().to_string(),
+            None,
+            level,
+            options,
+            false,
+            BTreeMap::new(),
+        )
     }
 
     /// A custom profile from TOML:
@@ -175,8 +205,9 @@ impl Profile {
     /// PatientAge = "K"
     /// ```
     pub fn from_toml(text: &str) -> Result<Profile, ProfileError> {
-        let parsed: ProfileToml =
-            toml::from_str(text).map_err(|e| ProfileError::Toml { message: e.to_string() })?;
+        let parsed: ProfileToml = toml::from_str(text).map_err(|e| ProfileError::Toml {
+            message: e.to_string(),
+        })?;
         let level: Level = parsed.base.parse()?;
         let options = parsed
             .options
@@ -185,7 +216,8 @@ impl Profile {
             .collect::<Result<Vec<_>, _>>()?;
         let mut custom = BTreeMap::new();
         for (key, action) in &parsed.actions {
-            let tag = parse_tag_key(key).ok_or_else(|| ProfileError::UnknownTag { tag: key.clone() })?;
+            let tag =
+                parse_tag_key(key).ok_or_else(|| ProfileError::UnknownTag { tag: key.clone() })?;
             custom.insert(tag, action.parse::<Action>()?);
         }
         if level == Level::Original && !custom.is_empty() {
@@ -195,7 +227,14 @@ impl Profile {
             });
         }
         let name = parsed.name.unwrap_or_else(|| "custom".to_string());
-        Profile::build(name, parsed.description, level, &options, parsed.blank_identifiers, custom)
+        Profile::build(
+            name,
+            parsed.description,
+            level,
+            &options,
+            parsed.blank_identifiers,
+            custom,
+        )
     }
 
     /// The same profile with more options (for example `--option` on top of `--profile`).
@@ -237,14 +276,19 @@ impl Profile {
         options.sort();
         options.dedup();
         if !options.is_empty() && !level.takes_options() {
-            return Err(ProfileError::OptionsNotAllowed { level: level.name().to_string() });
+            return Err(ProfileError::OptionsNotAllowed {
+                level: level.name().to_string(),
+            });
         }
         let has = |o: DeidOption| options.contains(&o);
-        if has(DeidOption::RetainLongitudinalFullDates) && has(DeidOption::RetainLongitudinalModifiedDates)
+        if has(DeidOption::RetainLongitudinalFullDates)
+            && has(DeidOption::RetainLongitudinalModifiedDates)
         {
             return Err(ProfileError::Conflict {
                 first: DeidOption::RetainLongitudinalFullDates.name().to_string(),
-                second: DeidOption::RetainLongitudinalModifiedDates.name().to_string(),
+                second: DeidOption::RetainLongitudinalModifiedDates
+                    .name()
+                    .to_string(),
             });
         }
         if blank_identifiers && !level.takes_options() {
@@ -279,24 +323,44 @@ impl Profile {
             private: PrivatePolicy::Keep,
             beyond_table: false,
             dates,
+            digest: String::new(),
         };
         match level {
             Level::Original => {}
             Level::Anonymize => {
                 for (tag, action) in NIDB_ANONYMIZE {
-                    profile.exact.insert(tag, RuleEntry { action, source: Source::Nidb });
+                    profile.exact.insert(
+                        tag,
+                        RuleEntry {
+                            action,
+                            source: Source::Nidb,
+                        },
+                    );
                 }
             }
             Level::Basic | Level::AnonymizeFull => profile.compile_basic(),
             Level::Qmenta | Level::Sup142 => {
                 for row in table::seed_rows(level.name()) {
-                    profile.exact.insert(row.tag, RuleEntry { action: row.action, source: Source::Seed });
+                    profile.exact.insert(
+                        row.tag,
+                        RuleEntry {
+                            action: row.action,
+                            source: Source::Seed,
+                        },
+                    );
                 }
             }
         }
         for (tag, action) in custom {
-            profile.exact.insert(tag, RuleEntry { action, source: Source::Custom });
+            profile.exact.insert(
+                tag,
+                RuleEntry {
+                    action,
+                    source: Source::Custom,
+                },
+            );
         }
+        profile.digest = profile.compute_digest();
         Ok(profile)
     }
 
@@ -338,7 +402,10 @@ impl Profile {
         if self.level == Level::AnonymizeFull {
             self.beyond_table = true;
             for (tag, sibling) in MISSING_FROM_TABLE {
-                if let Some(row) = table::table().iter().find(|r| r.pattern == TagPattern::Exact(sibling)) {
+                if let Some(row) = table::table()
+                    .iter()
+                    .find(|r| r.pattern == TagPattern::Exact(sibling))
+                {
                     let mut entry = row_action(row.basic, &|o| row.option_action(o));
                     if entry.source == Source::Basic {
                         entry.source = Source::Depot;
@@ -349,14 +416,30 @@ impl Profile {
         }
         // Identifiers: the subject's pseudonym keeps data regrouping by subject (Z and Z/D both
         // allow a dummy value); --blank-identifiers empties them the NiDB way instead.
-        let id_action = if self.blank_identifiers { Action::Z } else { Action::P };
+        let id_action = if self.blank_identifiers {
+            Action::Z
+        } else {
+            Action::P
+        };
         for tag in [tags::PATIENT_ID, tags::PATIENT_NAME] {
-            self.exact.insert(tag, RuleEntry { action: id_action, source: Source::Depot });
+            self.exact.insert(
+                tag,
+                RuleEntry {
+                    action: id_action,
+                    source: Source::Depot,
+                },
+            );
         }
         if self.options.contains(&DeidOption::RetainPatientIdHash) {
             let source = Source::Option(DeidOption::RetainPatientIdHash);
             for tag in [tags::PATIENT_ID, tags::ISSUER_OF_PATIENT_ID] {
-                self.exact.insert(tag, RuleEntry { action: Action::P, source });
+                self.exact.insert(
+                    tag,
+                    RuleEntry {
+                        action: Action::P,
+                        source,
+                    },
+                );
             }
         }
     }
@@ -366,15 +449,25 @@ impl Profile {
         if let Some(e) = self.exact.get(&tag) {
             return Some(*e);
         }
-        if table::is_repeating_group(tag.group(), 0x5000) {
-            if let Some(c) = self.curve {
-                return Some(c);
-            }
+        if let Some(c) = self
+            .curve
+            .filter(|_| table::is_repeating_group(tag.group(), 0x5000))
+        {
+            return Some(c);
         }
         if table::is_repeating_group(tag.group(), 0x6000) {
-            return self.overlay.iter().find(|(e, _)| *e == tag.element()).map(|(_, r)| *r);
+            return self
+                .overlay
+                .iter()
+                .find(|(e, _)| *e == tag.element())
+                .map(|(_, r)| *r);
         }
         None
+    }
+
+    /// Whether the profile has an explicit rule for `tag` (table row, seed row or custom).
+    pub fn lists(&self, tag: Tag) -> bool {
+        self.exact.contains_key(&tag)
     }
 
     /// An exact rule only (private attributes can be targeted by custom profiles).
@@ -416,12 +509,14 @@ impl Profile {
 
     /// Whether instance UIDs are replaced (SOP Instance UID is remapped).
     pub fn remaps_uids(&self) -> bool {
-        self.lookup(tags::SOP_INSTANCE_UID).is_some_and(|r| r.action.resolve() == Resolved::Uid)
+        self.lookup(tags::SOP_INSTANCE_UID)
+            .is_some_and(|r| r.action.resolve() == Resolved::Uid)
     }
 
     /// Whether PatientID becomes the subject's keyed pseudonym.
     pub fn pseudonymizes_patient_id(&self) -> bool {
-        self.lookup(tags::PATIENT_ID).is_some_and(|r| r.action == Action::P)
+        self.lookup(tags::PATIENT_ID)
+            .is_some_and(|r| r.action == Action::P)
     }
 
     /// Whether PatientID is emptied or removed (data will no longer regroup by subject).
@@ -489,8 +584,13 @@ impl Profile {
         if self.blank_identifiers {
             out.push("blank-identifiers".to_string());
         }
-        out.push(format!("rules sha256 {}", &self.digest()[..16]));
-        out.into_iter().map(|s| s.chars().take(64).collect()).collect()
+        out.push(format!(
+            "rules sha256 {}",
+            self.digest.get(..16).unwrap_or_default()
+        ));
+        out.into_iter()
+            .map(|s| s.chars().take(64).collect())
+            .collect()
     }
 
     /// Every rule, sorted by tag, then the rules that apply by VR or to everything else.
@@ -506,7 +606,10 @@ impl Profile {
         let mut exact: Vec<(&Tag, &RuleEntry)> = self.exact.iter().collect();
         exact.sort_by_key(|(t, _)| **t);
         for (tag, entry) in exact {
-            let keyword = table_kw.get(tag).map(|k| k.to_string()).unwrap_or_else(|| keyword_of(*tag));
+            let keyword = table_kw
+                .get(tag)
+                .map(|k| k.to_string())
+                .unwrap_or_else(|| keyword_of(*tag));
             out.push(Rule {
                 tag: TagPattern::Exact(*tag).to_string(),
                 keyword,
@@ -525,7 +628,12 @@ impl Profile {
         for (e, entry) in &self.overlay {
             out.push(Rule {
                 tag: TagPattern::Overlay(*e).to_string(),
-                keyword: if *e == 0x3000 { "OverlayData" } else { "OverlayComments" }.to_string(),
+                keyword: if *e == 0x3000 {
+                    "OverlayData"
+                } else {
+                    "OverlayComments"
+                }
+                .to_string(),
                 action: entry.action,
                 source: entry.source.label(),
             });
@@ -540,12 +648,20 @@ impl Profile {
                 tag: TagPattern::Private.to_string(),
                 keyword: private_note.to_string(),
                 action: private_action,
-                source: if self.private == PrivatePolicy::Keep { "depot" } else { "PS3.15 Basic" }
-                    .to_string(),
+                source: if self.private == PrivatePolicy::Keep {
+                    "depot"
+                } else {
+                    "PS3.15 Basic"
+                }
+                .to_string(),
             });
         }
         if self.beyond_table {
-            let uid = if self.options.contains(&DeidOption::RetainUids) { Action::K } else { Action::U };
+            let uid = if self.options.contains(&DeidOption::RetainUids) {
+                Action::K
+            } else {
+                Action::U
+            };
             let date = match self.dates {
                 DateMode::Remove => Action::XZ,
                 DateMode::Full => Action::K,
@@ -553,9 +669,17 @@ impl Profile {
             };
             for (tag, keyword, action) in [
                 ("(PN not in table)", "any other person name", Action::ZD),
-                ("(UI not in table)", "any other instance UID (class UIDs and 1.2.840.10008.* kept)", uid),
+                (
+                    "(UI not in table)",
+                    "any other instance UID (class UIDs and 1.2.840.10008.* kept)",
+                    uid,
+                ),
                 ("(DA/DT/TM not in table)", "any other date or time", date),
-                ("(text not in table)", "subject identifiers cut from any other text or binary", Action::C),
+                (
+                    "(text not in table)",
+                    "subject identifiers cut from any other text or binary",
+                    Action::C,
+                ),
             ] {
                 out.push(Rule {
                     tag: tag.to_string(),
@@ -576,9 +700,16 @@ impl Profile {
 
     /// SHA-256 (hex) of the canonical rule list: same digest, same rules.
     pub fn digest(&self) -> String {
+        self.digest.clone()
+    }
+
+    fn compute_digest(&self) -> String {
         let mut h = Sha256::new();
         h.update(b"depot-profile-rules-v1\n");
-        h.update(format!("level={}\nblank={}\n", self.level, self.blank_identifiers));
+        h.update(format!(
+            "level={}\nblank={}\n",
+            self.level, self.blank_identifiers
+        ));
         for o in &self.options {
             h.update(format!("option={o}\n"));
         }
@@ -596,26 +727,57 @@ mod tests {
     #[test]
     fn basic_and_options_follow_the_table() {
         let p = Profile::builtin(Level::Basic, &[]).expect("basic");
-        assert_eq!(p.lookup(tags::ACCESSION_NUMBER).map(|r| r.action), Some(Action::Z));
-        assert_eq!(p.lookup(tags::STUDY_INSTANCE_UID).map(|r| r.action), Some(Action::U));
-        assert_eq!(p.lookup(Tag(0x6002, 0x3000)).map(|r| r.action), Some(Action::X));
-        assert_eq!(p.lookup(Tag(0x5010, 0x0005)).map(|r| r.action), Some(Action::X));
-        assert_eq!(p.lookup(tags::PATIENT_ID).map(|r| r.action), Some(Action::P));
+        assert_eq!(
+            p.lookup(tags::ACCESSION_NUMBER).map(|r| r.action),
+            Some(Action::Z)
+        );
+        assert_eq!(
+            p.lookup(tags::STUDY_INSTANCE_UID).map(|r| r.action),
+            Some(Action::U)
+        );
+        assert_eq!(
+            p.lookup(Tag(0x6002, 0x3000)).map(|r| r.action),
+            Some(Action::X)
+        );
+        assert_eq!(
+            p.lookup(Tag(0x5010, 0x0005)).map(|r| r.action),
+            Some(Action::X)
+        );
+        assert_eq!(
+            p.lookup(tags::PATIENT_ID).map(|r| r.action),
+            Some(Action::P)
+        );
         assert!(p.remaps_uids() && p.pseudonymizes_patient_id() && !p.blanks_identifiers());
         assert_eq!(p.private_policy(), PrivatePolicy::Remove);
         assert!(!p.beyond_table());
 
         let p = Profile::builtin(
             Level::AnonymizeFull,
-            &[DeidOption::RetainUids, DeidOption::RetainDeviceIdentity, DeidOption::RetainLongitudinalModifiedDates],
+            &[
+                DeidOption::RetainUids,
+                DeidOption::RetainDeviceIdentity,
+                DeidOption::RetainLongitudinalModifiedDates,
+            ],
         )
         .expect("options");
-        assert_eq!(p.lookup(tags::STUDY_INSTANCE_UID).map(|r| r.action), Some(Action::K));
+        assert_eq!(
+            p.lookup(tags::STUDY_INSTANCE_UID).map(|r| r.action),
+            Some(Action::K)
+        );
         assert!(!p.remaps_uids());
         // device K against modified dates C: the date modification wins
-        assert_eq!(p.lookup(tags::DATE_OF_LAST_CALIBRATION).map(|r| r.action), Some(Action::C));
-        assert_eq!(p.lookup(tags::DEVICE_SERIAL_NUMBER).map(|r| r.action), Some(Action::K));
-        assert_eq!(p.lookup(tags::STATION_AE_TITLE).map(|r| r.action), Some(Action::C));
+        assert_eq!(
+            p.lookup(tags::DATE_OF_LAST_CALIBRATION).map(|r| r.action),
+            Some(Action::C)
+        );
+        assert_eq!(
+            p.lookup(tags::DEVICE_SERIAL_NUMBER).map(|r| r.action),
+            Some(Action::K)
+        );
+        assert_eq!(
+            p.lookup(tags::STATION_AE_TITLE).map(|r| r.action),
+            Some(Action::C)
+        );
         assert!(p.modifies_dates());
         assert_eq!(p.longitudinal_flag(), Some("MODIFIED"));
         let codes: Vec<&str> = p.method_codes().iter().map(|c| c.0).collect();
@@ -627,7 +789,10 @@ mod tests {
         assert!(matches!(
             Profile::builtin(
                 Level::Basic,
-                &[DeidOption::RetainLongitudinalFullDates, DeidOption::RetainLongitudinalModifiedDates]
+                &[
+                    DeidOption::RetainLongitudinalFullDates,
+                    DeidOption::RetainLongitudinalModifiedDates
+                ]
             ),
             Err(ProfileError::Conflict { .. })
         ));
@@ -635,8 +800,12 @@ mod tests {
             Profile::builtin(Level::Anonymize, &[DeidOption::RetainUids]),
             Err(ProfileError::OptionsNotAllowed { .. })
         ));
-        let p = Profile::builtin(Level::AnonymizeFull, &[DeidOption::RetainPatientIdHash]).expect("hash");
-        assert!(matches!(p.with_blank_identifiers(true), Err(ProfileError::Conflict { .. })));
+        let p = Profile::builtin(Level::AnonymizeFull, &[DeidOption::RetainPatientIdHash])
+            .expect("hash");
+        assert!(matches!(
+            p.with_blank_identifiers(true),
+            Err(ProfileError::Conflict { .. })
+        ));
         let blank = Profile::builtin(Level::AnonymizeFull, &[])
             .and_then(|p| p.with_blank_identifiers(true))
             .expect("blank");
@@ -646,7 +815,11 @@ mod tests {
     #[test]
     fn anonymize_level_lists_exactly_five_attributes() {
         let p = Profile::builtin(Level::Anonymize, &[]).expect("anonymize");
-        let listed: Vec<Rule> = p.rules().into_iter().filter(|r| !r.tag.starts_with('(') && r.tag != "gggg,eeee").collect();
+        let listed: Vec<Rule> = p
+            .rules()
+            .into_iter()
+            .filter(|r| !r.tag.starts_with('(') && r.tag != "gggg,eeee")
+            .collect();
         assert_eq!(listed.len(), 5);
         assert!(!p.removes_identity() && !p.remaps_uids());
     }
@@ -666,10 +839,22 @@ mod tests {
         )
         .expect("custom");
         assert_eq!(p.name(), "irb-17");
-        assert_eq!(p.lookup(tags::STUDY_DESCRIPTION).map(|r| r.action), Some(Action::K));
-        assert_eq!(p.lookup(tags::PATIENT_AGE).map(|r| r.action), Some(Action::K));
-        assert_eq!(p.lookup(tags::OCCUPATION).map(|r| r.action), Some(Action::XZ));
-        assert!(p.method_codes().is_empty(), "K overrides drop the Basic claim");
+        assert_eq!(
+            p.lookup(tags::STUDY_DESCRIPTION).map(|r| r.action),
+            Some(Action::K)
+        );
+        assert_eq!(
+            p.lookup(tags::PATIENT_AGE).map(|r| r.action),
+            Some(Action::K)
+        );
+        assert_eq!(
+            p.lookup(tags::OCCUPATION).map(|r| r.action),
+            Some(Action::XZ)
+        );
+        assert!(
+            p.method_codes().is_empty(),
+            "K overrides drop the Basic claim"
+        );
         assert!(Profile::from_toml("base = \"basic\"\n[actions]\nNoSuchKeyword = \"X\"").is_err());
         assert!(Profile::from_toml("base = \"basic\"\n[actions]\nPatientAge = \"Q\"").is_err());
         assert!(Profile::from_toml("base = \"nope\"").is_err());

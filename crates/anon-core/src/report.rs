@@ -125,7 +125,10 @@ impl fmt::Display for BurnedInReason {
         match self {
             BurnedInReason::FlaggedYes => f.write_str("BurnedInAnnotation is YES"),
             BurnedInReason::ModalityWithoutFlag(m) => {
-                write!(f, "modality {m} without BurnedInAnnotation (pixels may hold text)")
+                write!(
+                    f,
+                    "modality {m} without BurnedInAnnotation (pixels may hold text)"
+                )
             }
         }
     }

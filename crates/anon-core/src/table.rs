@@ -55,7 +55,7 @@ impl std::fmt::Display for TagPattern {
 
 /// Whether `group` is one of the even repeating groups base..=base+0x1E.
 pub(crate) fn is_repeating_group(group: u16, base: u16) -> bool {
-    group >= base && group <= base + 0x1E && group % 2 == 0
+    group >= base && group <= base + 0x1E && group.is_multiple_of(2)
 }
 
 /// One row of Table E.1-1.
@@ -80,7 +80,9 @@ pub struct TableRow {
 impl TableRow {
     /// The action `option` substitutes on this row, if it changes the row.
     pub fn option_action(&self, option: DeidOption) -> Option<Action> {
-        option.column().and_then(|c| self.options.get(c).copied().flatten())
+        option
+            .column()
+            .and_then(|c| self.options.get(c).copied().flatten())
     }
 }
 
@@ -101,7 +103,10 @@ pub struct SeedRow {
 
 fn parse_tag(s: &str) -> Option<Tag> {
     let (g, e) = s.split_once(',')?;
-    Some(Tag(u16::from_str_radix(g, 16).ok()?, u16::from_str_radix(e, 16).ok()?))
+    Some(Tag(
+        u16::from_str_radix(g, 16).ok()?,
+        u16::from_str_radix(e, 16).ok()?,
+    ))
 }
 
 fn parse_pattern(s: &str) -> Option<TagPattern> {
@@ -127,7 +132,11 @@ fn parse_table() -> Vec<TableRow> {
             let mut options = [None; 10];
             for (i, slot) in options.iter_mut().enumerate() {
                 let cell = cells.get(5 + i)?;
-                *slot = if *cell == "-" { None } else { Some(cell.parse().ok()?) };
+                *slot = if *cell == "-" {
+                    None
+                } else {
+                    Some(cell.parse().ok()?)
+                };
             }
             Some(TableRow {
                 pattern: parse_pattern(cells.first()?)?,
@@ -168,7 +177,10 @@ pub fn table() -> &'static [TableRow] {
 /// The rows of one seed profile (`qmenta` or `sup142`).
 pub fn seed_rows(profile: &str) -> impl Iterator<Item = &'static SeedRow> + '_ {
     static SEEDS: OnceLock<Vec<SeedRow>> = OnceLock::new();
-    SEEDS.get_or_init(parse_seeds).iter().filter(move |r| r.profile == profile)
+    SEEDS
+        .get_or_init(parse_seeds)
+        .iter()
+        .filter(move |r| r.profile == profile)
 }
 
 #[cfg(test)]

@@ -102,7 +102,10 @@ fn shift_one(value: &str, days: i32) -> Option<String> {
 /// (a value that cannot be shifted cannot be kept either). Ranges (`A-B`) occur only in
 /// queries, never in stored objects, and a DT's `-hhmm` offset must not be read as one.
 pub(crate) fn shift_dates(values: &[String], days: i32) -> Vec<String> {
-    values.iter().map(|v| shift_one(v, days).unwrap_or_default()).collect()
+    values
+        .iter()
+        .map(|v| shift_one(v, days).unwrap_or_default())
+        .collect()
 }
 
 /// The longest value a text VR allows (characters), for replacements that must fit.
@@ -130,7 +133,10 @@ mod tests {
     fn dates_shift_with_precision_and_suffix() {
         assert_eq!(shift_one("20200301", -1).as_deref(), Some("20200229"));
         assert_eq!(shift_one("20210101", -1).as_deref(), Some("20201231"));
-        assert_eq!(shift_one("20200301120000.5+0100", -1).as_deref(), Some("20200229120000.5+0100"));
+        assert_eq!(
+            shift_one("20200301120000.5+0100", -1).as_deref(),
+            Some("20200229120000.5+0100")
+        );
         assert_eq!(shift_one("202003", -40).as_deref(), Some("202001"));
         assert_eq!(shift_one("2020", -1).as_deref(), Some("2019"));
         assert_eq!(shift_one("20201341", -1), None);
@@ -152,7 +158,18 @@ mod tests {
 
     #[test]
     fn dummies_are_non_empty_and_fit() {
-        for vr in [VR::AE, VR::AS, VR::CS, VR::DA, VR::DT, VR::TM, VR::SH, VR::PN, VR::OB, VR::US] {
+        for vr in [
+            VR::AE,
+            VR::AS,
+            VR::CS,
+            VR::DA,
+            VR::DT,
+            VR::TM,
+            VR::SH,
+            VR::PN,
+            VR::OB,
+            VR::US,
+        ] {
             let d = dummy(vr);
             assert!(!d.to_bytes().is_empty(), "{vr:?}");
             assert!(d.to_str().len() <= max_len(vr), "{vr:?}");

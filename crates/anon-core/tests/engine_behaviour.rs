@@ -2,9 +2,7 @@
 //! references across files, rules beyond the table, file meta, markers, burned-in flags and
 //! hostile nesting.
 
-use anon_core::{
-    AnonError, BurnedInReason, DeidOption, Deidentifier, Done, Key, Level, Profile,
-};
+use anon_core::{AnonError, BurnedInReason, DeidOption, Deidentifier, Done, Key, Level, Profile};
 use dicom_core::header::Header;
 use dicom_core::value::{DataSetSequence, PrimitiveValue};
 use dicom_core::{DataElement, Length, Tag, VR};
@@ -33,7 +31,11 @@ fn file(ds: InMemDicomObject, sop: &str) -> DefaultDicomObject {
 
 fn image(sop: &str, referenced: &str) -> DefaultDicomObject {
     let reference = InMemDicomObject::from_element_iter([
-        el(tags::REFERENCED_SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE),
+        el(
+            tags::REFERENCED_SOP_CLASS_UID,
+            VR::UI,
+            uids::CT_IMAGE_STORAGE,
+        ),
         el(tags::REFERENCED_SOP_INSTANCE_UID, VR::UI, referenced),
     ]);
     let physician_item = InMemDicomObject::from_element_iter([
@@ -52,10 +54,22 @@ fn image(sop: &str, referenced: &str) -> DefaultDicomObject {
             el(tags::PATIENT_NAME, VR::PN, "Gößmann^Jürgen"),
             el(tags::PATIENT_ID, VR::LO, "MRN-0042"),
             el(tags::PATIENT_BIRTH_DATE, VR::DA, "19650723"),
-            el(tags::STUDY_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.9.1.1"),
-            el(tags::SERIES_INSTANCE_UID, VR::UI, "1.2.826.0.1.3680043.9.1.2"),
+            el(
+                tags::STUDY_INSTANCE_UID,
+                VR::UI,
+                "1.2.826.0.1.3680043.9.1.1",
+            ),
+            el(
+                tags::SERIES_INSTANCE_UID,
+                VR::UI,
+                "1.2.826.0.1.3680043.9.1.2",
+            ),
             el(tags::IMAGE_COMMENTS, VR::LT, "for Jürgen GÖßMANN, MRN-0042"),
-            el(Tag(0x0018, 0x9999), VR::LO, "unlisted text mentions gößmann"),
+            el(
+                Tag(0x0018, 0x9999),
+                VR::LO,
+                "unlisted text mentions gößmann",
+            ),
             el(Tag(0x0020, 0x9999), VR::UI, "1.2.826.0.1.3680043.9.1.77"),
             el(Tag(0x0040, 0x9999), VR::DA, "20210405"),
             el(tags::BURNED_IN_ANNOTATION, VR::CS, "YES"),
@@ -63,18 +77,27 @@ fn image(sop: &str, referenced: &str) -> DefaultDicomObject {
             seq(tags::REFERENCED_SERIES_SEQUENCE, vec![physician_item]),
             el(Tag(0x0029, 0x0010), VR::LO, "SIEMENS CSA HEADER"),
             el(Tag(0x0029, 0x1010), VR::OB, "Gößmann"),
-            DataElement::new(tags::PIXEL_DATA, VR::OW, PrimitiveValue::U16([1, 2, 3, 4].into_iter().collect())),
+            DataElement::new(
+                tags::PIXEL_DATA,
+                VR::OW,
+                PrimitiveValue::U16([1, 2, 3, 4].into_iter().collect()),
+            ),
         ]),
         sop,
     )
 }
 
 fn deid(level: Level, options: &[DeidOption]) -> Deidentifier {
-    Deidentifier::new(Profile::builtin(level, options).expect("profile"), Key::from_bytes([9; 32]))
+    Deidentifier::new(
+        Profile::builtin(level, options).expect("profile"),
+        Key::from_bytes([9; 32]),
+    )
 }
 
 fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    obj.get(tag).and_then(|e| e.to_str().ok()).map(|s| s.trim().to_string())
+    obj.get(tag)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim().to_string())
 }
 
 #[test]
@@ -99,10 +122,20 @@ fn anonymize_changes_exactly_its_five_attributes_and_adds_nothing() {
         .contains(&tag);
         assert_eq!(changed, expected, "{tag}");
     }
-    assert_eq!(text(&obj, tags::PATIENT_NAME), Some(subject.pseudonym.clone()));
+    assert_eq!(
+        text(&obj, tags::PATIENT_NAME),
+        Some(subject.pseudonym.clone())
+    );
     assert_eq!(text(&obj, tags::PATIENT_ID).as_deref(), Some("MRN-0042"));
-    let nested = obj.get(tags::REFERENCED_SERIES_SEQUENCE).and_then(|e| e.items()).and_then(|i| i.first()).expect("item");
-    assert_eq!(text(nested, tags::REFERRING_PHYSICIAN_NAME).as_deref(), Some(""));
+    let nested = obj
+        .get(tags::REFERENCED_SERIES_SEQUENCE)
+        .and_then(|e| e.items())
+        .and_then(|i| i.first())
+        .expect("item");
+    assert_eq!(
+        text(nested, tags::REFERRING_PHYSICIAN_NAME).as_deref(),
+        Some("")
+    );
     assert_eq!(text(nested, tags::CODE_VALUE).as_deref(), Some("X1"));
     assert_eq!(obj.meta(), original.meta(), "meta untouched at anonymize");
     assert_eq!(report.actions.len(), 5);
@@ -117,19 +150,49 @@ fn references_resolve_to_the_referenced_instances_new_uid() {
     let mut outs = Vec::new();
     for original in [a, b] {
         let mut obj = original.clone();
-        let report = d.apply(&mut obj, &d.subject_context(&original)).expect("apply");
-        assert_eq!(report.new_sop_instance_uid, text(&obj, tags::SOP_INSTANCE_UID));
-        assert_eq!(obj.meta().media_storage_sop_instance_uid.trim_end_matches('\0'), text(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default());
+        let report = d
+            .apply(&mut obj, &d.subject_context(&original))
+            .expect("apply");
+        assert_eq!(
+            report.new_sop_instance_uid,
+            text(&obj, tags::SOP_INSTANCE_UID)
+        );
+        assert_eq!(
+            obj.meta()
+                .media_storage_sop_instance_uid
+                .trim_end_matches('\0'),
+            text(&obj, tags::SOP_INSTANCE_UID).unwrap_or_default()
+        );
         outs.push(obj);
     }
     let reference = |o: &DefaultDicomObject| {
-        let item = o.get(tags::SOURCE_IMAGE_SEQUENCE).and_then(|e| e.items()).and_then(|i| i.first().cloned()).expect("item");
-        (text(&item, tags::REFERENCED_SOP_INSTANCE_UID), text(&item, tags::REFERENCED_SOP_CLASS_UID))
+        let item = o
+            .get(tags::SOURCE_IMAGE_SEQUENCE)
+            .and_then(|e| e.items())
+            .and_then(|i| i.first().cloned())
+            .expect("item");
+        (
+            text(&item, tags::REFERENCED_SOP_INSTANCE_UID),
+            text(&item, tags::REFERENCED_SOP_CLASS_UID),
+        )
     };
-    assert_eq!(reference(&outs[0]).0, text(&outs[1], tags::SOP_INSTANCE_UID));
-    assert_eq!(reference(&outs[1]).0, text(&outs[0], tags::SOP_INSTANCE_UID));
-    assert_eq!(reference(&outs[0]).1.as_deref(), Some(uids::CT_IMAGE_STORAGE), "class UIDs never remapped");
-    assert_eq!(text(&outs[0], tags::STUDY_INSTANCE_UID), text(&outs[1], tags::STUDY_INSTANCE_UID));
+    assert_eq!(
+        reference(&outs[0]).0,
+        text(&outs[1], tags::SOP_INSTANCE_UID)
+    );
+    assert_eq!(
+        reference(&outs[1]).0,
+        text(&outs[0], tags::SOP_INSTANCE_UID)
+    );
+    assert_eq!(
+        reference(&outs[0]).1.as_deref(),
+        Some(uids::CT_IMAGE_STORAGE),
+        "class UIDs never remapped"
+    );
+    assert_eq!(
+        text(&outs[0], tags::STUDY_INSTANCE_UID),
+        text(&outs[1], tags::STUDY_INSTANCE_UID)
+    );
 }
 
 #[test]
@@ -140,23 +203,49 @@ fn anonymize_full_goes_beyond_the_table() {
     let subject = d.subject_context(&original);
     let report = d.apply(&mut obj, &subject).expect("apply");
     // unlisted text: identifiers cut; unlisted UID: remapped; unlisted date: emptied
-    assert_eq!(text(&obj, Tag(0x0018, 0x9999)).as_deref(), Some("unlisted text mentions"));
-    assert_eq!(text(&obj, Tag(0x0020, 0x9999)), Some(d.map_uid("1.2.826.0.1.3680043.9.1.77")));
+    assert_eq!(
+        text(&obj, Tag(0x0018, 0x9999)).as_deref(),
+        Some("unlisted text mentions")
+    );
+    assert_eq!(
+        text(&obj, Tag(0x0020, 0x9999)),
+        Some(d.map_uid("1.2.826.0.1.3680043.9.1.77"))
+    );
     assert_eq!(text(&obj, Tag(0x0040, 0x9999)).as_deref(), Some(""));
     // private removed with creators; pixels untouched; markers present
     assert!(obj.get(Tag(0x0029, 0x0010)).is_none() && obj.get(Tag(0x0029, 0x1010)).is_none());
-    assert_eq!(obj.get(tags::PIXEL_DATA).map(|e| e.value()), original.get(tags::PIXEL_DATA).map(|e| e.value()));
-    assert_eq!(text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(), Some("YES"));
-    assert_eq!(text(&obj, tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED).as_deref(), Some("REMOVED"));
-    assert!(text(&obj, tags::DEIDENTIFICATION_METHOD).unwrap_or_default().contains("anonymize-full"));
-    assert_eq!(text(&obj, tags::PATIENT_ID), Some(subject.pseudonym.clone()));
+    assert_eq!(
+        obj.get(tags::PIXEL_DATA).map(|e| e.value()),
+        original.get(tags::PIXEL_DATA).map(|e| e.value())
+    );
+    assert_eq!(
+        text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(),
+        Some("YES")
+    );
+    assert_eq!(
+        text(&obj, tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED).as_deref(),
+        Some("REMOVED")
+    );
+    assert!(
+        text(&obj, tags::DEIDENTIFICATION_METHOD)
+            .unwrap_or_default()
+            .contains("anonymize-full")
+    );
+    assert_eq!(
+        text(&obj, tags::PATIENT_ID),
+        Some(subject.pseudonym.clone())
+    );
     assert!(obj.meta().source_application_entity_title.is_none());
     assert_eq!(report.burned_in, Some(BurnedInReason::FlaggedYes));
     // no identifier of the subject left in any text value
     for e in obj.iter() {
         if let Ok(s) = e.to_str() {
             let s = s.to_lowercase();
-            assert!(!s.contains("gößmann") && !s.contains("jürgen") && !s.contains("mrn-0042"), "{}: {s}", e.tag());
+            assert!(
+                !s.contains("gößmann") && !s.contains("jürgen") && !s.contains("mrn-0042"),
+                "{}: {s}",
+                e.tag()
+            );
         }
     }
     assert!(report.actions.iter().any(|a| a.done == Done::Added));
@@ -165,7 +254,10 @@ fn anonymize_full_goes_beyond_the_table() {
 
 #[test]
 fn modified_dates_shift_consistently_per_subject() {
-    let d = deid(Level::AnonymizeFull, &[DeidOption::RetainLongitudinalModifiedDates]);
+    let d = deid(
+        Level::AnonymizeFull,
+        &[DeidOption::RetainLongitudinalModifiedDates],
+    );
     let original = image("1.2.826.0.1.3680043.9.1.30", "1.2.826.0.1.3680043.9.1.31");
     let mut obj = original.clone();
     let subject = d.subject_context(&original);
@@ -173,8 +265,14 @@ fn modified_dates_shift_consistently_per_subject() {
     let study = text(&obj, tags::STUDY_DATE).unwrap_or_default();
     let unlisted = text(&obj, Tag(0x0040, 0x9999)).unwrap_or_default();
     assert_ne!(study, "20210405");
-    assert_eq!(study, unlisted, "listed and unlisted dates move by the same offset");
-    assert_eq!(text(&obj, tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED).as_deref(), Some("MODIFIED"));
+    assert_eq!(
+        study, unlisted,
+        "listed and unlisted dates move by the same offset"
+    );
+    assert_eq!(
+        text(&obj, tags::LONGITUDINAL_TEMPORAL_INFORMATION_MODIFIED).as_deref(),
+        Some("MODIFIED")
+    );
     assert!((-3650..=-1).contains(&subject.date_offset_days));
 }
 
@@ -190,7 +288,10 @@ fn modalities_that_burn_in_text_are_flagged() {
     );
     let subject = d.subject_context(&obj);
     let report = d.apply(&mut obj, &subject).expect("apply");
-    assert_eq!(report.burned_in, Some(BurnedInReason::ModalityWithoutFlag("US".to_string())));
+    assert_eq!(
+        report.burned_in,
+        Some(BurnedInReason::ModalityWithoutFlag("US".to_string()))
+    );
 }
 
 #[test]
@@ -202,7 +303,10 @@ fn hostile_nesting_is_an_error_not_a_crash() {
     let mut obj = file(item, "1.2.3.5");
     let d = deid(Level::Basic, &[]);
     let subject = d.subject_context(&obj);
-    assert!(matches!(d.apply(&mut obj, &subject), Err(AnonError::TooDeep { .. })));
+    assert!(matches!(
+        d.apply(&mut obj, &subject),
+        Err(AnonError::TooDeep { .. })
+    ));
 }
 
 #[test]
@@ -210,19 +314,44 @@ fn sup142_and_qmenta_follow_their_tables() {
     let original = image("1.2.826.0.1.3680043.9.1.40", "1.2.826.0.1.3680043.9.1.41");
     let d = deid(Level::Sup142, &[]);
     let mut obj = original.clone();
-    d.apply(&mut obj, &d.subject_context(&original)).expect("sup142");
-    assert_eq!(text(&obj, tags::PATIENT_NAME), text(&original, tags::PATIENT_NAME), "sup142 lists no name");
-    assert_ne!(text(&obj, tags::SOP_INSTANCE_UID), text(&original, tags::SOP_INSTANCE_UID));
-    assert!(obj.get(tags::PATIENT_IDENTITY_REMOVED).is_none(), "sup142 does not claim identity removed");
-    assert!(obj.get(Tag(0x0029, 0x1010)).is_some(), "seed tables do not list private tags");
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("sup142");
+    assert_eq!(
+        text(&obj, tags::PATIENT_NAME),
+        text(&original, tags::PATIENT_NAME),
+        "sup142 lists no name"
+    );
+    assert_ne!(
+        text(&obj, tags::SOP_INSTANCE_UID),
+        text(&original, tags::SOP_INSTANCE_UID)
+    );
+    assert!(
+        obj.get(tags::PATIENT_IDENTITY_REMOVED).is_none(),
+        "sup142 does not claim identity removed"
+    );
+    assert!(
+        obj.get(Tag(0x0029, 0x1010)).is_some(),
+        "seed tables do not list private tags"
+    );
 
     let d = deid(Level::Qmenta, &[]);
     let mut obj = original.clone();
-    d.apply(&mut obj, &d.subject_context(&original)).expect("qmenta");
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("qmenta");
     assert_eq!(text(&obj, tags::PATIENT_NAME).as_deref(), Some(""));
     assert_eq!(text(&obj, tags::PATIENT_ID).as_deref(), Some(""));
     assert!(obj.get(tags::OPERATORS_NAME).is_none());
-    assert_eq!(text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(), Some("YES"));
-    assert!(obj.get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE).is_none(), "no CID 7050 claim");
-    assert_eq!(text(&obj, tags::SOP_INSTANCE_UID), text(&original, tags::SOP_INSTANCE_UID));
+    assert_eq!(
+        text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(),
+        Some("YES")
+    );
+    assert!(
+        obj.get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE)
+            .is_none(),
+        "no CID 7050 claim"
+    );
+    assert_eq!(
+        text(&obj, tags::SOP_INSTANCE_UID),
+        text(&original, tags::SOP_INSTANCE_UID)
+    );
 }

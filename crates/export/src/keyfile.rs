@@ -74,7 +74,11 @@ pub fn key_path(explicit: Option<&Path>) -> Result<PathBuf, KeyFileError> {
     if let Some(p) = explicit {
         return Ok(p.to_path_buf());
     }
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = env("DEPOT_KEY_DIR") {
         return Ok(dir.join(KEY_FILE_NAME));
     }
@@ -91,15 +95,33 @@ pub fn load_or_create(path: &Path) -> Result<LoadedKey, KeyFileError> {
     match fs::read_to_string(path) {
         Ok(text) => return read_key(path, &text, false),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(KeyFileError::Read { path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(KeyFileError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
     }
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| KeyFileError::Random { reason: e.to_string() })?;
+    getrandom::fill(&mut bytes).map_err(|e| KeyFileError::Random {
+        reason: e.to_string(),
+    })?;
     let key = Key::from_bytes(bytes);
-    let create_err = |source| KeyFileError::Create { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let create_err = |source| KeyFileError::Create {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     create_private_dir(dir).map_err(create_err)?;
-    let tmp = dir.join(format!(".{}.tmp-{}-{}", KEY_FILE_NAME, std::process::id(), hex_nonce()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}-{}",
+        KEY_FILE_NAME,
+        std::process::id(),
+        hex_nonce()
+    ));
     let written = (|| -> std::io::Result<()> {
         let mut f = private_create_new(&tmp)?;
         f.write_all(format!("{}\n", key.to_hex()).as_bytes())?;
@@ -117,11 +139,18 @@ pub fn load_or_create(path: &Path) -> Result<LoadedKey, KeyFileError> {
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }
-            Ok(LoadedKey { key, path: path.to_path_buf(), created: true, readable_by_others: false })
+            Ok(LoadedKey {
+                key,
+                path: path.to_path_buf(),
+                created: true,
+                readable_by_others: false,
+            })
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = fs::read_to_string(path)
-                .map_err(|source| KeyFileError::Read { path: path.to_path_buf(), source })?;
+            let text = fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
             read_key(path, &text, false)
         }
         Err(e) => Err(create_err(e)),
@@ -129,8 +158,16 @@ pub fn load_or_create(path: &Path) -> Result<LoadedKey, KeyFileError> {
 }
 
 fn read_key(path: &Path, text: &str, created: bool) -> Result<LoadedKey, KeyFileError> {
-    let key = Key::from_hex(text).map_err(|source| KeyFileError::Invalid { path: path.to_path_buf(), source })?;
-    Ok(LoadedKey { key, path: path.to_path_buf(), created, readable_by_others: loose_permissions(path) })
+    let key = Key::from_hex(text).map_err(|source| KeyFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(LoadedKey {
+        key,
+        path: path.to_path_buf(),
+        created,
+        readable_by_others: loose_permissions(path),
+    })
 }
 
 fn hex_nonce() -> String {
@@ -148,7 +185,11 @@ fn hex_nonce() -> String {
 #[cfg(unix)]
 fn private_create_new(path: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
 }
 
 #[cfg(not(unix))]
@@ -162,7 +203,10 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 #[cfg(not(unix))]
@@ -173,7 +217,9 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(unix)]
 fn loose_permissions(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).map(|m| m.permissions().mode() & 0o077 != 0).unwrap_or(false)
+    fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o077 != 0)
+        .unwrap_or(false)
 }
 
 #[cfg(not(unix))]
@@ -202,7 +248,9 @@ mod tests {
             let mode = fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
-        let leftovers: Vec<_> = fs::read_dir(path.parent().expect("dir")).expect("ls").collect();
+        let leftovers: Vec<_> = fs::read_dir(path.parent().expect("dir"))
+            .expect("ls")
+            .collect();
         assert_eq!(leftovers.len(), 1, "no temporary files left");
     }
 
@@ -211,8 +259,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(KEY_FILE_NAME);
         let keys: Vec<Key> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| load_or_create(&path).map(|k| k.key))).collect();
-            handles.into_iter().filter_map(|h| h.join().ok()).filter_map(Result::ok).collect()
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| load_or_create(&path).map(|k| k.key)))
+                .collect();
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().ok())
+                .filter_map(Result::ok)
+                .collect()
         });
         assert_eq!(keys.len(), 8);
         assert!(keys.windows(2).all(|w| w[0] == w[1]));
@@ -223,6 +277,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(KEY_FILE_NAME);
         fs::write(&path, "not a key").expect("write");
-        assert!(matches!(load_or_create(&path), Err(KeyFileError::Invalid { .. })));
+        assert!(matches!(
+            load_or_create(&path),
+            Err(KeyFileError::Invalid { .. })
+        ));
     }
 }

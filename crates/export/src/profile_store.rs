@@ -55,7 +55,11 @@ pub struct CustomProfile {
 
 /// The profile folder from the environment, if one can be determined.
 pub fn profile_dir() -> Option<PathBuf> {
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     env("DEPOT_PROFILE_DIR")
         .or_else(|| env("XDG_CONFIG_HOME").map(|d| d.join("depot").join("profiles")))
         .or_else(|| env("HOME").map(|h| h.join(".config").join("depot").join("profiles")))
@@ -63,14 +67,21 @@ pub fn profile_dir() -> Option<PathBuf> {
 
 /// Loads a custom profile file.
 pub fn load_profile_file(path: &Path) -> Result<Profile, ProfileLoadError> {
-    let text =
-        fs::read_to_string(path).map_err(|source| ProfileLoadError::Read { path: path.to_path_buf(), source })?;
-    Profile::from_toml(&text).map_err(|source| ProfileLoadError::Invalid { path: path.to_path_buf(), source })
+    let text = fs::read_to_string(path).map_err(|source| ProfileLoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Profile::from_toml(&text).map_err(|source| ProfileLoadError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Every `*.toml` in `dir`, sorted by name (an unreadable folder lists nothing).
 pub fn list_custom_profiles(dir: &Path) -> Vec<CustomProfile> {
-    let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut out: Vec<CustomProfile> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -78,7 +89,11 @@ pub fn list_custom_profiles(dir: &Path) -> Vec<CustomProfile> {
         .filter_map(|path| {
             let name = path.file_stem()?.to_str()?.to_string();
             let profile = load_profile_file(&path);
-            Some(CustomProfile { name, path, profile })
+            Some(CustomProfile {
+                name,
+                path,
+                profile,
+            })
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -112,7 +127,11 @@ pub fn resolve_profile(
             }
         }
     };
-    if options.is_empty() { Ok(profile) } else { Ok(profile.with_options(options)?) }
+    if options.is_empty() {
+        Ok(profile)
+    } else {
+        Ok(profile.with_options(options)?)
+    }
 }
 
 #[cfg(test)]
@@ -122,19 +141,32 @@ mod tests {
     #[test]
     fn resolves_levels_files_and_folder_names() {
         let dir = tempfile::tempdir().expect("tempdir");
-        fs::write(dir.path().join("irb.toml"), "base = \"anonymize-full\"\n[actions]\nStudyDescription = \"K\"\n")
-            .expect("write");
+        fs::write(
+            dir.path().join("irb.toml"),
+            "base = \"anonymize-full\"\n[actions]\nStudyDescription = \"K\"\n",
+        )
+        .expect("write");
         fs::write(dir.path().join("broken.toml"), "base = ").expect("write");
-        let p = resolve_profile("basic", &[DeidOption::RetainUids], Some(dir.path())).expect("level");
+        let p =
+            resolve_profile("basic", &[DeidOption::RetainUids], Some(dir.path())).expect("level");
         assert_eq!(p.options(), [DeidOption::RetainUids]);
         let p = resolve_profile("irb", &[], Some(dir.path())).expect("by name");
         assert_eq!(p.level(), Level::AnonymizeFull);
         let file = dir.path().join("irb.toml");
         assert!(resolve_profile(file.to_str().expect("utf8"), &[], None).is_ok());
-        assert!(matches!(resolve_profile("nope", &[], Some(dir.path())), Err(ProfileLoadError::NotFound { .. })));
-        assert!(matches!(resolve_profile("broken", &[], Some(dir.path())), Err(ProfileLoadError::Invalid { .. })));
+        assert!(matches!(
+            resolve_profile("nope", &[], Some(dir.path())),
+            Err(ProfileLoadError::NotFound { .. })
+        ));
+        assert!(matches!(
+            resolve_profile("broken", &[], Some(dir.path())),
+            Err(ProfileLoadError::Invalid { .. })
+        ));
         let listed = list_custom_profiles(dir.path());
-        assert_eq!(listed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["broken", "irb"]);
+        assert_eq!(
+            listed.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["broken", "irb"]
+        );
         assert!(listed[0].profile.is_err() && listed[1].profile.is_ok());
     }
 }

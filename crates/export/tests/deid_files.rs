@@ -9,24 +9,37 @@ use export::deid_file::{DeidFileError, deidentify_bytes, parse};
 use synth::fixture::{self, InstanceSpec, MissingUid, SopReference, Syntax};
 
 fn engine(level: Level, options: &[DeidOption]) -> Deidentifier {
-    Deidentifier::new(Profile::builtin(level, options).expect("profile"), Key::from_bytes([5; 32]))
+    Deidentifier::new(
+        Profile::builtin(level, options).expect("profile"),
+        Key::from_bytes([5; 32]),
+    )
 }
 
 /// Every spelling of `needle` that could sit in the bytes: UTF-8 and ISO 8859-1, any ASCII case.
 fn leaks(haystack: &[u8], needle: &str) -> bool {
     let mut forms = vec![needle.as_bytes().to_vec()];
-    if let Some(l1) = needle.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect::<Option<Vec<u8>>>() {
+    if let Some(l1) = needle
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()
+    {
         forms.push(l1);
     }
-    forms.iter().any(|f| !f.is_empty() && haystack.windows(f.len()).any(|w| w.eq_ignore_ascii_case(f)))
+    forms
+        .iter()
+        .any(|f| !f.is_empty() && haystack.windows(f.len()).any(|w| w.eq_ignore_ascii_case(f)))
 }
 
 fn pixel_bytes(bytes: &[u8]) -> Vec<u8> {
     let obj = parse(bytes, false).expect("parse");
-    let Some(e) = obj.get(tags::PIXEL_DATA) else { return Vec::new() };
+    let Some(e) = obj.get(tags::PIXEL_DATA) else {
+        return Vec::new();
+    };
     match e.value() {
         dicom_core::value::Value::Primitive(p) => p.to_bytes().into_owned(),
-        dicom_core::value::Value::PixelSequence(s) => s.fragments().iter().flatten().copied().collect(),
+        dicom_core::value::Value::PixelSequence(s) => {
+            s.fragments().iter().flatten().copied().collect()
+        }
         dicom_core::value::Value::Sequence(_) => Vec::new(),
     }
 }
@@ -45,23 +58,47 @@ fn every_syntax_round_trips_without_identifiers() {
         let spec = hard(syntax, "MÜLLER-LÜDENSCHEIDT^JÖRG");
         let input = spec.to_bytes().expect("fixture");
         let out = deidentify_bytes(&d, &input, &[]).unwrap_or_else(|e| panic!("{syntax:?}: {e}"));
-        let reparsed = parse(&out.bytes, false).unwrap_or_else(|e| panic!("{syntax:?} output unreadable: {e}"));
-        assert_eq!(reparsed.meta().transfer_syntax().trim_end_matches('\0'), syntax.uid(), "{syntax:?}");
-        assert_eq!(pixel_bytes(&out.bytes), pixel_bytes(&input), "{syntax:?}: pixel data changed");
-        assert!(out.bytes.get(..128).is_some_and(|p| p.iter().all(|b| *b == 0)), "preamble zeroed");
+        let reparsed = parse(&out.bytes, false)
+            .unwrap_or_else(|e| panic!("{syntax:?} output unreadable: {e}"));
+        assert_eq!(
+            reparsed.meta().transfer_syntax().trim_end_matches('\0'),
+            syntax.uid(),
+            "{syntax:?}"
+        );
+        assert_eq!(
+            pixel_bytes(&out.bytes),
+            pixel_bytes(&input),
+            "{syntax:?}: pixel data changed"
+        );
+        assert!(
+            out.bytes
+                .get(..128)
+                .is_some_and(|p| p.iter().all(|b| *b == 0)),
+            "preamble zeroed"
+        );
         for phi in spec.phi() {
             if syntax != Syntax::DeflatedExplicitLittle {
-                assert!(!leaks(&out.bytes, &phi), "{syntax:?}: {phi:?} left in the output bytes");
+                assert!(
+                    !leaks(&out.bytes, &phi),
+                    "{syntax:?}: {phi:?} left in the output bytes"
+                );
             }
             // Deflated files are compressed: check the decoded values instead.
             for e in reparsed.iter() {
                 if let Ok(s) = e.to_str() {
-                    assert!(!s.to_lowercase().contains(&phi.to_lowercase()), "{syntax:?}: {phi:?} in {}", e.tag());
+                    assert!(
+                        !s.to_lowercase().contains(&phi.to_lowercase()),
+                        "{syntax:?}: {phi:?} in {}",
+                        e.tag()
+                    );
                 }
             }
         }
         let rel = out.rel_path.to_string_lossy().to_string();
-        assert!(rel.starts_with(&out.pseudonym) && rel.ends_with(".dcm") && !rel.contains("MRN"), "{rel}");
+        assert!(
+            rel.starts_with(&out.pseudonym) && rel.ends_with(".dcm") && !rel.contains("MRN"),
+            "{rel}"
+        );
     }
 }
 
@@ -82,11 +119,21 @@ fn sr_references_resolve_to_the_new_image_uids() {
     );
     let img_out = deidentify_bytes(&d, &image.to_bytes().expect("img"), &[]).expect("image");
     let sr_out = deidentify_bytes(&d, &sr.to_bytes().expect("sr"), &[]).expect("sr");
-    let new_image_uid = img_out.report.new_sop_instance_uid.clone().expect("remapped");
+    let new_image_uid = img_out
+        .report
+        .new_sop_instance_uid
+        .clone()
+        .expect("remapped");
     let text = String::from_utf8_lossy(&sr_out.bytes).to_string();
-    assert!(text.contains(&new_image_uid), "SR must reference the image's new UID");
+    assert!(
+        text.contains(&new_image_uid),
+        "SR must reference the image's new UID"
+    );
     assert!(!text.contains("2.25.902"), "old UID gone");
-    assert_eq!(img_out.pseudonym, sr_out.pseudonym, "same subject, same pseudonym");
+    assert_eq!(
+        img_out.pseudonym, sr_out.pseudonym,
+        "same subject, same pseudonym"
+    );
     for phi in sr.phi() {
         assert!(!leaks(&sr_out.bytes, &phi), "{phi:?} left in the SR");
     }
@@ -112,15 +159,26 @@ fn extra_identifiers_are_cut_too() {
     let d = engine(Level::AnonymizeFull, &[DeidOption::CleanDescriptors]);
     let out = deidentify_bytes(&d, &input, &["zebra-77".to_string()]).expect("deid");
     assert!(!leaks(&out.bytes, "ZEBRA-77"));
-    assert!(leaks(&out.bytes, "baseline"), "the rest of the description stays");
+    assert!(
+        leaks(&out.bytes, "baseline"),
+        "the rest of the description stays"
+    );
 }
 
 #[test]
 fn hostile_files_are_rejected_with_a_reason() {
     let d = engine(Level::AnonymizeFull, &[]);
-    let good = fixture::instance("MRN-1", "2.25.1", "2.25.2", "2.25.3").to_bytes().expect("good");
-    assert!(matches!(deidentify_bytes(&d, &fixture::not_dicom(), &[]), Err(DeidFileError::NotDicom)));
-    assert!(matches!(deidentify_bytes(&d, &fixture::zero_bytes(), &[]), Err(DeidFileError::NotDicom)));
+    let good = fixture::instance("MRN-1", "2.25.1", "2.25.2", "2.25.3")
+        .to_bytes()
+        .expect("good");
+    assert!(matches!(
+        deidentify_bytes(&d, &fixture::not_dicom(), &[]),
+        Err(DeidFileError::NotDicom)
+    ));
+    assert!(matches!(
+        deidentify_bytes(&d, &fixture::zero_bytes(), &[]),
+        Err(DeidFileError::NotDicom)
+    ));
     for keep in [140, 300, good.len() / 2, good.len() - 3] {
         let r = deidentify_bytes(&d, &fixture::truncated(&good, keep), &[]);
         assert!(r.is_err(), "truncated at {keep} must be rejected");
@@ -131,16 +189,28 @@ fn hostile_files_are_rejected_with_a_reason() {
         Err(DeidFileError::Unreadable { reason }) if reason.contains("declares")
     ));
     assert!(matches!(
-        deidentify_bytes(&d, &fixture::missing_uid(MissingUid::SopInstance).expect("missing"), &[]),
+        deidentify_bytes(
+            &d,
+            &fixture::missing_uid(MissingUid::SopInstance).expect("missing"),
+            &[]
+        ),
         Err(DeidFileError::NoSopInstanceUid)
     ));
-    assert!(deidentify_bytes(&d, &fixture::missing_uid(MissingUid::Study).expect("missing"), &[]).is_ok());
+    assert!(
+        deidentify_bytes(
+            &d,
+            &fixture::missing_uid(MissingUid::Study).expect("missing"),
+            &[]
+        )
+        .is_ok()
+    );
     assert!(deidentify_bytes(&d, &fixture::no_preamble().expect("no preamble"), &[]).is_ok());
     for (label, bytes) in fixture::path_like_ids().expect("path-like") {
         if let Ok(out) = deidentify_bytes(&d, &bytes, &[]) {
             let rel = out.rel_path.to_string_lossy().to_string();
             assert!(
-                rel.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '/'),
+                rel.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '/'),
                 "{label}: unsafe output name {rel}"
             );
             assert!(!rel.contains(".."), "{label}: {rel}");

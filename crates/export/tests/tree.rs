@@ -11,7 +11,10 @@ use export::tree::{FileOutcome, TreeError, TreeRequest, anonymize_tree, collect_
 use synth::fixture;
 
 fn engine(level: Level) -> Deidentifier {
-    Deidentifier::new(Profile::builtin(level, &[]).expect("profile"), Key::from_bytes([3; 32]))
+    Deidentifier::new(
+        Profile::builtin(level, &[]).expect("profile"),
+        Key::from_bytes([3; 32]),
+    )
 }
 
 fn snapshot(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -29,6 +32,7 @@ fn request(input: &Path, output: &Path) -> TreeRequest {
         force: false,
         dry_run: false,
         extra_identifiers: Vec::new(),
+        workers: 0,
     }
 }
 
@@ -39,11 +43,18 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
     fs::create_dir_all(&nested).expect("mkdir");
     for i in 0..4 {
         let spec = fixture::instance("MRN0001234", "2.25.10", "2.25.11", &format!("2.25.12{i}"));
-        spec.write(&nested.join(format!("HALVORSEN-{i}.dcm"))).expect("write");
+        spec.write(&nested.join(format!("HALVORSEN-{i}.dcm")))
+            .expect("write");
     }
     fs::write(input.join("notes.txt"), b"not dicom").expect("write");
-    let good = fixture::instance("MRN0001234", "2.25.10", "2.25.11", "2.25.199").to_bytes().expect("bytes");
-    fs::write(input.join("cut.dcm"), fixture::truncated(&good, good.len() / 2)).expect("write");
+    let good = fixture::instance("MRN0001234", "2.25.10", "2.25.11", "2.25.199")
+        .to_bytes()
+        .expect("bytes");
+    fs::write(
+        input.join("cut.dcm"),
+        fixture::truncated(&good, good.len() / 2),
+    )
+    .expect("write");
     // the same instance twice under another name: one copy is rejected as a duplicate
     fs::copy(nested.join("HALVORSEN-0.dcm"), input.join("again.dcm")).expect("copy");
     (dir, input)
@@ -57,11 +68,22 @@ fn tree_is_written_with_keyed_names_and_problems_reported() {
     let files = collect_inputs(std::slice::from_ref(&input)).expect("collect");
     assert_eq!(files.len(), 7);
     let events = Mutex::new(Vec::new());
-    let summary = anonymize_tree(&engine(Level::AnonymizeFull), &request(&input, &out), &files, &|e| {
-        events.lock().expect("lock").push((e.input.to_path_buf(), e.outcome.clone()));
-    })
+    let summary = anonymize_tree(
+        &engine(Level::AnonymizeFull),
+        &request(&input, &out),
+        &files,
+        &|e| {
+            events
+                .lock()
+                .expect("lock")
+                .push((e.input.to_path_buf(), e.outcome.clone()));
+        },
+    )
     .expect("run");
-    assert_eq!((summary.files_seen, summary.written, summary.rejected), (7, 4, 3));
+    assert_eq!(
+        (summary.files_seen, summary.written, summary.rejected),
+        (7, 4, 3)
+    );
     assert!(summary.bytes_in > 0 && summary.bytes_out > 0);
     let events = events.into_inner().expect("events");
     let rejected: Vec<String> = events
@@ -71,19 +93,42 @@ fn tree_is_written_with_keyed_names_and_problems_reported() {
             _ => None,
         })
         .collect();
-    assert!(rejected.iter().any(|r| r.contains("notes.txt") && r.contains("not a DICOM")), "{rejected:?}");
-    assert!(rejected.iter().any(|r| r.contains("cut.dcm")), "{rejected:?}");
-    assert!(rejected.iter().any(|r| r.contains("same SOP Instance UID")), "{rejected:?}");
+    assert!(
+        rejected
+            .iter()
+            .any(|r| r.contains("notes.txt") && r.contains("not a DICOM")),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected.iter().any(|r| r.contains("cut.dcm")),
+        "{rejected:?}"
+    );
+    assert!(
+        rejected.iter().any(|r| r.contains("same SOP Instance UID")),
+        "{rejected:?}"
+    );
     assert_eq!(snapshot(&input), before, "inputs unchanged");
-    let written = collect_inputs(&[out.clone()]).expect("outputs");
+    let written = collect_inputs(std::slice::from_ref(&out)).expect("outputs");
     assert_eq!(written.len(), 4);
     for p in &written {
-        let rel = p.strip_prefix(&out).expect("below out").to_string_lossy().to_string();
+        let rel = p
+            .strip_prefix(&out)
+            .expect("below out")
+            .to_string_lossy()
+            .to_string();
         assert_eq!(rel.split('/').count(), 4, "{rel}");
-        assert!(!rel.contains("HALVORSEN") && !rel.contains("Study") && !rel.contains(".tmp"), "{rel}");
+        assert!(
+            !rel.contains("HALVORSEN") && !rel.contains("Study") && !rel.contains(".tmp"),
+            "{rel}"
+        );
     }
     // a second run refuses the non-empty output, unless forced
-    let err = anonymize_tree(&engine(Level::AnonymizeFull), &request(&input, &out), &files, &|_| {});
+    let err = anonymize_tree(
+        &engine(Level::AnonymizeFull),
+        &request(&input, &out),
+        &files,
+        &|_| {},
+    );
     assert!(matches!(err, Err(TreeError::OutputNotEmpty { .. })));
     let mut forced = request(&input, &out);
     forced.force = true;
@@ -102,8 +147,14 @@ fn dry_run_writes_nothing_and_overlap_is_refused() {
     assert_eq!(summary.bytes_out, 0);
     assert!(!out.exists());
     let inside = request(&input, &input.join("out"));
-    assert!(matches!(anonymize_tree(&engine(Level::Basic), &inside, &files, &|_| {}), Err(TreeError::Overlap { .. })));
-    assert!(matches!(collect_inputs(&[dir.path().join("missing")]), Err(TreeError::InputMissing { .. })));
+    assert!(matches!(
+        anonymize_tree(&engine(Level::Basic), &inside, &files, &|_| {}),
+        Err(TreeError::Overlap { .. })
+    ));
+    assert!(matches!(
+        collect_inputs(&[dir.path().join("missing")]),
+        Err(TreeError::InputMissing { .. })
+    ));
 }
 
 #[test]
@@ -111,15 +162,21 @@ fn same_key_same_names_across_levels() {
     let (dir, input) = setup();
     let files = collect_inputs(std::slice::from_ref(&input)).expect("collect");
     let mut names = Vec::new();
-    for (i, level) in [Level::Original, Level::AnonymizeFull].into_iter().enumerate() {
+    for (i, level) in [Level::Original, Level::AnonymizeFull]
+        .into_iter()
+        .enumerate()
+    {
         let out = dir.path().join(format!("out{i}"));
         anonymize_tree(&engine(level), &request(&input, &out), &files, &|_| {}).expect("run");
-        let rels: Vec<PathBuf> = collect_inputs(&[out.clone()])
+        let rels: Vec<PathBuf> = collect_inputs(std::slice::from_ref(&out))
             .expect("walk")
             .into_iter()
             .map(|p| p.strip_prefix(&out).expect("rel").to_path_buf())
             .collect();
         names.push(rels);
     }
-    assert_eq!(names[0], names[1], "the layout uses the key's UID map at every level");
+    assert_eq!(
+        names[0], names[1],
+        "the layout uses the key's UID map at every level"
+    );
 }

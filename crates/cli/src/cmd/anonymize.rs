@@ -6,9 +6,11 @@
 //! Exit codes: 0 every file written, 1 some files were rejected, 2 a fatal error (bad profile,
 //! unusable key, non-empty output, missing input) stopped the run before any file was written.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anon_core::{DeidOption, Deidentifier, Level, Profile};
@@ -20,11 +22,19 @@ use export::tree::{self, FileOutcome, TreeRequest};
 use crate::Global;
 use crate::ui::{self, Progress};
 
+/// How many files are named per kind of warning before the rest are only counted.
+const WARNINGS_NAMED: u64 = 3;
+
 /// Arguments of `depot anonymize`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Level: original, anonymize, anonymize-full, basic, qmenta, sup142 (see `depot profiles`).
-    #[arg(long, value_name = "LEVEL", required_unless_present = "profile", conflicts_with = "profile")]
+    #[arg(
+        long,
+        value_name = "LEVEL",
+        required_unless_present = "profile",
+        conflicts_with = "profile"
+    )]
     pub level: Option<String>,
     /// PS3.15 option, kebab-case or dcm4chee name (e.g. retain-uids, RetainDeviceIdentityOption);
     /// repeatable; with basic, anonymize-full or a profile built on them.
@@ -50,6 +60,9 @@ pub struct Args {
     /// Write into a non-empty output folder.
     #[arg(long)]
     pub force: bool,
+    /// Worker threads (default: three per CPU core, at most 16).
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub workers: usize,
     /// Input files or folders, then the output folder.
     #[arg(required = true, num_args = 2.., value_name = "IN... OUT")]
     pub paths: Vec<PathBuf>,
@@ -62,18 +75,26 @@ fn build_profile(args: &Args) -> anyhow::Result<Profile> {
         .map(|o| o.parse::<DeidOption>())
         .collect::<Result<Vec<_>, _>>()?;
     let profile = match (&args.profile, &args.level) {
-        (Some(p), _) => profile_store::resolve_profile(p, &options, profile_store::profile_dir().as_deref())?,
+        (Some(p), _) => {
+            profile_store::resolve_profile(p, &options, profile_store::profile_dir().as_deref())?
+        }
         (None, Some(l)) => Profile::builtin(l.parse::<Level>()?, &options)?,
         (None, None) => bail!("give --level or --profile"),
     };
-    Ok(if args.blank_identifiers { profile.with_blank_identifiers(true)? } else { profile })
+    Ok(if args.blank_identifiers {
+        profile.with_blank_identifiers(true)?
+    } else {
+        profile
+    })
 }
 
 /// Runs `depot anonymize`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let profile = build_profile(&args)?;
     let mut paths = args.paths.clone();
-    let Some(output) = paths.pop() else { bail!("give at least one input and the output folder") };
+    let Some(output) = paths.pop() else {
+        bail!("give at least one input and the output folder")
+    };
     let key_path = keyfile::key_path(args.key_file.as_deref())?;
     let loaded = keyfile::load_or_create(&key_path)?;
     if loaded.created {
@@ -86,12 +107,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if loaded.readable_by_others {
-        ui::warn(format!("key file {} is readable by other users (chmod 600 it)", loaded.path.display()));
+        ui::warn(format!(
+            "key file {} is readable by other users (chmod 600 it)",
+            loaded.path.display()
+        ));
     }
     match profile.level() {
         Level::Original => ui::warn("level original: files are copied unchanged (only renamed)"),
-        Level::Anonymize => ui::warn("level anonymize keeps PatientID, dates and UIDs: the output is not de-identified"),
-        Level::Sup142 => ui::warn("level sup142 applies only the 43 tags its source lists; names and IDs stay"),
+        Level::Anonymize => ui::warn(
+            "level anonymize keeps PatientID, dates and UIDs: the output is not de-identified",
+        ),
+        Level::Sup142 => {
+            ui::warn("level sup142 applies only the 43 tags its source lists; names and IDs stay")
+        }
         _ => {}
     }
     if profile.blanks_identifiers() {
@@ -104,10 +132,20 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         force: args.force,
         dry_run: args.dry_run,
         extra_identifiers: args.identifiers.clone(),
+        workers: args.workers,
     };
     let deid = Deidentifier::new(profile, loaded.key);
-    let progress = Progress::new(files.len() as u64, if args.dry_run { "checking" } else { "anonymizing" }, global.quiet);
+    let progress = Progress::new(
+        files.len() as u64,
+        if args.dry_run {
+            "checking"
+        } else {
+            "anonymizing"
+        },
+        global.quiet,
+    );
     let stdout_failed = AtomicBool::new(false);
+    let warning_counts: Mutex<BTreeMap<String, u64>> = Mutex::new(BTreeMap::new());
     let stdout_error = AtomicBool::new(false);
     let summary = tree::anonymize_tree(&deid, &request, &files, &|event| {
         progress.inc(1);
@@ -139,18 +177,37 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             }
             FileOutcome::Written { .. } => {}
         }
+        let mut notes: Vec<String> = Vec::new();
         if let Some(reason) = event.report.and_then(|r| r.burned_in.as_ref()) {
-            progress.println(format!(
-                "depot: warning: {}: {reason}; pixels are not cleaned, check them",
-                event.input.display()
-            ));
+            notes.push(format!("{reason}; pixels are not cleaned, check them"));
         }
-        for w in event.report.map(|r| r.warnings.as_slice()).unwrap_or_default() {
-            progress.println(format!("depot: warning: {}: {w}", event.input.display()));
+        notes.extend(event.report.map(|r| r.warnings.clone()).unwrap_or_default());
+        for note in notes {
+            // The first few files of each kind are named; the rest are counted at the end.
+            let shown = {
+                let mut counts = warning_counts.lock().unwrap_or_else(|p| p.into_inner());
+                let n = counts.entry(note.clone()).or_insert(0);
+                *n += 1;
+                *n <= WARNINGS_NAMED
+            };
+            if shown {
+                progress.println(format!("depot: warning: {}: {note}", event.input.display()));
+            }
         }
     })
     .with_context(|| format!("cannot anonymize into {}", output.display()))?;
     progress.finish();
+    for (note, n) in warning_counts
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+    {
+        if n > WARNINGS_NAMED {
+            ui::warn(format!(
+                "{note}: {n} files in all ({} more not named)",
+                n - WARNINGS_NAMED
+            ));
+        }
+    }
     if stdout_error.load(Ordering::Relaxed) {
         bail!("cannot write the dry-run listing to stdout");
     }
@@ -162,7 +219,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             if args.dry_run { " (dry run)" } else { "" },
             summary.files_seen,
             summary.written,
-            if args.dry_run { "would be written" } else { "written" },
+            if args.dry_run {
+                "would be written"
+            } else {
+                "written"
+            },
             summary.rejected,
             summary.burned_in,
             mb(summary.bytes_in),
@@ -171,5 +232,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             summary.files_per_second(),
         ),
     );
-    Ok(if summary.rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if summary.rejected > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -66,9 +66,15 @@ fn list() -> anyhow::Result<ExitCode> {
         writeln!(out, "  {:<15} {}", level.name(), level.summary())?;
     }
     writeln!(out)?;
-    writeln!(out, "Options (with basic, anonymize-full and profiles built on them):")?;
+    writeln!(
+        out,
+        "Options (with basic, anonymize-full and profiles built on them):"
+    )?;
     for o in DeidOption::ALL {
-        let code = o.code().map(|c| format!("DCM {c}")).unwrap_or_else(|| "no DCM code".to_string());
+        let code = o
+            .code()
+            .map(|c| format!("DCM {c}"))
+            .unwrap_or_else(|| "no DCM code".to_string());
         writeln!(out, "  {:<36} {:<58} {code}", o.name(), o.dcm4chee_name())?;
     }
     writeln!(out)?;
@@ -83,12 +89,20 @@ fn list() -> anyhow::Result<ExitCode> {
                 match &c.profile {
                     Ok(p) => {
                         let opts: Vec<&str> = p.options().iter().map(|o| o.name()).collect();
-                        let desc = p.description().map(|d| format!(" - {d}")).unwrap_or_default();
-                        writeln!(out, 
+                        let desc = p
+                            .description()
+                            .map(|d| format!(" - {d}"))
+                            .unwrap_or_default();
+                        writeln!(
+                            out,
                             "  {:<15} base {}{}{desc}",
                             c.name,
                             p.level(),
-                            if opts.is_empty() { String::new() } else { format!(", options {}", opts.join(", ")) },
+                            if opts.is_empty() {
+                                String::new()
+                            } else {
+                                format!(", options {}", opts.join(", "))
+                            },
                         )?;
                     }
                     Err(e) => {
@@ -98,7 +112,10 @@ fn list() -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        None => writeln!(out, "Custom profiles: no profile folder (set DEPOT_PROFILE_DIR)")?,
+        None => writeln!(
+            out,
+            "Custom profiles: no profile folder (set DEPOT_PROFILE_DIR)"
+        )?,
     }
     emit(&out)
 }
@@ -113,7 +130,11 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|o| o.parse::<DeidOption>())
         .collect::<Result<Vec<_>, _>>()?;
-    let mut profile = profile_store::resolve_profile(&args.name, &options, profile_store::profile_dir().as_deref())?;
+    let mut profile = profile_store::resolve_profile(
+        &args.name,
+        &options,
+        profile_store::profile_dir().as_deref(),
+    )?;
     if args.blank_identifiers {
         profile = profile.with_blank_identifiers(true)?;
     }
@@ -134,16 +155,40 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     }
     let opts: Vec<&str> = profile.options().iter().map(|o| o.name()).collect();
     let mut out = String::new();
-    writeln!(out, "# profile {} (level {})", json_escape(profile.name()), profile.level())?;
-    writeln!(out, "# options: {}", if opts.is_empty() { "none".to_string() } else { opts.join(", ") })?;
+    writeln!(
+        out,
+        "# profile {} (level {})",
+        json_escape(profile.name()),
+        profile.level()
+    )?;
+    writeln!(
+        out,
+        "# options: {}",
+        if opts.is_empty() {
+            "none".to_string()
+        } else {
+            opts.join(", ")
+        }
+    )?;
     writeln!(out, "# rules sha256: {}", profile.digest())?;
     writeln!(out, "# {} rules; actions:", rules.len())?;
     for a in Action::ALL {
         writeln!(out, "#   {:<7} {}", a.code(), a.meaning())?;
     }
-    writeln!(out, "{:<24} {:<7} {:<52} SOURCE", "TAG", "ACTION", "KEYWORD")?;
+    writeln!(
+        out,
+        "{:<24} {:<7} {:<52} SOURCE",
+        "TAG", "ACTION", "KEYWORD"
+    )?;
     for r in &rules {
-        writeln!(out, "{:<24} {:<7} {:<52} {}", r.tag, r.action.code(), r.keyword, r.source)?;
+        writeln!(
+            out,
+            "{:<24} {:<7} {:<52} {}",
+            r.tag,
+            r.action.code(),
+            r.keyword,
+            r.source
+        )?;
     }
     emit(&out)
 }
