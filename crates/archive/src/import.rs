@@ -305,6 +305,9 @@ pub(crate) fn run(
             let ctx = &ctx;
             handles.push(s.spawn(move || worker(ctx, &job_rx, &res_tx)));
         }
+        // Only the workers may keep the job queue open: when they stop (after a fatal error),
+        // the walker's sends fail and it stops too.
+        drop(job_rx);
         drop(res_tx);
         let committed = committer.run(&res_rx);
         // On a fatal error, stop the producers: dropping the receiver makes their sends fail.

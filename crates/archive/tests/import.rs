@@ -509,3 +509,44 @@ fn non_archive_folders_are_refused() {
         Err(archive::OpenError::Missing { .. })
     ));
 }
+
+#[test]
+fn a_failed_write_stops_the_run_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dump = tmp.path().join("dump");
+    for i in 0..100 {
+        write(
+            &dump,
+            &format!("f{i:03}"),
+            &spec("P1", "1.7.1", "1.7.1.1", &format!("1.7.1.1.{i}"))
+                .to_bytes()
+                .unwrap(),
+        );
+    }
+    let root = tmp.path().join("archive");
+    let archive = Archive::open(&root).unwrap();
+    // Make the store unusable: a file where the folder should be.
+    std::fs::remove_dir(root.join("store")).unwrap();
+    std::fs::write(root.join("store"), b"in the way").unwrap();
+    let o = ImportOptions {
+        batch_files: 5,
+        workers: 2,
+        ..opts()
+    };
+    let err = archive
+        .import(std::slice::from_ref(&dump), &o, &NoObserver)
+        .unwrap_err();
+    assert!(matches!(err, archive::ImportError::Write { .. }), "{err}");
+    assert!(
+        archive.instances(&Filter::default()).unwrap().is_empty(),
+        "the failed batch rolled back"
+    );
+    std::fs::remove_file(root.join("store")).unwrap();
+    drop(archive);
+    let archive = Archive::open(&root).unwrap();
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    let s = archive
+        .import(std::slice::from_ref(&dump), &opts(), &NoObserver)
+        .unwrap();
+    assert_eq!(s.imported, 100);
+}
