@@ -187,6 +187,15 @@ mod tests {
     }
 
     #[test]
+    fn padded_block_key_equals_plain_hmac() {
+        let plain = <HmacSha256 as Mac>::new_from_slice(&[4u8; 32]).map(|mut m| {
+            m.update(b"1.2.3");
+            <[u8; 32]>::from(m.finalize().into_bytes())
+        });
+        assert_eq!(plain.ok(), Some(key(4).mac(&[b"1.2.3"])));
+    }
+
+    #[test]
     fn date_offsets_are_in_range() {
         for i in 0..200 {
             let o = key(3).date_offset_for(&i.to_string(), "");
