@@ -686,8 +686,21 @@ pub fn examine(bytes: &[u8]) -> Result<HeaderFacts, String> {
         .read_preamble(preamble)
         .from_reader(bytes)
         .map_err(|e| describe_read_error(&e))?;
+    if obj
+        .meta()
+        .media_storage_sop_class_uid()
+        .trim_end_matches(['\0', ' '])
+        == DICOMDIR_CLASS
+    {
+        return Err(
+            "a DICOMDIR (the index of a DICOM medium), not an instance: not archived".into(),
+        );
+    }
     HeaderFacts::from_file_object(&obj).map_err(|e| e.to_string())
 }
+
+/// Media Storage Directory Storage: the SOP class of a DICOMDIR.
+const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
 
 /// Where the `DICM` marker is: after a 128-byte preamble, or at the start (no preamble).
 fn marker(head: &[u8]) -> Result<ReadPreamble, String> {
@@ -1135,5 +1148,31 @@ impl Committer<'_, '_> {
             self.ctx.observer.file_done(o);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examine_names_what_is_wrong() {
+        let good = synth::fixture::instance("P", "1.2", "1.2.3", "1.2.3.4")
+            .to_bytes()
+            .unwrap();
+        assert_eq!(examine(&good).unwrap().sop_uid, "1.2.3.4");
+        assert!(examine(&good[128..]).is_ok(), "no preamble is fine");
+        assert!(examine(b"").unwrap_err().contains("empty"));
+        assert!(examine(b"PK\x03\x04rest").unwrap_err().contains("zip"));
+        assert!(examine(b"hello").unwrap_err().contains("no 'DICM' marker"));
+        let dicomdir = synth::fixture::InstanceSpec {
+            sop_class_uid: DICOMDIR_CLASS.into(),
+            ..synth::fixture::instance("P", "1.2", "1.2.3", "1.2.3.5")
+        };
+        assert!(
+            examine(&dicomdir.to_bytes().unwrap())
+                .unwrap_err()
+                .contains("DICOMDIR")
+        );
     }
 }
