@@ -406,6 +406,7 @@ fn discover(
                     display(e.path()),
                     "not a regular file (device, socket or fifo)".into(),
                 ),
+                Ok(e) if is_package_manifest(e.path()) => true,
                 Ok(e) => {
                     let zip = has_zip_name(e.path()) && sniff_zip(e.path());
                     feed_file(ctx, e.path(), zip, jobs, results)
@@ -416,6 +417,31 @@ fn discover(
             }
         }
     }
+}
+
+/// Whether `path` is the `manifest.json` or `manifest.csv` of a depot package (a folder whose
+/// `manifest.json` declares `depot-package/1`). Re-importing a package is a normal way to check
+/// it; its manifests are not DICOM and are passed over rather than rejected.
+fn is_package_manifest(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str());
+    if !matches!(name, Some("manifest.json" | "manifest.csv")) {
+        return false;
+    }
+    let Some(dir) = path.parent() else { return false };
+    let mut head = Vec::new();
+    match File::open(dir.join("manifest.json")) {
+        Ok(f) => {
+            let _ = f.take(4096).read_to_end(&mut head);
+        }
+        Err(_) => return false,
+    }
+    is_package_manifest_text(&head)
+}
+
+/// The start of a depot package manifest (`"format": "depot-package/1"` near the top).
+fn is_package_manifest_text(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    text.trim_start().starts_with('{') && text.contains("\"depot-package/1\"")
 }
 
 /// Sends one file (or a zip's entries). Returns false when the pipeline is shutting down.
@@ -479,6 +505,15 @@ fn feed_zip(
         Ok(a) => a,
         Err(e) => return reject(zip_name, format!("cannot read zip archive: {e}"), None),
     };
+    let zip_is_package = archive
+        .by_name("manifest.json")
+        .ok()
+        .map(|mut m| {
+            let mut head = Vec::new();
+            let _ = (&mut m).take(4096).read_to_end(&mut head);
+            is_package_manifest_text(&head)
+        })
+        .unwrap_or(false);
     for i in 0..archive.len() {
         let mut entry = match archive.by_index(i) {
             Ok(e) => e,
@@ -500,6 +535,10 @@ fn feed_zip(
             .name()
             .map(|n| n.into_owned())
             .unwrap_or_else(|_| format!("#{i}"));
+        // A depot package's own manifests sit at the zip's root; they are not DICOM.
+        if (inner == "manifest.json" || inner == "manifest.csv") && zip_is_package {
+            continue;
+        }
         let source = format!("{zip_name}!/{inner}");
         let size = entry.size();
         if size > MAX_ZIP_ENTRY {

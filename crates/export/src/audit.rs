@@ -263,22 +263,49 @@ impl Auditor {
         self.searched
     }
 
-    /// Checks a package-relative path (or zip entry name) for identifying values.
+    /// The path with every identifying value in it replaced by `<Label>`, and the labels
+    /// found. Findings name files by their masked path, so a report never repeats a value
+    /// that sits in a file name.
+    pub fn mask_path(&self, rel: &str) -> (String, BTreeSet<String>) {
+        let hits = bounded_matches(self.all.as_ref(), &self.all_patterns, rel.as_bytes());
+        let labels: BTreeSet<String> = hits.iter().map(|(l, _)| l.to_string()).collect();
+        if hits.is_empty() {
+            return (rel.to_string(), labels);
+        }
+        // Cover each byte hit by any match; label a covered run by its first match.
+        let bytes = rel.as_bytes();
+        let mut cover: Vec<Option<&str>> = vec![None; bytes.len()];
+        for (label, range) in &hits {
+            for c in cover.get_mut(range.clone()).into_iter().flatten() {
+                c.get_or_insert(label);
+            }
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match cover[i] {
+                Some(label) => {
+                    out.extend_from_slice(format!("<{label}>").as_bytes());
+                    while i < bytes.len() && cover[i].is_some() {
+                        i += 1;
+                    }
+                }
+                None => {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+        }
+        (String::from_utf8_lossy(&out).into_owned(), labels)
+    }
+
+    /// Checks a package-relative path (or zip entry name) for identifying values; the
+    /// findings show the path masked.
     pub fn scan_path(&self, rel: &str) -> Vec<Finding> {
-        let mut labels = BTreeSet::new();
-        find_in(
-            self.all.as_ref(),
-            &self.all_patterns,
-            rel.as_bytes(),
-            &mut labels,
-        );
+        let (masked, labels) = self.mask_path(rel);
         labels
             .into_iter()
-            .map(|what| Finding::Value {
-                file: rel.to_string(),
-                what,
-                region: Region::Path,
-            })
+            .map(|what| Finding::Value { file: masked.clone(), what, region: Region::Path })
             .collect()
     }
 
@@ -425,14 +452,23 @@ fn private_paths(obj: &InMemDicomObject, prefix: &str, out: &mut Vec<String>) {
 /// Runs one automaton over `hay` and records the labels of matches that satisfy their
 /// boundary rule.
 fn find_in(ac: Option<&AhoCorasick>, patterns: &[Pattern], hay: &[u8], out: &mut BTreeSet<String>) {
-    let Some(ac) = ac else { return };
+    for (label, _) in bounded_matches(ac, patterns, hay) {
+        out.insert(label.to_string());
+    }
+}
+
+/// Every match of `ac` in `hay` that satisfies its pattern's boundary rule, with its range.
+fn bounded_matches<'p>(
+    ac: Option<&AhoCorasick>,
+    patterns: &'p [Pattern],
+    hay: &[u8],
+) -> Vec<(&'p str, std::ops::Range<usize>)> {
+    let Some(ac) = ac else { return Vec::new() };
+    let mut out = Vec::new();
     for m in ac.find_overlapping_iter(hay) {
         let Some(p) = patterns.get(m.pattern().as_usize()) else {
             continue;
         };
-        if out.contains(&p.label) {
-            continue;
-        }
         let before = m.start().checked_sub(1).and_then(|i| hay.get(i)).copied();
         let after = hay.get(m.end()).copied();
         let ok = match p.bounded {
@@ -442,9 +478,10 @@ fn find_in(ac: Option<&AhoCorasick>, patterns: &[Pattern], hay: &[u8], out: &mut
             Boundary::DateStart => !before.is_some_and(|b| b.is_ascii_digit()),
         };
         if ok {
-            out.insert(p.label.clone());
+            out.push((p.label.as_str(), m.start()..m.end()));
         }
     }
+    out
 }
 
 /// Like [`find_in`] for long values, which have no boundary rule: a non-overlapping search,
@@ -678,7 +715,8 @@ pub fn audit_package(path: &Path, auditor: &Auditor) -> Result<AuditReport, Audi
                     .unwrap_or(f)
                     .to_string_lossy()
                     .replace('\\', "/");
-                Ok((bytes.len() as u64, auditor.scan_file(&rel, &bytes)))
+                let (masked, _) = auditor.mask_path(&rel);
+                Ok((bytes.len() as u64, auditor.scan_file(&masked, &bytes)))
             })
             .collect();
         for r in per_file {
@@ -715,7 +753,8 @@ pub fn audit_package(path: &Path, auditor: &Auditor) -> Result<AuditReport, Audi
             entry.read_to_end(&mut bytes).map_err(read_err)?;
             report.files += 1;
             report.bytes += bytes.len() as u64;
-            report.findings.extend(auditor.scan_file(&name, &bytes));
+            let (masked, _) = auditor.mask_path(&name);
+            report.findings.extend(auditor.scan_file(&masked, &bytes));
         }
     }
     report.findings.sort();
@@ -764,6 +803,16 @@ mod tests {
         let latin1: Vec<u8> = b"PN=M\xDCLLER".to_vec();
         assert_eq!(a.scan_file("x.txt", &latin1).len(), 1);
         assert_eq!(a.scan_file("x.txt", "PN=MÜLLER".as_bytes()).len(), 1);
+    }
+
+    #[test]
+    fn path_findings_never_show_the_value() {
+        let a = auditor(&[Needle::new("PatientID", ValueKind::Identifier, "MRN9053855")]);
+        let f = a.scan_path("notes/MRN9053855_scan.txt");
+        assert_eq!(f.len(), 1);
+        let shown = f[0].to_string();
+        assert!(!shown.contains("MRN9053855"), "{shown}");
+        assert!(shown.contains("notes/<PatientID>_scan.txt"), "{shown}");
     }
 
     #[test]

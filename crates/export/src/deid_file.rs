@@ -6,7 +6,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use anon_core::{AnonError, Deidentifier, Report};
+use anon_core::{AnonError, Deidentifier, Report, SubjectContext};
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
@@ -373,35 +373,51 @@ pub fn deidentify_bytes(
             report,
         });
     }
-    let start = dicm_offset(input).ok_or(DeidFileError::NotDicom)?;
-    let layout = scan(input, start)?;
-    // Fast path: Pixel Data is the last element and no rule names it, so the data set is parsed
-    // up to it, de-identified, encoded, and the pixel element's bytes are appended unchanged
-    // (they are already in the output's transfer syntax). Pixels are never decoded.
-    let pixel = layout
-        .pixel_data
-        .filter(|_| !deid.profile().lists(tags::PIXEL_DATA));
-    let mut obj = parse_from(input, start, pixel.is_some())?;
-    let pixel = pixel.filter(|_| obj.get(tags::PIXEL_DATA).is_none());
-    let (rel_path, pseudonym) = output_rel_path(deid, &obj)?;
-    let mut subject = deid.subject_context(&obj);
-    subject.identifiers.extend(
-        extra_identifiers
-            .iter()
-            .filter(|s| !s.trim().is_empty())
-            .cloned(),
-    );
-    let report = deid.apply(&mut obj, &subject)?;
-    let mut bytes = Vec::with_capacity(input.len() + 1024);
-    obj.write_all(&mut bytes)
-        .map_err(|e| DeidFileError::Encode { reason: chain(&e) })?;
-    if let Some(range) = pixel {
-        bytes.extend_from_slice(input.get(range).unwrap_or_default());
-    }
+    let ((rel_path, pseudonym), bytes, report) = deidentify_with(deid, input, |obj| {
+        let named = output_rel_path(deid, obj)?;
+        let mut subject = deid.subject_context(obj);
+        subject.identifiers.extend(
+            extra_identifiers
+                .iter()
+                .filter(|s| !s.trim().is_empty())
+                .cloned(),
+        );
+        Ok((subject, named))
+    })?;
     Ok(DeidentifiedFile {
         bytes,
         rel_path,
         pseudonym,
         report,
     })
+}
+
+/// De-identifies one file held in memory with the subject context that `subject` derives from
+/// the parsed header (it may also compute a value of its own, returned as `T`). Returns the
+/// encoded result and the engine's report. The input bytes are never modified.
+///
+/// Fast path: when Pixel Data is the last element and no rule names it, the data set is parsed
+/// up to it, de-identified, encoded, and the pixel element's bytes are appended unchanged (they
+/// are already in the output's transfer syntax). Pixels are never decoded.
+pub fn deidentify_with<T>(
+    deid: &Deidentifier,
+    input: &[u8],
+    subject: impl FnOnce(&DefaultDicomObject) -> Result<(SubjectContext, T), DeidFileError>,
+) -> Result<(T, Vec<u8>, Report), DeidFileError> {
+    let start = dicm_offset(input).ok_or(DeidFileError::NotDicom)?;
+    let layout = scan(input, start)?;
+    let pixel = layout
+        .pixel_data
+        .filter(|_| !deid.profile().lists(tags::PIXEL_DATA));
+    let mut obj = parse_from(input, start, pixel.is_some())?;
+    let pixel = pixel.filter(|_| obj.get(tags::PIXEL_DATA).is_none());
+    let (ctx, extra) = subject(&obj)?;
+    let report = deid.apply(&mut obj, &ctx)?;
+    let mut bytes = Vec::with_capacity(input.len() + 1024);
+    obj.write_all(&mut bytes)
+        .map_err(|e| DeidFileError::Encode { reason: chain(&e) })?;
+    if let Some(range) = pixel {
+        bytes.extend_from_slice(input.get(range).unwrap_or_default());
+    }
+    Ok((extra, bytes, report))
 }

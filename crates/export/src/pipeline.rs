@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditReport, Auditor, Finding, Needle, Rules, ValueKind};
-use crate::deid_file::parse;
+use crate::deid_file::deidentify_with;
 use crate::manifest::{self, Manifest};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::regroup::{self, Placement, RegroupWarning};
@@ -123,6 +123,11 @@ pub enum ExportError {
     /// The selection matched no instance.
     #[error("nothing to export: the selection matches no instance")]
     NothingSelected,
+    /// Every selected series was left out for possible burned-in text.
+    #[error(
+        "nothing to export: all {0} selected series may carry burned-in text and are left out at this level (use --include-burned-in to export them anyway)"
+    )]
+    AllLeftOut(usize),
     /// Some archived files could not be read or de-identified; a package without them would
     /// silently lose data, so none is written.
     #[error("{} archived file(s) could not be exported; first: {}: {}", .0.len(), .0[0].0, .0[0].1)]
@@ -155,6 +160,11 @@ pub fn export(
     observer: &dyn ExportObserver,
 ) -> Result<ExportSummary, ExportError> {
     let started = Instant::now();
+    // Refuse an existing destination before any work (and in a dry run, which must say what
+    // the real run would do).
+    if !req.force && req.out.symlink_metadata().is_ok() {
+        return Err(ExportError::Package(PackageError::Exists(req.out.clone())));
+    }
     let profile = &req.profile;
     let original = !profile.changes_anything();
     let key = match &req.key {
@@ -233,7 +243,10 @@ pub fn export(
     observer.planned(plan.len() as u64);
 
     let mut manifest = base_manifest(profile, &key, original, &plan, &warnings, &burned_in);
-    if req.dry_run || plan.is_empty() {
+    if plan.is_empty() {
+        return Err(ExportError::AllLeftOut(burned_in.len()));
+    }
+    if req.dry_run {
         return Ok(ExportSummary {
             published: None,
             kind: PackageKind::for_destination(&req.out),
@@ -513,29 +526,21 @@ fn context_for(
     ctx
 }
 
-fn read_stored(record: &InstanceRecord, header_only: bool) -> Result<Vec<u8>, String> {
-    let path = Path::new(&record.path);
-    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    if !header_only {
-        let mut buf = Vec::with_capacity(usize::try_from(record.size).unwrap_or(0));
-        f.read_to_end(&mut buf).map_err(|e| e.to_string())?;
-        return Ok(buf);
-    }
-    // Headers are small; read in chunks until the parse succeeds or the file ends.
-    let mut buf = Vec::new();
-    let mut chunk = 64 * 1024;
-    loop {
-        let before = buf.len();
-        (&mut f)
-            .take(chunk as u64)
-            .read_to_end(&mut buf)
-            .map_err(|e| e.to_string())?;
-        let at_end = buf.len() - before < chunk;
-        if at_end || parse(&buf, true).is_ok() {
-            return Ok(buf);
-        }
-        chunk *= 2;
-    }
+fn read_stored(record: &InstanceRecord) -> Result<Vec<u8>, String> {
+    let mut f = std::fs::File::open(Path::new(&record.path)).map_err(|e| e.to_string())?;
+    let mut buf = Vec::with_capacity(usize::try_from(record.size).unwrap_or(0));
+    f.read_to_end(&mut buf).map_err(|e| e.to_string())?;
+    Ok(buf)
+}
+
+/// The header of an archived file, up to Pixel Data, read through a buffer (only the header's
+/// bytes are read). Archived files passed the import's structural length check, so dicom-rs
+/// can read them directly.
+fn read_stored_header(record: &InstanceRecord) -> Result<dicom_object::DefaultDicomObject, String> {
+    dicom_object::OpenFileOptions::new()
+        .read_until(tags::PIXEL_DATA)
+        .open_file(&record.path)
+        .map_err(|e| e.to_string())
 }
 
 fn plan_one(
@@ -554,8 +559,7 @@ fn plan_one(
     let facts = subjects
         .get(&record.subject)
         .ok_or_else(|| fail("subject vanished from the index".into()))?;
-    let bytes = read_stored(&record, true).map_err(fail)?;
-    let mut obj = parse(&bytes, true).map_err(|e| fail(e.to_string()))?;
+    let mut obj = read_stored_header(&record).map_err(fail)?;
     let ctx = context_for(deid, facts, &obj);
     let report = deid
         .apply(&mut obj, &ctx)
@@ -648,7 +652,7 @@ fn write_one(
     package: &Package,
 ) -> Result<Written, (String, String)> {
     let fail = |reason: String| (p.rel.clone(), reason);
-    let input = read_stored(&p.record, false).map_err(fail)?;
+    let input = read_stored(&p.record).map_err(fail)?;
     let (bytes, warnings) = if original {
         let sha = hex::encode(Sha256::digest(&input));
         if sha != p.record.sha256 {
@@ -662,15 +666,10 @@ fn write_one(
         let facts = subjects
             .get(&p.record.subject)
             .ok_or_else(|| fail("subject vanished".into()))?;
-        let mut obj = parse(&input, false).map_err(|e| fail(e.to_string()))?;
+        let ((), out, report) =
+            deidentify_with(deid, &input, |obj| Ok((context_for(deid, facts, obj), ())))
+                .map_err(|e| fail(e.to_string()))?;
         drop(input);
-        let ctx = context_for(deid, facts, &obj);
-        let report = deid
-            .apply(&mut obj, &ctx)
-            .map_err(|e| fail(e.to_string()))?;
-        let mut out = Vec::with_capacity(usize::try_from(p.record.size).unwrap_or(0) + 1024);
-        obj.write_all(&mut out)
-            .map_err(|e| fail(format!("cannot encode: {e}")))?;
         // The engine's note on a missing PatientID concerns its own pseudonym; here the
         // archive's subject decides the pseudonym, so the note would mislead.
         let warnings = report
@@ -834,7 +833,8 @@ fn base_manifest(
             .map(|st| st.series.len())
             .sum(),
         instances: plan.len(),
-        bytes: 0,
+        // The archived size until the files are written (a dry run reports this).
+        bytes: plan.iter().map(|p| p.record.size).sum(),
         series_left_out: burned_in.iter().filter(|b| !b.included).count(),
     };
     let regrouping_warnings = warnings

@@ -37,6 +37,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let archive = Archive::open_existing(&root)
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
     let explicit = args.deid.level.is_some() || args.deid.profile.is_some();
+    if !explicit && (!args.deid.options.is_empty() || args.deid.blank_identifiers) {
+        anyhow::bail!(
+            "--option and --blank-identifiers describe a level: give --level or --profile with them \
+             (without any, the level is read from the package's manifest)"
+        );
+    }
     let req = AuditRequest {
         profile: if explicit {
             Some(args.deid.profile("anonymize-full")?)
