@@ -15,7 +15,12 @@ pub struct TestDir {
 impl TestDir {
     /// A fresh empty folder.
     pub fn new() -> TestDir {
-        TestDir { dir: tempfile::Builder::new().prefix("depot-e2e-").tempdir().expect("tempdir") }
+        TestDir {
+            dir: tempfile::Builder::new()
+                .prefix("depot-e2e-")
+                .tempdir()
+                .expect("tempdir"),
+        }
     }
 
     /// The folder's path.
@@ -85,7 +90,11 @@ impl Depot {
 
     /// Starts the command without waiting (for kill and concurrency tests).
     pub fn spawn(mut self) -> std::process::Child {
-        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn depot")
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn depot")
     }
 }
 

@@ -427,7 +427,9 @@ fn is_package_manifest(path: &Path) -> bool {
     if !matches!(name, Some("manifest.json" | "manifest.csv")) {
         return false;
     }
-    let Some(dir) = path.parent() else { return false };
+    let Some(dir) = path.parent() else {
+        return false;
+    };
     let mut head = Vec::new();
     match File::open(dir.join("manifest.json")) {
         Ok(f) => {

@@ -305,7 +305,11 @@ impl Auditor {
         let (masked, labels) = self.mask_path(rel);
         labels
             .into_iter()
-            .map(|what| Finding::Value { file: masked.clone(), what, region: Region::Path })
+            .map(|what| Finding::Value {
+                file: masked.clone(),
+                what,
+                region: Region::Path,
+            })
             .collect()
     }
 
@@ -807,7 +811,11 @@ mod tests {
 
     #[test]
     fn path_findings_never_show_the_value() {
-        let a = auditor(&[Needle::new("PatientID", ValueKind::Identifier, "MRN9053855")]);
+        let a = auditor(&[Needle::new(
+            "PatientID",
+            ValueKind::Identifier,
+            "MRN9053855",
+        )]);
         let f = a.scan_path("notes/MRN9053855_scan.txt");
         assert_eq!(f.len(), 1);
         let shown = f[0].to_string();

@@ -94,7 +94,7 @@ enum Container {
         made_dirs: Mutex<HashSet<PathBuf>>,
     },
     Zip {
-        writer: Mutex<Option<zip::ZipWriter<BufWriter<File>>>>,
+        writer: Mutex<Option<Box<zip::ZipWriter<BufWriter<File>>>>>,
     },
 }
 
@@ -149,7 +149,7 @@ impl Package {
             }
             PackageKind::Zip => {
                 let file = File::create_new(&staging).map_err(io("cannot create", &staging))?;
-                let writer = zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, file));
+                let writer = Box::new(zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, file)));
                 Container::Zip {
                     writer: Mutex::new(Some(writer)),
                 }

@@ -769,6 +769,9 @@ pub fn key_fingerprint(key: &Key) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
+/// A study's series in display order (numeric series labels first by number).
+type SeriesBySortKey = BTreeMap<(Vec<u64>, String), manifest::SeriesEntry>;
+
 fn base_manifest(
     profile: &Profile,
     key: &Key,
@@ -787,10 +790,7 @@ fn base_manifest(
         label_of.insert(p.placement.archive_series.clone(), series_dir.clone());
         label_of.insert(p.placement.archive_instance.clone(), p.rel.clone());
     }
-    let mut subjects: BTreeMap<
-        String,
-        BTreeMap<u32, BTreeMap<(Vec<u64>, String), manifest::SeriesEntry>>,
-    > = BTreeMap::new();
+    let mut subjects: BTreeMap<String, BTreeMap<u32, SeriesBySortKey>> = BTreeMap::new();
     for p in plan {
         let study = u32::try_from(p.record.study_number).unwrap_or(0);
         subjects

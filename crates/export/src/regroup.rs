@@ -140,7 +140,8 @@ pub struct Placement {
 /// splits, subjects first. An empty result means the package regroups exactly as archived.
 pub fn check(placements: &[Placement]) -> Vec<RegroupWarning> {
     let mut out = Vec::new();
-    let levels: [(GroupLevel, fn(&Placement) -> (&str, &str)); 4] = [
+    type Pick = fn(&Placement) -> (&str, &str);
+    let levels: [(GroupLevel, Pick); 4] = [
         (GroupLevel::Subject, |p| {
             (&p.archive_subject, &p.subject_key)
         }),
