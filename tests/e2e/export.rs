@@ -1287,6 +1287,33 @@ fn anonymize_full_package_reimports_to_the_same_groups() {
 }
 
 #[test]
+fn whole_packages_reimport_cleanly_folder_and_zip() {
+    let t = TestDir::new();
+    archive_with_dump(&t, &small_dump());
+    for out in ["pkg", "pkg.zip"] {
+        export(
+            &t,
+            out,
+            &["--level", "anonymize-full", "--include-burned-in"],
+        )
+        .ok();
+        let fresh = t.join(format!("fresh-{out}"));
+        // The package itself, manifests and all: they are passed over, not rejected.
+        let re = at_archive(&t, &fresh)
+            .arg("import")
+            .arg(t.join(out))
+            .run()
+            .ok();
+        assert!(!re.stderr.contains("manifest"), "{}", re.stderr);
+        assert_eq!(counts(&t, &fresh), counts(&t, &t.archive()), "{out}");
+        assert!(
+            query_at(&t, &fresh, "rejects", &[]).is_empty(),
+            "{out}: no rejects"
+        );
+    }
+}
+
+#[test]
 fn blank_identifiers_warn_record_and_regroup_as_predicted() {
     let t = TestDir::new();
     // Patient A has two studies, patient B one. With PatientID blanked, the archive's rules

@@ -202,6 +202,8 @@ pub struct Auditor {
     all_patterns: Vec<Pattern>,
     long: Option<AhoCorasick>,
     long_patterns: Vec<Pattern>,
+    /// Every byte that occurs in a long spelling (both ASCII cases).
+    long_alphabet: [bool; 256],
     rules: Rules,
     searched: usize,
 }
@@ -237,6 +239,11 @@ impl Auditor {
             all_bytes.push(bytes);
             all_patterns.push(pattern);
         }
+        let mut long_alphabet = [false; 256];
+        for b in long_bytes.iter().flatten() {
+            long_alphabet[usize::from(b.to_ascii_lowercase())] = true;
+            long_alphabet[usize::from(b.to_ascii_uppercase())] = true;
+        }
         let build = |pats: &[Vec<u8>]| -> Result<Option<AhoCorasick>, AuditError> {
             if pats.is_empty() {
                 return Ok(None);
@@ -254,6 +261,7 @@ impl Auditor {
             searched: all_patterns.len(),
             all_patterns,
             long_patterns,
+            long_alphabet,
             rules,
         })
     }
@@ -376,12 +384,14 @@ impl Auditor {
             );
         }
         let mut pixel_labels = BTreeSet::new();
-        find_any(
-            self.long.as_ref(),
-            &self.long_patterns,
-            pixels,
-            &mut pixel_labels,
-        );
+        for run in alphabet_runs(pixels, &self.long_alphabet, LONG_NEEDLE) {
+            find_any(
+                self.long.as_ref(),
+                &self.long_patterns,
+                &pixels[run],
+                &mut pixel_labels,
+            );
+        }
         findings.extend(header_labels.into_iter().map(|what| Finding::Value {
             file: rel.to_string(),
             what,
@@ -502,6 +512,40 @@ fn find_any(
             out.insert(p.label.clone());
         }
     }
+}
+
+/// The runs of at least `min` consecutive bytes of `hay` that all belong to `alphabet`: the only
+/// places a value of `min` bytes or more spelled with those bytes can occur.
+///
+/// Such a run covers `min` consecutive positions, so it contains a position on any grid of step
+/// `min`: only every `min`-th byte is looked at, and the neighbourhood only of those in the
+/// alphabet. Image data rarely has long runs of text bytes (16-bit samples have small high
+/// bytes), so most of a pixel data value is skipped at a sixth of a lookup per byte.
+fn alphabet_runs(hay: &[u8], alphabet: &[bool; 256], min: usize) -> Vec<std::ops::Range<usize>> {
+    let inside = |i: usize| hay.get(i).is_some_and(|b| alphabet[usize::from(*b)]);
+    let mut runs = Vec::new();
+    let mut floor = 0; // nothing before this belongs to a run not yet reported
+    let mut pos = min.saturating_sub(1);
+    while pos < hay.len() {
+        if !inside(pos) {
+            pos += min.max(1);
+            continue;
+        }
+        let mut start = pos;
+        while start > floor && inside(start - 1) {
+            start -= 1;
+        }
+        let mut end = pos + 1;
+        while end < hay.len() && inside(end) {
+            end += 1;
+        }
+        if end - start >= min {
+            runs.push(start..end);
+        }
+        floor = end;
+        pos = end + min.max(1);
+    }
+    runs
 }
 
 fn is_word(b: Option<u8>) -> bool {
@@ -807,6 +851,37 @@ mod tests {
         let latin1: Vec<u8> = b"PN=M\xDCLLER".to_vec();
         assert_eq!(a.scan_file("x.txt", &latin1).len(), 1);
         assert_eq!(a.scan_file("x.txt", "PN=MÜLLER".as_bytes()).len(), 1);
+    }
+
+    #[test]
+    fn alphabet_runs_find_every_long_run_and_nothing_else() {
+        let mut alphabet = [false; 256];
+        for b in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.^" {
+            alphabet[usize::from(*b)] = true;
+        }
+        // Runs of every length at every offset, between bytes outside the alphabet.
+        for offset in 0..8 {
+            for len in 1..14 {
+                let mut hay = vec![0u8; offset];
+                hay.extend(std::iter::repeat_n(b'A', len));
+                hay.extend([0u8, 1, 2]);
+                let runs = alphabet_runs(&hay, &alphabet, 6);
+                if len >= 6 {
+                    assert_eq!(
+                        runs,
+                        vec![offset..offset + len],
+                        "offset {offset} len {len}"
+                    );
+                } else {
+                    assert!(runs.is_empty(), "offset {offset} len {len}");
+                }
+            }
+        }
+        // 16-bit samples below 4096 never form a run.
+        let samples: Vec<u8> = (0u16..5000)
+            .flat_map(|v| (v % 4096).to_le_bytes())
+            .collect();
+        assert!(alphabet_runs(&samples, &alphabet, 6).is_empty());
     }
 
     #[test]

@@ -245,13 +245,20 @@ impl Package {
                 }
             }
             Container::Folder { .. } => {
-                use rayon::prelude::*;
-                let files: Vec<PathBuf> = walkdir::WalkDir::new(&self.staging)
-                    .into_iter()
-                    .filter_map(Result::ok)
-                    .map(walkdir::DirEntry::into_path)
-                    .collect();
-                files.par_iter().try_for_each(|p| sync_path(p))?;
+                // One syncfs makes every staged file and folder durable (Linux); elsewhere
+                // each is fsynced.
+                if archive::store::CAN_SYNC_FILESYSTEM {
+                    archive::store::sync_filesystem(&self.staging)
+                        .map_err(io("cannot sync", &self.staging))?;
+                } else {
+                    use rayon::prelude::*;
+                    let files: Vec<PathBuf> = walkdir::WalkDir::new(&self.staging)
+                        .into_iter()
+                        .filter_map(Result::ok)
+                        .map(walkdir::DirEntry::into_path)
+                        .collect();
+                    files.par_iter().try_for_each(|p| sync_path(p))?;
+                }
             }
         }
         Ok(())

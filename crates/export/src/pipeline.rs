@@ -653,7 +653,7 @@ fn write_one(
 ) -> Result<Written, (String, String)> {
     let fail = |reason: String| (p.rel.clone(), reason);
     let input = read_stored(&p.record).map_err(fail)?;
-    let (bytes, warnings) = if original {
+    let (bytes, warnings, sha256) = if original {
         let sha = hex::encode(Sha256::digest(&input));
         if sha != p.record.sha256 {
             return Err(fail(format!(
@@ -661,7 +661,7 @@ fn write_one(
                 p.record.path
             )));
         }
-        (input, Vec::new())
+        (input, Vec::new(), sha)
     } else {
         let facts = subjects
             .get(&p.record.subject)
@@ -677,9 +677,9 @@ fn write_one(
             .into_iter()
             .filter(|w| !w.starts_with("no PatientID"))
             .collect();
-        (out, warnings)
+        let sha = hex::encode(Sha256::digest(&out));
+        (out, warnings, sha)
     };
-    let sha256 = hex::encode(Sha256::digest(&bytes));
     let findings = auditor
         .map(|a| a.scan_file(&p.rel, &bytes))
         .unwrap_or_default();
