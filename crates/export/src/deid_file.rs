@@ -273,10 +273,20 @@ fn scan(bytes: &[u8], start: usize) -> Result<Layout, DeidFileError> {
     Ok(Layout { pixel_data })
 }
 
+/// The archive's structural length check, which also walks deflated data sets through a
+/// streaming inflater (the local scan below does not look inside them), so no hostile declared
+/// length reaches dicom-rs in any transfer syntax.
+fn prescan(bytes: &[u8], start: usize) -> Result<(), DeidFileError> {
+    archive::scan::check(bytes, start == 128).map_err(|e| DeidFileError::Unreadable {
+        reason: e.to_string(),
+    })
+}
+
 /// Parses a DICOM file from memory (everything, or the header up to Pixel Data). Element
 /// lengths are checked against the file size first (see `scan`).
 pub fn parse(bytes: &[u8], header_only: bool) -> Result<DefaultDicomObject, DeidFileError> {
     let start = dicm_offset(bytes).ok_or(DeidFileError::NotDicom)?;
+    prescan(bytes, start)?;
     scan(bytes, start)?;
     parse_from(bytes, start, header_only)
 }
@@ -405,6 +415,7 @@ pub fn deidentify_with<T>(
     subject: impl FnOnce(&DefaultDicomObject) -> Result<(SubjectContext, T), DeidFileError>,
 ) -> Result<(T, Vec<u8>, Report), DeidFileError> {
     let start = dicm_offset(input).ok_or(DeidFileError::NotDicom)?;
+    prescan(input, start)?;
     let layout = scan(input, start)?;
     let pixel = layout
         .pixel_data

@@ -217,3 +217,38 @@ fn hostile_files_are_rejected_with_a_reason() {
         }
     }
 }
+
+/// A deflated data set hides its element headers from a plain byte walk: a 4 GB declared length
+/// planted inside the compressed stream must still be refused before dicom-rs allocates it.
+#[test]
+fn hostile_length_inside_a_deflated_data_set_is_refused() {
+    use std::io::{Read, Write};
+    let mut spec = fixture::instance("ID1", "1.2.3", "1.2.3.4", "1.2.3.4.5");
+    spec.syntax = Syntax::DeflatedExplicitLittle;
+    let bytes = spec.to_bytes().expect("fixture");
+    // The meta group ends where its group length says; the rest is the deflated data set.
+    let group_len = u32::from_le_bytes([bytes[140], bytes[141], bytes[142], bytes[143]]) as usize;
+    let meta_end = 144 + group_len;
+    let mut body = Vec::new();
+    flate2::read::DeflateDecoder::new(&bytes[meta_end..])
+        .read_to_end(&mut body)
+        .expect("inflate");
+    // A private OB element declaring 0xFFFFFFF0 bytes, with none following.
+    body.extend_from_slice(&[
+        0x11, 0x00, 0x10, 0x10, b'O', b'B', 0, 0, 0xF0, 0xFF, 0xFF, 0xFF,
+    ]);
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&body).expect("deflate");
+    let mut hostile = bytes[..meta_end].to_vec();
+    hostile.extend(enc.finish().expect("deflate"));
+
+    let deid = engine(Level::AnonymizeFull, &[]);
+    let started = std::time::Instant::now();
+    let err = deidentify_bytes(&deid, &hostile, &[]).expect_err("hostile file refused");
+    assert!(matches!(err, DeidFileError::Unreadable { .. }), "{err}");
+    assert!(err.to_string().contains("(0011,1010)"), "{err}");
+    assert!(
+        started.elapsed().as_secs() < 5,
+        "refused without reading 4 GB"
+    );
+}
