@@ -1,26 +1,50 @@
-//! A structural pre-check of a DICOM file's declared lengths, run before dicom-rs parses it.
+//! A structural pre-check of a DICOM file's declared lengths, run before dicom-rs parses it,
+//! and the one place that knows a file's byte layout (where the data set starts, how it is
+//! encoded, where the top-level Pixel Data lies).
 //!
 //! dicom-rs 0.10 reserves and zero-fills an element's declared length before it reads the
 //! value, so a small hostile file declaring a 4 GB element costs 4 GB of memory (and several of
 //! them in parallel end the process). This scanner walks the element headers, item by item and
 //! into sequences, without reading values, and refuses any length that exceeds what is left of
-//! the file (which also catches most truncated files, with a precise reason), as well as
-//! sequences nested absurdly deep (which would exhaust a recursive parser's stack).
+//! the file (which also catches most truncated files, with a precise reason), sequences nested
+//! absurdly deep (which would exhaust a recursive parser's stack), and deflated data sets that
+//! inflate far beyond their file (decompression bombs).
 //!
-//! It understands the file meta group (always explicit VR little endian), explicit and implicit
-//! VR little endian, explicit VR big endian and the deflated syntax (scanned through a streaming
-//! inflater, so it needs no extra memory). It is deliberately lenient about everything else:
-//! anything it cannot make sense of is left to dicom-rs to judge.
+//! The protection only holds if the scanner sees the same structure dicom-rs will parse: a
+//! scanner that skipped a sequence as opaque bytes, or read a header one field wider than the
+//! parser does, would leave lengths unchecked. So the walk mirrors dicom-rs's decisions
+//! exactly: the file meta group is bounded by its group length, which must come first (as
+//! dicom-rs requires); in explicit VR only the VRs of PS3.5 Table 7.1-2 have a 2-byte length,
+//! every other code (unknown ones included, which dicom-rs reads as UN) a 4-byte one; in
+//! implicit VR a defined-length element is a sequence when the dictionary says SQ; any
+//! undefined-length element other than Pixel Data is a sequence of data sets; an element that
+//! runs past the end of its item or sequence is an error. Whatever the walk cannot place is
+//! refused, never left to the parser.
 
 use std::io::{self, Read};
+use std::ops::Range;
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+use dicom_encoding::transfer_syntax::{Codec, Endianness, TransferSyntaxIndex};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 /// Deepest sequence nesting accepted.
 pub const MAX_DEPTH: usize = 64;
+
+/// A deflated data set may inflate to at most this many bytes plus
+/// [`DEFLATE_RATIO`] times the size of its file.
+pub const DEFLATE_ALLOWANCE: u64 = 64 << 20;
+/// See [`DEFLATE_ALLOWANCE`].
+pub const DEFLATE_RATIO: u64 = 32;
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
 const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
 const SEQ_END: (u16, u16) = (0xFFFE, 0xE0DD);
+const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
+const PADDING: (u16, u16) = (0xFFFC, 0xFFFC);
 
 /// Why a file failed the pre-check.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,24 +77,142 @@ pub enum ScanError {
     /// The deflated data set cannot be inflated.
     #[error("corrupt deflated data set: {0}")]
     Deflate(String),
+    /// The deflated data set inflates beyond the allowance for its file's size.
+    #[error("hostile: the deflated data set inflates beyond {limit} bytes (a decompression bomb?)")]
+    DeflateBomb {
+        /// The allowance that was exceeded.
+        limit: u64,
+    },
+    /// The structure cannot be what it claims (e.g. an element outside an item inside a
+    /// sequence, an element running past the end of its item, a missing meta group length).
+    #[error("malformed: {0}")]
+    Malformed(String),
+}
+
+/// How a data set is encoded, as far as its element headers are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// Implicit VR little endian.
+    ImplicitLittle,
+    /// Explicit VR little endian (also every encapsulated pixel syntax).
+    ExplicitLittle,
+    /// Explicit VR big endian (retired, still seen).
+    ExplicitBig,
+    /// Explicit VR little endian, the whole data set deflated.
+    Deflated,
+}
+
+impl Encoding {
+    /// The encoding of a transfer syntax, as dicom-rs's registry describes it. Unknown
+    /// syntaxes are read as explicit VR little endian (dicom-rs refuses them anyway).
+    pub fn of_transfer_syntax(uid: &str) -> Encoding {
+        let uid = uid.trim_matches(|c: char| c == '\0' || c == ' ');
+        if uid == "1.2.840.10008.1.2" {
+            return Encoding::ImplicitLittle;
+        }
+        match TransferSyntaxRegistry.get(uid) {
+            Some(ts) if matches!(ts.codec(), Codec::Dataset(_)) => Encoding::Deflated,
+            Some(ts) if ts.endianness() == Endianness::Big => Encoding::ExplicitBig,
+            _ => Encoding::ExplicitLittle,
+        }
+    }
+
+    fn explicit(self) -> bool {
+        self != Encoding::ImplicitLittle
+    }
+
+    fn big_endian(self) -> bool {
+        self == Encoding::ExplicitBig
+    }
+
+    fn u16(self, b: [u8; 2]) -> u16 {
+        if self.big_endian() {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        }
+    }
+
+    fn u32(self, b: [u8; 4]) -> u32 {
+        if self.big_endian() {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        }
+    }
+}
+
+/// What the scan learnt of a file's byte layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// Offset in the file where the data set starts (just after the file meta group).
+    pub data_set_start: u64,
+    /// The transfer syntax UID of the file meta group, trimmed.
+    pub transfer_syntax: String,
+    /// How the data set is encoded.
+    pub encoding: Encoding,
+    /// The top-level Pixel Data element, header included, as offsets from the start of the
+    /// data set: in the file, or in the inflated stream when the data set is deflated.
+    pub pixel_data: Option<Range<u64>>,
+    /// True when nothing but Data Set Trailing Padding follows the top-level Pixel Data.
+    pub pixel_data_is_last: bool,
+}
+
+impl Layout {
+    /// The byte range of the top-level Pixel Data element in the file itself (header
+    /// included), when the data set is not deflated.
+    pub fn pixel_data_in_file(&self) -> Option<Range<usize>> {
+        if self.encoding == Encoding::Deflated {
+            return None;
+        }
+        let r = self.pixel_data.as_ref()?;
+        let start = usize::try_from(self.data_set_start.checked_add(r.start)?).ok()?;
+        let end = usize::try_from(self.data_set_start.checked_add(r.end)?).ok()?;
+        Some(start..end)
+    }
+}
+
+/// The most bytes a deflated data set in a file of `file_size` bytes may inflate to.
+pub fn deflate_limit(file_size: u64) -> u64 {
+    DEFLATE_ALLOWANCE.saturating_add(file_size.saturating_mul(DEFLATE_RATIO))
 }
 
 /// A byte source that can read small headers and skip values.
 trait Source {
     /// Fills `buf`, or returns false at a clean end of data.
-    fn read_header(&mut self, buf: &mut [u8]) -> Result<bool, io::Error>;
+    fn read_header(&mut self, buf: &mut [u8]) -> Result<bool, ScanError>;
     /// Skips `n` bytes; `Err` with the bytes remaining when there are fewer.
-    fn skip(&mut self, n: u64) -> Result<(), u64>;
+    fn skip(&mut self, n: u64) -> Result<(), SkipError>;
     /// Bytes left, when known.
     fn remaining(&self) -> Option<u64>;
+    /// Bytes consumed so far.
+    fn position(&self) -> u64;
+}
+
+/// Why a skip failed.
+enum SkipError {
+    /// Only this many bytes were left.
+    Short(u64),
+    /// The source itself failed (e.g. an inflate error or bomb).
+    Source(ScanError),
 }
 
 struct Slice<'a> {
     data: &'a [u8],
+    total: usize,
+}
+
+impl<'a> Slice<'a> {
+    fn new(data: &'a [u8]) -> Slice<'a> {
+        Slice {
+            data,
+            total: data.len(),
+        }
+    }
 }
 
 impl Source for Slice<'_> {
-    fn read_header(&mut self, buf: &mut [u8]) -> Result<bool, io::Error> {
+    fn read_header(&mut self, buf: &mut [u8]) -> Result<bool, ScanError> {
         if self.data.is_empty() {
             return Ok(false);
         }
@@ -80,582 +222,613 @@ impl Source for Slice<'_> {
                 self.data = rest;
                 Ok(true)
             }
-            _ => Err(io::ErrorKind::UnexpectedEof.into()),
+            _ => Err(ScanError::Truncated {
+                group: 0,
+                element: 0,
+            }),
         }
     }
 
-    fn skip(&mut self, n: u64) -> Result<(), u64> {
+    fn skip(&mut self, n: u64) -> Result<(), SkipError> {
         let left = self.data.len() as u64;
         match usize::try_from(n).ok().and_then(|n| self.data.get(n..)) {
             Some(rest) if n <= left => {
                 self.data = rest;
                 Ok(())
             }
-            _ => Err(left),
+            _ => Err(SkipError::Short(left)),
         }
     }
 
     fn remaining(&self) -> Option<u64> {
         Some(self.data.len() as u64)
     }
+
+    fn position(&self) -> u64 {
+        (self.total - self.data.len()) as u64
+    }
 }
 
-/// A stream of unknown length (the inflated data set).
+/// A stream: the rest of a big file (`left` known), or an inflated data set (`left` unknown,
+/// `limit` bounds it).
 struct Stream<R: Read> {
     r: R,
     read: u64,
+    left: Option<u64>,
+    limit: u64,
+}
+
+impl<R: Read> Stream<R> {
+    fn inflate_error(e: &io::Error) -> ScanError {
+        ScanError::Deflate(e.to_string())
+    }
+
+    fn over_limit(&self) -> Result<(), ScanError> {
+        if self.read > self.limit {
+            Err(ScanError::DeflateBomb { limit: self.limit })
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl<R: Read> Source for Stream<R> {
-    fn read_header(&mut self, buf: &mut [u8]) -> Result<bool, io::Error> {
+    fn read_header(&mut self, buf: &mut [u8]) -> Result<bool, ScanError> {
         let mut filled = 0;
         while filled < buf.len() {
             let Some(rest) = buf.get_mut(filled..) else {
                 break;
             };
-            let n = self.r.read(rest)?;
+            let n = match self.r.read(rest) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Self::inflate_error(&e)),
+            };
             if n == 0 {
                 if filled == 0 {
                     return Ok(false);
                 }
-                return Err(io::ErrorKind::UnexpectedEof.into());
+                return Err(ScanError::Truncated {
+                    group: 0,
+                    element: 0,
+                });
             }
             filled += n;
         }
         self.read += buf.len() as u64;
+        if let Some(left) = self.left.as_mut() {
+            *left = left.saturating_sub(buf.len() as u64);
+        }
+        self.over_limit()?;
         Ok(true)
     }
 
-    fn skip(&mut self, n: u64) -> Result<(), u64> {
-        let copied = io::copy(&mut (&mut self.r).take(n), &mut io::sink()).unwrap_or(0);
+    fn skip(&mut self, n: u64) -> Result<(), SkipError> {
+        if let Some(left) = self.left
+            && n > left
+        {
+            return Err(SkipError::Short(left));
+        }
+        // Never skip past the limit: a bomb is stopped at the limit, not after it.
+        let room = self.limit.saturating_sub(self.read).saturating_add(1);
+        let want = n.min(room);
+        let copied = io::copy(&mut (&mut self.r).take(want), &mut io::sink())
+            .map_err(|e| SkipError::Source(Self::inflate_error(&e)))?;
         self.read += copied;
-        if copied == n { Ok(()) } else { Err(copied) }
+        if let Some(left) = self.left.as_mut() {
+            *left = left.saturating_sub(copied);
+        }
+        self.over_limit().map_err(SkipError::Source)?;
+        if copied == n {
+            Ok(())
+        } else {
+            Err(SkipError::Short(copied))
+        }
     }
 
     fn remaining(&self) -> Option<u64> {
-        None
+        self.left
     }
-}
 
-#[derive(Clone, Copy)]
-struct Encoding {
-    explicit: bool,
-    big_endian: bool,
-}
-
-impl Encoding {
-    fn u16(self, b: [u8; 2]) -> u16 {
-        if self.big_endian {
-            u16::from_be_bytes(b)
-        } else {
-            u16::from_le_bytes(b)
-        }
+    fn position(&self) -> u64 {
+        self.read
     }
-    fn u32(self, b: [u8; 4]) -> u32 {
-        if self.big_endian {
-            u32::from_be_bytes(b)
-        } else {
-            u32::from_le_bytes(b)
-        }
-    }
-}
-
-const LE_EXPLICIT: Encoding = Encoding {
-    explicit: true,
-    big_endian: false,
-};
-
-/// VRs with a 2-byte reserved field and a 4-byte length in explicit VR.
-fn long_vr(vr: [u8; 2]) -> bool {
-    matches!(
-        &vr,
-        b"OB"
-            | b"OD"
-            | b"OF"
-            | b"OL"
-            | b"OV"
-            | b"OW"
-            | b"SQ"
-            | b"SV"
-            | b"UC"
-            | b"UN"
-            | b"UR"
-            | b"UT"
-            | b"UV"
-    )
 }
 
 /// Checks the declared lengths of a whole DICOM file held in memory (starting with the
-/// 128-byte preamble when `preamble` is true, else with `DICM`).
-pub fn check(bytes: &[u8], preamble: bool) -> Result<(), ScanError> {
-    let start = if preamble { 132 } else { 4 };
+/// 128-byte preamble when `preamble` is true, else with `DICM`) and returns its layout.
+pub fn check(bytes: &[u8], preamble: bool) -> Result<Layout, ScanError> {
+    let start: usize = if preamble { 132 } else { 4 };
     let Some(body) = bytes.get(start..) else {
         return Err(ScanError::Truncated {
             group: 0x0002,
             element: 0,
         });
     };
-    let mut src = Slice { data: body };
-    let Some(ts) = scan_meta(&mut src)? else {
-        return Ok(());
-    };
-    match Some(ts.as_str()) {
-        Some("1.2.840.10008.1.2.1.99") | Some("1.2.840.10008.1.2.4.95") => {
-            let mut inflated = Stream {
-                r: flate2::read::DeflateDecoder::new(src.data),
-                read: 0,
-            };
-            scan_items(&mut inflated, LE_EXPLICIT, 0, None).map(|_| ())
-        }
-        Some("1.2.840.10008.1.2") => scan_items(
-            &mut src,
-            Encoding {
-                explicit: false,
-                big_endian: false,
-            },
-            0,
-            None,
-        )
-        .map(|_| ()),
-        Some("1.2.840.10008.1.2.2") => scan_items(
-            &mut src,
-            Encoding {
-                explicit: true,
-                big_endian: true,
-            },
-            0,
-            None,
-        )
-        .map(|_| ()),
-        _ => scan_items(&mut src, LE_EXPLICIT, 0, None).map(|_| ()),
+    let mut src = Slice::new(body);
+    let transfer_syntax = scan_meta(&mut src)?;
+    let data_set_start = start as u64 + src.position();
+    let encoding = Encoding::of_transfer_syntax(&transfer_syntax);
+    let mut walk = Walk::new(encoding);
+    if encoding == Encoding::Deflated {
+        let mut inflated = Stream {
+            r: flate2::read::DeflateDecoder::new(src.data),
+            read: 0,
+            left: None,
+            limit: deflate_limit(bytes.len() as u64),
+        };
+        walk.data_set(&mut inflated)?;
+    } else {
+        let mut rest = Slice::new(src.data);
+        walk.data_set(&mut rest)?;
     }
+    Ok(walk.layout(data_set_start, transfer_syntax))
 }
 
 /// Checks a file streamed from a reader of known total size (for files too big to hold).
-pub fn check_reader(mut r: impl Read, size: u64, preamble: bool) -> Result<(), ScanError> {
-    // Simple and bounded: the meta group and data set headers are read through a Stream that
-    // knows the size, so skips are checked against it.
-    struct Sized<R: Read> {
-        inner: Stream<R>,
-        left: u64,
-    }
-    impl<R: Read> Source for Sized<R> {
-        fn read_header(&mut self, buf: &mut [u8]) -> Result<bool, io::Error> {
-            let ok = self.inner.read_header(buf)?;
-            if ok {
-                self.left = self.left.saturating_sub(buf.len() as u64);
-            }
-            Ok(ok)
-        }
-        fn skip(&mut self, n: u64) -> Result<(), u64> {
-            if n > self.left {
-                return Err(self.left);
-            }
-            self.inner.skip(n)?;
-            self.left -= n;
-            Ok(())
-        }
-        fn remaining(&self) -> Option<u64> {
-            Some(self.left)
-        }
-    }
+pub fn check_reader(mut r: impl Read, size: u64, preamble: bool) -> Result<Layout, ScanError> {
     let start: u64 = if preamble { 132 } else { 4 };
-    let mut head = vec![0u8; usize::try_from(start).unwrap_or(132)];
-    if r.read_exact(&mut head).is_err() {
+    let mut head = [0u8; 132];
+    let head = head.get_mut(..start as usize).unwrap_or_default();
+    if r.read_exact(head).is_err() {
         return Err(ScanError::Truncated {
             group: 0x0002,
             element: 0,
         });
     }
-    let mut src = Sized {
-        inner: Stream { r, read: 0 },
-        left: size.saturating_sub(start),
+    let mut src = Stream {
+        r,
+        read: 0,
+        left: Some(size.saturating_sub(start)),
+        limit: u64::MAX,
     };
-    let Some(ts) = scan_meta(&mut src)? else {
-        return Ok(());
-    };
-    match Some(ts.as_str()) {
-        Some("1.2.840.10008.1.2.1.99") | Some("1.2.840.10008.1.2.4.95") => {
-            let rest = src.inner.r;
-            let mut inflated = Stream {
-                r: flate2::read::DeflateDecoder::new(rest),
-                read: 0,
-            };
-            scan_items(&mut inflated, LE_EXPLICIT, 0, None).map(|_| ())
-        }
-        Some("1.2.840.10008.1.2") => scan_items(
-            &mut src,
-            Encoding {
-                explicit: false,
-                big_endian: false,
-            },
-            0,
-            None,
-        )
-        .map(|_| ()),
-        Some("1.2.840.10008.1.2.2") => scan_items(
-            &mut src,
-            Encoding {
-                explicit: true,
-                big_endian: true,
-            },
-            0,
-            None,
-        )
-        .map(|_| ()),
-        _ => scan_items(&mut src, LE_EXPLICIT, 0, None).map(|_| ()),
-    }
-}
-
-/// Scans the file meta group (group 0002, explicit VR LE) and returns its transfer syntax, or
-/// `None` when the data set cannot be scanned from where the meta group ends.
-fn scan_meta(src: &mut impl Source) -> Result<Option<String>, ScanError> {
-    let mut ts = None;
-    let mut first_non_meta = false;
-    // Read meta elements until the first tag outside group 2. The look-ahead header is not
-    // pushed back; instead the meta group's own length (0002,0000) bounds it when present.
-    let mut group_len: Option<u64> = None;
-    let mut consumed: u64 = 0;
-    while !first_non_meta {
-        if group_len.is_some_and(|len| consumed >= len) {
-            break;
-        }
-        let mut h = [0u8; 8];
-        match src.read_header(&mut h) {
-            Ok(true) => {}
-            Ok(false) => return Ok(None),
-            Err(_) => {
-                return Err(ScanError::Truncated {
-                    group: 0x0002,
-                    element: 0,
-                });
-            }
-        }
-        let group = u16::from_le_bytes([h[0], h[1]]);
-        let element = u16::from_le_bytes([h[2], h[3]]);
-        if group != 0x0002 {
-            // No group length and we ran into the data set: stop scanning here (lenient).
-            first_non_meta = true;
-            continue;
-        }
-        let vr = [h[4], h[5]];
-        let (len, header_len) = if long_vr(vr) {
-            let mut l = [0u8; 4];
-            if src.read_header(&mut l).ok() != Some(true) {
-                return Err(ScanError::Truncated { group, element });
-            }
-            (u64::from(u32::from_le_bytes(l)), 12u64)
-        } else {
-            (u64::from(u16::from_le_bytes([h[6], h[7]])), 8u64)
+    let transfer_syntax = scan_meta(&mut src)?;
+    let data_set_start = start + src.position();
+    let encoding = Encoding::of_transfer_syntax(&transfer_syntax);
+    let mut walk = Walk::new(encoding);
+    if encoding == Encoding::Deflated {
+        let mut inflated = Stream {
+            r: flate2::read::DeflateDecoder::new(src.r),
+            read: 0,
+            left: None,
+            limit: deflate_limit(size),
         };
-        if let Some(rem) = src.remaining()
-            && len > rem
-        {
-            return Err(ScanError::Length {
-                group,
-                element,
-                declared: len,
-                remaining: rem,
-            });
-        }
-        if element == 0x0000 || element == 0x0010 {
-            let mut value = vec![0u8; usize::try_from(len.min(256)).unwrap_or(0)];
-            if src.read_header(&mut value).ok() != Some(true) && len > 0 {
-                return Err(ScanError::Truncated { group, element });
-            }
-            if len > 256 {
-                src.skip(len - 256).map_err(|rem| ScanError::Length {
-                    group,
-                    element,
-                    declared: len,
-                    remaining: rem,
-                })?;
-            }
-            if element == 0x0000 && len == 4 {
-                group_len = Some(u64::from(u32::from_le_bytes([
-                    value[0], value[1], value[2], value[3],
-                ])));
-                continue;
-            }
-            if element == 0x0010 {
-                let s = String::from_utf8_lossy(&value);
-                ts = Some(s.trim_matches(|c: char| c == '\0' || c == ' ').to_string());
-            }
-        } else {
-            src.skip(len).map_err(|rem| ScanError::Length {
-                group,
-                element,
-                declared: len,
-                remaining: rem,
-            })?;
-        }
-        consumed += header_len + len;
-    }
-    if first_non_meta {
-        // Without a group length the first data set header was consumed and the scan cannot
-        // be aligned: leave the data set to dicom-rs.
-        return Ok(None);
-    }
-    Ok(Some(ts.unwrap_or_default()))
-}
-
-/// What ended a run of elements.
-enum End {
-    /// End of data (or of the bounded region).
-    Data,
-    /// An item delimitation item.
-    Item,
-    /// A sequence delimitation item.
-    Sequence,
-}
-
-/// Scans elements until the end of data, of `limit` bytes, or a delimiter.
-fn scan_items(
-    src: &mut impl Source,
-    enc: Encoding,
-    depth: usize,
-    limit: Option<u64>,
-) -> Result<End, ScanError> {
-    if depth > MAX_DEPTH {
-        return Err(ScanError::TooDeep);
-    }
-    let start_remaining = src.remaining();
-    let used = |src: &dyn Fn() -> Option<u64>| -> Option<u64> {
-        match (start_remaining, src()) {
-            (Some(a), Some(b)) => Some(a - b.min(a)),
-            _ => None,
-        }
-    };
-    loop {
-        if let (Some(limit), Some(u)) = (limit, used(&|| src.remaining()))
-            && u >= limit
-        {
-            return Ok(End::Data);
-        }
-        let mut t = [0u8; 4];
-        match src.read_header(&mut t) {
-            Ok(true) => {}
-            Ok(false) => return Ok(End::Data),
-            Err(_) => {
-                return Err(ScanError::Truncated {
-                    group: 0,
-                    element: 0,
-                });
-            }
-        }
-        let group = enc.u16([t[0], t[1]]);
-        let element = enc.u16([t[2], t[3]]);
-        let truncated = ScanError::Truncated { group, element };
-        if group == 0xFFFE {
-            let mut l = [0u8; 4];
-            if src.read_header(&mut l).ok() != Some(true) {
-                return Err(truncated);
-            }
-            let len = enc.u32(l);
-            match (group, element) {
-                ITEM_END => return Ok(End::Item),
-                SEQ_END => return Ok(End::Sequence),
-                ITEM => {
-                    // A stray item at data-set level: treat its content as a data set.
-                    scan_item_body(src, enc, depth, group, element, len)?;
-                    continue;
-                }
-                _ => {
-                    skip(src, group, element, u64::from(len))?;
-                    continue;
-                }
-            }
-        }
-        let (vr, len) = if enc.explicit {
-            let mut v = [0u8; 2];
-            if src.read_header(&mut v).ok() != Some(true) {
-                return Err(truncated);
-            }
-            if long_vr(v) {
-                let mut l = [0u8; 6];
-                if src.read_header(&mut l).ok() != Some(true) {
-                    return Err(truncated);
-                }
-                (Some(v), enc.u32([l[2], l[3], l[4], l[5]]))
-            } else {
-                let mut l = [0u8; 2];
-                if src.read_header(&mut l).ok() != Some(true) {
-                    return Err(truncated);
-                }
-                (Some(v), u32::from(enc.u16(l)))
-            }
-        } else {
-            let mut l = [0u8; 4];
-            if src.read_header(&mut l).ok() != Some(true) {
-                return Err(truncated);
-            }
-            (None, enc.u32(l))
+        walk.data_set(&mut inflated)?;
+    } else {
+        let mut rest = Stream {
+            r: src.r,
+            read: 0,
+            left: src.left,
+            limit: u64::MAX,
         };
-        if len == UNDEFINED {
-            // A sequence, or encapsulated pixel data (fragments), or UN of undefined length
-            // (a sequence in implicit VR).
-            let fragments = (group, element) == (0x7FE0, 0x0010)
-                || matches!(vr.as_ref(), Some(b"OB") | Some(b"OW"));
-            scan_sequence(src, enc, depth + 1, fragments)?;
-            continue;
-        }
-        let is_sequence = vr.as_ref() == Some(b"SQ");
-        if is_sequence {
-            check_len(src, group, element, u64::from(len))?;
-            scan_bounded_sequence(src, enc, depth + 1, u64::from(len))?;
-        } else {
-            skip(src, group, element, u64::from(len))?;
-        }
+        walk.data_set(&mut rest)?;
+    }
+    Ok(walk.layout(data_set_start, transfer_syntax))
+}
+
+fn short_read(group: u16, element: u16) -> impl Fn(ScanError) -> ScanError {
+    move |e| match e {
+        ScanError::Truncated { .. } => ScanError::Truncated { group, element },
+        other => other,
     }
 }
 
-fn check_len(src: &impl Source, group: u16, element: u16, len: u64) -> Result<(), ScanError> {
-    match src.remaining() {
-        Some(rem) if len > rem => Err(ScanError::Length {
+fn skip(src: &mut impl Source, group: u16, element: u16, len: u64) -> Result<(), ScanError> {
+    src.skip(len).map_err(|e| match e {
+        SkipError::Short(remaining) => ScanError::Length {
             group,
             element,
             declared: len,
-            remaining: rem,
+            remaining,
+        },
+        SkipError::Source(e) => e,
+    })
+}
+
+/// Refuses a declared length larger than what is left of the source, before anything is read.
+fn check_len(src: &impl Source, group: u16, element: u16, len: u64) -> Result<(), ScanError> {
+    match src.remaining() {
+        Some(remaining) if len > remaining => Err(ScanError::Length {
+            group,
+            element,
+            declared: len,
+            remaining,
         }),
         _ => Ok(()),
     }
 }
 
-fn skip(src: &mut impl Source, group: u16, element: u16, len: u64) -> Result<(), ScanError> {
-    src.skip(len).map_err(|rem| ScanError::Length {
-        group,
-        element,
-        declared: len,
-        remaining: rem,
-    })
+/// Explicit VRs whose length field is 16 bits (PS3.5 Table 7.1-2). Every other code, unknown
+/// ones included (dicom-rs reads those as UN), has a reserved field and a 32-bit length.
+fn short_vr(vr: [u8; 2]) -> bool {
+    matches!(
+        &vr,
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
+    )
 }
 
-/// Items of an undefined-length sequence, up to its delimiter.
-fn scan_sequence(
-    src: &mut impl Source,
-    enc: Encoding,
-    depth: usize,
-    fragments: bool,
-) -> Result<(), ScanError> {
-    if depth > MAX_DEPTH {
-        return Err(ScanError::TooDeep);
+/// One element header as dicom-rs would decode it.
+struct Header {
+    group: u16,
+    element: u16,
+    /// The explicit VR code, if the encoding is explicit and the tag is not an item tag.
+    vr: Option<[u8; 2]>,
+    len: u32,
+}
+
+impl Header {
+    fn tag(&self) -> (u16, u16) {
+        (self.group, self.element)
     }
-    loop {
-        let mut h = [0u8; 8];
-        match src.read_header(&mut h) {
-            Ok(true) => {}
-            // A sequence cut off by the end of the file.
-            _ => {
+}
+
+/// Reads one element header; `None` at a clean end of data.
+fn read_header(src: &mut impl Source, enc: Encoding) -> Result<Option<Header>, ScanError> {
+    let mut t = [0u8; 4];
+    if !src.read_header(&mut t)? {
+        return Ok(None);
+    }
+    let group = enc.u16([t[0], t[1]]);
+    let element = enc.u16([t[2], t[3]]);
+    let truncated = short_read(group, element);
+    let mut b4 = [0u8; 4];
+    if group == 0xFFFE || !enc.explicit() {
+        if !src.read_header(&mut b4).map_err(&truncated)? {
+            return Err(ScanError::Truncated { group, element });
+        }
+        return Ok(Some(Header {
+            group,
+            element,
+            vr: None,
+            len: enc.u32(b4),
+        }));
+    }
+    let mut vr = [0u8; 2];
+    if !src.read_header(&mut vr).map_err(&truncated)? {
+        return Err(ScanError::Truncated { group, element });
+    }
+    let len = if short_vr(vr) {
+        let mut b2 = [0u8; 2];
+        if !src.read_header(&mut b2).map_err(&truncated)? {
+            return Err(ScanError::Truncated { group, element });
+        }
+        u32::from(enc.u16(b2))
+    } else {
+        let mut b6 = [0u8; 6];
+        if !src.read_header(&mut b6).map_err(&truncated)? {
+            return Err(ScanError::Truncated { group, element });
+        }
+        enc.u32([b6[2], b6[3], b6[4], b6[5]])
+    };
+    Ok(Some(Header {
+        group,
+        element,
+        vr: Some(vr),
+        len,
+    }))
+}
+
+/// Scans the file meta group the way dicom-rs reads it: (0002,0000) first, with a 4-byte
+/// value, then elements (of any group) until the group length is used up. Returns the
+/// transfer syntax UID, trimmed.
+fn scan_meta(src: &mut impl Source) -> Result<String, ScanError> {
+    let meta = |what: &str| ScanError::Malformed(format!("file meta group: {what}"));
+    let Some(first) = read_header(src, Encoding::ExplicitLittle)? else {
+        return Err(ScanError::Truncated {
+            group: 0x0002,
+            element: 0x0000,
+        });
+    };
+    if first.tag() != (0x0002, 0x0000) || first.len != 4 {
+        return Err(meta("it does not start with its group length (0002,0000)"));
+    }
+    let mut b4 = [0u8; 4];
+    if !src.read_header(&mut b4).map_err(short_read(2, 0))? {
+        return Err(ScanError::Truncated {
+            group: 0x0002,
+            element: 0x0000,
+        });
+    }
+    let group_len = u64::from(u32::from_le_bytes(b4));
+    check_len(src, 0x0002, 0x0000, group_len)?;
+    let start = src.position();
+    let mut ts = String::new();
+    while src.position() - start < group_len {
+        let Some(h) = read_header(src, Encoding::ExplicitLittle)? else {
+            return Err(ScanError::Truncated {
+                group: 0x0002,
+                element: 0x0000,
+            });
+        };
+        if h.len == UNDEFINED {
+            return Err(meta(&format!(
+                "element ({:04X},{:04X}) has an undefined length",
+                h.group, h.element
+            )));
+        }
+        let len = u64::from(h.len);
+        check_len(src, h.group, h.element, len)?;
+        if h.tag() == (0x0002, 0x0010) && len <= 256 {
+            let mut value = vec![0u8; len as usize];
+            if len > 0 && !src.read_header(&mut value).map_err(short_read(2, 0x10))? {
+                return Err(ScanError::Truncated {
+                    group: 0x0002,
+                    element: 0x0010,
+                });
+            }
+            ts = String::from_utf8_lossy(&value)
+                .trim_matches(|c: char| c == '\0' || c == ' ')
+                .to_string();
+        } else {
+            skip(src, h.group, h.element, len)?;
+        }
+    }
+    Ok(ts)
+}
+
+/// A walk over a data set's element headers, remembering where the top-level Pixel Data is.
+struct Walk {
+    enc: Encoding,
+    pixel_data: Option<Range<u64>>,
+    after_pixel_data: bool,
+}
+
+/// What ended a run of elements.
+enum End {
+    /// End of data, or the end of a defined-length item.
+    Data,
+    /// An item delimitation item.
+    Item,
+}
+
+impl Walk {
+    fn new(enc: Encoding) -> Walk {
+        Walk {
+            enc,
+            pixel_data: None,
+            after_pixel_data: false,
+        }
+    }
+
+    fn layout(self, data_set_start: u64, transfer_syntax: String) -> Layout {
+        Layout {
+            data_set_start,
+            transfer_syntax,
+            encoding: self.enc,
+            pixel_data_is_last: self.pixel_data.is_some() && !self.after_pixel_data,
+            pixel_data: self.pixel_data,
+        }
+    }
+
+    /// The top-level data set, to the end of the data.
+    fn data_set(&mut self, src: &mut impl Source) -> Result<(), ScanError> {
+        match self.elements(src, 0, None)? {
+            End::Data => Ok(()),
+            // dicom-rs ignores an item delimiter outside any sequence.
+            End::Item => self.data_set(src),
+        }
+    }
+
+    /// Elements until the end of data, the end of a defined-length item (`end`, a source
+    /// position), or an item delimiter.
+    fn elements(
+        &mut self,
+        src: &mut impl Source,
+        depth: usize,
+        end: Option<u64>,
+    ) -> Result<End, ScanError> {
+        if depth > MAX_DEPTH {
+            return Err(ScanError::TooDeep);
+        }
+        loop {
+            if let Some(end) = end
+                && src.position() >= end
+            {
+                return Ok(End::Data);
+            }
+            let element_start = src.position();
+            let Some(h) = read_header(src, self.enc)? else {
+                if end.is_some() {
+                    return Err(ScanError::Truncated {
+                        group: 0xFFFE,
+                        element: 0xE000,
+                    });
+                }
+                return Ok(End::Data);
+            };
+            let top = depth == 0;
+            if top && self.pixel_data.is_some() && h.tag() != PADDING {
+                self.after_pixel_data = true;
+            }
+            if h.tag() == ITEM_END {
+                if top {
+                    // Outside any sequence dicom-rs ignores it (and its length field).
+                    continue;
+                }
+                return Ok(End::Item);
+            }
+            if h.group == 0xFFFE && !top {
+                return Err(ScanError::Malformed(format!(
+                    "item tag (FFFE,{:04X}) among the elements of an item",
+                    h.element
+                )));
+            }
+            let is_pixel = h.tag() == PIXEL_DATA;
+            if h.len == UNDEFINED {
+                if h.group == 0xFFFE {
+                    return Err(ScanError::Malformed(format!(
+                        "item tag (FFFE,{:04X}) of undefined length outside a sequence",
+                        h.element
+                    )));
+                }
+                if is_pixel {
+                    self.fragments(src, depth + 1)?;
+                } else {
+                    // A sequence, or any other undefined-length element, which dicom-rs
+                    // reads as a sequence of data sets whatever its VR.
+                    self.sequence(src, depth + 1, None)?;
+                }
+            } else {
+                let len = u64::from(h.len);
+                check_len(src, h.group, h.element, len)?;
+                if let Some(end) = end
+                    && src.position().saturating_add(len) > end
+                {
+                    return Err(ScanError::Malformed(format!(
+                        "element ({:04X},{:04X}) runs past the end of its item",
+                        h.group, h.element
+                    )));
+                }
+                if self.is_sequence(&h) {
+                    let seq_end = src.position().saturating_add(len);
+                    self.sequence(src, depth + 1, Some(seq_end))?;
+                } else {
+                    skip(src, h.group, h.element, len)?;
+                }
+            }
+            if top && is_pixel && self.pixel_data.is_none() {
+                self.pixel_data = Some(element_start..src.position());
+            }
+        }
+    }
+
+    /// Whether a defined-length element is a sequence: by its explicit VR, or in implicit VR
+    /// by the dictionary (as dicom-rs decides).
+    fn is_sequence(&self, h: &Header) -> bool {
+        match h.vr {
+            Some(vr) => &vr == b"SQ",
+            None if h.group == 0xFFFE => false,
+            None => {
+                (h.group, h.element) != PIXEL_DATA
+                    && !(h.group >> 8 == 0x60 && h.element == 0x3000)
+                    && StandardDataDictionary
+                        .by_tag(Tag(h.group, h.element))
+                        .is_some_and(|e| e.vr().relaxed() == VR::SQ)
+            }
+        }
+    }
+
+    /// The items of a sequence, up to its delimiter (`end` is `None`) or its end position.
+    fn sequence(
+        &mut self,
+        src: &mut impl Source,
+        depth: usize,
+        end: Option<u64>,
+    ) -> Result<(), ScanError> {
+        if depth > MAX_DEPTH {
+            return Err(ScanError::TooDeep);
+        }
+        loop {
+            if let Some(end) = end
+                && src.position() >= end
+            {
+                return Ok(());
+            }
+            let Some(h) = read_header(src, Encoding::item_headers(self.enc))? else {
                 return Err(ScanError::Truncated {
                     group: 0xFFFE,
                     element: 0xE000,
                 });
-            }
-        }
-        let group = enc.u16([h[0], h[1]]);
-        let element = enc.u16([h[2], h[3]]);
-        let len = enc.u32([h[4], h[5], h[6], h[7]]);
-        match (group, element) {
-            SEQ_END => return Ok(()),
-            ITEM if fragments => {
-                if len == UNDEFINED {
-                    return Ok(()); // malformed; leave it to dicom-rs
+            };
+            match h.tag() {
+                SEQ_END if end.is_none() => return Ok(()),
+                ITEM if h.len == UNDEFINED => {
+                    if let End::Data = self.elements(src, depth, None)? {
+                        return Err(ScanError::Truncated {
+                            group: 0xFFFE,
+                            element: 0xE000,
+                        });
+                    }
                 }
-                skip(src, group, element, u64::from(len))?;
+                ITEM => {
+                    let len = u64::from(h.len);
+                    check_len(src, h.group, h.element, len)?;
+                    let item_end = src.position().saturating_add(len);
+                    if let Some(end) = end
+                        && item_end > end
+                    {
+                        return Err(ScanError::Malformed(
+                            "an item runs past the end of its sequence".into(),
+                        ));
+                    }
+                    if let End::Item = self.elements(src, depth, Some(item_end))? {
+                        // A delimiter inside a defined-length item ends it, as in dicom-rs,
+                        // but must sit exactly at its end.
+                        if src.position() != item_end {
+                            return Err(ScanError::Malformed(
+                                "an item delimiter inside a defined-length item".into(),
+                            ));
+                        }
+                    }
+                }
+                (group, element) => {
+                    return Err(ScanError::Malformed(format!(
+                        "({group:04X},{element:04X}) where a sequence item was expected"
+                    )));
+                }
             }
-            ITEM => scan_item_body(src, enc, depth, group, element, len)?,
-            _ => return Ok(()), // not an item: malformed, leave it to dicom-rs
         }
     }
-}
 
-/// Items of a defined-length sequence.
-fn scan_bounded_sequence(
-    src: &mut impl Source,
-    enc: Encoding,
-    depth: usize,
-    len: u64,
-) -> Result<(), ScanError> {
-    if depth > MAX_DEPTH {
-        return Err(ScanError::TooDeep);
-    }
-    let mut left = len;
-    while left >= 8 {
-        let mut h = [0u8; 8];
-        if src.read_header(&mut h).ok() != Some(true) {
-            return Err(ScanError::Truncated {
-                group: 0xFFFE,
-                element: 0xE000,
-            });
+    /// Encapsulated pixel data: defined-length fragments up to the sequence delimiter.
+    fn fragments(&mut self, src: &mut impl Source, depth: usize) -> Result<(), ScanError> {
+        if depth > MAX_DEPTH {
+            return Err(ScanError::TooDeep);
         }
-        left -= 8;
-        let group = enc.u16([h[0], h[1]]);
-        let element = enc.u16([h[2], h[3]]);
-        let item_len = enc.u32([h[4], h[5], h[6], h[7]]);
-        if (group, element) != ITEM {
-            // Not an item: skip what is left of the sequence's declared value.
-            return skip(src, group, element, left);
-        }
-        if item_len == UNDEFINED {
-            let before = src.remaining();
-            scan_items(src, enc, depth, None)?;
-            match (before, src.remaining()) {
-                (Some(a), Some(b)) => left = left.saturating_sub(a - b.min(a)),
-                _ => return Ok(()),
-            }
-        } else {
-            let item_len = u64::from(item_len);
-            if item_len > left {
-                return Err(ScanError::Length {
-                    group,
-                    element,
-                    declared: item_len,
-                    remaining: left,
+        loop {
+            let Some(h) = read_header(src, Encoding::item_headers(self.enc))? else {
+                return Err(ScanError::Truncated {
+                    group: 0xFFFE,
+                    element: 0xE000,
                 });
+            };
+            match h.tag() {
+                SEQ_END => return Ok(()),
+                ITEM if h.len != UNDEFINED => skip(src, h.group, h.element, u64::from(h.len))?,
+                ITEM => {
+                    return Err(ScanError::Malformed(
+                        "a pixel data fragment of undefined length".into(),
+                    ));
+                }
+                (group, element) => {
+                    return Err(ScanError::Malformed(format!(
+                        "({group:04X},{element:04X}) where a pixel data fragment was expected"
+                    )));
+                }
             }
-            scan_item_body(
-                src,
-                enc,
-                depth,
-                group,
-                element,
-                u32::try_from(item_len).unwrap_or(UNDEFINED),
-            )?;
-            left -= item_len;
         }
-    }
-    if left > 0 {
-        skip(src, 0xFFFE, 0xE000, left)
-    } else {
-        Ok(())
     }
 }
 
-/// An item's data set: undefined length up to its delimiter, or exactly `len` bytes.
-fn scan_item_body(
-    src: &mut impl Source,
-    enc: Encoding,
-    depth: usize,
-    group: u16,
-    element: u16,
-    len: u32,
-) -> Result<(), ScanError> {
-    if len == UNDEFINED {
-        scan_items(src, enc, depth + 1, None)?;
-        return Ok(());
-    }
-    let len = u64::from(len);
-    check_len(src, group, element, len)?;
-    let before = src.remaining();
-    scan_items(src, enc, depth + 1, Some(len))?;
-    // Skip whatever the element walk did not consume (e.g. a delimiter inside a defined item).
-    if let (Some(a), Some(b)) = (before, src.remaining()) {
-        let used = a - b.min(a);
-        if used < len {
-            skip(src, group, element, len - used)?;
+impl Encoding {
+    /// Item headers are tag + 4-byte length in every encoding; only the byte order matters.
+    fn item_headers(self) -> Encoding {
+        if self.big_endian() {
+            Encoding::ExplicitBig
+        } else {
+            Encoding::ImplicitLittle
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -704,6 +877,199 @@ mod tests {
             "{err}"
         );
         assert!(check_reader(&bytes[..], bytes.len() as u64, true).is_err());
+    }
+
+    /// A file: preamble, `DICM`, a meta group with the transfer syntax, then `body`.
+    fn with_meta(ts: &str, body: &[u8]) -> Vec<u8> {
+        let mut ts = ts.as_bytes().to_vec();
+        if ts.len() % 2 == 1 {
+            ts.push(0);
+        }
+        let mut meta = Vec::new();
+        meta.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
+        meta.extend_from_slice(&(ts.len() as u16).to_le_bytes());
+        meta.extend_from_slice(&ts);
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        bytes.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+        bytes.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&meta);
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+    const IMPLICIT_LE: &str = "1.2.840.10008.1.2";
+    const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+
+    /// An explicit VR LE element with a 16-bit length.
+    fn short(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut e = Vec::new();
+        e.extend_from_slice(&group.to_le_bytes());
+        e.extend_from_slice(&element.to_le_bytes());
+        e.extend_from_slice(vr);
+        e.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        e.extend_from_slice(value);
+        e
+    }
+
+    fn deflate(body: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(body).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn unknown_vr_codes_have_long_lengths_as_in_dicom_rs() {
+        // VR "ZZ": dicom-rs reads it as UN, with a 4-byte length (here 1 GiB). Read with a
+        // 2-byte length the header would say 0 and the scan would pass.
+        let mut body = short(0x0010, 0x0010, b"PN", b"DOE^JOHN");
+        body.extend_from_slice(&[0x11, 0x00, 0x10, 0x00, b'Z', b'Z', 0, 0]);
+        body.extend_from_slice(&0x4000_0000u32.to_le_bytes());
+        let err = check(&with_meta(EXPLICIT_LE, &body), true).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ScanError::Length {
+                    group: 0x0011,
+                    declared: 0x4000_0000,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_overlong_meta_group_length_still_checks_what_it_swallows() {
+        // The group length claims 100 bytes more than the meta group has: dicom-rs goes on
+        // reading data set elements as meta elements, and so must the scan.
+        let mut bytes = with_meta(EXPLICIT_LE, &[]);
+        let len_at = 132 + 8;
+        let len = u32::from_le_bytes(bytes[len_at..len_at + 4].try_into().unwrap());
+        bytes[len_at..len_at + 4].copy_from_slice(&(len + 100).to_le_bytes());
+        bytes.extend_from_slice(&[0x09, 0x00, 0x10, 0x00, b'O', b'B', 0, 0]);
+        bytes.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        bytes.extend_from_slice(&[0u8; 200]);
+        let err = check(&bytes, true).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ScanError::Length {
+                    declared: 0xFFFF_FFF0,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_meta_group_without_group_length_is_malformed() {
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        bytes.extend_from_slice(&short(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+        let err = check(&bytes, true).unwrap_err();
+        assert!(matches!(err, ScanError::Malformed(_)), "{err}");
+    }
+
+    #[test]
+    fn implicit_vr_sequences_of_defined_length_are_walked_by_dictionary() {
+        // (0008,1140) Referenced Image Sequence, defined length, one item holding an element
+        // that declares 1 GiB: opaque bytes to a VR-blind scan, a sequence to dicom-rs.
+        let mut inner = Vec::new();
+        inner.extend_from_slice(&[0x08, 0x00, 0x50, 0x11]);
+        inner.extend_from_slice(&0x4000_0000u32.to_le_bytes());
+        let mut item = vec![0xFE, 0xFF, 0x00, 0xE0];
+        item.extend_from_slice(&(inner.len() as u32).to_le_bytes());
+        item.extend_from_slice(&inner);
+        let mut body = vec![0x08, 0x00, 0x40, 0x11];
+        body.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        body.extend_from_slice(&item);
+        let err = check(&with_meta(IMPLICIT_LE, &body), true).unwrap_err();
+        assert!(matches!(err, ScanError::Length { .. }), "{err}");
+    }
+
+    #[test]
+    fn deflated_sequences_of_defined_length_with_several_items_pass() {
+        // Explicit lengths everywhere (as pydicom writes them): two items of one element each.
+        let uid = short(0x0008, 0x1155, b"UI", b"1.2.3.4\0");
+        let mut items = Vec::new();
+        for _ in 0..2 {
+            items.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+            items.extend_from_slice(&(uid.len() as u32).to_le_bytes());
+            items.extend_from_slice(&uid);
+        }
+        let mut body = vec![0x08, 0x00, 0x40, 0x11, b'S', b'Q', 0, 0];
+        body.extend_from_slice(&(items.len() as u32).to_le_bytes());
+        body.extend_from_slice(&items);
+        body.extend_from_slice(&short(0x0010, 0x0010, b"PN", b"DOE^JOHN"));
+        let layout = check(&with_meta(DEFLATED, &deflate(&body)), true).unwrap();
+        assert_eq!(layout.encoding, Encoding::Deflated);
+        // The same data set not deflated passes too.
+        check(&with_meta(EXPLICIT_LE, &body), true).unwrap();
+        // And an item that runs past its sequence is refused.
+        let mut bad = body.clone();
+        bad[8..12].copy_from_slice(&((items.len() - 4) as u32).to_le_bytes());
+        assert!(check(&with_meta(EXPLICIT_LE, &bad), true).is_err());
+    }
+
+    #[test]
+    fn deflate_bombs_are_refused() {
+        // 80 MiB of zeros in one OB value deflate to about 80 KB.
+        use std::io::Write;
+        let n: u32 = 80 << 20;
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&[0x09, 0x00, 0x10, 0x10, b'O', b'B', 0, 0])
+            .unwrap();
+        enc.write_all(&n.to_le_bytes()).unwrap();
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..80 {
+            enc.write_all(&zeros).unwrap();
+        }
+        let bytes = with_meta(DEFLATED, &enc.finish().unwrap());
+        assert!(deflate_limit(bytes.len() as u64) < u64::from(n));
+        let err = check(&bytes, true).unwrap_err();
+        assert!(matches!(err, ScanError::DeflateBomb { .. }), "{err}");
+        let err = check_reader(&bytes[..], bytes.len() as u64, true).unwrap_err();
+        assert!(matches!(err, ScanError::DeflateBomb { .. }), "{err}");
+    }
+
+    #[test]
+    fn layout_locates_the_top_level_pixel_data() {
+        for syntax in synth::fixture::Syntax::ALL {
+            let spec = synth::fixture::InstanceSpec {
+                syntax,
+                nested: true,
+                private_block: true,
+                frames: 2,
+                ..Default::default()
+            };
+            let bytes = file(&spec);
+            let layout = check(&bytes, true).unwrap();
+            assert_eq!(layout.encoding, Encoding::of_transfer_syntax(syntax.uid()));
+            let pixel = layout.pixel_data.clone().expect("pixel data found");
+            assert!(layout.pixel_data_is_last, "{syntax:?}");
+            if let Some(range) = layout.pixel_data_in_file() {
+                assert_eq!(range.end, bytes.len(), "{syntax:?}");
+                let tag = &bytes[range.start..range.start + 4];
+                let expected: [u8; 4] = if layout.encoding == Encoding::ExplicitBig {
+                    [0x7F, 0xE0, 0x00, 0x10]
+                } else {
+                    [0xE0, 0x7F, 0x10, 0x00]
+                };
+                assert_eq!(tag, expected, "{syntax:?}");
+            } else {
+                assert_eq!(layout.encoding, Encoding::Deflated);
+                assert!(pixel.end > pixel.start);
+            }
+            assert_eq!(
+                check_reader(&bytes[..], bytes.len() as u64, true).unwrap(),
+                layout
+            );
+        }
     }
 
     #[test]
