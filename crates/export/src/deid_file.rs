@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use anon_core::{AnonError, Deidentifier, Report, SubjectContext};
+use archive::scan::Layout;
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
@@ -79,215 +80,20 @@ fn dicm_offset(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-fn u16_at(b: &[u8], at: usize, big: bool) -> Option<u16> {
-    let x = [*b.get(at)?, *b.get(at + 1)?];
-    Some(if big {
-        u16::from_be_bytes(x)
-    } else {
-        u16::from_le_bytes(x)
-    })
-}
-
-fn u32_at(b: &[u8], at: usize, big: bool) -> Option<u32> {
-    let x = [
-        *b.get(at)?,
-        *b.get(at + 1)?,
-        *b.get(at + 2)?,
-        *b.get(at + 3)?,
-    ];
-    Some(if big {
-        u32::from_be_bytes(x)
-    } else {
-        u32::from_le_bytes(x)
-    })
-}
-
-/// Explicit VRs with a 2-byte reserved field and a 4-byte length.
-fn long_vr(vr: &[u8]) -> bool {
-    matches!(
-        vr,
-        b"OB"
-            | b"OW"
-            | b"OF"
-            | b"OD"
-            | b"OL"
-            | b"OV"
-            | b"SQ"
-            | b"UT"
-            | b"UN"
-            | b"UC"
-            | b"UR"
-            | b"SV"
-            | b"UV"
-    )
-}
-
-/// What a walk over the element headers found.
-#[derive(Debug, Default)]
-struct Layout {
-    /// Byte range of the top-level Pixel Data element (header and value), when it is the last
-    /// element of the data set (only Data Set Trailing Padding may follow) and the syntax is
-    /// not deflated: then the pixel bytes can be copied through without decoding them.
-    pixel_data: Option<std::ops::Range<usize>>,
-}
-
-/// Walks the file's element headers without reading values and rejects any element that
-/// declares more bytes than the file has left. dicom-rs allocates a value's declared length
-/// before reading it, so a 4 GiB length in a small hostile file would otherwise cost 4 GiB of
-/// memory. Deflated data sets are not walked (their values are compressed); a walk that meets
-/// a construct it cannot follow (an undefined-length UN) stops and leaves the file to the parser.
-fn scan(bytes: &[u8], start: usize) -> Result<Layout, DeidFileError> {
-    let hostile = |tag: (u16, u16), len: u64, left: usize| DeidFileError::Unreadable {
-        reason: format!(
-            "element ({:04X},{:04X}) declares {len} bytes but only {left} remain in the file",
-            tag.0, tag.1
-        ),
-    };
-    // File meta: explicit VR little endian, group 0002.
-    let mut pos = start + 4;
-    let mut ts = String::new();
-    while u16_at(bytes, pos, false) == Some(0x0002) {
-        let element = u16_at(bytes, pos + 2, false).unwrap_or(0);
-        let vr = bytes.get(pos + 4..pos + 6).unwrap_or_default();
-        let (header, len) = if long_vr(vr) {
-            (12, u32_at(bytes, pos + 8, false).unwrap_or(0))
-        } else {
-            (8, u32::from(u16_at(bytes, pos + 6, false).unwrap_or(0)))
-        };
-        let value_at = pos + header;
-        let left = bytes.len().saturating_sub(value_at);
-        if len as usize > left {
-            return Err(hostile((0x0002, element), u64::from(len), left));
-        }
-        if element == 0x0010 {
-            ts = String::from_utf8_lossy(
-                bytes
-                    .get(value_at..value_at + len as usize)
-                    .unwrap_or_default(),
-            )
-            .trim_end_matches(['\0', ' '])
-            .to_string();
-        }
-        pos = value_at + len as usize;
-    }
-    let (explicit, big) = match ts.as_str() {
-        "1.2.840.10008.1.2" => (false, false),
-        "1.2.840.10008.1.2.2" => (true, true),
-        "1.2.840.10008.1.2.1.99" | "" => return Ok(Layout::default()),
-        _ => (true, false),
-    };
-    // Open sequences and items: Some(end) for defined lengths, None until a delimiter.
-    let mut open: Vec<Option<usize>> = Vec::new();
-    let mut encapsulated = false;
-    let mut pixel_start: Option<usize> = None;
-    let mut pixel_end: Option<usize> = None;
-    let mut tail_ok = true;
-    while pos + 8 <= bytes.len() {
-        while matches!(open.last(), Some(Some(end)) if pos >= *end) {
-            open.pop();
-        }
-        let group = u16_at(bytes, pos, big).unwrap_or(0);
-        let element = u16_at(bytes, pos + 2, big).unwrap_or(0);
-        if group == 0xFFFE {
-            let len = u32_at(bytes, pos + 4, big).unwrap_or(0);
-            pos += 8;
-            let left = bytes.len() - pos;
-            match element {
-                0xE000 if encapsulated => {
-                    if len == u32::MAX || len as usize > left {
-                        return Err(hostile((group, element), u64::from(len), left));
-                    }
-                    pos += len as usize;
-                }
-                0xE000 => {
-                    if len != u32::MAX && len as usize > left {
-                        return Err(hostile((group, element), u64::from(len), left));
-                    }
-                    open.push((len != u32::MAX).then_some(pos + len as usize));
-                }
-                0xE0DD if encapsulated => {
-                    encapsulated = false;
-                    if open.is_empty() && pixel_start.is_some() && pixel_end.is_none() {
-                        pixel_end = Some(pos);
-                    }
-                }
-                0xE00D | 0xE0DD => {
-                    if matches!(open.last(), Some(None)) {
-                        open.pop();
-                    }
-                }
-                _ => {}
-            }
-            continue;
-        }
-        let (header, len, is_seq) = if explicit {
-            let vr = bytes.get(pos + 4..pos + 6).unwrap_or_default();
-            if long_vr(vr) {
-                (12, u32_at(bytes, pos + 8, big).unwrap_or(0), vr == b"SQ")
-            } else {
-                (
-                    8,
-                    u32::from(u16_at(bytes, pos + 6, big).unwrap_or(0)),
-                    false,
-                )
-            }
-        } else {
-            (8, u32_at(bytes, pos + 4, big).unwrap_or(0), false)
-        };
-        let top = open.is_empty();
-        if top && pixel_end.is_some() && (group, element) != (0xFFFC, 0xFFFC) {
-            tail_ok = false;
-        }
-        let is_pixel = top && (group, element) == (0x7FE0, 0x0010);
-        if is_pixel {
-            pixel_start = Some(pos);
-        }
-        pos += header;
-        if len == u32::MAX {
-            if (group, element) == (0x7FE0, 0x0010) {
-                encapsulated = true;
-            } else if explicit && !is_seq {
-                return Ok(Layout::default()); // undefined-length UN: implicit VR inside
-            } else {
-                open.push(None);
-            }
-            continue;
-        }
-        let left = bytes.len().saturating_sub(pos);
-        if len as usize > left {
-            return Err(hostile((group, element), u64::from(len), left));
-        }
-        if is_seq {
-            open.push(Some(pos + len as usize));
-            continue;
-        }
-        pos += len as usize;
-        if is_pixel {
-            pixel_end = Some(pos);
-        }
-    }
-    let pixel_data = match (pixel_start, pixel_end) {
-        (Some(a), Some(b)) if tail_ok && !encapsulated => Some(a..b),
-        _ => None,
-    };
-    Ok(Layout { pixel_data })
-}
-
-/// The archive's structural length check, which also walks deflated data sets through a
-/// streaming inflater (the local scan below does not look inside them), so no hostile declared
-/// length reaches dicom-rs in any transfer syntax.
-fn prescan(bytes: &[u8], start: usize) -> Result<(), DeidFileError> {
+/// The archive's structural check ([`archive::scan`]): every declared length against the
+/// file's size, deflated data sets included, in the same structure dicom-rs will parse, so no
+/// hostile declared length reaches dicom-rs in any transfer syntax. Returns the file's layout.
+fn prescan(bytes: &[u8], start: usize) -> Result<Layout, DeidFileError> {
     archive::scan::check(bytes, start == 128).map_err(|e| DeidFileError::Unreadable {
         reason: e.to_string(),
     })
 }
 
 /// Parses a DICOM file from memory (everything, or the header up to Pixel Data). Element
-/// lengths are checked against the file size first (see `scan`).
+/// lengths are checked against the file size first (see `prescan`).
 pub fn parse(bytes: &[u8], header_only: bool) -> Result<DefaultDicomObject, DeidFileError> {
     let start = dicm_offset(bytes).ok_or(DeidFileError::NotDicom)?;
     prescan(bytes, start)?;
-    scan(bytes, start)?;
     parse_from(bytes, start, header_only)
 }
 
@@ -415,11 +221,12 @@ pub fn deidentify_with<T>(
     subject: impl FnOnce(&DefaultDicomObject) -> Result<(SubjectContext, T), DeidFileError>,
 ) -> Result<(T, Vec<u8>, Report), DeidFileError> {
     let start = dicm_offset(input).ok_or(DeidFileError::NotDicom)?;
-    prescan(input, start)?;
-    let layout = scan(input, start)?;
+    let layout = prescan(input, start)?;
+    // Pixel Data can be copied through when nothing but padding follows it (the header-only
+    // parse stops at it) and the data set is not deflated (then its bytes are compressed).
     let pixel = layout
-        .pixel_data
-        .filter(|_| !deid.profile().lists(tags::PIXEL_DATA));
+        .pixel_data_in_file()
+        .filter(|_| layout.pixel_data_is_last && !deid.profile().lists(tags::PIXEL_DATA));
     let mut obj = parse_from(input, start, pixel.is_some())?;
     let pixel = pixel.filter(|_| obj.get(tags::PIXEL_DATA).is_none());
     let (ctx, extra) = subject(&obj)?;
