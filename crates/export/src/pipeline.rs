@@ -271,22 +271,30 @@ pub fn export(
     let blocking = profile.removes_identity();
     let mut package = Package::create(&req.out, req.force)?;
     observer.phase("writing", plan.len() as u64);
-    let written: Vec<Result<Written, (String, String)>> = plan
-        .par_iter()
-        .map(|p| {
-            let r = write_one(
-                &deid,
-                &subjects,
-                p,
-                original,
-                auditor.as_ref(),
-                blocking,
-                &package,
-            );
-            observer.advance();
-            r
-        })
-        .collect();
+    // Three workers per core: while one waits on a read or a write, another computes. Each
+    // holds one file in and one out, so memory stays bounded.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 3;
+    let write_all = || -> Vec<Result<Written, (String, String)>> {
+        plan.par_iter()
+            .map(|p| {
+                let r = write_one(
+                    &deid,
+                    &subjects,
+                    p,
+                    original,
+                    auditor.as_ref(),
+                    blocking,
+                    &package,
+                );
+                observer.advance();
+                r
+            })
+            .collect()
+    };
+    let written = match rayon::ThreadPoolBuilder::new().num_threads(workers).build() {
+        Ok(pool) => pool.install(write_all),
+        Err(_) => write_all(),
+    };
     let mut files: HashMap<&str, Written> = HashMap::new();
     let mut findings: Vec<Finding> = Vec::new();
     let mut engine_warnings = Vec::new();
