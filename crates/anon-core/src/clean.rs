@@ -4,20 +4,58 @@
 //! and other character sets are handled alike), and out of binary values byte-wise.
 
 /// Identifiers shorter than this (in characters) are not cut: a single letter would shred
-/// every text. Two-letter name parts (e.g. "Li") are cut.
+/// every text. Two-letter name parts (e.g. "Li") are cut, and so is a single character of a
+/// script in which one character is a whole name (Chinese, Japanese, Korean: 王, 홍).
 const MIN_CHARS: usize = 2;
+
+/// Whether an identifier is long enough to be cut (see [`MIN_CHARS`]).
+pub(crate) fn worth_cutting(id: &str) -> bool {
+    let mut chars = id.chars();
+    match (chars.next(), chars.next()) {
+        (Some(_), Some(_)) => true,
+        (Some(c), None) => is_ideographic(c),
+        _ => false,
+    }
+}
+
+/// CJK ideographs, kana and Hangul syllables: scripts where one character can be a name.
+fn is_ideographic(c: char) -> bool {
+    matches!(u32::from(c),
+        0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x3400..=0x4DBF    // CJK Extension A
+        | 0x4E00..=0x9FFF    // CJK Unified Ideographs
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0xF900..=0xFAFF    // CJK Compatibility Ideographs
+        | 0x20000..=0x3134F  // CJK Extensions B-G
+    )
+}
 
 /// A compiled set of identifiers to cut out of values.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scrubber {
-    /// Lower-cased identifiers as characters, longest first.
+    /// Case-folded identifiers as characters, longest first.
     needles: Vec<Vec<char>>,
     /// Byte encodings (UTF-8 and ISO 8859-1, as given, lower- and upper-case), longest first.
     byte_needles: Vec<Vec<u8>>,
 }
 
-fn fold(c: char) -> char {
-    c.to_lowercase().next().unwrap_or(c)
+/// Case folding for matching, character by character: full lower-casing, with the final
+/// sigma read as sigma and sharp s as "ss" (so "ΠΑΠΑΔΌΠΟΥΛΟΣ" finds "Παπαδόπουλος" and "WEISS"
+/// finds "Weiß"). One character may fold to several.
+fn fold_into(c: char, out: &mut Vec<char>) {
+    match c {
+        'ß' | 'ẞ' => out.extend(['s', 's']),
+        'ς' => out.push('σ'),
+        _ => out.extend(c.to_lowercase().map(|l| if l == 'ς' { 'σ' } else { l })),
+    }
+}
+
+fn fold_str(s: &str) -> Vec<char> {
+    let mut out = Vec::with_capacity(s.len());
+    for c in s.chars() {
+        fold_into(c, &mut out);
+    }
+    out
 }
 
 fn latin1(s: &str) -> Option<Vec<u8>> {
@@ -31,10 +69,10 @@ impl Scrubber {
         let mut byte_needles: Vec<Vec<u8>> = Vec::new();
         for id in identifiers {
             let id = id.trim();
-            if id.chars().count() < MIN_CHARS {
+            if !worth_cutting(id) {
                 continue;
             }
-            let folded: Vec<char> = id.chars().map(fold).collect();
+            let folded = fold_str(id);
             if !needles.contains(&folded) {
                 needles.push(folded);
             }
@@ -63,14 +101,23 @@ impl Scrubber {
         self.needles.is_empty()
     }
 
-    /// `text` with every identifier cut out, or `None` if none occurs.
-    pub(crate) fn clean_text(&self, text: &str) -> Option<String> {
+    /// Which characters of `text` belong to an identifier (one flag per `char`), or `None` if
+    /// none occurs.
+    pub(crate) fn cut_mask(&self, text: &str) -> Option<Vec<bool>> {
         if self.needles.is_empty() || text.is_empty() {
             return None;
         }
-        let chars: Vec<char> = text.chars().collect();
-        let folded: Vec<char> = chars.iter().copied().map(fold).collect();
-        let mut cut = vec![false; chars.len()];
+        // The folded text, and for each folded character the index of its original.
+        let mut folded: Vec<char> = Vec::with_capacity(text.len());
+        let mut origin: Vec<usize> = Vec::with_capacity(text.len());
+        let mut n_chars = 0;
+        for (i, c) in text.chars().enumerate() {
+            let before = folded.len();
+            fold_into(c, &mut folded);
+            origin.extend(std::iter::repeat_n(i, folded.len() - before));
+            n_chars = i + 1;
+        }
+        let mut cut = vec![false; n_chars];
         let mut any = false;
         for needle in &self.needles {
             if needle.len() > folded.len() {
@@ -79,8 +126,10 @@ impl Scrubber {
             let mut i = 0;
             while i + needle.len() <= folded.len() {
                 if folded.get(i..i + needle.len()) == Some(needle.as_slice()) {
-                    for flag in cut.iter_mut().skip(i).take(needle.len()) {
-                        *flag = true;
+                    for &o in origin.iter().skip(i).take(needle.len()) {
+                        if let Some(flag) = cut.get_mut(o) {
+                            *flag = true;
+                        }
                     }
                     any = true;
                     i += needle.len();
@@ -89,15 +138,17 @@ impl Scrubber {
                 }
             }
         }
-        if !any {
-            return None;
-        }
+        any.then_some(cut)
+    }
+
+    /// `text` with every identifier cut out, or `None` if none occurs.
+    pub(crate) fn clean_text(&self, text: &str) -> Option<String> {
+        let cut = self.cut_mask(text)?;
         Some(
-            chars
-                .iter()
+            text.chars()
                 .zip(cut)
                 .filter(|(_, c)| !c)
-                .map(|(ch, _)| *ch)
+                .map(|(ch, _)| ch)
                 .collect(),
         )
     }
@@ -144,6 +195,21 @@ mod tests {
         );
         assert_eq!(s.clean_text("nothing here X"), None);
         assert!(Scrubber::new(["", " ", "A"]).is_empty());
+    }
+
+    #[test]
+    fn case_folding_handles_final_sigma_sharp_s_and_single_ideographs() {
+        let s = Scrubber::new(["ΠΑΠΑΔΌΠΟΥΛΟΣ", "Weiß", "王"]);
+        assert_eq!(s.clean_text("Dr Παπαδόπουλος").as_deref(), Some("Dr "));
+        assert_eq!(s.clean_text("ΠΑΠΑΔΌΠΟΥΛΟΣ.").as_deref(), Some("."));
+        assert_eq!(
+            s.clean_text("Herr WEISS, Frau weiss").as_deref(),
+            Some("Herr , Frau ")
+        );
+        assert_eq!(s.clean_text("王小明").as_deref(), Some("小明"));
+        let upper = Scrubber::new(["Παπαδόπουλος"]);
+        assert_eq!(upper.clean_text("ΠΑΠΑΔΌΠΟΥΛΟΣ").as_deref(), Some(""));
+        assert!(!worth_cutting("A") && worth_cutting("홍") && worth_cutting("Li"));
     }
 
     #[test]

@@ -117,7 +117,14 @@ fn name_parts(pn: &str, out: &mut Vec<String>) {
                 break; // prefixes and suffixes ("Dr", "Jr") would shred unrelated text
             }
             out.push(comp.trim().to_string());
-            out.extend(comp.split_whitespace().map(str::to_string));
+            // Each word, and each part of a hyphenated or apostrophed name
+            // ("Schulz-Brandenburger", "O'Neill"), is cut on its own too.
+            out.extend(
+                comp.split(|c: char| c.is_whitespace() || matches!(c, '-' | '\'' | '’'))
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string),
+            );
         }
     }
 }
@@ -247,7 +254,7 @@ impl Deidentifier {
         for da in all_strs(obj, tags::PATIENT_BIRTH_DATE) {
             date_spellings(&da, &mut identifiers);
         }
-        identifiers.retain(|s| s.chars().count() >= 2);
+        identifiers.retain(|s| crate::clean::worth_cutting(s));
         identifiers.sort();
         identifiers.dedup();
         if id.is_empty() {
@@ -501,7 +508,16 @@ impl Deidentifier {
                             && creators.get(&block).is_some_and(|c| is_safe(c, tag));
                         if safe {
                             used_blocks.insert(block);
-                            out.push(self.keep(elem, path, depth, walk)?);
+                            // The option's action on private attributes is C: a safe
+                            // attribute is kept, but cleaned of the subject's identifiers
+                            // (a pulse sequence name can hold a typed-in patient name).
+                            let out_elem = if matches!(elem.value(), Value::Sequence(_)) {
+                                self.walk_items(elem, path, depth, walk)?
+                            } else {
+                                let vr = effective_vr(&elem);
+                                self.clean_element(elem, vr, Action::C, path, walk)
+                            };
+                            out.push(out_elem);
                         } else {
                             walk.report.actions.push(AppliedAction {
                                 path: with_step(path, tag),
@@ -620,8 +636,16 @@ impl Deidentifier {
             let empty_vr = if is_seq { VR::SQ } else { vr };
             return Ok(Some(DataElement::empty(tag, empty_vr)));
         }
+        if is_seq && matches!(resolved, Resolved::Dummy | Resolved::Pseudonym) {
+            // D on a sequence: a non-empty value "that may be a dummy". Keeping the items
+            // would keep what they say (institution and person codes, an SR tree), so every
+            // value inside becomes a dummy; UIDs are remapped consistently so references
+            // still resolve, private attributes follow the private rule.
+            Self::record(walk, path, tag, action, Done::Dummy);
+            return Ok(Some(self.dummy_sequence(elem, depth)?));
+        }
         if is_seq {
-            // D, K, C, U, P on a sequence: keep it and apply the profile to its items.
+            // K, C, U on a sequence: keep it and apply the profile to its items.
             let done = if resolved == Resolved::Keep {
                 Done::Kept
             } else {
@@ -659,6 +683,46 @@ impl Deidentifier {
             Resolved::Remove | Resolved::Empty => elem,
         };
         Ok(Some(out))
+    }
+
+    /// A sequence with the same items, every value in them replaced by a dummy valid for its
+    /// VR (UIDs remapped, well-known ones kept), nested sequences likewise; private attributes
+    /// kept only when the profile keeps private attributes as they are.
+    fn dummy_sequence(&self, elem: InMemElement, depth: usize) -> Result<InMemElement, AnonError> {
+        if depth > MAX_DEPTH {
+            return Err(AnonError::TooDeep {
+                path: elem.tag().to_string(),
+                limit: MAX_DEPTH,
+            });
+        }
+        let tag = elem.tag();
+        let Value::Sequence(seq) = elem.into_value() else {
+            return Ok(DataElement::empty(tag, VR::SQ));
+        };
+        let keep_private = self.profile.private_policy() == PrivatePolicy::Keep;
+        let mut items = Vec::with_capacity(seq.items().len());
+        for item in seq.into_items() {
+            let mut out = Vec::new();
+            for e in item {
+                let t = e.tag();
+                if t.element() == 0x0000 || (t.group() % 2 == 1 && !keep_private) {
+                    continue;
+                }
+                let vr = effective_vr(&e);
+                out.push(match e.value() {
+                    Value::Sequence(_) => self.dummy_sequence(e, depth + 1)?,
+                    Value::PixelSequence(_) => DataElement::empty(t, vr),
+                    Value::Primitive(_) if vr == VR::UI => self.remap_element(&e),
+                    Value::Primitive(_) => self.dummy_element(&e, vr),
+                });
+            }
+            items.push(InMemDicomObject::from_element_iter(out));
+        }
+        Ok(DataElement::new(
+            tag,
+            VR::SQ,
+            DataSetSequence::new(items, Length::UNDEFINED),
+        ))
     }
 
     fn remap_element(&self, elem: &InMemElement) -> InMemElement {

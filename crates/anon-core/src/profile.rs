@@ -541,9 +541,11 @@ impl Profile {
     }
 
     /// Whether files claim Patient Identity Removed = YES (not for `original`, `anonymize`,
-    /// which keep PatientID and dates, nor `sup142`, whose 43 tags leave the patient's name).
+    /// which keep PatientID and dates, nor `sup142`, whose 43 tags leave the patient's name,
+    /// nor `qmenta`, whose table keeps private attributes and free text that may name the
+    /// patient).
     pub fn removes_identity(&self) -> bool {
-        self.cleans_meta() && self.level != Level::Sup142
+        self.cleans_meta() && !matches!(self.level, Level::Sup142 | Level::Qmenta)
     }
 
     /// The CID 7050 codes (value, meaning) the output may claim. The Basic Profile code only

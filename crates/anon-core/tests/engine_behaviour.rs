@@ -341,9 +341,9 @@ fn sup142_and_qmenta_follow_their_tables() {
     assert_eq!(text(&obj, tags::PATIENT_NAME).as_deref(), Some(""));
     assert_eq!(text(&obj, tags::PATIENT_ID).as_deref(), Some(""));
     assert!(obj.get(tags::OPERATORS_NAME).is_none());
-    assert_eq!(
-        text(&obj, tags::PATIENT_IDENTITY_REMOVED).as_deref(),
-        Some("YES")
+    assert!(
+        obj.get(tags::PATIENT_IDENTITY_REMOVED).is_none(),
+        "qmenta keeps private attributes and free text: it does not claim identity removed"
     );
     assert!(
         obj.get(tags::DEIDENTIFICATION_METHOD_CODE_SEQUENCE)
@@ -353,5 +353,92 @@ fn sup142_and_qmenta_follow_their_tables() {
     assert_eq!(
         text(&obj, tags::SOP_INSTANCE_UID),
         text(&original, tags::SOP_INSTANCE_UID)
+    );
+}
+
+#[test]
+fn d_on_a_sequence_replaces_every_value_inside_with_a_dummy() {
+    // InstitutionCodeSequence is X/Z/D (resolved to D), OperatorIdentificationSequence X/D:
+    // keeping their items would keep the codes that name the institution and the person.
+    let code = |value: &str, meaning: &str| {
+        InMemDicomObject::from_element_iter([
+            el(tags::CODE_VALUE, VR::SH, value),
+            el(tags::CODING_SCHEME_DESIGNATOR, VR::SH, "L"),
+            el(tags::CODE_MEANING, VR::LO, meaning),
+        ])
+    };
+    let operator = InMemDicomObject::from_element_iter([
+        seq(
+            tags::PERSON_IDENTIFICATION_CODE_SEQUENCE,
+            vec![code("EMP-48213", "Westphall^Donald")],
+        ),
+        el(
+            tags::REFERENCED_SOP_INSTANCE_UID,
+            VR::UI,
+            "1.2.826.0.1.3680043.9.1.41",
+        ),
+        el(
+            tags::REFERENCED_SOP_CLASS_UID,
+            VR::UI,
+            uids::CT_IMAGE_STORAGE,
+        ),
+        el(Tag(0x0009, 0x0010), VR::LO, "ACME"),
+        el(Tag(0x0009, 0x1001), VR::LO, "Westphall"),
+    ]);
+    let mut original = image("1.2.826.0.1.3680043.9.1.50", "1.2.826.0.1.3680043.9.1.41");
+    original.put(seq(
+        tags::INSTITUTION_CODE_SEQUENCE,
+        vec![code("STELSEW-BOS", "St Elsewhere Hospital Boston")],
+    ));
+    original.put(seq(tags::OPERATOR_IDENTIFICATION_SEQUENCE, vec![operator]));
+    let d = deid(Level::AnonymizeFull, &[]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("apply");
+    let mut bytes = Vec::new();
+    obj.write_all(&mut bytes).expect("write");
+    let hay = String::from_utf8_lossy(&bytes);
+    for planted in ["STELSEW", "Elsewhere", "EMP-48213", "Westphall", "ACME"] {
+        assert!(!hay.contains(planted), "{planted} survived");
+    }
+    let inst = obj
+        .get(tags::INSTITUTION_CODE_SEQUENCE)
+        .and_then(|e| e.items())
+        .and_then(|i| i.first())
+        .expect("D keeps a non-empty sequence");
+    assert_eq!(text(inst, tags::CODE_VALUE).as_deref(), Some("ANONYMIZED"));
+    let op = obj
+        .get(tags::OPERATOR_IDENTIFICATION_SEQUENCE)
+        .and_then(|e| e.items())
+        .and_then(|i| i.first())
+        .expect("item");
+    assert_eq!(
+        text(op, tags::REFERENCED_SOP_INSTANCE_UID),
+        Some(d.map_uid("1.2.826.0.1.3680043.9.1.41")),
+        "references inside still resolve"
+    );
+    assert_eq!(
+        text(op, tags::REFERENCED_SOP_CLASS_UID).as_deref(),
+        Some(uids::CT_IMAGE_STORAGE),
+        "well-known UIDs kept"
+    );
+    assert!(op.get(Tag(0x0009, 0x1001)).is_none(), "private removed");
+}
+
+#[test]
+fn retain_safe_private_cleans_what_it_keeps() {
+    // GEMS_ACQU_01 (0019,xx9E) Internal Pulse Sequence Name is on the safe list; a name typed
+    // into it must still be cut (the option's action is C).
+    let mut original = image("1.2.826.0.1.3680043.9.1.60", "1.2.826.0.1.3680043.9.1.41");
+    original.put(el(Tag(0x0019, 0x0010), VR::LO, "GEMS_ACQU_01"));
+    original.put(el(Tag(0x0019, 0x109E), VR::SH, "fse MRN-0042"));
+    let d = deid(Level::AnonymizeFull, &[DeidOption::RetainSafePrivate]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("apply");
+    assert_eq!(text(&obj, Tag(0x0019, 0x109E)).as_deref(), Some("fse"));
+    assert_eq!(
+        text(&obj, Tag(0x0019, 0x0010)).as_deref(),
+        Some("GEMS_ACQU_01")
     );
 }

@@ -256,16 +256,37 @@ fn check(
             Some(a) if contains_muster(a) => fail("identifier left"),
             _ => None,
         },
-        // D and the compound codes resolved to D; X/Z/U* keeps the sequence and remaps inside.
-        Action::D | Action::ZD | Action::XD | Action::XZD | Action::XZU => match after {
+        // X/Z/U* keeps the sequence and remaps the UIDs inside (other content processed).
+        Action::XZU => match after {
             None => fail("removed"),
             Some(a) if is_seq && items(a) != items(before) => fail("items lost"),
+            _ => None,
+        },
+        // D and the compound codes resolved to D: a non-empty value that says nothing of the
+        // original; for a sequence, its items with every value inside replaced by a dummy.
+        Action::D | Action::ZD | Action::XD | Action::XZD => match after {
+            None => fail("removed"),
+            Some(a) if is_seq && items(a).unwrap_or(0) == 0 => fail("sequence emptied"),
+            Some(a) if is_seq && sequence_mentions(a, "MARK") => fail("original items kept"),
             Some(a) if !is_seq && (a.is_empty() || a.value() == before.value()) => {
                 fail("not a new non-empty value")
             }
             _ => None,
         },
     }
+}
+
+/// Whether any text value inside the sequence (at any depth) contains `needle`.
+fn sequence_mentions(e: &InMemElement, needle: &str) -> bool {
+    e.items().unwrap_or_default().iter().any(|item| {
+        item.iter().any(|inner| {
+            if inner.vr() == VR::SQ {
+                sequence_mentions(inner, needle)
+            } else {
+                inner.to_str().is_ok_and(|s| s.contains(needle))
+            }
+        })
+    })
 }
 
 fn run(level: Level, options: &[DeidOption]) -> Vec<String> {
