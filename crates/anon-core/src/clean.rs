@@ -12,7 +12,7 @@ const MIN_CHARS: usize = 2;
 pub(crate) fn worth_cutting(id: &str) -> bool {
     let mut chars = id.chars();
     match (chars.next(), chars.next()) {
-        (Some(_), Some(_)) => true,
+        (Some(_), Some(_)) => id.chars().count() >= MIN_CHARS,
         (Some(c), None) => is_ideographic(c),
         _ => false,
     }
@@ -62,6 +62,52 @@ fn latin1(s: &str) -> Option<Vec<u8>> {
     s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
 }
 
+/// The character sets DICOM defines (PS3.3 C.12.1.1.2) besides UTF-8 and ISO 8859-1, as far
+/// as encoding_rs has them.
+const CHARSETS: [&encoding_rs::Encoding; 13] = [
+    encoding_rs::ISO_8859_2,
+    encoding_rs::ISO_8859_3,
+    encoding_rs::ISO_8859_4,
+    encoding_rs::ISO_8859_5,
+    encoding_rs::ISO_8859_6,
+    encoding_rs::ISO_8859_7,
+    encoding_rs::ISO_8859_8,
+    encoding_rs::WINDOWS_1254,
+    encoding_rs::WINDOWS_874,
+    encoding_rs::SHIFT_JIS,
+    encoding_rs::EUC_JP,
+    encoding_rs::EUC_KR,
+    encoding_rs::GB18030,
+];
+
+/// Every byte spelling of `s` in a DICOM character set (UTF-8, ISO 8859-1, the others that
+/// can encode it, and the JIS X 0208 bytes that follow `ESC $ B` in ISO 2022 IR 87).
+fn encodings(s: &str) -> Vec<Vec<u8>> {
+    let mut out = vec![s.as_bytes().to_vec()];
+    if s.is_ascii() {
+        // ASCII is the same bytes in every one of them.
+        return out;
+    }
+    out.extend(latin1(s));
+    for cs in CHARSETS {
+        let (bytes, _, unmappable) = cs.encode(s);
+        if unmappable {
+            continue;
+        }
+        // Only when every character is a two-byte JIS X 0208 one.
+        if cs == encoding_rs::EUC_JP
+            && bytes.len() == 2 * s.chars().count()
+            && bytes.iter().all(|b| *b >= 0xA1)
+        {
+            out.push(bytes.iter().map(|b| b & 0x7F).collect());
+        }
+        out.push(bytes.into_owned());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 impl Scrubber {
     /// Compiles `identifiers` (blank and one-letter ones are ignored).
     pub(crate) fn new<'a>(identifiers: impl IntoIterator<Item = &'a str>) -> Scrubber {
@@ -77,11 +123,7 @@ impl Scrubber {
                 needles.push(folded);
             }
             for form in [id.to_string(), id.to_lowercase(), id.to_uppercase()] {
-                let mut encodings = vec![form.as_bytes().to_vec()];
-                if let Some(l1) = latin1(&form) {
-                    encodings.push(l1);
-                }
-                for enc in encodings {
+                for enc in encodings(&form) {
                     if !byte_needles.contains(&enc) {
                         byte_needles.push(enc);
                     }
@@ -223,5 +265,14 @@ mod tests {
         assert!(!String::from_utf8_lossy(&utf8).contains("LLER"));
         let mut clean = b"plain".to_vec();
         assert!(!s.clean_bytes(&mut clean));
+        // Cyrillic in ISO 8859-5, Japanese in Shift JIS and as JIS X 0208 bytes.
+        let s = Scrubber::new(["Иванов", "山田"]);
+        let mut cyr = b"x \xb8\xd2\xd0\xdd\xde\xd2 y".to_vec();
+        assert!(s.clean_bytes(&mut cyr));
+        let mut sjis = b"a \x8eR\x93c b".to_vec();
+        assert!(s.clean_bytes(&mut sjis));
+        let mut jis = b"a \x1b$B;3ED\x1b(B b".to_vec();
+        assert!(s.clean_bytes(&mut jis));
+        assert_eq!(&jis, b"a \x1b$B\0\0\0\0\x1b(B b");
     }
 }

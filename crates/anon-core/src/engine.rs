@@ -13,6 +13,7 @@ use dicom_object::mem::InMemElement;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 
 use crate::action::{Action, Resolved};
+use crate::charset::CodeExtensions;
 use crate::clean::Scrubber;
 use crate::error::AnonError;
 use crate::key::Key;
@@ -77,7 +78,27 @@ pub struct Deidentifier {
 struct Walk<'a> {
     subject: &'a SubjectContext,
     scrubber: Scrubber,
+    /// How text is encoded when the data set uses ISO 2022 code extensions.
+    ext: Option<CodeExtensions>,
     report: Report,
+}
+
+/// The data set's ISO 2022 code extensions, if it uses any (see [`crate::charset`]).
+fn code_extensions(obj: &InMemDicomObject) -> Option<CodeExtensions> {
+    let values = obj
+        .get(tags::SPECIFIC_CHARACTER_SET)?
+        .to_multi_str()
+        .ok()?
+        .to_vec();
+    CodeExtensions::from_values(&values)
+}
+
+/// A text value as characters: decoded with the code extensions when there are any.
+fn decoded_text(s: String, ext: Option<CodeExtensions>) -> String {
+    match ext.and_then(|e| e.decode(&s)) {
+        Some(d) => d.text,
+        None => s,
+    }
 }
 
 fn is_well_known(uid: &str) -> bool {
@@ -223,13 +244,22 @@ impl Deidentifier {
         let id = first_str(obj, tags::PATIENT_ID).unwrap_or_default();
         let issuer = first_str(obj, tags::ISSUER_OF_PATIENT_ID).unwrap_or_default();
         let mut identifiers = Vec::new();
+        // Text as characters, whatever the data set's code extensions: a Japanese name split
+        // on the bytes of `^` inside its characters would give the wrong parts.
+        let ext = code_extensions(obj);
+        let texts = |o: &InMemDicomObject, tag: Tag| -> Vec<String> {
+            all_strs(o, tag)
+                .into_iter()
+                .map(|s| decoded_text(s, ext))
+                .collect()
+        };
         for tag in [
             tags::PATIENT_NAME,
             tags::PATIENT_BIRTH_NAME,
             tags::PATIENT_MOTHER_BIRTH_NAME,
             tags::OTHER_PATIENT_NAMES,
         ] {
-            for pn in all_strs(obj, tag) {
+            for pn in texts(obj, tag) {
                 name_parts(&pn, &mut identifiers);
             }
         }
@@ -241,14 +271,14 @@ impl Deidentifier {
             tags::PATIENT_TELEPHONE_NUMBERS,
             tags::PATIENT_ADDRESS,
         ] {
-            identifiers.extend(all_strs(obj, tag));
+            identifiers.extend(texts(obj, tag));
         }
         if let Some(items) = obj
             .get(tags::OTHER_PATIENT_I_DS_SEQUENCE)
             .and_then(|e| e.items())
         {
             for item in items {
-                identifiers.extend(all_strs(item, tags::PATIENT_ID));
+                identifiers.extend(texts(item, tags::PATIENT_ID));
             }
         }
         for da in all_strs(obj, tags::PATIENT_BIRTH_DATE) {
@@ -286,6 +316,7 @@ impl Deidentifier {
         let mut walk = Walk {
             subject,
             scrubber: Scrubber::new(subject.identifiers.iter().map(String::as_str)),
+            ext: code_extensions(obj),
             report: Report::default(),
         };
         walk.report.burned_in = burned_in(obj);
@@ -830,7 +861,7 @@ impl Deidentifier {
             }
             _ if is_text_vr(vr) && elem.vr() != VR::UN => {
                 Self::record(walk, path, tag, action, Done::Cleaned);
-                self.scrub_text(elem, vr, &walk.scrubber)
+                self.scrub_text(elem, vr, &walk.scrubber, walk.ext)
             }
             VR::OB | VR::UN | VR::OW => {
                 Self::record(walk, path, tag, action, Done::Cleaned);
@@ -843,19 +874,32 @@ impl Deidentifier {
         }
     }
 
-    fn scrub_text(&self, elem: InMemElement, vr: VR, scrubber: &Scrubber) -> InMemElement {
+    fn scrub_text(
+        &self,
+        elem: InMemElement,
+        vr: VR,
+        scrubber: &Scrubber,
+        ext: Option<CodeExtensions>,
+    ) -> InMemElement {
         let Ok(values) = elem.to_multi_str().map(|v| v.to_vec()) else {
             return elem;
         };
         let mut changed = false;
         let cleaned: Vec<String> = values
             .into_iter()
-            .map(|v| match scrubber.clean_text(&v) {
-                Some(c) => {
-                    changed = true;
-                    c.trim().to_string()
+            .map(|v| {
+                // With code extensions, cut characters and drop exactly their bytes.
+                let cut = match ext.and_then(|e| e.decode(&v)) {
+                    Some(d) => scrubber.cut_mask(&d.text).map(|mask| d.without(&mask)),
+                    None => scrubber.clean_text(&v),
+                };
+                match cut {
+                    Some(c) => {
+                        changed = true;
+                        c.trim_matches(' ').to_string()
+                    }
+                    None => v,
                 }
-                None => v,
             })
             .collect();
         if !changed {
@@ -946,11 +990,16 @@ impl Deidentifier {
             _ if is_text_vr(vr) && elem.vr() != VR::UN => {
                 let hit = elem
                     .to_multi_str()
-                    .map(|v| v.iter().any(|s| walk.scrubber.clean_text(s).is_some()))
+                    .map(|v| {
+                        v.iter().any(|s| {
+                            let text = decoded_text(s.clone(), walk.ext);
+                            walk.scrubber.cut_mask(&text).is_some()
+                        })
+                    })
                     .unwrap_or(false);
                 if hit {
                     Self::record(walk, path, tag, Action::C, Done::Cleaned);
-                    Ok(Some(self.scrub_text(elem, vr, &walk.scrubber)))
+                    Ok(Some(self.scrub_text(elem, vr, &walk.scrubber, walk.ext)))
                 } else {
                     Ok(Some(elem))
                 }

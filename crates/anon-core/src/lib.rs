@@ -15,6 +15,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod action;
+mod charset;
 mod clean;
 mod engine;
 mod error;

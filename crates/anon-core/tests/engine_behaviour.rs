@@ -442,3 +442,57 @@ fn retain_safe_private_cleans_what_it_keeps() {
         Some("GEMS_ACQU_01")
     );
 }
+
+#[test]
+fn iso_2022_code_extensions_are_cleaned_by_character_not_by_byte() {
+    // dicom-rs hands such values over as one ISO 8859-1 character per byte.
+    let latin1 = |b: &[u8]| -> String { b.iter().copied().map(char::from).collect() };
+    /// Specific Character Set, PatientName bytes, text bytes, name parts' bytes.
+    type Case<'a> = (&'a str, &'a [u8], &'a [u8], &'a [&'a [u8]]);
+    let cases: [Case; 2] = [
+        (
+            "\\ISO 2022 IR 87",
+            b"Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B",
+            // "Report: 山田太郎 ok"
+            b"Report: \x1b$B;3EDB@O:\x1b(B ok",
+            &[b";3ED", b"B@O:"],
+        ),
+        (
+            "\\ISO 2022 IR 149",
+            b"Hong^Gildong=\x1b$)C\xfb\xf3^\x1b$)C\xd1\xce\xd4\xd7=\x1b$)C\xc8\xab^\x1b$)C\xb1\xe6\xb5\xbf",
+            // "환자 홍 길동 님" is not needed byte for byte: 홍 and 길동 are.
+            b"\x1b$)C\xc8\xab \x1b$)C\xb1\xe6\xb5\xbf ok",
+            &[b"\xc8\xab", b"\xb1\xe6\xb5\xbf"],
+        ),
+    ];
+    for (charset, name, comment, parts) in cases {
+        let mut original = image("1.2.826.0.1.3680043.9.1.70", "1.2.826.0.1.3680043.9.1.41");
+        original.put(DataElement::new(
+            tags::SPECIFIC_CHARACTER_SET,
+            VR::CS,
+            PrimitiveValue::Strs(charset.split('\\').map(str::to_string).collect()),
+        ));
+        original.put(el(tags::PATIENT_NAME, VR::PN, &latin1(name)));
+        // An attribute the table does not list: anonymize-full cleans its text.
+        original.put(el(Tag(0x0018, 0x9999), VR::LO, &latin1(comment)));
+        let d = deid(Level::AnonymizeFull, &[]);
+        let mut obj = original.clone();
+        d.apply(&mut obj, &d.subject_context(&original))
+            .expect("apply");
+        let out: Vec<u8> = text(&obj, Tag(0x0018, 0x9999))
+            .unwrap_or_default()
+            .chars()
+            .map(|c| u32::from(c) as u8)
+            .collect();
+        for part in parts {
+            assert!(
+                !out.windows(part.len()).any(|w| w == *part),
+                "{charset}: a name part survived in {out:?}"
+            );
+        }
+        assert!(
+            out.ends_with(b" ok") || out.ends_with(b"ok"),
+            "{charset}: {out:?}"
+        );
+    }
+}
