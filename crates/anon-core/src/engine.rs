@@ -101,6 +101,11 @@ fn decoded_text(s: String, ext: Option<CodeExtensions>) -> String {
     }
 }
 
+/// Overlay Data (60xx,3000) of one of the 16 repeating overlay groups.
+fn is_overlay_data(tag: Tag) -> bool {
+    (0x6000..=0x601E).contains(&tag.group()) && tag.group() % 2 == 0 && tag.element() == 0x3000
+}
+
 fn is_well_known(uid: &str) -> bool {
     uid.starts_with("1.2.840.10008.")
 }
@@ -502,6 +507,7 @@ impl Deidentifier {
         let mut out: Vec<InMemElement> = Vec::with_capacity(ds.iter().count());
         let mut pending_creators: Vec<InMemElement> = Vec::new();
         let mut used_blocks: HashSet<(u16, u8)> = HashSet::new();
+        let mut overlays_removed: HashSet<u16> = HashSet::new();
         for elem in ds {
             let tag = elem.tag();
             if tag.element() == 0x0000 && self.profile.cleans_meta() {
@@ -561,8 +567,12 @@ impl Deidentifier {
                 continue;
             }
             if let Some(rule) = self.profile.lookup(tag) {
-                if let Some(e) = self.apply_rule(elem, rule.action, path, depth, walk)? {
-                    out.push(e);
+                match self.apply_rule(elem, rule.action, path, depth, walk)? {
+                    Some(e) => out.push(e),
+                    None if is_overlay_data(tag) => {
+                        overlays_removed.insert(tag.group());
+                    }
+                    None => {}
                 }
                 continue;
             }
@@ -585,6 +595,21 @@ impl Deidentifier {
                     done: Done::Removed,
                 });
             }
+        }
+        // An overlay whose Overlay Data was removed is no overlay: Rows, Columns, Type and
+        // Origin alone would leave an invalid Overlay Plane module. Drop the whole group.
+        if !overlays_removed.is_empty() {
+            out.retain(|e| {
+                let gone = overlays_removed.contains(&e.tag().group());
+                if gone {
+                    walk.report.actions.push(AppliedAction {
+                        path: with_step(path, e.tag()),
+                        action: None,
+                        done: Done::Removed,
+                    });
+                }
+                !gone
+            });
         }
         Ok(InMemDicomObject::from_element_iter(out))
     }
@@ -922,7 +947,16 @@ impl Deidentifier {
             return (elem, false);
         };
         let mut bytes = p.to_bytes().into_owned();
-        if !scrubber.clean_bytes(&mut bytes) {
+        let mut found = scrubber.clean_bytes(&mut bytes);
+        if vr == VR::OW {
+            // Words are held in memory order; in a big endian file the bytes on disk (and the
+            // text an overlay may spell) are swapped pairwise, so look at that order too.
+            let swap = |b: &mut [u8]| b.chunks_exact_mut(2).for_each(|w| w.swap(0, 1));
+            swap(&mut bytes);
+            found |= scrubber.clean_bytes(&mut bytes);
+            swap(&mut bytes);
+        }
+        if !found {
             return (elem, false);
         }
         let value = if vr == VR::OW {

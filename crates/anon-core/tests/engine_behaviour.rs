@@ -496,3 +496,78 @@ fn iso_2022_code_extensions_are_cleaned_by_character_not_by_byte() {
         );
     }
 }
+
+#[test]
+fn clean_graphics_zeroes_identifiers_in_overlays_of_either_byte_order() {
+    // "MRN-0042" as a big endian file holds it: the words' bytes swapped in memory.
+    let text = b"xxMRN-0042xx";
+    for big_endian in [false, true] {
+        let words: Vec<u16> = text
+            .chunks(2)
+            .map(|w| {
+                if big_endian {
+                    u16::from_be_bytes([w[0], w[1]])
+                } else {
+                    u16::from_le_bytes([w[0], w[1]])
+                }
+            })
+            .collect();
+        let mut original = image("1.2.826.0.1.3680043.9.1.80", "1.2.826.0.1.3680043.9.1.41");
+        original.put(DataElement::new(
+            Tag(0x6000, 0x3000),
+            VR::OW,
+            PrimitiveValue::U16(words.into_iter().collect()),
+        ));
+        let d = deid(Level::AnonymizeFull, &[DeidOption::CleanGraphics]);
+        let mut obj = original.clone();
+        d.apply(&mut obj, &d.subject_context(&original))
+            .expect("apply");
+        let out = obj.get(Tag(0x6000, 0x3000)).expect("overlay kept");
+        let words = out.value().primitive().expect("primitive").to_bytes();
+        let on_disk: Vec<u8> = words
+            .chunks(2)
+            .flat_map(|w| {
+                if big_endian {
+                    [w[1], w[0]]
+                } else {
+                    [w[0], w[1]]
+                }
+            })
+            .collect();
+        assert!(
+            !on_disk.windows(8).any(|w| w == b"MRN-0042"),
+            "big endian {big_endian}: {on_disk:?}"
+        );
+        assert!(on_disk.starts_with(b"xx"), "only the identifier is zeroed");
+    }
+}
+
+#[test]
+fn an_overlay_without_its_data_is_removed_whole() {
+    let mut original = image("1.2.826.0.1.3680043.9.1.90", "1.2.826.0.1.3680043.9.1.41");
+    for (tag, vr, v) in [
+        (Tag(0x6002, 0x0010), VR::US, 8u16),
+        (Tag(0x6002, 0x0011), VR::US, 8),
+    ] {
+        original.put(DataElement::new(tag, vr, PrimitiveValue::from(v)));
+    }
+    original.put(el(Tag(0x6002, 0x0040), VR::CS, "G"));
+    original.put(DataElement::new(
+        Tag(0x6002, 0x3000),
+        VR::OW,
+        PrimitiveValue::U16([0xFFFF; 4].into_iter().collect()),
+    ));
+    let d = deid(Level::AnonymizeFull, &[]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("apply");
+    assert!(
+        obj.tags().all(|t| t.group() != 0x6002),
+        "overlay group 6002 left behind without its data"
+    );
+    let d = deid(Level::AnonymizeFull, &[DeidOption::CleanGraphics]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("apply");
+    assert!(obj.get(Tag(0x6002, 0x0010)).is_some(), "kept with its data");
+}
