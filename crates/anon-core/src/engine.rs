@@ -103,7 +103,9 @@ fn decoded_text(s: String, ext: Option<CodeExtensions>) -> String {
 
 /// Overlay Data (60xx,3000) of one of the 16 repeating overlay groups.
 fn is_overlay_data(tag: Tag) -> bool {
-    (0x6000..=0x601E).contains(&tag.group()) && tag.group() % 2 == 0 && tag.element() == 0x3000
+    (0x6000..=0x601E).contains(&tag.group())
+        && tag.group().is_multiple_of(2)
+        && tag.element() == 0x3000
 }
 
 fn is_well_known(uid: &str) -> bool {
