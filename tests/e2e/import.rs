@@ -537,11 +537,15 @@ fn killed_import_loses_nothing_and_resumes() {
         "the import finished before it could be killed ({partial} files)"
     );
     assert!(partial < 400, "killed import stored everything already");
+    // Queries open the archive read-only and change nothing; the next writable open (here an
+    // import of an empty folder) cleans up after the killed run.
+    std::fs::create_dir_all(t.join("empty")).expect("mkdir");
+    import(&t, &[&t.join("empty")]).ok();
     assert_store_consistent(&t);
     let tmp_left = std::fs::read_dir(t.archive().join("tmp"))
         .expect("tmp")
         .count();
-    assert_eq!(tmp_left, 0, "the next open cleans tmp/");
+    assert_eq!(tmp_left, 0, "the next writable open cleans tmp/");
 
     let summary = t
         .depot()
@@ -618,4 +622,241 @@ fn missing_input_is_fatal() {
     let t = TestDir::new();
     let run = import(&t, &[&t.join("does-not-exist")]).expect_code(2);
     assert!(run.stderr.contains("does-not-exist"), "{}", run.stderr);
+}
+
+fn import_args(t: &TestDir, args: &[&std::ffi::OsStr]) -> Run {
+    t.depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .arg("import")
+        .args(args)
+        .run()
+}
+
+#[test]
+fn the_same_file_into_another_project_is_a_conflict_naming_its_project() {
+    let t = TestDir::new();
+    let f = put(
+        t.path(),
+        "in/a.dcm",
+        &bytes(&spec("P1", "1.14.1", "1.14.1.1", "1.14.1.1.1")),
+    );
+    import_args(&t, &[f.as_os_str(), "--project".as_ref(), "alpha".as_ref()]).ok();
+    let run =
+        import_args(&t, &[f.as_os_str(), "--project".as_ref(), "beta".as_ref()]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains("already archived, with the same content, in project \"alpha\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("0 duplicates, 1 conflicts"),
+        "{}",
+        run.stderr
+    );
+    let rejects = query(&t, &["rejects", "--project", "beta"]);
+    assert_eq!(rejects.len(), 1);
+    assert_eq!(field(&rejects[0], "kind"), "conflict");
+    assert!(query(&t, &["instances", "--project", "beta"]).is_empty());
+    assert_store_consistent(&t);
+}
+
+#[test]
+fn worker_counts_out_of_range_are_usage_errors() {
+    let t = TestDir::new();
+    let f = put(
+        t.path(),
+        "in/a",
+        &bytes(&spec("P1", "1.15.1", "1.15.1.1", "1.15.1.1.1")),
+    );
+    for n in ["0", "257", "100000"] {
+        let run =
+            import_args(&t, &[f.as_os_str(), "--workers".as_ref(), n.as_ref()]).expect_code(2);
+        assert!(
+            run.stderr.contains("--workers") && run.stderr.contains("1..=256"),
+            "{n}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    import_args(&t, &[f.as_os_str(), "--workers".as_ref(), "256".as_ref()]).ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn control_characters_and_non_utf8_bytes_in_names_are_escaped_everywhere() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = TestDir::new();
+    let dump = t.join("dump");
+    std::fs::create_dir_all(&dump).expect("mkdir");
+    for name in [
+        &b"x\x1b[2J\x1b]0;pwned\x07"[..],
+        b"y\ndepot: 0 files seen: all fine",
+        b"n\xff",
+    ] {
+        std::fs::write(dump.join(std::ffi::OsStr::from_bytes(name)), b"junk").expect("write");
+    }
+    let zip_path = dump.join("d.zip");
+    {
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).expect("zip"));
+        z.start_file("e\u{1b}[31mred", zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        z.write_all(b"junk").expect("write");
+        z.finish().expect("finish");
+    }
+    let run = import(&t, &[&dump]).expect_code(1);
+    let raw_control = |s: &str| s.chars().any(|c| c.is_control() && c != '\n');
+    assert!(!raw_control(&run.stderr), "{:?}", run.stderr);
+    assert!(
+        !run.stderr
+            .lines()
+            .any(|l| l.starts_with("depot: 0 files seen")),
+        "a file name forged a line:\n{}",
+        run.stderr
+    );
+    for shown in [
+        "x\\x1B[2J\\x1B]0;pwned\\x07: ",
+        "y\\ndepot: 0 files seen: all fine: ",
+        "n\\xFF: ",
+        "d.zip!/e\\x1B[31mred: ",
+    ] {
+        assert!(run.stderr.contains(shown), "{shown} not in\n{}", run.stderr);
+    }
+    let table = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["query", "rejects", "--format", "table"])
+        .run()
+        .ok();
+    assert!(!raw_control(&table.stdout), "{:?}", table.stdout);
+    assert!(table.stdout.contains("n\\xFF"), "{}", table.stdout);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_given_as_path_is_rejected_without_hanging() {
+    let t = TestDir::new();
+    let fifo = t.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let mut child = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .arg("import")
+        .arg(&fifo)
+        .spawn();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().expect("kill");
+            panic!("depot import of a fifo hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+    let rejects = query(&t, &["rejects"]);
+    assert_eq!(rejects.len(), 1);
+    assert!(
+        field(&rejects[0], "reason").contains("not a regular file (a fifo"),
+        "{rejects:?}"
+    );
+}
+
+#[test]
+fn a_dicomdir_is_skipped_and_a_cd_dump_imports_cleanly() {
+    let t = TestDir::new();
+    let cd = t.join("cd");
+    put(
+        &cd,
+        "DICOMDIR",
+        &bytes(&InstanceSpec {
+            sop_class_uid: "1.2.840.10008.1.3.10".into(),
+            ..spec("P1", "1.16.9", "1.16.9.1", "1.16.9.1.1")
+        }),
+    );
+    put(
+        &cd,
+        "DICOM/IM1",
+        &bytes(&spec("P1", "1.16.1", "1.16.1.1", "1.16.1.1.1")),
+    );
+    let run = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["import", "--json"])
+        .arg(&cd)
+        .run()
+        .ok();
+    let summary = run.json();
+    assert_eq!(
+        (
+            summary["imported"].as_u64(),
+            summary["skipped"].as_u64(),
+            summary["rejected"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0)),
+        "{summary}"
+    );
+    assert!(
+        run.stderr.contains("DICOMDIR: a DICOMDIR") && run.stderr.contains("1 skipped"),
+        "{}",
+        run.stderr
+    );
+    assert!(query(&t, &["rejects"]).is_empty());
+}
+
+#[cfg(unix)]
+#[test]
+fn source_paths_are_absolute_whatever_the_spelling_and_rejects_not_repeated() {
+    let t = TestDir::new();
+    put(t.path(), "dump/bad.txt", b"junk");
+    std::fs::create_dir_all(t.join("sub")).expect("mkdir");
+    put(
+        t.path(),
+        "dump/good",
+        &bytes(&spec("P1", "1.17.1", "1.17.1.1", "1.17.1.1.1")),
+    );
+    let abs = t.join("dump");
+    for spelling in [
+        "dump".as_ref(),
+        "./dump/".as_ref(),
+        "sub/../dump".as_ref(),
+        abs.as_os_str(),
+    ] {
+        t.depot()
+            .args([
+                "--archive".as_ref(),
+                "archive".as_ref(),
+                "import".as_ref(),
+                spelling,
+            ])
+            .run()
+            .expect_code(1);
+    }
+    let real = std::fs::canonicalize(t.path()).expect("canonical");
+    let rejects = query(&t, &["rejects"]);
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    let path = field(&rejects[0], "path");
+    assert!(
+        path == abs.join("bad.txt").to_string_lossy()
+            || path == real.join("dump/bad.txt").to_string_lossy(),
+        "{path}"
+    );
+    assert_eq!(rejects[0]["times_seen"].as_u64(), Some(4));
+    let instances = query(&t, &["instances"]);
+    for k in ["path", "source_path"] {
+        assert!(
+            Path::new(field(&instances[0], k)).is_absolute(),
+            "{k}: {instances:?}"
+        );
+    }
 }

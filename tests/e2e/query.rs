@@ -238,3 +238,106 @@ fn querying_a_missing_archive_is_an_error_and_creates_nothing() {
     assert!(run.stderr.contains("no archive"), "{}", run.stderr);
     assert!(!t.join("none").exists());
 }
+
+#[test]
+fn date_filters_never_match_values_that_are_no_calendar_date() {
+    let t = TestDir::new();
+    let dump = t.join("dump");
+    std::fs::create_dir_all(&dump).expect("mkdir");
+    for (i, date) in ["20241399", "00000000", "20240230", "20240229"]
+        .into_iter()
+        .enumerate()
+    {
+        InstanceSpec {
+            study_date: date.into(),
+            ..fixture::instance(
+                "DATES",
+                &format!("1.21.{i}"),
+                &format!("1.21.{i}.1"),
+                &format!("1.21.{i}.1.1"),
+            )
+        }
+        .write(&dump.join(format!("d{i}")))
+        .expect("write");
+    }
+    t.depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .arg("import")
+        .arg(&dump)
+        .run()
+        .ok();
+    let dates = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["studies"];
+        all.extend_from_slice(args);
+        query(&t, &all)
+            .iter()
+            .map(|s| s["study_date"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert!(dates(&["--since", "2024-12-01"]).is_empty());
+    assert!(dates(&["--until", "1900-01-01"]).is_empty());
+    assert_eq!(
+        dates(&["--since", "2024-02-01", "--until", "2024-03-31"]),
+        ["20240229"]
+    );
+    assert_eq!(dates(&[]).len(), 4, "the values are kept as they were");
+}
+
+#[test]
+fn queries_open_the_archive_read_only_and_report_absolute_paths() {
+    let t = populated();
+    // Folders a writable open would (re)create, and the index as it is.
+    for sub in ["tmp", "conflicts"] {
+        std::fs::remove_dir(t.archive().join(sub)).expect("rmdir");
+    }
+    let index = std::fs::read(t.archive().join("index.sqlite")).expect("index");
+    // A relative --archive: paths in the output are absolute all the same.
+    let run = t
+        .depot()
+        .args([
+            "--archive",
+            "archive",
+            "query",
+            "instances",
+            "--format",
+            "json",
+        ])
+        .run()
+        .ok();
+    let rows = match run.json() {
+        Value::Array(rows) => rows,
+        other => panic!("{other}"),
+    };
+    assert_eq!(rows.len(), 5);
+    for r in &rows {
+        for k in ["path", "source_path"] {
+            let p = r[k].as_str().expect("path");
+            assert!(Path::new(p).is_absolute(), "{k} {p}");
+        }
+    }
+    let rejects = t
+        .depot()
+        .args([
+            "--archive",
+            "archive",
+            "query",
+            "rejects",
+            "--format",
+            "json",
+        ])
+        .run()
+        .ok()
+        .json();
+    assert!(
+        rejects[0]["path"]
+            .as_str()
+            .is_some_and(|p| Path::new(p).is_absolute()),
+        "{rejects}"
+    );
+    assert!(!t.archive().join("tmp").exists() && !t.archive().join("conflicts").exists());
+    assert_eq!(
+        std::fs::read(t.archive().join("index.sqlite")).expect("index"),
+        index
+    );
+}

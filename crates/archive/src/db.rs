@@ -27,14 +27,15 @@
 //! Only after that commit is any file of the batch reported as imported. A `kill -9` at any
 //! point therefore leaves (a) committed batches complete on disk and in the index, and (b) for
 //! the batch in flight, the transaction rolled back by SQLite and possibly some files renamed
-//! into the store without an index row. (b) is undone when the archive is next opened:
-//! [`Db::forget_unreferenced`] deletes every journalled path that no row references, under the
-//! write lock so that it cannot race a live import. Nothing an index row points to is ever
-//! deleted or overwritten; rows are never deleted.
+//! into the store without an index row. (b) is undone when the archive is next opened for
+//! writing: [`Db::forget_unreferenced`] deletes every journalled path that no row references,
+//! under the write lock so that it cannot race a live import. Nothing an index row points to is
+//! ever deleted or overwritten; rows are never deleted.
 //!
 //! **Reads.** Queries join subjects, studies, series and instances and aggregate counts per
 //! level; filters become `WHERE` clauses with bound parameters only (no value is ever spliced
-//! into SQL text).
+//! into SQL text). A query may run on a read-only connection ([`Db::open_read_only`]), so that a
+//! user who may read the archive but not write it can still query it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,7 +49,10 @@ use crate::records::{
 
 /// The embedded migrations, in order. `migrations_are_all_listed` checks this list against
 /// the `schema/` folder.
-const MIGRATIONS: &[&str] = &[include_str!("../../../schema/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../schema/0001_init.sql"),
+    include_str!("../../../schema/0002_rejects_per_project_run_outcome.sql"),
+];
 
 /// How long a writer waits for another writer's batch before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
@@ -115,6 +119,38 @@ pub struct Db {
     conn: Connection,
 }
 
+/// What [`Db::open_read_only`] found.
+#[derive(Debug)]
+pub enum ReadOnly {
+    /// The index, open for reading.
+    Ready(Db),
+    /// The index has an older schema and must be migrated (by a writable open) first.
+    NeedsMigration,
+}
+
+/// An SQLite URI opening `path` as immutable (`file:/abs/path?immutable=1`), with the characters
+/// URIs reserve percent-encoded.
+fn immutable_uri(path: &Path) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut uri = String::from("file:");
+    #[cfg(unix)]
+    let bytes = {
+        use std::os::unix::ffi::OsStrExt;
+        abs.as_os_str().as_bytes().to_vec()
+    };
+    #[cfg(not(unix))]
+    let bytes = abs.to_string_lossy().replace('\\', "/").into_bytes();
+    for b in bytes {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
 /// An instance already in the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExistingInstance {
@@ -124,6 +160,12 @@ pub struct ExistingInstance {
     pub sha256: String,
     /// Where it is stored (relative to the archive root).
     pub stored_path: String,
+    /// The project it is filed in (row id).
+    pub project_id: i64,
+    /// The project's name.
+    pub project: String,
+    /// The archive code of its subject.
+    pub subject_code: String,
 }
 
 /// Where a new instance goes, or why it cannot be filed.
@@ -183,6 +225,8 @@ pub struct RunCounts {
     pub conflicts: u64,
     /// Rejected files.
     pub rejected: u64,
+    /// Files passed over on purpose (DICOMDIRs).
+    pub skipped: u64,
     /// Bytes imported.
     pub bytes_imported: u64,
 }
@@ -205,6 +249,57 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, MIGRATIONS)?;
         Ok(Db { conn })
+    }
+
+    /// Opens the index at `path` for reading only, never writing to it (queries). SQLite needs
+    /// the write-ahead log's shared-memory file to read a WAL database; when it is missing and
+    /// cannot be created (a user without write access to the archive folder) and no log file
+    /// exists either, so that every committed change is in the main file, the index is opened
+    /// as immutable instead (a snapshot; no other process is writing, or it would have a log).
+    ///
+    /// Returns [`ReadOnly::NeedsMigration`] when the index is older than this build: reading it
+    /// needs a migration first, which only a writable open does.
+    pub fn open_read_only(path: &Path) -> Result<ReadOnly, MigrateError> {
+        use rusqlite::OpenFlags;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open = |immutable: bool| -> Result<(Connection, i64), rusqlite::Error> {
+            let conn = if immutable {
+                Connection::open_with_flags(immutable_uri(path), flags)?
+            } else {
+                Connection::open_with_flags(path, flags)?
+            };
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            let version: i64 =
+                conn.query_row("SELECT user_version FROM pragma_user_version", [], |r| {
+                    r.get(0)
+                })?;
+            Ok((conn, version))
+        };
+        let (conn, version) = match open(false) {
+            Ok(v) => v,
+            Err(e) => {
+                let mut wal = path.as_os_str().to_owned();
+                wal.push("-wal");
+                let log_exists = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0);
+                if log_exists {
+                    return Err(e.into());
+                }
+                open(true).map_err(|_| e)?
+            }
+        };
+        let known = Db::schema_version_known();
+        if version > known {
+            return Err(MigrateError::Newer {
+                found: version,
+                known,
+            });
+        }
+        if version < known {
+            return Ok(ReadOnly::NeedsMigration);
+        }
+        Ok(ReadOnly::Ready(Db { conn }))
     }
 
     /// Opens a read-only handle on an index that [`Db::open`] already set up (used by import
@@ -264,14 +359,21 @@ impl Db {
         Ok((project_id, run_id))
     }
 
-    /// Writes the final counts of a run and marks it finished.
-    pub fn finish_run(&mut self, run_id: i64, c: &RunCounts) -> Result<(), rusqlite::Error> {
+    /// Writes the final counts of a run (what its committed batches filed) and marks it
+    /// finished; `error` is the fatal error that stopped it, if one did.
+    pub fn finish_run(
+        &mut self,
+        run_id: i64,
+        c: &RunCounts,
+        error: Option<&str>,
+    ) -> Result<(), rusqlite::Error> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE import_runs SET finished_at = ?2, files_seen = ?3, imported = ?4,
-                 duplicates = ?5, conflicts = ?6, rejected = ?7, bytes_imported = ?8
+                 duplicates = ?5, conflicts = ?6, rejected = ?7, bytes_imported = ?8,
+                 skipped = ?9, error = ?10
              WHERE id = ?1",
             params![
                 run_id,
@@ -281,7 +383,9 @@ impl Db {
                 to_i64(c.duplicates),
                 to_i64(c.conflicts),
                 to_i64(c.rejected),
-                to_i64(c.bytes_imported)
+                to_i64(c.bytes_imported),
+                to_i64(c.skipped),
+                error
             ],
         )?;
         tx.commit()
@@ -491,7 +595,8 @@ impl Db {
         rows.collect()
     }
 
-    /// Rejected and conflicting files matching the filter (only `project` and `run` apply).
+    /// Rejected and conflicting files matching the filter (only `project` and `run` apply). Each
+    /// row belongs to the project of the imports that saw it.
     pub fn rejects(&self, f: &Filter, root: &Path) -> Result<Vec<RejectRecord>, rusqlite::Error> {
         let mut clauses: Vec<&str> = Vec::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -512,8 +617,7 @@ impl Db {
             "SELECT r.id, r.kind, r.source_path, r.reason, r.last_seen, r.last_run_id, r.first_run_id,
                     r.first_seen, r.times_seen, r.sha256, r.size, r.sop_uid, r.existing_sha256,
                     r.stored_path, p.name
-             FROM rejects r JOIN import_runs ir ON ir.id = r.last_run_id
-             JOIN projects p ON p.id = ir.project_id
+             FROM rejects r JOIN projects p ON p.id = r.project_id
              {where_sql} ORDER BY r.id"
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -565,6 +669,20 @@ const FROM_ALL: &str = "FROM subjects sub
      JOIN series se ON se.study_id = st.id
      JOIN instances i ON i.series_id = se.id";
 
+/// SQL that is true when `st.study_date` is a real calendar date `YYYYMMDD`: eight digits, and
+/// SQLite's date arithmetic gives the same day back (`20241399`, `00000000` or `20240230` are not
+/// dates; older depot versions stored such values as they were). Mirrors
+/// [`grouping::is_calendar_date`]. A macro so that it can be `concat!`ed into static clauses.
+macro_rules! real_study_date {
+    () => {
+        "(st.study_date GLOB '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' AND \
+          date(substr(st.study_date, 1, 4) || '-' || substr(st.study_date, 5, 2) || '-' || \
+               substr(st.study_date, 7, 2), '+0 days') = \
+          substr(st.study_date, 1, 4) || '-' || substr(st.study_date, 5, 2) || '-' || \
+          substr(st.study_date, 7, 2))"
+    };
+}
+
 /// The `WHERE` clause and its bound values for a filter over [`FROM_ALL`].
 fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
     let mut clauses: Vec<&str> = Vec::new();
@@ -583,11 +701,11 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
         f.modality.clone().map(Into::into),
     );
     add(
-        "st.study_date GLOB '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' AND st.study_date >= ?",
+        concat!(real_study_date!(), " AND st.study_date >= ?"),
         f.since.map(|d| d.format("%Y%m%d").to_string().into()),
     );
     add(
-        "st.study_date GLOB '[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]' AND st.study_date <= ?",
+        concat!(real_study_date!(), " AND st.study_date <= ?"),
         f.until.map(|d| d.format("%Y%m%d").to_string().into()),
     );
     add("st.study_uid = ?", f.study_uid.clone().map(Into::into));
@@ -602,22 +720,31 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
 }
 
 fn path_string(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
+    crate::import::path_text(p)
 }
 
 fn find_instance(
     conn: &Connection,
     sop_uid: &str,
 ) -> Result<Option<ExistingInstance>, rusqlite::Error> {
-    conn.prepare_cached("SELECT id, sha256, stored_path FROM instances WHERE sop_uid = ?1")?
-        .query_row([sop_uid], |r| {
-            Ok(ExistingInstance {
-                id: r.get(0)?,
-                sha256: r.get(1)?,
-                stored_path: r.get(2)?,
-            })
+    conn.prepare_cached(
+        "SELECT i.id, i.sha256, i.stored_path, sub.project_id, p.name, sub.code
+         FROM instances i JOIN series se ON se.id = i.series_id
+         JOIN studies st ON st.id = se.study_id JOIN subjects sub ON sub.id = st.subject_id
+         JOIN projects p ON p.id = sub.project_id
+         WHERE i.sop_uid = ?1",
+    )?
+    .query_row([sop_uid], |r| {
+        Ok(ExistingInstance {
+            id: r.get(0)?,
+            sha256: r.get(1)?,
+            stored_path: r.get(2)?,
+            project_id: r.get(3)?,
+            project: r.get(4)?,
+            subject_code: r.get(5)?,
         })
-        .optional()
+    })
+    .optional()
 }
 
 fn stored_path_referenced(conn: &Connection, rel: &str) -> Result<bool, rusqlite::Error> {
@@ -653,16 +780,21 @@ struct StudyRow {
 }
 
 impl StudyRow {
-    fn describe_key(&self) -> String {
-        if self.key_kind == "blank_patient_id" {
-            "a blank PatientID".to_string()
-        } else if self.key_issuer.is_empty() {
-            format!("PatientID {:?}", self.key_value)
-        } else {
-            format!(
-                "PatientID {:?} (issuer {:?})",
-                self.key_value, self.key_issuer
-            )
+    /// How `key` differs from the key the study is filed under, in words that name no value:
+    /// messages are stored and printed, and PatientIDs are PHI.
+    fn key_difference(&self, key: &SubjectKey) -> &'static str {
+        let filed_blank = self.key_kind == "blank_patient_id";
+        match (filed_blank, key.is_blank_patient_id()) {
+            (true, false) => "it was filed with a blank PatientID, this file has a PatientID",
+            (false, true) => "it was filed with a PatientID, this file's PatientID is blank",
+            _ if self.key_value != key.value() => "this file has another PatientID",
+            _ if self.key_issuer.is_empty() => {
+                "this file has the same PatientID with an IssuerOfPatientID, it was filed without one"
+            }
+            _ if key.issuer().is_empty() => {
+                "this file has the same PatientID without the IssuerOfPatientID it was filed with"
+            }
+            _ => "this file has the same PatientID with another IssuerOfPatientID",
         }
     }
 }
@@ -719,45 +851,41 @@ impl Batch<'_> {
                 && st.key_value == key.value()
                 && st.key_issuer == key.issuer();
             if st.project_id != self.project_id || !same_key {
-                let this_key = if key.is_blank_patient_id() {
-                    "a blank PatientID".to_string()
-                } else {
-                    key.to_string()
-                };
                 let reason = if st.project_id != self.project_id {
                     format!(
-                        "conflict: StudyInstanceUID {} is already archived in project {:?} (subject {}); a study belongs to one project",
+                        "conflict: StudyInstanceUID {} is already archived in project {:?} (subject {}); a study belongs to one project, so this file is kept apart, not filed in this project",
                         facts.study_uid, st.project, st.subject_code
                     )
                 } else {
                     format!(
-                        "conflict: StudyInstanceUID {} is filed under subject {} with {}, but this file has {}; not merged",
+                        "conflict: StudyInstanceUID {} is archived under subject {} (its study {}), but {}; this file is kept apart, not merged (two patients' data are never merged; check which PatientID is right)",
                         facts.study_uid,
                         st.subject_code,
-                        st.describe_key(),
-                        this_key
+                        st.number,
+                        st.key_difference(&key)
                     )
                 };
                 return Ok(Placement::Conflict { reason });
             }
         }
-        let series: Option<(i64, String, String)> = self
+        let series: Option<(i64, String, String, String, i64)> = self
             .tx
             .prepare_cached(
-                "SELECT se.id, se.label, st.study_uid FROM series se
-                 JOIN studies st ON st.id = se.study_id WHERE se.series_uid = ?1",
+                "SELECT se.id, se.label, st.study_uid, sub.code, st.number FROM series se
+                 JOIN studies st ON st.id = se.study_id JOIN subjects sub ON sub.id = st.subject_id
+                 WHERE se.series_uid = ?1",
             )?
             .query_row([&facts.series_uid], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .optional()?;
-        if let Some((_, _, owner)) = &series
+        if let Some((_, label, owner, code, number)) = &series
             && *owner != facts.study_uid
         {
             return Ok(Placement::Conflict {
                 reason: format!(
-                    "conflict: SeriesInstanceUID {} already belongs to study {}, but this file says StudyInstanceUID {}; not merged",
-                    facts.series_uid, owner, facts.study_uid
+                    "conflict: SeriesInstanceUID {} already belongs to study {} (archived as {}/{}/{}), but this file says StudyInstanceUID {}; kept apart, not merged",
+                    facts.series_uid, owner, code, number, label, facts.study_uid
                 ),
             });
         }
@@ -771,12 +899,16 @@ impl Batch<'_> {
             None => self.create_study(subject_id, facts)?,
         };
         let (series_id, series_label) = match series {
-            Some((id, label, _)) => (id, label),
+            Some((id, label, ..)) => (id, label),
             None => {
                 let (id, label) = self.create_series(study_id, facts)?;
                 match facts.series_number {
                     None => warnings.push(format!(
                         "series {} has no usable SeriesNumber; filed as {subject_code}/{study_number}/{label}",
+                        facts.series_uid
+                    )),
+                    Some(n) if n < 0 => warnings.push(format!(
+                        "series {} has a negative SeriesNumber {n}, counted as 0; filed as {subject_code}/{study_number}/{label}",
                         facts.series_uid
                     )),
                     Some(n) if n.to_string() != label => warnings.push(format!(
@@ -968,8 +1100,9 @@ impl Batch<'_> {
         Ok(())
     }
 
-    /// Records a rejected or conflicting file. The same file (path, content and reason) seen
-    /// again updates the existing row instead of adding one.
+    /// Records a rejected or conflicting file in the batch's project. The same file (path,
+    /// content and reason) seen again in the same project updates the existing row instead of
+    /// adding one; seen by an import into another project, it is a row of that project.
     pub fn record_reject(&mut self, r: &RejectRow<'_>) -> Result<(), rusqlite::Error> {
         let kind = match r.kind {
             RejectKind::Rejected => "rejected",
@@ -978,9 +1111,10 @@ impl Batch<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO rejects (kind, source_path, reason, sha256, size, sop_uid,
-                     existing_sha256, stored_path, first_run_id, last_run_id, first_seen, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10)
-                 ON CONFLICT(source_path, sha256, reason) DO UPDATE SET
+                     existing_sha256, stored_path, first_run_id, last_run_id, first_seen, last_seen,
+                     project_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10, ?11)
+                 ON CONFLICT(project_id, source_path, sha256, reason) DO UPDATE SET
                      last_run_id = excluded.last_run_id, last_seen = excluded.last_seen,
                      times_seen = times_seen + 1",
             )?
@@ -994,7 +1128,8 @@ impl Batch<'_> {
                 r.existing_sha256,
                 r.stored_path,
                 self.run_id,
-                self.now
+                self.now,
+                self.project_id
             ])?;
         Ok(())
     }
@@ -1175,27 +1310,72 @@ mod tests {
         assert!(w2[0].contains("shares SeriesNumber 3"), "{w2:?}");
         assert_eq!((n3, l3.as_str()), (2, "0"));
         assert!(w3[0].contains("no usable SeriesNumber"));
+        let Placement::Series {
+            series_label: l4,
+            warnings: w4,
+            ..
+        } = file(
+            &mut db,
+            run,
+            project,
+            &facts(Some("P1"), "1.2", "1.2.2", "1.2.2.1", Some(-1)),
+        )
+        else {
+            panic!("expected a placement");
+        };
+        assert_eq!(l4, "0.1");
+        assert!(
+            w4[0].contains("negative SeriesNumber -1, counted as 0") && !w4[0].contains("shares"),
+            "{w4:?}"
+        );
     }
 
     #[test]
     fn conflicts_are_detected() {
         let (_d, mut db) = temp_db();
         let (project, run) = db.start_run("p", "[]").unwrap();
-        file(
+        let Placement::Series { subject_code, .. } = file(
             &mut db,
             run,
             project,
             &facts(Some("P1"), "1.1", "1.1.1", "1.1.1.1", Some(1)),
-        );
+        ) else {
+            panic!("not filed");
+        };
         let other_patient = file(
             &mut db,
             run,
             project,
             &facts(Some("P2"), "1.1", "1.1.1", "1.1.1.2", Some(1)),
         );
+        // The reason names the archive code and what differs, never the PatientIDs (PHI).
+        let Placement::Conflict { reason } = &other_patient else {
+            panic!("{other_patient:?}");
+        };
         assert!(
-            matches!(&other_patient, Placement::Conflict { reason } if reason.contains("PatientID \"P1\"")),
-            "{other_patient:?}"
+            reason.contains(&format!("under subject {subject_code}"))
+                && reason.contains("another PatientID")
+                && reason.contains("never merged")
+                && !reason.contains("P1")
+                && !reason.contains("P2"),
+            "{reason}"
+        );
+        let mut with_issuer = facts(Some("P1"), "1.1", "1.1.1", "1.1.1.5", Some(1));
+        with_issuer.issuer_of_patient_id = Some("HOSP".into());
+        let issuer = file(&mut db, run, project, &with_issuer);
+        assert!(
+            matches!(&issuer, Placement::Conflict { reason } if reason.contains("IssuerOfPatientID") && !reason.contains("HOSP")),
+            "{issuer:?}"
+        );
+        let blank = file(
+            &mut db,
+            run,
+            project,
+            &facts(None, "1.1", "1.1.1", "1.1.1.6", Some(1)),
+        );
+        assert!(
+            matches!(&blank, Placement::Conflict { reason } if reason.contains("PatientID is blank")),
+            "{blank:?}"
         );
         let other_study = file(
             &mut db,
@@ -1204,7 +1384,8 @@ mod tests {
             &facts(Some("P1"), "1.9", "1.1.1", "1.1.1.3", Some(1)),
         );
         assert!(
-            matches!(&other_study, Placement::Conflict { reason } if reason.contains("SeriesInstanceUID"))
+            matches!(&other_study, Placement::Conflict { reason } if reason.contains("SeriesInstanceUID") && reason.contains(&format!("archived as {subject_code}/1/1"))),
+            "{other_study:?}"
         );
         let (project2, run2) = db.start_run("q", "[]").unwrap();
         let other_project = file(
@@ -1276,6 +1457,88 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].times_seen, 2);
         assert_eq!(r[0].project, "p");
+
+        // The same file seen by an import into another project is a row of that project; the
+        // first project's row stays where it was.
+        let (other, run2) = db.start_run("q", "[]").unwrap();
+        let mut b = db.begin_batch(run2, other).unwrap();
+        b.record_reject(&RejectRow {
+            kind: RejectKind::Rejected,
+            source_path: "x",
+            reason: "not DICOM",
+            sha256: Some("ab"),
+            size: Some(3),
+            sop_uid: None,
+            existing_sha256: None,
+            stored_path: None,
+        })
+        .unwrap();
+        b.commit().unwrap();
+        let r = db.rejects(&Filter::default(), dir.path()).unwrap();
+        let projects: Vec<(&str, u64, i64)> = r
+            .iter()
+            .map(|r| (r.project.as_str(), r.times_seen, r.run_id))
+            .collect();
+        assert_eq!(projects, [("p", 2, run), ("q", 1, run2)]);
+    }
+
+    #[test]
+    fn version_1_rejects_keep_their_project_when_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(INDEX_FILE);
+        let mut conn = Connection::open(&path).unwrap();
+        migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO projects (id, name, created_at) VALUES (1, 'a', 't'), (2, 'b', 't');
+             INSERT INTO import_runs (id, project_id, inputs, started_at) VALUES (1, 1, '[]', 't'), (2, 2, '[]', 't');
+             INSERT INTO rejects (kind, source_path, reason, sha256, first_run_id, last_run_id, first_seen, last_seen)
+                 VALUES ('rejected', '/d/x', 'not DICOM', 'ab', 1, 2, 't', 't');",
+        )
+        .unwrap();
+        drop(conn);
+        let db = Db::open(&path).unwrap();
+        let r = db.rejects(&Filter::default(), dir.path()).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!((r[0].project.as_str(), r[0].path.as_str()), ("b", "/d/x"));
+    }
+
+    #[test]
+    fn read_only_opens_never_write() {
+        let (dir, mut db) = temp_db();
+        let (project, run) = db.start_run("p", "[]").unwrap();
+        file(
+            &mut db,
+            run,
+            project,
+            &facts(Some("P1"), "1.1", "1.1.1", "1.1.1.1", Some(1)),
+        );
+        drop(db);
+        let path = dir.path().join(INDEX_FILE);
+        let before = std::fs::read(&path).unwrap();
+        let ReadOnly::Ready(ro) = Db::open_read_only(&path).unwrap() else {
+            panic!("current schema needs no migration");
+        };
+        assert_eq!(ro.subjects(&Filter::default()).unwrap().len(), 1);
+        let mut ro = ro;
+        assert!(
+            ro.start_run("p", "[]").is_err(),
+            "a read-only handle refuses writes"
+        );
+        drop(ro);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // An index with the old schema needs a migration first.
+        let old = dir.path().join("old.sqlite");
+        let mut conn = Connection::open(&old).unwrap();
+        migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
+        drop(conn);
+        assert!(matches!(
+            Db::open_read_only(&old).unwrap(),
+            ReadOnly::NeedsMigration
+        ));
+        assert!(
+            immutable_uri(Path::new("/a b/x?y#z.sqlite"))
+                .ends_with("/a%20b/x%3Fy%23z.sqlite?immutable=1")
+        );
     }
 
     #[test]
@@ -1318,6 +1581,41 @@ mod tests {
             2,
             "a non-date never matches"
         );
+        // Eight digits that are no calendar day never match either (stored as they were).
+        for (i, not_a_date) in ["20241399", "00000000", "20240230", "20230229"]
+            .into_iter()
+            .enumerate()
+        {
+            let mut odd = facts(
+                Some("P4"),
+                &format!("1.4.{i}"),
+                &format!("1.4.{i}.1"),
+                &format!("1.4.{i}.1.1"),
+                Some(1),
+            );
+            odd.study_date = Some(not_a_date.into());
+            file(&mut db, run, project, &odd);
+        }
+        let mut leap = facts(Some("P4"), "1.5", "1.5.1", "1.5.1.1", Some(1));
+        leap.study_date = Some("20240229".into());
+        file(&mut db, run, project, &leap);
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d);
+        let dated = |since, until| {
+            let f = Filter {
+                patient_id: Some("P4".into()),
+                since,
+                until,
+                ..Filter::default()
+            };
+            db.studies(&f, dir.path())
+                .unwrap()
+                .into_iter()
+                .map(|s| s.study_date.unwrap_or_default())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(dated(day(2024, 12, 1), None), Vec::<String>::new());
+        assert_eq!(dated(None, day(1900, 1, 1)), Vec::<String>::new());
+        assert_eq!(dated(day(2023, 2, 1), day(2024, 3, 31)), ["20240229"]);
         let f = Filter {
             patient_id: Some("nobody".into()),
             ..Filter::default()

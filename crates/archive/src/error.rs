@@ -1,17 +1,20 @@
 //! The archive's error types, one per operation (opening, importing, querying, reading a file's
 //! facts), each variant carrying the path, tag or value it is about, so that the CLI can say what
-//! went wrong without guessing.
+//! went wrong without guessing. Paths are shown as [`path_text`] shows them (control characters
+//! and bytes that are not UTF-8 escaped), so an error message cannot drive a terminal.
 
 use std::path::PathBuf;
 
 use dicom_core::Tag;
+
+use crate::import::path_text;
 
 /// Why an archive could not be opened (or a secret not created or read).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
     /// A folder of the archive could not be created or read.
-    #[error("cannot create or read archive folder {path}")]
+    #[error("cannot create or read archive folder {}", path_text(.path))]
     Folder {
         /// The folder.
         path: PathBuf,
@@ -20,27 +23,28 @@ pub enum OpenError {
         source: std::io::Error,
     },
     /// The path exists and is not a folder.
-    #[error("{path} exists and is not a folder")]
+    #[error("{} exists and is not a folder", path_text(.path))]
     NotAFolder {
         /// The path.
         path: PathBuf,
     },
     /// The folder is not empty and holds no archive index: refusing to turn it into an archive.
     #[error(
-        "{path} is a non-empty folder without an archive index (index.sqlite); refusing to use it as an archive"
+        "{} is a non-empty folder without an archive index (index.sqlite); refusing to use it as an archive",
+        path_text(.path)
     )]
     NotAnArchive {
         /// The folder.
         path: PathBuf,
     },
     /// No archive exists at the path (for commands that never create one).
-    #[error("no archive at {path} (run `depot import` first, or pass --archive)")]
+    #[error("no archive at {} (run `depot import` first, or pass --archive)", path_text(.path))]
     Missing {
         /// The folder.
         path: PathBuf,
     },
     /// The index database failed.
-    #[error("archive index {path}: {op}")]
+    #[error("archive index {}: {op}", path_text(.path))]
     Db {
         /// The database file.
         path: PathBuf,
@@ -52,7 +56,8 @@ pub enum OpenError {
     },
     /// The index was written by a newer depot.
     #[error(
-        "archive index {path} has schema version {found}, this depot knows up to {known}; upgrade depot"
+        "archive index {} has schema version {found}, this depot knows up to {known}; upgrade depot",
+        path_text(.path)
     )]
     NewerSchema {
         /// The database file.
@@ -63,7 +68,7 @@ pub enum OpenError {
         known: i64,
     },
     /// Cleaning up after an interrupted import failed.
-    #[error("cannot clean up interrupted import in {path}")]
+    #[error("cannot clean up interrupted import in {}", path_text(.path))]
     Recovery {
         /// The file or folder involved.
         path: PathBuf,
@@ -78,7 +83,7 @@ pub enum OpenError {
         name: String,
     },
     /// A secret file could not be created or read.
-    #[error("cannot create or read secret {path}")]
+    #[error("cannot create or read secret {}", path_text(.path))]
     Secret {
         /// The key file.
         path: PathBuf,
@@ -87,7 +92,7 @@ pub enum OpenError {
         source: std::io::Error,
     },
     /// A secret file exists but does not hold exactly 32 bytes.
-    #[error("secret {path} holds {len} bytes, expected 32; refusing to use a damaged key")]
+    #[error("secret {} holds {len} bytes, expected 32; refusing to use a damaged key", path_text(.path))]
     SecretDamaged {
         /// The key file.
         path: PathBuf,
@@ -101,7 +106,7 @@ pub enum OpenError {
 #[non_exhaustive]
 pub enum ImportError {
     /// An input path given on the command line does not exist.
-    #[error("input {path} does not exist or cannot be read")]
+    #[error("input {} does not exist or cannot be read", path_text(.path))]
     InputMissing {
         /// The path as given.
         path: PathBuf,
@@ -120,7 +125,7 @@ pub enum ImportError {
     },
     /// Writing to the archive failed (disk full, permissions, ...): the run stops, and the
     /// current batch is rolled back (nothing reported as imported is lost).
-    #[error("cannot write to the archive at {path}")]
+    #[error("cannot write to the archive at {}", path_text(.path))]
     Write {
         /// The file or folder being written.
         path: PathBuf,
@@ -140,6 +145,13 @@ pub enum ImportError {
     /// A worker thread died (a bug: please report it).
     #[error("an import worker thread stopped unexpectedly")]
     WorkerDied,
+    /// The import's threads could not be started (the system's thread limit).
+    #[error("cannot start the import's threads")]
+    Threads {
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Why a query failed.

@@ -5,7 +5,8 @@
 //! splits data (see `shared/design/nidb-behaviour.md`). depot groups exactly:
 //!
 //! * a **subject** by PatientID together with IssuerOfPatientID (when present), within a project;
-//!   a file whose PatientID is missing or blank is keyed by its StudyInstanceUID instead
+//!   a file whose PatientID is missing or blank (only padding, or only empty values such as `\ `)
+//!   is keyed by its StudyInstanceUID instead
 //!   ([`SubjectKey::BlankPatientId`]), so every such study becomes its own subject and is never
 //!   merged with anybody else;
 //! * a **study** by StudyInstanceUID, a **series** by SeriesInstanceUID and an **instance** by
@@ -292,17 +293,36 @@ pub fn is_subject_code(s: &str) -> bool {
             .is_some_and(|l| l.iter().all(|c| CODE_LETTERS.contains(c)))
 }
 
-/// Normalises a DA value to `YYYYMMDD` when it holds a date in one of the forms seen in the wild
-/// (`YYYYMMDD`, the old `YYYY.MM.DD`, `YYYY-MM-DD`); otherwise returns it unchanged.
+/// Normalises a DA value to `YYYYMMDD` when it holds a real calendar date in one of the forms
+/// seen in the wild (`YYYYMMDD`, the old `YYYY.MM.DD`, `YYYY-MM-DD`); otherwise returns it
+/// unchanged. `20241399`, `00000000` or `20240230` are not dates and stay as they are (the
+/// query's date filters never match them, see [`is_calendar_date`]).
 pub fn normalise_date(raw: &str) -> String {
     let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
     let separators_ok = raw
         .chars()
         .all(|c| c.is_ascii_digit() || c == '.' || c == '-');
-    if digits.len() == 8 && separators_ok {
+    if separators_ok && is_calendar_date(&digits) {
         digits
     } else {
         raw.to_string()
+    }
+}
+
+/// Whether `s` is exactly eight digits `YYYYMMDD` naming a day of the (proleptic Gregorian)
+/// calendar: month 1 to 12, a day that exists in that month (leap years included).
+pub fn is_calendar_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 8 || !b.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
+    match (num(0..4), num(4..6), num(6..8)) {
+        (Some(y), Some(m), Some(d)) => i32::try_from(y)
+            .ok()
+            .and_then(|y| chrono::NaiveDate::from_ymd_opt(y, m, d))
+            .is_some(),
+        _ => false,
     }
 }
 
@@ -369,6 +389,10 @@ fn required_uid(
     Ok(uid.to_string())
 }
 
+/// A grouping key's value (PatientID, IssuerOfPatientID), trimmed; `None` when it is missing or
+/// blank. A value whose every `\`-separated part is blank (`\ `, ` \`, `\\`: several empty
+/// values) is blank too: it names nobody, and keying subjects by it would merge unrelated
+/// patients.
 fn key_text(
     obj: &InMemDicomObject,
     tag: Tag,
@@ -377,6 +401,9 @@ fn key_text(
     let Some(value) = text(obj, tag) else {
         return Ok(None);
     };
+    if value.split('\\').all(|part| clean(part).is_empty()) {
+        return Ok(None);
+    }
     if value.chars().count() > MAX_KEY_LEN {
         return Err(FactsError::InvalidKey {
             attribute,
@@ -461,6 +488,23 @@ mod tests {
         assert_eq!(key.value(), "1.2.3");
         let missing = HeaderFacts::from_object(&base(&[])).unwrap();
         assert_eq!(SubjectKey::of(&missing), key);
+    }
+
+    #[test]
+    fn patient_ids_of_empty_values_only_are_blank() {
+        for raw in ["\\ ", " \\", "\\", " \\ \\\0"] {
+            let f = HeaderFacts::from_object(&base(&[
+                (tags::PATIENT_ID, VR::LO, raw),
+                (tags::ISSUER_OF_PATIENT_ID, VR::LO, raw),
+            ]))
+            .unwrap();
+            assert_eq!(f.patient_id, None, "{raw:?}");
+            assert_eq!(f.issuer_of_patient_id, None, "{raw:?}");
+            assert!(SubjectKey::of(&f).is_blank_patient_id(), "{raw:?}");
+        }
+        // A real value among empty ones is kept as it is.
+        let f = HeaderFacts::from_object(&base(&[(tags::PATIENT_ID, VR::LO, "P1\\")])).unwrap();
+        assert_eq!(f.patient_id.as_deref(), Some("P1\\"));
     }
 
     #[test]
@@ -578,5 +622,22 @@ mod tests {
         assert_eq!(normalise_date("20240101"), "20240101");
         assert_eq!(normalise_date("2024-01-01"), "20240101");
         assert_eq!(normalise_date("garbage"), "garbage");
+        assert_eq!(normalise_date("2024.02.29"), "20240229", "a leap day");
+        for not_a_date in [
+            "20241399",
+            "00000000",
+            "20240230",
+            "2023.02.29",
+            "2024-00-10",
+        ] {
+            assert_eq!(normalise_date(not_a_date), not_a_date);
+            assert!(
+                !is_calendar_date(&normalise_date(not_a_date)),
+                "{not_a_date}"
+            );
+        }
+        assert!(is_calendar_date("19991231"));
+        assert!(!is_calendar_date("1999123"));
+        assert!(!is_calendar_date("+9991231"));
     }
 }

@@ -15,11 +15,17 @@
 //! batches carry only header facts. A file is reported as imported only after its batch
 //! committed durably, so a killed import loses nothing it reported, and re-running it completes
 //! it (already archived files come back as duplicates).
+//!
+//! Every file the walk finds and every zip entry is accounted for: imported, a duplicate, a
+//! conflict, rejected with a reason, or (DICOMDIRs) skipped. Files are named by their absolute
+//! path as text ([`path_text`]: bytes that are not UTF-8 and control characters escaped), so the
+//! same file imported from another folder or through another spelling of its path is recognised,
+//! and no name can drive a terminal.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,14 +49,20 @@ pub const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
 /// Zip entries claiming more than this are refused (a zip bomb guard).
 pub const MAX_ZIP_ENTRY: u64 = 16 * 1024 * 1024 * 1024;
 
+/// The most worker threads an import starts ([`ImportOptions::workers`] above it is capped).
+pub const MAX_WORKERS: usize = 256;
+
+/// The most files per batch ([`ImportOptions::batch_files`] above it is capped).
+pub const MAX_BATCH_FILES: usize = 100_000;
+
 /// How to import.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     /// Project to file subjects in (created if new).
     pub project: String,
-    /// Worker threads; 0 picks a default from the number of CPUs.
+    /// Worker threads; 0 picks a default from the number of CPUs; at most [`MAX_WORKERS`].
     pub workers: usize,
-    /// Most files per index transaction.
+    /// Most files per index transaction (1 to [`MAX_BATCH_FILES`]).
     pub batch_files: usize,
     /// Longest time a file waits for its batch to commit.
     pub batch_interval: Duration,
@@ -96,12 +108,19 @@ pub enum Outcome {
         /// Why.
         reason: String,
     },
+    /// Passed over on purpose: not an instance, and nothing is lost by not archiving it (a
+    /// DICOMDIR, the index of a medium whose instances are imported from their own files).
+    Skipped {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// One file's outcome, as reported to the observer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileOutcome {
-    /// The file as given (`dump.zip!/inner/path` for zip entries).
+    /// The file: its absolute path as text ([`path_text`]); `/abs/dump.zip!/inner/path` for zip
+    /// entries.
     pub source: String,
     /// Its size in bytes (0 when unreadable).
     pub bytes: u64,
@@ -150,6 +169,8 @@ pub struct ImportSummary {
     pub conflicts: u64,
     /// Files rejected.
     pub rejected: u64,
+    /// Files passed over on purpose (DICOMDIRs).
+    pub skipped: u64,
     /// Warnings raised.
     pub warnings: u64,
     /// Bytes of all files seen.
@@ -163,7 +184,7 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
-    /// True when every file was imported or a duplicate (exit code 0).
+    /// True when every file was imported, a duplicate or skipped (exit code 0).
     pub fn is_clean(&self) -> bool {
         self.conflicts == 0 && self.rejected == 0
     }
@@ -179,6 +200,19 @@ enum Job {
     },
     /// An in-memory zip entry.
     Bytes { source: String, data: Vec<u8> },
+}
+
+/// Why a file is not filed: rejected (recorded, exit code 1) or passed over (counted only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refusal {
+    Rejected(String),
+    Skipped(String),
+}
+
+impl From<String> for Refusal {
+    fn from(reason: String) -> Refusal {
+        Refusal::Rejected(reason)
+    }
 }
 
 /// A worker's result, for the committer.
@@ -199,6 +233,12 @@ enum Prepared {
         sha256: Option<String>,
         size: Option<u64>,
     },
+    /// Passed over on purpose (a DICOMDIR).
+    Skipped {
+        source: String,
+        reason: String,
+        size: u64,
+    },
 }
 
 impl Ctx<'_> {
@@ -210,9 +250,13 @@ impl Ctx<'_> {
 
 struct Ctx<'a> {
     root: &'a Path,
+    /// The run's project: an archived instance is a duplicate only within it.
+    project_id: i64,
     index: PathBuf,
     run_dir: &'a RunDir,
     opts: &'a ImportOptions,
+    /// `opts.batch_files`, within 1 to [`MAX_BATCH_FILES`].
+    batch_files: usize,
     observer: &'a dyn ImportObserver,
     /// Canonical archive root, skipped when walking inputs.
     skip: Option<PathBuf>,
@@ -237,102 +281,38 @@ pub(crate) fn run(
             name: opts.project.clone(),
         });
     }
+    let mut absolute = Vec::with_capacity(inputs.len());
     for input in inputs {
-        fs::metadata(input).map_err(|source| ImportError::InputMissing {
+        let missing = |source| ImportError::InputMissing {
             path: input.clone(),
             source,
-        })?;
+        };
+        fs::metadata(input).map_err(missing)?;
+        absolute.push(absolute_input(input).map_err(missing)?);
     }
-    let inputs_json = serde_json::to_string(
-        &inputs
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect::<Vec<_>>(),
-    )
-    .unwrap_or_else(|_| "[]".to_string());
+    let inputs = absolute.as_slice();
+    let inputs_json =
+        serde_json::to_string(&inputs.iter().map(|p| path_text(p)).collect::<Vec<_>>())
+            .unwrap_or_else(|_| "[]".to_string());
     let (project_id, run_id) = db
         .start_run(&opts.project, &inputs_json)
         .map_err(|source| ImportError::Db {
             op: "starting an import run",
             source,
         })?;
-    let run_dir = RunDir::create(root).map_err(|source| ImportError::Write {
-        path: root.join(store::TMP_DIR),
+    let mut tally = Tally::default();
+    let outcome = run_batches(
+        root, db, inputs, opts, observer, project_id, run_id, &mut tally,
+    );
+    // The run row records what its committed batches filed, even when a fatal error stopped it.
+    let error = outcome.as_ref().err().map(|e| error_chain(e));
+    let finished = db.finish_run(run_id, &tally.counts, error.as_deref());
+    outcome?;
+    finished.map_err(|source| ImportError::Db {
+        op: "finishing the import run",
         source,
     })?;
-
-    let workers = if opts.workers > 0 {
-        opts.workers
-    } else {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        (cpus * 2 + 2).clamp(8, 16)
-    };
-    let ctx = Ctx {
-        root,
-        index: crate::db::index_path(root),
-        run_dir: &run_dir,
-        opts,
-        observer,
-        skip: root.canonicalize().ok(),
-        big_file: Mutex::new(()),
-    };
-
-    let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
-    let (res_tx, res_rx) = sync_channel::<Prepared>(opts.batch_files.max(1) * 2);
-    let job_rx = Arc::new(Mutex::new(job_rx));
-    let mut committer = Committer {
-        ctx: &ctx,
-        db,
-        run_id,
-        project_id,
-        counts: RunCounts::default(),
-        warnings: 0,
-        bytes_seen: 0,
-    };
-
-    let outcome: Result<(), ImportError> = std::thread::scope(|s| {
-        let discovery = {
-            let res_tx = res_tx.clone();
-            let ctx = &ctx;
-            s.spawn(move || discover(ctx, inputs, &job_tx, &res_tx))
-        };
-        let mut handles = Vec::new();
-        for _ in 0..workers {
-            let job_rx = Arc::clone(&job_rx);
-            let res_tx = res_tx.clone();
-            let ctx = &ctx;
-            handles.push(s.spawn(move || worker(ctx, &job_rx, &res_tx)));
-        }
-        // Only the workers may keep the job queue open: when they stop (after a fatal error),
-        // the walker's sends fail and it stops too.
-        drop(job_rx);
-        drop(res_tx);
-        let committed = committer.run(&res_rx);
-        // On a fatal error, stop the producers: dropping the receiver makes their sends fail.
-        drop(res_rx);
-        let mut died = discovery.join().is_err();
-        for h in handles {
-            died |= h.join().is_err();
-        }
-        committed?;
-        if died {
-            Err(ImportError::WorkerDied)
-        } else {
-            Ok(())
-        }
-    });
-    let counts = committer.counts;
-    let warnings = committer.warnings;
-    let bytes_seen = committer.bytes_seen;
-    outcome?;
-    db.finish_run(run_id, &counts)
-        .map_err(|source| ImportError::Db {
-            op: "finishing the import run",
-            source,
-        })?;
-    drop(run_dir);
+    let counts = tally.counts;
     let seconds = started.elapsed().as_secs_f64();
     Ok(ImportSummary {
         run_id,
@@ -342,8 +322,9 @@ pub(crate) fn run(
         duplicates: counts.duplicates,
         conflicts: counts.conflicts,
         rejected: counts.rejected,
-        warnings,
-        bytes_seen,
+        skipped: counts.skipped,
+        warnings: tally.warnings,
+        bytes_seen: tally.bytes_seen,
         bytes_imported: counts.bytes_imported,
         seconds,
         files_per_second: if seconds > 0.0 {
@@ -354,11 +335,205 @@ pub(crate) fn run(
     })
 }
 
-fn display(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
+/// What the committed batches of a run filed.
+#[derive(Debug, Default)]
+struct Tally {
+    counts: RunCounts,
+    warnings: u64,
+    bytes_seen: u64,
 }
 
-/// Walks the inputs and feeds the workers. Unreadable paths go straight to the committer.
+/// An error and its causes on one line (for the run's row).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cur = e.source();
+    }
+    text
+}
+
+/// The pipeline of one run: walker, workers and committer, until every input is filed or a fatal
+/// error stops it. `tally` holds what was committed either way.
+#[allow(clippy::too_many_arguments)]
+fn run_batches(
+    root: &Path,
+    db: &mut Db,
+    inputs: &[PathBuf],
+    opts: &ImportOptions,
+    observer: &dyn ImportObserver,
+    project_id: i64,
+    run_id: i64,
+    tally: &mut Tally,
+) -> Result<(), ImportError> {
+    let run_dir = RunDir::create(root).map_err(|source| ImportError::Write {
+        path: root.join(store::TMP_DIR),
+        source,
+    })?;
+    let workers = if opts.workers > 0 {
+        opts.workers.min(MAX_WORKERS)
+    } else {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        (cpus * 2 + 2).clamp(8, 16)
+    };
+    let batch_files = opts.batch_files.clamp(1, MAX_BATCH_FILES);
+    let ctx = Ctx {
+        root,
+        project_id,
+        index: crate::db::index_path(root),
+        run_dir: &run_dir,
+        opts,
+        batch_files,
+        observer,
+        skip: root.canonicalize().ok(),
+        big_file: Mutex::new(()),
+    };
+
+    let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
+    let (res_tx, res_rx) = sync_channel::<Prepared>(batch_files * 2);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let mut committer = Committer {
+        ctx: &ctx,
+        db,
+        run_id,
+        project_id,
+        tally,
+    };
+
+    std::thread::scope(|s| {
+        let discovery = {
+            let res_tx = res_tx.clone();
+            let ctx = &ctx;
+            std::thread::Builder::new()
+                .name("depot-import-walk".into())
+                .spawn_scoped(s, move || discover(ctx, inputs, &job_tx, &res_tx))
+        };
+        let mut handles = Vec::new();
+        let mut spawn_error = None;
+        for _ in 0..workers {
+            let job_rx = Arc::clone(&job_rx);
+            let res_tx = res_tx.clone();
+            let ctx = &ctx;
+            match std::thread::Builder::new()
+                .name("depot-import-worker".into())
+                .spawn_scoped(s, move || worker(ctx, &job_rx, &res_tx))
+            {
+                Ok(h) => handles.push(h),
+                // Fewer workers than asked for still import everything; none cannot.
+                Err(e) => {
+                    spawn_error = Some(e);
+                    break;
+                }
+            }
+        }
+        // Only the workers may keep the job queue open: when they stop (after a fatal error),
+        // the walker's sends fail and it stops too.
+        drop(job_rx);
+        drop(res_tx);
+        let committed = committer.run(&res_rx);
+        // On a fatal error, stop the producers: dropping the receiver makes their sends fail.
+        drop(res_rx);
+        let (mut died, discovery_error) = match discovery {
+            Ok(h) => (h.join().is_err(), None),
+            Err(e) => (false, Some(e)),
+        };
+        let no_worker = handles.is_empty();
+        for h in handles {
+            died |= h.join().is_err();
+        }
+        committed?;
+        let thread_error = discovery_error.or(spawn_error.filter(|_| no_worker));
+        if let Some(source) = thread_error {
+            return Err(ImportError::Threads { source });
+        }
+        if died {
+            Err(ImportError::WorkerDied)
+        } else {
+            Ok(())
+        }
+    })
+}
+
+/// An input path made absolute without resolving symlinks inside it (the names stay the ones
+/// the user sees). A path with `..` in it is resolved against the real folders instead, since
+/// `a/link/..` need not be `a`.
+fn absolute_input(p: &Path) -> io::Result<PathBuf> {
+    let abs = std::path::absolute(p)?;
+    if abs.components().any(|c| matches!(c, Component::ParentDir)) {
+        fs::canonicalize(p)
+    } else {
+        Ok(abs)
+    }
+}
+
+/// A path as text, losslessly: valid UTF-8 as it is, except that a backslash is written `\\`,
+/// control characters `\n`, `\t`, `\r`, `\xNN` (C0 and DEL) or `\u{NN}` (C1), and every byte
+/// that is not UTF-8 `\xNN`. Two different paths never give the same text, and the text cannot
+/// drive a terminal (no escape sequences, no forged lines).
+pub fn path_text(p: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        escape_bytes(p.as_os_str().as_bytes())
+    }
+    #[cfg(not(unix))]
+    {
+        // Elsewhere the backslash is the separator and names are (nearly) Unicode.
+        let mut out = String::new();
+        for c in p.to_string_lossy().chars() {
+            match c {
+                '\\' => out.push('\\'),
+                c => push_escaped(&mut out, c),
+            }
+        }
+        out
+    }
+}
+
+/// Bytes (a Unix file name, a zip entry's raw name) as text, escaped as in [`path_text`].
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_escaped(&mut out, c);
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Text (a decoded zip entry name) escaped as in [`path_text`].
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        push_escaped(&mut out, c);
+    }
+    out
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\t' => out.push_str("\\t"),
+        '\r' => out.push_str("\\r"),
+        c if c.is_control() && u32::from(c) < 0x80 => {
+            out.push_str(&format!("\\x{:02X}", u32::from(c)));
+        }
+        c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", u32::from(c))),
+        c => out.push(c),
+    }
+}
+
+/// Walks the inputs and feeds the workers. Unreadable paths and files that are not regular files
+/// (fifos, sockets, devices) go straight to the committer, without being opened: opening a fifo
+/// for reading would wait for a writer forever.
 fn discover(
     ctx: &Ctx<'_>,
     inputs: &[PathBuf],
@@ -377,46 +552,82 @@ fn discover(
             .is_ok()
     };
     for input in inputs {
-        let is_dir = fs::metadata(input).map(|m| m.is_dir()).unwrap_or(false);
-        if !is_dir {
-            let zip = sniff_zip(input);
-            if !feed_file(ctx, input, zip, jobs, results) {
-                return;
-            }
-            continue;
-        }
-        let walker = walkdir::WalkDir::new(input)
-            .follow_links(true)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| {
-                // Never import the archive into itself (`depot import .` next to ./depot-archive).
-                !(e.file_type().is_dir()
-                    && ctx.skip.is_some()
-                    && e.path().canonicalize().ok().as_deref() == ctx.skip.as_deref())
-            });
-        for entry in walker {
-            let ok = match entry {
-                Err(e) => {
-                    let path = e.path().map(display).unwrap_or_else(|| display(input));
-                    reject(path, format!("cannot read: {e}"))
-                }
-                Ok(e) if e.file_type().is_dir() => true,
-                Ok(e) if !e.file_type().is_file() => reject(
-                    display(e.path()),
-                    "not a regular file (device, socket or fifo)".into(),
-                ),
-                Ok(e) if is_package_manifest(e.path()) => true,
-                Ok(e) => {
-                    let zip = has_zip_name(e.path()) && sniff_zip(e.path());
-                    feed_file(ctx, e.path(), zip, jobs, results)
-                }
-            };
-            if !ok {
-                return;
-            }
+        let ok = match fs::metadata(input) {
+            Err(e) => reject(path_text(input), format!("cannot read: {e}")),
+            Ok(m) if m.is_dir() => walk(ctx, input, jobs, results, &reject),
+            Ok(m) if m.is_file() => feed_file(ctx, input, sniff_zip(input), jobs, results),
+            Ok(m) => reject(path_text(input), not_regular(&m.file_type())),
+        };
+        if !ok {
+            return;
         }
     }
+}
+
+/// Walks one input folder. Returns false when the pipeline is shutting down.
+fn walk(
+    ctx: &Ctx<'_>,
+    input: &Path,
+    jobs: &SyncSender<Job>,
+    results: &SyncSender<Prepared>,
+    reject: &dyn Fn(String, String) -> bool,
+) -> bool {
+    let walker = walkdir::WalkDir::new(input)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            // Never import the archive into itself (`depot import .` next to ./depot-archive).
+            !(e.file_type().is_dir()
+                && ctx.skip.is_some()
+                && e.path().canonicalize().ok().as_deref() == ctx.skip.as_deref())
+        });
+    for entry in walker {
+        let ok = match entry {
+            Err(e) => {
+                let path = e.path().map(path_text).unwrap_or_else(|| path_text(input));
+                reject(path, format!("cannot read: {e}"))
+            }
+            Ok(e) if e.file_type().is_dir() => true,
+            Ok(e) if !e.file_type().is_file() => {
+                reject(path_text(e.path()), not_regular(&e.file_type()))
+            }
+            Ok(e) if is_package_manifest(e.path()) => true,
+            Ok(e) => {
+                let zip = has_zip_name(e.path()) && sniff_zip(e.path());
+                feed_file(ctx, e.path(), zip, jobs, results)
+            }
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// The reason a file that is not a regular file is refused, naming its kind.
+fn not_regular(t: &fs::FileType) -> String {
+    #[cfg(unix)]
+    let kind = {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            "a fifo or pipe"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_char_device() {
+            "a character device"
+        } else {
+            "of an unknown kind"
+        }
+    };
+    #[cfg(not(unix))]
+    let kind = {
+        let _ = t;
+        "of an unknown kind"
+    };
+    format!("not a regular file ({kind}): not opened, not archived")
 }
 
 /// Whether `path` is the `manifest.json` or `manifest.csv` of a depot package (a folder whose
@@ -460,7 +671,7 @@ fn feed_file(
     ctx.observer.discovered(1);
     jobs.send(Job::File {
         path: path.to_path_buf(),
-        source: display(path),
+        source: path_text(path),
         spooled: false,
     })
     .is_ok()
@@ -481,13 +692,19 @@ fn sniff_zip(path: &Path) -> bool {
 
 /// Streams a zip's entries to the workers: small ones in memory, big ones spooled to the run's
 /// temporary folder. Entry names are only ever used in messages (`dump.zip!/inner/path`).
+///
+/// Every entry of the central directory is read, in its order. The zip crate keys entries by
+/// name, so of several entries sharing a name it exposes only the last; when a zip has such
+/// names, the central directory is walked here as well, and the entries the crate hides are read
+/// from their local headers (with the sizes and CRC the central directory gives). Entries named
+/// like folders (`name/`) are passed over only when they hold no data.
 fn feed_zip(
     ctx: &Ctx<'_>,
     path: &Path,
     jobs: &SyncSender<Job>,
     results: &SyncSender<Prepared>,
 ) -> bool {
-    let zip_name = display(path);
+    let zip_name = path_text(path);
     let reject = |source: String, reason: String, size: Option<u64>| {
         ctx.observer.discovered(1);
         results
@@ -516,92 +733,307 @@ fn feed_zip(
             is_package_manifest_text(&head)
         })
         .unwrap_or(false);
-    for i in 0..archive.len() {
-        let mut entry = match archive.by_index(i) {
-            Ok(e) => e,
+
+    // The entries to read, in central directory order.
+    let mut items: Vec<ZipItem> = (0..archive.len()).map(ZipItem::Crate).collect();
+    if archive.has_duplicate_names() {
+        let exposed: BTreeMap<u64, usize> = (0..archive.len())
+            .filter_map(|i| {
+                let e = archive.by_index_data(i).ok()?;
+                Some((e.central_header_start(), i))
+            })
+            .collect();
+        let walked = File::open(path)
+            .map(BufReader::new)
+            .and_then(|mut f| central_directory(&mut f, archive.central_directory_start()));
+        match walked {
+            Ok(cd) => {
+                items = cd
+                    .into_iter()
+                    .map(|e| match exposed.get(&e.header_start) {
+                        Some(&i) => ZipItem::Crate(i),
+                        None => ZipItem::Hidden(e),
+                    })
+                    .collect();
+            }
             Err(e) => {
-                if !reject(
-                    format!("{zip_name}!/#{i}"),
-                    format!("cannot read zip entry: {e}"),
-                    None,
-                ) {
+                let reason = format!(
+                    "entries of this zip share names, and its central directory cannot be read to find them all ({e}): of each name only the last entry is imported, the others are lost"
+                );
+                if !reject(zip_name.clone(), reason, None) {
                     return false;
                 }
-                continue;
             }
+        }
+    }
+    // Names (raw bytes) and how often each occurs: entries sharing a name are told apart by
+    // their position.
+    let raw_name = |item: &ZipItem| -> Vec<u8> {
+        match item {
+            ZipItem::Crate(i) => archive
+                .by_index_data(*i)
+                .map(|e| e.name_raw().to_vec())
+                .unwrap_or_default(),
+            ZipItem::Hidden(e) => e.name_raw.clone(),
+        }
+    };
+    let raws: Vec<Vec<u8>> = items.iter().map(raw_name).collect();
+    let mut name_counts: BTreeMap<&[u8], usize> = BTreeMap::new();
+    for raw in &raws {
+        *name_counts.entry(raw.as_slice()).or_default() += 1;
+    }
+    let mut body = None;
+    for (position, (item, raw)) in items.iter().zip(&raws).enumerate() {
+        // A hidden entry's name is the one of the exposed entry it shares it with.
+        let index = match item {
+            ZipItem::Crate(i) => Some(*i),
+            ZipItem::Hidden(_) => archive.index_for_name_raw(raw),
         };
-        if entry.is_dir() {
-            continue;
-        }
-        let inner = entry
-            .name()
-            .map(|n| n.into_owned())
-            .unwrap_or_else(|_| format!("#{i}"));
-        // A depot package's own manifests sit at the zip's root; they are not DICOM.
-        if (inner == "manifest.json" || inner == "manifest.csv") && zip_is_package {
-            continue;
-        }
-        let source = format!("{zip_name}!/{inner}");
-        let size = entry.size();
-        if size > MAX_ZIP_ENTRY {
-            if !reject(
-                source,
-                format!("zip entry claims {size} bytes, more than the {MAX_ZIP_ENTRY} accepted"),
-                Some(size),
-            ) {
-                return false;
-            }
-            continue;
-        }
-        let job = if size <= IN_MEMORY_LIMIT {
-            let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-            match (&mut entry)
-                .take(IN_MEMORY_LIMIT + 1)
-                .read_to_end(&mut data)
-            {
-                Ok(_) if data.len() as u64 <= IN_MEMORY_LIMIT => Job::Bytes { source, data },
-                Ok(_) => {
-                    if !reject(
-                        source,
-                        "zip entry is larger than its header says (corrupt zip)".into(),
-                        Some(size),
-                    ) {
-                        return false;
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    if !reject(source, format!("cannot unpack zip entry: {e}"), Some(size)) {
-                        return false;
-                    }
-                    continue;
-                }
-            }
+        let inner = match index.map(|i| {
+            archive
+                .by_index_data(i)
+                .map(|e| e.name().map(|n| escape_text(&n)))
+        }) {
+            Some(Ok(Ok(name))) => name,
+            _ if raw.is_empty() => format!("#{}", position + 1),
+            _ => escape_bytes(raw),
+        };
+        let source = if name_counts.get(raw.as_slice()).copied().unwrap_or(0) > 1 {
+            format!("{zip_name}!/{inner} [entry {}]", position + 1)
         } else {
-            let spool = ctx.run_dir.temp_path("spool");
-            let copied = File::create_new(&spool)
-                .and_then(|mut f| io::copy(&mut (&mut entry).take(MAX_ZIP_ENTRY), &mut f));
-            match copied {
-                Ok(_) => Job::File {
-                    path: spool,
-                    source,
-                    spooled: true,
-                },
-                Err(e) => {
-                    let _ = fs::remove_file(&spool);
-                    if !reject(source, format!("cannot unpack zip entry: {e}"), Some(size)) {
-                        return false;
+            format!("{zip_name}!/{inner}")
+        };
+        let folder_like = raw.ends_with(b"/") || raw.ends_with(b"\\");
+        // A depot package's own manifests sit at the zip's root; they are not DICOM.
+        let manifest = (raw == b"manifest.json" || raw == b"manifest.csv") && zip_is_package;
+        let job = match item {
+            ZipItem::Crate(i) => match archive.by_index(*i) {
+                Ok(mut entry) => {
+                    let size = entry.size();
+                    if (folder_like && size == 0) || manifest {
+                        continue;
                     }
+                    entry_job(ctx, source, size, &mut entry)
+                }
+                Err(e) => Err((source, format!("cannot read zip entry: {e}"), None)),
+            },
+            ZipItem::Hidden(e) => {
+                if (folder_like && e.size == 0) || manifest {
                     continue;
                 }
+                let reader = match &mut body {
+                    Some(r) => Ok(r),
+                    None => File::open(path).map(BufReader::new).map(|r| body.insert(r)),
+                };
+                read_hidden(ctx, reader, archive.offset(), e, source)
             }
         };
-        ctx.observer.discovered(1);
-        if jobs.send(job).is_err() {
+        let sent = match job {
+            Ok(job) => {
+                ctx.observer.discovered(1);
+                jobs.send(job).is_ok()
+            }
+            Err((source, reason, size)) => reject(source, reason, size),
+        };
+        if !sent {
             return false;
         }
     }
     true
+}
+
+/// An entry of a zip to read: one the zip crate exposes (by its index), or one it hides behind
+/// a later entry of the same name.
+enum ZipItem {
+    Crate(usize),
+    Hidden(CdEntry),
+}
+
+/// Reads an entry the zip crate hides, from its local header on.
+fn read_hidden(
+    ctx: &Ctx<'_>,
+    reader: io::Result<&mut BufReader<File>>,
+    zip_offset: u64,
+    e: &CdEntry,
+    source: String,
+) -> Result<Job, (String, String, Option<u64>)> {
+    let fail = |source: String, reason: String| Err((source, reason, Some(e.size)));
+    let reader = match reader {
+        Ok(r) => r,
+        Err(err) => return fail(source, format!("cannot read zip entry: {err}")),
+    };
+    let Some(start) = zip_offset.checked_add(e.local_offset) else {
+        return fail(
+            source,
+            "cannot read zip entry: its offset is out of range".into(),
+        );
+    };
+    if let Err(err) = reader.seek(SeekFrom::Start(start)) {
+        return fail(source, format!("cannot read zip entry: {err}"));
+    }
+    let options = zip::ZipReadOptions::new()
+        .override_compressed_size(e.compressed_size)
+        .override_uncompressed_size(e.size)
+        .override_crc(e.crc32);
+    match zip::read::read_zipfile_from_stream_with_options(reader, options) {
+        Ok(Some(mut entry)) => entry_job(ctx, source, e.size, &mut entry),
+        Ok(None) => fail(
+            source,
+            "cannot read zip entry: the central directory points at no local entry (corrupt zip)"
+                .into(),
+        ),
+        Err(err) => fail(source, format!("cannot read zip entry: {err}")),
+    }
+}
+
+/// Reads one zip entry (`size` as its headers claim) into a job: in memory when small, spooled
+/// to the run's folder when big.
+fn entry_job(
+    ctx: &Ctx<'_>,
+    source: String,
+    size: u64,
+    entry: &mut dyn Read,
+) -> Result<Job, (String, String, Option<u64>)> {
+    if size > MAX_ZIP_ENTRY {
+        return Err((
+            source,
+            format!("zip entry claims {size} bytes, more than the {MAX_ZIP_ENTRY} accepted"),
+            Some(size),
+        ));
+    }
+    if size <= IN_MEMORY_LIMIT {
+        let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        match entry.take(IN_MEMORY_LIMIT + 1).read_to_end(&mut data) {
+            Ok(_) if data.len() as u64 <= IN_MEMORY_LIMIT => Ok(Job::Bytes { source, data }),
+            Ok(_) => Err((
+                source,
+                "zip entry is larger than its header says (corrupt zip)".into(),
+                Some(size),
+            )),
+            Err(e) => Err((source, format!("cannot unpack zip entry: {e}"), Some(size))),
+        }
+    } else {
+        let spool = ctx.run_dir.temp_path("spool");
+        let copied = File::create_new(&spool)
+            .and_then(|mut f| io::copy(&mut entry.take(MAX_ZIP_ENTRY), &mut f));
+        match copied {
+            Ok(_) => Ok(Job::File {
+                path: spool,
+                source,
+                spooled: true,
+            }),
+            Err(e) => {
+                let _ = fs::remove_file(&spool);
+                Err((source, format!("cannot unpack zip entry: {e}"), Some(size)))
+            }
+        }
+    }
+}
+
+/// One header of a zip's central directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CdEntry {
+    /// Where the header starts in the file.
+    header_start: u64,
+    /// The entry's name as stored.
+    name_raw: Vec<u8>,
+    crc32: u32,
+    compressed_size: u64,
+    /// Uncompressed size.
+    size: u64,
+    /// Where its local header starts, relative to the start of the zip.
+    local_offset: u64,
+}
+
+/// The most central directory headers read (each takes at least 46 bytes).
+const MAX_ZIP_ENTRIES: usize = 10_000_000;
+
+/// Reads the central directory headers from `start` on, in order, until the first thing that is
+/// not one (the end records). Zip64 sizes and offsets are taken from the zip64 extra field.
+fn central_directory(r: &mut (impl Read + Seek), start: u64) -> io::Result<Vec<CdEntry>> {
+    const SIGNATURE: u32 = 0x0201_4b50;
+    const FIXED: usize = 42;
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+    r.seek(SeekFrom::Start(start))?;
+    let mut entries = Vec::new();
+    let mut pos = start;
+    loop {
+        let mut sig = [0u8; 4];
+        match r.read_exact(&mut sig) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e),
+        }
+        if u32::from_le_bytes(sig) != SIGNATURE {
+            break;
+        }
+        if entries.len() >= MAX_ZIP_ENTRIES {
+            return Err(invalid("more central directory entries than accepted"));
+        }
+        let mut h = [0u8; FIXED];
+        r.read_exact(&mut h)?;
+        let u16_at = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
+        let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        let crc32 = u32_at(12);
+        let (csize32, size32, offset32) = (u32_at(16), u32_at(20), u32_at(38));
+        let (name_len, extra_len, comment_len) = (u16_at(24), u16_at(26), u16_at(28));
+        let mut name_raw = vec![0u8; usize::from(name_len)];
+        r.read_exact(&mut name_raw)?;
+        let mut extra = vec![0u8; usize::from(extra_len)];
+        r.read_exact(&mut extra)?;
+        r.seek(SeekFrom::Current(i64::from(comment_len)))?;
+        let (mut size, mut compressed_size, mut local_offset) =
+            (u64::from(size32), u64::from(csize32), u64::from(offset32));
+        if size32 == u32::MAX || csize32 == u32::MAX || offset32 == u32::MAX {
+            let zip64 = zip64_field(&extra)
+                .ok_or_else(|| invalid("zip64 entry without its extra field"))?;
+            let mut values = zip64.chunks_exact(8).map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(c);
+                u64::from_le_bytes(b)
+            });
+            let mut take = |flagged: bool, v: &mut u64| -> io::Result<()> {
+                if flagged {
+                    *v = values
+                        .next()
+                        .ok_or_else(|| invalid("zip64 extra field too short"))?;
+                }
+                Ok(())
+            };
+            take(size32 == u32::MAX, &mut size)?;
+            take(csize32 == u32::MAX, &mut compressed_size)?;
+            take(offset32 == u32::MAX, &mut local_offset)?;
+        }
+        entries.push(CdEntry {
+            header_start: pos,
+            name_raw,
+            crc32,
+            compressed_size,
+            size,
+            local_offset,
+        });
+        pos = pos
+            .checked_add(4 + FIXED as u64)
+            .and_then(|p| p.checked_add(u64::from(name_len) + u64::from(extra_len)))
+            .and_then(|p| p.checked_add(u64::from(comment_len)))
+            .ok_or_else(|| invalid("central directory offset overflows"))?;
+    }
+    Ok(entries)
+}
+
+/// The data of the zip64 extended information extra field (id 0x0001), if present.
+fn zip64_field(extra: &[u8]) -> Option<&[u8]> {
+    let mut rest = extra;
+    while rest.len() >= 4 {
+        let id = u16::from_le_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_le_bytes([rest[2], rest[3]]));
+        let data = rest.get(4..4 + len)?;
+        if id == 0x0001 {
+            return Some(data);
+        }
+        rest = rest.get(4 + len..)?;
+    }
+    None
 }
 
 /// A worker: takes jobs until the channel closes.
@@ -616,13 +1048,20 @@ fn worker(ctx: &Ctx<'_>, jobs: &Mutex<Receiver<Job>>, results: &SyncSender<Prepa
         };
         let Ok(job) = job else { return };
         let prepared = match job {
-            Job::Bytes { source, data } => prepare_bytes(ctx, reader.as_ref(), source, &data),
+            Job::Bytes { source, data } => {
+                prepare_bytes(ctx, reader.as_ref(), source, &data, Origin::ZipEntry)
+            }
             Job::File {
                 path,
                 source,
                 spooled,
             } => {
-                let p = prepare_file(ctx, reader.as_ref(), &path, source, &mut buf);
+                let origin = if spooled {
+                    Origin::ZipEntry
+                } else {
+                    Origin::File
+                };
+                let p = prepare_file(ctx, reader.as_ref(), &path, source, &mut buf, origin);
                 if spooled {
                     let _ = fs::remove_file(&path);
                 }
@@ -635,6 +1074,15 @@ fn worker(ctx: &Ctx<'_>, jobs: &Mutex<Receiver<Job>>, results: &SyncSender<Prepa
     }
 }
 
+/// Where a file's bytes come from (for accurate reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A file on disk.
+    File,
+    /// An entry of a zip archive.
+    ZipEntry,
+}
+
 fn reject(source: String, reason: String, sha256: Option<String>, size: Option<u64>) -> Prepared {
     Prepared::Rejected {
         source,
@@ -644,15 +1092,37 @@ fn reject(source: String, reason: String, sha256: Option<String>, size: Option<u
     }
 }
 
+/// A refused file's result for the committer.
+fn refuse(source: String, refusal: Refusal, sha256: Option<String>, size: u64) -> Prepared {
+    match refusal {
+        Refusal::Rejected(reason) => reject(source, reason, sha256, Some(size)),
+        Refusal::Skipped(reason) => Prepared::Skipped {
+            source,
+            reason,
+            size,
+        },
+    }
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Whether the pre-check finds the very same instance archived.
-fn already_archived(reader: Option<&Db>, facts: &HeaderFacts, sha256: &str) -> bool {
+/// Whether the pre-check finds the very same instance archived in this run's project (the same
+/// instance archived in another project is a conflict, decided by the committer).
+fn already_archived(ctx: &Ctx<'_>, reader: Option<&Db>, facts: &HeaderFacts, sha256: &str) -> bool {
+    archived_here(ctx, reader, facts).is_some_and(|existing| existing.sha256 == sha256)
+}
+
+/// The instance archived under the file's SOPInstanceUID in this run's project, if any.
+fn archived_here(
+    ctx: &Ctx<'_>,
+    reader: Option<&Db>,
+    facts: &HeaderFacts,
+) -> Option<crate::db::ExistingInstance> {
     reader
         .and_then(|db| db.find_instance(&facts.sop_uid).ok().flatten())
-        .is_some_and(|existing| existing.sha256 == sha256)
+        .filter(|existing| existing.project_id == ctx.project_id)
 }
 
 fn prepare_file(
@@ -661,13 +1131,14 @@ fn prepare_file(
     path: &Path,
     source: String,
     buf: &mut Vec<u8>,
+    origin: Origin,
 ) -> Prepared {
     let size = match fs::metadata(path) {
         Ok(m) => m.len(),
         Err(e) => return reject(source, format!("cannot read: {e}"), None, None),
     };
     if size > IN_MEMORY_LIMIT {
-        return prepare_big_file(ctx, reader, path, source, size);
+        return prepare_big_file(ctx, reader, path, source, size, origin);
     }
     buf.clear();
     if let Err(e) = File::open(path).and_then(|f| f.take(IN_MEMORY_LIMIT + 1).read_to_end(buf)) {
@@ -675,19 +1146,25 @@ fn prepare_file(
     }
     if buf.len() as u64 > IN_MEMORY_LIMIT {
         // It grew while we looked; take the streaming path.
-        return prepare_big_file(ctx, reader, path, source, buf.len() as u64);
+        return prepare_big_file(ctx, reader, path, source, buf.len() as u64, origin);
     }
-    prepare_bytes(ctx, reader, source, buf)
+    prepare_bytes(ctx, reader, source, buf, origin)
 }
 
-fn prepare_bytes(ctx: &Ctx<'_>, reader: Option<&Db>, source: String, bytes: &[u8]) -> Prepared {
+fn prepare_bytes(
+    ctx: &Ctx<'_>,
+    reader: Option<&Db>,
+    source: String,
+    bytes: &[u8],
+    origin: Origin,
+) -> Prepared {
     let size = bytes.len() as u64;
     let sha256 = sha256_hex(bytes);
-    let facts = match examine(bytes) {
+    let facts = match inspect(bytes, origin) {
         Ok(f) => f,
-        Err(reason) => return reject(source, reason, Some(sha256), Some(size)),
+        Err(refusal) => return refuse(source, refusal, Some(sha256), size),
     };
-    if already_archived(reader, &facts, &sha256) {
+    if already_archived(ctx, reader, &facts, &sha256) {
         return Prepared::Candidate {
             source,
             facts: Box::new(facts),
@@ -715,9 +1192,17 @@ fn prepare_bytes(ctx: &Ctx<'_>, reader: Option<&Db>, source: String, bytes: &[u8
     }
 }
 
-/// Checks that the bytes are a complete DICOM file and reads its header facts.
+/// Checks that the bytes are a complete DICOM file and reads its header facts; the error says
+/// why not (a DICOMDIR is named as such).
 pub fn examine(bytes: &[u8]) -> Result<HeaderFacts, String> {
-    let preamble = marker(bytes)?;
+    inspect(bytes, Origin::File).map_err(|refusal| match refusal {
+        Refusal::Rejected(reason) | Refusal::Skipped(reason) => reason,
+    })
+}
+
+/// [`examine`], telling files to reject from files to pass over.
+fn inspect(bytes: &[u8], origin: Origin) -> Result<HeaderFacts, Refusal> {
+    let preamble = marker(bytes, origin)?;
     // Declared lengths first: dicom-rs allocates whatever a header declares.
     crate::scan::check(bytes, preamble == ReadPreamble::Always).map_err(|e| e.to_string())?;
     // The scan walked every element (pixel data included) against the file's size, so a file
@@ -727,24 +1212,30 @@ pub fn examine(bytes: &[u8]) -> Result<HeaderFacts, String> {
         .read_preamble(preamble)
         .from_reader(bytes)
         .map_err(|e| describe_read_error(&e))?;
+    facts_of(&obj)
+}
+
+/// The header facts of a parsed file, or why it is not filed.
+fn facts_of(obj: &dicom_object::DefaultDicomObject) -> Result<HeaderFacts, Refusal> {
     if obj
         .meta()
         .media_storage_sop_class_uid()
         .trim_end_matches(['\0', ' '])
         == DICOMDIR_CLASS
     {
-        return Err(
-            "a DICOMDIR (the index of a DICOM medium), not an instance: not archived".into(),
-        );
+        return Err(Refusal::Skipped(DICOMDIR_REASON.into()));
     }
-    HeaderFacts::from_file_object(&obj).map_err(|e| e.to_string())
+    HeaderFacts::from_file_object(obj).map_err(|e| Refusal::Rejected(e.to_string()))
 }
 
 /// Media Storage Directory Storage: the SOP class of a DICOMDIR.
 const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
 
+/// Why a DICOMDIR is passed over.
+const DICOMDIR_REASON: &str = "a DICOMDIR (the index of a DICOM medium), not an instance: skipped; the instances it lists are imported from their own files";
+
 /// Where the `DICM` marker is: after a 128-byte preamble, or at the start (no preamble).
-fn marker(head: &[u8]) -> Result<ReadPreamble, String> {
+fn marker(head: &[u8], origin: Origin) -> Result<ReadPreamble, String> {
     if head.is_empty() {
         return Err("empty file (0 bytes)".into());
     }
@@ -754,12 +1245,38 @@ fn marker(head: &[u8]) -> Result<ReadPreamble, String> {
     if head.get(0..4) == Some(b"DICM".as_slice()) {
         return Ok(ReadPreamble::Never);
     }
-    if head.starts_with(b"PK\x03\x04") {
-        return Err(
-            "a zip archive, not a DICOM file (name it *.zip to import its contents)".into(),
-        );
+    if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
+        return Err(match origin {
+            Origin::ZipEntry => "a zip archive inside the zip archive: nested zip archives are not opened (unpack it and import its contents)".into(),
+            Origin::File => "a zip archive, not a DICOM file (name it *.zip to import its contents)".into(),
+        });
     }
-    Err("not a DICOM file: no 'DICM' marker after the 128-byte preamble".into())
+    if looks_like_raw_data_set(head) {
+        return Err("not a DICOM file: a raw data set without the file meta information (no 'DICM' marker, no transfer syntax); depot archives only DICOM files with file meta information".into());
+    }
+    Err("not a DICOM file: no 'DICM' marker after the 128-byte preamble or at the start".into())
+}
+
+/// Whether the bytes start like a bare DICOM data set (little endian, no preamble, no file
+/// meta): the first element is one a data set begins with (groups 0008 to 0028), followed by an
+/// explicit VR or a plausible implicit length. Only used to word the reason accurately.
+fn looks_like_raw_data_set(head: &[u8]) -> bool {
+    const VRS: &[&[u8; 2]] = &[
+        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
+        b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
+        b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+    ];
+    let (Some(group), Some(vr), Some(len)) = (head.get(0..2), head.get(4..6), head.get(4..8))
+    else {
+        return false;
+    };
+    let group = u16::from_le_bytes([group[0], group[1]]);
+    if !matches!(group, 0x0008 | 0x0010 | 0x0018 | 0x0020 | 0x0028) {
+        return false;
+    }
+    let explicit = VRS.iter().any(|v| v.as_slice() == vr);
+    let implicit_len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
+    explicit || implicit_len == u32::MAX || implicit_len <= 1024
 }
 
 /// A one-line reason from a dicom-rs read error and its causes.
@@ -787,20 +1304,20 @@ fn describe_read_error(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// The path for files above [`IN_MEMORY_LIMIT`]: scan and parse the header from disk (one at a
-/// time), then stream
-/// the bytes through the hash into a staged copy.
+/// time), then stream the bytes through the hash into a staged copy.
 fn prepare_big_file(
     ctx: &Ctx<'_>,
     reader: Option<&Db>,
     path: &Path,
     source: String,
     size: u64,
+    origin: Origin,
 ) -> Prepared {
     let mut head = Vec::with_capacity(132);
     if let Err(e) = File::open(path).and_then(|f| f.take(132).read_to_end(&mut head)) {
         return reject(source, format!("cannot read: {e}"), None, Some(size));
     }
-    let preamble = match marker(&head) {
+    let preamble = match marker(&head, origin) {
         Ok(p) => p,
         Err(reason) => return reject(source, reason, None, Some(size)),
     };
@@ -828,14 +1345,14 @@ fn prepare_big_file(
                     .from_reader(BufReader::with_capacity(1 << 20, f))
                     .map_err(|e| describe_read_error(&e))
             })
-            .and_then(|obj| HeaderFacts::from_file_object(&obj).map_err(|e| e.to_string()));
+            .map_err(Refusal::Rejected)
+            .and_then(|obj| facts_of(&obj));
         match parsed {
             Ok(f) => f,
-            Err(reason) => return reject(source, reason, None, Some(size)),
+            Err(refusal) => return refuse(source, refusal, None, size),
         }
     };
-    let existing = reader.and_then(|db| db.find_instance(&facts.sop_uid).ok().flatten());
-    if let Some(existing) = existing {
+    if let Some(existing) = archived_here(ctx, reader, &facts) {
         match hash_stream(path, None) {
             Ok((sha256, n)) if sha256 == existing.sha256 => {
                 return Prepared::Candidate {
@@ -905,9 +1422,8 @@ struct Committer<'a, 'c> {
     db: &'c mut Db,
     run_id: i64,
     project_id: i64,
-    counts: RunCounts,
-    warnings: u64,
-    bytes_seen: u64,
+    /// What committed batches filed.
+    tally: &'c mut Tally,
 }
 
 /// A staged file to move into place when the batch commits.
@@ -928,7 +1444,7 @@ impl Committer<'_, '_> {
                         deadline = Instant::now() + self.ctx.opts.batch_interval;
                     }
                     batch.push(item);
-                    if batch.len() >= self.ctx.opts.batch_files.max(1) {
+                    if batch.len() >= self.ctx.batch_files {
                         self.flush(std::mem::take(&mut batch))?;
                     }
                 }
@@ -984,6 +1500,15 @@ impl Committer<'_, '_> {
 
         for item in batch {
             match item {
+                Prepared::Skipped {
+                    source,
+                    reason,
+                    size,
+                } => outcomes.push(FileOutcome {
+                    source,
+                    bytes: size,
+                    outcome: Outcome::Skipped { reason },
+                }),
                 Prepared::Rejected {
                     source,
                     reason,
@@ -1018,7 +1543,7 @@ impl Committer<'_, '_> {
                         .find_instance(&facts.sop_uid)
                         .map_err(db_err("looking up an instance"))?;
                     let conflict = match existing {
-                        Some(ex) if ex.sha256 == sha256 => {
+                        Some(ex) if ex.sha256 == sha256 && ex.project_id == self.project_id => {
                             leftovers.extend(temp);
                             outcomes.push(FileOutcome {
                                 source,
@@ -1027,6 +1552,15 @@ impl Committer<'_, '_> {
                             });
                             continue;
                         }
+                        // The same bytes, archived in another project: not a duplicate (the file
+                        // is not in this project), and a study belongs to one project.
+                        Some(ex) if ex.sha256 == sha256 => Some((
+                            format!(
+                                "conflict: SOPInstanceUID {} is already archived, with the same content, in project {:?} (subject {}); a study belongs to one project, so this file is kept apart, not filed in this project",
+                                facts.sop_uid, ex.project, ex.subject_code
+                            ),
+                            Some(ex.sha256),
+                        )),
                         Some(ex) => Some((
                             format!(
                                 "conflict: SOPInstanceUID {} is already archived with different content (archived sha256 {}, this file {}); kept apart, the archived file is unchanged",
@@ -1173,18 +1707,20 @@ impl Committer<'_, '_> {
         for (source, message) in &warnings {
             self.ctx.observer.warning(source, message);
         }
-        self.warnings += warnings.len() as u64;
+        let tally = &mut *self.tally;
+        tally.warnings += warnings.len() as u64;
         for o in &outcomes {
-            self.counts.files_seen += 1;
-            self.bytes_seen += o.bytes;
+            tally.counts.files_seen += 1;
+            tally.bytes_seen += o.bytes;
             match &o.outcome {
                 Outcome::Imported { .. } => {
-                    self.counts.imported += 1;
-                    self.counts.bytes_imported += o.bytes;
+                    tally.counts.imported += 1;
+                    tally.counts.bytes_imported += o.bytes;
                 }
-                Outcome::Duplicate => self.counts.duplicates += 1,
-                Outcome::Conflict { .. } => self.counts.conflicts += 1,
-                Outcome::Rejected { .. } => self.counts.rejected += 1,
+                Outcome::Duplicate => tally.counts.duplicates += 1,
+                Outcome::Conflict { .. } => tally.counts.conflicts += 1,
+                Outcome::Rejected { .. } => tally.counts.rejected += 1,
+                Outcome::Skipped { .. } => tally.counts.skipped += 1,
             }
             self.ctx.observer.file_done(o);
         }
@@ -1215,5 +1751,74 @@ mod tests {
                 .unwrap_err()
                 .contains("DICOMDIR")
         );
+        assert_eq!(
+            inspect(&dicomdir.to_bytes().unwrap(), Origin::File),
+            Err(Refusal::Skipped(DICOMDIR_REASON.into()))
+        );
+        let nested = inspect(b"PK\x03\x04rest", Origin::ZipEntry).unwrap_err();
+        assert!(
+            matches!(&nested, Refusal::Rejected(r) if r.contains("nested zip archives are not opened")),
+            "{nested:?}"
+        );
+        // A bare data set: (0008,0005) CS "ISO_IR 100", explicit VR little endian.
+        let raw = b"\x08\x00\x05\x00CS\x0a\x00ISO_IR 100";
+        assert!(examine(raw).unwrap_err().contains("raw data set"));
+    }
+
+    #[test]
+    fn path_text_is_lossless_and_printable() {
+        assert_eq!(
+            escape_bytes(b"/d/plain \xc3\xbc.dcm"),
+            "/d/plain \u{fc}.dcm"
+        );
+        assert_eq!(escape_bytes(b"n\xff"), "n\\xFF");
+        assert_eq!(
+            escape_bytes(b"n\\xFF"),
+            "n\\\\xFF",
+            "a backslash is escaped too"
+        );
+        assert_eq!(
+            escape_bytes(b"a\nb\tc\rd\x1b\x7f"),
+            "a\\nb\\tc\\rd\\x1B\\x7F"
+        );
+        assert_eq!(escape_text("c1\u{85}"), "c1\\u{85}");
+        let all: Vec<String> = (0..=255u8).map(|b| escape_bytes(&[b])).collect();
+        let distinct: BTreeSet<&String> = all.iter().collect();
+        assert_eq!(distinct.len(), 256, "every byte has its own text");
+        assert!(all.iter().all(|t| !t.chars().any(char::is_control)));
+    }
+
+    #[test]
+    fn central_directories_are_read_entry_by_entry() {
+        let mut zip = Vec::new();
+        {
+            let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
+            for name in ["a", "b/", "c"] {
+                w.start_file(name, zip::write::SimpleFileOptions::default())
+                    .unwrap();
+                w.write_all(name.as_bytes()).unwrap();
+            }
+            w.finish().unwrap();
+        }
+        let archive = zip::ZipArchive::new(std::io::Cursor::new(&zip)).unwrap();
+        let cd = central_directory(
+            &mut std::io::Cursor::new(&zip),
+            archive.central_directory_start(),
+        )
+        .unwrap();
+        let names: Vec<&[u8]> = cd.iter().map(|e| e.name_raw.as_slice()).collect();
+        assert_eq!(names, [&b"a"[..], b"b/", b"c"]);
+        for (i, e) in cd.iter().enumerate() {
+            let by_crate = archive.by_index_data(i).unwrap();
+            assert_eq!(e.header_start, by_crate.central_header_start());
+            assert_eq!(e.local_offset, by_crate.header_start());
+            assert_eq!((e.size, e.crc32), (by_crate.size(), by_crate.crc32()));
+        }
+        assert_eq!(
+            zip64_field(&[1, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]),
+            Some(&[1, 2, 3, 4, 5, 6, 7, 8][..])
+        );
+        assert_eq!(zip64_field(&[9, 0, 2, 0, 1, 2]), None);
+        assert_eq!(zip64_field(&[1, 0, 9, 0, 1]), None, "a field cut short");
     }
 }

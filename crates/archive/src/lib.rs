@@ -41,13 +41,32 @@ use std::sync::{Mutex, MutexGuard};
 
 pub use error::{FactsError, ImportError, OpenError, QueryError};
 pub use grouping::{HeaderFacts, SubjectKey};
-pub use import::{FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome};
+pub use import::{
+    FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome, escape_bytes,
+    escape_text, path_text,
+};
 pub use records::{
     Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, SeriesRecord, StudyRecord,
     SubjectRecord, parse_date,
 };
 
 use db::Db;
+
+/// The error of opening the index at `index`.
+fn open_error(index: &Path, e: db::MigrateError) -> OpenError {
+    match e {
+        db::MigrateError::Sql(source) => OpenError::Db {
+            path: index.to_path_buf(),
+            op: "opening and migrating",
+            source,
+        },
+        db::MigrateError::Newer { found, known } => OpenError::NewerSchema {
+            path: index.to_path_buf(),
+            found,
+            known,
+        },
+    }
+}
 
 /// An open archive: its root folder and its index.
 #[derive(Debug)]
@@ -56,11 +75,21 @@ pub struct Archive {
     db: Mutex<Db>,
 }
 
+/// The archive root as an absolute path (without resolving symlinks), so that every path the
+/// archive reports is absolute.
+fn absolute_root(root: &Path) -> Result<PathBuf, OpenError> {
+    std::path::absolute(root).map_err(|source| OpenError::Folder {
+        path: root.to_path_buf(),
+        source,
+    })
+}
+
 impl Archive {
     /// Opens the archive at `root`, creating it if the folder is missing or empty, migrating its
     /// index, and cleaning up after interrupted imports. A non-empty folder without an index is
     /// refused (it is probably not meant to be an archive).
     pub fn open(root: &Path) -> Result<Archive, OpenError> {
+        let root = &absolute_root(root)?;
         let folder = |path: &Path, source: io::Error| OpenError::Folder {
             path: path.to_path_buf(),
             source,
@@ -91,8 +120,10 @@ impl Archive {
         Archive::open_index(root)
     }
 
-    /// Opens an existing archive; never creates one (for read-only commands such as queries).
+    /// Opens an existing archive; never creates one (for commands that read the archive and may
+    /// write to it, such as export).
     pub fn open_existing(root: &Path) -> Result<Archive, OpenError> {
+        let root = &absolute_root(root)?;
         if !db::index_path(root).is_file() {
             return Err(OpenError::Missing {
                 path: root.to_path_buf(),
@@ -101,20 +132,32 @@ impl Archive {
         Archive::open_index(root)
     }
 
+    /// Opens an existing archive for reading only (queries): its index on a read-only
+    /// connection, no folder created, no cleanup after interrupted imports, so that a user who
+    /// may read the archive but not write to it can query it. Only when the index is older than
+    /// this build and must be migrated first is it opened as [`Archive::open_existing`] does.
+    /// Importing into an archive opened this way fails (the index refuses writes).
+    pub fn open_read_only(root: &Path) -> Result<Archive, OpenError> {
+        let root = &absolute_root(root)?;
+        let index = db::index_path(root);
+        if !index.is_file() {
+            return Err(OpenError::Missing {
+                path: root.to_path_buf(),
+            });
+        }
+        match Db::open_read_only(&index) {
+            Ok(db::ReadOnly::Ready(db)) => Ok(Archive {
+                root: root.to_path_buf(),
+                db: Mutex::new(db),
+            }),
+            Ok(db::ReadOnly::NeedsMigration) => Archive::open_index(root),
+            Err(e) => Err(open_error(&index, e)),
+        }
+    }
+
     fn open_index(root: &Path) -> Result<Archive, OpenError> {
         let index = db::index_path(root);
-        let mut db = Db::open(&index).map_err(|e| match e {
-            db::MigrateError::Sql(source) => OpenError::Db {
-                path: index.clone(),
-                op: "opening and migrating",
-                source,
-            },
-            db::MigrateError::Newer { found, known } => OpenError::NewerSchema {
-                path: index.clone(),
-                found,
-                known,
-            },
-        })?;
+        let mut db = Db::open(&index).map_err(|e| open_error(&index, e))?;
         for sub in [store::STORE_DIR, store::CONFLICTS_DIR, store::TMP_DIR] {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).map_err(|source| OpenError::Folder { path: dir, source })?;
@@ -126,7 +169,7 @@ impl Archive {
         })
     }
 
-    /// The archive's root folder.
+    /// The archive's root folder (absolute).
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -236,7 +279,7 @@ impl Archive {
             for entry in walkdir::WalkDir::new(self.root.join(area)) {
                 match entry {
                     Ok(e) if e.file_type().is_file() && !indexed.contains(e.path()) => {
-                        problems.push(format!("{}: stored but not indexed", e.path().display()));
+                        problems.push(format!("{}: stored but not indexed", path_text(e.path())));
                     }
                     Ok(_) => {}
                     Err(e) => problems.push(format!("cannot walk the store: {e}")),

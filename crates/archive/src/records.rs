@@ -100,7 +100,7 @@ pub struct StudyRecord {
     pub study_number: i64,
     /// StudyInstanceUID.
     pub study_uid: String,
-    /// StudyDate (`YYYYMMDD` when it was a date).
+    /// StudyDate (`YYYYMMDD` when it was a real calendar date, otherwise as in the data).
     pub study_date: Option<String>,
     /// StudyTime.
     pub study_time: Option<String>,
@@ -202,7 +202,8 @@ pub struct InstanceRecord {
     pub size: u64,
     /// The stored file (absolute path).
     pub path: String,
-    /// Where it was imported from (as given to `depot import`; `dump.zip!/inner` for zips).
+    /// Where it was imported from: the absolute path as text (see `import::path_text`);
+    /// `/abs/dump.zip!/inner` for zip entries.
     pub source_path: String,
     /// The import run that stored it.
     pub run_id: i64,
@@ -227,7 +228,8 @@ pub struct RejectRecord {
     pub id: i64,
     /// `rejected` or `conflict`.
     pub kind: RejectKind,
-    /// The file (as given to `depot import`; `dump.zip!/inner` for zips).
+    /// The file: its absolute path as text (see `import::path_text`); `/abs/dump.zip!/inner` for
+    /// zip entries.
     pub path: String,
     /// Why.
     pub reason: String,
@@ -241,7 +243,7 @@ pub struct RejectRecord {
     pub first_seen: String,
     /// How many runs saw it.
     pub times_seen: u64,
-    /// The project of the run that last saw it.
+    /// The project of the imports that saw it (a file rejected in two projects is two records).
     pub project: String,
     /// SHA-256 of its bytes, when it could be read.
     pub sha256: Option<String>,

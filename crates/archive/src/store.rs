@@ -16,9 +16,9 @@
 //! fsynced, and is renamed into place only inside the index transaction that records it (see
 //! the design notes in db.rs). The run folder is guarded by an exclusive lock on
 //! `tmp/run-<id>.lock`, held for the life of the import; the kernel drops it when the process
-//! dies, which is how [`recover`] (run at every open) tells a dead import's leftovers from a live
-//! one's. Before a batch renames anything, it writes a journal of the final paths; recovery
-//! deletes those journalled paths that no index row references, then the run folder.
+//! dies, which is how [`recover`] (run at every writable open) tells a dead import's leftovers
+//! from a live one's. Before a batch renames anything, it writes a journal of the final paths;
+//! recovery deletes those journalled paths that no index row references, then the run folder.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};

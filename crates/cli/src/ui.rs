@@ -1,7 +1,8 @@
 //! Everything the binary says to the user goes through here: progress bars, summary lines,
 //! per-file problems and the fatal error, so that output conventions stay the same across
 //! subcommands (progress only on a terminal, never with `--quiet`; messages on stderr, data on
-//! stdout).
+//! stdout). Messages naming files have their control characters escaped ([`sanitize`]): a file
+//! name must not be able to clear the screen, retitle the terminal or forge a line of output.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -10,20 +11,60 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Prints a fatal error with its chain of causes.
 pub fn fatal(err: &anyhow::Error) {
-    eprintln!("depot: error: {err}");
+    eprintln!("depot: error: {}", sanitize(&err.to_string()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", sanitize(&cause.to_string()));
     }
 }
 
 /// Prints a warning line on stderr (always, even with `--quiet`: warnings matter).
 pub fn warn(msg: impl std::fmt::Display) {
-    eprintln!("depot: warning: {msg}");
+    eprintln!("{}", warning_line(&msg.to_string()));
 }
 
 /// Prints a per-file problem on stderr (always shown: nothing is hidden).
 pub fn problem(path: impl std::fmt::Display, reason: impl std::fmt::Display) {
-    eprintln!("depot: {path}: {reason}");
+    eprintln!("{}", problem_line(&path.to_string(), &reason.to_string()));
+}
+
+/// `depot: <path>: <reason>`, sanitized.
+pub fn problem_line(path: &str, reason: &str) -> String {
+    sanitize(&format!("depot: {path}: {reason}"))
+}
+
+/// `depot: warning: <message>`, sanitized.
+pub fn warning_line(msg: &str) -> String {
+    sanitize(&format!("depot: warning: {msg}"))
+}
+
+/// Text safe to print on a terminal: control characters (C0, DEL, C1: escape sequences, bells,
+/// carriage returns, newlines) become `\n`, `\t`, `\r`, `\xNN` or `\u{NN}`; everything else,
+/// backslashes included, is kept (paths from the archive are already escaped that way, see
+/// `archive::path_text`, and are not escaped twice).
+pub fn sanitize(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && u32::from(c) < 0x80 => {
+                out.push_str(&format!("\\x{:02X}", u32::from(c)));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A path as the archive shows it (absolute form not forced; control characters and bytes that
+/// are not UTF-8 escaped).
+pub fn path(p: &std::path::Path) -> String {
+    archive::path_text(p)
 }
 
 /// Prints an informational line on stderr unless quiet.
@@ -69,10 +110,11 @@ impl Progress {
         self.bar.inc(n);
     }
 
-    /// Prints a line above the bar without tearing it.
+    /// Prints a line above the bar without tearing it (control characters escaped).
     pub fn println(&self, msg: impl AsRef<str>) {
+        let msg = sanitize(msg.as_ref());
         if self.bar.is_hidden() {
-            eprintln!("{}", msg.as_ref());
+            eprintln!("{msg}");
         } else {
             self.bar.println(msg);
         }
@@ -87,4 +129,23 @@ impl Progress {
 /// Whether stdout is a terminal (decides the default output format of queries).
 pub fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped_once() {
+        assert_eq!(
+            sanitize("x\u{1b}[2J\u{1b}]0;pwned\u{7}"),
+            "x\\x1B[2J\\x1B]0;pwned\\x07"
+        );
+        assert_eq!(
+            problem_line("/d/y\ndepot: fake", "r"),
+            "depot: /d/y\\ndepot: fake: r"
+        );
+        assert_eq!(sanitize("a\\x41 \u{85}"), "a\\x41 \\u{85}");
+        assert_eq!(sanitize("plain/path ü"), "plain/path ü");
+    }
 }

@@ -2,7 +2,8 @@
 //! an aligned table for people or as JSON / CSV for programs.
 //!
 //! The default format is `table` when stdout is a terminal and `json` otherwise, so that
-//! `depot query studies | jq` works without flags. JSON is an array of objects whose field names
+//! `depot query studies | jq` works without flags. The archive is opened read-only: a user who
+//! may read it but not write to it can query it. JSON is an array of objects whose field names
 //! are documented in `docs/query.md` and are the serialized record structs of the `archive`
 //! crate; CSV has the same columns in the same order. The table shows a readable subset.
 
@@ -83,8 +84,9 @@ pub struct Args {
 /// Runs `depot query`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let root = global.archive_dir();
-    let archive = Archive::open_existing(&root)
-        .with_context(|| format!("cannot open the archive at {}", root.display()))?;
+    // Read-only: querying needs no write access to the archive, and changes nothing in it.
+    let archive = Archive::open_read_only(&root)
+        .with_context(|| format!("cannot open the archive at {}", ui::path(&root)))?;
     let filter = Filter {
         project: args.project,
         subject: args.subject,
