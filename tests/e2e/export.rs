@@ -467,10 +467,83 @@ const FIVE: [Tag; 5] = [
     tags::PATIENT_BIRTH_DATE,
 ];
 
+/// Writes a data set as a DICOM file in the spec's transfer syntax.
+fn write_object(obj: InMemDicomObject, spec: &InstanceSpec, path: &Path) {
+    obj.with_meta(
+        FileMetaTableBuilder::new()
+            .transfer_syntax(spec.syntax.uid())
+            .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+            .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
+    )
+    .expect("meta")
+    .write_to_file(path)
+    .expect("write");
+}
+
+/// Replaces the five-attribute fixture's patient name parts and birth date with same-length
+/// filler everywhere except in the five attributes `anonymize` changes: private tags, overlay
+/// comments, report text and the like (binary values included).
+fn scrub_elsewhere(obj: &mut InMemDicomObject) {
+    const GONE: [(&str, &str); 3] = [
+        ("HALVORSEN", "XXXXXXXXX"),
+        ("INGRID", "YYYYYY"),
+        ("19710315", "20000101"),
+    ];
+    let tags: Vec<Tag> = obj
+        .iter()
+        .map(|e| e.tag())
+        .filter(|t| !FIVE.contains(t))
+        .collect();
+    for tag in tags {
+        obj.update_value(tag, |v| {
+            if let Some(items) = v.items_mut() {
+                items.iter_mut().for_each(scrub_elsewhere);
+                return;
+            }
+            let Value::Primitive(p) = v else { return };
+            match p {
+                PrimitiveValue::U8(bytes) => {
+                    let mut b = bytes.to_vec();
+                    for (from, to) in GONE {
+                        let n = from.len();
+                        let mut i = 0;
+                        while i + n <= b.len() {
+                            if &b[i..i + n] == from.as_bytes() {
+                                b[i..i + n].copy_from_slice(to.as_bytes());
+                            }
+                            i += 1;
+                        }
+                    }
+                    *p = PrimitiveValue::from(b);
+                }
+                PrimitiveValue::Str(_) | PrimitiveValue::Strs(_) => {
+                    let before = p.to_str().to_string();
+                    let mut after = before.clone();
+                    for (from, to) in GONE {
+                        after = after.replace(from, to);
+                    }
+                    if after != before {
+                        *p = PrimitiveValue::from(after);
+                    }
+                }
+                _ => {}
+            }
+        });
+    }
+}
+
 /// One file per transfer syntax with every hard case, an SR referring to an image, and one
 /// file carrying the five attributes again inside a sequence item (three levels deep too).
-fn five_attribute_fixture(dir: &Path) {
+/// Without `planted_elsewhere`, the patient's name and birth date occur only in the five
+/// attributes (see [`scrub_elsewhere`]).
+fn five_attribute_fixture(dir: &Path, planted_elsewhere: bool) {
     std::fs::create_dir_all(dir).expect("mkdir");
+    let write = |spec: &InstanceSpec, mut obj: InMemDicomObject, path: PathBuf| {
+        if !planted_elsewhere {
+            scrub_elsewhere(&mut obj);
+        }
+        write_object(obj, spec, &path);
+    };
     for (i, syntax) in Syntax::ALL.into_iter().enumerate() {
         let mut spec = fixture::instance(
             "MRN-77031",
@@ -481,8 +554,11 @@ fn five_attribute_fixture(dir: &Path) {
         .with_hard_cases();
         spec.syntax = syntax;
         spec.series_number = Some(i as i32 + 1);
-        spec.write(&dir.join(format!("HALVORSEN_{i}.dcm")))
-            .expect("write");
+        write(
+            &spec,
+            spec.to_object().expect("object"),
+            dir.join(format!("HALVORSEN_{i}.dcm")),
+        );
     }
     let sr = fixture::sr_document(
         "MRN-77031",
@@ -495,12 +571,11 @@ fn five_attribute_fixture(dir: &Path) {
             sop_uid: "2.25.7701".into(),
         }],
     );
-    InstanceSpec {
+    let sr = InstanceSpec {
         series_number: Some(9),
         ..sr
-    }
-    .write(&dir.join("report.dcm"))
-    .expect("sr");
+    };
+    write(&sr, sr.to_object().expect("sr"), dir.join("report.dcm"));
 
     // The five attributes nested: in the RequestAttributesSequence item, and in the
     // ProtocolContextSequence item two levels further down.
@@ -555,22 +630,44 @@ fn five_attribute_fixture(dir: &Path) {
             }
         }
     });
-    let file = obj
-        .with_meta(
-            FileMetaTableBuilder::new()
-                .transfer_syntax(Syntax::ExplicitLittle.uid())
-                .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
-                .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
-        )
-        .expect("meta");
-    file.write_to_file(dir.join("nested.dcm"))
-        .expect("write nested");
+    write(&spec, obj, dir.join("nested.dcm"));
+}
+
+#[test]
+fn anonymize_refuses_a_package_that_still_names_the_patient() {
+    // The hard cases carry the patient's name in private tags, overlay comments and report
+    // text, which anonymize keeps: the audit finds the name it promised to replace, and the
+    // package is not published.
+    let t = TestDir::new();
+    five_attribute_fixture(&t.join("in"), true);
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .arg(t.join("in"))
+        .run()
+        .ok();
+    for out in ["pkg", "pkg.zip"] {
+        let run = export(&t, out, &[]).expect_code(1); // default level: anonymize
+        assert!(
+            run.stderr
+                .contains("PatientName value found in the header of"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("level anonymize removes the patient's name and birth date only from those attributes"),
+            "{}",
+            run.stderr
+        );
+        assert!(!t.join(out).exists(), "{out} must not be published");
+        assert!(leftovers(t.path()).is_empty(), "{:?}", leftovers(t.path()));
+    }
 }
 
 #[test]
 fn anonymize_changes_exactly_its_five_attributes_everywhere_and_nothing_else() {
     let t = TestDir::new();
-    five_attribute_fixture(&t.join("in"));
+    five_attribute_fixture(&t.join("in"), false);
     at_archive(&t, &t.archive())
         .arg("import")
         .arg(t.join("in"))
@@ -588,19 +685,16 @@ fn anonymize_changes_exactly_its_five_attributes_everywhere_and_nothing_else() {
         })
         .collect();
 
-    let run = export(&t, "pkg", &[]).ok(); // default level: anonymize
-    // The audit is advisory at anonymize: published, and the names left elsewhere reported.
-    assert!(
-        run.stderr
-            .contains("level anonymize keeps identifying data"),
-        "{}",
-        run.stderr
-    );
+    // Default level: anonymize. The audit blocks at anonymize too, but searches only what the
+    // level removes (the patient's name and birth date): PatientID, dates, UIDs, physician
+    // names kept elsewhere and private tags are not findings.
+    let run = export(&t, "pkg", &[]).ok();
+    assert!(run.stderr.contains("audit clean"), "{}", run.stderr);
     let files = read_package(&t.join("pkg"));
     let m = manifest(&files);
     assert_eq!(m["level"], "anonymize");
-    assert_eq!(m["audit"]["blocking"], false, "{}", m["audit"]);
-    assert!(n(&m["audit"], "findings") > 0, "{}", m["audit"]);
+    assert_eq!(m["audit"]["blocking"], true, "{}", m["audit"]);
+    assert_eq!(n(&m["audit"], "findings"), 0, "{}", m["audit"]);
 
     let dicom = dicom_files(&files);
     assert_eq!(dicom.len(), 7);
@@ -1552,4 +1646,509 @@ fn selection_flags_narrow_the_package() {
     let run = export(&t, "none", &["--subject", "S0000NON"]).expect_code(2);
     assert!(run.stderr.contains("nothing to export"), "{}", run.stderr);
     assert!(!t.join("none").exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Review fixes: destinations, layout, identifiers, audit, regrouping, demo
+// ---------------------------------------------------------------------------------------------
+
+/// Imports one folder of files written from specs (in order) into `archive`, as `project`.
+fn import_specs(
+    t: &TestDir,
+    archive: &Path,
+    folder: &str,
+    project: &str,
+    files: &[(&str, Vec<u8>)],
+) {
+    let dir = t.join(folder);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).expect("write");
+    }
+    at_archive(t, archive)
+        .args(["import", "--project", project])
+        .arg(&dir)
+        .run()
+        .ok();
+}
+
+/// A spec's file bytes after `edit` changed its data set.
+fn edited(spec: &InstanceSpec, edit: impl FnOnce(&mut InMemDicomObject)) -> Vec<u8> {
+    let mut obj = spec.to_object().expect("object");
+    edit(&mut obj);
+    let mut out = Vec::new();
+    obj.with_meta(
+        FileMetaTableBuilder::new()
+            .transfer_syntax(spec.syntax.uid())
+            .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+            .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
+    )
+    .expect("meta")
+    .write_all(&mut out)
+    .expect("encode");
+    out
+}
+
+fn put_text(obj: &mut InMemDicomObject, tag: Tag, vr: VR, text: &str) {
+    obj.put(DataElement::new(tag, vr, PrimitiveValue::from(text)));
+}
+
+#[test]
+fn export_refuses_a_destination_overlapping_the_archive() {
+    let t = TestDir::new();
+    let spec = fixture::instance("MRN-3030", "2.25.3031", "2.25.3032", "2.25.3033");
+    import_specs(
+        &t,
+        &t.archive(),
+        "in",
+        "p",
+        &[("a.dcm", spec.to_bytes().expect("bytes"))],
+    );
+    let before = snapshot(&t.archive());
+    let archive = t.archive();
+    let cases: Vec<(PathBuf, Vec<&str>)> = vec![
+        // The archive itself, and its parent, with --force: would have deleted the archive.
+        (archive.clone(), vec!["--force"]),
+        (t.path().to_path_buf(), vec!["--force"]),
+        (archive.clone(), vec!["--dry-run"]),
+        (archive.join("pkg"), vec![]),
+        (archive.join("store/pkg.zip"), vec!["--force"]),
+        (archive.join("new/../pkg"), vec![]),
+        (t.join("elsewhere/../archive"), vec!["--force"]),
+    ];
+    for (out, args) in cases {
+        let run = at_archive(&t, &archive)
+            .args(["export", "--level", "anonymize-full", "--out"])
+            .arg(&out)
+            .args(&args)
+            .run()
+            .expect_code(2);
+        assert!(
+            run.stderr.contains("overlaps the archive"),
+            "{}: {}",
+            out.display(),
+            run.stderr
+        );
+        assert_eq!(
+            snapshot(&archive),
+            before,
+            "{}: archive changed",
+            out.display()
+        );
+    }
+    assert!(!archive.join("pkg").exists() && !archive.join("new").exists());
+    assert_eq!(
+        query(&t, "instances", &[]).len(),
+        1,
+        "the archive still works"
+    );
+    // Beside the archive is fine.
+    export(&t, "archive-pkg", &["--level", "anonymize-full"]).ok();
+}
+
+#[test]
+fn archive_subjects_of_two_projects_with_one_patient_id_keep_their_studies_apart() {
+    let t = TestDir::new();
+    let a = InstanceSpec {
+        patient_name: "ALPHA^ANNA".into(),
+        ..fixture::instance("SAME-4242", "2.25.4201", "2.25.4202", "2.25.4203")
+    };
+    let b = InstanceSpec {
+        patient_name: "BETA^BERTA".into(),
+        ..fixture::instance("SAME-4242", "2.25.4211", "2.25.4212", "2.25.4213")
+    };
+    import_specs(
+        &t,
+        &t.archive(),
+        "p1",
+        "p1",
+        &[("a.dcm", a.to_bytes().expect("a"))],
+    );
+    import_specs(
+        &t,
+        &t.archive(),
+        "p2",
+        "p2",
+        &[("b.dcm", b.to_bytes().expect("b"))],
+    );
+    assert_eq!(
+        query(&t, "subjects", &[]).len(),
+        2,
+        "one subject per project"
+    );
+    for level in ["anonymize-full", "anonymize"] {
+        let out = format!("pkg-{level}");
+        export(&t, &out, &["--level", level]).ok();
+        let files = read_package(&t.join(&out));
+        let dicom = dicom_files(&files);
+        let series: BTreeSet<&str> = dicom.keys().map(|k| series_dir(k)).collect();
+        assert_eq!(
+            series.len(),
+            2,
+            "{level}: two series folders: {:?}",
+            dicom.keys()
+        );
+        let subjects: BTreeSet<&str> = dicom.keys().filter_map(|k| k.split('/').next()).collect();
+        assert_eq!(
+            subjects.len(),
+            1,
+            "{level}: one pseudonym (linked by PatientID)"
+        );
+        let m = manifest(&files);
+        let c = &m["counts"];
+        assert_eq!(
+            (
+                n(c, "subjects"),
+                n(c, "studies"),
+                n(c, "series"),
+                n(c, "instances")
+            ),
+            (1, 2, 2, 2),
+            "{level}: {c}"
+        );
+        let pseudonym = subjects.iter().next().copied().unwrap_or_default();
+        let warnings = m["regrouping_warnings"].as_array().expect("warnings");
+        assert_eq!(warnings.len(), 1, "{level}: {warnings:?}");
+        let msg = s(&warnings[0], "message");
+        assert_eq!(
+            msg,
+            format!("2 subjects would merge into 1 on re-import: {pseudonym} (2 archive subjects)"),
+            "{level}"
+        );
+        assert_eq!(warnings[0]["groups"], serde_json::json!([pseudonym]));
+        if level == "anonymize-full" {
+            let fresh = t.join("re");
+            reimport(&t, &t.join(&out), &fresh).ok();
+            assert_eq!(counts(&t, &fresh), (1, 2, 2, 2), "re-import as predicted");
+        }
+    }
+}
+
+#[test]
+fn every_name_of_a_subject_is_cut_from_each_of_its_files() {
+    // One patient (one PatientID) known by two names: the archive indexes the first seen. The
+    // older file's description names the other one.
+    let t = TestDir::new();
+    let first = InstanceSpec {
+        patient_name: "BRANDT^GRETA".into(),
+        study_description: "KONTROLLE, GEB. MEIERHOFF".into(),
+        ..fixture::instance("DE-000007", "2.25.5101", "2.25.5102", "2.25.5103")
+    };
+    let second = InstanceSpec {
+        patient_name: "MEIERHOFF^GRETA".into(),
+        ..fixture::instance("DE-000007", "2.25.5111", "2.25.5112", "2.25.5113")
+    };
+    import_specs(
+        &t,
+        &t.archive(),
+        "d1",
+        "p",
+        &[("a.dcm", first.to_bytes().expect("a"))],
+    );
+    import_specs(
+        &t,
+        &t.archive(),
+        "d2",
+        "p",
+        &[("b.dcm", second.to_bytes().expect("b"))],
+    );
+    let subjects = query(&t, "subjects", &[]);
+    assert_eq!(subjects.len(), 1);
+    assert_eq!(s(&subjects[0], "patient_name"), "BRANDT^GRETA");
+    export(
+        &t,
+        "pkg",
+        &["--level", "anonymize-full", "--option", "clean-descriptors"],
+    )
+    .ok();
+    let files = read_package(&t.join("pkg"));
+    assert_eq!(dicom_files(&files).len(), 2);
+    for (rel, bytes) in &files {
+        let hay = Hay::new(&searchable(bytes));
+        for name in ["MEIERHOFF", "BRANDT", "GRETA"] {
+            assert!(!hay.has(name), "{name} left in {rel}");
+        }
+    }
+    let described = dicom_files(&files)
+        .values()
+        .filter_map(|b| text(&parse(b), tags::STUDY_DESCRIPTION))
+        .collect::<Vec<_>>();
+    assert!(
+        described.iter().any(|d| d.contains("KONTROLLE")),
+        "the description is cleaned, not dropped: {described:?}"
+    );
+}
+
+#[test]
+fn a_name_seen_only_in_another_file_of_the_subject_is_audited() {
+    // The other name, found only in the headers (the index holds the first), is a PatientName
+    // finding where another file mentions it: in ManufacturerModelName, which neither basic
+    // (Table E.1-1 does not list it) nor anonymize changes.
+    let t = TestDir::new();
+    let first = InstanceSpec {
+        patient_name: "BRANDT^GRETA".into(),
+        ..fixture::instance("DE-000008", "2.25.5201", "2.25.5202", "2.25.5203")
+    };
+    let second = InstanceSpec {
+        patient_name: "MEIERHOFF^GRETA".into(),
+        ..fixture::instance("DE-000008", "2.25.5211", "2.25.5212", "2.25.5213")
+    };
+    let mentioned = edited(&first, |o| {
+        put_text(o, tags::MANUFACTURER_MODEL_NAME, VR::LO, "GEB. MEIERHOFF")
+    });
+    import_specs(&t, &t.archive(), "d1", "p", &[("a.dcm", mentioned)]);
+    import_specs(
+        &t,
+        &t.archive(),
+        "d2",
+        "p",
+        &[("b.dcm", second.to_bytes().expect("b"))],
+    );
+    for level in ["basic", "anonymize"] {
+        let out = format!("pkg-{level}");
+        let run = export(&t, &out, &["--level", level]).expect_code(1);
+        assert!(
+            run.stderr
+                .contains("PatientName value found in the header of"),
+            "{level}: {}",
+            run.stderr
+        );
+        assert!(!t.join(&out).exists());
+    }
+}
+
+#[test]
+fn an_original_uid_seen_in_the_headers_is_audited() {
+    // At anonymize-full: an original FrameOfReferenceUID copied into text the level keeps
+    // (ManufacturerModelName is not in Table E.1-1: only identifiers are cut from it).
+    let t = TestDir::new();
+    let spec = InstanceSpec {
+        frame_of_reference_uid: Some("2.25.5301".into()),
+        ..fixture::instance("MRN-5300", "2.25.5302", "2.25.5303", "2.25.5304")
+    };
+    let bytes = edited(&spec, |o| {
+        put_text(
+            o,
+            tags::MANUFACTURER_MODEL_NAME,
+            VR::LO,
+            "PHANTOM 2.25.5301",
+        )
+    });
+    import_specs(&t, &t.archive(), "in", "p", &[("a.dcm", bytes)]);
+    let run = export(&t, "pkg", &["--level", "anonymize-full"]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains("FrameOfReferenceUID value found in the header of"),
+        "{}",
+        run.stderr
+    );
+    assert!(!t.join("pkg").exists());
+}
+
+#[test]
+fn anonymize_and_sup142_refuse_packages_holding_what_they_remove() {
+    let t = TestDir::new();
+    let spec = fixture::instance("MRN-6060", "2.25.6061", "2.25.6062", "2.25.6063");
+    let bytes = edited(&spec, |o| {
+        put_text(
+            o,
+            tags::IMAGE_COMMENTS,
+            VR::LT,
+            "Ingrid Halvorsen, born 1971-03-15",
+        );
+        put_text(o, tags::STUDY_DESCRIPTION, VR::LO, "FOLLOW-UP ACC20240102");
+    });
+    import_specs(&t, &t.archive(), "in", "p", &[("a.dcm", bytes)]);
+    for out in ["pkg", "pkg.zip"] {
+        let run = export(&t, out, &[]).expect_code(1);
+        for what in ["PatientName", "PatientBirthDate"] {
+            assert!(
+                run.stderr
+                    .contains(&format!("{what} value found in the header of")),
+                "{out}: {}",
+                run.stderr
+            );
+        }
+        assert!(!t.join(out).exists(), "{out} published with findings");
+    }
+    let run = export(&t, "s142", &["--level", "sup142"]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains("AccessionNumber value found in the header of"),
+        "{}",
+        run.stderr
+    );
+    assert!(!t.join("s142").exists());
+
+    // What anonymize keeps by design (PatientID, dates, UIDs) is no finding.
+    let t = TestDir::new();
+    import_specs(
+        &t,
+        &t.archive(),
+        "in",
+        "p",
+        &[("a.dcm", spec.to_bytes().expect("b"))],
+    );
+    let run = export(&t, "pkg", &[]).ok();
+    assert!(run.stderr.contains("audit clean"), "{}", run.stderr);
+    let files = read_package(&t.join("pkg"));
+    let m = manifest(&files);
+    assert_eq!(m["audit"]["blocking"], true);
+    assert_eq!(n(&m["audit"], "findings"), 0);
+    let obj = parse(dicom_files(&files).values().next().expect("a file"));
+    assert_eq!(text(&obj, tags::PATIENT_ID).as_deref(), Some("MRN-6060"));
+}
+
+#[test]
+fn a_profile_that_empties_series_uids_reports_rejections_not_merges() {
+    let t = TestDir::new();
+    let a = fixture::instance("MRN-7071", "2.25.7071", "2.25.7072", "2.25.7073");
+    let b = fixture::instance("MRN-7081", "2.25.7081", "2.25.7082", "2.25.7083");
+    import_specs(
+        &t,
+        &t.archive(),
+        "in",
+        "p",
+        &[
+            ("a.dcm", a.to_bytes().expect("a")),
+            ("b.dcm", b.to_bytes().expect("b")),
+        ],
+    );
+    std::fs::write(
+        t.join("zap.toml"),
+        "name = \"zap-series\"\nbase = \"anonymize-full\"\n[actions]\n\"0020,000E\" = \"Z\"\n",
+    )
+    .expect("profile");
+    let profile = t.join("zap.toml");
+    let profile = profile.to_str().expect("utf8 path");
+    let want = "2 instances would be rejected on re-import: no SeriesInstanceUID";
+    let dry = export(&t, "dry", &["--profile", profile, "--dry-run"]).ok();
+    assert!(dry.stderr.contains(want), "{}", dry.stderr);
+    assert!(!dry.stderr.contains("would merge"), "{}", dry.stderr);
+    let run = export(&t, "pkg", &["--profile", profile]).ok();
+    assert!(run.stderr.contains(want), "{}", run.stderr);
+    let m = manifest(&read_package(&t.join("pkg")));
+    let w = m["regrouping_warnings"].as_array().expect("warnings");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0]["kind"], "rejected");
+    assert_eq!(w[0]["reason"], "no SeriesInstanceUID");
+    assert_eq!(w[0]["instances"], 2);
+    assert!(s(&w[0], "message").starts_with(want), "{}", w[0]);
+    // As predicted: the import rejects every file.
+    let fresh = t.join("re");
+    let re = reimport(&t, &t.join("pkg"), &fresh);
+    assert!(re.stderr.contains("2 rejected"), "{}", re.stderr);
+}
+
+#[test]
+fn subjects_without_patient_id_get_their_pseudonym_as_patient_id() {
+    // Two studies of a patient whose files have no PatientID element: the archive files each
+    // study as a subject of its own.
+    let t = TestDir::new();
+    let mut files = Vec::new();
+    for (i, study) in ["2.25.8010", "2.25.8020"].into_iter().enumerate() {
+        let spec = fixture::instance("", study, &format!("{study}.1"), &format!("{study}.1.1"));
+        let bytes = edited(&spec, |o| {
+            o.remove_element(tags::PATIENT_ID);
+        });
+        files.push((if i == 0 { "a.dcm" } else { "b.dcm" }, bytes));
+    }
+    import_specs(&t, &t.archive(), "in", "p", &files);
+    let archived = counts(&t, &t.archive());
+    assert_eq!(archived.0, 2, "one archive subject per study");
+    let run = export(&t, "pkg", &["--level", "anonymize-full"]).ok();
+    assert!(
+        !run.stderr.contains("would merge") && !run.stderr.contains("would split"),
+        "{}",
+        run.stderr
+    );
+    let dicom = dicom_files(&read_package(&t.join("pkg")));
+    let mut ids = BTreeSet::new();
+    for (rel, bytes) in &dicom {
+        let folder = rel.split('/').next().expect("folder");
+        let id = text(&parse(bytes), tags::PATIENT_ID);
+        assert_eq!(
+            id.as_deref(),
+            Some(folder),
+            "{rel}: PatientID is the pseudonym"
+        );
+        ids.insert(folder.to_string());
+    }
+    assert_eq!(ids.len(), 2, "each archive subject its own pseudonym");
+    let fresh = t.join("re");
+    reimport(&t, &t.join("pkg"), &fresh).ok();
+    assert_eq!(
+        counts(&t, &fresh),
+        archived,
+        "re-import gives the same groups"
+    );
+    let back: BTreeSet<String> = query_at(&t, &fresh, "subjects", &[])
+        .iter()
+        .map(|x| s(x, "patient_id").to_string())
+        .collect();
+    assert_eq!(back, ids);
+}
+
+#[test]
+fn manifest_modality_is_reduced_to_a_code() {
+    let t = TestDir::new();
+    let spec = InstanceSpec {
+        modality: "mr,\"Halvorsen".into(),
+        ..fixture::instance("MRN-9090", "2.25.9091", "2.25.9092", "2.25.9093")
+    };
+    import_specs(
+        &t,
+        &t.archive(),
+        "in",
+        "p",
+        &[("a.dcm", spec.to_bytes().expect("a"))],
+    );
+    export(&t, "pkg", &["--level", "original"]).ok();
+    let files = read_package(&t.join("pkg"));
+    let m = manifest(&files);
+    let se = &m["subjects"][0]["studies"][0]["series"][0];
+    assert_eq!(se["modality"], "MRHALVORSEN");
+    let csv = String::from_utf8(files["manifest.csv"].clone()).expect("utf8");
+    assert!(
+        csv.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(",MRHALVORSEN,")),
+        "{csv}"
+    );
+}
+
+#[test]
+fn demo_exports_at_each_level_and_shows_refusals_as_the_audit_at_work() {
+    let t = TestDir::new();
+    let run = t.depot().args(["demo", "d"]).run().ok();
+    let out = &run.stdout;
+    for name in [
+        "original",
+        "anonymize",
+        "sup142",
+        "qmenta",
+        "basic",
+        "anonymize-full.zip",
+        "anonymize-full-shifted-dates",
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("packages/{name} ")))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{out}"));
+        let exists = t.join("d/packages").join(name).exists();
+        if line.contains("not published: the audit found") {
+            assert!(line.contains("it is doing its job"), "{line}");
+            assert!(!exists, "{name} is reported refused but exists");
+        } else {
+            assert!(line.contains(" files"), "{line}");
+            assert!(exists, "{name} is reported published but missing");
+        }
+        if name.starts_with("anonymize-full") || name == "original" {
+            assert!(!line.contains("not published"), "{line}");
+        }
+    }
+    assert!(
+        out.contains("depot audit packages/anonymize-full.zip: clean"),
+        "{out}"
+    );
 }

@@ -110,11 +110,19 @@ pub struct WarningEntry {
     pub level: GroupLevel,
     /// Merge or split.
     pub kind: RegroupKind,
-    /// Package labels of the groups involved (`pseudonym`, `pseudonym/study`, ...).
+    /// Package labels of the groups involved (`pseudonym`, `pseudonym/study`, ...), each once
+    /// (archive subjects of several projects can share one pseudonym); for rejected instances,
+    /// their series.
     pub groups: Vec<String>,
-    /// How many groups they would become.
+    /// How many groups they would become (0 for instances that would be rejected).
     pub would_become: usize,
-    /// The warning as printed.
+    /// For rejected instances: why (the attribute, never its value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For rejected instances: how many.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<usize>,
+    /// The warning as printed, with package labels.
     pub message: String,
 }
 
@@ -138,11 +146,11 @@ pub struct AuditSummary {
     pub files: usize,
     /// Spellings of identifying values searched for.
     pub values_searched: usize,
-    /// Findings: always 0 in a published package when `blocking`; at levels that keep
-    /// identifying data by design (`anonymize`, `sup142`) the audit is advisory and this counts
-    /// what it found.
+    /// Findings, counted after every file, path and the manifest itself were searched: always
+    /// 0 in a published package, since any finding stops publication.
     pub findings: usize,
-    /// Whether findings stop publication (levels that claim to remove identity).
+    /// Whether findings stop publication: always true (every audited level blocks; at
+    /// `anonymize` and `sup142` the audit searches only the values those levels remove).
     pub blocking: bool,
 }
 
@@ -179,6 +187,17 @@ impl Manifest {
     }
 }
 
+/// A modality as the manifest may carry it: the data's text reduced to what a DICOM modality
+/// code can be (ASCII upper-case letters and digits, at most 16), so no free text, separator
+/// or control character from a header reaches the manifest or the CSV.
+pub fn modality_code(s: &str) -> String {
+    s.chars()
+        .map(|c| c.to_ascii_uppercase())
+        .filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        .take(16)
+        .collect()
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -190,6 +209,18 @@ fn csv_field(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modalities_are_reduced_to_codes() {
+        assert_eq!(modality_code("MR"), "MR");
+        assert_eq!(modality_code("m r,\"\n<x>"), "MRX");
+        assert_eq!(modality_code("OT\\SC"), "OTSC");
+        assert_eq!(
+            modality_code("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+            "ABCDEFGHIJKLMNOP"
+        );
+        assert_eq!(modality_code("é"), "");
+    }
 
     #[test]
     fn csv_has_one_row_per_file_and_quotes_fields() {

@@ -9,8 +9,12 @@
 //! package removes its staging place, so a failed or refused export leaves nothing behind.
 //!
 //! Publishing never overwrites an existing destination unless asked to (`force`): a zip is
-//! published with a hard link, which fails if the name exists, and a folder with a rename
-//! checked just before. With `force`, the old package is first moved aside, then removed.
+//! published with a hard link and a folder with `renameat2(RENAME_NOREPLACE)` (Linux; a check
+//! just before a plain rename elsewhere), both of which fail if the name exists, even when it
+//! appears after the last check (a plain rename would silently replace an empty folder). With
+//! `force`, the old package is first moved aside, then removed once the new one is in place; if
+//! the new one cannot be placed, the old one is moved back, so a failed publish never hides it.
+//! The parent folder is synced after each rename.
 //!
 //! Entry names are checked here, whatever the caller built them from: relative, `/`-separated,
 //! made of ASCII letters, digits, `.`, `_` and `-` only, with no `..`.
@@ -44,6 +48,22 @@ pub enum PackageError {
         /// Where.
         path: PathBuf,
         /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Publishing failed after the old package was moved aside, and it could not be moved
+    /// back.
+    #[error(
+        "cannot publish {dest} ({cause}), and the old package could not be moved back: it is at {aside}"
+    )]
+    NotRestored {
+        /// The destination.
+        dest: PathBuf,
+        /// Why publishing failed.
+        cause: String,
+        /// Where the old package is.
+        aside: PathBuf,
+        /// Why moving it back failed.
         #[source]
         source: std::io::Error,
     },
@@ -265,7 +285,8 @@ impl Package {
     }
 
     /// Moves the finished package into place. Refuses to replace an existing destination
-    /// unless `force`.
+    /// unless `force`. With `force`, an existing package is moved aside first and put back if
+    /// the new one cannot be placed, so a failed publish never hides the old package.
     pub fn publish(mut self, force: bool) -> Result<PathBuf, PackageError> {
         let dest = self.dest.clone();
         let exists = dest.symlink_metadata().is_ok();
@@ -280,36 +301,27 @@ impl Package {
             dest.with_file_name(format!(".{name}.depot-replaced-{:x}", rand_suffix()))
         });
         if let Some(aside) = &aside {
-            std::fs::rename(&dest, aside).map_err(io("cannot move aside", &dest))?;
+            rename_noreplace(&dest, aside).map_err(io("cannot move aside", &dest))?;
         }
-        match self.kind {
-            PackageKind::Zip => {
-                // A hard link never replaces an existing name: no clobbering, even in a race.
-                std::fs::hard_link(&self.staging, &dest).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        PackageError::Exists(dest.clone())
-                    } else {
-                        PackageError::Io {
-                            action: "cannot publish",
-                            path: dest.clone(),
-                            source: e,
-                        }
-                    }
-                })?;
-                std::fs::remove_file(&self.staging).map_err(io("cannot remove", &self.staging))?;
-            }
-            PackageKind::Folder => {
-                std::fs::rename(&self.staging, &dest).map_err(io("cannot publish", &dest))?;
-            }
+        if let Err(e) = self.place() {
+            let Some(aside) = aside else {
+                return Err(e);
+            };
+            return match rename_noreplace(&aside, &dest) {
+                Ok(()) => {
+                    sync_parent(&dest);
+                    Err(e)
+                }
+                Err(source) => Err(PackageError::NotRestored {
+                    dest,
+                    cause: e.to_string(),
+                    aside,
+                    source,
+                }),
+            };
         }
         self.published = true;
-        if let Some(parent) = dest.parent() {
-            let _ = sync_path(if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            });
-        }
+        sync_parent(&dest);
         if let Some(aside) = aside {
             let _ = if aside.is_dir() {
                 std::fs::remove_dir_all(&aside)
@@ -318,6 +330,68 @@ impl Package {
             };
         }
         Ok(dest)
+    }
+
+    /// Puts the staged package at its destination, never replacing anything there.
+    fn place(&mut self) -> Result<(), PackageError> {
+        let dest = &self.dest;
+        let taken = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                PackageError::Exists(dest.clone())
+            } else {
+                PackageError::Io {
+                    action: "cannot publish",
+                    path: dest.clone(),
+                    source: e,
+                }
+            }
+        };
+        match self.kind {
+            PackageKind::Zip => {
+                // A hard link never replaces an existing name: no clobbering, even in a race.
+                std::fs::hard_link(&self.staging, dest).map_err(taken)?;
+                // The package is in place; the staging name is only a second link to it.
+                self.published = true;
+                let _ = std::fs::remove_file(&self.staging);
+            }
+            PackageKind::Folder => {
+                // A plain rename would silently replace an empty folder created at the
+                // destination after the existence check.
+                rename_noreplace(&self.staging, dest).map_err(taken)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Renames `from` to `to`, failing with `AlreadyExists` if `to` exists, even when it appears
+/// concurrently: `renameat2(RENAME_NOREPLACE)` on Linux. Where that is unavailable (other
+/// systems, file systems without the flag) the check runs just before a plain rename.
+fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        use rustix::io::Errno;
+        match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(e) if e == Errno::INVAL || e == Errno::NOSYS || e == Errno::NOTSUP => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if to.symlink_metadata().is_ok() {
+        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    }
+    std::fs::rename(from, to)
+}
+
+/// Makes a rename in `path`'s folder durable (best effort: the rename itself has happened).
+fn sync_parent(path: &Path) {
+    if let Some(parent) = path.parent() {
+        let _ = sync_path(if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        });
     }
 }
 
@@ -447,6 +521,77 @@ mod tests {
         again.publish(true).expect("forced publish");
         let z = zip::ZipArchive::new(File::open(&dest).expect("open")).expect("zip");
         assert_eq!(z.len(), 1);
+    }
+
+    fn staged(dest: &Path, force: bool, content: &[u8]) -> Package {
+        let mut p = Package::create(dest, force).expect("create");
+        p.add("a/1.dcm", content).expect("add");
+        p.finish().expect("finish");
+        p
+    }
+
+    #[test]
+    fn a_failed_forced_publish_puts_the_old_package_back() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        for name in ["pkg", "pkg.zip"] {
+            let dest = tmp.path().join(name);
+            staged(&dest, false, b"old").publish(false).expect("first");
+            let before = std::fs::read(if name.ends_with(".zip") {
+                dest.clone()
+            } else {
+                dest.join("a/1.dcm")
+            })
+            .expect("old");
+            // The new package's staging place vanishes: placing it fails after the old package
+            // has been moved aside.
+            let p = staged(&dest, true, b"new");
+            let staging = p.staging_path().to_path_buf();
+            if staging.is_dir() {
+                std::fs::remove_dir_all(&staging).expect("rm staging");
+            } else {
+                std::fs::remove_file(&staging).expect("rm staging");
+            }
+            assert!(p.publish(true).is_err(), "{name}: publish must fail");
+            let after = std::fs::read(if name.ends_with(".zip") {
+                dest.clone()
+            } else {
+                dest.join("a/1.dcm")
+            })
+            .unwrap_or_else(|e| panic!("{name}: the old package is gone: {e}"));
+            assert_eq!(after, before, "{name}: the old package is back, unchanged");
+        }
+        let names: Vec<String> = std::fs::read_dir(tmp.path())
+            .expect("ls")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.iter().all(|n| !n.contains(".depot-")),
+            "nothing left aside: {names:?}"
+        );
+    }
+
+    #[test]
+    fn rename_noreplace_never_replaces_an_empty_folder() {
+        // std::fs::rename replaces an empty folder at the destination; publishing a folder
+        // package must not, even when the folder appears after the existence check.
+        let tmp = tempfile::tempdir().expect("tmp");
+        let from = tmp.path().join("staging");
+        let to = tmp.path().join("pkg");
+        std::fs::create_dir(&from).expect("mkdir");
+        std::fs::write(from.join("f"), b"x").expect("write");
+        std::fs::create_dir(&to).expect("mkdir");
+        let err = rename_noreplace(&from, &to).expect_err("must refuse");
+        assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(from.join("f").is_file(), "source kept");
+        assert_eq!(
+            std::fs::read_dir(&to).expect("ls").count(),
+            0,
+            "target kept"
+        );
+        std::fs::remove_dir(&to).expect("rmdir");
+        rename_noreplace(&from, &to).expect("free name");
+        assert!(to.join("f").is_file());
     }
 
     #[test]

@@ -2,35 +2,50 @@
 //! audit, publish.
 //!
 //! The order matters for the people relying on it:
-//! 1. **Plan.** Select instances in the archive and read every header once (header only, up to
-//!    Pixel Data). Each header is de-identified in memory with the real engine, so the plan
-//!    knows what the files will say: the keys they would be grouped by on re-import, and
-//!    whether their pixels may carry burned-in text.
+//! 1. **Plan.** Refuse a destination that overlaps the archive (a `--force` over it would
+//!    delete the archive) or that exists without `force`. Select instances in the archive and
+//!    read every header once (header only, up to Pixel Data). Each header is de-identified in
+//!    memory with the real engine, so the plan knows what the files will say: the keys they
+//!    would be grouped by on re-import, and whether their pixels may carry burned-in text.
+//!    The same read collects, per archive subject, every identifying value its files carry
+//!    (the index holds only the first one seen: a patient's birth name in an older study would
+//!    otherwise be neither cut nor searched), and the original UIDs the level remaps.
 //! 2. **Check.** Compare the would-be grouping with the archive's ([`crate::regroup`]) and
 //!    collect the warnings. Series that may carry burned-in text are left out at levels that
 //!    remove identity, unless the caller includes them; they are listed either way. A dry run
 //!    stops here, having written nothing.
-//! 3. **Write.** De-identify every file in parallel (each read once, in full), hash it, audit
-//!    its bytes, and add it to the staging package. `original` copies the stored bytes and
-//!    checks them against the archive's SHA-256 while doing so.
+//! 3. **Write.** De-identify every file in parallel (each read once, in full), with every
+//!    identifier of its subject seen in the plan, hash it, audit its bytes, and add it to the
+//!    staging package. `original` copies the stored bytes and checks them against the archive's
+//!    SHA-256 while doing so.
 //! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, and only if
-//!    nothing was found, sync and move the package into place. A package with findings is
-//!    removed and the findings returned (by file and attribute, never by value).
+//!    nothing was found, sync and move the package into place. Every de-identifying level is
+//!    audited and blocks on findings; a level that keeps identifying data by design
+//!    (`anonymize`, `sup142`) is audited only for the values it promises to remove. A package
+//!    with findings is removed and the findings returned (by file and attribute, never by
+//!    value).
 //!
 //! Package layout, at every level: `SUBJECT/STUDY/SERIES/NNNNN.dcm` plus `manifest.json` and
 //! `manifest.csv`. SUBJECT is the subject's keyed pseudonym (its archive code at `original`),
-//! STUDY the archive's study number, SERIES the archive's series label, NNNNN the instance's
-//! position in its series. Nothing from the data's text ever reaches a path.
+//! STUDY the archive's study number (renumbered 1..n when archive subjects of several projects
+//! share one pseudonym, so their studies never share a folder), SERIES the archive's series
+//! label, NNNNN the instance's position in its series. Nothing from the data's text ever
+//! reaches a path.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use anon_core::{Action, Deidentifier, Key, Profile, SubjectContext};
-use archive::{Archive, Filter, HeaderFacts, InstanceRecord, SubjectKey};
-use dicom_core::Tag;
-use dicom_dictionary_std::tags;
+use anon_core::{Action, Deidentifier, Key, Level, Profile, SubjectContext};
+use archive::{Archive, FactsError, Filter, HeaderFacts, InstanceRecord, SubjectKey};
+use dicom_core::dictionary::DataDictionary;
+use dicom_core::header::Header;
+use dicom_core::value::Value;
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::{StandardDataDictionary, tags};
+use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -39,6 +54,11 @@ use crate::deid_file::deidentify_with;
 use crate::manifest::{self, Manifest};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::regroup::{self, Placement, RegroupWarning};
+
+/// The largest `manifest.json` the standalone audit reads (a manifest lists every file in a
+/// few hundred bytes; this allows about a million files, and bounds what a hostile zip can
+/// make it allocate).
+const MAX_MANIFEST_BYTES: u64 = 256 << 20;
 
 /// What to export, how, and where.
 #[derive(Debug, Clone)]
@@ -120,6 +140,17 @@ pub enum ExportError {
     /// The archive's key could not be read or created.
     #[error("cannot read the archive's key")]
     Key(#[source] archive::OpenError),
+    /// The destination is the archive, lies inside it, or contains it: writing (or, with
+    /// `force`, replacing) it would damage the archive.
+    #[error(
+        "{out} overlaps the archive {archive} (it is, contains or lies inside the archive); choose a destination outside it"
+    )]
+    OverlapsArchive {
+        /// The destination as given.
+        out: PathBuf,
+        /// The archive's root.
+        archive: PathBuf,
+    },
     /// The selection matched no instance.
     #[error("nothing to export: the selection matches no instance")]
     NothingSelected,
@@ -129,8 +160,8 @@ pub enum ExportError {
     )]
     AllLeftOut(usize),
     /// Some archived files could not be read or de-identified; a package without them would
-    /// silently lose data, so none is written.
-    #[error("{} archived file(s) could not be exported; first: {}: {}", .0.len(), .0[0].0, .0[0].1)]
+    /// silently lose data, so none is written. Each entry is (file label, reason).
+    #[error("{}", describe_failures(.0))]
     Files(Vec<(String, String)>),
     /// The package could not be built or published.
     #[error(transparent)]
@@ -143,14 +174,30 @@ pub enum ExportError {
     Findings(Box<AuditReport>),
 }
 
+fn describe_failures(failures: &[(String, String)]) -> String {
+    match failures.first() {
+        Some((file, reason)) => format!(
+            "{} archived file(s) could not be exported; first: {file}: {reason}",
+            failures.len()
+        ),
+        None => "archived files could not be exported".to_string(),
+    }
+}
+
 /// One selected instance with everything the plan decided about it.
 struct Planned {
     record: InstanceRecord,
     archive_series: String,
     subject_label: String,
+    /// The study's number in the package (the archive's, unless several archive subjects
+    /// share the subject folder).
+    study: i64,
     rel: String,
     placement: Placement,
     burned_in: Option<String>,
+    /// The exported header has no PatientID although the level writes the pseudonym there:
+    /// the write phase adds it (see [`add_patient_id`]).
+    add_patient_id: bool,
 }
 
 /// Runs an export. See the module documentation for the order of steps.
@@ -160,6 +207,7 @@ pub fn export(
     observer: &dyn ExportObserver,
 ) -> Result<ExportSummary, ExportError> {
     let started = Instant::now();
+    check_outside_archive(archive.root(), &req.out)?;
     // Refuse an existing destination before any work (and in a dry run, which must say what
     // the real run would do).
     if !req.force && req.out.symlink_metadata().is_ok() {
@@ -193,14 +241,20 @@ pub fn export(
                 &b.sop_uid,
             ))
     });
-    let subjects = subject_facts(archive, records.iter().map(|r| r.subject.as_str()))?;
+    let mut subjects = subject_facts(archive, records.iter().map(|r| r.subject.as_str()))?;
 
-    // 1. Plan: read and de-identify every header once.
+    // 1. Plan: read and de-identify every header once, collecting what the headers say.
     observer.phase("reading headers", records.len() as u64);
+    let seen = Mutex::new(Seen::default());
+    let collect = Collect {
+        identity: !original,
+        uids: profile.remaps_uids(),
+        seen: &seen,
+    };
     let planned: Vec<Result<Planned, (String, String)>> = records
         .into_par_iter()
         .map(|record| {
-            let r = plan_one(archive, &deid, &subjects, record, original);
+            let r = plan_one(&deid, &subjects, record, original, &collect);
             observer.advance();
             r
         })
@@ -215,6 +269,13 @@ pub fn export(
     }
     if !failures.is_empty() {
         return Err(ExportError::Files(failures));
+    }
+    let seen = seen.into_inner().unwrap_or_else(|p| p.into_inner());
+    let uid_needles = seen.uid_needles();
+    for (code, s) in seen.subjects {
+        if let Some(f) = subjects.get_mut(&code) {
+            f.add_seen(s);
+        }
     }
     number_files(&mut plan);
 
@@ -259,16 +320,30 @@ pub fn export(
         });
     }
 
-    // 3. Write.
+    // 3. Write. Every level that changes files is audited, and a finding stops publication:
+    // the needles are only the values the level promises to remove (see `needles`), so a
+    // finding is always a broken promise.
     let auditor = if original {
         None
     } else {
-        let needles = needles(profile, &subjects, plan.iter().map(|p| &p.record));
+        let instance_uids = plan.iter().flat_map(|p| {
+            [
+                ("StudyInstanceUID", p.record.study_uid.as_str()),
+                ("SeriesInstanceUID", p.record.series_uid.as_str()),
+                ("SOPInstanceUID", p.record.sop_uid.as_str()),
+            ]
+        });
+        let needles = needles(
+            profile,
+            &subjects,
+            plan.iter().map(|p| p.record.subject.as_str()),
+            instance_uids
+                .filter(|(_, uid)| !seen.kept_uids.contains(*uid))
+                .map(|(l, u)| (l.to_string(), u.to_string()))
+                .chain(uid_needles),
+        );
         Some(Auditor::new(&needles, audit_rules(profile))?)
     };
-    // Levels that claim to remove identity must pass the audit to be published; at levels
-    // that keep identifying data by design (`anonymize`, `sup142`) the findings are advisory.
-    let blocking = profile.removes_identity();
     let mut package = Package::create(&req.out, req.force)?;
     observer.phase("writing", plan.len() as u64);
     // Three workers per core: while one waits on a read or a write, another computes. Each
@@ -277,15 +352,7 @@ pub fn export(
     let write_all = || -> Vec<Result<Written, (String, String)>> {
         plan.par_iter()
             .map(|p| {
-                let r = write_one(
-                    &deid,
-                    &subjects,
-                    p,
-                    original,
-                    auditor.as_ref(),
-                    blocking,
-                    &package,
-                );
+                let r = write_one(&deid, &subjects, p, original, auditor.as_ref(), &package);
                 observer.advance();
                 r
             })
@@ -330,11 +397,15 @@ pub fn export(
         for n in &names {
             findings.extend(auditor.scan_path(n));
         }
+        findings.sort();
+        findings.dedup();
+        // The manifest states the count; it is published only when the count, including any
+        // finding in the manifest itself, is zero, so the published figure is exact.
         manifest.audit = Some(manifest::AuditSummary {
             files: plan.len() + 2,
             values_searched: auditor.searched_values(),
             findings: findings.len(),
-            blocking,
+            blocking: true,
         });
         let json = manifest.to_json();
         let csv = manifest.to_csv();
@@ -349,7 +420,7 @@ pub fn export(
             values_searched: auditor.searched_values(),
             findings,
         };
-        if blocking && !audit.is_clean() {
+        if !audit.is_clean() {
             drop(package);
             return Err(ExportError::Findings(Box::new(audit)));
         }
@@ -360,12 +431,11 @@ pub fn export(
         package.add("manifest.json", &manifest.to_json())?;
         package.add("manifest.csv", &manifest.to_csv())?;
     }
-    let kind = package.kind();
     package.finish()?;
     let published = package.publish(req.force)?;
     Ok(ExportSummary {
         published: Some(published),
-        kind,
+        kind: PackageKind::for_destination(&req.out),
         manifest,
         warnings,
         burned_in,
@@ -373,6 +443,58 @@ pub fn export(
         audit: report,
         elapsed: started.elapsed(),
     })
+}
+
+/// Refuses a destination that is the archive, lies inside it, or contains it. Paths are
+/// compared canonicalized (symlinks and `..` resolved); a destination that does not exist yet
+/// is its nearest existing ancestor, canonicalized, with the rest of the path appended.
+fn check_outside_archive(archive_root: &Path, out: &Path) -> Result<(), ExportError> {
+    let overlap = || ExportError::OverlapsArchive {
+        out: out.to_path_buf(),
+        archive: archive_root.to_path_buf(),
+    };
+    let root = canonical_or_nearest(archive_root);
+    let dest = canonical_or_nearest(out);
+    if dest.starts_with(&root) || root.starts_with(&dest) {
+        return Err(overlap());
+    }
+    Ok(())
+}
+
+/// `p` canonicalized; if it does not exist, its nearest existing ancestor canonicalized with
+/// the missing components appended (`..` among them applied lexically: nothing below a
+/// missing folder can be a symlink).
+fn canonical_or_nearest(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut missing: Vec<std::ffi::OsString> = Vec::new();
+    let mut cur: &Path = &abs;
+    loop {
+        if let Ok(c) = std::fs::canonicalize(cur) {
+            let mut out = c;
+            for part in missing.iter().rev() {
+                match Path::new(part).components().next() {
+                    Some(Component::ParentDir) => {
+                        out.pop();
+                    }
+                    Some(Component::CurDir) | None => {}
+                    Some(_) => out.push(part),
+                }
+            }
+            return out;
+        }
+        match (cur.parent(), cur.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                cur = parent;
+            }
+            (Some(parent), None) => {
+                // `cur` ends in `..`: keep it for the lexical pass.
+                missing.push("..".into());
+                cur = parent;
+            }
+            _ => return abs,
+        }
+    }
 }
 
 /// Series labels sort numerically where they are numbers (`2` before `10`, `3` before `3.1`).
@@ -384,12 +506,30 @@ fn series_sort_key(label: &str) -> (Vec<u64>, String) {
     (nums, label.to_string())
 }
 
-/// What the archive knows of each exported subject: its key, and the identifying values the
-/// audit searches for and the engine cuts from cleaned text.
+/// What is known of each exported subject: its key, and the identifying values the audit
+/// searches for and the engine cuts from cleaned text: the archive index's, plus (after the
+/// plan) every one the subject's exported headers carry.
 struct SubjectFacts {
     key: SubjectKey,
     identifiers: Vec<String>,
     needles: Vec<(Tag, Needle)>,
+}
+
+impl SubjectFacts {
+    /// Adds what the plan saw in the subject's headers.
+    fn add_seen(&mut self, seen: SubjectSeen) {
+        self.identifiers.extend(seen.identifiers);
+        self.identifiers.sort();
+        self.identifiers.dedup();
+        let known: HashSet<(Tag, Needle)> = self.needles.iter().cloned().collect();
+        let mut more: Vec<(Tag, Needle)> = seen
+            .needles
+            .into_iter()
+            .filter(|n| !known.contains(n))
+            .collect();
+        more.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        self.needles.extend(more);
+    }
 }
 
 fn subject_facts<'a>(
@@ -440,7 +580,7 @@ fn subject_facts<'a>(
                 &s.birth_date,
             );
             push(
-                Tag(0x0010, 0x1000),
+                OTHER_PATIENT_IDS,
                 "OtherPatientIDs",
                 ValueKind::Identifier,
                 &s.other_patient_ids,
@@ -518,15 +658,178 @@ fn subject_facts<'a>(
     Ok(out)
 }
 
-/// The subject's context for the engine: its pseudonym comes from the archive's subject key
-/// (so every file of a subject gets the same one, and subjects without a PatientID get distinct
-/// ones instead of sharing the pseudonym of the empty ID), plus the archive's identifiers.
-fn context_for(
+/// What the plan collects from the headers beyond the index. Only distinct values are kept,
+/// so memory grows with what differs between files, not with their number.
+#[derive(Default)]
+struct Seen {
+    /// Per archive subject.
+    subjects: HashMap<String, SubjectSeen>,
+    /// Original UIDs (not under `1.2.840.10008.`) at any depth, with the attribute first seen
+    /// holding each.
+    original_uids: HashMap<String, &'static str>,
+    /// UIDs in the de-identified headers: those the level keeps are no finding.
+    kept_uids: HashSet<String>,
+}
+
+impl Seen {
+    /// The original UIDs the level changed everywhere: searched for by the audit.
+    fn uid_needles(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .original_uids
+            .iter()
+            .filter(|(uid, _)| !self.kept_uids.contains(*uid))
+            .map(|(uid, label)| ((*label).to_string(), uid.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// One subject's identifying values as its headers carry them.
+#[derive(Default)]
+struct SubjectSeen {
+    /// What the engine's own subject context gathers from each file (name parts, IDs, birth
+    /// date spellings, ...), to be cut from every file of the subject.
+    identifiers: HashSet<String>,
+    /// The same attributes' values as audit needles, by source attribute.
+    needles: HashSet<(Tag, Needle)>,
+}
+
+/// What `plan_one` collects, and where.
+struct Collect<'a> {
+    /// Identifying values per subject (every level that changes files).
+    identity: bool,
+    /// Original and kept UIDs (levels that remap UIDs).
+    uids: bool,
+    seen: &'a Mutex<Seen>,
+}
+
+/// OtherPatientIDs (0010,1000), retired.
+const OTHER_PATIENT_IDS: Tag = Tag(0x0010, 0x1000);
+/// MedicalRecordLocator (0010,1090), retired.
+const MEDICAL_RECORD_LOCATOR: Tag = Tag(0x0010, 0x1090);
+
+/// The attributes whose values the engine's subject context cuts from text, as audit needles:
+/// (attribute, label, kind). Values of OtherPatientIDsSequence items are read separately.
+const IDENTITY_ATTRIBUTES: [(Tag, &str, ValueKind); 11] = [
+    (tags::PATIENT_NAME, "PatientName", ValueKind::PersonName),
+    (
+        tags::PATIENT_BIRTH_NAME,
+        "PatientBirthName",
+        ValueKind::PersonName,
+    ),
+    (
+        tags::PATIENT_MOTHER_BIRTH_NAME,
+        "PatientMotherBirthName",
+        ValueKind::PersonName,
+    ),
+    (
+        tags::OTHER_PATIENT_NAMES,
+        "OtherPatientNames",
+        ValueKind::PersonName,
+    ),
+    (tags::PATIENT_ID, "PatientID", ValueKind::Identifier),
+    (OTHER_PATIENT_IDS, "OtherPatientIDs", ValueKind::Identifier),
+    (
+        tags::ACCESSION_NUMBER,
+        "AccessionNumber",
+        ValueKind::Identifier,
+    ),
+    (
+        MEDICAL_RECORD_LOCATOR,
+        "MedicalRecordLocator",
+        ValueKind::Identifier,
+    ),
+    (
+        tags::PATIENT_TELEPHONE_NUMBERS,
+        "PatientTelephoneNumbers",
+        ValueKind::Identifier,
+    ),
+    (tags::PATIENT_ADDRESS, "PatientAddress", ValueKind::Text),
+    (
+        tags::PATIENT_BIRTH_DATE,
+        "PatientBirthDate",
+        ValueKind::Date,
+    ),
+];
+
+/// The values of one attribute (every value of a multi-valued one), trimmed, non-empty.
+fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
+    let Some(Ok(s)) = obj.get(tag).map(|e| e.to_str()) else {
+        return Vec::new();
+    };
+    s.split('\\')
+        .map(|v| v.trim_matches(|c: char| c == '\0' || c.is_whitespace()))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A header's identifying values (see [`IDENTITY_ATTRIBUTES`]) as needles by attribute.
+fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
+    let mut out = Vec::new();
+    for (tag, label, kind) in IDENTITY_ATTRIBUTES {
+        for v in values_of(obj, tag) {
+            out.push((tag, Needle::new(label, kind, v)));
+        }
+    }
+    if let Some(items) = obj
+        .get(tags::OTHER_PATIENT_I_DS_SEQUENCE)
+        .and_then(|e| e.items())
+    {
+        for item in items {
+            for v in values_of(item, tags::PATIENT_ID) {
+                out.push((
+                    tags::OTHER_PATIENT_I_DS_SEQUENCE,
+                    Needle::new("OtherPatientIDsSequence", ValueKind::Identifier, v),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Every UID value at any depth that is not a well-known one (under `1.2.840.10008.`), with
+/// the attribute holding it.
+fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
+    for e in obj.iter() {
+        match e.value() {
+            Value::Sequence(sq) => {
+                for item in sq.items() {
+                    uids_in(item, out);
+                }
+            }
+            Value::Primitive(v) if e.vr() == VR::UI => {
+                for uid in v.to_str().split('\\') {
+                    let uid = uid.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+                    if !uid.is_empty() && !uid.starts_with("1.2.840.10008.") {
+                        out.push((uid.to_string(), e.tag()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The attribute's keyword, for findings (`UID` for private or unknown ones).
+fn attribute_label(tag: Tag) -> &'static str {
+    StandardDataDictionary
+        .by_tag(tag)
+        .map(|e| e.alias)
+        .unwrap_or("UID")
+}
+
+/// The subject's context for the engine, from the file's own (`raw`): its pseudonym comes from
+/// the archive's subject key (so every file of a subject gets the same one, and subjects
+/// without a PatientID get distinct ones instead of sharing the pseudonym of the empty ID),
+/// and its identifiers are the file's plus every one known of the subject (the index's, and
+/// after the plan, those of all its exported files).
+fn context_from(
+    mut ctx: SubjectContext,
     deid: &Deidentifier,
     facts: &SubjectFacts,
-    obj: &dicom_object::InMemDicomObject,
 ) -> SubjectContext {
-    let mut ctx = deid.subject_context(obj);
     ctx.pseudonym = pseudonym_of(deid, facts);
     ctx.identifiers.extend(facts.identifiers.iter().cloned());
     ctx.identifiers.sort();
@@ -551,29 +854,125 @@ fn read_stored_header(record: &InstanceRecord) -> Result<dicom_object::DefaultDi
         .map_err(|e| e.to_string())
 }
 
+/// Why the import would reject a header, naming the attribute and never its value (the reason
+/// travels into the manifest).
+fn rejection_reason(e: &FactsError) -> String {
+    match e {
+        FactsError::MissingUid { attribute, .. } => format!("no {attribute}"),
+        FactsError::InvalidUid { attribute, .. } => format!("invalid {attribute}"),
+        FactsError::InvalidKey { attribute, .. } => format!("unusable {attribute}"),
+        _ => "unreadable header".to_string(),
+    }
+}
+
+/// Whether the level writes the subject's pseudonym into PatientID but the de-identified
+/// header has none (the attribute was absent, so no rule touched it). The package promises a
+/// PatientID per subject at such levels, so the export adds it.
+fn lacks_patient_id(profile: &Profile, obj: &InMemDicomObject) -> bool {
+    profile.pseudonymizes_patient_id() && obj.get(tags::PATIENT_ID).is_none()
+}
+
+/// Writes the pseudonym as PatientID.
+fn put_patient_id(obj: &mut InMemDicomObject, pseudonym: &str) {
+    obj.put(DataElement::new(
+        tags::PATIENT_ID,
+        VR::LO,
+        PrimitiveValue::from(pseudonym),
+    ));
+}
+
+/// The encoded file with the pseudonym added as PatientID (rare: subjects whose files have no
+/// PatientID element at all). The file is parsed whole and encoded again in its own transfer
+/// syntax.
+fn add_patient_id(bytes: &[u8], pseudonym: &str) -> Result<Vec<u8>, String> {
+    let mut obj = crate::deid_file::parse(bytes, false).map_err(|e| e.to_string())?;
+    put_patient_id(&mut obj, pseudonym);
+    let mut out = Vec::with_capacity(bytes.len() + 32);
+    obj.write_all(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 fn plan_one(
-    archive: &Archive,
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     record: InstanceRecord,
     original: bool,
+    collect: &Collect<'_>,
 ) -> Result<Planned, (String, String)> {
     let label = format!(
         "{}/{}/{} {}",
         record.subject, record.study_number, record.series_label, record.path
     );
     let fail = |reason: String| (label.clone(), reason);
-    let _ = archive;
     let facts = subjects
         .get(&record.subject)
         .ok_or_else(|| fail("subject vanished from the index".into()))?;
     let mut obj = read_stored_header(&record).map_err(fail)?;
-    let ctx = context_for(deid, facts, &obj);
+    let raw = deid.subject_context(&obj);
+    let mut identity = Vec::new();
+    let mut originals = Vec::new();
+    if collect.identity {
+        identity = identity_needles(&obj);
+    }
+    if collect.uids {
+        uids_in(&obj, &mut originals);
+    }
+    let identifiers = if collect.identity {
+        raw.identifiers.clone()
+    } else {
+        Vec::new()
+    };
+    let ctx = context_from(raw, deid, facts);
     let report = deid
         .apply(&mut obj, &ctx)
         .map_err(|e| fail(e.to_string()))?;
+    let add_patient_id = !original && lacks_patient_id(deid.profile(), &obj);
+    if add_patient_id {
+        put_patient_id(&mut obj, &ctx.pseudonym);
+    }
+    let mut kept = Vec::new();
+    if collect.uids {
+        uids_in(&obj, &mut kept);
+        let meta = obj.meta();
+        for uid in [
+            meta.media_storage_sop_class_uid(),
+            meta.media_storage_sop_instance_uid(),
+            meta.transfer_syntax(),
+            meta.implementation_class_uid.as_str(),
+        ] {
+            kept.push((
+                uid.trim_end_matches('\0').trim().to_string(),
+                Tag(0x0002, 0),
+            ));
+        }
+    }
+    if !identity.is_empty() || !identifiers.is_empty() || !originals.is_empty() {
+        let mut seen = collect.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = &mut *seen;
+        let subject = seen.subjects.entry(record.subject.clone()).or_default();
+        for i in identifiers {
+            if !subject.identifiers.contains(&i) {
+                subject.identifiers.insert(i);
+            }
+        }
+        for n in identity {
+            if !subject.needles.contains(&n) {
+                subject.needles.insert(n);
+            }
+        }
+        for (uid, tag) in originals {
+            seen.original_uids
+                .entry(uid)
+                .or_insert_with(|| attribute_label(tag));
+        }
+        for (uid, _) in kept {
+            if !seen.kept_uids.contains(&uid) {
+                seen.kept_uids.insert(uid);
+            }
+        }
+    }
     let after = HeaderFacts::from_file_object(&obj);
-    let (subject_key, study_key, series_key, instance_key) = match after {
+    let (subject_key, study_key, series_key, instance_key, unimportable) = match after {
         Ok(f) => {
             let k = SubjectKey::of(&f);
             (
@@ -581,18 +980,17 @@ fn plan_one(
                 f.study_uid,
                 f.series_uid,
                 f.sop_uid,
+                None,
             )
         }
         // A header that lost a required UID cannot be imported again: it would be rejected.
-        Err(e) => {
-            let gone = format!("unimportable: {e}");
-            (
-                gone.clone(),
-                gone.clone(),
-                gone.clone(),
-                format!("{gone} {}", record.sop_uid),
-            )
-        }
+        Err(e) => (
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            Some(rejection_reason(&e)),
+        ),
     };
     let subject_label = if original {
         record.subject.clone()
@@ -613,24 +1011,58 @@ fn plan_one(
             study_key,
             series_key,
             instance_key,
+            unimportable,
         },
         burned_in: report.burned_in.map(|r| r.to_string()),
         archive_series,
         subject_label,
+        study: record.study_number,
         rel: String::new(),
+        add_patient_id,
         record,
     })
 }
 
-/// Gives every planned file its package path (plan is sorted by subject, study, series,
-/// instance number).
+/// Gives every planned file its package study number and path (plan is sorted by subject,
+/// study, series, instance number).
+///
+/// A subject folder is a pseudonym of PatientID and issuer, so archive subjects of different
+/// projects with the same PatientID share it (linking them is the point of a keyed
+/// pseudonym). Their study numbers would collide, so in such a folder the studies are
+/// numbered 1..n over all of them, in the order of archive subject code, then study number;
+/// a folder of one archive subject keeps the archive's study numbers.
 fn number_files(plan: &mut [Planned]) {
+    let mut studies: HashMap<String, BTreeSet<(String, i64)>> = HashMap::new();
+    for p in plan.iter() {
+        studies
+            .entry(p.subject_label.clone())
+            .or_default()
+            .insert((p.record.subject.clone(), p.record.study_number));
+    }
+    let mut number: HashMap<(String, i64), i64> = HashMap::new();
+    for set in studies.values() {
+        let shared = set
+            .iter()
+            .map(|(code, _)| code)
+            .collect::<BTreeSet<_>>()
+            .len()
+            > 1;
+        for (i, (code, study)) in set.iter().enumerate() {
+            let n = if shared {
+                i64::try_from(i + 1).unwrap_or(i64::MAX)
+            } else {
+                *study
+            };
+            number.insert((code.clone(), *study), n);
+        }
+    }
     let mut counters: HashMap<String, u32> = HashMap::new();
     for p in plan.iter_mut() {
-        let dir = format!(
-            "{}/{}/{}",
-            p.subject_label, p.record.study_number, p.record.series_label
-        );
+        p.study = number
+            .get(&(p.record.subject.clone(), p.record.study_number))
+            .copied()
+            .unwrap_or(p.record.study_number);
+        let dir = format!("{}/{}/{}", p.subject_label, p.study, p.record.series_label);
         let n = counters.entry(dir.clone()).or_insert(0);
         *n += 1;
         p.rel = format!("{dir}/{:05}.dcm", *n);
@@ -656,7 +1088,6 @@ fn write_one(
     p: &Planned,
     original: bool,
     auditor: Option<&Auditor>,
-    blocking: bool,
     package: &Package,
 ) -> Result<Written, (String, String)> {
     let fail = |reason: String| (p.rel.clone(), reason);
@@ -674,12 +1105,19 @@ fn write_one(
         let facts = subjects
             .get(&p.record.subject)
             .ok_or_else(|| fail("subject vanished".into()))?;
-        let ((), out, report) =
-            deidentify_with(deid, &input, |obj| Ok((context_for(deid, facts, obj), ())))
-                .map_err(|e| fail(e.to_string()))?;
+        let (pseudonym, mut out, report) = deidentify_with(deid, &input, |obj| {
+            let ctx = context_from(deid.subject_context(obj), deid, facts);
+            let pseudonym = ctx.pseudonym.clone();
+            Ok((ctx, pseudonym))
+        })
+        .map_err(|e| fail(e.to_string()))?;
         drop(input);
+        if p.add_patient_id {
+            out = add_patient_id(&out, &pseudonym).map_err(fail)?;
+        }
         // The engine's note on a missing PatientID concerns its own pseudonym; here the
-        // archive's subject decides the pseudonym, so the note would mislead.
+        // archive's subject decides the pseudonym, so the note would mislead. (The engine
+        // reports warnings as text only; this is its wording.)
         let warnings = report
             .warnings
             .into_iter()
@@ -691,8 +1129,8 @@ fn write_one(
     let findings = auditor
         .map(|a| a.scan_file(&p.rel, &bytes))
         .unwrap_or_default();
-    // A file with findings is not even staged when findings block publication.
-    if findings.is_empty() || !blocking {
+    // A file with findings is not even staged: findings block publication.
+    if findings.is_empty() {
         package
             .add(&p.rel, &bytes)
             .map_err(|e| fail(e.to_string()))?;
@@ -705,42 +1143,67 @@ fn write_one(
     })
 }
 
-/// The identifying values the audit looks for: those of the exported subjects whose attribute
-/// the profile promises to change (a value the profile keeps on purpose, such as PatientID at
-/// `anonymize`, is not a finding), plus the original UIDs when the profile remaps UIDs.
+/// The patient's own attributes: at `anonymize`, which keeps everything but a few attributes
+/// on purpose, the audit searches only these (of those the profile changes).
+const PATIENT_ATTRIBUTES: [Tag; 12] = [
+    tags::PATIENT_NAME,
+    tags::PATIENT_BIRTH_NAME,
+    tags::PATIENT_MOTHER_BIRTH_NAME,
+    tags::OTHER_PATIENT_NAMES,
+    tags::PATIENT_BIRTH_DATE,
+    tags::PATIENT_ID,
+    tags::ISSUER_OF_PATIENT_ID,
+    OTHER_PATIENT_IDS,
+    tags::OTHER_PATIENT_I_DS_SEQUENCE,
+    MEDICAL_RECORD_LOCATOR,
+    tags::PATIENT_TELEPHONE_NUMBERS,
+    tags::PATIENT_ADDRESS,
+];
+
+/// The identifying values the audit looks for: those of the exported subjects (`codes`) that
+/// the profile promises to remove, plus `uids` (label, original UID) when the profile remaps
+/// UIDs.
+///
+/// - Levels that remove identity: every value whose attribute the profile changes (a value
+///   kept on purpose, such as InstitutionName under retain-institution-identity, is not a
+///   finding).
+/// - `anonymize` (and profiles built on it), which keeps PatientID, dates, UIDs and text on
+///   purpose: only the patient's own values it changes, that is the patient's name (whole and
+///   part by part) and birth date. The physicians' names it empties are commonly repeated in
+///   attributes it keeps (RequestingPhysician), and it does not promise to remove them there.
+/// - `sup142`: the values of the attributes on its list.
 fn needles<'a>(
     profile: &Profile,
     subjects: &HashMap<String, SubjectFacts>,
-    instances: impl Iterator<Item = &'a InstanceRecord>,
+    codes: impl Iterator<Item = &'a str>,
+    uids: impl Iterator<Item = (String, String)>,
 ) -> Vec<Needle> {
     let changed: HashMap<Tag, Action> = profile
         .rules()
         .into_iter()
         .filter_map(|r| parse_tag(&r.tag).map(|t| (t, r.action)))
         .collect();
-    let instances: Vec<&InstanceRecord> = instances.collect();
-    let exported: BTreeSet<&str> = instances.iter().map(|r| r.subject.as_str()).collect();
+    let patient_only = profile.level() == Level::Anonymize;
+    let promised = |tag: &Tag| {
+        changed.get(tag).is_some_and(|a| *a != Action::K)
+            && (!patient_only || PATIENT_ATTRIBUTES.contains(tag))
+    };
+    let exported: BTreeSet<&str> = codes.collect();
     let mut out = Vec::new();
     for code in exported {
         if let Some(f) = subjects.get(code) {
             for (tag, n) in &f.needles {
-                if changed.get(tag).is_some_and(|a| *a != Action::K) {
+                if promised(tag) {
                     out.push(n.clone());
                 }
             }
         }
     }
     if profile.remaps_uids() {
-        let mut seen = BTreeSet::new();
-        for r in instances {
-            for (label, uid) in [
-                ("StudyInstanceUID", &r.study_uid),
-                ("SeriesInstanceUID", &r.series_uid),
-                ("SOPInstanceUID", &r.sop_uid),
-            ] {
-                if seen.insert(uid.as_str()) {
-                    out.push(Needle::new(label, ValueKind::Uid, uid.clone()));
-                }
+        let mut seen = HashSet::new();
+        for (label, uid) in uids {
+            if seen.insert(uid.clone()) {
+                out.push(Needle::new(label, ValueKind::Uid, uid));
             }
         }
     }
@@ -780,6 +1243,41 @@ pub fn key_fingerprint(key: &Key) -> String {
 /// A study's series in display order (numeric series labels first by number).
 type SeriesBySortKey = BTreeMap<(Vec<u64>, String), manifest::SeriesEntry>;
 
+/// The package labels of a warning's archive groups: each label once, annotated with how many
+/// archive groups it stands for when several share it (archive subjects of two projects with
+/// one pseudonym), so the list never names the same label twice and never an archive code.
+fn package_names(
+    level: regroup::GroupLevel,
+    groups: &[String],
+    label_of: &HashMap<String, String>,
+) -> (Vec<String>, Vec<String>) {
+    let mut counted: BTreeMap<String, usize> = BTreeMap::new();
+    for g in groups {
+        let label = label_of
+            .get(g)
+            .cloned()
+            .unwrap_or_else(|| "(left out)".to_string());
+        *counted.entry(label).or_insert(0) += 1;
+    }
+    let what = match level {
+        regroup::GroupLevel::Subject => "subjects",
+        regroup::GroupLevel::Study => "studies",
+        regroup::GroupLevel::Series => "series",
+        regroup::GroupLevel::Instance => "instances",
+    };
+    let shown = counted
+        .iter()
+        .map(|(label, n)| {
+            if *n > 1 {
+                format!("{label} ({n} archive {what})")
+            } else {
+                label.clone()
+            }
+        })
+        .collect();
+    (counted.into_keys().collect(), shown)
+}
+
 fn base_manifest(
     profile: &Profile,
     key: &Key,
@@ -800,7 +1298,7 @@ fn base_manifest(
     }
     let mut subjects: BTreeMap<String, BTreeMap<u32, SeriesBySortKey>> = BTreeMap::new();
     for p in plan {
-        let study = u32::try_from(p.record.study_number).unwrap_or(0);
+        let study = u32::try_from(p.study).unwrap_or(0);
         subjects
             .entry(p.subject_label.clone())
             .or_default()
@@ -809,7 +1307,7 @@ fn base_manifest(
             .entry(series_sort_key(&p.record.series_label))
             .or_insert_with(|| manifest::SeriesEntry {
                 number: p.record.series_label.clone(),
-                modality: p.record.modality.clone().unwrap_or_default(),
+                modality: manifest::modality_code(p.record.modality.as_deref().unwrap_or("")),
                 files: Vec::new(),
             })
             .files
@@ -848,26 +1346,15 @@ fn base_manifest(
     let regrouping_warnings = warnings
         .iter()
         .map(|w| {
-            let groups: Vec<String> = w
-                .archive_groups
-                .iter()
-                .map(|g| {
-                    label_of
-                        .get(g)
-                        .cloned()
-                        .unwrap_or_else(|| "(left out)".to_string())
-                })
-                .collect();
-            let shown = RegroupWarning {
-                archive_groups: groups.clone(),
-                ..w.clone()
-            };
+            let (groups, shown) = package_names(w.level, &w.archive_groups, &label_of);
             manifest::WarningEntry {
                 level: w.level,
                 kind: w.kind,
                 groups,
                 would_become: w.would_become,
-                message: shown.to_string(),
+                reason: w.rejected.as_ref().map(|r| r.reason.clone()),
+                instances: w.rejected.as_ref().map(|r| r.instances),
+                message: w.describe(&shown),
             }
         })
         .collect();
@@ -894,7 +1381,7 @@ fn base_manifest(
             .iter()
             .map(|b| manifest::BurnedInEntry {
                 series: b.package_series.clone(),
-                modality: b.modality.clone(),
+                modality: manifest::modality_code(&b.modality),
                 reason: b.reason.clone(),
                 included: b.included,
             })
@@ -1028,6 +1515,8 @@ pub fn audit_with_archive(
     } else {
         facts.keys().map(String::as_str).collect()
     };
+    // The standalone audit has no plan: it searches the index's values of the subjects, and
+    // the instance UIDs of the index when the level remaps UIDs.
     let mut instances = Vec::new();
     if profile.remaps_uids() {
         for code in &chosen {
@@ -1037,23 +1526,15 @@ pub fn audit_with_archive(
             };
             instances.extend(archive.instances(&f).map_err(ExportError::from)?);
         }
-    } else {
-        // Needles come from the subjects; give `needles` one instance per subject to name them.
-        for code in &chosen {
-            let f = Filter {
-                subject: Some((*code).to_string()),
-                ..Filter::default()
-            };
-            instances.extend(
-                archive
-                    .instances(&f)
-                    .map_err(ExportError::from)?
-                    .into_iter()
-                    .take(1),
-            );
-        }
     }
-    let needles = needles(&profile, &facts, instances.iter());
+    let uids = instances.iter().flat_map(|r| {
+        [
+            ("StudyInstanceUID".to_string(), r.study_uid.clone()),
+            ("SeriesInstanceUID".to_string(), r.series_uid.clone()),
+            ("SOPInstanceUID".to_string(), r.sop_uid.clone()),
+        ]
+    });
+    let needles = needles(&profile, &facts, chosen.iter().copied(), uids);
     let auditor = Auditor::new(&needles, audit_rules(&profile))?;
     let report = crate::audit::audit_package(package, &auditor)?;
     Ok((
@@ -1075,17 +1556,148 @@ fn pseudonym_of(deid: &Deidentifier, facts: &SubjectFacts) -> String {
     }
 }
 
-/// The package's `manifest.json`, if it has a readable one.
+/// The package's `manifest.json`, if it has a readable one of at most
+/// [`MAX_MANIFEST_BYTES`].
 fn read_manifest(package: &Path) -> Option<serde_json::Value> {
     let bytes = if package.is_dir() {
-        std::fs::read(package.join("manifest.json")).ok()?
+        let f = std::fs::File::open(package.join("manifest.json")).ok()?;
+        read_bounded(f, MAX_MANIFEST_BYTES)?
     } else {
         let f = std::fs::File::open(package).ok()?;
         let mut z = zip::ZipArchive::new(std::io::BufReader::new(f)).ok()?;
-        let mut e = z.by_name("manifest.json").ok()?;
-        let mut buf = Vec::new();
-        e.read_to_end(&mut buf).ok()?;
-        buf
+        let e = z.by_name("manifest.json").ok()?;
+        read_bounded(e, MAX_MANIFEST_BYTES)?
     };
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Everything `r` yields, or `None` if that is more than `limit` bytes (or unreadable): the
+/// declared size of a zip entry is not trusted.
+fn read_bounded(r: impl Read, limit: u64) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.take(limit.saturating_add(1)).read_to_end(&mut buf).ok()?;
+    (buf.len() as u64 <= limit).then_some(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_failures_format_without_panicking() {
+        assert_eq!(
+            ExportError::Files(Vec::new()).to_string(),
+            "archived files could not be exported"
+        );
+        let one = ExportError::Files(vec![("a".into(), "b".into())]).to_string();
+        assert_eq!(one, "1 archived file(s) could not be exported; first: a: b");
+    }
+
+    #[test]
+    fn manifests_are_read_with_a_bound() {
+        let data = [b'x'; 100];
+        assert_eq!(read_bounded(&data[..], 100).map(|b| b.len()), Some(100));
+        assert_eq!(read_bounded(&data[..], 99), None);
+    }
+
+    #[test]
+    fn destinations_overlapping_the_archive_are_refused() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path().join("arc");
+        std::fs::create_dir_all(root.join("store")).expect("mkdir");
+        let refused = [
+            root.clone(),
+            root.join("store"),
+            root.join("new/pkg.zip"),
+            tmp.path().to_path_buf(),
+            tmp.path().join("x/../arc"),
+            tmp.path().join("arc/../arc/./pkg"),
+        ];
+        for out in refused {
+            assert!(
+                matches!(
+                    check_outside_archive(&root, &out),
+                    Err(ExportError::OverlapsArchive { .. })
+                ),
+                "{} must be refused",
+                out.display()
+            );
+        }
+        for out in [
+            tmp.path().join("arc-pkg"),
+            tmp.path().join("pkg/arc"),
+            tmp.path().join("arc/../pkg"),
+        ] {
+            check_outside_archive(&root, &out)
+                .unwrap_or_else(|e| panic!("{} is outside: {e}", out.display()));
+        }
+        #[cfg(unix)]
+        {
+            let link = tmp.path().join("link");
+            std::os::unix::fs::symlink(&root, &link).expect("symlink");
+            assert!(check_outside_archive(&root, &link.join("pkg")).is_err());
+        }
+    }
+
+    #[test]
+    fn studies_of_archive_subjects_sharing_a_pseudonym_are_renumbered() {
+        let planned = |code: &str, study: i64, series: &str| Planned {
+            record: InstanceRecord {
+                project: "p".into(),
+                subject: code.to_string(),
+                study_number: study,
+                series_label: series.to_string(),
+                study_uid: String::new(),
+                series_uid: String::new(),
+                sop_uid: String::new(),
+                sop_class_uid: None,
+                transfer_syntax: None,
+                modality: None,
+                instance_number: None,
+                number_of_frames: None,
+                sha256: String::new(),
+                size: 0,
+                path: String::new(),
+                source_path: String::new(),
+                run_id: 1,
+                imported_at: String::new(),
+            },
+            archive_series: format!("{code}/{study}/{series}"),
+            subject_label: if code == "S3" { "PB" } else { "PA" }.to_string(),
+            study,
+            rel: String::new(),
+            placement: Placement {
+                archive_subject: code.into(),
+                archive_study: String::new(),
+                archive_series: String::new(),
+                archive_instance: String::new(),
+                subject_key: String::new(),
+                study_key: String::new(),
+                series_key: String::new(),
+                instance_key: String::new(),
+                unimportable: None,
+            },
+            burned_in: None,
+            add_patient_id: false,
+        };
+        let mut plan = vec![
+            planned("S1", 1, "1"),
+            planned("S1", 3, "1"),
+            planned("S2", 1, "1"),
+            planned("S2", 1, "1"),
+            planned("S3", 2, "4"),
+        ];
+        number_files(&mut plan);
+        let rels: Vec<&str> = plan.iter().map(|p| p.rel.as_str()).collect();
+        assert_eq!(
+            rels,
+            [
+                "PA/1/1/00001.dcm",
+                "PA/2/1/00001.dcm",
+                "PA/3/1/00001.dcm",
+                "PA/3/1/00002.dcm",
+                "PB/2/4/00001.dcm"
+            ]
+        );
+    }
 }

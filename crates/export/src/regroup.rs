@@ -9,6 +9,10 @@
 //! re-import, and reports merges (several archive groups become one) and splits (one archive
 //! group becomes several), level by level, naming the archive groups involved.
 //!
+//! A header that lost a UID the import requires (a profile that empties SeriesInstanceUID, say)
+//! does not regroup at all: the import would reject it. Such instances are left out of the
+//! comparison and reported as a kind of their own, with the reason, never as a merge.
+//!
 //! It is pure: the caller computes the would-be keys (by de-identifying the headers with the
 //! real engine and applying the archive's real grouping rules) and passes them in.
 
@@ -50,6 +54,8 @@ pub enum RegroupKind {
     Merge,
     /// One archive group would become several.
     Split,
+    /// Instances the import would reject (a required UID is missing or invalid).
+    Rejected,
 }
 
 /// One regrouping problem: a connected set of archive groups and the number of groups they
@@ -63,23 +69,45 @@ pub struct RegroupWarning {
     /// The archive groups involved, by their archive labels (e.g. `S1234ABC`, `S1234ABC/2`,
     /// `S1234ABC/2/5`), sorted.
     pub archive_groups: Vec<String>,
-    /// How many groups they would become on re-import.
+    /// How many groups they would become on re-import (0 for rejected instances).
     pub would_become: usize,
+    /// For [`RegroupKind::Rejected`]: why, and how many instances; `archive_groups` then names
+    /// the series they belong to.
+    pub rejected: Option<Rejection>,
 }
 
-impl fmt::Display for RegroupWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// Instances the import would reject, for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rejection {
+    /// Why, naming the attribute and never its value (e.g. `no SeriesInstanceUID`).
+    pub reason: String,
+    /// How many exported instances.
+    pub instances: usize,
+}
+
+impl RegroupWarning {
+    /// The warning with the groups named by `names` instead of the archive labels (the
+    /// manifest names them by package labels). The counts always come from the archive groups.
+    pub fn describe(&self, names: &[String]) -> String {
         let n = self.archive_groups.len();
-        let names = abbreviated(&self.archive_groups, 8);
-        match self.kind {
-            RegroupKind::Merge => write!(
-                f,
+        let names = abbreviated(names, 8);
+        match (self.kind, &self.rejected) {
+            (RegroupKind::Rejected, Some(r)) => format!(
+                "{} {} would be rejected on re-import: {} (series {names})",
+                r.instances,
+                if r.instances == 1 {
+                    "instance"
+                } else {
+                    "instances"
+                },
+                r.reason
+            ),
+            (RegroupKind::Merge, _) => format!(
                 "{n} {} would merge into {} on re-import: {names}",
                 self.level.plural(),
                 self.would_become
             ),
-            RegroupKind::Split => write!(
-                f,
+            (RegroupKind::Split | RegroupKind::Rejected, _) => format!(
                 "{} {} would split into {} on re-import: {names}",
                 n,
                 if n == 1 {
@@ -90,6 +118,12 @@ impl fmt::Display for RegroupWarning {
                 self.would_become
             ),
         }
+    }
+}
+
+impl fmt::Display for RegroupWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe(&self.archive_groups))
     }
 }
 
@@ -134,12 +168,18 @@ pub struct Placement {
     pub series_key: String,
     /// The SOPInstanceUID of the exported header.
     pub instance_key: String,
+    /// Why the import would reject the exported header (value-free), if it would; the keys
+    /// are then meaningless and ignored.
+    pub unimportable: Option<String>,
 }
 
 /// Compares archive grouping with re-import grouping at every level and returns the merges and
-/// splits, subjects first. An empty result means the package regroups exactly as archived.
+/// splits, subjects first, then the instances the import would reject. An empty result means
+/// the package regroups exactly as archived.
 pub fn check(placements: &[Placement]) -> Vec<RegroupWarning> {
     let mut out = Vec::new();
+    let (rejected, placements): (Vec<&Placement>, Vec<&Placement>) =
+        placements.iter().partition(|p| p.unimportable.is_some());
     type Pick = fn(&Placement) -> (&str, &str);
     let levels: [(GroupLevel, Pick); 4] = [
         (GroupLevel::Subject, |p| {
@@ -152,7 +192,26 @@ pub fn check(placements: &[Placement]) -> Vec<RegroupWarning> {
         }),
     ];
     for (level, pick) in levels {
-        out.extend(compare_level(level, placements.iter().map(pick)));
+        out.extend(compare_level(level, placements.iter().copied().map(pick)));
+    }
+    let mut by_reason: BTreeMap<&str, (usize, BTreeSet<&str>)> = BTreeMap::new();
+    for p in rejected {
+        let reason = p.unimportable.as_deref().unwrap_or_default();
+        let entry = by_reason.entry(reason).or_default();
+        entry.0 += 1;
+        entry.1.insert(&p.archive_series);
+    }
+    for (reason, (instances, series)) in by_reason {
+        out.push(RegroupWarning {
+            level: GroupLevel::Instance,
+            kind: RegroupKind::Rejected,
+            archive_groups: series.iter().map(|s| s.to_string()).collect(),
+            would_become: 0,
+            rejected: Some(Rejection {
+                reason: reason.to_string(),
+                instances,
+            }),
+        });
     }
     out
 }
@@ -203,6 +262,7 @@ fn compare_level<'a>(
             kind,
             archive_groups: archives.iter().map(|s| s.to_string()).collect(),
             would_become: keys.len(),
+            rejected: None,
         });
     }
     out
@@ -222,6 +282,7 @@ mod tests {
             study_key: keys[1].into(),
             series_key: keys[2].into(),
             instance_key: keys[3].into(),
+            unimportable: None,
         }
     }
 
@@ -281,6 +342,36 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].level, GroupLevel::Series);
         assert_eq!(w[0].archive_groups, vec!["S1/1/3", "S1/1/3.1"]);
+    }
+
+    #[test]
+    fn unimportable_instances_are_rejections_not_merges() {
+        let mut a = place("S1", "1", "1", "1", ["x", "x", "x", "x1"]);
+        let mut b = place("S2", "1", "1", "1", ["x", "x", "x", "x2"]);
+        a.unimportable = Some("no SeriesInstanceUID".into());
+        b.unimportable = Some("no SeriesInstanceUID".into());
+        let ok = place("S3", "1", "1", "1", ["P3", "st3", "se3", "i3"]);
+        let w = check(&[a, b, ok]);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert_eq!(w[0].kind, RegroupKind::Rejected);
+        assert_eq!(w[0].archive_groups, vec!["S1/1/1", "S2/1/1"]);
+        assert_eq!(
+            w[0].to_string(),
+            "2 instances would be rejected on re-import: no SeriesInstanceUID (series S1/1/1, S2/1/1)"
+        );
+    }
+
+    #[test]
+    fn described_with_other_names_keeps_the_archive_counts() {
+        let p = vec![
+            place("S1", "1", "1", "1", ["P", "st1", "se1", "i1"]),
+            place("S2", "1", "1", "1", ["P", "st2", "se2", "i2"]),
+        ];
+        let w = check(&p);
+        assert_eq!(
+            w[0].describe(&["PX (2 archive subjects)".to_string()]),
+            "2 subjects would merge into 1 on re-import: PX (2 archive subjects)"
+        );
     }
 
     #[test]

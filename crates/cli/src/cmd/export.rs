@@ -156,6 +156,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 audit.files,
                 args.out.display()
             ));
+            if !req.profile.removes_identity() {
+                // anonymize and sup142 change a few attributes only; their audit searches just
+                // the values those attributes held.
+                let what = if req.profile.level() == anon_core::Level::Anonymize {
+                    "the patient's name and birth date"
+                } else {
+                    "the values of the attributes on its list"
+                };
+                ui::warn(format!(
+                    "level {} removes {what} only from those attributes, and the audit found them elsewhere in the files; --level anonymize-full also cleans other text",
+                    req.profile.name()
+                ));
+            }
             Ok(ExitCode::from(1))
         }
         Err(ExportError::Files(failures)) => {
@@ -197,35 +210,6 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
     if shown > 5 {
         ui::warn(format!("… and {} more engine warnings", shown - 5));
     }
-    if let Some(a) = s.audit.as_ref().filter(|a| !a.findings.is_empty()) {
-        let mut per_kind: std::collections::BTreeMap<String, std::collections::BTreeSet<&str>> =
-            std::collections::BTreeMap::new();
-        for f in &a.findings {
-            let (what, file) = match f {
-                export::audit::Finding::Value { what, file, .. } => (what.clone(), file.as_str()),
-                export::audit::Finding::PrivateElement { file, .. } => {
-                    ("private elements".into(), file.as_str())
-                }
-                export::audit::Finding::IdentityNotMarkedRemoved { file } => {
-                    ("no PatientIdentityRemoved".into(), file.as_str())
-                }
-                export::audit::Finding::Unreadable { file, .. } => {
-                    ("unreadable".into(), file.as_str())
-                }
-            };
-            per_kind.entry(what).or_default().insert(file);
-        }
-        let list: Vec<String> = per_kind
-            .iter()
-            .map(|(what, files)| format!("{what} in {} file(s)", files.len()))
-            .collect();
-        ui::warn(format!(
-            "level {} keeps identifying data outside the attributes it changes: {}; \
-             use --level anonymize-full to remove it",
-            s.manifest.level,
-            list.join(", ")
-        ));
-    }
     let c = &s.manifest.counts;
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
@@ -252,9 +236,6 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
         ),
         Some(path) => {
             let audit = match &s.audit {
-                Some(a) if !a.is_clean() => {
-                    format!("; audit advisory: {} finding(s)", a.findings.len())
-                }
                 Some(a) => format!(
                     "; audit clean ({} values searched in {} files)",
                     a.values_searched, a.files
