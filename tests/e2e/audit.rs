@@ -3,10 +3,13 @@
 //! the bytes of an exported file), exit 1 naming the file and the kind of value, never the
 //! value itself.
 
+use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_object::FileMetaTableBuilder;
+use synth::fixture::InstanceSpec;
 
 use crate::export::{
     archive_with_dump, at_archive, dicom_files, export, parse, read_package, s, small_dump,
@@ -157,9 +160,10 @@ fn patient_id_written_into_an_exported_file_is_found() {
 
     let run = audit(&t, "pkg", &[]).expect_code(1);
     assert!(
-        run.stderr
-            .contains(&format!("PatientID value found in the header of {rel}")),
-        "{}",
+        run.stderr.contains(&format!(
+            "PatientID value found in the header of {rel} at ("
+        )),
+        "the tag path is named: {}",
         run.stderr
     );
     assert_silent_about(&run, &[&name, &id, &birth]);
@@ -260,4 +264,331 @@ fn an_identifier_in_a_folder_package_file_name_is_found_without_showing_it() {
         run.stderr
     );
     assert_silent_about(&run, &[&name, &id, &birth]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Archives of chosen patients
+// ---------------------------------------------------------------------------------------------
+
+/// One patient's instance, its text written as UTF-8 (ISO_IR 192) so any name can be held.
+fn patient_spec(i: u32, name: &str, id: &str, birth: &str) -> InstanceSpec {
+    InstanceSpec {
+        patient_name: name.into(),
+        patient_id: id.into(),
+        birth_date: birth.into(),
+        study_uid: format!("2.25.77{i}1"),
+        series_uid: format!("2.25.77{i}2"),
+        sop_uid: format!("2.25.77{i}3"),
+        frame_of_reference_uid: Some(format!("2.25.77{i}4")),
+        referring_physician: "WEBER^ANNA".into(),
+        ..InstanceSpec::default()
+    }
+}
+
+/// Writes `specs` into `<tmp>/dump` and imports them into the test's archive.
+fn archive_of(t: &TestDir, specs: &[InstanceSpec]) {
+    std::fs::create_dir_all(t.join("dump")).expect("mkdir");
+    for (i, spec) in specs.iter().enumerate() {
+        let mut obj = spec.to_object().expect("fixture");
+        obj.put(DataElement::new(
+            Tag(0x0008, 0x0005),
+            VR::CS,
+            PrimitiveValue::from("ISO_IR 192"),
+        ));
+        obj.with_meta(
+            FileMetaTableBuilder::new()
+                .transfer_syntax(spec.syntax.uid())
+                .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+                .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
+        )
+        .expect("meta")
+        .write_to_file(t.join(format!("dump/{i}.dcm")))
+        .expect("write");
+    }
+    let run = at_archive(t, &t.archive())
+        .arg("import")
+        .arg(t.join("dump"))
+        .run();
+    assert!(run.code == Some(0), "import failed\n{}", run.stderr);
+}
+
+/// The findings of `depot audit --json`.
+fn findings(run: &Run) -> Vec<serde_json::Value> {
+    run.json()["findings"].as_array().expect("findings").clone()
+}
+
+/// Overwrites the first `ANONYMIZED` dummy in a header of the package with `bytes` (padded
+/// with spaces), returning the file and the offset.
+fn plant(pkg: &Path, bytes: &[u8]) -> (String, usize) {
+    let marker: &[u8] = b"ANONYMIZED";
+    assert!(bytes.len() <= marker.len());
+    let files = dicom_files(&read_package(pkg));
+    let (rel, mut content, at) = files
+        .into_iter()
+        .find_map(|(rel, b)| {
+            b.windows(marker.len())
+                .position(|w| w == marker)
+                .map(|at| (rel, b, at))
+        })
+        .expect("a file with a dummy value");
+    let mut planted = bytes.to_vec();
+    planted.resize(marker.len(), b' ');
+    content[at..at + marker.len()].copy_from_slice(&planted);
+    std::fs::write(pkg.join(&rel), &content).expect("write");
+    (rel, at)
+}
+
+/// Copies a folder package.
+fn copy_package(from: &Path, to: &Path) {
+    for (rel, bytes) in read_package(from) {
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+        std::fs::write(dest, bytes).expect("write");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The value search never depends on the level a package claims
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_original_package_is_not_clean_and_neither_is_one_whose_manifest_says_original() {
+    let t = TestDir::new();
+    packages(&t);
+    let (name, id, birth) = patient(&t);
+    export(&t, "orig", &["--level", "original"]).ok();
+    let run = audit(&t, "orig", &[]).expect_code(1);
+    assert!(run.stderr.contains("at original"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("PatientName value found in the header of")
+            && run.stderr.contains(" at (0010,0010)"),
+        "{}",
+        run.stderr
+    );
+    assert_silent_about(&run, &[&name, &id, &birth]);
+    let json = audit(&t, "orig", &["--json"]).expect_code(1);
+    assert!(json.json()["values_searched"].as_u64().unwrap_or(0) > 20);
+    assert!(
+        findings(&json)
+            .iter()
+            .any(|f| f["what"] == "PatientID" && f["tag"] == "(0010,0020)"),
+        "{}",
+        json.stdout
+    );
+
+    // A de-identified package with the PatientID planted and its manifest edited to say
+    // `original`.
+    let (rel, _) = plant(&t.join("pkg"), id.as_bytes());
+    let m = t.join("pkg/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&m).expect("read")).expect("json");
+    manifest["level"] = "original".into();
+    std::fs::write(&m, serde_json::to_vec(&manifest).expect("json")).expect("write");
+    let run = audit(&t, "pkg", &[]).expect_code(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "PatientID value found in the header of {rel} at ("
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_silent_about(&run, &[&name, &id, &birth]);
+}
+
+#[test]
+fn a_level_given_on_the_command_line_does_not_weaken_the_manifest_s_claim() {
+    let t = TestDir::new();
+    packages(&t);
+    let files = dicom_files(&read_package(&t.join("pkg")));
+    let (rel, bytes) = files.iter().next().expect("a file");
+    let mut obj = parse(bytes);
+    obj.put(DataElement::new(
+        Tag(0x0009, 0x0010),
+        VR::LO,
+        PrimitiveValue::from("ACME 1.1"),
+    ));
+    let mut out = Vec::new();
+    obj.write_all(&mut out).expect("encode");
+    std::fs::write(t.join("pkg").join(rel), &out).expect("write");
+    // `anonymize` keeps private elements; the manifest claims anonymize-full.
+    let run = audit(&t, "pkg", &["--level", "anonymize"]).expect_code(1);
+    assert!(
+        run.stderr
+            .contains(&format!("private element (0009,0010) in {rel}")),
+        "{}",
+        run.stderr
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spellings
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn names_in_other_character_sets_cases_and_spellings_are_found() {
+    let t = TestDir::new();
+    archive_of(
+        &t,
+        &[
+            patient_spec(1, "Иванов^Пётр", "RU000010", "19700101"),
+            patient_spec(2, "Müller^Hans", "DE000012", "19650312"),
+            patient_spec(3, "Schulz-Brandenburger^Eva", "DE000013", "19700101"),
+            patient_spec(4, "Wang^Xiaodong=王^小东", "CN000014", "19700101"),
+            patient_spec(5, "Hong^Gildong=홍^길동", "KR000015", "19700101"),
+            patient_spec(6, "Yamada^Tarou=山田^太郎", "JP000016", "19700101"),
+        ],
+    );
+    export(&t, "clean", &["--level", "anonymize-full"]).ok();
+    audit(&t, "clean", &[]).ok();
+    // (spelling, bytes as the data's own character set writes them, attribute)
+    let plants: [(&str, &[u8], &str); 8] = [
+        // ISO_IR 144 (ISO 8859-5): Иванов.
+        ("cyrillic", b"\xb8\xd2\xd0\xdd\xde\xd2", "PatientName"),
+        // ISO_IR 100, upper case: MÜLLER for an archived Müller.
+        ("latin1-upper", b"M\xDCLLER", "PatientName"),
+        ("dd.mm.yyyy", b"12.03.1965", "PatientBirthDate"),
+        ("mm/dd/yyyy", b"03/12/1965", "PatientBirthDate"),
+        ("hyphen-part", b"Schulz", "PatientName"),
+        // GB18030: the single-character surname 王.
+        ("gb18030-single", b"\xcd\xf5", "PatientName"),
+        // ISO 2022 IR 149: 홍 after its escape sequence.
+        ("ks-x-1001-single", b"\x1b$)C\xc8\xab", "PatientName"),
+        // ISO 2022 IR 87: 山田 after its escape sequence.
+        ("jis-x-0208", b"\x1b$B;3ED", "PatientName"),
+    ];
+    for (what, bytes, label) in plants {
+        let pkg = t.join(what);
+        copy_package(&t.join("clean"), &pkg);
+        let (rel, _) = plant(&pkg, bytes);
+        let run = audit(&t, what, &[]);
+        let run = run.expect_code(1);
+        assert!(
+            run.stderr
+                .contains(&format!("{label} value found in the header of {rel} at (")),
+            "{what}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_fake_pixel_data_header_in_a_text_value_hides_nothing_after_it() {
+    let t = TestDir::new();
+    let mut spec = patient_spec(1, "Doe^Jane", "MRN000070", "19700101");
+    spec.modality = "SR".into();
+    spec.sop_class_uid = "1.2.840.10008.5.1.4.1.1.88.33".into();
+    spec.sr = Some(synth::fixture::SrDocument::default());
+    archive_of(&t, &[spec]);
+    export(&t, "clean", &["--level", "anonymize-full"]).ok();
+    let marker: &[u8] = b"ANONYMIZED";
+    for variant in ["control", "fake"] {
+        let pkg = t.join(variant);
+        copy_package(&t.join("clean"), &pkg);
+        let (rel, mut bytes) = dicom_files(&read_package(&pkg))
+            .into_iter()
+            .next()
+            .expect("the SR");
+        let at: Vec<usize> = bytes
+            .windows(marker.len())
+            .enumerate()
+            .filter(|(_, w)| *w == marker)
+            .map(|(i, _)| i)
+            .collect();
+        assert!(at.len() >= 2, "two dummy values in the SR");
+        let last = *at.last().expect("last");
+        bytes[last..last + 10].copy_from_slice(b"WEBER     ");
+        if variant == "fake" {
+            // An implicit-VR Pixel Data header whose length runs to the end of the file.
+            let first = at[0];
+            let len = (bytes.len() - first - 8) as u32;
+            bytes[first..first + 4].copy_from_slice(&[0xE0, 0x7F, 0x10, 0x00]);
+            bytes[first + 4..first + 8].copy_from_slice(&len.to_le_bytes());
+        }
+        std::fs::write(pkg.join(&rel), &bytes).expect("write");
+        let run = audit(&t, variant, &[]).expect_code(1);
+        assert!(
+            run.stderr.contains(&format!(
+                "ReferringPhysicianName value found in the header of {rel} at ("
+            )),
+            "{variant}: {}",
+            run.stderr
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zip metadata and the manifest
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn zip_comments_and_extra_fields_are_audited() {
+    let t = TestDir::new();
+    packages(&t);
+    let (name, id, birth) = patient(&t);
+    for kind in ["comment", "extra"] {
+        let to = t.join(format!("{kind}.zip"));
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&to).expect("create"));
+        for (n, (entry, content)) in read_package(&t.join("pkg.zip")).into_iter().enumerate() {
+            let mut opts = zip::write::FullFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            if kind == "extra" && n == 0 {
+                opts.add_extra_field(0x9999, id.as_bytes(), false)
+                    .expect("extra");
+            }
+            z.start_file(entry, opts).expect("entry");
+            z.write_all(&content).expect("write");
+        }
+        if kind == "comment" {
+            z.set_comment(format!("patient {id}")).expect("comment");
+        }
+        z.finish().expect("finish");
+        let run = audit(&t, &format!("{kind}.zip"), &[]).expect_code(1);
+        let expected = if kind == "comment" {
+            "PatientID value found in the zip file's comment".to_string()
+        } else {
+            "PatientID value found in the zip metadata (extra field, comment) of ".to_string()
+        };
+        assert!(run.stderr.contains(&expected), "{kind}: {}", run.stderr);
+        assert_silent_about(&run, &[&name, &id, &birth]);
+    }
+}
+
+#[test]
+fn patients_named_like_manifest_words_are_exported_and_planted_values_still_found() {
+    let t = TestDir::new();
+    archive_of(
+        &t,
+        &[
+            patient_spec(1, "Path^Anna", "PA000020", "19700101"),
+            patient_spec(2, "Smith^Series", "PA000021", "19700101"),
+            patient_spec(3, "Kind^May", "PA000022", "19700101"),
+            patient_spec(4, "Level^Files", "PA000023", "19700101"),
+        ],
+    );
+    for pkg in ["pkg", "pkg.zip"] {
+        let run = export(&t, pkg, &["--level", "anonymize-full"]).ok();
+        assert!(run.stderr.contains("audit clean"), "{}", run.stderr);
+        audit(&t, pkg, &[]).ok();
+    }
+    let m = t.join("pkg/manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&m).expect("read")).expect("json");
+    manifest["note"] = "for Smith, PA000021".into();
+    std::fs::write(&m, serde_json::to_vec_pretty(&manifest).expect("json")).expect("write");
+    let run = audit(&t, "pkg", &["--json"]).expect_code(1);
+    let found: BTreeSet<(String, String)> = findings(&run)
+        .iter()
+        .map(|f| (s(f, "file").to_string(), s(f, "what").to_string()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("manifest.json".to_string(), "PatientID".to_string()),
+            ("manifest.json".to_string(), "PatientName".to_string())
+        ]
+        .into(),
+        "{}",
+        run.stdout
+    );
 }

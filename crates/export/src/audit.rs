@@ -4,33 +4,57 @@
 //!
 //! De-identification is only as good as its blind spots, so the audit does not trust the
 //! engine: it searches every byte of every file (inflating deflated data sets first, since PHI
-//! in a compressed stream is invisible to a byte search), every path and zip entry name, and the
-//! manifest, for the archive's own values — names and their parts, IDs, birth dates in several
-//! spellings, accession numbers, institutions, physicians, original UIDs — in the encodings the
-//! data uses (ASCII case-insensitive, UTF-8, Latin-1). It also checks structure: no private
-//! element at any depth, and PatientIdentityRemoved where the level promises it.
+//! in a compressed stream is invisible to a byte search), every path, zip entry name, zip comment
+//! and extra field, and the manifest, for the archive's own values — names and their parts, IDs,
+//! birth dates in the spellings people write, accession numbers, institutions, physicians,
+//! original UIDs — in every character set DICOM defines that can encode them (the index holds
+//! decoded text; the file holds bytes in its own Specific Character Set) and in their Unicode
+//! case variants. It also checks structure: no private element at any depth, and
+//! PatientIdentityRemoved where the level promises it.
+//!
+//! Where a file's regions lie (meta group, data set, top-level Pixel Data) comes from
+//! [`archive::scan::check`], the one structural walker, which also refuses hostile lengths and
+//! deflate bombs before anything is parsed or inflated here. A file it refuses is a finding of
+//! its own, and its raw bytes are still searched for every value. Parsing (dicom-rs's token
+//! reader, values kept as raw bytes) happens only after that check: for the structural rules,
+//! and, when a value was found, to say in which element it sits.
 //!
 //! Findings name the place and the kind of value, never the value itself: the audit's output is
 //! shown on screens and pasted into tickets.
 //!
-//! False positives are kept down without opening holes: short values (under
-//! [`LONG_NEEDLE`] bytes) must stand between word boundaries and are not searched inside the
-//! pixel data value, where random bytes would match them by chance; long values are searched
-//! everywhere with no boundary rule.
+//! False positives are kept down without opening holes: short values (under [`LONG_NEEDLE`]
+//! bytes) must stand between word boundaries and are not searched inside the pixel data value,
+//! where random bytes would match them by chance; long values are searched everywhere with no
+//! boundary rule. A single CJK character (a meaningful surname such as 王 or 홍) is searched
+//! too, but a byte match of it counts only inside a text value. In the manifest, which depot
+//! writes itself, depot's own vocabulary (field names, CSV header, message templates, level and
+//! option names) is blanked first and every value must be a whole word, so a patient named
+//! "Path" or "Series" does not make every package unexportable.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use dicom_core::header::Header;
-use dicom_object::InMemDicomObject;
+use anon_core::{Action, DeidOption, Deidentifier, Key, Level, Profile};
+use archive::scan::{self, Encoding};
+use archive::{Archive, Filter};
+use dicom_core::{Tag, VR};
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
+use dicom_parser::dataset::read::{DataSetReaderOptions, ValueReadStrategy};
+use dicom_parser::dataset::{DataSetReader, DataToken};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use serde::Serialize;
+
+use crate::pipeline::{AuditRequest, AuditScope, ExportError, PackageAuditError};
 
 /// Values at least this long are searched everywhere, without word boundaries.
 pub const LONG_NEEDLE: usize = 6;
-/// Values shorter than this are too common to search for at all.
+/// Values shorter than this are too common to search for at all (except single CJK
+/// characters, which count only inside text).
 pub const MIN_NEEDLE: usize = 3;
 
 /// What kind of identifying value a needle is; decides its spellings and boundary rule.
@@ -41,7 +65,8 @@ pub enum ValueKind {
     PersonName,
     /// An identifier (PatientID, accession number, ...).
     Identifier,
-    /// A date (DA): searched as `YYYYMMDD`, `YYYY-MM-DD` and `YYYY.MM.DD`.
+    /// A date (DA): searched as `YYYYMMDD`, `YYYY-MM-DD`, `YYYY.MM.DD`, `YYYY/MM/DD`,
+    /// `DD.MM.YYYY`, `MM/DD/YYYY` and `DD/MM/YYYY`.
     Date,
     /// A UID: searched with UID boundaries.
     Uid,
@@ -79,10 +104,13 @@ pub enum Region {
     Header,
     /// Inside the pixel data value.
     PixelData,
-    /// A file that is not DICOM (manifest, CSV, ...).
+    /// A file that is not DICOM (manifest, CSV, ...), or a DICOM file that could not be read,
+    /// searched as raw bytes.
     Text,
     /// A path or zip entry name.
     Path,
+    /// A zip entry's extra field or comment, a raw entry name, or the zip file's comment.
+    ZipMetadata,
 }
 
 /// One thing the audit found. Never carries the identifying value itself.
@@ -91,12 +119,17 @@ pub enum Region {
 pub enum Finding {
     /// An identifying value occurs in a file or path.
     Value {
-        /// Package-relative file or path.
+        /// Package-relative file or path (for zip metadata, the entry; empty for the zip
+        /// file's own comment).
         file: String,
         /// Which attribute's value it is (e.g. "PatientName").
         what: String,
         /// Where it was found.
         region: Region,
+        /// For header findings, the element holding it, e.g. `(0040,A730)[0]/(0040,A160)`
+        /// (absent when the value lies across elements or the file could not be parsed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
     },
     /// A private element remains.
     PrivateElement {
@@ -122,14 +155,27 @@ pub enum Finding {
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Finding::Value { file, what, region } => {
+            Finding::Value {
+                file,
+                what,
+                region,
+                tag,
+            } => {
                 let place = match region {
                     Region::Header => "in the header of",
                     Region::PixelData => "in the pixel data of",
                     Region::Text => "in",
                     Region::Path => "in the path",
+                    Region::ZipMetadata if file.is_empty() => {
+                        return write!(f, "{what} value found in the zip file's comment");
+                    }
+                    Region::ZipMetadata => "in the zip metadata (extra field, comment) of",
                 };
-                write!(f, "{what} value found {place} {file}")
+                write!(f, "{what} value found {place} {file}")?;
+                if let Some(tag) = tag {
+                    write!(f, " at {tag}")?;
+                }
+                Ok(())
             }
             Finding::PrivateElement { file, tag } => write!(f, "private element {tag} in {file}"),
             Finding::IdentityNotMarkedRemoved { file } => {
@@ -147,6 +193,34 @@ pub struct Rules {
     pub forbid_private: bool,
     /// Every DICOM file must carry PatientIdentityRemoved = YES.
     pub require_identity_removed: bool,
+}
+
+impl Rules {
+    /// The rules a profile promises: private elements gone when it removes them all,
+    /// PatientIdentityRemoved when it claims to remove identity.
+    pub fn for_profile(profile: &Profile) -> Rules {
+        let private_removed = profile
+            .rules()
+            .iter()
+            .any(|r| r.tag.eq_ignore_ascii_case("gggg,eeee") && r.action == Action::X);
+        Rules {
+            forbid_private: private_removed,
+            require_identity_removed: profile.removes_identity(),
+        }
+    }
+
+    /// Every rule of either.
+    pub fn union(self, other: Rules) -> Rules {
+        Rules {
+            forbid_private: self.forbid_private || other.forbid_private,
+            require_identity_removed: self.require_identity_removed
+                || other.require_identity_removed,
+        }
+    }
+
+    fn any(self) -> bool {
+        self.forbid_private || self.require_identity_removed
+    }
 }
 
 /// Errors that stop an audit from running at all (a bad single file is a finding instead).
@@ -176,23 +250,58 @@ pub enum AuditError {
     Build(#[from] aho_corasick::BuildError),
 }
 
-/// One spelling of a needle, as searched.
-#[derive(Debug, Clone)]
-struct Pattern {
-    label: String,
-    bounded: Boundary,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Boundary {
     /// No boundary check.
     None,
-    /// Not preceded or followed by an ASCII letter or digit.
+    /// Where the match begins (ends) with an ASCII letter or digit, the byte before (after)
+    /// must not be one; the end of an ISO 2022 escape sequence counts as a boundary.
     Word,
     /// Not preceded by a digit or dot, not followed by a digit or dot.
     Uid,
     /// Not preceded by a digit (a date may start a DT value).
     DateStart,
+}
+
+/// One spelling of a needle, as searched.
+#[derive(Debug, Clone)]
+struct Pattern {
+    label: String,
+    bounded: Boundary,
+    /// The bytes, when they must match exactly: the automaton folds ASCII case, which would
+    /// take one character of a multi-byte encoding for another whose bytes differ in case.
+    exact: Option<Box<[u8]>>,
+    /// A single CJK character: a byte match counts only inside a text value.
+    confirm: bool,
+}
+
+/// One byte spelling of a needle before it becomes a [`Pattern`].
+#[derive(Debug, Clone)]
+struct Spelling {
+    bytes: Vec<u8>,
+    boundary: Boundary,
+    exact: bool,
+    confirm: bool,
+    /// UTF-8 or Latin-1 spelling of the value as given: also searched in pixel data when long.
+    pixel: bool,
+}
+
+/// A spelling as deduplicated: (bytes, exact, label, boundary); mapped to (confirm, pixel).
+type SpellingKey = (Vec<u8>, bool, String, Boundary);
+
+/// How matches are filtered in one kind of place.
+#[derive(Debug, Clone, Copy, Default)]
+struct Mode {
+    /// Every match must be a whole word (the manifest).
+    whole_words: bool,
+}
+
+/// A match that passed its boundary rule.
+#[derive(Debug, Clone)]
+struct Hit<'p> {
+    label: &'p str,
+    range: Range<usize>,
+    confirm: bool,
 }
 
 /// A prepared search for a set of needles plus structural rules; cheap to share across threads.
@@ -210,29 +319,36 @@ pub struct Auditor {
 
 impl Auditor {
     /// Prepares the search. Values shorter than [`MIN_NEEDLE`] are dropped (they would match
-    /// everywhere); [`Auditor::searched_values`] tells how many spellings remain.
+    /// everywhere), except single CJK characters; [`Auditor::searched_values`] tells how many
+    /// spellings remain.
     pub fn new(needles: &[Needle], rules: Rules) -> Result<Auditor, AuditError> {
-        let mut spellings: BTreeSet<(Vec<u8>, String, u8)> = BTreeSet::new();
+        let mut spellings: BTreeMap<SpellingKey, (bool, bool)> = BTreeMap::new();
         for n in needles {
-            for (bytes, boundary) in spellings_of(n) {
-                if bytes.len() >= MIN_NEEDLE {
-                    spellings.insert((bytes, n.label.clone(), boundary as u8));
-                }
+            for s in spellings_of(n) {
+                let bytes = if s.exact {
+                    s.bytes
+                } else {
+                    s.bytes.to_ascii_lowercase()
+                };
+                let e = spellings
+                    .entry((bytes, s.exact, n.label.clone(), s.boundary))
+                    .or_insert((s.confirm, s.pixel));
+                e.0 &= s.confirm;
+                e.1 |= s.pixel;
             }
         }
         let mut all_bytes = Vec::new();
         let mut all_patterns = Vec::new();
         let mut long_bytes = Vec::new();
         let mut long_patterns = Vec::new();
-        for (bytes, label, b) in spellings {
-            let bounded = match b {
-                0 => Boundary::None,
-                1 => Boundary::Word,
-                2 => Boundary::Uid,
-                _ => Boundary::DateStart,
+        for ((bytes, exact, label, bounded), (confirm, pixel)) in spellings {
+            let pattern = Pattern {
+                label,
+                bounded,
+                exact: exact.then(|| bytes.clone().into_boxed_slice()),
+                confirm,
             };
-            let pattern = Pattern { label, bounded };
-            if bytes.len() >= LONG_NEEDLE {
+            if pixel && !confirm && !exact && bytes.len() >= LONG_NEEDLE {
                 long_bytes.push(bytes.clone());
                 long_patterns.push(pattern.clone());
             }
@@ -271,21 +387,39 @@ impl Auditor {
         self.searched
     }
 
+    /// The structural rules checked.
+    pub fn rules(&self) -> Rules {
+        self.rules
+    }
+
+    fn hits<'a>(&'a self, hay: &[u8], mode: Mode) -> Vec<Hit<'a>> {
+        bounded_matches(self.all.as_ref(), &self.all_patterns, hay, mode)
+    }
+
+    /// Labels of the matches in `hay`; single-character matches count when `text` is true.
+    fn labels(&self, hay: &[u8], mode: Mode, text: bool) -> BTreeSet<String> {
+        self.hits(hay, mode)
+            .into_iter()
+            .filter(|h| text || !h.confirm)
+            .map(|h| h.label.to_string())
+            .collect()
+    }
+
     /// The path with every identifying value in it replaced by `<Label>`, and the labels
     /// found. Findings name files by their masked path, so a report never repeats a value
     /// that sits in a file name.
     pub fn mask_path(&self, rel: &str) -> (String, BTreeSet<String>) {
-        let hits = bounded_matches(self.all.as_ref(), &self.all_patterns, rel.as_bytes());
-        let labels: BTreeSet<String> = hits.iter().map(|(l, _)| l.to_string()).collect();
+        let hits = self.hits(rel.as_bytes(), Mode::default());
+        let labels: BTreeSet<String> = hits.iter().map(|h| h.label.to_string()).collect();
         if hits.is_empty() {
             return (rel.to_string(), labels);
         }
         // Cover each byte hit by any match; label a covered run by its first match.
         let bytes = rel.as_bytes();
         let mut cover: Vec<Option<&str>> = vec![None; bytes.len()];
-        for (label, range) in &hits {
-            for c in cover.get_mut(range.clone()).into_iter().flatten() {
-                c.get_or_insert(label);
+        for h in &hits {
+            for c in cover.get_mut(h.range.clone()).into_iter().flatten() {
+                c.get_or_insert(h.label);
             }
         }
         let mut out = Vec::with_capacity(bytes.len());
@@ -317,72 +451,112 @@ impl Auditor {
                 file: masked.clone(),
                 what,
                 region: Region::Path,
+                tag: None,
             })
             .collect()
     }
 
     /// Checks one file's bytes: identifying values everywhere, and the structural rules if it
-    /// is DICOM. `rel` is the package-relative name used in findings.
+    /// is DICOM. `rel` is the package-relative name used in findings. The package's own
+    /// `manifest.json` and `manifest.csv` (by that name) are checked as
+    /// [`Auditor::scan_manifest`] does.
     pub fn scan_file(&self, rel: &str, bytes: &[u8]) -> Vec<Finding> {
-        let mut findings = Vec::new();
-        let Some(layout) = DicomLayout::of(bytes) else {
-            let mut labels = BTreeSet::new();
-            find_in(self.all.as_ref(), &self.all_patterns, bytes, &mut labels);
-            findings.extend(labels.into_iter().map(|what| Finding::Value {
-                file: rel.to_string(),
-                what,
-                region: Region::Text,
-            }));
-            return findings;
+        if is_manifest(rel) {
+            return self.scan_manifest(rel, bytes);
+        }
+        let preamble = if bytes.get(128..132) == Some(b"DICM") {
+            true
+        } else if bytes.starts_with(b"DICM") {
+            false
+        } else {
+            // Not DICOM: all of it is searched, single characters too when it is text.
+            let text = !bytes.contains(&0);
+            return value_findings(rel, Region::Text, self.labels(bytes, Mode::default(), text));
         };
+        match scan::check(bytes, preamble) {
+            Ok(layout) => self.scan_dicom(rel, bytes, preamble, &layout),
+            Err(e) => self.unreadable(rel, bytes, e.to_string()),
+        }
+    }
+
+    /// Checks the package's `manifest.json` or `manifest.csv`: depot's own vocabulary (field
+    /// names, the CSV header, message templates, level and option names, modality codes) is
+    /// blanked first, and a value counts only as a whole word. A value depot never writes
+    /// there is still found.
+    pub fn scan_manifest(&self, rel: &str, bytes: &[u8]) -> Vec<Finding> {
+        let blanked = blank_vocabulary(bytes, rel.ends_with(".csv"));
+        let mode = Mode { whole_words: true };
+        value_findings(rel, Region::Text, self.labels(&blanked, mode, true))
+    }
+
+    /// A DICOM file the structural check refused: a finding, and every value searched in
+    /// its raw bytes.
+    fn unreadable(&self, rel: &str, bytes: &[u8], reason: String) -> Vec<Finding> {
+        let mut findings = vec![Finding::Unreadable {
+            file: rel.to_string(),
+            reason,
+        }];
+        findings.extend(value_findings(
+            rel,
+            Region::Text,
+            self.labels(bytes, Mode::default(), true),
+        ));
+        findings
+    }
+
+    fn scan_dicom(
+        &self,
+        rel: &str,
+        bytes: &[u8],
+        preamble: bool,
+        layout: &scan::Layout,
+    ) -> Vec<Finding> {
+        let ds_start = usize::try_from(layout.data_set_start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let deflated = layout.encoding == Encoding::Deflated;
         // The data set as it would be read: inflated if the transfer syntax is deflated.
         let inflated;
-        let body: &[u8] = if layout.deflated {
-            let mut out = Vec::new();
-            let tail = bytes.get(layout.meta_end..).unwrap_or_default();
-            match flate2::read::DeflateDecoder::new(tail).read_to_end(&mut out) {
-                Ok(_) => {
+        let body: &[u8] = if deflated {
+            let limit = scan::deflate_limit(bytes.len() as u64);
+            match inflate(bytes.get(ds_start..).unwrap_or_default(), limit) {
+                Ok(out) => {
                     inflated = out;
                     &inflated
                 }
-                Err(e) => {
-                    findings.push(Finding::Unreadable {
-                        file: rel.to_string(),
-                        reason: format!("deflated data set does not inflate: {e}"),
-                    });
-                    return findings;
-                }
+                Err(reason) => return self.unreadable(rel, bytes, reason),
             }
         } else {
-            bytes
+            bytes.get(ds_start..).unwrap_or_default()
         };
-        let (head, pixels, tail) = match pixel_data_range(body, layout.big_endian) {
-            Some(r) => (&body[..r.start], &body[r.clone()], &body[r.end..]),
-            None => (body, &body[..0], &body[..0]),
-        };
-        let mut header_labels = BTreeSet::new();
-        find_in(
-            self.all.as_ref(),
-            &self.all_patterns,
-            head,
-            &mut header_labels,
-        );
-        find_in(
-            self.all.as_ref(),
-            &self.all_patterns,
-            tail,
-            &mut header_labels,
-        );
-        if layout.deflated {
-            // The meta group is never deflated.
-            let meta = bytes.get(..layout.meta_end).unwrap_or_default();
-            find_in(
-                self.all.as_ref(),
-                &self.all_patterns,
-                meta,
-                &mut header_labels,
-            );
+        let pixel = layout
+            .pixel_data
+            .as_ref()
+            .and_then(|r| {
+                let start = usize::try_from(r.start).ok()?.min(body.len());
+                let end = usize::try_from(r.end).ok()?.min(body.len());
+                Some(start..end.max(start))
+            })
+            .unwrap_or(body.len()..body.len());
+        let head = &body[..pixel.start];
+        let pixels = &body[pixel.clone()];
+        let tail = &body[pixel.end..];
+        let meta = &bytes[..ds_start];
+
+        // Header: preamble, meta group and data set outside the top-level pixel data.
+        let mut hits: Vec<Hit<'_>> = Vec::new();
+        if deflated {
+            hits.extend(self.hits(meta, Mode::default()));
+            hits.extend(self.hits(head, Mode::default()));
+        } else {
+            hits.extend(self.hits(&bytes[..ds_start + pixel.start], Mode::default()));
         }
+        hits.extend(self.hits(tail, Mode::default()));
+        let mut header: BTreeMap<&str, bool> = BTreeMap::new(); // label -> only single characters
+        for h in &hits {
+            *header.entry(h.label).or_insert(true) &= h.confirm;
+        }
+
         let mut pixel_labels = BTreeSet::new();
         for run in alphabet_runs(pixels, &self.long_alphabet, LONG_NEEDLE) {
             find_any(
@@ -392,83 +566,275 @@ impl Auditor {
                 &mut pixel_labels,
             );
         }
-        findings.extend(header_labels.into_iter().map(|what| Finding::Value {
-            file: rel.to_string(),
-            what,
-            region: Region::Header,
-        }));
+
+        let mut findings = Vec::new();
+        let walked = if header.is_empty() && !self.rules.any() {
+            None
+        } else {
+            let meta_elements = &bytes[(if preamble { 132 } else { 4 }).min(ds_start)..ds_start];
+            Some(self.walk(
+                meta_elements,
+                head,
+                tail,
+                layout.encoding,
+                !header.is_empty(),
+            ))
+        };
+        let located = match &walked {
+            Some(Ok(w)) => Some(&w.located),
+            _ => None,
+        };
+        for (label, only_single) in header {
+            let places = located.and_then(|l| l.get(label));
+            match places {
+                Some(places) if !places.is_empty() => {
+                    findings.extend(places.iter().map(|tag| Finding::Value {
+                        file: rel.to_string(),
+                        what: label.to_string(),
+                        region: Region::Header,
+                        tag: Some(tag.clone()),
+                    }));
+                }
+                // A single character found only outside text values is binary noise.
+                _ if only_single && located.is_some() => {}
+                _ => findings.push(Finding::Value {
+                    file: rel.to_string(),
+                    what: label.to_string(),
+                    region: Region::Header,
+                    tag: None,
+                }),
+            }
+        }
         findings.extend(pixel_labels.into_iter().map(|what| Finding::Value {
             file: rel.to_string(),
             what,
             region: Region::PixelData,
+            tag: None,
         }));
-        if self.rules.forbid_private || self.rules.require_identity_removed {
-            findings.extend(self.structure(rel, bytes));
-        }
-        findings
-    }
-
-    fn structure(&self, rel: &str, bytes: &[u8]) -> Vec<Finding> {
-        let mut findings = Vec::new();
-        let obj = match dicom_object::OpenFileOptions::new()
-            .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
-            .from_reader(bytes.get(128..).unwrap_or_default())
-        {
-            Ok(o) => o,
-            Err(e) => {
-                findings.push(Finding::Unreadable {
-                    file: rel.to_string(),
-                    reason: e.to_string(),
-                });
-                return findings;
+        match walked {
+            Some(Ok(w)) => {
+                if self.rules.forbid_private {
+                    findings.extend(w.private.into_iter().map(|tag| Finding::PrivateElement {
+                        file: rel.to_string(),
+                        tag,
+                    }));
+                }
+                if self.rules.require_identity_removed && !w.identity_removed {
+                    findings.push(Finding::IdentityNotMarkedRemoved {
+                        file: rel.to_string(),
+                    });
+                }
             }
-        };
-        if self.rules.forbid_private {
-            let mut tags = Vec::new();
-            private_paths(&obj, "", &mut tags);
-            findings.extend(tags.into_iter().map(|tag| Finding::PrivateElement {
+            Some(Err(reason)) => findings.push(Finding::Unreadable {
                 file: rel.to_string(),
-                tag,
-            }));
-        }
-        if self.rules.require_identity_removed {
-            let removed = obj
-                .get(dicom_dictionary_std::tags::PATIENT_IDENTITY_REMOVED)
-                .and_then(|e| e.to_str().ok())
-                .map(|s| s.trim().eq_ignore_ascii_case("YES"))
-                .unwrap_or(false);
-            if !removed {
-                findings.push(Finding::IdentityNotMarkedRemoved {
-                    file: rel.to_string(),
-                });
-            }
+                reason,
+            }),
+            None => {}
         }
         findings
     }
-}
 
-/// Collects the paths of all private elements, at every depth.
-fn private_paths(obj: &InMemDicomObject, prefix: &str, out: &mut Vec<String>) {
-    for e in obj.iter() {
-        let tag = e.tag();
-        let here = format!("{prefix}({:04X},{:04X})", tag.group(), tag.element());
-        if tag.group() % 2 == 1 {
-            out.push(here.clone());
-        }
-        if let Some(items) = e.value().items() {
-            for (i, item) in items.iter().enumerate() {
-                private_paths(item, &format!("{here}[{i}]/"), out);
+    /// Reads the meta group and the data set (without its top-level pixel data) with
+    /// dicom-rs's token reader, values as raw bytes: private elements, PatientIdentityRemoved,
+    /// and, when `locate`, the element paths where each label's values lie.
+    fn walk(
+        &self,
+        meta: &[u8],
+        head: &[u8],
+        tail: &[u8],
+        encoding: Encoding,
+        locate: bool,
+    ) -> Result<Walked, String> {
+        let mut w = Walked::default();
+        self.walk_tokens(meta, "1.2.840.10008.1.2.1", true, locate, &mut w)?;
+        let uid = match encoding {
+            Encoding::ImplicitLittle => "1.2.840.10008.1.2",
+            Encoding::ExplicitBig => "1.2.840.10008.1.2.2",
+            // Deflated data sets are walked inflated.
+            Encoding::ExplicitLittle | Encoding::Deflated => "1.2.840.10008.1.2.1",
+        };
+        self.walk_tokens(head.chain(tail), uid, false, locate, &mut w)?;
+        Ok(w)
+    }
+
+    fn walk_tokens(
+        &self,
+        source: impl Read,
+        ts_uid: &str,
+        meta: bool,
+        locate: bool,
+        w: &mut Walked,
+    ) -> Result<(), String> {
+        let ts = TransferSyntaxRegistry
+            .get(ts_uid)
+            .ok_or_else(|| format!("transfer syntax {ts_uid} unknown"))?;
+        let options = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
+        let reader = DataSetReader::new_with_ts_options(source, ts, options)
+            .map_err(|e| format!("cannot parse: {e}"))?;
+        let mut path: Vec<Step> = Vec::new();
+        let mut header: Option<(Tag, VR)> = None;
+        for token in reader {
+            let token = token.map_err(|e| format!("cannot parse: {e}"))?;
+            match token {
+                DataToken::ElementHeader(h) => {
+                    if h.tag.group() % 2 == 1 {
+                        w.private.push(tag_path(&path, h.tag));
+                    }
+                    header = Some((h.tag, h.vr));
+                }
+                DataToken::PrimitiveValue(v) => {
+                    let Some((tag, vr)) = header.take() else {
+                        continue;
+                    };
+                    let value = v.to_bytes();
+                    if !meta && path.is_empty() && tag == Tag(0x0012, 0x0062) {
+                        w.identity_removed = String::from_utf8_lossy(&value)
+                            .trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                            .eq_ignore_ascii_case("YES");
+                    }
+                    if locate {
+                        self.locate(&value, is_text(vr), &path, tag, w);
+                    }
+                }
+                DataToken::SequenceStart { tag, .. } => {
+                    if tag.group() % 2 == 1 {
+                        w.private.push(tag_path(&path, tag));
+                    }
+                    path.push(Step::Sequence { tag, items: 0 });
+                }
+                DataToken::PixelSequenceStart => {
+                    let tag = header.take().map_or(Tag(0x7FE0, 0x0010), |(t, _)| t);
+                    path.push(Step::Sequence { tag, items: 0 });
+                }
+                DataToken::ItemStart { .. } => {
+                    if let Some(Step::Sequence { tag, items }) = path.last_mut() {
+                        let (tag, item) = (*tag, *items);
+                        *items += 1;
+                        path.push(Step::Item { tag, item });
+                    }
+                }
+                DataToken::ItemEnd => {
+                    if let Some(Step::Item { .. }) = path.last() {
+                        path.pop();
+                    }
+                }
+                DataToken::SequenceEnd => {
+                    if let Some(Step::Item { .. }) = path.last() {
+                        path.pop();
+                    }
+                    path.pop();
+                }
+                DataToken::ItemValue(bytes) => {
+                    // A fragment of encapsulated pixel data nested in a sequence (an icon).
+                    if locate && let Some(Step::Item { tag, .. }) = path.last() {
+                        let tag = *tag;
+                        self.locate(&bytes, false, &path[..path.len() - 1], tag, w);
+                    }
+                }
+                DataToken::OffsetTable(_) => {}
             }
         }
+        Ok(())
+    }
+
+    /// Records which labels' values occur in one element's value.
+    fn locate(&self, value: &[u8], text: bool, path: &[Step], tag: Tag, w: &mut Walked) {
+        let labels = self.labels(value, Mode::default(), text);
+        if labels.is_empty() {
+            return;
+        }
+        let here = tag_path(path, tag);
+        for label in labels {
+            w.located.entry(label).or_default().insert(here.clone());
+        }
     }
 }
 
-/// Runs one automaton over `hay` and records the labels of matches that satisfy their
-/// boundary rule.
-fn find_in(ac: Option<&AhoCorasick>, patterns: &[Pattern], hay: &[u8], out: &mut BTreeSet<String>) {
-    for (label, _) in bounded_matches(ac, patterns, hay) {
-        out.insert(label.to_string());
+/// What the token walk of one DICOM file found.
+#[derive(Debug, Default)]
+struct Walked {
+    private: Vec<String>,
+    identity_removed: bool,
+    located: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// One step of a tag path while walking.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Sequence { tag: Tag, items: usize },
+    Item { tag: Tag, item: usize },
+}
+
+/// `(gggg,eeee)[i]/(gggg,eeee)` for an element under `path`.
+fn tag_path(path: &[Step], tag: Tag) -> String {
+    let mut out = String::new();
+    for step in path {
+        if let Step::Item { tag, item } = step {
+            out.push_str(&format!(
+                "({:04X},{:04X})[{item}]/",
+                tag.group(),
+                tag.element()
+            ));
+        }
     }
+    out.push_str(&format!("({:04X},{:04X})", tag.group(), tag.element()));
+    out
+}
+
+/// Value representations whose values are character strings.
+fn is_text(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::AE
+            | VR::AS
+            | VR::CS
+            | VR::DA
+            | VR::DS
+            | VR::DT
+            | VR::IS
+            | VR::LO
+            | VR::LT
+            | VR::PN
+            | VR::SH
+            | VR::ST
+            | VR::TM
+            | VR::UC
+            | VR::UI
+            | VR::UR
+            | VR::UT
+    )
+}
+
+fn value_findings(rel: &str, region: Region, labels: BTreeSet<String>) -> Vec<Finding> {
+    labels
+        .into_iter()
+        .map(|what| Finding::Value {
+            file: rel.to_string(),
+            what,
+            region,
+            tag: None,
+        })
+        .collect()
+}
+
+/// Inflates a deflated data set, refusing to produce more than `limit` bytes.
+fn inflate(deflated: &[u8], limit: u64) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(
+        deflated
+            .len()
+            .saturating_mul(4)
+            .min(usize::try_from(limit).unwrap_or(usize::MAX)),
+    );
+    flate2::read::DeflateDecoder::new(deflated)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("deflated data set does not inflate: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!(
+            "the deflated data set inflates beyond {limit} bytes (a decompression bomb?)"
+        ));
+    }
+    Ok(out)
 }
 
 /// Every match of `ac` in `hay` that satisfies its pattern's boundary rule, with its range.
@@ -476,30 +842,62 @@ fn bounded_matches<'p>(
     ac: Option<&AhoCorasick>,
     patterns: &'p [Pattern],
     hay: &[u8],
-) -> Vec<(&'p str, std::ops::Range<usize>)> {
+    mode: Mode,
+) -> Vec<Hit<'p>> {
     let Some(ac) = ac else { return Vec::new() };
     let mut out = Vec::new();
     for m in ac.find_overlapping_iter(hay) {
         let Some(p) = patterns.get(m.pattern().as_usize()) else {
             continue;
         };
+        if let Some(exact) = &p.exact
+            && hay.get(m.range()) != Some(&exact[..])
+        {
+            continue;
+        }
         let before = m.start().checked_sub(1).and_then(|i| hay.get(i)).copied();
         let after = hay.get(m.end()).copied();
         let ok = match p.bounded {
             Boundary::None => true,
-            Boundary::Word => !is_word(before) && !is_word(after),
+            Boundary::Word => word_bounded(hay, m.range()),
             Boundary::Uid => !is_uid_char(before) && !is_uid_char(after),
             Boundary::DateStart => !before.is_some_and(|b| b.is_ascii_digit()),
         };
-        if ok {
-            out.push((p.label.as_str(), m.start()..m.end()));
+        if ok && (!mode.whole_words || word_bounded(hay, m.range())) {
+            out.push(Hit {
+                label: p.label.as_str(),
+                range: m.range(),
+                confirm: p.confirm,
+            });
         }
     }
     out
 }
 
-/// Like [`find_in`] for long values, which have no boundary rule: a non-overlapping search,
-/// which lets the automaton use its fast prefilters on the bulk of a file.
+/// Whether `hay[r]` is not part of a longer ASCII word: where it begins (ends) with an ASCII
+/// letter or digit, the byte before (after) is not one. An ISO 2022 escape sequence
+/// (`ESC ( B`, `ESC $ ) C`, ...) just before counts as a boundary.
+fn word_bounded(hay: &[u8], r: Range<usize>) -> bool {
+    let first = hay.get(r.start).copied();
+    let last = r.end.checked_sub(1).and_then(|i| hay.get(i)).copied();
+    let before = r.start.checked_sub(1).and_then(|i| hay.get(i)).copied();
+    let after = hay.get(r.end).copied();
+    let before_ok = !is_word(first) || !is_word(before) || after_escape(hay, r.start);
+    let after_ok = !is_word(last) || !is_word(after);
+    before_ok && after_ok
+}
+
+/// Whether an ISO 2022 escape sequence (ESC, one or two intermediate bytes, a final byte)
+/// ends just before `pos`.
+fn after_escape(hay: &[u8], pos: usize) -> bool {
+    let intermediate = |i: usize| hay.get(i).is_some_and(|b| (0x20..=0x2F).contains(b));
+    let esc = |i: usize| hay.get(i) == Some(&0x1B);
+    (pos >= 3 && esc(pos - 3) && intermediate(pos - 2))
+        || (pos >= 4 && esc(pos - 4) && intermediate(pos - 3) && intermediate(pos - 2))
+}
+
+/// Like [`bounded_matches`] for long values in pixel data, which have no boundary rule: a
+/// non-overlapping search, which lets the automaton use its fast prefilters.
 fn find_any(
     ac: Option<&AhoCorasick>,
     patterns: &[Pattern],
@@ -521,7 +919,7 @@ fn find_any(
 /// `min`: only every `min`-th byte is looked at, and the neighbourhood only of those in the
 /// alphabet. Image data rarely has long runs of text bytes (16-bit samples have small high
 /// bytes), so most of a pixel data value is skipped at a sixth of a lookup per byte.
-fn alphabet_runs(hay: &[u8], alphabet: &[bool; 256], min: usize) -> Vec<std::ops::Range<usize>> {
+fn alphabet_runs(hay: &[u8], alphabet: &[bool; 256], min: usize) -> Vec<Range<usize>> {
     let inside = |i: usize| hay.get(i).is_some_and(|b| alphabet[usize::from(*b)]);
     let mut runs = Vec::new();
     let mut floor = 0; // nothing before this belongs to a run not yet reported
@@ -556,159 +954,374 @@ fn is_uid_char(b: Option<u8>) -> bool {
     b.is_some_and(|b| b.is_ascii_digit() || b == b'.')
 }
 
+// ---------------------------------------------------------------------------------------------
+// Spellings
+
 /// Every byte spelling of a needle with its boundary rule.
-fn spellings_of(n: &Needle) -> Vec<(Vec<u8>, Boundary)> {
+fn spellings_of(n: &Needle) -> Vec<Spelling> {
     let value = n
         .value
-        .trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '^');
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '^' || c == '=');
     if value.is_empty() {
         return Vec::new();
     }
-    let mut texts: Vec<(String, Boundary)> = Vec::new();
-    let text_boundary = |s: &str| {
-        if s.len() >= LONG_NEEDLE {
-            Boundary::None
-        } else {
-            Boundary::Word
-        }
-    };
+    let mut out = Vec::new();
     match n.kind {
         ValueKind::PersonName => {
-            // Whole name in its DICOM form and with spaces, then each component of each group.
-            texts.push((value.to_string(), text_boundary(value)));
-            let spaced = value.replace('^', " ");
-            texts.push((spaced.trim().to_string(), text_boundary(&spaced)));
-            for part in value.split(['^', '=', ' ', ',']) {
-                let part = part.trim_matches(|c: char| c == '.' || c.is_whitespace());
-                if !part.is_empty() {
-                    texts.push((part.to_string(), text_boundary(part)));
-                }
+            for t in name_texts(value) {
+                encode_text(&t, &mut out);
             }
         }
-        ValueKind::Identifier | ValueKind::Text => {
-            texts.push((value.to_string(), text_boundary(value)));
-        }
+        ValueKind::Identifier | ValueKind::Text => encode_text(value, &mut out),
         ValueKind::Date => {
-            let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-            if digits.len() == 8 {
-                let (y, rest) = digits.split_at(4);
-                let (m, d) = rest.split_at(2);
-                texts.push((digits.clone(), Boundary::DateStart));
-                texts.push((format!("{y}-{m}-{d}"), Boundary::DateStart));
-                texts.push((format!("{y}.{m}.{d}"), Boundary::DateStart));
-                texts.push((format!("{y}/{m}/{d}"), Boundary::DateStart));
-            } else {
-                texts.push((value.to_string(), Boundary::DateStart));
+            for t in date_texts(value) {
+                push_ascii(&mut out, t, Boundary::DateStart);
             }
         }
-        ValueKind::Uid => texts.push((value.to_string(), Boundary::Uid)),
-    }
-    let mut out = Vec::new();
-    for (t, b) in texts {
-        if t.is_empty() {
-            continue;
-        }
-        // UTF-8, and Latin-1 where the text is representable and differs (ISO_IR 100 data).
-        let latin1: Option<Vec<u8>> = t
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).ok())
-            .collect::<Option<Vec<u8>>>();
-        if let Some(l) = latin1
-            && l != t.as_bytes()
-        {
-            out.push((l, b));
-        }
-        out.push((t.into_bytes(), b));
+        ValueKind::Uid => push_ascii(&mut out, value.to_string(), Boundary::Uid),
     }
     out
 }
 
-/// What the audit needs to know of a DICOM file's byte layout.
-#[derive(Debug, Clone, Copy)]
-struct DicomLayout {
-    meta_end: usize,
-    deflated: bool,
-    big_endian: bool,
+fn push_ascii(out: &mut Vec<Spelling>, text: String, boundary: Boundary) {
+    if text.len() >= MIN_NEEDLE {
+        out.push(Spelling {
+            bytes: text.into_bytes(),
+            boundary,
+            exact: false,
+            confirm: false,
+            pixel: true,
+        });
+    }
 }
 
-impl DicomLayout {
-    /// Reads the preamble, magic and file meta group; None if this is not a DICOM file.
-    fn of(bytes: &[u8]) -> Option<DicomLayout> {
-        if bytes.get(128..132)? != b"DICM" {
-            return None;
+/// A birth date as the engine cuts it (and as people write it).
+fn date_texts(value: &str) -> Vec<String> {
+    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() != 8 {
+        return vec![value.to_string()];
+    }
+    let (y, rest) = digits.split_at(4);
+    let (m, d) = rest.split_at(2);
+    vec![
+        digits.clone(),
+        format!("{y}-{m}-{d}"),
+        format!("{y}.{m}.{d}"),
+        format!("{y}/{m}/{d}"),
+        format!("{d}.{m}.{y}"),
+        format!("{m}/{d}/{y}"),
+        format!("{d}/{m}/{y}"),
+    ]
+}
+
+/// A person name whole (as given and with spaces), each component group, the group written
+/// together (CJK names are), each component, and each component's parts split on spaces,
+/// hyphens and commas (a hyphenated surname is searched whole and part by part).
+fn name_texts(value: &str) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    let mut push = |t: String| {
+        let t = t.trim_matches(|c: char| c.is_whitespace() || c == '.' || c == ',');
+        if !t.is_empty() && !texts.iter().any(|x| x == t) {
+            texts.push(t.to_string());
         }
-        let mut pos = 132;
-        let mut ts = String::new();
-        // Meta elements are explicit VR little endian, group 0002.
-        while let Some(h) = bytes.get(pos..pos + 8) {
-            let group = u16::from_le_bytes([h[0], h[1]]);
-            if group != 0x0002 {
-                break;
+    };
+    fn spaced(s: &str) -> Vec<&str> {
+        s.split(['^', ' ']).filter(|p| !p.is_empty()).collect()
+    }
+    push(value.to_string());
+    push(spaced(value).join(" "));
+    for group in value.split('=') {
+        let group = group.trim_matches(|c: char| c == '^' || c.is_whitespace());
+        push(group.to_string());
+        push(spaced(group).join(" "));
+        if !group.is_ascii() {
+            push(spaced(group).concat());
+        }
+        for component in group.split('^') {
+            push(component.to_string());
+            for part in component.split([' ', '-', ',']) {
+                push(part.to_string());
             }
-            let element = u16::from_le_bytes([h[2], h[3]]);
-            let vr = [h[4], h[5]];
-            let (len, head) = if matches!(&vr, b"OB" | b"OW" | b"UN" | b"SQ" | b"UT" | b"UC") {
-                let l = bytes.get(pos + 8..pos + 12)?;
-                (u32::from_le_bytes([l[0], l[1], l[2], l[3]]) as usize, 12)
+        }
+    }
+    texts
+}
+
+/// Whether a character belongs to a script whose single characters are meaningful names
+/// (Han ideographs, Hangul, kana).
+fn is_cjk(c: char) -> bool {
+    matches!(u32::from(c),
+        0x1100..=0x11FF | 0x3040..=0x30FF | 0x3130..=0x318F | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFF66..=0xFF9F
+        | 0x20000..=0x3FFFF)
+}
+
+/// The text as given, upper-case, lower-case and title-case (full Unicode case mapping).
+fn case_variants(text: &str) -> Vec<String> {
+    if text.is_ascii() {
+        // The automaton folds ASCII case.
+        return vec![text.to_string()];
+    }
+    let mut title = String::with_capacity(text.len());
+    let mut start = true;
+    for c in text.chars() {
+        if start {
+            title.extend(c.to_uppercase());
+        } else {
+            title.extend(c.to_lowercase());
+        }
+        start = !c.is_alphanumeric();
+    }
+    let mut out = vec![text.to_string()];
+    for v in [text.to_uppercase(), text.to_lowercase(), title] {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// ISO 8859 parts and TIS 620 by their Specific Character Set terms (ISO 8859-9 and TIS 620 as
+/// their Windows supersets, which encode the same characters with the same bytes).
+static SINGLE_BYTE: [&encoding_rs::Encoding; 9] = [
+    encoding_rs::ISO_8859_2,   // ISO_IR 101
+    encoding_rs::ISO_8859_3,   // ISO_IR 109
+    encoding_rs::ISO_8859_4,   // ISO_IR 110
+    encoding_rs::ISO_8859_5,   // ISO_IR 144
+    encoding_rs::ISO_8859_6,   // ISO_IR 127
+    encoding_rs::ISO_8859_7,   // ISO_IR 126
+    encoding_rs::ISO_8859_8,   // ISO_IR 138
+    encoding_rs::WINDOWS_1254, // ISO_IR 148
+    encoding_rs::WINDOWS_874,  // ISO_IR 166
+];
+
+/// `text` in an encoding, if every character has a spelling in it.
+fn encoded(enc: &'static encoding_rs::Encoding, text: &str) -> Option<Vec<u8>> {
+    let (bytes, _, errors) = enc.encode(text);
+    (!errors).then(|| bytes.into_owned())
+}
+
+/// Whether every non-ASCII character of `text` takes two bytes of 0xA1..=0xFE in `bytes`
+/// (a 94×94 set invoked into G1: KS X 1001, GB 2312, JIS X 0208 in EUC form).
+fn all_g1_pairs(text: &str, bytes: &[u8]) -> bool {
+    let wide = text.chars().filter(|c| !c.is_ascii()).count();
+    let high: Vec<u8> = bytes.iter().copied().filter(|b| *b >= 0x80).collect();
+    high.len() == wide * 2 && high.iter().all(|b| (0xA1..=0xFE).contains(b))
+}
+
+/// Every spelling of one text: its case variants in every character set DICOM defines that
+/// can encode them.
+fn encode_text(text: &str, out: &mut Vec<Spelling>) {
+    let single_cjk = {
+        let mut chars = text.chars();
+        matches!((chars.next(), chars.next()), (Some(c), None) if is_cjk(c))
+    };
+    // `exact`: the bytes must match as they are (see [`Pattern::exact`]); `escaped`: they
+    // start with an ISO 2022 escape sequence, which makes them specific enough as they are.
+    let mut push = |bytes: Vec<u8>, exact: bool, pixel: bool, escaped: bool| {
+        if bytes.len() < MIN_NEEDLE && !single_cjk {
+            return;
+        }
+        out.push(Spelling {
+            boundary: if escaped || bytes.len() >= LONG_NEEDLE {
+                Boundary::None
             } else {
-                (u16::from_le_bytes([h[6], h[7]]) as usize, 8)
-            };
-            let value = bytes.get(pos + head..pos + head + len)?;
-            if element == 0x0010 {
-                ts = String::from_utf8_lossy(value)
-                    .trim_end_matches(['\0', ' '])
-                    .to_string();
-            }
-            pos += head + len;
+                Boundary::Word
+            },
+            confirm: single_cjk && !escaped,
+            pixel: pixel && !single_cjk,
+            exact: exact || escaped,
+            bytes,
+        });
+    };
+    for (i, v) in case_variants(text).iter().enumerate() {
+        let as_given = i == 0;
+        // ISO_IR 192 (UTF-8) and ISO_IR 100 (Latin-1): also in pixel data, as given.
+        push(v.as_bytes().to_vec(), false, as_given, false);
+        if let Some(l) = v
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).ok())
+            .collect::<Option<Vec<u8>>>()
+        {
+            push(l, false, as_given, false);
         }
-        Some(DicomLayout {
-            meta_end: pos,
-            deflated: ts == "1.2.840.10008.1.2.1.99" || ts == "1.2.840.10008.1.2.8.1",
-            big_endian: ts == "1.2.840.10008.1.2.2",
-        })
+        if v.is_ascii() {
+            continue;
+        }
+        for enc in SINGLE_BYTE {
+            if let Some(b) = encoded(enc, v) {
+                push(b, false, false, false);
+            }
+        }
+        // GB18030 and GBK: trail bytes may be ASCII letters, so exact.
+        for enc in [encoding_rs::GB18030, encoding_rs::GBK] {
+            if let Some(b) = encoded(enc, v) {
+                push(b, true, false, false);
+            }
+        }
+        // ISO 2022 IR 58 (GB 2312) and IR 149 (KS X 1001): the EUC bytes, invoked into G1
+        // after `ESC $ ) A` / `ESC $ ) C`.
+        for (enc, esc) in [
+            (encoding_rs::GBK, b"\x1b$)A"),
+            (encoding_rs::EUC_KR, b"\x1b$)C"),
+        ] {
+            if let Some(b) = encoded(enc, v).filter(|b| all_g1_pairs(v, b)) {
+                if single_cjk {
+                    let mut e = esc.to_vec();
+                    e.extend_from_slice(&b);
+                    push(e, true, false, true);
+                }
+                push(b, true, false, false);
+            }
+        }
+        // ISO 2022 IR 87 (JIS X 0208): seven-bit pairs after `ESC $ B`, with and without it.
+        if v.chars().all(|c| !c.is_ascii())
+            && let Some(b) = encoded(encoding_rs::EUC_JP, v).filter(|b| all_g1_pairs(v, b))
+        {
+            let seven: Vec<u8> = b.iter().map(|x| x & 0x7F).collect();
+            let mut e = b"\x1b$B".to_vec();
+            e.extend_from_slice(&seven);
+            push(e, true, false, true);
+            if !single_cjk {
+                // Seven-bit bytes that are not ASCII text: exact, bounded like any short value.
+                push(seven, true, false, false);
+            }
+        }
+        // ISO_IR 13 (JIS X 0201): half-width katakana, one byte each.
+        if let Some(b) = encoded(encoding_rs::SHIFT_JIS, v).filter(|b| {
+            b.iter().filter(|x| **x >= 0x80).count() == v.chars().filter(|c| !c.is_ascii()).count()
+                && b.iter().all(|x| *x < 0x80 || (0xA1..=0xDF).contains(x))
+        }) {
+            push(b, false, false, false);
+        }
     }
 }
 
-/// The byte range of the top-level Pixel Data value: the last (7FE0,0010) header whose length
-/// fits the file. Conservative: if a match inside the pixel data were taken, the range would
-/// only shrink, and more bytes would be searched with every needle.
-fn pixel_data_range(body: &[u8], big_endian: bool) -> Option<std::ops::Range<usize>> {
-    let tag: [u8; 4] = if big_endian {
-        [0x7F, 0xE0, 0x00, 0x10]
+// ---------------------------------------------------------------------------------------------
+// The manifest's vocabulary
+
+/// Whether a package-relative name is the package's manifest.
+fn is_manifest(rel: &str) -> bool {
+    rel == "manifest.json" || rel == "manifest.csv"
+}
+
+/// Every word depot itself writes into `manifest.json` and `manifest.csv`, lower-case: field
+/// names, the CSV header, literals, the regrouping and burned-in message templates, and the
+/// level and option names. A test checks a fully populated manifest against it.
+static VOCABULARY: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    const WORDS: &str = "
+        format created by level options profile digest key fingerprint blank identifiers
+        counts subjects studies series instances bytes left out id number modality files path
+        sha256 regrouping warnings kind groups would become message burned in reason included
+        audit values searched findings blocking
+        subject study instance merge split into on re import and more be rejected no invalid
+        studyinstanceuid seriesinstanceuid sopinstanceuid sopclassuid
+        burnedinannotation is yes without pixels may hold text
+        true false null none depot package dcm
+    ";
+    let mut words: HashSet<String> = WORDS.split_whitespace().map(str::to_string).collect();
+    let names = Level::ALL
+        .iter()
+        .map(|l| l.name())
+        .chain(DeidOption::ALL.iter().map(|o| o.name()));
+    for name in names {
+        words.extend(
+            name.split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_ascii_lowercase),
+        );
+    }
+    words
+});
+
+/// The manifest with depot's own words blanked (replaced by spaces, so offsets and word
+/// boundaries stay), and the modality values (codes from the data, not identifying, some of
+/// which are given names: `ANN`) too.
+fn blank_vocabulary(bytes: &[u8], csv: bool) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    if csv {
+        blank_csv_column(&mut out, 3);
     } else {
-        [0xE0, 0x7F, 0x10, 0x00]
-    };
-    let u32_at = |i: usize| -> Option<u32> {
-        let b = body.get(i..i + 4)?;
-        Some(if big_endian {
-            u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-        } else {
-            u32::from_le_bytes([b[0], b[1], b[2], b[3]])
-        })
-    };
-    let fits = |start: usize, len: u32| -> Option<std::ops::Range<usize>> {
-        if len == u32::MAX {
-            return Some(start..body.len());
+        blank_json_field(&mut out, b"\"modality\":");
+    }
+    let mut i = 0;
+    while i < out.len() {
+        if !out[i].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
         }
-        let end = start.checked_add(len as usize)?;
-        (end <= body.len()).then_some(start..end)
-    };
-    // SIMD search from the end; the first candidate whose header fits is the last one.
-    for i in memchr::memmem::rfind_iter(body, &tag) {
-        let vr = body.get(i + 4..i + 6);
-        let explicit =
-            matches!(vr, Some(b"OB") | Some(b"OW")) && body.get(i + 6..i + 8) == Some(&[0, 0][..]);
-        let found = if explicit {
-            u32_at(i + 8).and_then(|len| fits(i + 12, len))
-        } else {
-            u32_at(i + 4).and_then(|len| fits(i + 8, len))
-        };
-        if found.is_some() {
-            return found;
+        let start = i;
+        while i < out.len() && out[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        let word = String::from_utf8_lossy(&out[start..i]).to_ascii_lowercase();
+        // A word glued to a non-ASCII letter is part of a longer word: leave it.
+        let glued = (start > 0 && out[start - 1] >= 0x80) || out.get(i).is_some_and(|b| *b >= 0x80);
+        if !glued && VOCABULARY.contains(&word) {
+            out[start..i].fill(b' ');
         }
     }
-    None
+    out
 }
+
+/// Blanks the string value of every `key` (e.g. `"modality":`) in JSON text.
+fn blank_json_field(out: &mut [u8], key: &[u8]) {
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(out.get(from..).unwrap_or_default(), key) {
+        let mut i = from + at + key.len();
+        while out.get(i).is_some_and(u8::is_ascii_whitespace) {
+            i += 1;
+        }
+        if out.get(i) == Some(&b'"') {
+            i += 1;
+            while i < out.len() && out[i] != b'"' {
+                // An escape and the byte it escapes go together.
+                let n = if out[i] == b'\\' { 2 } else { 1 };
+                let end = (i + n).min(out.len());
+                out[i..end].fill(b' ');
+                i = end;
+            }
+        }
+        from = i;
+    }
+}
+
+/// Blanks one column (0-based) of every CSV row, quoted or not.
+fn blank_csv_column(out: &mut [u8], column: usize) {
+    let mut col = 0;
+    let mut quoted = false;
+    let mut i = 0;
+    while i < out.len() {
+        let b = out[i];
+        if quoted {
+            if b == b'"' {
+                if out.get(i + 1) == Some(&b'"') {
+                    if col == column {
+                        out[i] = b' ';
+                        out[i + 1] = b' ';
+                    }
+                    i += 2;
+                    continue;
+                }
+                quoted = false;
+            } else if col == column {
+                out[i] = b' ';
+            }
+        } else {
+            match b {
+                b'"' => quoted = true,
+                b',' => col += 1,
+                b'\n' => col = 0,
+                _ if col == column && b != b'\r' => out[i] = b' ',
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packages
 
 /// The result of auditing a whole package.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -736,78 +1349,486 @@ pub fn audit_package(path: &Path, auditor: &Auditor) -> Result<AuditReport, Audi
         values_searched: auditor.searched_values(),
         ..Default::default()
     };
-    let read_err = |source| AuditError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
     if path.is_dir() {
-        let mut files: Vec<PathBuf> = Vec::new();
-        for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
-            let entry = entry.map_err(|e| read_err(e.into()))?;
-            let rel = entry.path().strip_prefix(path).unwrap_or(entry.path());
-            let rel_text = rel.to_string_lossy().replace('\\', "/");
-            if !rel_text.is_empty() {
-                report.findings.extend(auditor.scan_path(&rel_text));
-            }
-            if entry.file_type().is_file() {
-                files.push(entry.into_path());
-            }
-        }
-        use rayon::prelude::*;
-        let per_file: Vec<Result<(u64, Vec<Finding>), AuditError>> = files
-            .par_iter()
-            .map(|f| {
-                let bytes = std::fs::read(f).map_err(read_err)?;
-                let rel = f
-                    .strip_prefix(path)
-                    .unwrap_or(f)
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                let (masked, _) = auditor.mask_path(&rel);
-                Ok((bytes.len() as u64, auditor.scan_file(&masked, &bytes)))
-            })
-            .collect();
-        for r in per_file {
-            let (n, found) = r?;
-            report.files += 1;
-            report.bytes += n;
-            report.findings.extend(found);
-        }
+        audit_folder(path, auditor, &mut report)?;
     } else {
-        let file = std::fs::File::open(path).map_err(read_err)?;
-        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|source| {
-            AuditError::Zip {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
-        for i in 0..zip.len() {
-            let mut entry = zip.by_index(i).map_err(|source| AuditError::Zip {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let name = entry
-                .name()
-                .map_err(|source| AuditError::Zip {
-                    path: path.to_path_buf(),
-                    source,
-                })?
-                .to_string();
-            report.findings.extend(auditor.scan_path(&name));
-            if entry.is_dir() {
-                continue;
-            }
-            let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
-            entry.read_to_end(&mut bytes).map_err(read_err)?;
-            report.files += 1;
-            report.bytes += bytes.len() as u64;
-            let (masked, _) = auditor.mask_path(&name);
-            report.findings.extend(auditor.scan_file(&masked, &bytes));
-        }
+        audit_zip(path, auditor, &mut report)?;
     }
     report.findings.sort();
     report.findings.dedup();
     Ok(report)
+}
+
+fn audit_folder(
+    path: &Path,
+    auditor: &Auditor,
+    report: &mut AuditReport,
+) -> Result<(), AuditError> {
+    let read_err = |source| AuditError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<PathBuf> = Vec::new();
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.map_err(|e| read_err(e.into()))?;
+        let rel = entry.path().strip_prefix(path).unwrap_or(entry.path());
+        let rel_text = rel.to_string_lossy().replace('\\', "/");
+        if !rel_text.is_empty() {
+            report.findings.extend(auditor.scan_path(&rel_text));
+        }
+        if entry.file_type().is_file() {
+            files.push(entry.into_path());
+        } else if entry.file_type().is_symlink() {
+            // What it points to would travel with a copy of the package, unaudited.
+            report.findings.push(Finding::Unreadable {
+                file: auditor.mask_path(&rel_text).0,
+                reason: "a symbolic link (not followed, so not audited)".into(),
+            });
+        }
+    }
+    use rayon::prelude::*;
+    let per_file: Vec<Result<(u64, Vec<Finding>), AuditError>> = files
+        .par_iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).map_err(read_err)?;
+            let rel = f
+                .strip_prefix(path)
+                .unwrap_or(f)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let found = if is_manifest(&rel) {
+                auditor.scan_manifest(&rel, &bytes)
+            } else {
+                auditor.scan_file(&auditor.mask_path(&rel).0, &bytes)
+            };
+            Ok((bytes.len() as u64, found))
+        })
+        .collect();
+    for r in per_file {
+        let (n, found) = r?;
+        report.files += 1;
+        report.bytes += n;
+        report.findings.extend(found);
+    }
+    Ok(())
+}
+
+/// The most bytes read from one zip entry: its stored size (which cannot exceed the zip
+/// file), or for a compressed entry what [`scan::deflate_limit`] allows for that size.
+fn entry_limit(stored: bool, compressed_size: u64, zip_size: u64) -> u64 {
+    let size = compressed_size.min(zip_size);
+    if stored {
+        size
+    } else {
+        scan::deflate_limit(size)
+    }
+}
+
+/// Reads `len` bytes at `offset` of the zip file (headers, extra fields, comments).
+fn read_at(f: &mut std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; len];
+    f.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+fn u16_at(b: &[u8], i: usize) -> usize {
+    b.get(i..i + 2)
+        .map_or(0, |x| usize::from(u16::from_le_bytes([x[0], x[1]])))
+}
+
+/// The raw metadata of one zip entry: (extra fields, which are binary; comment and raw name
+/// unless it is `name`, which are text), from its local and central headers. Zip64 size
+/// fields are left out.
+fn entry_metadata(
+    raw: &mut std::fs::File,
+    header_start: u64,
+    central_start: u64,
+    name: &str,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut binary = Vec::new();
+    let mut text = Vec::new();
+    if let Ok(local) = read_at(raw, header_start, 30)
+        && local.starts_with(b"PK\x03\x04")
+    {
+        let (n, m) = (u16_at(&local, 26), u16_at(&local, 28));
+        if let Ok(extra) = read_at(raw, header_start + 30 + n as u64, m) {
+            binary.extend(extra_without_zip64(&extra));
+        }
+    }
+    if let Ok(central) = read_at(raw, central_start, 46)
+        && central.starts_with(b"PK\x01\x02")
+    {
+        let (n, m, k) = (
+            u16_at(&central, 28),
+            u16_at(&central, 30),
+            u16_at(&central, 32),
+        );
+        if let Ok(rest) = read_at(raw, central_start + 46, n + m + k) {
+            // A raw name that is not the decoded one (not UTF-8, read as CP437) is searched
+            // as bytes too; a decoded name is searched as a path.
+            if &rest[..n] != name.as_bytes() {
+                text.extend_from_slice(&rest[..n]);
+                text.push(b'\n');
+            }
+            binary.push(0);
+            binary.extend(extra_without_zip64(&rest[n..n + m]));
+            text.extend_from_slice(&rest[n + m..]);
+        }
+    }
+    (binary, text)
+}
+
+/// Extra field data with the zip64 field (header ID 1: sizes and offsets) left out.
+fn extra_without_zip64(extra: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 4 <= extra.len() {
+        let id = u16_at(extra, i);
+        let len = u16_at(extra, i + 2);
+        let end = (i + 4 + len).min(extra.len());
+        if id != 1 {
+            out.extend_from_slice(&extra[i..end]);
+            out.push(0);
+        }
+        i = end;
+    }
+    out.extend_from_slice(extra.get(i..).unwrap_or_default());
+    out
+}
+
+fn audit_zip(path: &Path, auditor: &Auditor, report: &mut AuditReport) -> Result<(), AuditError> {
+    let read_err = |source| AuditError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let zip_err = |source| AuditError::Zip {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let zip_size = file.metadata().map_err(read_err)?.len();
+    let mut raw = std::fs::File::open(path).map_err(read_err)?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(zip_err)?;
+    let comment = auditor.labels(zip.comment(), Mode::default(), true);
+    report
+        .findings
+        .extend(value_findings("", Region::ZipMetadata, comment));
+    for i in 0..zip.len() {
+        let fallback = zip
+            .name_for_index(i)
+            .and_then(Result::ok)
+            .map_or_else(|| format!("entry {}", i + 1), |n| n.into_owned());
+        let mut entry = match zip.by_index(i) {
+            Ok(e) => e,
+            Err(e) => {
+                report.findings.extend(auditor.scan_path(&fallback));
+                report.findings.push(Finding::Unreadable {
+                    file: auditor.mask_path(&fallback).0,
+                    reason: format!("cannot read the zip entry: {e}"),
+                });
+                continue;
+            }
+        };
+        let name = entry.name().map_err(zip_err)?.to_string();
+        report.findings.extend(auditor.scan_path(&name));
+        let masked = auditor.mask_path(&name).0;
+        let (binary, text) = entry_metadata(
+            &mut raw,
+            entry.header_start(),
+            entry.central_header_start(),
+            &name,
+        );
+        let mut labels = auditor.labels(&binary, Mode::default(), false);
+        labels.extend(auditor.labels(&text, Mode::default(), true));
+        report
+            .findings
+            .extend(value_findings(&masked, Region::ZipMetadata, labels));
+        if entry.is_dir() {
+            continue;
+        }
+        let stored = entry.compression() == zip::CompressionMethod::Stored;
+        let limit = entry_limit(stored, entry.compressed_size(), zip_size);
+        let capacity = entry.size().min(limit).min(64 << 20);
+        let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        if let Err(e) = (&mut entry)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)
+        {
+            report.findings.push(Finding::Unreadable {
+                file: masked,
+                reason: format!("cannot read the zip entry: {e}"),
+            });
+            continue;
+        }
+        if bytes.len() as u64 > limit {
+            report.findings.push(Finding::Unreadable {
+                file: masked,
+                reason: format!("the zip entry holds more than the {limit} bytes its size allows"),
+            });
+            continue;
+        }
+        report.files += 1;
+        report.bytes += bytes.len() as u64;
+        if is_manifest(&name) {
+            report.findings.extend(auditor.scan_manifest(&name, &bytes));
+        } else {
+            report.findings.extend(auditor.scan_file(&masked, &bytes));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The standalone audit of a package against the archive
+
+/// The most bytes of a package's `manifest.json` read to learn its level and subjects.
+const MAX_MANIFEST: u64 = 256 << 20;
+
+/// Every identifying value the archive's index holds for a subject, as needles.
+#[derive(Debug, Clone, Default)]
+struct SubjectValues {
+    needles: Vec<Needle>,
+    pseudonym: String,
+}
+
+/// The identifying values of every archive subject (of `project`, if given), by archive code:
+/// PatientName, PatientID, IssuerOfPatientID, PatientBirthDate, OtherPatientIDs,
+/// OtherPatientNames, and of its studies and series AccessionNumber, StudyID,
+/// InstitutionName, ReferringPhysicianName and StationName (multi-valued attributes value by
+/// value); and the subject's pseudonym under `deid`'s key.
+fn archive_values(
+    archive: &Archive,
+    deid: &Deidentifier,
+    project: Option<&str>,
+) -> Result<BTreeMap<String, SubjectValues>, ExportError> {
+    let filter = Filter {
+        project: project.map(str::to_string),
+        ..Filter::default()
+    };
+    let mut out: BTreeMap<String, SubjectValues> = BTreeMap::new();
+    let push = |v: &mut SubjectValues, label: &str, kind: ValueKind, value: &Option<String>| {
+        for part in value.iter().flat_map(|v| v.split('\\')) {
+            if !part.trim().is_empty() {
+                v.needles.push(Needle::new(label, kind, part.trim()));
+            }
+        }
+    };
+    let mut keyed: BTreeSet<String> = BTreeSet::new();
+    for s in archive.subjects(&filter)? {
+        let v = out.entry(s.subject.clone()).or_default();
+        push(v, "PatientName", ValueKind::PersonName, &s.patient_name);
+        push(v, "PatientID", ValueKind::Identifier, &s.patient_id);
+        push(
+            v,
+            "IssuerOfPatientID",
+            ValueKind::Text,
+            &s.issuer_of_patient_id,
+        );
+        push(v, "PatientBirthDate", ValueKind::Date, &s.birth_date);
+        push(
+            v,
+            "OtherPatientIDs",
+            ValueKind::Identifier,
+            &s.other_patient_ids,
+        );
+        push(
+            v,
+            "OtherPatientNames",
+            ValueKind::PersonName,
+            &s.other_patient_names,
+        );
+        if let (Some(id), false) = (&s.patient_id, s.blank_patient_id) {
+            v.pseudonym = deid.pseudonym(id, s.issuer_of_patient_id.as_deref());
+            keyed.insert(s.subject.clone());
+        }
+    }
+    for st in archive.studies(&filter)? {
+        let Some(v) = out.get_mut(&st.subject) else {
+            continue;
+        };
+        push(
+            v,
+            "AccessionNumber",
+            ValueKind::Identifier,
+            &st.accession_number,
+        );
+        push(v, "StudyID", ValueKind::Identifier, &st.study_id);
+        push(v, "InstitutionName", ValueKind::Text, &st.institution_name);
+        let referring = &st.referring_physician_name;
+        push(
+            v,
+            "ReferringPhysicianName",
+            ValueKind::PersonName,
+            referring,
+        );
+        // A subject without PatientID is keyed by its (first) study, as the export keys it.
+        if keyed.insert(st.subject.clone()) {
+            let issuer = format!("depot:blank-patient-id:{}", st.study_uid);
+            v.pseudonym = deid.pseudonym("", Some(&issuer));
+        }
+    }
+    for se in archive.series(&filter)? {
+        if let Some(v) = out.get_mut(&se.subject) {
+            push(v, "StationName", ValueKind::Text, &se.station_name);
+        }
+    }
+    Ok(out)
+}
+
+/// A package's `manifest.json` (bounded read), if it has a readable one.
+fn read_manifest(package: &Path) -> Option<serde_json::Value> {
+    let mut buf = Vec::new();
+    if package.is_dir() {
+        std::fs::File::open(package.join("manifest.json"))
+            .ok()?
+            .take(MAX_MANIFEST)
+            .read_to_end(&mut buf)
+            .ok()?;
+    } else {
+        let f = std::fs::File::open(package).ok()?;
+        let mut z = zip::ZipArchive::new(std::io::BufReader::new(f)).ok()?;
+        let e = z.by_name("manifest.json").ok()?;
+        e.take(MAX_MANIFEST).read_to_end(&mut buf).ok()?;
+    }
+    serde_json::from_slice(&buf).ok()
+}
+
+/// The names at the top of a package (its subject folders), whatever its manifest says.
+fn top_level_names(package: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if package.is_dir() {
+        if let Ok(dir) = std::fs::read_dir(package) {
+            out.extend(
+                dir.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned()),
+            );
+        }
+    } else if let Ok(f) = std::fs::File::open(package)
+        && let Ok(z) = zip::ZipArchive::new(std::io::BufReader::new(f))
+    {
+        out.extend(
+            z.file_names()
+                .flatten()
+                .filter_map(|n| n.split('/').next().map(str::to_string)),
+        );
+    }
+    out
+}
+
+/// The level a package's manifest claims (built-in levels and options only).
+fn claimed_profile(manifest: &serde_json::Value) -> Result<Profile, PackageAuditError> {
+    let level: Level = manifest["level"]
+        .as_str()
+        .and_then(|l| l.parse().ok())
+        .ok_or_else(|| PackageAuditError::Profile(manifest["level"].to_string()))?;
+    let options: Vec<DeidOption> = manifest["options"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o.as_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    let p =
+        Profile::builtin(level, &options).map_err(|e| PackageAuditError::Profile(e.to_string()))?;
+    let blank = manifest["blank_identifiers"].as_bool().unwrap_or(false);
+    p.with_blank_identifiers(blank)
+        .map_err(|e| PackageAuditError::Profile(e.to_string()))
+}
+
+/// Audits a package (folder or zip) against the archive: what `depot audit` runs.
+///
+/// Whatever level the package's manifest claims (or `req.profile` names), every identifying
+/// value the archive holds for the package's subjects is searched: a package that says
+/// `original`, or whose manifest was edited to say so, is not thereby clean. The original
+/// UIDs are searched too when either the claimed or the given profile remaps UIDs. The
+/// structural rules are those of the given profile and of the claimed one together, so a
+/// package claiming to be de-identified is never checked less strictly than its claim.
+/// Subjects are recognised by archive code or pseudonym among the manifest's subjects and the
+/// package's top-level folders; when none is, every archive subject (of `req.project`) is
+/// searched.
+pub fn audit_archive_package(
+    archive: &Archive,
+    package: &Path,
+    req: &AuditRequest,
+) -> Result<(AuditReport, AuditScope), PackageAuditError> {
+    let manifest = read_manifest(package);
+    let claimed = match manifest.as_ref().map(claimed_profile) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) if req.profile.is_none() => return Err(e),
+        _ => None,
+    };
+    let profile = match (&req.profile, &claimed) {
+        (Some(p), _) => p.clone(),
+        (None, Some(c)) => c.clone(),
+        (None, None) => return Err(PackageAuditError::UnknownLevel(package.to_path_buf())),
+    };
+    let mut rules = Rules::for_profile(&profile);
+    if let Some(c) = &claimed {
+        rules = rules.union(Rules::for_profile(c));
+    }
+    let remaps_uids = profile.remaps_uids() || claimed.as_ref().is_some_and(Profile::remaps_uids);
+
+    let key = match &req.key {
+        Some(k) => k.clone(),
+        None => Key::from_bytes(archive.secret("deid").map_err(ExportError::Key)?),
+    };
+    let deid = Deidentifier::new(profile.clone(), key.clone());
+    let values = archive_values(archive, &deid, req.project.as_deref())?;
+    let mut in_package: BTreeSet<String> = manifest
+        .as_ref()
+        .and_then(|m| m["subjects"].as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s["id"].as_str().map(str::to_string))
+        .collect();
+    in_package.extend(top_level_names(package));
+    // A pseudonym under another key cannot equal this key's: no need to trust the manifest's
+    // key fingerprint.
+    let matched: Vec<&str> = values
+        .iter()
+        .filter(|(code, v)| in_package.contains(code.as_str()) || in_package.contains(&v.pseudonym))
+        .map(|(code, _)| code.as_str())
+        .collect();
+    let matched_by_pseudonym = !matched.is_empty();
+    let chosen: Vec<&str> = if matched_by_pseudonym {
+        matched
+    } else {
+        values.keys().map(String::as_str).collect()
+    };
+    let mut needles: Vec<Needle> = Vec::new();
+    for code in &chosen {
+        if let Some(v) = values.get(*code) {
+            needles.extend(v.needles.iter().cloned());
+        }
+    }
+    if remaps_uids {
+        let mut seen = BTreeSet::new();
+        for code in &chosen {
+            let f = Filter {
+                subject: Some((*code).to_string()),
+                ..Filter::default()
+            };
+            for r in archive.instances(&f).map_err(ExportError::from)? {
+                for (label, uid) in [
+                    ("StudyInstanceUID", r.study_uid),
+                    ("SeriesInstanceUID", r.series_uid),
+                    ("SOPInstanceUID", r.sop_uid),
+                ] {
+                    if seen.insert(uid.clone()) {
+                        needles.push(Needle::new(label, ValueKind::Uid, uid));
+                    }
+                }
+            }
+        }
+    }
+    let auditor = Auditor::new(&needles, rules)?;
+    let report = audit_package(package, &auditor)?;
+    Ok((
+        report,
+        AuditScope {
+            profile_name: profile.name().to_string(),
+            subjects: chosen.len(),
+            matched_by_pseudonym,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -825,7 +1846,7 @@ mod tests {
             ValueKind::PersonName,
             "DOE^JOHNATHAN",
         )]);
-        let f = a.scan_file("manifest.json", br#"{"note":"johnathan was here"}"#);
+        let f = a.scan_file("notes.json", br#"{"note":"johnathan was here"}"#);
         assert_eq!(f.len(), 1);
         assert!(f[0].to_string().contains("PatientName"));
         assert!(
@@ -917,14 +1938,7 @@ mod tests {
     #[test]
     fn short_values_are_not_searched_in_pixel_data() {
         // A minimal explicit-LE "file": preamble, magic, a meta TS element, then pixel data.
-        let mut bytes = vec![0u8; 128];
-        bytes.extend_from_slice(b"DICM");
-        let ts = b"1.2.840.10008.1.2.1\0";
-        bytes.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
-        bytes.extend_from_slice(&(ts.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(ts);
-        bytes.extend_from_slice(&[0x10, 0x00, 0x10, 0x00, b'P', b'N', 4, 0]);
-        bytes.extend_from_slice(b"ANON");
+        let mut bytes = with_meta(EXPLICIT_LE, &short(0x0010, 0x0010, b"PN", b"ANON"));
         let pixels = b"..DOE...DOEJOHNSON..";
         bytes.extend_from_slice(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0]);
         bytes.extend_from_slice(&(pixels.len() as u32).to_le_bytes());
@@ -939,8 +1953,733 @@ mod tests {
             vec![Finding::Value {
                 file: "a.dcm".into(),
                 what: "OtherPatientNames".into(),
-                region: Region::PixelData
+                region: Region::PixelData,
+                tag: None,
             }]
+        );
+    }
+
+    // -- fixtures ------------------------------------------------------------------------
+
+    const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+    const EXPLICIT_BE: &str = "1.2.840.10008.1.2.2";
+    const DEFLATED: &str = "1.2.840.10008.1.2.1.99";
+
+    /// A file: preamble, `DICM`, a meta group with its group length and the transfer syntax,
+    /// then `body`.
+    fn with_meta(ts: &str, body: &[u8]) -> Vec<u8> {
+        let mut ts = ts.as_bytes().to_vec();
+        if ts.len() % 2 == 1 {
+            ts.push(0);
+        }
+        let meta = short(0x0002, 0x0010, b"UI", &ts);
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        bytes.extend_from_slice(&[0x02, 0x00, 0x00, 0x00, b'U', b'L', 4, 0]);
+        bytes.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&meta);
+        bytes.extend_from_slice(body);
+        bytes
+    }
+
+    /// An explicit VR LE element with a 16-bit length (value padded to even length).
+    fn short(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut value = value.to_vec();
+        if value.len() % 2 == 1 {
+            value.push(if vr == b"UI" { 0 } else { b' ' });
+        }
+        let mut e = Vec::new();
+        e.extend_from_slice(&group.to_le_bytes());
+        e.extend_from_slice(&element.to_le_bytes());
+        e.extend_from_slice(vr);
+        e.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        e.extend_from_slice(&value);
+        e
+    }
+
+    /// An explicit VR LE element with a 32-bit length (OB, UN, UT, SQ ...).
+    fn long(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+        let mut e = Vec::new();
+        e.extend_from_slice(&group.to_le_bytes());
+        e.extend_from_slice(&element.to_le_bytes());
+        e.extend_from_slice(vr);
+        e.extend_from_slice(&[0, 0]);
+        e.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        e.extend_from_slice(value);
+        e
+    }
+
+    /// A defined-length sequence of one item holding `item`.
+    fn sequence(group: u16, element: u16, item: &[u8]) -> Vec<u8> {
+        let mut items = vec![0xFE, 0xFF, 0x00, 0xE0];
+        items.extend_from_slice(&(item.len() as u32).to_le_bytes());
+        items.extend_from_slice(item);
+        long(group, element, b"SQ", &items)
+    }
+
+    fn pixel_data(pixels: &[u8]) -> Vec<u8> {
+        long(0x7FE0, 0x0010, b"OW", pixels)
+    }
+
+    fn deflate(body: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(body).expect("deflate");
+        enc.finish().expect("deflate")
+    }
+
+    fn header_tags(f: &[Finding], label: &str) -> Vec<Option<String>> {
+        f.iter()
+            .filter_map(|x| match x {
+                Finding::Value {
+                    what,
+                    region: Region::Header,
+                    tag,
+                    ..
+                } if what == label => Some(tag.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn labels_of(f: &[Finding]) -> BTreeSet<String> {
+        f.iter()
+            .filter_map(|x| match x {
+                Finding::Value { what, .. } => Some(what.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    // -- item 1: the layout comes from archive::scan -----------------------------------
+
+    #[test]
+    fn fake_pixel_data_bytes_in_a_text_value_do_not_hide_what_follows() {
+        // An SR-like file without Pixel Data: an LT value holds bytes that look like an OB
+        // Pixel Data header whose length runs to the end of the file; a short surname follows.
+        let mut body = short(0x0010, 0x0010, b"PN", b"ANONYMIZED");
+        let mut fake = vec![0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0];
+        let tail = long(0x0040, 0xA160, b"UT", b"seen by Dr Weber today");
+        fake.extend_from_slice(&((tail.len() + 4) as u32).to_le_bytes());
+        body.extend(short(0x0020, 0x4000, b"LT", &fake));
+        body.extend(tail);
+        let bytes = with_meta(EXPLICIT_LE, &body);
+        scan::check(&bytes, true).expect("a well-formed file");
+        let a = auditor(&[Needle::new(
+            "ReferringPhysicianName",
+            ValueKind::PersonName,
+            "Weber^Anna",
+        )]);
+        let f = a.scan_file("a.dcm", &bytes);
+        assert_eq!(
+            header_tags(&f, "ReferringPhysicianName"),
+            vec![Some("(0040,A160)".to_string())],
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn the_pixel_data_range_is_exact_in_every_syntax() {
+        // A short name right after Pixel Data (in the trailing elements) is header text.
+        for syntax in synth::fixture::Syntax::ALL {
+            let spec = synth::fixture::InstanceSpec {
+                syntax,
+                patient_name: "DOE^JO".into(),
+                ..Default::default()
+            };
+            let bytes = spec.to_bytes().expect("fixture");
+            let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, "DOE^JO")]);
+            let f = a.scan_file("a.dcm", &bytes);
+            assert_eq!(
+                header_tags(&f, "PatientName"),
+                vec![Some("(0010,0010)".to_string())],
+                "{syntax:?}: {f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn deflated_and_big_endian_come_from_the_transfer_syntax_registry() {
+        // 1.2.840.10008.1.2.4.95 (JPIP Referenced Deflate) is deflated; 1.2.840.10008.1.2.8.1
+        // (SMPTE ST 2110-30 audio) is not. The old hand-made list had it the other way round.
+        let body = short(0x0010, 0x0010, b"PN", b"DOE^JOHNATHAN");
+        let a = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "JOHNATHAN",
+        )]);
+        for ts in [DEFLATED, "1.2.840.10008.1.2.4.95"] {
+            let f = a.scan_file("a.dcm", &with_meta(ts, &deflate(&body)));
+            assert_eq!(
+                header_tags(&f, "PatientName"),
+                vec![Some("(0010,0010)".into())],
+                "{ts}: {f:?}"
+            );
+        }
+        let f = a.scan_file("a.dcm", &with_meta("1.2.840.10008.1.2.8.1", &body));
+        assert_eq!(
+            header_tags(&f, "PatientName"),
+            vec![Some("(0010,0010)".into())],
+            "{f:?}"
+        );
+        // Big endian: the pixel data header is found by the scan, not by a byte pattern.
+        let mut be = Vec::new();
+        be.extend_from_slice(&[0x00, 0x10, 0x00, 0x10, b'P', b'N', 0, 14]);
+        be.extend_from_slice(b"DOE^JOHNATHAN ");
+        be.extend_from_slice(&[0x7F, 0xE0, 0x00, 0x10, b'O', b'W', 0, 0, 0, 0, 0, 4]);
+        be.extend_from_slice(b"\x01\x02\x03\x04");
+        let f = a.scan_file("a.dcm", &with_meta(EXPLICIT_BE, &be));
+        assert_eq!(
+            header_tags(&f, "PatientName"),
+            vec![Some("(0010,0010)".into())]
+        );
+    }
+
+    #[test]
+    fn a_refused_file_is_unreadable_and_its_raw_bytes_are_still_searched() {
+        // A truncated file with the name before the cut, and a hostile length.
+        let mut body = short(0x0010, 0x0010, b"PN", b"DOE^JO");
+        body.extend(long(0x0009, 0x1010, b"OB", b"x"));
+        let n = body.len();
+        body[n - 5..n - 1].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        let bytes = with_meta(EXPLICIT_LE, &body);
+        assert!(scan::check(&bytes, true).is_err());
+        let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, "DOE^JO")]);
+        let f = a.scan_file("a.dcm", &bytes);
+        assert!(
+            f.iter().any(|x| matches!(x, Finding::Unreadable { .. })),
+            "{f:?}"
+        );
+        assert!(labels_of(&f).contains("PatientName"), "{f:?}");
+    }
+
+    // -- item 2: bounded inflation and parsing only after the scan ---------------------
+
+    #[test]
+    fn a_deflate_bomb_is_unreadable_not_inflated() {
+        use std::io::Write;
+        let n: u32 = 80 << 20;
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&short(0x0010, 0x0010, b"PN", b"DOE^JO"))
+            .expect("write");
+        enc.write_all(&[0x09, 0x00, 0x10, 0x10, b'O', b'B', 0, 0])
+            .expect("write");
+        enc.write_all(&n.to_le_bytes()).expect("write");
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..80 {
+            enc.write_all(&zeros).expect("write");
+        }
+        let bytes = with_meta(DEFLATED, &enc.finish().expect("deflate"));
+        let a = Auditor::new(
+            &[Needle::new("PatientName", ValueKind::PersonName, "DOE^JO")],
+            Rules {
+                forbid_private: true,
+                require_identity_removed: true,
+            },
+        )
+        .expect("auditor");
+        let f = a.scan_file("a.dcm", &bytes);
+        assert!(
+            f.iter().any(|x| matches!(x, Finding::Unreadable { .. })),
+            "{f:?}"
+        );
+        assert!(inflate(&bytes[132..], 1 << 20).is_err());
+    }
+
+    #[test]
+    fn a_hostile_length_is_refused_before_any_parse_with_rules_on() {
+        let bytes = synth::fixture::huge_length().expect("fixture");
+        let a = Auditor::new(
+            &[],
+            Rules {
+                forbid_private: true,
+                require_identity_removed: true,
+            },
+        )
+        .expect("auditor");
+        let f = a.scan_file("a.dcm", &bytes);
+        assert!(
+            matches!(&f[..], [Finding::Unreadable { reason, .. }] if reason.contains("hostile")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn zip_entry_reads_are_bounded_by_the_zip_size() {
+        assert_eq!(entry_limit(true, u64::MAX, 1000), 1000);
+        assert_eq!(entry_limit(true, 10, 1000), 10);
+        assert_eq!(entry_limit(false, 10, 1000), scan::deflate_limit(10));
+        assert_eq!(
+            entry_limit(false, u64::MAX, 1000),
+            scan::deflate_limit(1000)
+        );
+    }
+
+    #[test]
+    fn a_zip_entry_declaring_a_huge_size_is_read_within_bounds() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("p.zip");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        z.start_file("a.txt", opts).expect("entry");
+        z.write_all(b"name: DOE, J").expect("write");
+        z.finish().expect("finish");
+        // Claim 3 GiB uncompressed in both headers.
+        let mut raw = std::fs::read(&path).expect("read");
+        for sig in [&b"PK\x03\x04"[..], &b"PK\x01\x02"[..]] {
+            let at = memchr::memmem::find(&raw, sig).expect("header");
+            let off = if sig[2] == 3 { 22 } else { 24 };
+            raw[at + off..at + off + 4].copy_from_slice(&0xC000_0000u32.to_le_bytes());
+        }
+        std::fs::write(&path, &raw).expect("write");
+        let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, "DOE^JO")]);
+        let r = audit_package(&path, &a).expect("audit");
+        assert!(labels_of(&r.findings).contains("PatientName"), "{r:?}");
+    }
+
+    // -- item 4: spellings -----------------------------------------------------------
+
+    fn found(a: &Auditor, hay: &[u8]) -> bool {
+        !a.scan_file("x.txt", hay).is_empty()
+    }
+
+    #[test]
+    fn names_in_the_data_s_own_character_set_are_found() {
+        let cases: [(&str, &str, &'static encoding_rs::Encoding); 6] = [
+            ("Иванов^Пётр", "Иванов", encoding_rs::ISO_8859_5),
+            ("Łukasiewicz^Żaneta", "Łukasiewicz", encoding_rs::ISO_8859_2),
+            (
+                "Παπαδόπουλος^Νίκος",
+                "Παπαδόπουλος",
+                encoding_rs::ISO_8859_7,
+            ),
+            ("Yılmaz^Ayşe", "Ayşe", encoding_rs::WINDOWS_1254),
+            ("כהן^דוד", "כהן", encoding_rs::ISO_8859_8),
+            ("王^小东", "小东", encoding_rs::GB18030),
+        ];
+        for (name, part, enc) in cases {
+            let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, name)]);
+            let (bytes, _, err) = enc.encode(part);
+            assert!(!err);
+            let mut hay = b"LO ".to_vec();
+            hay.extend_from_slice(&bytes);
+            hay.extend_from_slice(b" x");
+            assert!(found(&a, &hay), "{name} in {}", enc.name());
+        }
+    }
+
+    #[test]
+    fn iso_2022_spellings_are_found_with_and_without_escapes() {
+        let a = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "Yamada^Tarou=山田^太郎=やまだ^たろう",
+        )]);
+        // ISO 2022 IR 87: ESC $ B, seven-bit JIS X 0208 (山田 = 3B 33 45 44).
+        assert!(found(&a, b"Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B"));
+        // The same bytes folded to another case are other characters.
+        assert!(!found(&a, b"x \x1b$B;3ed\x1b(B y"));
+        let k = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "Hong^Gildong=홍^길동",
+        )]);
+        // ISO 2022 IR 149: ESC $ ) C, then KS X 1001 with the high bit (홍 = C8 AB).
+        assert!(found(
+            &k,
+            b"Hong^Gildong=\x1b$)C\xc8\xab^\x1b$)C\xb1\xe6\xb5\xbf"
+        ));
+        // Just the single-character surname, after its escape.
+        assert!(found(&k, b"=\x1b$)C\xc8\xab^x"));
+    }
+
+    #[test]
+    fn upper_lower_and_title_case_of_non_ascii_names() {
+        let a = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "Müller^Hans",
+        )]);
+        assert!(found(&a, b"x M\xDCLLER x"), "upper case Latin-1");
+        assert!(found(&a, "x MÜLLER x".as_bytes()), "upper case UTF-8");
+        assert!(found(&a, "x müller x".as_bytes()), "lower case UTF-8");
+        let b = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "ÇELİK^AYŞE",
+        )]);
+        assert!(found(&b, "x Ayşe x".as_bytes()), "title case");
+        // ISO_IR 148 (Latin-5) lower case.
+        let (l5, _, _) = encoding_rs::WINDOWS_1254.encode("ayşe");
+        let mut hay = b"x ".to_vec();
+        hay.extend_from_slice(&l5);
+        assert!(found(&b, &hay));
+    }
+
+    #[test]
+    fn birth_dates_in_the_spellings_the_engine_cuts() {
+        let a = auditor(&[Needle::new("PatientBirthDate", ValueKind::Date, "19650312")]);
+        for s in [
+            "19650312",
+            "1965-03-12",
+            "12.03.1965",
+            "03/12/1965",
+            "12/03/1965",
+        ] {
+            assert!(found(&a, format!("born {s}").as_bytes()), "{s}");
+        }
+    }
+
+    #[test]
+    fn hyphenated_and_multi_word_names_are_searched_part_by_part() {
+        let a = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "Schulz-Brandenburger^Anna Maria",
+        )]);
+        assert!(found(&a, b"Dr. Schulz said"));
+        assert!(found(&a, b"the Brandenburger file"));
+        assert!(found(&a, b"Maria"));
+        assert!(!found(&a, b"Mariana"));
+    }
+
+    #[test]
+    fn single_cjk_characters_count_in_header_text_only() {
+        let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, "王^小东")]);
+        let wang_gbk: &[u8] = b"\xcd\xf5";
+        // In a text value (a GB18030 LO): found, with its tag.
+        let mut body = short(0x0008, 0x0005, b"CS", b"GB18030");
+        body.extend(short(0x0008, 0x1030, b"LO", b"\xcd\xf5 x"));
+        let f = a.scan_file("a.dcm", &with_meta(EXPLICIT_LE, &body));
+        assert_eq!(
+            header_tags(&f, "PatientName"),
+            vec![Some("(0008,1030)".into())],
+            "{f:?}"
+        );
+        // The same two bytes inside a binary value: noise, not a finding.
+        let mut body = short(0x0008, 0x0005, b"CS", b"GB18030");
+        let mut blob = vec![0x11u8; 40];
+        blob[10..12].copy_from_slice(wang_gbk);
+        body.extend(long(0x0018, 0x9999, b"OB", &blob));
+        assert!(
+            a.scan_file("a.dcm", &with_meta(EXPLICIT_LE, &body))
+                .is_empty()
+        );
+        // Nor inside pixel data, in any encoding.
+        let mut body = short(0x0010, 0x0010, b"PN", b"ANON");
+        body.extend(pixel_data("x 王 y \u{738b}".as_bytes()));
+        assert!(
+            a.scan_file("a.dcm", &with_meta(EXPLICIT_LE, &body))
+                .is_empty()
+        );
+        // In UTF-8 text files and paths it counts.
+        assert!(found(&a, "patient 王".as_bytes()));
+        assert_eq!(a.scan_path("notes/王.txt").len(), 1);
+    }
+
+    // -- item 5: zip metadata ------------------------------------------------------------
+
+    #[test]
+    fn zip_comments_and_extra_fields_are_searched() {
+        use std::io::Write;
+        let a = auditor(&[Needle::new("PatientID", ValueKind::Identifier, "MRN000060")]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        for kind in ["archive comment", "entry comment", "extra field", "clean"] {
+            let path = dir.path().join("p.zip");
+            let mut z = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+            let mut opts = zip::write::FullFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            if kind == "extra field" {
+                opts.add_extra_field(0x9999, b"MRN000060", false)
+                    .expect("extra");
+            }
+            z.start_file("a.txt", opts).expect("entry");
+            z.write_all(b"nothing").expect("write");
+            if kind == "archive comment" {
+                z.set_comment("patient MRN000060").expect("comment");
+            }
+            z.finish().expect("finish");
+            if kind == "entry comment" {
+                // The writer has no per-entry comment: patch the central header's.
+                let raw = std::fs::read(&path).expect("read");
+                let at = memchr::memmem::find(&raw, b"PK\x01\x02").expect("central");
+                let n = u16_at(&raw, at + 28);
+                let m = u16_at(&raw, at + 30);
+                let mut out = raw[..at + 46 + n + m].to_vec();
+                out[at + 32..at + 34].copy_from_slice(&9u16.to_le_bytes());
+                out.extend_from_slice(b"MRN000060");
+                let eocd_at = memchr::memmem::rfind(&raw, b"PK\x05\x06").expect("eocd");
+                let mut eocd = raw[eocd_at..].to_vec();
+                let cd_size = u32::from_le_bytes(eocd[12..16].try_into().expect("4")) + 9;
+                eocd[12..16].copy_from_slice(&cd_size.to_le_bytes());
+                out.extend_from_slice(&eocd);
+                std::fs::write(&path, &out).expect("write");
+            }
+            let r = audit_package(&path, &a).expect("audit");
+            let zip_findings: Vec<&Finding> = r
+                .findings
+                .iter()
+                .filter(|f| {
+                    matches!(
+                        f,
+                        Finding::Value {
+                            region: Region::ZipMetadata,
+                            ..
+                        }
+                    )
+                })
+                .collect();
+            if kind == "clean" {
+                assert!(r.findings.is_empty(), "{r:?}");
+            } else {
+                assert_eq!(zip_findings.len(), 1, "{kind}: {r:?}");
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_in_a_folder_package_is_a_finding() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.txt"), b"nothing").expect("write");
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join("b.dcm")).expect("symlink");
+        let r = audit_package(dir.path(), &auditor(&[])).expect("audit");
+        assert!(
+            matches!(&r.findings[..], [Finding::Unreadable { file, .. }] if file == "b.dcm"),
+            "{r:?}"
+        );
+    }
+
+    // -- item 6: the manifest's own vocabulary -----------------------------------------
+
+    /// A manifest with every field and message depot writes (built as JSON, so that this
+    /// test does not depend on the manifest's Rust types), and the CSV beside it.
+    fn full_manifest() -> (Vec<u8>, Vec<u8>) {
+        let groups =
+            |n: usize| -> Vec<String> { (0..n).map(|i| format!("PQ2WJ6ZR4T{i}")).collect() };
+        let mut warnings = Vec::new();
+        for (level, plural, singular) in [
+            ("subject", "subjects", "subject"),
+            ("study", "studies", "study"),
+            ("series", "series", "series"),
+            ("instance", "instances", "instance"),
+        ] {
+            let g = groups(12);
+            let names = format!("{}, … and 4 more", g[..8].join(", "));
+            warnings.push(serde_json::json!({
+                "level": level, "kind": "merge", "groups": g, "would_become": 1,
+                "message": format!("12 {plural} would merge into 1 on re-import: {names}"),
+            }));
+            warnings.push(serde_json::json!({
+                "level": level, "kind": "split", "groups": groups(1), "would_become": 2,
+                "message": format!("1 {singular} would split into 2 on re-import: PQ2WJ6ZR4T0"),
+            }));
+        }
+        for reason in [
+            "no StudyInstanceUID",
+            "invalid SeriesInstanceUID",
+            "no SOPInstanceUID",
+            "invalid SOPClassUID",
+        ] {
+            warnings.push(serde_json::json!({
+                "level": "instance", "kind": "rejected", "groups": ["PQ2WJ6ZR4TA/1/3"],
+                "would_become": 0, "reason": reason, "instances": 2,
+                "message": format!(
+                    "2 instances would be rejected on re-import: {reason} (series PQ2WJ6ZR4TA/1/3)"
+                ),
+            }));
+        }
+        let files: Vec<serde_json::Value> = (1..=2)
+            .map(|n| {
+                serde_json::json!({
+                    "path": format!("PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm"),
+                    "sha256": "ab".repeat(32),
+                    "bytes": 524_288,
+                })
+            })
+            .collect();
+        // Every option and level name (one of which is the level field).
+        let options: Vec<&str> = DeidOption::ALL
+            .iter()
+            .map(|o| o.name())
+            .chain(Level::ALL.iter().map(|l| l.name()))
+            .chain(["none"])
+            .collect();
+        let json = serde_json::json!({
+            "format": crate::manifest::FORMAT,
+            "created_by": "depot 0.1.0",
+            "level": "anonymize-full",
+            "options": options,
+            "profile_digest": "cd".repeat(32),
+            "key_fingerprint": "0123456789abcdef",
+            "blank_identifiers": true,
+            "counts": {
+                "subjects": 1, "studies": 1, "series": 1, "instances": 2, "bytes": 1_048_576,
+                "series_left_out": 1
+            },
+            "subjects": [{"id": "PQ2WJ6ZR4TA", "studies": [{"number": 1, "series": [
+                {"number": "3.1", "modality": "ANN", "files": files}
+            ]}]}],
+            "regrouping_warnings": warnings,
+            "burned_in": [
+                {"series": "PQ2WJ6ZR4TA/1/4", "modality": "US", "included": false,
+                 "reason": anon_core::BurnedInReason::FlaggedYes.to_string()},
+                {"series": "PQ2WJ6ZR4TA/1/5", "modality": "SC", "included": true,
+                 "reason": anon_core::BurnedInReason::ModalityWithoutFlag("SC".into()).to_string()},
+            ],
+            "audit": {"files": 4, "values_searched": 72, "findings": 0, "blocking": true},
+        });
+        let mut json_bytes = serde_json::to_vec_pretty(&json).expect("json");
+        json_bytes.push(b'\n');
+        let mut csv = b"subject,study,series,modality,path,sha256,bytes\n".to_vec();
+        for n in 1..=2 {
+            csv.extend_from_slice(
+                format!(
+                    "PQ2WJ6ZR4TA,1,3.1,ANN,PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm,{},524288\n",
+                    "ab".repeat(32)
+                )
+                .as_bytes(),
+            );
+        }
+        csv.extend_from_slice(b"PQ2WJ6ZR4TA,1,4,\"A,N\",PQ2WJ6ZR4TA/1/4/00001.dcm,ab,1\n");
+        (json_bytes, csv)
+    }
+
+    #[test]
+    fn every_word_depot_writes_into_a_manifest_is_vocabulary() {
+        let (json, csv) = full_manifest();
+        for (rel, bytes) in [("manifest.json", json), ("manifest.csv", csv)] {
+            let blanked = blank_vocabulary(&bytes, rel.ends_with(".csv"));
+            let left: BTreeSet<String> = String::from_utf8_lossy(&blanked)
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+                // Pseudonyms, numbers and hex digests are not words; shorter ones are never
+                // searched.
+                .filter(|w| w.len() >= MIN_NEEDLE && !w.starts_with("PQ2WJ6ZR4T"))
+                .filter(|w| !w.chars().all(|c| c.is_ascii_hexdigit()))
+                .map(str::to_string)
+                .collect();
+            assert!(left.is_empty(), "{rel}: not in the vocabulary: {left:?}");
+        }
+    }
+
+    #[test]
+    fn names_that_are_manifest_words_are_not_found_in_the_manifest_but_planted_values_are() {
+        let (json, csv) = full_manifest();
+        let names = [
+            "Path^Anna",
+            "Smith^Series",
+            "Kind^Otto",
+            "May^June",
+            "Level^Ann",
+            "Basic^Reason",
+            "Full^Text",
+        ];
+        let needles: Vec<Needle> = names
+            .iter()
+            .map(|n| Needle::new("PatientName", ValueKind::PersonName, *n))
+            .collect();
+        let a = auditor(&needles);
+        assert_eq!(a.scan_file("manifest.json", &json), vec![], "manifest.json");
+        assert_eq!(a.scan_file("manifest.csv", &csv), vec![], "manifest.csv");
+        // A real value planted in the manifest is found; a 6-digit ID is not taken for a part
+        // of a hash or a byte count.
+        let id = auditor(&[
+            Needle::new("PatientID", ValueKind::Identifier, "MRN000040"),
+            Needle::new("OtherPatientIDs", ValueKind::Identifier, "048576"),
+            Needle::new("PatientName", ValueKind::PersonName, "Doe^Jane"),
+        ]);
+        assert_eq!(id.scan_file("manifest.json", &json), vec![]);
+        let mut planted = json.clone();
+        let at = memchr::memmem::find(&planted, b"\"level\"").expect("level");
+        planted.splice(at..at, br#""note": "Doe Jane MRN000040", "#.iter().copied());
+        let f = id.scan_file("manifest.json", &planted);
+        assert_eq!(
+            labels_of(&f),
+            ["PatientID", "PatientName"].map(String::from).into()
+        );
+        let mut row = csv.clone();
+        row.extend_from_slice(b"Doe,1,3,MR,x,y,1\n");
+        assert_eq!(labels_of(&id.scan_file("manifest.csv", &row)).len(), 1);
+    }
+
+    // -- item 7: tag paths -------------------------------------------------------------
+
+    #[test]
+    fn header_findings_name_the_tag_path_never_the_value() {
+        let a = auditor(&[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "DOE^JOHNATHAN",
+        )]);
+        let item = long(0x0040, 0xA160, b"UT", b"report on johnathan ");
+        let mut body = short(0x0010, 0x0010, b"PN", b"ANON");
+        body.extend(sequence(0x0040, 0xA730, &item));
+        let mut private = short(0x0029, 0x0010, b"LO", b"ACME");
+        private.extend(long(0x0029, 0x1010, b"OB", b"\x00DOE\x00"));
+        body.extend(private);
+        let f = a.scan_file("a.dcm", &with_meta(EXPLICIT_LE, &body));
+        assert_eq!(
+            header_tags(&f, "PatientName"),
+            vec![
+                Some("(0029,1010)".to_string()),
+                Some("(0040,A730)[0]/(0040,A160)".to_string())
+            ],
+            "{f:?}"
+        );
+        for x in &f {
+            let s = x.to_string();
+            assert!(s.contains(" at ("), "{s}");
+            assert!(!s.to_lowercase().contains("johnathan"), "{s}");
+        }
+    }
+
+    #[test]
+    fn structural_rules_still_run() {
+        let mut body = short(0x0009, 0x0010, b"LO", b"ACME");
+        body.extend(short(0x0009, 0x1001, b"LO", b"x"));
+        let item = short(0x0029, 0x1010, b"LO", b"y");
+        body.extend(sequence(0x0040, 0xA730, &item));
+        let bytes = with_meta(EXPLICIT_LE, &body);
+        let a = Auditor::new(
+            &[],
+            Rules {
+                forbid_private: true,
+                require_identity_removed: true,
+            },
+        )
+        .expect("auditor");
+        let f = a.scan_file("a.dcm", &bytes);
+        let private: Vec<&str> = f
+            .iter()
+            .filter_map(|x| match x {
+                Finding::PrivateElement { tag, .. } => Some(tag.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            private,
+            ["(0009,0010)", "(0009,1001)", "(0040,A730)[0]/(0029,1010)"]
+        );
+        assert!(f.contains(&Finding::IdentityNotMarkedRemoved {
+            file: "a.dcm".into()
+        }));
+        let mut marked = body.clone();
+        marked.splice(0..0, short(0x0012, 0x0062, b"CS", b"YES"));
+        let a = Auditor::new(
+            &[],
+            Rules {
+                forbid_private: false,
+                require_identity_removed: true,
+            },
+        )
+        .expect("auditor");
+        assert!(
+            a.scan_file("a.dcm", &with_meta(EXPLICIT_LE, &marked))
+                .is_empty()
         );
     }
 }

@@ -17,7 +17,8 @@ use crate::ui;
 pub struct Args {
     /// The package: a folder or a zip file.
     pub package: PathBuf,
-    /// Level or profile the package was made with (default: read from its manifest).
+    /// Level or profile the package was made with (default: read from its manifest). It sets
+    /// the structural rules only: every identifying value is searched at any level.
     #[command(flatten)]
     pub deid: DeidArgs,
     /// Search only the values of this project's subjects.
@@ -52,7 +53,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         key: args.deid.key(global.quiet)?,
         project: args.project.clone(),
     };
-    let (report, scope) = export::pipeline::audit_with_archive(&archive, &args.package, &req)
+    // Every identifying value the archive holds for the package's subjects is searched,
+    // whatever level the manifest claims; the level only adds structural rules.
+    let (report, scope) = export::audit::audit_archive_package(&archive, &args.package, &req)
         .with_context(|| format!("cannot audit {}", args.package.display()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
