@@ -634,10 +634,11 @@ fn five_attribute_fixture(dir: &Path, planted_elsewhere: bool) {
 }
 
 #[test]
-fn anonymize_refuses_a_package_that_still_names_the_patient() {
+fn anonymize_reports_the_name_it_leaves_elsewhere_as_advisory_findings() {
     // The hard cases carry the patient's name in private tags, overlay comments and report
-    // text, which anonymize keeps: the audit finds the name it promised to replace, and the
-    // package is not published.
+    // text, which anonymize keeps by definition (it changes five attributes): the audit finds
+    // the name there and says so, by tag and file, and the package is published with the
+    // findings recorded; basic, which claims to remove identity, refuses the same data.
     let t = TestDir::new();
     five_attribute_fixture(&t.join("in"), true);
     at_archive(&t, &t.archive())
@@ -646,28 +647,33 @@ fn anonymize_refuses_a_package_that_still_names_the_patient() {
         .run()
         .ok();
     for out in ["pkg", "pkg.zip"] {
-        let run = export(&t, out, &[]).expect_code(1); // default level: anonymize
+        let run = export(&t, out, &[]).ok(); // default level: anonymize
         assert!(
             run.stderr
                 .contains("PatientName value found in the header of"),
             "{}",
             run.stderr
         );
+        assert!(run.stderr.contains("audit (advisory)"), "{}", run.stderr);
         assert!(
             run.stderr
-                .contains("level anonymize removes the patient's name and birth date only from those attributes"),
+                .contains("level anonymize removes the patient's name and birth date from those attributes only"),
             "{}",
             run.stderr
         );
-        assert!(!t.join(out).exists(), "{out} must not be published");
-        assert!(leftovers(t.path()).is_empty(), "{:?}", leftovers(t.path()));
+        assert!(run.stderr.contains("audit advisory:"), "{}", run.stderr);
+        let m = manifest(&read_package(&t.join(out)));
+        assert_eq!(m["audit"]["blocking"], false, "{}", m["audit"]);
+        assert!(n(&m["audit"], "findings") > 0, "{}", m["audit"]);
     }
 }
 
 #[test]
 fn anonymize_changes_exactly_its_five_attributes_everywhere_and_nothing_else() {
     let t = TestDir::new();
-    five_attribute_fixture(&t.join("in"), false);
+    // With the hard cases: the name also sits in private tags, overlay comments and report
+    // text, which anonymize must leave exactly as they are.
+    five_attribute_fixture(&t.join("in"), true);
     at_archive(&t, &t.archive())
         .arg("import")
         .arg(t.join("in"))
@@ -685,19 +691,24 @@ fn anonymize_changes_exactly_its_five_attributes_everywhere_and_nothing_else() {
         })
         .collect();
 
-    // Default level: anonymize. The audit blocks at anonymize too, but searches only what the
-    // level removes (the patient's name and birth date): PatientID, dates, UIDs, physician
-    // names kept elsewhere and private tags are not findings.
+    // Default level: anonymize. Its audit is advisory and searches only what the level
+    // removes (the patient's name and birth date): the name left in the hard cases' other
+    // attributes is reported, and the package is published.
     let run = export(&t, "pkg", &[]).ok();
-    assert!(run.stderr.contains("audit clean"), "{}", run.stderr);
+    assert!(run.stderr.contains("audit advisory:"), "{}", run.stderr);
     let files = read_package(&t.join("pkg"));
     let m = manifest(&files);
     assert_eq!(m["level"], "anonymize");
-    assert_eq!(m["audit"]["blocking"], true, "{}", m["audit"]);
-    assert_eq!(n(&m["audit"], "findings"), 0, "{}", m["audit"]);
+    assert_eq!(m["audit"]["blocking"], false, "{}", m["audit"]);
 
     let dicom = dicom_files(&files);
-    assert_eq!(dicom.len(), 7);
+    assert_eq!(
+        dicom.len(),
+        7,
+        "{:?} {}",
+        files.keys().collect::<Vec<_>>(),
+        m["counts"]
+    );
     let mut nested_seen = 0;
     for (rel, bytes) in &dicom {
         let pseudonym = rel.split('/').next().expect("subject folder");
@@ -1904,16 +1915,20 @@ fn a_name_seen_only_in_another_file_of_the_subject_is_audited() {
         "p",
         &[("b.dcm", second.to_bytes().expect("b"))],
     );
-    for level in ["basic", "anonymize"] {
+    for (level, blocking) in [("basic", true), ("anonymize", false)] {
         let out = format!("pkg-{level}");
-        let run = export(&t, &out, &["--level", level]).expect_code(1);
+        let run = if blocking {
+            export(&t, &out, &["--level", level]).expect_code(1)
+        } else {
+            export(&t, &out, &["--level", level]).ok()
+        };
         assert!(
             run.stderr
                 .contains("PatientName value found in the header of"),
             "{level}: {}",
             run.stderr
         );
-        assert!(!t.join(&out).exists());
+        assert_eq!(t.join(&out).exists(), !blocking, "{level}");
     }
 }
 
@@ -1946,7 +1961,7 @@ fn an_original_uid_seen_in_the_headers_is_audited() {
 }
 
 #[test]
-fn anonymize_and_sup142_refuse_packages_holding_what_they_remove() {
+fn anonymize_and_sup142_report_what_they_leave_and_basic_refuses_it() {
     let t = TestDir::new();
     let spec = fixture::instance("MRN-6060", "2.25.6061", "2.25.6062", "2.25.6063");
     let bytes = edited(&spec, |o| {
@@ -1960,7 +1975,7 @@ fn anonymize_and_sup142_refuse_packages_holding_what_they_remove() {
     });
     import_specs(&t, &t.archive(), "in", "p", &[("a.dcm", bytes)]);
     for out in ["pkg", "pkg.zip"] {
-        let run = export(&t, out, &[]).expect_code(1);
+        let run = export(&t, out, &[]).ok();
         for what in ["PatientName", "PatientBirthDate"] {
             assert!(
                 run.stderr
@@ -1969,16 +1984,23 @@ fn anonymize_and_sup142_refuse_packages_holding_what_they_remove() {
                 run.stderr
             );
         }
-        assert!(!t.join(out).exists(), "{out} published with findings");
+        let m = manifest(&read_package(&t.join(out)));
+        assert_eq!(m["audit"]["blocking"], false);
+        assert!(n(&m["audit"], "findings") >= 2, "{}", m["audit"]);
     }
-    let run = export(&t, "s142", &["--level", "sup142"]).expect_code(1);
+    let run = export(&t, "s142", &["--level", "sup142"]).ok();
     assert!(
         run.stderr
             .contains("AccessionNumber value found in the header of"),
         "{}",
         run.stderr
     );
-    assert!(!t.join("s142").exists());
+    assert!(t.join("s142").is_dir());
+    // A level that claims to remove identity publishes nothing with findings. ImageComments
+    // is X in basic, StudyDescription too, so basic is clean here; the name in a private
+    // attribute is removed with it. Blocking is shown in the tests of anonymize-full.
+    let run = export(&t, "basic", &["--level", "basic"]).ok();
+    assert!(run.stderr.contains("audit clean"), "{}", run.stderr);
 
     // What anonymize keeps by design (PatientID, dates, UIDs) is no finding.
     let t = TestDir::new();
@@ -1993,7 +2015,7 @@ fn anonymize_and_sup142_refuse_packages_holding_what_they_remove() {
     assert!(run.stderr.contains("audit clean"), "{}", run.stderr);
     let files = read_package(&t.join("pkg"));
     let m = manifest(&files);
-    assert_eq!(m["audit"]["blocking"], true);
+    assert_eq!(m["audit"]["blocking"], false, "advisory at anonymize");
     assert_eq!(n(&m["audit"], "findings"), 0);
     let obj = parse(dicom_files(&files).values().next().expect("a file"));
     assert_eq!(text(&obj, tags::PATIENT_ID).as_deref(), Some("MRN-6060"));

@@ -152,6 +152,18 @@ pub enum Finding {
     },
 }
 
+impl Finding {
+    /// The package-relative file (or path) the finding is about.
+    pub fn file(&self) -> &str {
+        match self {
+            Finding::Value { file, .. }
+            | Finding::PrivateElement { file, .. }
+            | Finding::IdentityNotMarkedRemoved { file }
+            | Finding::Unreadable { file, .. } => file,
+        }
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

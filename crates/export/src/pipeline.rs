@@ -320,9 +320,13 @@ pub fn export(
         });
     }
 
-    // 3. Write. Every level that changes files is audited, and a finding stops publication:
-    // the needles are only the values the level promises to remove (see `needles`), so a
-    // finding is always a broken promise.
+    // 3. Write. Every level that changes files is audited; the needles are the values the
+    // level removes (see `needles`). At levels that claim to remove identity (basic,
+    // anonymize-full and profiles built on them) a finding stops publication. `anonymize`,
+    // `qmenta` and `sup142` change their listed attributes only and keep the rest by design
+    // (NiDB's default level keeps PatientID, dates and every other text): there the findings
+    // are advisory, printed and recorded in the manifest, and the package is published.
+    let blocking = profile.removes_identity();
     let auditor = if original {
         None
     } else {
@@ -352,7 +356,15 @@ pub fn export(
     let write_all = || -> Vec<Result<Written, (String, String)>> {
         plan.par_iter()
             .map(|p| {
-                let r = write_one(&deid, &subjects, p, original, auditor.as_ref(), &package);
+                let r = write_one(
+                    &deid,
+                    &subjects,
+                    p,
+                    original,
+                    auditor.as_ref(),
+                    blocking,
+                    &package,
+                );
                 observer.advance();
                 r
             })
@@ -399,13 +411,14 @@ pub fn export(
         }
         findings.sort();
         findings.dedup();
-        // The manifest states the count; it is published only when the count, including any
-        // finding in the manifest itself, is zero, so the published figure is exact.
+        // The manifest states the count. A blocking audit publishes only when the count,
+        // including any finding in the manifest itself, is zero, so the figure is exact; an
+        // advisory one states the findings in the files (the manifest holds no data values).
         manifest.audit = Some(manifest::AuditSummary {
             files: plan.len() + 2,
             values_searched: auditor.searched_values(),
             findings: findings.len(),
-            blocking: true,
+            blocking,
         });
         let json = manifest.to_json();
         let csv = manifest.to_csv();
@@ -420,7 +433,7 @@ pub fn export(
             values_searched: auditor.searched_values(),
             findings,
         };
-        if !audit.is_clean() {
+        if blocking && !audit.is_clean() {
             drop(package);
             return Err(ExportError::Findings(Box::new(audit)));
         }
@@ -1088,6 +1101,7 @@ fn write_one(
     p: &Planned,
     original: bool,
     auditor: Option<&Auditor>,
+    blocking: bool,
     package: &Package,
 ) -> Result<Written, (String, String)> {
     let fail = |reason: String| (p.rel.clone(), reason);
@@ -1129,8 +1143,8 @@ fn write_one(
     let findings = auditor
         .map(|a| a.scan_file(&p.rel, &bytes))
         .unwrap_or_default();
-    // A file with findings is not even staged: findings block publication.
-    if findings.is_empty() {
+    // A file with findings is not even staged when findings block publication.
+    if findings.is_empty() || !blocking {
         package
             .add(&p.rel, &bytes)
             .map_err(|e| fail(e.to_string()))?;

@@ -156,19 +156,6 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 audit.files,
                 args.out.display()
             ));
-            if !req.profile.removes_identity() {
-                // anonymize and sup142 change a few attributes only; their audit searches just
-                // the values those attributes held.
-                let what = if req.profile.level() == anon_core::Level::Anonymize {
-                    "the patient's name and birth date"
-                } else {
-                    "the values of the attributes on its list"
-                };
-                ui::warn(format!(
-                    "level {} removes {what} only from those attributes, and the audit found them elsewhere in the files; --level anonymize-full also cleans other text",
-                    req.profile.name()
-                ));
-            }
             Ok(ExitCode::from(1))
         }
         Err(ExportError::Files(failures)) => {
@@ -236,10 +223,43 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
         ),
         Some(path) => {
             let audit = match &s.audit {
-                Some(a) => format!(
+                Some(a) if a.is_clean() => format!(
                     "; audit clean ({} values searched in {} files)",
                     a.values_searched, a.files
                 ),
+                Some(a) => {
+                    // Published with findings: only at levels that do not claim to remove
+                    // identity (anonymize, qmenta, sup142), where the audit is advisory.
+                    for f in a.findings.iter().take(20) {
+                        ui::problem("audit (advisory)", f);
+                    }
+                    if a.findings.len() > 20 {
+                        ui::warn(format!(
+                            "… and {} more advisory findings",
+                            a.findings.len() - 20
+                        ));
+                    }
+                    let what = if s.manifest.level == "anonymize" {
+                        "the patient's name and birth date"
+                    } else {
+                        "the values of the attributes on its list"
+                    };
+                    ui::warn(format!(
+                        "level {} removes {what} from those attributes only; the audit found them elsewhere in {} file(s) of the package (use --level anonymize-full to clean all text)",
+                        s.manifest.level,
+                        a.findings
+                            .iter()
+                            .map(|f| f.file())
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .len()
+                    ));
+                    format!(
+                        "; audit advisory: {} finding(s) ({} values searched in {} files)",
+                        a.findings.len(),
+                        a.values_searched,
+                        a.files
+                    )
+                }
                 None => "; original bytes verified by SHA-256".to_string(),
             };
             ui::info(
