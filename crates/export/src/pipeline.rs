@@ -55,11 +55,6 @@ use crate::manifest::{self, Manifest};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::regroup::{self, Placement, RegroupWarning};
 
-/// The largest `manifest.json` the standalone audit reads (a manifest lists every file in a
-/// few hundred bytes; this allows about a million files, and bounds what a hostile zip can
-/// make it allocate).
-const MAX_MANIFEST_BYTES: u64 = 256 << 20;
-
 /// What to export, how, and where.
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
@@ -346,7 +341,7 @@ pub fn export(
                 .map(|(l, u)| (l.to_string(), u.to_string()))
                 .chain(uid_needles),
         );
-        Some(Auditor::new(&needles, audit_rules(profile))?)
+        Some(Auditor::new(&needles, Rules::for_profile(profile))?)
     };
     let mut package = Package::create(&req.out, req.force)?;
     observer.phase("writing", plan.len() as u64);
@@ -1232,19 +1227,6 @@ fn parse_tag(s: &str) -> Option<Tag> {
     ))
 }
 
-/// Structural rules: private elements must be gone when the profile removes them all, and
-/// PatientIdentityRemoved must be set when the profile claims to remove identity.
-fn audit_rules(profile: &Profile) -> Rules {
-    let private_removed = profile
-        .rules()
-        .iter()
-        .any(|r| r.tag.eq_ignore_ascii_case("gggg,eeee") && r.action == Action::X);
-    Rules {
-        forbid_private: private_removed,
-        require_identity_removed: profile.removes_identity(),
-    }
-}
-
 /// A one-way fingerprint of the key: lets two packages be checked to share a key without
 /// revealing it.
 pub fn key_fingerprint(key: &Key) -> String {
@@ -1466,101 +1448,6 @@ pub enum PackageAuditError {
     Audit(#[from] crate::audit::AuditError),
 }
 
-/// Audits a package (folder or zip) for the identifying values the archive holds for its
-/// subjects, and for the structural promises of the level it was exported at.
-pub fn audit_with_archive(
-    archive: &Archive,
-    package: &Path,
-    req: &AuditRequest,
-) -> Result<(AuditReport, AuditScope), PackageAuditError> {
-    let manifest = read_manifest(package);
-    let profile = match (&req.profile, &manifest) {
-        (Some(p), _) => p.clone(),
-        (None, Some(m)) => {
-            let level: anon_core::Level = m["level"]
-                .as_str()
-                .and_then(|l| l.parse().ok())
-                .ok_or_else(|| PackageAuditError::Profile(m["level"].to_string()))?;
-            let options: Vec<anon_core::DeidOption> = m["options"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|o| o.as_str()?.parse().ok()).collect())
-                .unwrap_or_default();
-            let p = Profile::builtin(level, &options)
-                .map_err(|e| PackageAuditError::Profile(e.to_string()))?;
-            let blank = m["blank_identifiers"].as_bool().unwrap_or(false);
-            p.with_blank_identifiers(blank)
-                .map_err(|e| PackageAuditError::Profile(e.to_string()))?
-        }
-        (None, None) => return Err(PackageAuditError::UnknownLevel(package.to_path_buf())),
-    };
-    let key = match &req.key {
-        Some(k) => k.clone(),
-        None => Key::from_bytes(archive.secret("deid").map_err(ExportError::Key)?),
-    };
-    let deid = Deidentifier::new(profile.clone(), key.clone());
-    let filter = Filter {
-        project: req.project.clone(),
-        ..Filter::default()
-    };
-    let all_subjects = archive.subjects(&filter).map_err(ExportError::from)?;
-    let facts = subject_facts(archive, all_subjects.iter().map(|s| s.subject.as_str()))?;
-    let in_package: BTreeSet<String> = manifest
-        .as_ref()
-        .and_then(|m| m["subjects"].as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|s| s["id"].as_str().map(str::to_string))
-        .collect();
-    let same_key = manifest
-        .as_ref()
-        .and_then(|m| m["key_fingerprint"].as_str().map(str::to_string))
-        .is_some_and(|f| f == key_fingerprint(&key));
-    let matched: BTreeSet<&str> = facts
-        .iter()
-        .filter(|(code, f)| {
-            in_package.contains(code.as_str())
-                || (same_key && in_package.contains(&pseudonym_of(&deid, f)))
-        })
-        .map(|(code, _)| code.as_str())
-        .collect();
-    let matched_by_pseudonym = !matched.is_empty();
-    let chosen: Vec<&str> = if matched_by_pseudonym {
-        matched.into_iter().collect()
-    } else {
-        facts.keys().map(String::as_str).collect()
-    };
-    // The standalone audit has no plan: it searches the index's values of the subjects, and
-    // the instance UIDs of the index when the level remaps UIDs.
-    let mut instances = Vec::new();
-    if profile.remaps_uids() {
-        for code in &chosen {
-            let f = Filter {
-                subject: Some((*code).to_string()),
-                ..Filter::default()
-            };
-            instances.extend(archive.instances(&f).map_err(ExportError::from)?);
-        }
-    }
-    let uids = instances.iter().flat_map(|r| {
-        [
-            ("StudyInstanceUID".to_string(), r.study_uid.clone()),
-            ("SeriesInstanceUID".to_string(), r.series_uid.clone()),
-            ("SOPInstanceUID".to_string(), r.sop_uid.clone()),
-        ]
-    });
-    let needles = needles(&profile, &facts, chosen.iter().copied(), uids);
-    let auditor = Auditor::new(&needles, audit_rules(&profile))?;
-    let report = crate::audit::audit_package(package, &auditor)?;
-    Ok((
-        report,
-        AuditScope {
-            profile_name: profile.name().to_string(),
-            subjects: chosen.len(),
-            matched_by_pseudonym,
-        },
-    ))
-}
-
 fn pseudonym_of(deid: &Deidentifier, facts: &SubjectFacts) -> String {
     match &facts.key {
         SubjectKey::Patient { patient_id, issuer } => deid.pseudonym(patient_id, issuer.as_deref()),
@@ -1568,29 +1455,6 @@ fn pseudonym_of(deid: &Deidentifier, facts: &SubjectFacts) -> String {
             deid.pseudonym("", Some(&format!("depot:blank-patient-id:{study_uid}")))
         }
     }
-}
-
-/// The package's `manifest.json`, if it has a readable one of at most
-/// [`MAX_MANIFEST_BYTES`].
-fn read_manifest(package: &Path) -> Option<serde_json::Value> {
-    let bytes = if package.is_dir() {
-        let f = std::fs::File::open(package.join("manifest.json")).ok()?;
-        read_bounded(f, MAX_MANIFEST_BYTES)?
-    } else {
-        let f = std::fs::File::open(package).ok()?;
-        let mut z = zip::ZipArchive::new(std::io::BufReader::new(f)).ok()?;
-        let e = z.by_name("manifest.json").ok()?;
-        read_bounded(e, MAX_MANIFEST_BYTES)?
-    };
-    serde_json::from_slice(&bytes).ok()
-}
-
-/// Everything `r` yields, or `None` if that is more than `limit` bytes (or unreadable): the
-/// declared size of a zip entry is not trusted.
-fn read_bounded(r: impl Read, limit: u64) -> Option<Vec<u8>> {
-    let mut buf = Vec::new();
-    r.take(limit.saturating_add(1)).read_to_end(&mut buf).ok()?;
-    (buf.len() as u64 <= limit).then_some(buf)
 }
 
 #[cfg(test)]
@@ -1605,13 +1469,6 @@ mod tests {
         );
         let one = ExportError::Files(vec![("a".into(), "b".into())]).to_string();
         assert_eq!(one, "1 archived file(s) could not be exported; first: a: b");
-    }
-
-    #[test]
-    fn manifests_are_read_with_a_bound() {
-        let data = [b'x'; 100];
-        assert_eq!(read_bounded(&data[..], 100).map(|b| b.len()), Some(100));
-        assert_eq!(read_bounded(&data[..], 99), None);
     }
 
     #[test]

@@ -133,7 +133,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 
     let full = dir.join("packages").join("anonymize-full.zip");
     let (report, _) =
-        export::pipeline::audit_with_archive(&archive, &full, &AuditRequest::default())?;
+        export::audit::audit_archive_package(&archive, &full, &AuditRequest::default())?;
     say(format!(
         "5. depot audit {}: {} in {} files",
         relative(dir, &full),
