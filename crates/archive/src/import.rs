@@ -520,6 +520,27 @@ pub fn escape_text(s: &str) -> String {
 fn push_escaped(out: &mut String, c: char) {
     match c {
         '\\' => out.push_str("\\\\"),
+        c => push_control_escaped(out, c),
+    }
+}
+
+/// Text safe to print on a terminal: control characters (C0, DEL, C1: escape sequences,
+/// bells, carriage returns, newlines) become `\n`, `\t`, `\r`, `\xNN` or `\u{NN}`; everything
+/// else, backslashes included, is kept (so a path already escaped by [`path_text`] is not
+/// escaped twice).
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        push_control_escaped(&mut out, c);
+    }
+    out
+}
+
+fn push_control_escaped(out: &mut String, c: char) {
+    match c {
         '\n' => out.push_str("\\n"),
         '\t' => out.push_str("\\t"),
         '\r' => out.push_str("\\r"),

@@ -43,7 +43,7 @@ pub use error::{FactsError, ImportError, OpenError, QueryError};
 pub use grouping::{HeaderFacts, SubjectKey};
 pub use import::{
     FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome, escape_bytes,
-    escape_text, path_text,
+    escape_controls, escape_text, path_text,
 };
 pub use records::{
     Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, SeriesRecord, StudyRecord,

@@ -42,23 +42,7 @@ pub fn warning_line(msg: &str) -> String {
 /// backslashes included, is kept (paths from the archive are already escaped that way, see
 /// `archive::path_text`, and are not escaped twice).
 pub fn sanitize(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_string();
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() && u32::from(c) < 0x80 => {
-                out.push_str(&format!("\\x{:02X}", u32::from(c)));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{{{:X}}}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out
+    archive::escape_controls(s)
 }
 
 /// A path as the archive shows it (absolute form not forced; control characters and bytes that
