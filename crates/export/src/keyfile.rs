@@ -92,8 +92,8 @@ pub fn key_path(explicit: Option<&Path>) -> Result<PathBuf, KeyFileError> {
 
 /// Reads the key at `path`, creating it (and its folder) if it does not exist.
 pub fn load_or_create(path: &Path) -> Result<LoadedKey, KeyFileError> {
-    match fs::read_to_string(path) {
-        Ok(text) => return read_key(path, &text, false),
+    match fs::read(path) {
+        Ok(bytes) => return read_key(path, &bytes, false),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(source) => {
             return Err(KeyFileError::Read {
@@ -147,21 +147,29 @@ pub fn load_or_create(path: &Path) -> Result<LoadedKey, KeyFileError> {
             })
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let text = fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+            let bytes = fs::read(path).map_err(|source| KeyFileError::Read {
                 path: path.to_path_buf(),
                 source,
             })?;
-            read_key(path, &text, false)
+            read_key(path, &bytes, false)
         }
         Err(e) => Err(create_err(e)),
     }
 }
 
-fn read_key(path: &Path, text: &str, created: bool) -> Result<LoadedKey, KeyFileError> {
-    let key = Key::from_hex(text).map_err(|source| KeyFileError::Invalid {
-        path: path.to_path_buf(),
-        source,
-    })?;
+/// A key file holds 64 hex digits (what depot writes here), or 32 raw bytes (an archive's own
+/// key, `<archive>/keys/deid.key`), so `depot anonymize --key-file` can use an archive's key
+/// and give the same pseudonyms and UIDs as its exports.
+fn read_key(path: &Path, bytes: &[u8], created: bool) -> Result<LoadedKey, KeyFileError> {
+    let key = match <[u8; 32]>::try_from(bytes) {
+        Ok(raw) => Key::from_bytes(raw),
+        Err(_) => Key::from_hex(&String::from_utf8_lossy(bytes)).map_err(|source| {
+            KeyFileError::Invalid {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?,
+    };
     Ok(LoadedKey {
         key,
         path: path.to_path_buf(),
@@ -270,6 +278,16 @@ mod tests {
         });
         assert_eq!(keys.len(), 8);
         assert!(keys.windows(2).all(|w| w[0] == w[1]));
+    }
+
+    #[test]
+    fn an_archive_key_of_32_raw_bytes_is_read_as_it_is() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("deid.key");
+        fs::write(&path, [7u8; 32]).expect("write");
+        let loaded = load_or_create(&path).expect("raw key");
+        assert_eq!(loaded.key.to_hex(), Key::from_bytes([7u8; 32]).to_hex());
+        assert!(!loaded.created);
     }
 
     #[test]
