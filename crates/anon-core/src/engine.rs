@@ -93,12 +93,93 @@ fn code_extensions(obj: &InMemDicomObject) -> Option<CodeExtensions> {
     CodeExtensions::from_values(&values)
 }
 
-/// A text value as characters: decoded with the code extensions when there are any.
-fn decoded_text(s: String, ext: Option<CodeExtensions>) -> String {
-    match ext.and_then(|e| e.decode(&s)) {
-        Some(d) => d.text,
-        None => s,
+/// The values of a text attribute as characters. With code extensions, dicom-rs has split the
+/// bytes on every 0x5C, including one inside a two-byte character (本 is 4B 5C in JIS X 0208),
+/// so the values are joined back into the original bytes, decoded as a whole, and split on the
+/// backslashes that really are delimiters.
+fn text_values(obj: &InMemDicomObject, tag: Tag, ext: Option<CodeExtensions>) -> Vec<String> {
+    let Some(ext) = ext else {
+        return all_strs(obj, tag);
+    };
+    let Some(joined) = obj
+        .get(tag)
+        .and_then(|e| e.to_multi_str().ok())
+        .map(|v| v.join("\\"))
+    else {
+        return Vec::new();
+    };
+    let text = ext.decode(&joined).map_or(joined, |d| d.text);
+    text.split('\\')
+        .map(|s| {
+            s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                .to_string()
+        })
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Whether a decoded value shows that dicom-rs could not decode its bytes: dicom-rs splits
+/// values on the byte 0x5C before decoding, and writes a byte it cannot decode as `\ooo`. A
+/// backslash therefore never stands in a correctly decoded value; where it does (GB18030, GBK
+/// or Shift JIS text with 0x5C as a character's second byte, or bytes invalid in the declared
+/// character set), writing the value back would corrupt it.
+fn undecodable(value: &str) -> bool {
+    value.contains('\\')
+}
+
+/// The first text value, at any depth, that dicom-rs could not decode (see [`undecodable`]).
+/// Only the VRs it splits on backslashes: in LT, ST, UT and UR a backslash is text.
+fn first_undecodable(ds: &InMemDicomObject, path: &mut Vec<PathStep>) -> Option<String> {
+    for e in ds.iter() {
+        let tag = e.tag();
+        match e.value() {
+            Value::Sequence(seq) => {
+                for (i, item) in seq.items().iter().enumerate() {
+                    path.push(PathStep {
+                        tag,
+                        item: Some(i as u32),
+                    });
+                    let found = first_undecodable(item, path);
+                    path.pop();
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+            }
+            Value::Primitive(PrimitiveValue::Strs(values))
+                if !matches!(e.vr(), VR::LT | VR::ST | VR::UT | VR::UR)
+                    && values.iter().any(|v| undecodable(v)) =>
+            {
+                return Some(with_step(path, tag).to_string());
+            }
+            _ => {}
+        }
     }
+    None
+}
+
+/// VRs kept as they are inside a sequence whose values become dummies (D): enumerated code
+/// strings and numbers, which cannot identify anyone and carry the object's structure.
+fn keeps_under_dummy(vr: VR) -> bool {
+    matches!(
+        vr,
+        VR::CS
+            | VR::US
+            | VR::SS
+            | VR::UL
+            | VR::SL
+            | VR::UV
+            | VR::SV
+            | VR::FL
+            | VR::FD
+            | VR::DS
+            | VR::IS
+            | VR::AT
+            | VR::OF
+            | VR::OD
+            | VR::OL
+            | VR::OV
+    )
 }
 
 /// Overlay Data (60xx,3000) of one of the 16 repeating overlay groups.
@@ -254,12 +335,7 @@ impl Deidentifier {
         // Text as characters, whatever the data set's code extensions: a Japanese name split
         // on the bytes of `^` inside its characters would give the wrong parts.
         let ext = code_extensions(obj);
-        let texts = |o: &InMemDicomObject, tag: Tag| -> Vec<String> {
-            all_strs(o, tag)
-                .into_iter()
-                .map(|s| decoded_text(s, ext))
-                .collect()
-        };
+        let texts = |o: &InMemDicomObject, tag: Tag| text_values(o, tag, ext);
         for tag in [
             tags::PATIENT_NAME,
             tags::PATIENT_BIRTH_NAME,
@@ -329,6 +405,9 @@ impl Deidentifier {
         walk.report.burned_in = burned_in(obj);
         if !self.profile.changes_anything() {
             return Ok(walk.report);
+        }
+        if let Some(path) = first_undecodable(obj, &mut Vec::new()) {
+            return Err(AnonError::Undecodable { path });
         }
         if first_str(obj, tags::PATIENT_ID).is_none() && self.profile.pseudonymizes_patient_id() {
             walk.report.warnings.push(
@@ -770,7 +849,21 @@ impl Deidentifier {
                 out.push(match e.value() {
                     Value::Sequence(_) => self.dummy_sequence(e, depth + 1)?,
                     Value::PixelSequence(_) => DataElement::empty(t, vr),
+                    // Class and definition UIDs name kinds of object, not patients; with
+                    // retain-uids every UID stays. So references still resolve.
+                    Value::Primitive(_)
+                        if vr == VR::UI
+                            && (CLASS_UID_TAGS.contains(&t) || !self.profile.remaps_uids()) =>
+                    {
+                        e
+                    }
                     Value::Primitive(_) if vr == VR::UI => self.remap_element(&e),
+                    // Enumerated codes (an SR tree's ValueType and RelationshipType, a
+                    // presentation state's GraphicLayer and GraphicType) and numbers (units,
+                    // coordinates, counts) cannot name anyone and hold the structure together,
+                    // so the object still parses: only text, codes, dates and binary values
+                    // become dummies.
+                    Value::Primitive(_) if keeps_under_dummy(vr) => e,
                     Value::Primitive(_) => self.dummy_element(&e, vr),
                 });
             }
@@ -908,9 +1001,14 @@ impl Deidentifier {
         scrubber: &Scrubber,
         ext: Option<CodeExtensions>,
     ) -> InMemElement {
-        let Ok(values) = elem.to_multi_str().map(|v| v.to_vec()) else {
+        let Ok(mut values) = elem.to_multi_str().map(|v| v.to_vec()) else {
             return elem;
         };
+        if ext.is_some() {
+            // The original bytes as one string (see `text_values`); written back as one value,
+            // its delimiters intact.
+            values = vec![values.join("\\")];
+        }
         let mut changed = false;
         let cleaned: Vec<String> = values
             .into_iter()
@@ -1027,10 +1125,12 @@ impl Deidentifier {
                 let hit = elem
                     .to_multi_str()
                     .map(|v| {
-                        v.iter().any(|s| {
-                            let text = decoded_text(s.clone(), walk.ext);
-                            walk.scrubber.cut_mask(&text).is_some()
-                        })
+                        let joined = v.join("\\");
+                        let text = walk
+                            .ext
+                            .and_then(|e| e.decode(&joined))
+                            .map_or(joined, |d| d.text);
+                        walk.scrubber.cut_mask(&text).is_some()
                     })
                     .unwrap_or(false);
                 if hit {

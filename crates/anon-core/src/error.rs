@@ -81,6 +81,14 @@ pub enum KeyError {
 /// Why one DICOM object could not be de-identified.
 #[derive(Debug, Error)]
 pub enum AnonError {
+    /// A text value could not be decoded losslessly, so writing it back would corrupt it.
+    #[error(
+        "text at {path} cannot be read losslessly in the file's character set (a byte 0x5C inside a two-byte character, as in GB18030, GBK or Shift JIS, or bytes the character set does not define): refused rather than written back corrupted"
+    )]
+    Undecodable {
+        /// Where.
+        path: String,
+    },
     /// Sequences nested deeper than the engine follows (a hostile or broken file).
     #[error("sequences nested deeper than {limit} levels at {path}")]
     TooDeep {

@@ -571,3 +571,119 @@ fn an_overlay_without_its_data_is_removed_whole() {
         .expect("apply");
     assert!(obj.get(Tag(0x6002, 0x0010)).is_some(), "kept with its data");
 }
+
+#[test]
+fn a_jis_character_holding_the_byte_0x5c_is_not_a_value_delimiter() {
+    // 山本^花子: 本 is 4B 5C in JIS X 0208. dicom-rs splits the bytes on every 0x5C, so the
+    // values reach the engine cut in the middle of 本; they must be joined back before decoding.
+    let latin1 = |b: &[u8]| -> String { b.iter().copied().map(char::from).collect() };
+    let as_read = |b: &[u8]| -> PrimitiveValue {
+        PrimitiveValue::Strs(latin1(b).split('\\').map(str::to_string).collect())
+    };
+    let mut original = image("1.2.826.0.1.3680043.9.1.95", "1.2.826.0.1.3680043.9.1.41");
+    original.put(DataElement::new(
+        tags::SPECIFIC_CHARACTER_SET,
+        VR::CS,
+        PrimitiveValue::Strs(["".to_string(), "ISO 2022 IR 87".to_string()].into()),
+    ));
+    original.put(DataElement::new(
+        tags::PATIENT_NAME,
+        VR::PN,
+        as_read(b"Yamamoto^Hanako=\x1b$B;3K\\\x1b(B^\x1b$B2V;R\x1b(B"),
+    ));
+    // "山本花子様" in an attribute the table does not list (cleaned at anonymize-full).
+    original.put(DataElement::new(
+        Tag(0x0018, 0x9999),
+        VR::LO,
+        as_read(b"\x1b$B;3K\\2V;RMM\x1b(B"),
+    ));
+    let d = deid(Level::AnonymizeFull, &[]);
+    let subject = d.subject_context(&original);
+    assert!(
+        subject.identifiers.iter().any(|i| i == "山本"),
+        "{:?}",
+        subject.identifiers
+    );
+    let mut obj = original.clone();
+    d.apply(&mut obj, &subject).expect("apply");
+    let out = obj
+        .get(Tag(0x0018, 0x9999))
+        .and_then(|e| e.to_multi_str().ok())
+        .map(|v| v.join("\\"))
+        .unwrap_or_default();
+    assert_eq!(out, "\x1b$BMM\x1b(B", "only 様 is left, in valid JIS");
+}
+
+#[test]
+fn text_dicom_rs_could_not_decode_is_refused_not_corrupted() {
+    // GB18030 誠 is D5 5C: split on the 0x5C, dicom-rs decodes the lone D5 as the text "\325".
+    let mut original = image("1.2.826.0.1.3680043.9.1.96", "1.2.826.0.1.3680043.9.1.41");
+    original.put(el(tags::SPECIFIC_CHARACTER_SET, VR::CS, "GB18030"));
+    original.put(DataElement::new(
+        tags::STUDY_DESCRIPTION,
+        VR::LO,
+        PrimitiveValue::Strs(["\\325".to_string(), "意检查".to_string()].into()),
+    ));
+    for level in [Level::Anonymize, Level::AnonymizeFull] {
+        let d = deid(level, &[]);
+        let mut obj = original.clone();
+        let err = d
+            .apply(&mut obj, &d.subject_context(&original))
+            .expect_err("refused");
+        assert!(matches!(err, AnonError::Undecodable { .. }), "{err}");
+    }
+    // At original nothing is rewritten, so nothing is refused.
+    let d = deid(Level::Original, &[]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("original");
+}
+
+#[test]
+fn d_sequences_keep_uids_under_retain_uids_and_the_grammar_of_sr_trees() {
+    let content = InMemDicomObject::from_element_iter([
+        el(Tag(0x0040, 0xA010), VR::CS, "CONTAINS"),
+        el(Tag(0x0040, 0xA040), VR::CS, "TEXT"),
+        el(Tag(0x0040, 0xA160), VR::UT, "Dr. Roberts saw the patient"),
+        seq(
+            tags::REFERENCED_SOP_SEQUENCE,
+            vec![InMemDicomObject::from_element_iter([el(
+                tags::REFERENCED_SOP_INSTANCE_UID,
+                VR::UI,
+                "1.2.826.0.1.3680043.9.1.41",
+            )])],
+        ),
+    ]);
+    let mut original = image("1.2.826.0.1.3680043.9.1.97", "1.2.826.0.1.3680043.9.1.41");
+    original.put(el(Tag(0x0040, 0xA050), VR::CS, "SEPARATE"));
+    original.put(seq(tags::CONTENT_SEQUENCE, vec![content]));
+    for (options, uid_kept) in [(vec![], false), (vec![DeidOption::RetainUids], true)] {
+        let d = deid(Level::AnonymizeFull, &options);
+        let mut obj = original.clone();
+        d.apply(&mut obj, &d.subject_context(&original))
+            .expect("apply");
+        let item = obj
+            .get(tags::CONTENT_SEQUENCE)
+            .and_then(|e| e.items())
+            .and_then(|i| i.first())
+            .expect("item");
+        assert_eq!(text(item, Tag(0x0040, 0xA040)).as_deref(), Some("TEXT"));
+        assert_eq!(text(item, Tag(0x0040, 0xA010)).as_deref(), Some("CONTAINS"));
+        assert_ne!(
+            text(item, Tag(0x0040, 0xA160)).as_deref(),
+            Some("Dr. Roberts saw the patient")
+        );
+        let uid = item
+            .get(tags::REFERENCED_SOP_SEQUENCE)
+            .and_then(|e| e.items())
+            .and_then(|i| i.first())
+            .and_then(|r| text(r, tags::REFERENCED_SOP_INSTANCE_UID))
+            .expect("reference");
+        let want = if uid_kept {
+            "1.2.826.0.1.3680043.9.1.41".to_string()
+        } else {
+            d.map_uid("1.2.826.0.1.3680043.9.1.41")
+        };
+        assert_eq!(uid, want, "retain-uids {uid_kept}");
+    }
+}
