@@ -187,15 +187,117 @@ impl Manifest {
     }
 }
 
-/// A modality as the manifest may carry it: the data's text reduced to what a DICOM modality
-/// code can be (ASCII upper-case letters and digits, at most 16), so no free text, separator
-/// or control character from a header reaches the manifest or the CSV.
+/// The Modality defined terms of PS3.3 C.7.3.1.1.1, current and retired.
+const MODALITIES: [&str; 96] = [
+    "AR",
+    "AS",
+    "ASMT",
+    "AU",
+    "BDUS",
+    "BI",
+    "BMD",
+    "CD",
+    "CF",
+    "CFM",
+    "CP",
+    "CR",
+    "CS",
+    "CT",
+    "CTPROTOCOL",
+    "DD",
+    "DF",
+    "DG",
+    "DM",
+    "DMS",
+    "DOC",
+    "DS",
+    "DX",
+    "EC",
+    "ECG",
+    "EEG",
+    "EMG",
+    "EOG",
+    "EPS",
+    "ES",
+    "FA",
+    "FID",
+    "FS",
+    "GM",
+    "HC",
+    "HD",
+    "IO",
+    "IOL",
+    "IVOCT",
+    "IVUS",
+    "KER",
+    "KO",
+    "LEN",
+    "LP",
+    "LS",
+    "M3D",
+    "MA",
+    "MG",
+    "MR",
+    "MS",
+    "NM",
+    "OAM",
+    "OCT",
+    "OP",
+    "OPM",
+    "OPR",
+    "OPT",
+    "OPTBSV",
+    "OPTENF",
+    "OPV",
+    "OSS",
+    "OT",
+    "PA",
+    "PLAN",
+    "POS",
+    "PR",
+    "PT",
+    "PX",
+    "REG",
+    "RESP",
+    "RF",
+    "RG",
+    "RTDOSE",
+    "RTIMAGE",
+    "RTINTENT",
+    "RTPLAN",
+    "RTRAD",
+    "RTRECORD",
+    "RTSEGANN",
+    "RTSTRUCT",
+    "RWV",
+    "SEG",
+    "SM",
+    "SMR",
+    "SR",
+    "SRF",
+    "ST",
+    "STAIN",
+    "TEXTUREMAP",
+    "TG",
+    "US",
+    "VA",
+    "VF",
+    "XA",
+    "XAPROTOCOL",
+    "XC",
+];
+
+/// A modality as the manifest may carry it: one of the standard's defined terms, else empty.
+/// The value comes from the archive's index, i.e. from the data; a modality field that holds
+/// anything else (a site's own code, or a name typed into it) never reaches the manifest or
+/// the CSV.
 pub fn modality_code(s: &str) -> String {
-    s.chars()
-        .map(|c| c.to_ascii_uppercase())
-        .filter(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-        .take(16)
-        .collect()
+    let t = s.trim_matches(|c: char| c == '\0' || c == ' ');
+    if MODALITIES.contains(&t) {
+        t.to_string()
+    } else {
+        String::new()
+    }
 }
 
 fn csv_field(s: &str) -> String {
@@ -213,12 +315,10 @@ mod tests {
     #[test]
     fn modalities_are_reduced_to_codes() {
         assert_eq!(modality_code("MR"), "MR");
-        assert_eq!(modality_code("m r,\"\n<x>"), "MRX");
-        assert_eq!(modality_code("OT\\SC"), "OTSC");
-        assert_eq!(
-            modality_code("ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
-            "ABCDEFGHIJKLMNOP"
-        );
+        assert_eq!(modality_code("RTSTRUCT "), "RTSTRUCT");
+        assert_eq!(modality_code("DOE"), "", "not a defined term: never copied");
+        assert_eq!(modality_code("m r,\"\n<x>"), "");
+        assert_eq!(modality_code("OT\\SC"), "");
         assert_eq!(modality_code("é"), "");
     }
 

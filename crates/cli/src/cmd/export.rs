@@ -230,14 +230,8 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
                 Some(a) => {
                     // Published with findings: only at levels that do not claim to remove
                     // identity (anonymize, qmenta, sup142), where the audit is advisory.
-                    for f in a.findings.iter().take(20) {
+                    for f in &a.findings {
                         ui::problem("audit (advisory)", f);
-                    }
-                    if a.findings.len() > 20 {
-                        ui::warn(format!(
-                            "… and {} more advisory findings",
-                            a.findings.len() - 20
-                        ));
                     }
                     let what = if s.manifest.level == "anonymize" {
                         "the patient's name and birth date"
