@@ -703,12 +703,21 @@ fn has_zip_name(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
 }
 
+/// Whether the file is a zip archive: it starts like one, or it is named `*.zip` and has a
+/// central directory (a self-extracting stub or a spanning marker before the first entry).
 fn sniff_zip(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    File::open(path)
+    let starts_like_zip = File::open(path)
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
-        && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06")
+        && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06");
+    starts_like_zip
+        || (has_zip_name(path)
+            && File::open(path)
+                .map(BufReader::new)
+                .map_err(zip::result::ZipError::Io)
+                .and_then(zip::ZipArchive::new)
+                .is_ok())
 }
 
 /// Streams a zip's entries to the workers: small ones in memory, big ones spooled to the run's

@@ -35,9 +35,16 @@ pub const MAX_DEPTH: usize = 64;
 
 /// A deflated data set may inflate to at most this many bytes plus
 /// [`DEFLATE_RATIO`] times the size of its file.
-pub const DEFLATE_ALLOWANCE: u64 = 64 << 20;
+pub const DEFLATE_ALLOWANCE: u64 = 32 << 20;
 /// See [`DEFLATE_ALLOWANCE`].
-pub const DEFLATE_RATIO: u64 = 32;
+pub const DEFLATE_RATIO: u64 = 16;
+/// The part of a deflated data set before its Pixel Data (what a header-only parse holds in
+/// memory, many files at once during an import) may inflate to at most this many bytes plus
+/// [`DEFLATE_HEADER_RATIO`] times the size of its file. Headers are kilobytes; a bigger
+/// "header" is a decompression bomb aimed at the parser's memory.
+pub const DEFLATE_HEADER_ALLOWANCE: u64 = 8 << 20;
+/// See [`DEFLATE_HEADER_ALLOWANCE`].
+pub const DEFLATE_HEADER_RATIO: u64 = 2;
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
@@ -83,6 +90,9 @@ pub enum ScanError {
         /// The allowance that was exceeded.
         limit: u64,
     },
+    /// The file meta group names a transfer syntax dicom-rs does not know (or none).
+    #[error("unsupported or invalid transfer syntax {0:?}")]
+    UnknownTransferSyntax(String),
     /// The structure cannot be what it claims (e.g. an element outside an item inside a
     /// sequence, an element running past the end of its item, a missing meta group length).
     #[error("malformed: {0}")]
@@ -103,18 +113,21 @@ pub enum Encoding {
 }
 
 impl Encoding {
-    /// The encoding of a transfer syntax, as dicom-rs's registry describes it. Unknown
-    /// syntaxes are read as explicit VR little endian (dicom-rs refuses them anyway).
-    pub fn of_transfer_syntax(uid: &str) -> Encoding {
-        let uid = uid.trim_matches(|c: char| c == '\0' || c == ' ');
-        if uid == "1.2.840.10008.1.2" {
-            return Encoding::ImplicitLittle;
-        }
-        match TransferSyntaxRegistry.get(uid) {
-            Some(ts) if matches!(ts.codec(), Codec::Dataset(_)) => Encoding::Deflated,
-            Some(ts) if ts.endianness() == Endianness::Big => Encoding::ExplicitBig,
-            _ => Encoding::ExplicitLittle,
-        }
+    /// The encoding of a transfer syntax UID as the file meta group holds it, looked up the
+    /// way dicom-rs looks it up (its registry, which trims trailing whitespace and NULs), so
+    /// that the scan reads the data set exactly as the parser will. `None` for a syntax the
+    /// registry does not know (dicom-rs refuses to read such a data set).
+    pub fn of_transfer_syntax(uid: &str) -> Option<Encoding> {
+        let ts = TransferSyntaxRegistry.get(uid)?;
+        Some(if ts.uid() == "1.2.840.10008.1.2" {
+            Encoding::ImplicitLittle
+        } else if matches!(ts.codec(), Codec::Dataset(_)) {
+            Encoding::Deflated
+        } else if ts.endianness() == Endianness::Big {
+            Encoding::ExplicitBig
+        } else {
+            Encoding::ExplicitLittle
+        })
     }
 
     fn explicit(self) -> bool {
@@ -177,6 +190,22 @@ pub fn deflate_limit(file_size: u64) -> u64 {
     DEFLATE_ALLOWANCE.saturating_add(file_size.saturating_mul(DEFLATE_RATIO))
 }
 
+/// The most bytes the part before Pixel Data of such a data set may inflate to.
+pub fn deflate_header_limit(file_size: u64) -> u64 {
+    DEFLATE_HEADER_ALLOWANCE.saturating_add(file_size.saturating_mul(DEFLATE_HEADER_RATIO))
+}
+
+/// Refuses a deflated data set whose part before Pixel Data (all of it, without pixel data)
+/// inflates beyond [`deflate_header_limit`].
+fn check_header_size(walk: &Walk, inflated_len: u64, file_size: u64) -> Result<(), ScanError> {
+    let header = walk.pixel_data.as_ref().map_or(inflated_len, |r| r.start);
+    let limit = deflate_header_limit(file_size);
+    if header > limit {
+        return Err(ScanError::DeflateBomb { limit });
+    }
+    Ok(())
+}
+
 /// A byte source that can read small headers and skip values.
 trait Source {
     /// Fills `buf`, or returns false at a clean end of data.
@@ -187,6 +216,10 @@ trait Source {
     fn remaining(&self) -> Option<u64>;
     /// Bytes consumed so far.
     fn position(&self) -> u64;
+    /// The next `n` bytes, when the source holds them in memory.
+    fn peek(&self, _n: usize) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// Why a skip failed.
@@ -246,6 +279,10 @@ impl Source for Slice<'_> {
 
     fn position(&self) -> u64 {
         (self.total - self.data.len()) as u64
+    }
+
+    fn peek(&self, n: usize) -> Option<&[u8]> {
+        self.data.get(..n)
     }
 }
 
@@ -348,7 +385,7 @@ pub fn check(bytes: &[u8], preamble: bool) -> Result<Layout, ScanError> {
     let mut src = Slice::new(body);
     let transfer_syntax = scan_meta(&mut src)?;
     let data_set_start = start as u64 + src.position();
-    let encoding = Encoding::of_transfer_syntax(&transfer_syntax);
+    let encoding = resolve(&transfer_syntax)?;
     let mut walk = Walk::new(encoding);
     if encoding == Encoding::Deflated {
         let mut inflated = Stream {
@@ -358,11 +395,12 @@ pub fn check(bytes: &[u8], preamble: bool) -> Result<Layout, ScanError> {
             limit: deflate_limit(bytes.len() as u64),
         };
         walk.data_set(&mut inflated)?;
+        check_header_size(&walk, inflated.position(), bytes.len() as u64)?;
     } else {
         let mut rest = Slice::new(src.data);
         walk.data_set(&mut rest)?;
     }
-    Ok(walk.layout(data_set_start, transfer_syntax))
+    Ok(walk.layout(data_set_start, &transfer_syntax))
 }
 
 /// Checks a file streamed from a reader of known total size (for files too big to hold).
@@ -384,7 +422,7 @@ pub fn check_reader(mut r: impl Read, size: u64, preamble: bool) -> Result<Layou
     };
     let transfer_syntax = scan_meta(&mut src)?;
     let data_set_start = start + src.position();
-    let encoding = Encoding::of_transfer_syntax(&transfer_syntax);
+    let encoding = resolve(&transfer_syntax)?;
     let mut walk = Walk::new(encoding);
     if encoding == Encoding::Deflated {
         let mut inflated = Stream {
@@ -394,6 +432,7 @@ pub fn check_reader(mut r: impl Read, size: u64, preamble: bool) -> Result<Layou
             limit: deflate_limit(size),
         };
         walk.data_set(&mut inflated)?;
+        check_header_size(&walk, inflated.position(), size)?;
     } else {
         let mut rest = Stream {
             r: src.r,
@@ -403,7 +442,21 @@ pub fn check_reader(mut r: impl Read, size: u64, preamble: bool) -> Result<Layou
         };
         walk.data_set(&mut rest)?;
     }
-    Ok(walk.layout(data_set_start, transfer_syntax))
+    Ok(walk.layout(data_set_start, &transfer_syntax))
+}
+
+/// The data set's encoding, or the refusal dicom-rs would give.
+fn resolve(transfer_syntax: &str) -> Result<Encoding, ScanError> {
+    Encoding::of_transfer_syntax(transfer_syntax).ok_or_else(|| {
+        ScanError::UnknownTransferSyntax(
+            transfer_syntax
+                .trim_end_matches(|c: char| c.is_whitespace() || c == '\0')
+                .chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .take(80)
+                .collect(),
+        )
+    })
 }
 
 fn short_read(group: u16, element: u16) -> impl Fn(ScanError) -> ScanError {
@@ -569,6 +622,7 @@ fn scan_meta(src: &mut impl Source) -> Result<String, ScanError> {
         let len = u64::from(h.len);
         check_len(src, h.group, h.element, len)?;
         if h.tag() == (0x0002, 0x0010) && len <= 256 {
+            // As dicom-rs: the last Transfer Syntax UID element wins.
             let mut value = vec![0u8; len as usize];
             if len > 0 && !src.read_header(&mut value).map_err(short_read(2, 0x10))? {
                 return Err(ScanError::Truncated {
@@ -576,9 +630,11 @@ fn scan_meta(src: &mut impl Source) -> Result<String, ScanError> {
                     element: 0x0010,
                 });
             }
-            ts = String::from_utf8_lossy(&value)
-                .trim_matches(|c: char| c == '\0' || c == ' ')
-                .to_string();
+            ts = String::from_utf8_lossy(&value).into_owned();
+        } else if h.tag() == (0x0002, 0x0010) {
+            // No UID is that long: whatever it says, no transfer syntax will match it.
+            ts = "(a transfer syntax UID longer than 256 bytes)".to_string();
+            skip(src, h.group, h.element, len)?;
         } else {
             skip(src, h.group, h.element, len)?;
         }
@@ -610,10 +666,12 @@ impl Walk {
         }
     }
 
-    fn layout(self, data_set_start: u64, transfer_syntax: String) -> Layout {
+    fn layout(self, data_set_start: u64, transfer_syntax: &str) -> Layout {
         Layout {
             data_set_start,
-            transfer_syntax,
+            transfer_syntax: transfer_syntax
+                .trim_end_matches(|c: char| c.is_whitespace() || c == '\0')
+                .to_string(),
             encoding: self.enc,
             pixel_data_is_last: self.pixel_data.is_some() && !self.after_pixel_data,
             pixel_data: self.pixel_data,
@@ -681,7 +739,9 @@ impl Walk {
                         h.element
                     )));
                 }
-                if is_pixel {
+                // dicom-rs asks "is it a sequence (VR SQ)?" before "is it encapsulated
+                // pixel data?", so Pixel Data declared SQ is a sequence of data sets.
+                if is_pixel && h.vr.as_ref() != Some(b"SQ") {
                     self.fragments(src, depth + 1)?;
                 } else {
                     // A sequence, or any other undefined-length element, which dicom-rs
@@ -703,6 +763,7 @@ impl Walk {
                     let seq_end = src.position().saturating_add(len);
                     self.sequence(src, depth + 1, Some(seq_end))?;
                 } else {
+                    self.check_value_count(src, &h, len)?;
                     skip(src, h.group, h.element, len)?;
                 }
             }
@@ -710,6 +771,54 @@ impl Walk {
                 self.pixel_data = Some(element_start..src.position());
             }
         }
+    }
+
+    /// dicom-rs splits a multi-valued text value on every backslash and keeps each part as a
+    /// string of its own (about 24 bytes before its text): a value of nothing but backslashes
+    /// costs some 24 times its length. Values that long with parts that short are refused.
+    /// (Only where the bytes are in memory: files streamed from disk are parsed one at a time.)
+    fn check_value_count(&self, src: &impl Source, h: &Header, len: u64) -> Result<(), ScanError> {
+        const LONG: u64 = 64 << 10;
+        if len < LONG {
+            return Ok(());
+        }
+        let vr = match h.vr {
+            Some(vr) => VR::from_binary(vr),
+            None => StandardDataDictionary
+                .by_tag(Tag(h.group, h.element))
+                .map(|e| e.vr().relaxed()),
+        };
+        let split = matches!(
+            vr,
+            Some(
+                VR::AE
+                    | VR::AS
+                    | VR::CS
+                    | VR::DA
+                    | VR::DS
+                    | VR::DT
+                    | VR::IS
+                    | VR::LO
+                    | VR::PN
+                    | VR::SH
+                    | VR::TM
+                    | VR::UC
+                    | VR::UI
+            )
+        );
+        let Some(bytes) = split.then(|| src.peek(len as usize)).flatten() else {
+            return Ok(());
+        };
+        let parts = bytes.iter().filter(|b| **b == b'\\').count() as u64 + 1;
+        // Real multi-valued data (contour points "12.5\-3.25\...") has parts of several
+        // bytes; one part per two bytes or fewer is no data.
+        if parts > len / 2 {
+            return Err(ScanError::Malformed(format!(
+                "element ({:04X},{:04X}) holds {parts} values in {len} bytes",
+                h.group, h.element
+            )));
+        }
+        Ok(())
     }
 
     /// Whether a defined-length element is a sequence: by its explicit VR, or in implicit VR
@@ -1018,15 +1127,15 @@ mod tests {
 
     #[test]
     fn deflate_bombs_are_refused() {
-        // 80 MiB of zeros in one OB value deflate to about 80 KB.
+        // 40 MiB of zeros in one OB value deflate to about 40 KB.
         use std::io::Write;
-        let n: u32 = 80 << 20;
+        let n: u32 = 40 << 20;
         let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         enc.write_all(&[0x09, 0x00, 0x10, 0x10, b'O', b'B', 0, 0])
             .unwrap();
         enc.write_all(&n.to_le_bytes()).unwrap();
         let zeros = vec![0u8; 1 << 20];
-        for _ in 0..80 {
+        for _ in 0..40 {
             enc.write_all(&zeros).unwrap();
         }
         let bytes = with_meta(DEFLATED, &enc.finish().unwrap());
@@ -1049,7 +1158,10 @@ mod tests {
             };
             let bytes = file(&spec);
             let layout = check(&bytes, true).unwrap();
-            assert_eq!(layout.encoding, Encoding::of_transfer_syntax(syntax.uid()));
+            assert_eq!(
+                Some(layout.encoding),
+                Encoding::of_transfer_syntax(syntax.uid())
+            );
             let pixel = layout.pixel_data.clone().expect("pixel data found");
             assert!(layout.pixel_data_is_last, "{syntax:?}");
             if let Some(range) = layout.pixel_data_in_file() {
@@ -1070,6 +1182,92 @@ mod tests {
                 layout
             );
         }
+    }
+
+    #[test]
+    fn the_transfer_syntax_is_read_as_dicom_rs_reads_it() {
+        // A trailing tab: dicom-rs's registry trims it and reads implicit VR, so must the scan
+        // (read as explicit VR, the 1 GiB length below would hide in a "short" header).
+        let mut body = vec![0x09, 0x00, 0x10, 0x10];
+        body.extend_from_slice(&0x4000_0000u32.to_le_bytes());
+        let mut bytes = with_meta("1.2.840.10008.1.2\t", &body);
+        let err = check(&bytes, true).unwrap_err();
+        assert!(matches!(err, ScanError::Length { .. }), "{err}");
+        // A syntax nobody knows, and one longer than any UID, are refused outright.
+        bytes = with_meta("1.2.3.4.5", &body);
+        assert!(matches!(
+            check(&bytes, true),
+            Err(ScanError::UnknownTransferSyntax(_))
+        ));
+        bytes = with_meta(&"1".repeat(300), &body);
+        assert!(matches!(
+            check(&bytes, true),
+            Err(ScanError::UnknownTransferSyntax(_))
+        ));
+    }
+
+    #[test]
+    fn pixel_data_declared_sq_is_walked_as_a_sequence() {
+        // (7FE0,0010) SQ of undefined length holding an item with a 1 GiB OB: dicom-rs parses
+        // it as a sequence of data sets, not as pixel fragments.
+        let mut body = vec![
+            0xE0, 0x7F, 0x10, 0x00, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        body.extend_from_slice(&[0x09, 0x00, 0x10, 0x10, b'O', b'B', 0, 0]);
+        body.extend_from_slice(&0x4000_0000u32.to_le_bytes());
+        let err = check(&with_meta(EXPLICIT_LE, &body), true).unwrap_err();
+        assert!(matches!(err, ScanError::Length { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_deflated_header_far_bigger_than_its_file_is_a_bomb() {
+        // 12 MiB of spaces in one OB before the pixel data: within the total allowance, far
+        // beyond what a header-only parse should hold.
+        use std::io::Write;
+        let n: u32 = 12 << 20;
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&[0x09, 0x00, 0x10, 0x10, b'O', b'B', 0, 0])
+            .unwrap();
+        enc.write_all(&n.to_le_bytes()).unwrap();
+        enc.write_all(&vec![b' '; n as usize]).unwrap();
+        enc.write_all(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0, 2, 0, 0, 0, 0, 0])
+            .unwrap();
+        let bytes = with_meta(DEFLATED, &enc.finish().unwrap());
+        assert!(u64::from(n) < deflate_limit(bytes.len() as u64));
+        let err = check(&bytes, true).unwrap_err();
+        assert!(matches!(err, ScanError::DeflateBomb { .. }), "{err}");
+    }
+
+    #[test]
+    fn values_of_nothing_but_backslashes_are_refused() {
+        let hostile = vec![b'\\'; 100_000];
+        let body = {
+            let mut b = vec![0x08, 0x00, 0x30, 0x10, b'L', b'O'];
+            // LO has a 2-byte length: use UC (long VR) to hold 100 kB.
+            b[4] = b'U';
+            b[5] = b'C';
+            b.extend_from_slice(&[0, 0]);
+            b.extend_from_slice(&(hostile.len() as u32).to_le_bytes());
+            b.extend_from_slice(&hostile);
+            b
+        };
+        let err = check(&with_meta(EXPLICIT_LE, &body), true).unwrap_err();
+        assert!(matches!(err, ScanError::Malformed(_)), "{err}");
+        // Contour-like data with real values passes.
+        let values: Vec<u8> = (0..20_000)
+            .map(|i| format!("{i}.5"))
+            .collect::<Vec<_>>()
+            .join("\\")
+            .into_bytes();
+        let mut b = vec![0x08, 0x00, 0x30, 0x10, b'U', b'C', 0, 0];
+        let mut v = values.clone();
+        if v.len() % 2 == 1 {
+            v.push(b' ');
+        }
+        b.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        b.extend_from_slice(&v);
+        check(&with_meta(EXPLICIT_LE, &b), true).unwrap();
     }
 
     #[test]

@@ -431,6 +431,35 @@ fn zip_dumps_are_streamed_and_named_by_entry() {
 }
 
 #[test]
+fn a_zip_named_so_is_opened_even_behind_a_stub() {
+    // A self-extractor stub (or a spanning marker) before the first entry: the file does not
+    // start with PK\x03\x04, but its central directory is found from the end.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut zipped = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut zipped);
+        z.start_file("IM0", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(
+            &spec("P1", "1.4.7", "1.4.7.1", "1.4.7.1.1")
+                .to_bytes()
+                .unwrap(),
+        )
+        .unwrap();
+        z.finish().unwrap();
+    }
+    let mut bytes = b"MZ self-extractor stub\0\0".to_vec();
+    bytes.extend_from_slice(zipped.get_ref());
+    let zip_path = tmp.path().join("sfx.zip");
+    std::fs::write(&zip_path, &bytes).unwrap();
+    let archive = Archive::open(&tmp.path().join("archive")).unwrap();
+    let s = archive
+        .import(std::slice::from_ref(&zip_path), &opts(), &NoObserver)
+        .unwrap();
+    assert_eq!((s.files_seen, s.imported, s.rejected), (1, 1, 0), "{s:?}");
+}
+
+#[test]
 fn the_archive_is_never_imported_into_itself() {
     let tmp = tempfile::tempdir().unwrap();
     write(
