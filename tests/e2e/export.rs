@@ -1538,18 +1538,139 @@ fn existing_package_is_kept_without_force_and_replaced_with_force() {
         b"not really a zip"
     );
 
+    // Neither is a depot package: --force refuses to replace them.
     for out in ["pkg", "pkg.zip"] {
+        let run = export(&t, out, &["--level", "anonymize-full", "--force"]).expect_code(2);
+        assert!(
+            run.stderr.contains("is not a depot package"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(snapshot(&t.join("pkg")), before_dir);
+    assert_eq!(
+        std::fs::read(t.join("pkg.zip")).expect("read"),
+        b"not really a zip"
+    );
+    std::fs::remove_dir_all(t.join("pkg")).expect("rm");
+    std::fs::remove_file(t.join("pkg.zip")).expect("rm");
+
+    // A depot package is replaced with --force, not merged.
+    for out in ["pkg", "pkg.zip"] {
+        export(&t, out, &["--level", "anonymize"]).ok();
         export(&t, out, &["--level", "anonymize-full", "--force"]).ok();
         let files = read_package(&t.join(out));
-        assert!(
-            !files.contains_key("keep.txt"),
-            "{out} replaced, not merged"
-        );
+        assert_eq!(s(&manifest(&files), "level"), "anonymize-full", "{out}");
         assert_eq!(
             n(&manifest(&files)["counts"], "instances") as usize,
             dicom_files(&files).len()
         );
     }
+    // So is an empty folder.
+    std::fs::create_dir(t.join("empty")).expect("mkdir");
+    export(&t, "empty", &["--level", "anonymize-full", "--force"]).ok();
+    assert!(t.join("empty/manifest.json").is_file());
+    assert!(leftovers(t.path()).is_empty(), "{:?}", leftovers(t.path()));
+}
+
+#[test]
+fn force_never_replaces_the_key_file_or_anything_that_is_not_a_package() {
+    let t = TestDir::new();
+    let spec = fixture::instance("KF-0001", "2.25.5101", "2.25.5102", "2.25.5103");
+    import_specs(
+        &t,
+        &t.archive(),
+        "dump",
+        "p",
+        &[("a.dcm", spec.to_bytes().expect("bytes"))],
+    );
+    let full = ["--level", "anonymize-full"];
+    let with_key = |key: &str, out: &str, extra: &[&str]| {
+        at_archive(&t, &t.archive())
+            .args(["export", "--level", "anonymize-full", "--key-file"])
+            .arg(t.join(key))
+            .arg("--out")
+            .arg(t.join(out))
+            .args(extra)
+            .run()
+    };
+
+    // (a) The project's key lies inside PATH.
+    std::fs::create_dir(t.join("exports")).expect("mkdir");
+    with_key("exports/irb.key", "first", &[]).ok();
+    let key = std::fs::read(t.join("exports/irb.key")).expect("key created");
+    for extra in [&["--force"][..], &["--force", "--dry-run"], &[]] {
+        let run = with_key("exports/irb.key", "exports", extra).expect_code(2);
+        assert!(
+            run.stderr.contains("overlaps the key file"),
+            "{extra:?}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read(t.join("exports/irb.key")).expect("key kept"),
+            key
+        );
+    }
+    // PATH is the key file, or lies inside it.
+    for out in ["exports/irb.key", "exports/irb.key/pkg"] {
+        let run = with_key("exports/irb.key", out, &["--force"]).expect_code(2);
+        assert!(
+            run.stderr.contains("overlaps the key file"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read(t.join("exports/irb.key")).expect("key kept"),
+        key
+    );
+    with_key("exports/irb.key", "later", &[]).ok();
+    assert_eq!(first_dirs(&t.join("first")), first_dirs(&t.join("later")));
+    // A key file that does not exist yet is not created for a refused export.
+    let run = with_key("new/k.key", "new", &["--force"]).expect_code(2);
+    assert!(
+        run.stderr.contains("overlaps the key file"),
+        "{}",
+        run.stderr
+    );
+    assert!(!t.join("new").exists(), "nothing created");
+
+    // (b) The key file is PATH itself (a zip name).
+    with_key("proj.zip", "first.zip", &[]).ok();
+    let key = std::fs::read(t.join("proj.zip")).expect("key created");
+    let run = with_key("proj.zip", "proj.zip", &["--force"]).expect_code(2);
+    assert!(
+        run.stderr.contains("overlaps the key file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(std::fs::read(t.join("proj.zip")).expect("key kept"), key);
+
+    // (c) A folder (or file) that is not a depot package is never removed.
+    std::fs::create_dir_all(t.join("scans/raw")).expect("mkdir");
+    std::fs::write(t.join("scans/raw/a.dcm"), spec.to_bytes().expect("bytes")).expect("write");
+    std::fs::write(t.join("scans/notes.txt"), b"lab notes").expect("write");
+    std::fs::write(t.join("notes.zip"), b"lab notes").expect("write");
+    let before = snapshot(&t.join("scans"));
+    for out in ["scans", "notes.zip"] {
+        for extra in [&["--force"][..], &["--force", "--dry-run"]] {
+            let run = export(&t, out, &[&full[..], extra].concat()).expect_code(2);
+            assert!(
+                run.stderr.contains("is not a depot package"),
+                "{out}: {}",
+                run.stderr
+            );
+        }
+    }
+    assert_eq!(snapshot(&t.join("scans")), before);
+    assert_eq!(
+        std::fs::read(t.join("notes.zip")).expect("kept"),
+        b"lab notes"
+    );
+    // A package's manifest of another format does not make it one.
+    std::fs::write(t.join("scans/manifest.json"), br#"{"format": "other/1"}"#).expect("write");
+    export(&t, "scans", &[&full[..], &["--force"]].concat()).expect_code(2);
+    assert!(t.join("scans/notes.txt").is_file());
     assert!(leftovers(t.path()).is_empty(), "{:?}", leftovers(t.path()));
 }
 
@@ -1589,7 +1710,11 @@ fn a_failed_export_leaves_nothing_behind() {
     }
     // A failed --force export keeps the package it was meant to replace.
     std::fs::create_dir_all(t.join("old")).expect("mkdir");
-    std::fs::write(t.join("old/manifest.json"), b"{}").expect("write");
+    std::fs::write(
+        t.join("old/manifest.json"),
+        br#"{"format": "depot-package/1"}"#,
+    )
+    .expect("write");
     let before = snapshot(&t.join("old"));
     export(&t, "old", &["--level", "anonymize-full", "--force"]).expect_code(2);
     assert_eq!(snapshot(&t.join("old")), before);
@@ -1833,6 +1958,129 @@ fn archive_subjects_of_two_projects_with_one_patient_id_keep_their_studies_apart
             assert_eq!(counts(&t, &fresh), (1, 2, 2, 2), "re-import as predicted");
         }
     }
+}
+
+/// Study folder (`PQ.../N`) → exported StudyInstanceUID of every file of a package.
+fn study_dirs(pkg: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rel, (study, _, _)) in uids_by_path(pkg) {
+        let dir = rel.split('/').take(2).collect::<Vec<_>>().join("/");
+        out.entry(dir).or_default().insert(study);
+    }
+    out
+}
+
+#[test]
+fn a_shared_pseudonym_s_study_paths_do_not_depend_on_the_selection() {
+    // One PatientID in three projects: three archive subjects, one pseudonym. Whatever is
+    // selected, and as projects are added, a study folder names the same study.
+    let t = TestDir::new();
+    let spec = |study: &str| {
+        let i = study.rsplit('.').next().unwrap_or_default();
+        fixture::instance(
+            "SAME-8888",
+            study,
+            &format!("{study}.1"),
+            &format!("{study}.1.{i}"),
+        )
+        .to_bytes()
+        .expect("bytes")
+    };
+    let full = ["--level", "anonymize-full"];
+    import_specs(
+        &t,
+        &t.archive(),
+        "p1",
+        "p1",
+        &[("a.dcm", spec("2.25.8101"))],
+    );
+    export(&t, "p1-before", &full).ok();
+    import_specs(
+        &t,
+        &t.archive(),
+        "p2",
+        "p2",
+        &[("b.dcm", spec("2.25.8201")), ("c.dcm", spec("2.25.8301"))],
+    );
+    export(&t, "all", &full).ok();
+    for p in ["p1", "p2"] {
+        export(
+            &t,
+            &format!("pkg-{p}"),
+            &[&full[..], &["--project", p]].concat(),
+        )
+        .ok();
+    }
+    export(
+        &t,
+        "p2-one",
+        &[&full[..], &["--study", "2.25.8301"]].concat(),
+    )
+    .ok();
+    import_specs(
+        &t,
+        &t.archive(),
+        "p3",
+        "p3",
+        &[("d.dcm", spec("2.25.8401"))],
+    );
+    export(&t, "all-later", &full).ok();
+    export(&t, "pkg-p3", &[&full[..], &["--project", "p3"]].concat()).ok();
+
+    let packages = [
+        "p1-before",
+        "all",
+        "pkg-p1",
+        "pkg-p2",
+        "p2-one",
+        "all-later",
+        "pkg-p3",
+    ];
+    let mut by_dir: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut by_study: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for p in packages {
+        for (dir, studies) in study_dirs(&t.join(p)) {
+            assert_eq!(studies.len(), 1, "{p}: {dir} holds {studies:?}");
+            for st in studies {
+                by_study.entry(st.clone()).or_default().insert(dir.clone());
+                by_dir.entry(dir.clone()).or_default().insert(st);
+            }
+        }
+    }
+    assert_eq!(by_study.len(), 4, "four studies: {by_study:?}");
+    for (study, dirs) in &by_study {
+        assert_eq!(dirs.len(), 1, "study {study} at several paths: {dirs:?}");
+    }
+    for (dir, studies) in &by_dir {
+        assert_eq!(
+            studies.len(),
+            1,
+            "{dir} names different studies: {studies:?}"
+        );
+    }
+    // Numbered in the order the subjects were imported, then by study: p1's study is 1, the
+    // later projects append.
+    let numbers = |p: &str| -> Vec<String> {
+        study_dirs(&t.join(p))
+            .into_keys()
+            .map(|d| d.rsplit('/').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(numbers("p1-before"), ["1"]);
+    assert_eq!(numbers("pkg-p1"), ["1"]);
+    assert_eq!(numbers("pkg-p2"), ["2", "3"]);
+    let one = numbers("p2-one");
+    assert!(
+        one.len() == 1 && numbers("pkg-p2").contains(&one[0]),
+        "{one:?}"
+    );
+    assert_eq!(numbers("all"), ["1", "2", "3"]);
+    assert_eq!(numbers("all-later"), ["1", "2", "3", "4"]);
+    assert_eq!(numbers("pkg-p3"), ["4"]);
+    assert_eq!(
+        uids_by_path(&t.join("p1-before")),
+        uids_by_path(&t.join("pkg-p1"))
+    );
 }
 
 #[test]
@@ -2135,7 +2383,9 @@ fn manifest_modality_is_a_defined_term_or_nothing() {
         let se = &m["subjects"][0]["studies"][0]["series"][0];
         assert_eq!(se["modality"], "", "{level}");
         for f in ["manifest.csv", "manifest.json"] {
-            let text = String::from_utf8(files[f].clone()).expect("utf8").to_lowercase();
+            let text = String::from_utf8(files[f].clone())
+                .expect("utf8")
+                .to_lowercase();
             assert!(!text.contains("halvorsen"), "{level} {f}: {text}");
         }
     }

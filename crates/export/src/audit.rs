@@ -19,6 +19,11 @@
 //! reader, values kept as raw bytes) happens only after that check: for the structural rules,
 //! and, when a value was found, to say in which element it sits.
 //!
+//! A package's file or zip entry bigger than [`STREAM_ABOVE`] is never held whole: it is
+//! streamed through the same steps ([`archive::scan::check_reader`], the value search in
+//! overlapping windows region by region, the token walk with the pixel data skipped), with the
+//! same findings as in memory. The export's own audit holds each file in memory anyway.
+//!
 //! Findings name the place and the kind of value, never the value itself: the audit's output is
 //! shown on screens and pasted into tickets.
 //!
@@ -325,6 +330,8 @@ pub struct Auditor {
     long_patterns: Vec<Pattern>,
     /// Every byte that occurs in a long spelling (both ASCII cases).
     long_alphabet: [bool; 256],
+    /// The longest spelling, in bytes: what windows of a streamed file must overlap by.
+    longest: usize,
     rules: Rules,
     searched: usize,
 }
@@ -383,7 +390,9 @@ impl Auditor {
                     .build(pats)?,
             ))
         };
+        let longest = all_bytes.iter().map(Vec::len).max().unwrap_or(0);
         Ok(Auditor {
+            longest,
             all: build(&all_bytes)?,
             long: build(&long_bytes)?,
             searched: all_patterns.len(),
@@ -564,9 +573,9 @@ impl Auditor {
             hits.extend(self.hits(&bytes[..ds_start + pixel.start], Mode::default()));
         }
         hits.extend(self.hits(tail, Mode::default()));
-        let mut header: BTreeMap<&str, bool> = BTreeMap::new(); // label -> only single characters
+        let mut header: BTreeMap<String, bool> = BTreeMap::new(); // label -> only single characters
         for h in &hits {
-            *header.entry(h.label).or_insert(true) &= h.confirm;
+            *header.entry(h.label.to_string()).or_insert(true) &= h.confirm;
         }
 
         let mut pixel_labels = BTreeSet::new();
@@ -579,7 +588,6 @@ impl Auditor {
             );
         }
 
-        let mut findings = Vec::new();
         let walked = if header.is_empty() && !self.rules.any() {
             None
         } else {
@@ -592,12 +600,25 @@ impl Auditor {
                 !header.is_empty(),
             ))
         };
+        self.dicom_findings(rel, header, pixel_labels, walked)
+    }
+
+    /// The findings of one DICOM file: header values (by element when the walk located them),
+    /// pixel data values, and the structural rules' verdicts from the walk.
+    fn dicom_findings(
+        &self,
+        rel: &str,
+        header: BTreeMap<String, bool>,
+        pixel_labels: BTreeSet<String>,
+        walked: Option<Result<Walked, String>>,
+    ) -> Vec<Finding> {
+        let mut findings = Vec::new();
         let located = match &walked {
             Some(Ok(w)) => Some(&w.located),
             _ => None,
         };
         for (label, only_single) in header {
-            let places = located.and_then(|l| l.get(label));
+            let places = located.and_then(|l| l.get(&label));
             match places {
                 Some(places) if !places.is_empty() => {
                     findings.extend(places.iter().map(|tag| Finding::Value {
@@ -1356,15 +1377,24 @@ impl AuditReport {
 }
 
 /// Audits a package: a folder, or a `.zip` file. Paths in findings are package-relative.
+/// Files and zip entries bigger than [`STREAM_ABOVE`] are streamed, not read whole.
 pub fn audit_package(path: &Path, auditor: &Auditor) -> Result<AuditReport, AuditError> {
+    audit_package_with(path, auditor, STREAMING)
+}
+
+fn audit_package_with(
+    path: &Path,
+    auditor: &Auditor,
+    streaming: Streaming,
+) -> Result<AuditReport, AuditError> {
     let mut report = AuditReport {
         values_searched: auditor.searched_values(),
         ..Default::default()
     };
     if path.is_dir() {
-        audit_folder(path, auditor, &mut report)?;
+        audit_folder(path, auditor, &mut report, streaming)?;
     } else {
-        audit_zip(path, auditor, &mut report)?;
+        audit_zip(path, auditor, &mut report, streaming)?;
     }
     report.findings.sort();
     report.findings.dedup();
@@ -1375,6 +1405,7 @@ fn audit_folder(
     path: &Path,
     auditor: &Auditor,
     report: &mut AuditReport,
+    streaming: Streaming,
 ) -> Result<(), AuditError> {
     let read_err = |source| AuditError::Read {
         path: path.to_path_buf(),
@@ -1402,12 +1433,27 @@ fn audit_folder(
     let per_file: Vec<Result<(u64, Vec<Finding>), AuditError>> = files
         .par_iter()
         .map(|f| {
-            let bytes = std::fs::read(f).map_err(read_err)?;
             let rel = f
                 .strip_prefix(path)
                 .unwrap_or(f)
                 .to_string_lossy()
                 .replace('\\', "/");
+            let len = std::fs::metadata(f).map_err(read_err)?.len();
+            if len > streaming.above {
+                let mut src = FileSource {
+                    path: f.clone(),
+                    start: 0,
+                    len,
+                };
+                let found = if is_manifest(&rel) {
+                    auditor.scan_manifest_source(&rel, &mut src, streaming.chunk)
+                } else {
+                    let masked = auditor.mask_path(&rel).0;
+                    auditor.scan_source(&masked, &mut src, len, streaming.chunk)
+                };
+                return Ok((len, found.map_err(read_err)?));
+            }
+            let bytes = std::fs::read(f).map_err(read_err)?;
             let found = if is_manifest(&rel) {
                 auditor.scan_manifest(&rel, &bytes)
             } else {
@@ -1509,7 +1555,12 @@ fn extra_without_zip64(extra: &[u8]) -> Vec<u8> {
     out
 }
 
-fn audit_zip(path: &Path, auditor: &Auditor, report: &mut AuditReport) -> Result<(), AuditError> {
+fn audit_zip(
+    path: &Path,
+    auditor: &Auditor,
+    report: &mut AuditReport,
+    streaming: Streaming,
+) -> Result<(), AuditError> {
     let read_err = |source| AuditError::Read {
         path: path.to_path_buf(),
         source,
@@ -1561,12 +1612,22 @@ fn audit_zip(path: &Path, auditor: &Auditor, report: &mut AuditReport) -> Result
         }
         let stored = entry.compression() == zip::CompressionMethod::Stored;
         let limit = entry_limit(stored, entry.compressed_size(), zip_size);
-        let capacity = entry.size().min(limit).min(64 << 20);
+        // An entry that declares more than `streaming.above` bytes is streamed; one that
+        // declares less is read into memory, but no further than that: one holding more than
+        // it declares is streamed too.
+        let cap = limit.min(streaming.above);
+        let declared = entry.size().max(entry.compressed_size());
+        let capacity = entry.size().min(cap).min(64 << 20);
         let mut bytes = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
-        if let Err(e) = (&mut entry)
-            .take(limit.saturating_add(1))
-            .read_to_end(&mut bytes)
-        {
+        let read = if declared > cap {
+            Ok(())
+        } else {
+            (&mut entry)
+                .take(cap.saturating_add(1))
+                .read_to_end(&mut bytes)
+                .map(drop)
+        };
+        if let Err(e) = read {
             report.findings.push(Finding::Unreadable {
                 file: masked,
                 reason: format!("cannot read the zip entry: {e}"),
@@ -1580,6 +1641,26 @@ fn audit_zip(path: &Path, auditor: &Auditor, report: &mut AuditReport) -> Result
             });
             continue;
         }
+        if declared > cap || bytes.len() as u64 > cap {
+            drop(bytes);
+            drop(entry);
+            let big = BigEntry {
+                index: i,
+                name: &name,
+                masked: &masked,
+                stored,
+                limit,
+            };
+            match stream_zip_entry(&mut zip, path, &big, auditor, streaming.chunk) {
+                Ok((n, found)) => {
+                    report.files += 1;
+                    report.bytes += n;
+                    report.findings.extend(found);
+                }
+                Err(finding) => report.findings.push(finding),
+            }
+            continue;
+        }
         report.files += 1;
         report.bytes += bytes.len() as u64;
         if is_manifest(&name) {
@@ -1589,6 +1670,591 @@ fn audit_zip(path: &Path, auditor: &Auditor, report: &mut AuditReport) -> Result
         }
     }
     Ok(())
+}
+
+/// A zip entry too big to hold.
+struct BigEntry<'a> {
+    index: usize,
+    name: &'a str,
+    /// The name as findings show it.
+    masked: &'a str,
+    stored: bool,
+    /// The most bytes it may hold (see [`entry_limit`]).
+    limit: u64,
+}
+
+/// Audits a zip entry too big to hold: read once through the zip reader (its size within the
+/// entry's limit, its CRC checked), then streamed for each pass of the audit, from the zip
+/// file itself when stored, inflated again when compressed. Returns the bytes audited and the
+/// findings, or the finding that the entry cannot be read.
+fn stream_zip_entry(
+    zip: &mut zip::ZipArchive<std::io::BufReader<std::fs::File>>,
+    path: &Path,
+    e: &BigEntry<'_>,
+    auditor: &Auditor,
+    chunk: usize,
+) -> Result<(u64, Vec<Finding>), Finding> {
+    let unreadable = |reason: String| Finding::Unreadable {
+        file: e.masked.to_string(),
+        reason,
+    };
+    let cannot = |err: &dyn fmt::Display| unreadable(format!("cannot read the zip entry: {err}"));
+    let (len, data_start) = {
+        let mut entry = zip.by_index(e.index).map_err(|err| cannot(&err))?;
+        let mut sink = std::io::sink();
+        let n = std::io::copy(&mut (&mut entry).take(e.limit.saturating_add(1)), &mut sink)
+            .map_err(|err| cannot(&err))?;
+        (n, entry.data_start())
+    };
+    if len > e.limit {
+        return Err(unreadable(format!(
+            "the zip entry holds more than the {} bytes its size allows",
+            e.limit
+        )));
+    }
+    let scan = |src: &mut dyn Source| {
+        if is_manifest(e.name) {
+            auditor.scan_manifest_source(e.name, src, chunk)
+        } else {
+            auditor.scan_source(e.masked, src, len, chunk)
+        }
+    };
+    let found = match (e.stored, data_start) {
+        (true, Some(start)) => scan(&mut FileSource {
+            path: path.to_path_buf(),
+            start,
+            len,
+        }),
+        _ => scan(&mut ZipEntrySource {
+            zip,
+            index: e.index,
+            len,
+        }),
+    };
+    found.map(|f| (len, f)).map_err(|err| cannot(&err))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files too big to hold: streamed
+
+/// Files and zip entries bigger than this are audited by streaming them (see
+/// [`Auditor::scan_source`]) instead of reading each whole into memory.
+pub const STREAM_ABOVE: u64 = 256 << 20;
+/// Bytes searched at a time in a streamed file.
+pub const STREAM_CHUNK: usize = 16 << 20;
+
+/// Bytes a boundary rule may look at before a match (an ISO 2022 escape sequence is at most 4
+/// bytes, the byte before it 1): a streamed window's first bytes only serve as context.
+const CONTEXT: usize = 8;
+
+/// When and how files are streamed.
+#[derive(Debug, Clone, Copy)]
+struct Streaming {
+    /// Files bigger than this are streamed.
+    above: u64,
+    /// Window size.
+    chunk: usize,
+}
+
+const STREAMING: Streaming = Streaming {
+    above: STREAM_ABOVE,
+    chunk: STREAM_CHUNK,
+};
+
+/// A byte stream that can skip ahead, by seeking where it can.
+trait SkipRead: Read {
+    /// Skips `n` bytes; `UnexpectedEof` when fewer remain.
+    fn skip(&mut self, n: u64) -> std::io::Result<()> {
+        let skipped = std::io::copy(&mut Read::take(&mut *self, n), &mut std::io::sink())?;
+        if skipped < n {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(())
+    }
+}
+
+impl<T: SkipRead + ?Sized> SkipRead for Box<T> {
+    fn skip(&mut self, n: u64) -> std::io::Result<()> {
+        (**self).skip(n)
+    }
+}
+
+/// A stream that skips by reading.
+struct Plain<R>(R);
+
+impl<R: Read> Read for Plain<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> SkipRead for Plain<R> {}
+
+/// A byte range of a file (a file of a folder package, or a stored zip entry), skipping by
+/// seeking.
+struct FileRange {
+    r: std::io::BufReader<std::fs::File>,
+    left: u64,
+}
+
+impl Read for FileRange {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = usize::try_from(self.left)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        if n == 0 {
+            return Ok(0);
+        }
+        let got = self.r.read(&mut buf[..n])?;
+        self.left -= got as u64;
+        Ok(got)
+    }
+}
+
+impl SkipRead for FileRange {
+    fn skip(&mut self, n: u64) -> std::io::Result<()> {
+        if n > self.left {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        self.r
+            .seek_relative(i64::try_from(n).map_err(std::io::Error::other)?)?;
+        self.left -= n;
+        Ok(())
+    }
+}
+
+/// A streamed file's bytes, which can be read again from any offset (each pass of the audit
+/// reads them once).
+trait Source {
+    /// The bytes from `offset` on.
+    fn open_at(&mut self, offset: u64) -> std::io::Result<Box<dyn SkipRead + '_>>;
+}
+
+/// `len` bytes of the file at `path` from `start`: a file of a folder package, or a stored
+/// zip entry's data.
+struct FileSource {
+    path: PathBuf,
+    start: u64,
+    len: u64,
+}
+
+impl Source for FileSource {
+    fn open_at(&mut self, offset: u64) -> std::io::Result<Box<dyn SkipRead + '_>> {
+        let mut f = std::fs::File::open(&self.path)?;
+        f.seek(SeekFrom::Start(self.start.saturating_add(offset)))?;
+        Ok(Box::new(FileRange {
+            r: std::io::BufReader::with_capacity(1 << 16, f),
+            left: self.len.saturating_sub(offset),
+        }))
+    }
+}
+
+/// A compressed zip entry, inflated again from its start for each pass (at most `len` bytes).
+struct ZipEntrySource<'z> {
+    zip: &'z mut zip::ZipArchive<std::io::BufReader<std::fs::File>>,
+    index: usize,
+    len: u64,
+}
+
+impl Source for ZipEntrySource<'_> {
+    fn open_at(&mut self, offset: u64) -> std::io::Result<Box<dyn SkipRead + '_>> {
+        let entry = self
+            .zip
+            .by_index(self.index)
+            .map_err(std::io::Error::other)?;
+        let mut r = Plain(entry.take(self.len));
+        r.skip(offset)?;
+        Ok(Box::new(r))
+    }
+}
+
+/// The data set without one byte range (the top-level Pixel Data element), skipped.
+struct WithoutRange<R> {
+    inner: R,
+    pos: u64,
+    skip: Range<u64>,
+}
+
+impl<R: SkipRead> Read for WithoutRange<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.skip.start && !self.skip.is_empty() {
+            self.inner.skip(self.skip.end - self.skip.start)?;
+            self.pos = self.skip.end;
+        }
+        let n = if self.pos < self.skip.start {
+            usize::try_from(self.skip.start - self.pos)
+                .unwrap_or(usize::MAX)
+                .min(buf.len())
+        } else {
+            buf.len()
+        };
+        let got = self.inner.read(&mut buf[..n])?;
+        self.pos += got as u64;
+        Ok(got)
+    }
+}
+
+/// Cuts a stream into windows for a search: each window repeats the last `overlap` bytes of
+/// the one before, so every match of up to `overlap - 2 * CONTEXT` bytes lies whole in some
+/// window with its context on both sides.
+struct Windows {
+    buf: Vec<u8>,
+    chunk: usize,
+    overlap: usize,
+    first: bool,
+}
+
+impl Windows {
+    fn new(chunk: usize, overlap: usize) -> Windows {
+        Windows {
+            buf: Vec::new(),
+            chunk: chunk.max(1),
+            overlap,
+            first: true,
+        }
+    }
+
+    /// Adds bytes; `f(window, first, last)` sees every window that is full.
+    fn push(&mut self, mut data: &[u8], f: &mut impl FnMut(&[u8], bool, bool)) {
+        let full = self.chunk + self.overlap;
+        while !data.is_empty() {
+            let take = full.saturating_sub(self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() >= full {
+                f(&self.buf, self.first, false);
+                self.first = false;
+                self.buf.drain(..self.buf.len() - self.overlap);
+            }
+        }
+    }
+
+    /// The last window.
+    fn finish(self, f: &mut impl FnMut(&[u8], bool, bool)) {
+        if !self.buf.is_empty() {
+            f(&self.buf, self.first, true);
+        }
+    }
+}
+
+/// The value search of one region of a streamed file (one hay of the in-memory search),
+/// window by window.
+struct RegionSearch<'a> {
+    auditor: &'a Auditor,
+    /// The top-level pixel data value: long UTF-8 and Latin-1 spellings only, in runs of
+    /// their bytes.
+    pixels: bool,
+    mode: Mode,
+    windows: Windows,
+    /// Label → whether only single CJK characters matched.
+    found: BTreeMap<String, bool>,
+    /// Whether a NUL byte was seen (a file with none is text).
+    nul: bool,
+}
+
+impl<'a> RegionSearch<'a> {
+    fn new(auditor: &'a Auditor, pixels: bool, mode: Mode, chunk: usize) -> RegionSearch<'a> {
+        RegionSearch {
+            auditor,
+            pixels,
+            mode,
+            windows: Windows::new(chunk, auditor.longest + 2 * CONTEXT),
+            found: BTreeMap::new(),
+            nul: false,
+        }
+    }
+
+    fn push(&mut self, data: &[u8]) {
+        let RegionSearch {
+            auditor,
+            pixels,
+            mode,
+            windows,
+            found,
+            nul,
+        } = self;
+        if !*nul && memchr::memchr(0, data).is_some() {
+            *nul = true;
+        }
+        windows.push(data, &mut |w, first, last| {
+            auditor.search_window(w, first, last, *pixels, *mode, found);
+        });
+    }
+
+    /// Label → only single characters; and whether a NUL byte was seen.
+    fn finish(self) -> (BTreeMap<String, bool>, bool) {
+        let RegionSearch {
+            auditor,
+            pixels,
+            mode,
+            windows,
+            mut found,
+            nul,
+        } = self;
+        windows.finish(&mut |w, first, last| {
+            auditor.search_window(w, first, last, pixels, mode, &mut found);
+        });
+        (found, nul)
+    }
+}
+
+/// Reads `r` to its end, feeding bytes before `cuts[0]` to `searches[0]`, from `cuts[i - 1]`
+/// to `cuts[i]` to `searches[i]`, and the rest to the last search. Returns the bytes read.
+fn route(
+    r: &mut dyn Read,
+    cuts: &[u64],
+    searches: &mut [RegionSearch<'_>],
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut pos: u64 = 0;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(pos),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            let region = cuts.iter().take_while(|c| **c <= pos).count();
+            let take = cuts.get(region).map_or(data.len(), |c| {
+                usize::try_from(c - pos)
+                    .unwrap_or(usize::MAX)
+                    .min(data.len())
+            });
+            if let Some(s) = searches.get_mut(region.min(searches.len().saturating_sub(1))) {
+                s.push(&data[..take]);
+            }
+            data = &data[take..];
+            pos += take as u64;
+        }
+    }
+}
+
+impl Auditor {
+    /// Searches one window of a streamed region. A match counts only where its context lies in
+    /// the window too (or the region begins or ends there), so a window edge never passes
+    /// for a word boundary; the overlap of windows puts every match whole in some window.
+    fn search_window(
+        &self,
+        w: &[u8],
+        first: bool,
+        last: bool,
+        pixels: bool,
+        mode: Mode,
+        found: &mut BTreeMap<String, bool>,
+    ) {
+        if pixels {
+            let mut labels = BTreeSet::new();
+            for run in alphabet_runs(w, &self.long_alphabet, LONG_NEEDLE) {
+                find_any(
+                    self.long.as_ref(),
+                    &self.long_patterns,
+                    &w[run],
+                    &mut labels,
+                );
+            }
+            for l in labels {
+                found.insert(l, false);
+            }
+            return;
+        }
+        for h in self.hits(w, mode) {
+            if (first || h.range.start >= CONTEXT) && (last || h.range.end < w.len()) {
+                *found.entry(h.label.to_string()).or_insert(true) &= h.confirm;
+            }
+        }
+    }
+
+    /// Every value in the whole of a streamed file, as one region: label → only single
+    /// characters, and whether a NUL byte was seen.
+    fn stream_all(
+        &self,
+        src: &mut dyn Source,
+        mode: Mode,
+        chunk: usize,
+    ) -> std::io::Result<(BTreeMap<String, bool>, bool)> {
+        let mut search = [RegionSearch::new(self, false, mode, chunk)];
+        route(&mut *src.open_at(0)?, &[], &mut search)?;
+        let [search] = search;
+        Ok(search.finish())
+    }
+
+    /// Checks a file too big to hold, of `len` bytes, as [`Auditor::scan_file`] checks one in
+    /// memory, reading it a few times from `src` and never holding more than a window of
+    /// `chunk` bytes (plus the largest element outside the pixel data, for the structural
+    /// walk): the structural check streams ([`scan::check_reader`]); the value search runs
+    /// over the bytes in overlapping windows, region by region as the layout says (header,
+    /// top-level pixel data with its long-spelling rule, what follows; a deflated data set
+    /// inflated on the fly); the token walk (private elements, PatientIdentityRemoved, where
+    /// a value lies) reads the meta group and the data set with the pixel data skipped.
+    fn scan_source(
+        &self,
+        rel: &str,
+        src: &mut dyn Source,
+        len: u64,
+        chunk: usize,
+    ) -> std::io::Result<Vec<Finding>> {
+        let mut start = Vec::new();
+        src.open_at(0)?.take(132).read_to_end(&mut start)?;
+        let preamble = if start.get(128..132) == Some(b"DICM") {
+            true
+        } else if start.starts_with(b"DICM") {
+            false
+        } else {
+            // Not DICOM: all of it is searched, single characters too when it is text.
+            let (found, nul) = self.stream_all(src, Mode::default(), chunk)?;
+            let labels = found
+                .into_iter()
+                .filter(|(_, single)| !nul || !single)
+                .map(|(l, _)| l)
+                .collect();
+            return Ok(value_findings(rel, Region::Text, labels));
+        };
+        let checked = scan::check_reader(
+            std::io::BufReader::with_capacity(1 << 16, src.open_at(0)?),
+            len,
+            preamble,
+        );
+        let layout = match checked {
+            Ok(layout) => layout,
+            Err(e) => return self.unreadable_stream(rel, src, e.to_string(), chunk),
+        };
+        let ds_start = layout.data_set_start.min(len);
+        let deflated = layout.encoding == Encoding::Deflated;
+        let pixel = layout.pixel_data.clone().unwrap_or(u64::MAX..u64::MAX);
+        let new = |pixels| RegionSearch::new(self, pixels, Mode::default(), chunk);
+        let mut header: BTreeMap<String, bool> = BTreeMap::new();
+        let mut merge = |found: BTreeMap<String, bool>| {
+            for (l, single) in found {
+                *header.entry(l).or_insert(true) &= single;
+            }
+        };
+        let pixel_labels: BTreeSet<String>;
+        let limit = scan::deflate_limit(len);
+        if deflated {
+            let mut meta = [new(false)];
+            route(&mut src.open_at(0)?.take(ds_start), &[], &mut meta)?;
+            let [meta] = meta;
+            merge(meta.finish().0);
+            let mut regions = [new(false), new(true), new(false)];
+            let inflated = {
+                let body = std::io::BufReader::with_capacity(1 << 16, src.open_at(ds_start)?);
+                let mut r = flate2::read::DeflateDecoder::new(body).take(limit.saturating_add(1));
+                route(&mut r, &[pixel.start, pixel.end], &mut regions)
+            };
+            match inflated {
+                Err(e) => {
+                    let reason = format!("deflated data set does not inflate: {e}");
+                    return self.unreadable_stream(rel, src, reason, chunk);
+                }
+                Ok(n) if n > limit => {
+                    let reason = format!(
+                        "the deflated data set inflates beyond {limit} bytes (a decompression bomb?)"
+                    );
+                    return self.unreadable_stream(rel, src, reason, chunk);
+                }
+                Ok(_) => {}
+            }
+            let [head, pixels, tail] = regions;
+            merge(head.finish().0);
+            pixel_labels = pixels.finish().0.into_keys().collect();
+            merge(tail.finish().0);
+        } else {
+            let mut regions = [new(false), new(true), new(false)];
+            let cuts = [
+                ds_start.saturating_add(pixel.start).min(len),
+                ds_start.saturating_add(pixel.end).min(len),
+            ];
+            route(&mut *src.open_at(0)?, &cuts, &mut regions)?;
+            let [head, pixels, tail] = regions;
+            merge(head.finish().0);
+            pixel_labels = pixels.finish().0.into_keys().collect();
+            merge(tail.finish().0);
+        }
+
+        let walked = if header.is_empty() && !self.rules.any() {
+            None
+        } else {
+            let locate = !header.is_empty();
+            let mut w = Walked::default();
+            let pre: u64 = if preamble { 132 } else { 4 };
+            let meta = std::io::BufReader::new(
+                src.open_at(pre.min(ds_start))?
+                    .take(ds_start.saturating_sub(pre)),
+            );
+            let mut result = self.walk_tokens(meta, "1.2.840.10008.1.2.1", true, locate, &mut w);
+            if result.is_ok() {
+                let uid = match layout.encoding {
+                    Encoding::ImplicitLittle => "1.2.840.10008.1.2",
+                    Encoding::ExplicitBig => "1.2.840.10008.1.2.2",
+                    // Deflated data sets are walked inflated.
+                    Encoding::ExplicitLittle | Encoding::Deflated => "1.2.840.10008.1.2.1",
+                };
+                let body = src.open_at(ds_start)?;
+                let body: Box<dyn SkipRead + '_> = if deflated {
+                    let inflate = flate2::read::DeflateDecoder::new(std::io::BufReader::new(body));
+                    Box::new(Plain(inflate.take(limit)))
+                } else {
+                    body
+                };
+                let without = WithoutRange {
+                    inner: body,
+                    pos: 0,
+                    skip: pixel.clone(),
+                };
+                result = self.walk_tokens(
+                    std::io::BufReader::with_capacity(1 << 16, without),
+                    uid,
+                    false,
+                    locate,
+                    &mut w,
+                );
+            }
+            Some(result.map(|()| w))
+        };
+        Ok(self.dicom_findings(rel, header, pixel_labels, walked))
+    }
+
+    /// A streamed DICOM file the structural check refused: a finding, and every value searched
+    /// in its raw bytes.
+    fn unreadable_stream(
+        &self,
+        rel: &str,
+        src: &mut dyn Source,
+        reason: String,
+        chunk: usize,
+    ) -> std::io::Result<Vec<Finding>> {
+        let mut findings = vec![Finding::Unreadable {
+            file: rel.to_string(),
+            reason,
+        }];
+        let (found, _) = self.stream_all(src, Mode::default(), chunk)?;
+        findings.extend(value_findings(
+            rel,
+            Region::Text,
+            found.into_keys().collect(),
+        ));
+        Ok(findings)
+    }
+
+    /// A `manifest.json` or `manifest.csv` too big to hold: searched as text, whole words
+    /// only, but without blanking depot's own vocabulary first (stricter than
+    /// [`Auditor::scan_manifest`]: a patient named like one of its words is found there).
+    fn scan_manifest_source(
+        &self,
+        rel: &str,
+        src: &mut dyn Source,
+        chunk: usize,
+    ) -> std::io::Result<Vec<Finding>> {
+        let mode = Mode { whole_words: true };
+        let (found, _) = self.stream_all(src, mode, chunk)?;
+        Ok(value_findings(
+            rel,
+            Region::Text,
+            found.into_keys().collect(),
+        ))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2692,6 +3358,212 @@ mod tests {
         assert!(
             a.scan_file("a.dcm", &with_meta(EXPLICIT_LE, &marked))
                 .is_empty()
+        );
+    }
+
+    // -- files too big to hold: streamed -------------------------------------------------
+
+    /// Files of every kind the audit tells apart, with values at many offsets.
+    fn battery() -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+        for pad in 0..12 {
+            let mut text = vec![b'x'; pad];
+            text.extend_from_slice(b" name: DOE, J; DOESNT; xDOE; MRN9053855x; johnathan\n");
+            text.extend_from_slice(b"1965-03-12 19650312101500 2.25.919650312 Dr Weber");
+            out.push((format!("t{pad}.txt"), text));
+        }
+        out.push(("cjk.txt".into(), "patient 王".as_bytes().to_vec()));
+        out.push(("cjk.bin".into(), "patient 王\0".as_bytes().to_vec()));
+        for syntax in synth::fixture::Syntax::ALL {
+            let spec = synth::fixture::InstanceSpec {
+                syntax,
+                patient_name: "DOE^JO".into(),
+                ..Default::default()
+            };
+            out.push((format!("{syntax:?}.dcm"), spec.to_bytes().expect("fixture")));
+        }
+        let mut body = short(0x0010, 0x0010, b"PN", b"ANON");
+        body.extend(pixel_data(b"..DOE...DOEJOHNSON..MRN9053855.."));
+        body.extend(short(0x0040, 0xA160, b"LO", b"DOE and johnathan"));
+        out.push(("pixels.dcm".into(), with_meta(EXPLICIT_LE, &body)));
+        let item = long(0x0040, 0xA160, b"UT", b"report on johnathan ");
+        let mut body = short(0x0010, 0x0010, b"PN", b"ANON");
+        body.extend(sequence(0x0040, 0xA730, &item));
+        let mut private = short(0x0029, 0x0010, b"LO", b"ACME");
+        private.extend(long(0x0029, 0x1010, b"OB", b"\x00DOE\x00"));
+        body.extend(private);
+        out.push(("nested.dcm".into(), with_meta(EXPLICIT_LE, &body)));
+        let mut marked = short(0x0012, 0x0062, b"CS", b"YES");
+        marked.extend(body.clone());
+        out.push(("marked.dcm".into(), with_meta(EXPLICIT_LE, &marked)));
+        let mut deflated_body = marked.clone();
+        deflated_body.extend(pixel_data(b"..DOEJOHNSON.."));
+        deflated_body.extend(short(0x0009, 0x0010, b"LO", b"ACME"));
+        out.push((
+            "deflated.dcm".into(),
+            with_meta(DEFLATED, &deflate(&deflated_body)),
+        ));
+        let mut be = Vec::new();
+        be.extend_from_slice(&[0x00, 0x10, 0x00, 0x10, b'P', b'N', 0, 14]);
+        be.extend_from_slice(b"DOE^JOHNATHAN ");
+        be.extend_from_slice(&[0x7F, 0xE0, 0x00, 0x10, b'O', b'W', 0, 0, 0, 0, 0, 4]);
+        be.extend_from_slice(b"\x01\x02\x03\x04");
+        out.push(("be.dcm".into(), with_meta(EXPLICIT_BE, &be)));
+        let mut refused = short(0x0010, 0x0010, b"PN", b"DOE^JO");
+        refused.extend(long(0x0009, 0x1010, b"OB", b"x"));
+        let n = refused.len();
+        refused[n - 5..n - 1].copy_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        out.push(("refused.dcm".into(), with_meta(EXPLICIT_LE, &refused)));
+        out.push((
+            "huge.dcm".into(),
+            synth::fixture::huge_length().expect("fixture"),
+        ));
+        let mut cjk = short(0x0008, 0x0005, b"CS", b"GB18030");
+        cjk.extend(short(0x0008, 0x1030, b"LO", b"\xcd\xf5 x"));
+        let mut blob = vec![0x11u8; 40];
+        blob[10..12].copy_from_slice(b"\xcd\xf5");
+        cjk.extend(long(0x0018, 0x9999, b"OB", &blob));
+        out.push(("cjk.dcm".into(), with_meta(EXPLICIT_LE, &cjk)));
+        let mut fake_body = short(0x0010, 0x0010, b"PN", b"ANONYMIZED");
+        let mut fake = vec![0xE0, 0x7F, 0x10, 0x00, b'O', b'B', 0, 0];
+        let tail = long(0x0040, 0xA160, b"UT", b"seen by Dr Weber today");
+        fake.extend_from_slice(&((tail.len() + 4) as u32).to_le_bytes());
+        fake_body.extend(short(0x0020, 0x4000, b"LT", &fake));
+        fake_body.extend(tail);
+        out.push(("fake.dcm".into(), with_meta(EXPLICIT_LE, &fake_body)));
+        out
+    }
+
+    fn battery_auditor() -> Auditor {
+        Auditor::new(
+            &[
+                Needle::new("PatientName", ValueKind::PersonName, "DOE^JOHNATHAN"),
+                Needle::new("PatientName", ValueKind::PersonName, "DOE^JO"),
+                Needle::new("PatientName", ValueKind::PersonName, "王^小东"),
+                Needle::new("OtherPatientNames", ValueKind::PersonName, "DOEJOHNSON"),
+                Needle::new(
+                    "ReferringPhysicianName",
+                    ValueKind::PersonName,
+                    "Weber^Anna",
+                ),
+                Needle::new("PatientID", ValueKind::Identifier, "MRN9053855"),
+                Needle::new("PatientBirthDate", ValueKind::Date, "19650312"),
+            ],
+            Rules {
+                forbid_private: true,
+                require_identity_removed: true,
+            },
+        )
+        .expect("auditor")
+    }
+
+    fn sorted(mut f: Vec<Finding>) -> Vec<Finding> {
+        f.sort();
+        f.dedup();
+        f
+    }
+
+    #[test]
+    fn a_streamed_file_has_the_findings_it_has_in_memory() {
+        // Windows of 1 to 64 bytes cut every value, element and region boundary somewhere.
+        let a = battery_auditor();
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (rel, bytes) in battery() {
+            let path = dir.path().join(&rel);
+            std::fs::write(&path, &bytes).expect("write");
+            let want = sorted(a.scan_file(&rel, &bytes));
+            assert!(
+                !want.is_empty() || rel == "marked.dcm" || rel.starts_with("cjk."),
+                "{rel}: the battery should find something"
+            );
+            for chunk in [1, 2, 3, 5, 7, 16, 64, 1 << 20] {
+                let mut src = FileSource {
+                    path: path.clone(),
+                    start: 0,
+                    len: bytes.len() as u64,
+                };
+                let got = a
+                    .scan_source(&rel, &mut src, bytes.len() as u64, chunk)
+                    .expect("stream");
+                assert_eq!(sorted(got), want, "{rel}, windows of {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_edge_is_no_word_boundary() {
+        // "DOE" is a short value: it must stand between word boundaries. Cut right after it,
+        // a window must not take its edge for one.
+        let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, "DOE^JO")]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("x.txt");
+        for pad in 0..40 {
+            let mut text = vec![b'-'; pad];
+            text.extend_from_slice(b"xDOEx DOES ADOE DOE1 1DOE");
+            std::fs::write(&path, &text).expect("write");
+            for chunk in 1..12 {
+                let mut src = FileSource {
+                    path: path.clone(),
+                    start: 0,
+                    len: text.len() as u64,
+                };
+                let got = a
+                    .scan_source("x.txt", &mut src, text.len() as u64, chunk)
+                    .expect("stream");
+                assert!(got.is_empty(), "pad {pad}, chunk {chunk}: {got:?}");
+            }
+        }
+    }
+
+    fn zip_of(path: &Path, files: &[(String, Vec<u8>)]) {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
+        for (i, (rel, bytes)) in files.iter().enumerate() {
+            let method = if i % 2 == 0 {
+                zip::CompressionMethod::Stored
+            } else {
+                zip::CompressionMethod::Deflated
+            };
+            let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+            z.start_file(rel.as_str(), opts).expect("entry");
+            z.write_all(bytes).expect("write");
+        }
+        z.finish().expect("finish");
+    }
+
+    #[test]
+    fn streamed_folder_and_zip_packages_report_what_in_memory_audits_report() {
+        let a = battery_auditor();
+        let mut files = battery();
+        files.push((
+            "manifest.json".into(),
+            br#"{"format": "depot-package/1", "note": "johnathan"}"#.to_vec(),
+        ));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folder = dir.path().join("pkg");
+        std::fs::create_dir(&folder).expect("mkdir");
+        for (rel, bytes) in &files {
+            std::fs::write(folder.join(rel), bytes).expect("write");
+        }
+        let zipped = dir.path().join("pkg.zip");
+        zip_of(&zipped, &files);
+        for pkg in [&folder, &zipped] {
+            let want = audit_package(pkg, &a).expect("in memory");
+            for chunk in [3, 64] {
+                let streaming = Streaming { above: 0, chunk };
+                let got = audit_package_with(pkg, &a, streaming).expect("streamed");
+                assert_eq!(got.findings, want.findings, "{}", pkg.display());
+                assert_eq!((got.files, got.bytes), (want.files, want.bytes));
+            }
+        }
+        // Pixel data of streamed entries is searched too (long spellings).
+        let r = audit_package_with(&zipped, &a, Streaming { above: 0, chunk: 7 }).expect("zip");
+        assert!(
+            r.findings.iter().any(|f| matches!(
+                f,
+                Finding::Value { what, region: Region::PixelData, .. } if what == "OtherPatientNames"
+            )),
+            "{r:?}"
         );
     }
 }

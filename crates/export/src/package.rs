@@ -8,7 +8,9 @@
 //! barely compresses and deflating would dominate the export time. Dropping an unpublished
 //! package removes its staging place, so a failed or refused export leaves nothing behind.
 //!
-//! Publishing never overwrites an existing destination unless asked to (`force`): a zip is
+//! Publishing never overwrites an existing destination unless asked to (`force`), and even then
+//! only a depot package (see [`is_replaceable_package`]): a folder of other work, a key file or
+//! any other file at the destination is refused, never removed. A zip is
 //! published with a hard link and a folder with `renameat2(RENAME_NOREPLACE)` (Linux; a check
 //! just before a plain rename elsewhere), both of which fail if the name exists, even when it
 //! appears after the last check (a plain rename would silently replace an empty folder). With
@@ -21,7 +23,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -34,6 +36,11 @@ pub enum PackageError {
     /// The destination exists and `force` was not given.
     #[error("{0} already exists (use --force to replace it)")]
     Exists(PathBuf),
+    /// The destination exists and is not a depot package, so `force` may not replace it.
+    #[error(
+        "{0} is not a depot package (no manifest.json saying \"format\": \"depot-package/1\"), so --force will not replace it; move it away or choose another --out"
+    )]
+    NotAPackage(PathBuf),
     /// An entry name is not a safe relative name.
     #[error("unsafe entry name in package: {0:?}")]
     UnsafeName(String),
@@ -142,9 +149,7 @@ impl Package {
     /// Starts a package for `dest`. Fails at once if `dest` exists and `force` is false, so
     /// nothing is computed for an export that could never be published.
     pub fn create(dest: &Path, force: bool) -> Result<Package, PackageError> {
-        if !force && dest.symlink_metadata().is_ok() {
-            return Err(PackageError::Exists(dest.to_path_buf()));
-        }
+        check_replaceable(dest, force)?;
         let kind = PackageKind::for_destination(dest);
         let parent = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -289,10 +294,9 @@ impl Package {
     /// the new one cannot be placed, so a failed publish never hides the old package.
     pub fn publish(mut self, force: bool) -> Result<PathBuf, PackageError> {
         let dest = self.dest.clone();
+        // Checked again: what is at the destination may have changed since `create`.
+        check_replaceable(&dest, force)?;
         let exists = dest.symlink_metadata().is_ok();
-        if exists && !force {
-            return Err(PackageError::Exists(dest));
-        }
         let aside = exists.then(|| {
             let name = dest
                 .file_name()
@@ -361,6 +365,66 @@ impl Package {
             }
         }
         Ok(())
+    }
+}
+
+/// Refuses a destination that exists, unless `force` is given and it is a depot package (see
+/// [`is_replaceable_package`]).
+pub fn check_replaceable(dest: &Path, force: bool) -> Result<(), PackageError> {
+    if dest.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    if !force {
+        return Err(PackageError::Exists(dest.to_path_buf()));
+    }
+    if !is_replaceable_package(dest) {
+        return Err(PackageError::NotAPackage(dest.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// What `--force` reads of a manifest: its format (the rest is parsed as it streams by, not
+/// held).
+#[derive(serde::Deserialize)]
+struct ManifestFormat {
+    format: Option<String>,
+}
+
+fn says_depot_package(r: impl Read) -> bool {
+    serde_json::from_reader::<_, ManifestFormat>(std::io::BufReader::new(r))
+        .is_ok_and(|m| m.format.as_deref() == Some(crate::manifest::FORMAT))
+}
+
+/// Whether `path` is something `--force` may replace: an empty folder, a folder whose
+/// `manifest.json` says `"format": "depot-package/1"`, or a zip file whose `manifest.json`
+/// entry says so. A symbolic link never is (its target would be left, its name replaced), nor
+/// is anything that cannot be read.
+pub fn is_replaceable_package(path: &Path) -> bool {
+    let Ok(meta) = path.symlink_metadata() else {
+        return false;
+    };
+    if meta.is_dir() {
+        let Ok(mut entries) = std::fs::read_dir(path) else {
+            return false;
+        };
+        if entries.next().is_none() {
+            return true;
+        }
+        let manifest = path.join("manifest.json");
+        if !manifest.symlink_metadata().is_ok_and(|m| m.is_file()) {
+            return false;
+        }
+        File::open(&manifest).is_ok_and(says_depot_package)
+    } else if meta.is_file() {
+        let Ok(f) = File::open(path) else {
+            return false;
+        };
+        let Ok(mut zip) = zip::ZipArchive::new(std::io::BufReader::new(f)) else {
+            return false;
+        };
+        zip.by_name("manifest.json").is_ok_and(says_depot_package)
+    } else {
+        false
     }
 }
 
@@ -453,7 +517,6 @@ fn rand_suffix() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     #[test]
     fn names_are_checked() {
@@ -515,6 +578,15 @@ mod tests {
             Package::create(&dest, false),
             Err(PackageError::Exists(_))
         ));
+        // Without a depot manifest, the zip is not a package --force may replace.
+        assert!(matches!(
+            Package::create(&dest, true),
+            Err(PackageError::NotAPackage(_))
+        ));
+        std::fs::remove_file(&dest).expect("rm");
+        staged(&dest, false, b"old")
+            .publish(false)
+            .expect("package");
         let mut again = Package::create(&dest, true).expect("forced create");
         again.add("y.dcm", b"new").expect("add");
         again.finish().expect("finish");
@@ -523,11 +595,88 @@ mod tests {
         assert_eq!(z.len(), 1);
     }
 
+    const MANIFEST: &[u8] = b"{\n  \"format\": \"depot-package/1\"\n}";
+
     fn staged(dest: &Path, force: bool, content: &[u8]) -> Package {
         let mut p = Package::create(dest, force).expect("create");
         p.add("a/1.dcm", content).expect("add");
+        p.add("manifest.json", MANIFEST).expect("add");
         p.finish().expect("finish");
         p
+    }
+
+    #[test]
+    fn force_replaces_only_a_depot_package() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let t = |rel: &str| tmp.path().join(rel);
+        // Not packages: a folder of other work, a key file, a zip of something else, a folder
+        // whose manifest is another program's, a symbolic link to a package.
+        std::fs::create_dir_all(t("work/raw")).expect("mkdir");
+        std::fs::write(t("work/notes.txt"), b"lab notes").expect("write");
+        std::fs::write(t("irb.key"), [7u8; 32]).expect("write");
+        std::fs::write(t("proj.zip"), [7u8; 32]).expect("write");
+        std::fs::create_dir_all(t("other")).expect("mkdir");
+        std::fs::write(t("other/manifest.json"), br#"{"format": "other/1"}"#).expect("write");
+        let mut z = zip::ZipWriter::new(File::create(t("plain.zip")).expect("zip"));
+        z.start_file("notes.txt", SimpleFileOptions::default())
+            .expect("entry");
+        z.write_all(b"x").expect("write");
+        z.finish().expect("finish");
+        staged(&t("real"), false, b"old")
+            .publish(false)
+            .expect("real");
+        staged(&t("real.zip"), false, b"old")
+            .publish(false)
+            .expect("real");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(t("real"), t("link")).expect("symlink");
+        let refused = ["work", "irb.key", "proj.zip", "other", "plain.zip", "link"];
+        let before: Vec<_> = refused
+            .iter()
+            .map(|r| std::fs::symlink_metadata(t(r)).is_ok())
+            .collect();
+        for rel in refused {
+            if t(rel).symlink_metadata().is_err() {
+                continue;
+            }
+            assert!(!is_replaceable_package(&t(rel)), "{rel}");
+            assert!(
+                matches!(
+                    Package::create(&t(rel), true),
+                    Err(PackageError::NotAPackage(_))
+                ),
+                "{rel}"
+            );
+        }
+        assert_eq!(
+            before,
+            refused
+                .iter()
+                .map(|r| std::fs::symlink_metadata(t(r)).is_ok())
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            std::fs::read(t("work/notes.txt")).expect("kept"),
+            b"lab notes"
+        );
+        assert_eq!(std::fs::read(t("irb.key")).expect("kept"), [7u8; 32]);
+
+        // Something that is not a package appearing after `create` is not replaced either.
+        std::fs::create_dir(t("late")).expect("mkdir");
+        let p = staged(&t("late"), true, b"new");
+        std::fs::write(t("late/notes.txt"), b"mine").expect("write");
+        assert!(matches!(p.publish(true), Err(PackageError::NotAPackage(_))));
+        assert_eq!(std::fs::read(t("late/notes.txt")).expect("kept"), b"mine");
+
+        // Packages (folder, zip) and empty folders are replaced.
+        std::fs::create_dir(t("empty")).expect("mkdir");
+        for rel in ["real", "real.zip", "empty"] {
+            assert!(is_replaceable_package(&t(rel)), "{rel}");
+            staged(&t(rel), true, b"new")
+                .publish(true)
+                .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        }
+        assert_eq!(std::fs::read(t("real/a/1.dcm")).expect("new"), b"new");
     }
 
     #[test]

@@ -27,10 +27,11 @@
 //!
 //! Package layout, at every level: `SUBJECT/STUDY/SERIES/NNNNN.dcm` plus `manifest.json` and
 //! `manifest.csv`. SUBJECT is the subject's keyed pseudonym (its archive code at `original`),
-//! STUDY the archive's study number (renumbered 1..n when archive subjects of several projects
-//! share one pseudonym, so their studies never share a folder), SERIES the archive's series
-//! label, NNNNN the instance's position in its series. Nothing from the data's text ever
-//! reaches a path.
+//! STUDY the archive's study number (renumbered 1..n over the whole archive when archive
+//! subjects of several projects share one pseudonym, so their studies never share a folder and
+//! a path names the same study whatever the selection, see [`shared_study_numbers`]), SERIES
+//! the archive's series label, NNNNN the instance's position in its series. Nothing from the
+//! data's text ever reaches a path.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
@@ -146,6 +147,18 @@ pub enum ExportError {
         /// The archive's root.
         archive: PathBuf,
     },
+    /// The destination is the key file, lies inside it or contains it: writing (or, with
+    /// `force`, replacing) it would destroy the key every pseudonym, UID and date offset comes
+    /// from.
+    #[error(
+        "{out} overlaps the key file {key} (it is, contains or lies inside the key file); choose a destination that does not hold the key"
+    )]
+    OverlapsKeyFile {
+        /// The destination as given.
+        out: PathBuf,
+        /// The key file as given.
+        key: PathBuf,
+    },
     /// The selection matched no instance.
     #[error("nothing to export: the selection matches no instance")]
     NothingSelected,
@@ -202,12 +215,10 @@ pub fn export(
     observer: &dyn ExportObserver,
 ) -> Result<ExportSummary, ExportError> {
     let started = Instant::now();
-    check_outside_archive(archive.root(), &req.out)?;
-    // Refuse an existing destination before any work (and in a dry run, which must say what
-    // the real run would do).
-    if !req.force && req.out.symlink_metadata().is_ok() {
-        return Err(ExportError::Package(PackageError::Exists(req.out.clone())));
-    }
+    // Refuse a destination that overlaps the archive, or exists (without `force`, or is no
+    // depot package), before any work (and in a dry run, which must say what the real run
+    // would do). The caller checks the key file the same way before loading it.
+    check_destination(archive.root(), &req.out, None, req.force)?;
     let profile = &req.profile;
     let original = !profile.changes_anything();
     let key = match &req.key {
@@ -272,7 +283,12 @@ pub fn export(
             f.add_seen(s);
         }
     }
-    number_files(&mut plan);
+    let shared = if original {
+        HashMap::new()
+    } else {
+        shared_study_numbers(archive, &deid, &subjects)?
+    };
+    number_files(&mut plan, &shared);
 
     // 2. Check: burned-in series and regrouping.
     let leave_out_burned_in = profile.removes_identity() && !req.include_burned_in;
@@ -451,6 +467,34 @@ pub fn export(
         audit: report,
         elapsed: started.elapsed(),
     })
+}
+
+/// Refuses a destination an export must not write: one that is, contains or lies inside the
+/// archive or the key file (`key_file`, when one is given; it may not exist yet), one that
+/// exists without `force`, and, with `force`, one that is not a depot package (only a depot
+/// package or an empty folder is ever replaced, see
+/// [`crate::package::is_replaceable_package`]). Nothing is written. Run it before the key
+/// file is loaded or created: `--key-file exports/irb.key --out exports --force` must not
+/// create the key, then delete it.
+pub fn check_destination(
+    archive_root: &Path,
+    out: &Path,
+    key_file: Option<&Path>,
+    force: bool,
+) -> Result<(), ExportError> {
+    check_outside_archive(archive_root, out)?;
+    if let Some(key) = key_file {
+        let k = canonical_or_nearest(key);
+        let dest = canonical_or_nearest(out);
+        if dest.starts_with(&k) || k.starts_with(&dest) {
+            return Err(ExportError::OverlapsKeyFile {
+                out: out.to_path_buf(),
+                key: key.to_path_buf(),
+            });
+        }
+    }
+    crate::package::check_replaceable(out, force)?;
+    Ok(())
 }
 
 /// Refuses a destination that is the archive, lies inside it, or contains it. Paths are
@@ -1031,42 +1075,92 @@ fn plan_one(
     })
 }
 
-/// Gives every planned file its package study number and path (plan is sorted by subject,
-/// study, series, instance number).
+/// The package study numbers of the exported subjects whose pseudonym is shared by several
+/// archive subjects, by (archive code, archive study number); subjects absent from the map
+/// keep the archive's study numbers.
 ///
 /// A subject folder is a pseudonym of PatientID and issuer, so archive subjects of different
 /// projects with the same PatientID share it (linking them is the point of a keyed
-/// pseudonym). Their study numbers would collide, so in such a folder the studies are
-/// numbered 1..n over all of them, in the order of archive subject code, then study number;
-/// a folder of one archive subject keeps the archive's study numbers.
-fn number_files(plan: &mut [Planned]) {
-    let mut studies: HashMap<String, BTreeSet<(String, i64)>> = HashMap::new();
-    for p in plan.iter() {
-        studies
-            .entry(p.subject_label.clone())
+/// pseudonym), and their study numbers would collide there. The studies of such a pseudonym
+/// are numbered 1..n over **every** archive subject that has it, in the whole archive and
+/// whatever the selection: subjects in the order they were created (their first import run;
+/// one run imports into one project, so two subjects sharing a pseudonym never share a run),
+/// then archive study number. So a package path names the same study in every export with
+/// the same key (a package of one project and a package of the other never put different
+/// studies at one path), and a subject imported later only appends numbers.
+fn shared_study_numbers(
+    archive: &Archive,
+    deid: &Deidentifier,
+    subjects: &HashMap<String, SubjectFacts>,
+) -> Result<HashMap<(String, i64), i64>, ExportError> {
+    let mut holders: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (code, f) in subjects {
+        holders
+            .entry(pseudonym_of(deid, f))
             .or_default()
-            .insert((p.record.subject.clone(), p.record.study_number));
+            .insert(code.clone());
     }
-    let mut number: HashMap<(String, i64), i64> = HashMap::new();
-    for set in studies.values() {
-        let shared = set
-            .iter()
-            .map(|(code, _)| code)
-            .collect::<BTreeSet<_>>()
-            .len()
-            > 1;
-        for (i, (code, study)) in set.iter().enumerate() {
-            let n = if shared {
-                i64::try_from(i + 1).unwrap_or(i64::MAX)
-            } else {
-                *study
-            };
-            number.insert((code.clone(), *study), n);
+    // Subjects keyed by PatientID and issuer, as `subject_facts` keys them. A subject without
+    // PatientID is keyed by its study, and a study belongs to one project (the import keeps a
+    // second project's copy apart as a conflict), so no other archive subject shares its
+    // pseudonym.
+    for s in archive.subjects(&Filter::default())? {
+        if let (Some(id), false) = (&s.patient_id, s.blank_patient_id) {
+            let p = deid.pseudonym(id, s.issuer_of_patient_id.as_deref());
+            if let Some(codes) = holders.get_mut(&p) {
+                codes.insert(s.subject);
+            }
         }
     }
+    let mut out = HashMap::new();
+    for codes in holders.values().filter(|c| c.len() > 1) {
+        let mut ordered: Vec<(i64, String, Vec<i64>)> = Vec::new();
+        for code in codes {
+            let f = Filter {
+                subject: Some(code.clone()),
+                ..Filter::default()
+            };
+            let first_run = archive
+                .instances(&f)?
+                .iter()
+                .map(|i| i.run_id)
+                .min()
+                .unwrap_or(i64::MAX);
+            let studies = archive
+                .studies(&f)?
+                .into_iter()
+                .map(|st| st.study_number)
+                .collect();
+            ordered.push((first_run, code.clone(), studies));
+        }
+        out.extend(number_in_order(ordered));
+    }
+    Ok(out)
+}
+
+/// Numbers the studies of archive subjects sharing a pseudonym 1..n: subjects in the order of
+/// (first import run, code), then study number.
+fn number_in_order(
+    mut subjects: Vec<(i64, String, Vec<i64>)>,
+) -> impl Iterator<Item = ((String, i64), i64)> {
+    subjects.sort();
+    subjects
+        .into_iter()
+        .flat_map(|(_, code, mut studies)| {
+            studies.sort_unstable();
+            studies.dedup();
+            studies.into_iter().map(move |st| (code.clone(), st))
+        })
+        .zip(1..)
+}
+
+/// Gives every planned file its package study number (from `shared`, see
+/// [`shared_study_numbers`], else the archive's) and path (plan is sorted by subject, study,
+/// series, instance number).
+fn number_files(plan: &mut [Planned], shared: &HashMap<(String, i64), i64>) {
     let mut counters: HashMap<String, u32> = HashMap::new();
     for p in plan.iter_mut() {
-        p.study = number
+        p.study = shared
             .get(&(p.record.subject.clone(), p.record.study_number))
             .copied()
             .unwrap_or(p.record.study_number);
@@ -1558,15 +1652,31 @@ mod tests {
             planned("S2", 1, "1"),
             planned("S3", 2, "4"),
         ];
-        number_files(&mut plan);
+        // S1 and S2 share PA; S2 was imported first (run 2), S1 later (run 5). S1's study 2
+        // is not selected but still holds its number. S3 alone keeps the archive's numbers.
+        let shared: HashMap<(String, i64), i64> = number_in_order(vec![
+            (5, "S1".into(), vec![3, 1, 2]),
+            (2, "S2".into(), vec![1]),
+        ])
+        .collect();
+        assert_eq!(
+            shared,
+            HashMap::from([
+                (("S2".to_string(), 1), 1),
+                (("S1".to_string(), 1), 2),
+                (("S1".to_string(), 2), 3),
+                (("S1".to_string(), 3), 4),
+            ])
+        );
+        number_files(&mut plan, &shared);
         let rels: Vec<&str> = plan.iter().map(|p| p.rel.as_str()).collect();
         assert_eq!(
             rels,
             [
-                "PA/1/1/00001.dcm",
                 "PA/2/1/00001.dcm",
-                "PA/3/1/00001.dcm",
-                "PA/3/1/00002.dcm",
+                "PA/4/1/00001.dcm",
+                "PA/1/1/00001.dcm",
+                "PA/1/1/00002.dcm",
                 "PB/2/4/00001.dcm"
             ]
         );

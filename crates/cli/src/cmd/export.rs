@@ -126,6 +126,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let archive = Archive::open_existing(&root)
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
     let profile = args.deid.profile("anonymize")?;
+    // Before the key file is loaded (or created): a destination holding it, or anything but a
+    // depot package under --force, is refused with nothing written.
+    export::pipeline::check_destination(
+        archive.root(),
+        &args.out,
+        args.deid.key_file.as_deref(),
+        args.force,
+    )?;
     let req = ExportRequest {
         selection: args.selection.filter()?,
         key: args.deid.key(global.quiet)?,
