@@ -1083,11 +1083,12 @@ fn plan_one(
 /// projects with the same PatientID share it (linking them is the point of a keyed
 /// pseudonym), and their study numbers would collide there. The studies of such a pseudonym
 /// are numbered 1..n over **every** archive subject that has it, in the whole archive and
-/// whatever the selection: subjects in the order they were created (their first import run;
-/// one run imports into one project, so two subjects sharing a pseudonym never share a run),
-/// then archive study number. So a package path names the same study in every export with
-/// the same key (a package of one project and a package of the other never put different
-/// studies at one path), and a subject imported later only appends numbers.
+/// whatever the selection, in the order the studies arrived (each study's first import run;
+/// then archive code and study number, for studies of one run). So a package path names the
+/// same study in every export with the same key (a package of one project and a package of
+/// the other never put different studies at one path), and whatever is imported later, to
+/// any of the subjects, only appends numbers. As archive study numbers also follow the order
+/// of arrival, the first subject's studies keep their archive numbers.
 fn shared_study_numbers(
     archive: &Archive,
     deid: &Deidentifier,
@@ -1114,43 +1115,39 @@ fn shared_study_numbers(
     }
     let mut out = HashMap::new();
     for codes in holders.values().filter(|c| c.len() > 1) {
-        let mut ordered: Vec<(i64, String, Vec<i64>)> = Vec::new();
+        // (first import run, archive code, study number) of every study of these subjects.
+        let mut first_runs: BTreeMap<(String, i64), i64> = BTreeMap::new();
         for code in codes {
             let f = Filter {
                 subject: Some(code.clone()),
                 ..Filter::default()
             };
-            let first_run = archive
-                .instances(&f)?
-                .iter()
-                .map(|i| i.run_id)
-                .min()
-                .unwrap_or(i64::MAX);
-            let studies = archive
-                .studies(&f)?
-                .into_iter()
-                .map(|st| st.study_number)
-                .collect();
-            ordered.push((first_run, code.clone(), studies));
+            for i in archive.instances(&f)? {
+                let run = first_runs
+                    .entry((code.clone(), i.study_number))
+                    .or_insert(i.run_id);
+                *run = (*run).min(i.run_id);
+            }
         }
-        out.extend(number_in_order(ordered));
+        out.extend(number_in_order(
+            first_runs
+                .into_iter()
+                .map(|((code, study), run)| (run, code, study))
+                .collect(),
+        ));
     }
     Ok(out)
 }
 
-/// Numbers the studies of archive subjects sharing a pseudonym 1..n: subjects in the order of
-/// (first import run, code), then study number.
+/// Numbers the studies of archive subjects sharing a pseudonym 1..n in the order of (first
+/// import run, archive code, study number).
 fn number_in_order(
-    mut subjects: Vec<(i64, String, Vec<i64>)>,
+    mut studies: Vec<(i64, String, i64)>,
 ) -> impl Iterator<Item = ((String, i64), i64)> {
-    subjects.sort();
-    subjects
+    studies.sort();
+    studies
         .into_iter()
-        .flat_map(|(_, code, mut studies)| {
-            studies.sort_unstable();
-            studies.dedup();
-            studies.into_iter().map(move |st| (code.clone(), st))
-        })
+        .map(|(_, code, study)| (code, study))
         .zip(1..)
 }
 
@@ -1652,11 +1649,15 @@ mod tests {
             planned("S2", 1, "1"),
             planned("S3", 2, "4"),
         ];
-        // S1 and S2 share PA; S2 was imported first (run 2), S1 later (run 5). S1's study 2
-        // is not selected but still holds its number. S3 alone keeps the archive's numbers.
+        // S1 and S2 share PA; S2's study came first (run 2), S1's later (runs 5 and 6), and
+        // S2 got a second study later still (run 7): it is appended, nothing renumbered. S1's
+        // study 2 is not selected but still holds its number. S3 alone keeps the archive's.
         let shared: HashMap<(String, i64), i64> = number_in_order(vec![
-            (5, "S1".into(), vec![3, 1, 2]),
-            (2, "S2".into(), vec![1]),
+            (5, "S1".into(), 1),
+            (6, "S1".into(), 3),
+            (5, "S1".into(), 2),
+            (2, "S2".into(), 1),
+            (7, "S2".into(), 2),
         ])
         .collect();
         assert_eq!(
@@ -1666,6 +1667,7 @@ mod tests {
                 (("S1".to_string(), 1), 2),
                 (("S1".to_string(), 2), 3),
                 (("S1".to_string(), 3), 4),
+                (("S2".to_string(), 2), 5),
             ])
         );
         number_files(&mut plan, &shared);
