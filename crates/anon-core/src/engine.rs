@@ -80,6 +80,8 @@ struct Walk<'a> {
     scrubber: Scrubber,
     /// How text is encoded when the data set uses ISO 2022 code extensions.
     ext: Option<CodeExtensions>,
+    /// How many sequences with action C the walk is inside.
+    cleaning: usize,
     report: Report,
 }
 
@@ -400,6 +402,7 @@ impl Deidentifier {
             subject,
             scrubber: Scrubber::new(subject.identifiers.iter().map(String::as_str)),
             ext: code_extensions(obj),
+            cleaning: 0,
             report: Report::default(),
         };
         walk.report.burned_in = burned_in(obj);
@@ -663,7 +666,13 @@ impl Deidentifier {
                 }
                 continue;
             }
-            out.push(self.keep(elem, path, depth, walk)?);
+            let vr = effective_vr(&elem);
+            if walk.cleaning > 0 && is_text_vr(vr) && elem.vr() != VR::UN {
+                // Inside a sequence being cleaned: unlisted text is cleaned too.
+                out.push(self.clean_element(elem, vr, Action::C, path, walk));
+            } else {
+                out.push(self.keep(elem, path, depth, walk)?);
+            }
         }
         for creator in pending_creators {
             let t = creator.tag();
@@ -789,7 +798,14 @@ impl Deidentifier {
                 Done::ItemsProcessed
             };
             Self::record(walk, path, tag, action, done);
-            return self.walk_items(elem, path, depth, walk).map(Some);
+            // C on a sequence ("clean"): its items' text must say nothing identifying, even
+            // where no rule lists the attribute (an SR TextValue under basic with
+            // clean-structured-content).
+            let clean = resolved == Resolved::Clean;
+            walk.cleaning += usize::from(clean);
+            let walked = self.walk_items(elem, path, depth, walk);
+            walk.cleaning -= usize::from(clean);
+            return walked.map(Some);
         }
         if matches!(elem.value(), Value::PixelSequence(_)) {
             // Encapsulated data only in pixel-like attributes; a rule on one can only remove
@@ -846,6 +862,22 @@ impl Deidentifier {
                     continue;
                 }
                 let vr = effective_vr(&e);
+                // An attribute with a rule of its own that removes or empties it (PatientSex,
+                // PatientWeight, GPS coordinates, ...) gets that rule here too: keeping codes
+                // and numbers below must never keep what the profile takes away elsewhere.
+                match self.profile.lookup(t).map(|r| r.action.resolve()) {
+                    Some(Resolved::Remove) => continue,
+                    Some(Resolved::Empty) => {
+                        let empty_vr = if matches!(e.value(), Value::Sequence(_)) {
+                            VR::SQ
+                        } else {
+                            vr
+                        };
+                        out.push(DataElement::empty(t, empty_vr));
+                        continue;
+                    }
+                    _ => {}
+                }
                 out.push(match e.value() {
                     Value::Sequence(_) => self.dummy_sequence(e, depth + 1)?,
                     Value::PixelSequence(_) => DataElement::empty(t, vr),

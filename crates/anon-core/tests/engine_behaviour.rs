@@ -687,3 +687,57 @@ fn d_sequences_keep_uids_under_retain_uids_and_the_grammar_of_sr_trees() {
         assert_eq!(uid, want, "retain-uids {uid_kept}");
     }
 }
+
+#[test]
+fn inside_a_d_sequence_an_attribute_keeps_its_own_removing_rule() {
+    let item = InMemDicomObject::from_element_iter([
+        el(Tag(0x0040, 0xA040), VR::CS, "TEXT"),
+        el(tags::PATIENT_SEX, VR::CS, "F"),
+        el(tags::PATIENT_WEIGHT, VR::DS, "71.5"),
+    ]);
+    let mut original = image("1.2.826.0.1.3680043.9.1.98", "1.2.826.0.1.3680043.9.1.41");
+    original.put(seq(tags::CONTENT_SEQUENCE, vec![item]));
+    let d = deid(Level::Basic, &[]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("apply");
+    let item = obj
+        .get(tags::CONTENT_SEQUENCE)
+        .and_then(|e| e.items())
+        .and_then(|i| i.first())
+        .expect("item");
+    assert_eq!(text(item, Tag(0x0040, 0xA040)).as_deref(), Some("TEXT"));
+    assert_eq!(
+        text(item, tags::PATIENT_SEX).as_deref(),
+        Some(""),
+        "Z: emptied"
+    );
+    assert!(item.get(tags::PATIENT_WEIGHT).is_none(), "X: removed");
+}
+
+#[test]
+fn a_cleaned_sequence_cleans_unlisted_text_under_basic() {
+    // basic + clean-structured-content: ContentSequence is C, TextValue is in no row.
+    let item = InMemDicomObject::from_element_iter([
+        el(Tag(0x0040, 0xA040), VR::CS, "TEXT"),
+        el(
+            Tag(0x0040, 0xA160),
+            VR::UT,
+            "Gößmann has a lesion, MRN-0042",
+        ),
+    ]);
+    let mut original = image("1.2.826.0.1.3680043.9.1.99", "1.2.826.0.1.3680043.9.1.41");
+    original.put(seq(tags::CONTENT_SEQUENCE, vec![item]));
+    let d = deid(Level::Basic, &[DeidOption::CleanStructuredContent]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("apply");
+    let item = obj
+        .get(tags::CONTENT_SEQUENCE)
+        .and_then(|e| e.items())
+        .and_then(|i| i.first())
+        .expect("item");
+    let t = text(item, Tag(0x0040, 0xA160)).unwrap_or_default();
+    assert!(!t.contains("Gößmann") && !t.contains("MRN-0042"), "{t}");
+    assert!(t.contains("has a lesion"), "{t}");
+}
