@@ -797,7 +797,7 @@ impl Walk {
             Some(VR::FD | VR::OD | VR::UV | VR::SV | VR::OV) => 8,
             _ => return Ok(()),
         };
-        if len % size != 0 {
+        if !len.is_multiple_of(size) {
             return Err(ScanError::Malformed(format!(
                 "element ({:04X},{:04X}) of {size}-byte values declares {len} bytes",
                 h.group, h.element
