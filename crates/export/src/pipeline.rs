@@ -95,7 +95,7 @@ impl ExportObserver for Quiet {}
 pub struct BurnedInSeries {
     /// Archive label (`S1234ABC/1/3`).
     pub archive_series: String,
-    /// Package label (`PXXXXXXXXXX/1/3`).
+    /// Package label (e.g. `PQ2WJ6ZR4TA/1/3`).
     pub package_series: String,
     /// Modality.
     pub modality: String,
