@@ -2695,8 +2695,13 @@ mod tests {
         long(group, element, b"SQ", &items)
     }
 
+    /// Native pixel data (OW, padded to whole 16-bit words as a real file has them).
     fn pixel_data(pixels: &[u8]) -> Vec<u8> {
-        long(0x7FE0, 0x0010, b"OW", pixels)
+        let mut words = pixels.to_vec();
+        if words.len() % 2 == 1 {
+            words.push(0);
+        }
+        long(0x7FE0, 0x0010, b"OW", &words)
     }
 
     fn deflate(body: &[u8]) -> Vec<u8> {
