@@ -61,21 +61,26 @@ pub(crate) struct Decoded {
     read_as_shift_jis: bool,
 }
 
+/// The 96-character single-byte sets: defined term, final byte of the escape sequence that
+/// designates the set into G1 (`ESC - F`), and how encoding_rs decodes its upper half.
+const SINGLE_BYTE_SETS: [(&str, u8, &Encoding); 10] = [
+    ("ISO 2022 IR 100", b'A', encoding_rs::WINDOWS_1252),
+    ("ISO 2022 IR 101", b'B', encoding_rs::ISO_8859_2),
+    ("ISO 2022 IR 109", b'C', encoding_rs::ISO_8859_3),
+    ("ISO 2022 IR 110", b'D', encoding_rs::ISO_8859_4),
+    ("ISO 2022 IR 144", b'L', encoding_rs::ISO_8859_5),
+    ("ISO 2022 IR 127", b'G', encoding_rs::ISO_8859_6),
+    ("ISO 2022 IR 126", b'F', encoding_rs::ISO_8859_7),
+    ("ISO 2022 IR 138", b'H', encoding_rs::ISO_8859_8),
+    ("ISO 2022 IR 148", b'M', encoding_rs::WINDOWS_1254),
+    ("ISO 2022 IR 166", b'T', encoding_rs::WINDOWS_874),
+];
+
 fn single(code: &str) -> Option<G1> {
-    let enc = match code {
-        "ISO 2022 IR 100" => encoding_rs::WINDOWS_1252,
-        "ISO 2022 IR 101" => encoding_rs::ISO_8859_2,
-        "ISO 2022 IR 109" => encoding_rs::ISO_8859_3,
-        "ISO 2022 IR 110" => encoding_rs::ISO_8859_4,
-        "ISO 2022 IR 144" => encoding_rs::ISO_8859_5,
-        "ISO 2022 IR 127" => encoding_rs::ISO_8859_6,
-        "ISO 2022 IR 126" => encoding_rs::ISO_8859_7,
-        "ISO 2022 IR 138" => encoding_rs::ISO_8859_8,
-        "ISO 2022 IR 148" => encoding_rs::WINDOWS_1254,
-        "ISO 2022 IR 166" => encoding_rs::WINDOWS_874,
-        _ => return None,
-    };
-    Some(G1::Single(enc))
+    SINGLE_BYTE_SETS
+        .iter()
+        .find(|(term, _, _)| *term == code)
+        .map(|(_, _, enc)| G1::Single(enc))
 }
 
 impl CodeExtensions {
@@ -191,6 +196,7 @@ fn decode_char(enc: &'static Encoding, bytes: &[u8]) -> char {
     }
 }
 
+#[derive(Clone, Copy)]
 enum Designation {
     G0(G0),
     G1(G1),
@@ -199,7 +205,13 @@ enum Designation {
 /// The escape sequence at the start of `b` (PS3.3 Tables C.12-3 and C.12-4): its length and
 /// what it designates.
 fn escape(b: &[u8]) -> Option<(usize, Designation)> {
-    let seq: &[(&[u8], Designation)] = &[
+    if let [0x1B, b'-', f, ..] = b {
+        return SINGLE_BYTE_SETS
+            .iter()
+            .find(|(_, final_byte, _)| final_byte == f)
+            .map(|(_, _, enc)| (3, Designation::G1(G1::Single(enc))));
+    }
+    let multi: [(&[u8], Designation); 7] = [
         (b"\x1b(B", Designation::G0(G0::Ascii)),
         (b"\x1b(J", Designation::G0(G0::Ascii)),
         (b"\x1b$B", Designation::G0(G0::Jis0208)),
@@ -207,54 +219,11 @@ fn escape(b: &[u8]) -> Option<(usize, Designation)> {
         (b"\x1b)I", Designation::G1(G1::Katakana)),
         (b"\x1b$)C", Designation::G1(G1::Ksx1001)),
         (b"\x1b$)A", Designation::G1(G1::Gb2312)),
-        (
-            b"\x1b-A",
-            Designation::G1(G1::Single(encoding_rs::WINDOWS_1252)),
-        ),
-        (
-            b"\x1b-B",
-            Designation::G1(G1::Single(encoding_rs::ISO_8859_2)),
-        ),
-        (
-            b"\x1b-C",
-            Designation::G1(G1::Single(encoding_rs::ISO_8859_3)),
-        ),
-        (
-            b"\x1b-D",
-            Designation::G1(G1::Single(encoding_rs::ISO_8859_4)),
-        ),
-        (
-            b"\x1b-L",
-            Designation::G1(G1::Single(encoding_rs::ISO_8859_5)),
-        ),
-        (
-            b"\x1b-G",
-            Designation::G1(G1::Single(encoding_rs::ISO_8859_6)),
-        ),
-        (
-            b"\x1b-F",
-            Designation::G1(G1::Single(encoding_rs::ISO_8859_7)),
-        ),
-        (
-            b"\x1b-H",
-            Designation::G1(G1::Single(encoding_rs::ISO_8859_8)),
-        ),
-        (
-            b"\x1b-M",
-            Designation::G1(G1::Single(encoding_rs::WINDOWS_1254)),
-        ),
-        (
-            b"\x1b-T",
-            Designation::G1(G1::Single(encoding_rs::WINDOWS_874)),
-        ),
     ];
-    seq.iter().find(|(s, _)| b.starts_with(s)).map(|(s, d)| {
-        let d = match d {
-            Designation::G0(x) => Designation::G0(*x),
-            Designation::G1(x) => Designation::G1(*x),
-        };
-        (s.len(), d)
-    })
+    multi
+        .iter()
+        .find(|(s, _)| b.starts_with(s))
+        .map(|(s, d)| (s.len(), *d))
 }
 
 impl Decoded {
@@ -337,6 +306,16 @@ mod tests {
             .decode(&latin1(pn))
             .expect("decoded");
         assert_eq!(d.text, "Hong^Gildong=洪^吉洞=홍^길동");
+    }
+
+    #[test]
+    fn single_byte_sets_by_defined_term_and_by_escape() {
+        // First value Latin-1 in G1; an escape switches G1 to Cyrillic (ISO-IR 144).
+        let e = ext(&["ISO 2022 IR 100", "ISO 2022 IR 144"]);
+        let d = e
+            .decode(&latin1(b"M\xfcller \x1b-L\xb8\xd2\xd0\xdd"))
+            .expect("decoded");
+        assert_eq!(d.text, "Müller Иван");
     }
 
     #[test]
