@@ -981,17 +981,21 @@ mod tests {
         spec.to_bytes().unwrap()
     }
 
+    /// A two-frame instance with nested sequences and a private block, in `syntax`.
+    fn hard_file(syntax: synth::fixture::Syntax) -> Vec<u8> {
+        file(&synth::fixture::InstanceSpec {
+            syntax,
+            nested: true,
+            private_block: true,
+            frames: 2,
+            ..Default::default()
+        })
+    }
+
     #[test]
     fn every_syntax_passes_and_cuts_fail() {
         for syntax in synth::fixture::Syntax::ALL {
-            let spec = synth::fixture::InstanceSpec {
-                syntax,
-                nested: true,
-                private_block: true,
-                frames: 2,
-                ..Default::default()
-            };
-            let bytes = file(&spec);
+            let bytes = hard_file(syntax);
             check(&bytes, true).unwrap_or_else(|e| panic!("{syntax:?}: {e}"));
             let cut = &bytes[..bytes.len() - 10];
             assert!(
@@ -1195,14 +1199,7 @@ mod tests {
     #[test]
     fn layout_locates_the_top_level_pixel_data() {
         for syntax in synth::fixture::Syntax::ALL {
-            let spec = synth::fixture::InstanceSpec {
-                syntax,
-                nested: true,
-                private_block: true,
-                frames: 2,
-                ..Default::default()
-            };
-            let bytes = file(&spec);
+            let bytes = hard_file(syntax);
             let layout = check(&bytes, true).unwrap();
             assert_eq!(
                 Some(layout.encoding),
