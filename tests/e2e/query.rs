@@ -226,6 +226,29 @@ fn formats_table_json_csv() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_the_query_quietly() {
+    // `depot query ... | head`: the reader closes the pipe before depot writes; every format
+    // must end with exit 0 and nothing on stderr (it said "error: Broken pipe" before).
+    let t = populated();
+    for fmt in ["table", "json", "csv"] {
+        let mut child = t
+            .depot()
+            .arg("--archive")
+            .arg(t.archive())
+            .args(["query", "instances", "--format", fmt])
+            .spawn();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{fmt}: {stderr}");
+        assert!(
+            !stderr.contains("error") && !stderr.contains("panicked"),
+            "{fmt}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn querying_a_missing_archive_is_an_error_and_creates_nothing() {
     let t = TestDir::new();
     let run = t

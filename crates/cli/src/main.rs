@@ -80,6 +80,8 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `depot query ... | head`: the reader has what it wanted.
+        Err(err) if ui::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             ui::fatal(&err);
             ExitCode::from(2)

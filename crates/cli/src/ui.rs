@@ -51,6 +51,36 @@ pub fn path(p: &std::path::Path) -> String {
     archive::path_text(p)
 }
 
+/// Writes `text` to stdout. A reader that went away (`depot query ... | head`) surfaces as an
+/// [`std::io::ErrorKind::BrokenPipe`] error, which `main` turns into a quiet exit
+/// ([`is_broken_pipe`]).
+pub fn out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+/// Whether an error comes from writing to a closed stdout pipe: the reader has what it
+/// wanted, so the command ends quietly instead of reporting an error.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        let kind = if let Some(e) = cause.downcast_ref::<std::io::Error>() {
+            Some(e.kind())
+        } else if let Some(e) = cause.downcast_ref::<serde_json::Error>() {
+            e.io_error_kind()
+        } else if let Some(e) = cause.downcast_ref::<csv::Error>() {
+            match e.kind() {
+                csv::ErrorKind::Io(e) => Some(e.kind()),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Prints an informational line on stderr unless quiet.
 pub fn info(quiet: bool, msg: impl std::fmt::Display) {
     if !quiet {

@@ -58,7 +58,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let (report, scope) = export::audit::audit_archive_package(&archive, &args.package, &req)
         .with_context(|| format!("cannot audit {}", args.package.display()))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        ui::out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     }
     for f in &report.findings {
         ui::problem("audit", f);

@@ -19,6 +19,7 @@ use export::audit::{AuditReport, Finding};
 use export::pipeline::{AuditRequest, ExportError, ExportRequest, Quiet};
 
 use crate::Global;
+use crate::ui;
 
 /// The file that marks a folder as made by `depot demo` (and so safe to clear).
 const MARKER: &str = ".depot-demo";
@@ -35,7 +36,7 @@ pub struct Args {
 pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir;
     prepare(dir)?;
-    let say = |s: String| println!("{s}");
+    let say = |s: String| ui::out(&format!("{s}\n"));
 
     let dump = dir.join("dump");
     let opts = synth::DumpOptions::default();
@@ -46,7 +47,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         made.subjects,
         made.phi.len(),
         dump.display()
-    ));
+    ))?;
 
     let archive = Archive::open(&dir.join("archive")).context("cannot create the archive")?;
     let imported = archive.import(
@@ -61,7 +62,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         imported.conflicts,
         imported.rejected,
         imported.warnings
-    ));
+    ))?;
 
     let all = Filter::default();
     let subjects = archive.subjects(&all)?;
@@ -76,7 +77,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             .join(", "),
         archive.studies(&all)?.len(),
         series.len()
-    ));
+    ))?;
 
     let exports: [(&str, Level, Vec<DeidOption>); 7] = [
         ("original", Level::Original, vec![]),
@@ -91,7 +92,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             vec![DeidOption::RetainLongitudinalModifiedDates],
         ),
     ];
-    say("4. exports at each level (basic and anonymize-full publish only a clean audit; the others report what they leave):".to_string());
+    say("4. exports at each level (basic and anonymize-full publish only a clean audit; the others report what they leave):".to_string())?;
     for (name, level, options) in exports {
         let out = dir.join("packages").join(name);
         let profile = Profile::builtin(level, &options)?;
@@ -128,7 +129,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 );
             }
         };
-        say(format!("   {:<36} {outcome}", relative(dir, &out)));
+        say(format!("   {:<36} {outcome}", relative(dir, &out)))?;
     }
 
     let full = dir.join("packages").join("anonymize-full.zip");
@@ -143,7 +144,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             format!("{} findings", report.findings.len())
         },
         report.files
-    ));
+    ))?;
 
     let blank = ExportRequest {
         selection: all.clone(),
@@ -158,18 +159,18 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     say(
         "6. dry run of anonymize-full --blank-identifiers (NiDB's way), regrouping check:"
             .to_string(),
-    );
+    )?;
     if s.warnings.is_empty() {
-        say("   no regrouping problem".to_string());
+        say("   no regrouping problem".to_string())?;
     }
     for w in &s.warnings {
-        say(format!("   warning: {w}"));
+        say(format!("   warning: {w}"))?;
     }
     say(format!(
         "Everything is in {}; `depot --archive {} query series` shows the archive.",
         dir.display(),
         dir.join("archive").display()
-    ));
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -106,7 +106,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     reporter.progress.finish();
     let summary = result.context("import stopped")?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        ui::out(&format!("{}\n", serde_json::to_string_pretty(&summary)?))?;
     }
     ui::info(
         global.quiet,

@@ -4,7 +4,6 @@
 //! review exactly what will be done.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use anon_core::{Action, DeidOption, Level};
@@ -50,13 +49,10 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Writes `text` to stdout; a closed pipe (`| head`) is not an error.
+/// Writes `text` to stdout (a closed pipe ends the command quietly, see `main`).
 fn emit(text: &str) -> anyhow::Result<ExitCode> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e.into()),
-    }
+    ui::out(text)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list() -> anyhow::Result<ExitCode> {

@@ -124,7 +124,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             "phi": summary.phi,
             "landmarks": landmarks,
         });
-        println!("{}", serde_json::to_string_pretty(&json)?);
+        ui::out(&format!("{}\n", serde_json::to_string_pretty(&json)?))?;
     }
     Ok(ExitCode::SUCCESS)
 }
