@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 use crate::db::{Db, Placement, RejectRow, RunCounts};
 use crate::error::ImportError;
 use crate::grouping::HeaderFacts;
+use crate::reading::HeaderSource;
 use crate::records::RejectKind;
 use crate::store::{self, RunDir};
 
@@ -1233,14 +1234,16 @@ pub fn examine(bytes: &[u8]) -> Result<HeaderFacts, String> {
 /// [`examine`], telling files to reject from files to pass over.
 fn inspect(bytes: &[u8], origin: Origin) -> Result<HeaderFacts, Refusal> {
     let preamble = marker(bytes, origin)?;
-    // Declared lengths first: dicom-rs allocates whatever a header declares.
-    crate::scan::check(bytes, preamble == ReadPreamble::Always).map_err(|e| e.to_string())?;
-    // The scan walked every element (pixel data included) against the file's size, so a file
-    // cut inside its pixel data is already rejected; dicom-rs now only needs the header.
+    // Declared lengths first: dicom-rs allocates whatever a header declares. The scan walks
+    // every element (pixel data included) against the file's size, so a file cut inside its
+    // pixel data is rejected here; what dicom-rs would misread is repaired in a copy.
+    let readable = crate::reading::readable(bytes, preamble == ReadPreamble::Always)
+        .map_err(|e| e.to_string())?;
+    // dicom-rs now only needs the header.
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .read_preamble(preamble)
-        .from_reader(bytes)
+        .from_reader(&readable.bytes[..])
         .map_err(|e| describe_read_error(&e))?;
     facts_of(&obj)
 }
@@ -1351,32 +1354,32 @@ fn prepare_big_file(
         Ok(p) => p,
         Err(reason) => return reject(source, reason, None, Some(size)),
     };
-    let scanned = File::open(path)
-        .map_err(|e| format!("cannot read: {e}"))
-        .and_then(|f| {
-            crate::scan::check_reader(
-                BufReader::with_capacity(1 << 16, f),
-                size,
-                preamble == ReadPreamble::Always,
-            )
-            .map_err(|e| e.to_string())
-        });
-    if let Err(reason) = scanned {
-        return reject(source, reason, None, Some(size));
-    }
+    // The whole file is scanned (a file cut inside its pixel data is rejected); a header
+    // that needs repairs is copied into memory and repaired there.
+    let scanned = crate::reading::header_source(path, size, preamble == ReadPreamble::Always, false);
+    let header = match scanned {
+        Ok(h) => h,
+        Err(e) => return reject(source, e.to_string(), None, Some(size)),
+    };
     let facts = {
         let _one_at_a_time = ctx.big_file.lock();
-        let parsed = File::open(path)
-            .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|f| {
-                OpenFileOptions::new()
-                    .read_until(tags::PIXEL_DATA)
-                    .read_preamble(preamble)
-                    .from_reader(BufReader::with_capacity(1 << 20, f))
-                    .map_err(|e| describe_read_error(&e))
-            })
-            .map_err(Refusal::Rejected)
-            .and_then(|obj| facts_of(&obj));
+        let options = OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .read_preamble(preamble);
+        let parsed = match header {
+            HeaderSource::Disk => File::open(path)
+                .map_err(|e| format!("cannot read: {e}"))
+                .and_then(|f| {
+                    options
+                        .from_reader(BufReader::with_capacity(1 << 20, f))
+                        .map_err(|e| describe_read_error(&e))
+                }),
+            HeaderSource::Memory(bytes) => options
+                .from_reader(&bytes[..])
+                .map_err(|e| describe_read_error(&e)),
+        }
+        .map_err(Refusal::Rejected)
+        .and_then(|obj| facts_of(&obj));
         match parsed {
             Ok(f) => f,
             Err(refusal) => return refuse(source, refusal, None, size),

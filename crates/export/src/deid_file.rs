@@ -4,10 +4,10 @@
 //! input file or folder name (which often holds the patient's name) reaches the output.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anon_core::{AnonError, Deidentifier, Report, SubjectContext};
-use archive::scan::Layout;
+use archive::reading::{HeaderSource, Readable};
 use dicom_dictionary_std::tags;
 use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
@@ -80,11 +80,13 @@ fn dicm_offset(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-/// The archive's structural check ([`archive::scan`]): every declared length against the
-/// file's size, deflated data sets included, in the same structure dicom-rs will parse, so no
-/// hostile declared length reaches dicom-rs in any transfer syntax. Returns the file's layout.
-fn prescan(bytes: &[u8], start: usize) -> Result<Layout, DeidFileError> {
-    archive::scan::check(bytes, start == 128).map_err(|e| DeidFileError::Unreadable {
+/// The archive's structural check and repairs ([`archive::reading`]): every declared length
+/// against the file's size, deflated data sets included, in the same structure dicom-rs will
+/// parse, so no hostile declared length reaches dicom-rs in any transfer syntax; and where
+/// dicom-rs would misread what the standard allows (UN elements, a meta group without its
+/// group length), a repaired copy. Returns the bytes to parse and their layout.
+fn prescan(bytes: &[u8], start: usize) -> Result<Readable<'_>, DeidFileError> {
+    archive::reading::readable(bytes, start == 128).map_err(|e| DeidFileError::Unreadable {
         reason: e.to_string(),
     })
 }
@@ -93,8 +95,32 @@ fn prescan(bytes: &[u8], start: usize) -> Result<Layout, DeidFileError> {
 /// lengths are checked against the file size first (see `prescan`).
 pub fn parse(bytes: &[u8], header_only: bool) -> Result<DefaultDicomObject, DeidFileError> {
     let start = dicm_offset(bytes).ok_or(DeidFileError::NotDicom)?;
-    prescan(bytes, start)?;
-    parse_from(bytes, start, header_only)
+    let readable = prescan(bytes, start)?;
+    parse_from(&readable.bytes, start, header_only)
+}
+
+/// Parses the header (up to Pixel Data) of a DICOM file on disk, reading only the header's
+/// bytes unless the file needs repairs (see `prescan`); the structure up to Pixel Data is
+/// checked first.
+pub fn parse_header_file(path: &Path) -> Result<DefaultDicomObject, DeidFileError> {
+    let unreadable = |reason: String| DeidFileError::Unreadable { reason };
+    let mut head = Vec::with_capacity(132);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(132).read_to_end(&mut head))
+        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    let start = dicm_offset(&head).ok_or(DeidFileError::NotDicom)?;
+    let size = std::fs::metadata(path)
+        .map_err(|e| unreadable(format!("cannot read: {e}")))?
+        .len();
+    match archive::reading::header_source(path, size, start == 128, true)
+        .map_err(|e| unreadable(e.to_string()))?
+    {
+        HeaderSource::Disk => OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .open_file(path)
+            .map_err(|e| unreadable(chain(&e))),
+        HeaderSource::Memory(bytes) => parse_from(&bytes, start, true),
+    }
 }
 
 fn parse_from(
@@ -221,7 +247,8 @@ pub fn deidentify_with<T>(
     subject: impl FnOnce(&DefaultDicomObject) -> Result<(SubjectContext, T), DeidFileError>,
 ) -> Result<(T, Vec<u8>, Report), DeidFileError> {
     let start = dicm_offset(input).ok_or(DeidFileError::NotDicom)?;
-    let layout = prescan(input, start)?;
+    let readable = prescan(input, start)?;
+    let (input, layout) = (&readable.bytes[..], &readable.layout);
     // Pixel Data can be copied through when nothing but padding follows it (the header-only
     // parse stops at it) and the data set is not deflated (then its bytes are compressed).
     let pixel = layout

@@ -900,10 +900,7 @@ fn read_stored(record: &InstanceRecord) -> Result<Vec<u8>, String> {
 /// bytes are read). Archived files passed the import's structural length check, so dicom-rs
 /// can read them directly.
 fn read_stored_header(record: &InstanceRecord) -> Result<dicom_object::DefaultDicomObject, String> {
-    dicom_object::OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(&record.path)
-        .map_err(|e| e.to_string())
+    crate::deid_file::parse_header_file(Path::new(&record.path)).map_err(|e| e.to_string())
 }
 
 /// Why the import would reject a header, naming the attribute and never its value (the reason
