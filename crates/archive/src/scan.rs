@@ -1298,7 +1298,7 @@ mod tests {
             left: None,
             limit: 1 << 20,
         };
-        let err = Walk::new(Encoding::Deflated)
+        let err = Walk::new(Encoding::Deflated, Options::default())
             .data_set(&mut inflated)
             .unwrap_err();
         assert!(
