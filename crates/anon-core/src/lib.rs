@@ -25,6 +25,7 @@ mod private;
 mod profile;
 mod report;
 pub mod table;
+mod unknown;
 mod values;
 
 pub use action::Action;

@@ -1356,7 +1356,8 @@ fn prepare_big_file(
     };
     // The whole file is scanned (a file cut inside its pixel data is rejected); a header
     // that needs repairs is copied into memory and repaired there.
-    let scanned = crate::reading::header_source(path, size, preamble == ReadPreamble::Always, false);
+    let scanned =
+        crate::reading::header_source(path, size, preamble == ReadPreamble::Always, false);
     let header = match scanned {
         Ok(h) => h,
         Err(e) => return reject(source, e.to_string(), None, Some(size)),

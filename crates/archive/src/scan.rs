@@ -509,6 +509,29 @@ pub fn check_reader_with(
     Ok(walk.layout(data_set_start, &transfer_syntax))
 }
 
+/// Checks a bare data set held in memory (no preamble, no `DICM`, no file meta group) read
+/// in `encoding`, which must not be [`Encoding::Deflated`]; the layout's offsets are from the
+/// start of `bytes` and its transfer syntax is the uncompressed one of that encoding.
+pub fn check_data_set(
+    bytes: &[u8],
+    encoding: Encoding,
+    options: Options,
+) -> Result<Layout, ScanError> {
+    let transfer_syntax = match encoding {
+        Encoding::ImplicitLittle => "1.2.840.10008.1.2",
+        Encoding::ExplicitLittle => "1.2.840.10008.1.2.1",
+        Encoding::ExplicitBig => "1.2.840.10008.1.2.2",
+        Encoding::Deflated => {
+            return Err(ScanError::Malformed(
+                "a bare data set cannot be deflated".into(),
+            ));
+        }
+    };
+    let mut walk = Walk::new(encoding, options);
+    walk.data_set(&mut Slice::new(bytes))?;
+    Ok(walk.layout(0, transfer_syntax))
+}
+
 /// The data set's encoding, or the refusal dicom-rs would give.
 fn resolve(transfer_syntax: &str) -> Result<Encoding, ScanError> {
     if transfer_syntax
@@ -775,8 +798,8 @@ impl Walk {
         if h.vr.as_ref() != Some(b"UN") {
             return;
         }
-        self.unknown_vr |= h.len == UNDEFINED
-            || crate::reading::dictionary_vr(Tag(h.group, h.element)).is_some();
+        self.unknown_vr |=
+            h.len == UNDEFINED || crate::reading::dictionary_vr(Tag(h.group, h.element)).is_some();
     }
 
     /// A UN element of undefined length under [`Reading::Standard`]: a sequence of items in
@@ -859,8 +882,7 @@ impl Walk {
                         ));
                     }
                     self.fragments(src, depth + 1)?;
-                } else if h.vr.as_ref() == Some(b"UN")
-                    && self.options.reading == Reading::Standard
+                } else if h.vr.as_ref() == Some(b"UN") && self.options.reading == Reading::Standard
                 {
                     self.un_sequence(src, depth + 1)?;
                 } else {

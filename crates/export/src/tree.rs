@@ -17,7 +17,9 @@ use anon_core::{Deidentifier, Report};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::deid_file::deidentify_bytes;
+use sha2::{Digest, Sha256};
+
+use crate::deid_file::{DeidFileError, deidentify_bytes};
 
 /// Why a run could not start (per-file problems are reported through [`FileEvent`] instead).
 #[derive(Debug, Error)]
@@ -93,8 +95,15 @@ pub enum FileOutcome {
         /// The output file it would become.
         output: PathBuf,
     },
-    /// Skipped, with the reason.
+    /// Not written, with the reason: the file is unreadable, not an instance that can be
+    /// named, or would overwrite another input's output.
     Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// Passed over on purpose, nothing lost: a DICOMDIR (the index of a medium, not an
+    /// instance), or a file whose de-identified copy is identical to one already written.
+    Skipped {
         /// Why.
         reason: String,
     },
@@ -118,8 +127,10 @@ pub struct TreeSummary {
     pub files_seen: u64,
     /// Files written (or, in a dry run, that would be written).
     pub written: u64,
-    /// Files skipped.
+    /// Files rejected (not written).
     pub rejected: u64,
+    /// Files passed over on purpose (DICOMDIRs, identical duplicates).
+    pub skipped: u64,
     /// Files flagged for possible burned-in text.
     pub burned_in: u64,
     /// Bytes read.
@@ -249,9 +260,10 @@ pub fn anonymize_tree(
 ) -> Result<TreeSummary, TreeError> {
     let started = Instant::now();
     prepare_output(req)?;
-    let claimed: Mutex<HashMap<PathBuf, PathBuf>> = Mutex::new(HashMap::new());
+    let claimed: Mutex<HashMap<PathBuf, Claim>> = Mutex::new(HashMap::new());
     let written = AtomicU64::new(0);
     let rejected = AtomicU64::new(0);
+    let skipped = AtomicU64::new(0);
     let burned = AtomicU64::new(0);
     let bytes_in = AtomicU64::new(0);
     let bytes_out = AtomicU64::new(0);
@@ -284,6 +296,9 @@ pub fn anonymize_tree(
                 FileOutcome::Rejected { .. } => {
                     rejected.fetch_add(1, Ordering::Relaxed);
                 }
+                FileOutcome::Skipped { .. } => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                }
             }
             if report.as_ref().is_some_and(|r| r.burned_in.is_some()) {
                 burned.fetch_add(1, Ordering::Relaxed);
@@ -299,6 +314,7 @@ pub fn anonymize_tree(
         files_seen: files.len() as u64,
         written: written.into_inner(),
         rejected: rejected.into_inner(),
+        skipped: skipped.into_inner(),
         burned_in: burned.into_inner(),
         bytes_in: bytes_in.into_inner(),
         bytes_out: bytes_out.into_inner(),
@@ -306,11 +322,17 @@ pub fn anonymize_tree(
     })
 }
 
+/// The first input whose output took a path, and a digest of that output.
+struct Claim {
+    input: PathBuf,
+    sha256: [u8; 32],
+}
+
 fn process_one(
     deid: &Deidentifier,
     req: &TreeRequest,
     input: &Path,
-    claimed: &Mutex<HashMap<PathBuf, PathBuf>>,
+    claimed: &Mutex<HashMap<PathBuf, Claim>>,
     bytes_in: &AtomicU64,
 ) -> (FileOutcome, Option<Report>) {
     let reject = |reason: String| (FileOutcome::Rejected { reason }, None);
@@ -321,27 +343,52 @@ fn process_one(
     bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let result = match deidentify_bytes(deid, &bytes, &req.extra_identifiers) {
         Ok(r) => r,
+        Err(e @ DeidFileError::Dicomdir) => {
+            return (
+                FileOutcome::Skipped {
+                    reason: e.to_string(),
+                },
+                None,
+            );
+        }
         Err(e) => return reject(e.to_string()),
     };
     drop(bytes);
     let dest = req.output.join(&result.rel_path);
+    let sha256: [u8; 32] = Sha256::digest(&result.bytes).into();
     {
         let mut map = match claimed.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
         if let Some(first) = map.get(&dest) {
-            return (
+            // Two inputs with the same SOPInstanceUID (and subject, study and series) map to
+            // one output file.
+            let rel = result.rel_path.display();
+            let outcome = if first.sha256 == sha256 {
+                FileOutcome::Skipped {
+                    reason: format!(
+                        "a duplicate: its de-identified copy is identical to that of {}, already written as {rel}",
+                        first.input.display()
+                    ),
+                }
+            } else {
                 FileOutcome::Rejected {
                     reason: format!(
-                        "same SOP Instance UID as {} (kept that one)",
-                        first.display()
+                        "not written: {} has the same SOPInstanceUID and its de-identified copy is already written as {rel}; this file's copy differs and would overwrite it (the same instance in another encoding, or two instances sharing a UID)",
+                        first.input.display()
                     ),
-                },
-                Some(result.report),
-            );
+                }
+            };
+            return (outcome, Some(result.report));
         }
-        map.insert(dest.clone(), input.to_path_buf());
+        map.insert(
+            dest.clone(),
+            Claim {
+                input: input.to_path_buf(),
+                sha256,
+            },
+        );
     }
     if req.dry_run {
         return (

@@ -67,7 +67,9 @@ pub fn header_source(
         return Ok(HeaderSource::Disk);
     }
     let mut bytes = Vec::new();
-    open()?.take(header_end(&layout, total)).read_to_end(&mut bytes)?;
+    open()?
+        .take(header_end(&layout, total))
+        .read_to_end(&mut bytes)?;
     let copy = readable(&bytes, preamble)?;
     Ok(HeaderSource::Memory(copy.bytes.into_owned()))
 }

@@ -26,6 +26,7 @@
 
 mod file;
 mod meta;
+mod raw;
 mod reencode;
 mod value;
 
@@ -40,6 +41,7 @@ use crate::scan::{self, Encoding, Layout, Options, Reading, ScanError};
 
 pub use file::{FileError, HeaderSource, header_source};
 pub use meta::with_group_length;
+pub use raw::{RawDataSet, raw_data_set, raw_encoding};
 
 /// A file ready for dicom-rs: its bytes (the input, or a repaired copy) and their layout as
 /// dicom-rs reads them.
@@ -110,8 +112,7 @@ fn reencoded(bytes: &[u8], layout: &Layout) -> Result<Vec<u8>, ScanError> {
                 return Err(ScanError::DeflateBomb { limit });
             }
             let data = reencode::data_set(&inflated, false, pixel)?;
-            let mut enc =
-                flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::fast());
+            let mut enc = flate2::write::DeflateEncoder::new(&mut out, flate2::Compression::fast());
             enc.write_all(&data)
                 .and_then(|()| enc.finish().map(|_| ()))
                 .map_err(|e| ScanError::Deflate(e.to_string()))?;
@@ -138,4 +139,3 @@ pub fn dictionary_vr(tag: Tag) -> Option<VR> {
         _ => None,
     }
 }
-

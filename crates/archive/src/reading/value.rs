@@ -97,8 +97,9 @@ fn value_is_valid(vr: VR, v: &[u8]) -> bool {
         VR::CS => {
             ascii
                 && trim(v).len() <= 16
-                && v.iter()
-                    .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'_')
+                && v.iter().all(|&b| {
+                    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'_'
+                })
         }
         VR::DA => {
             let t = trim(v);
@@ -107,8 +108,9 @@ fn value_is_valid(vr: VR, v: &[u8]) -> bool {
         VR::DS => {
             ascii
                 && trim(v).len() <= 16
-                && v.iter()
-                    .all(|&b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E' | b' '))
+                && v.iter().all(|&b| {
+                    b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E' | b' ')
+                })
         }
         VR::DT => {
             ascii
@@ -125,7 +127,8 @@ fn value_is_valid(vr: VR, v: &[u8]) -> bool {
         VR::TM => {
             ascii
                 && trim(v).len() <= 16
-                && v.iter().all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b' '))
+                && v.iter()
+                    .all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b' '))
         }
         VR::UI => {
             let t = trim_end(v, |b| b == 0 || b == b' ');
@@ -142,8 +145,7 @@ fn value_is_valid(vr: VR, v: &[u8]) -> bool {
             no_controls(v, b"\x1B")
                 && v.split(|&b| b == b'=').count() <= 3
                 && v.split(|&b| b == b'=').all(|group| {
-                    group.split(|&b| b == b'^').count() <= 5
-                        && (!ascii || trim(group).len() <= 64)
+                    group.split(|&b| b == b'^').count() <= 5 && (!ascii || trim(group).len() <= 64)
                 })
         }
         VR::UC => no_controls(v, b"\x1B"),
