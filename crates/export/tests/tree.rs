@@ -1,5 +1,6 @@
 //! `anonymize_tree`: folder trees in, keyed layout out; bad files reported and skipped; inputs
-//! untouched; non-empty outputs refused; duplicates and dry runs handled.
+//! untouched; non-empty outputs refused; identical duplicates and DICOMDIRs skipped, other
+//! files with one SOP Instance UID rejected; dry runs handled.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -55,8 +56,23 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
         fixture::truncated(&good, good.len() / 2),
     )
     .expect("write");
-    // the same instance twice under another name: one copy is rejected as a duplicate
+    // the same instance twice under another name: the identical copy is skipped
     fs::copy(nested.join("HALVORSEN-0.dcm"), input.join("again.dcm")).expect("copy");
+    // the same SOP Instance UID with other content (here another encoding): it would overwrite
+    // the first, so it is rejected
+    fixture::InstanceSpec {
+        syntax: fixture::Syntax::ExplicitBig,
+        ..fixture::instance("MRN0001234", "2.25.10", "2.25.11", "2.25.120")
+    }
+    .write(&input.join("zz-other-version.dcm"))
+    .expect("write");
+    // a DICOMDIR (the index of a medium): skipped
+    fixture::InstanceSpec {
+        sop_class_uid: "1.2.840.10008.1.3.10".into(),
+        ..fixture::instance("MRN0001234", "2.25.10", "2.25.11", "2.25.130")
+    }
+    .write(&input.join("DICOMDIR"))
+    .expect("write");
     (dir, input)
 }
 
@@ -66,23 +82,27 @@ fn tree_is_written_with_keyed_names_and_problems_reported() {
     let before = snapshot(&input);
     let out = dir.path().join("out");
     let files = collect_inputs(std::slice::from_ref(&input)).expect("collect");
-    assert_eq!(files.len(), 7);
+    assert_eq!(files.len(), 9);
     let events = Mutex::new(Vec::new());
-    let summary = anonymize_tree(
-        &engine(Level::AnonymizeFull),
-        &request(&input, &out),
-        &files,
-        &|e| {
-            events
-                .lock()
-                .expect("lock")
-                .push((e.input.to_path_buf(), e.outcome.clone()));
-        },
-    )
+    // One worker: files finish in input order, so the first of two with one SOP Instance UID
+    // is the one written.
+    let mut req = request(&input, &out);
+    req.workers = 1;
+    let summary = anonymize_tree(&engine(Level::AnonymizeFull), &req, &files, &|e| {
+        events
+            .lock()
+            .expect("lock")
+            .push((e.input.to_path_buf(), e.outcome.clone()));
+    })
     .expect("run");
     assert_eq!(
-        (summary.files_seen, summary.written, summary.rejected),
-        (7, 4, 3)
+        (
+            summary.files_seen,
+            summary.written,
+            summary.rejected,
+            summary.skipped
+        ),
+        (9, 4, 3, 2)
     );
     assert!(summary.bytes_in > 0 && summary.bytes_out > 0);
     let events = events.into_inner().expect("events");
@@ -104,8 +124,27 @@ fn tree_is_written_with_keyed_names_and_problems_reported() {
         "{rejected:?}"
     );
     assert!(
-        rejected.iter().any(|r| r.contains("same SOP Instance UID")),
+        rejected.iter().any(|r| r.contains("zz-other-version.dcm")
+            && r.contains("HALVORSEN-0.dcm has the same SOPInstanceUID")
+            && r.contains("would overwrite it")),
         "{rejected:?}"
+    );
+    let skipped: Vec<String> = events
+        .iter()
+        .filter_map(|(p, o)| match o {
+            FileOutcome::Skipped { reason } => Some(format!("{}: {reason}", p.display())),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        skipped
+            .iter()
+            .any(|r| r.contains("again.dcm") && r.contains("a duplicate")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|r| r.contains("DICOMDIR: a DICOMDIR")),
+        "{skipped:?}"
     );
     assert_eq!(snapshot(&input), before, "inputs unchanged");
     let written = collect_inputs(std::slice::from_ref(&out)).expect("outputs");

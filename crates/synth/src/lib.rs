@@ -8,6 +8,8 @@
 //! - [`fixture`]: one DICOM file with chosen properties ([`fixture::InstanceSpec`]) plus hostile
 //!   files (truncated, not DICOM, huge lengths, missing UIDs, path-like IDs) for other crates'
 //!   tests;
+//! - [`unknown_vr`]: files with standard attributes and sequences encoded as UN (PS3.5 6.2.2),
+//!   and hostile UN sequences;
 //! - [`write_dump`]: a whole scanner-like folder tree from a seed, with every hard case planted
 //!   and the list of planted identifying values returned for leak tests.
 //!
@@ -22,6 +24,7 @@ mod error;
 pub mod fixture;
 mod names;
 mod pixels;
+pub mod unknown_vr;
 
 pub use atomic::write_atomic;
 pub use dump::{

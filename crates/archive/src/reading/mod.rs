@@ -139,3 +139,6 @@ pub fn dictionary_vr(tag: Tag) -> Option<VR> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;
