@@ -8,6 +8,10 @@
 /// script in which one character is a whole name (Chinese, Japanese, Korean: 王, 홍).
 const MIN_CHARS: usize = 2;
 
+/// Identifiers shorter than this are not cut out of code strings (see
+/// [`Scrubber::clean_code`]): two letters are a modality or a code far more often than a name.
+const MIN_CODE_WORD: usize = 3;
+
 /// Whether an identifier is long enough to be cut (see [`MIN_CHARS`]).
 pub(crate) fn worth_cutting(id: &str) -> bool {
     let mut chars = id.chars();
@@ -195,6 +199,40 @@ impl Scrubber {
         )
     }
 
+    /// A Code String value (CS: upper-case letters, digits, space and underscore, at most 16
+    /// characters, nearly always a defined term such as `CT` or `PRIMARY`) with every word
+    /// (between spaces and underscores) that is an identifier of at least [`MIN_CODE_WORD`]
+    /// characters cut out, or `None` if there is none. A code loses only whole words: cutting
+    /// `MARY` out of `PRIMARY`, or a two-letter name part `CT` out of the Modality `CT`, would
+    /// break the code without hiding anybody, since a code word that is part of a name is a
+    /// coincidence; a name typed into a code string is a whole word.
+    pub(crate) fn clean_code(&self, value: &str) -> Option<String> {
+        let is_identifier = |word: &str| {
+            let folded = fold_str(word);
+            folded.len() >= MIN_CODE_WORD && self.needles.contains(&folded)
+        };
+        let words: Vec<&str> = value.split([' ', '_']).collect();
+        if !words.iter().any(|w| is_identifier(w)) {
+            return None;
+        }
+        // Cut the identifying words and the separator that follows each.
+        let mut out = String::with_capacity(value.len());
+        let mut rest = value;
+        for word in words {
+            let after = rest.get(word.len()..).unwrap_or_default();
+            let (sep, next) = match after.chars().next() {
+                Some(c @ (' ' | '_')) => (Some(c), &after[1..]),
+                _ => (None, after),
+            };
+            if !is_identifier(word) {
+                out.push_str(word);
+                out.extend(sep);
+            }
+            rest = next;
+        }
+        Some(out.trim_matches([' ', '_']).to_string())
+    }
+
     /// Overwrites every encoded identifier in `bytes` with zero bytes; returns whether any was
     /// found. ASCII letters match case-insensitively.
     pub(crate) fn clean_bytes(&self, bytes: &mut [u8]) -> bool {
@@ -252,6 +290,19 @@ mod tests {
         let upper = Scrubber::new(["Παπαδόπουλος"]);
         assert_eq!(upper.clean_text("ΠΑΠΑΔΌΠΟΥΛΟΣ").as_deref(), Some(""));
         assert!(!worth_cutting("A") && worth_cutting("홍") && worth_cutting("Li"));
+    }
+
+    #[test]
+    fn code_strings_lose_only_whole_identifying_words() {
+        let s = Scrubber::new(["ZZZDOWNTIME^MARY", "MARY", "CT", "SMITH"]);
+        assert_eq!(s.clean_code("PRIMARY"), None);
+        assert_eq!(s.clean_code("CT"), None);
+        assert_eq!(s.clean_code("SMITH_HEAD").as_deref(), Some("HEAD"));
+        assert_eq!(s.clean_code("MARY").as_deref(), Some(""));
+        assert_eq!(
+            s.clean_code("HEAD SMITH NECK").as_deref(),
+            Some("HEAD NECK")
+        );
     }
 
     #[test]

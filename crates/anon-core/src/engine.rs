@@ -1073,8 +1073,10 @@ impl Deidentifier {
         let cleaned: Vec<String> = values
             .into_iter()
             .map(|v| {
-                // With code extensions, cut characters and drop exactly their bytes.
+                // With code extensions, cut characters and drop exactly their bytes. A code
+                // string loses only whole words (see `Scrubber::clean_code`).
                 let cut = match ext.and_then(|e| e.decode(&v)) {
+                    _ if vr == VR::CS => scrubber.clean_code(&v),
                     Some(d) => scrubber.cut_mask(&d.text).map(|mask| d.without(&mask)),
                     None => scrubber.clean_text(&v),
                 };
@@ -1185,6 +1187,9 @@ impl Deidentifier {
                 let hit = elem
                     .to_multi_str()
                     .map(|v| {
+                        if vr == VR::CS {
+                            return v.iter().any(|c| walk.scrubber.clean_code(c).is_some());
+                        }
                         let joined = v.join("\\");
                         let text = walk
                             .ext

@@ -17,8 +17,6 @@ use anon_core::{Deidentifier, Report};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use sha2::{Digest, Sha256};
-
 use crate::deid_file::{DeidFileError, deidentify_bytes};
 
 /// Why a run could not start (per-file problems are reported through [`FileEvent`] instead).
@@ -322,10 +320,19 @@ pub fn anonymize_tree(
     })
 }
 
-/// The first input whose output took a path, and a digest of that output.
+/// The first input whose output took a path.
 struct Claim {
     input: PathBuf,
-    sha256: [u8; 32],
+}
+
+/// Whether `first`'s de-identified copy is byte for byte `output` (de-identification is
+/// deterministic under one key, so `first` is simply de-identified again; this only happens
+/// when two inputs name the same output).
+fn same_output(deid: &Deidentifier, req: &TreeRequest, first: &Path, output: &[u8]) -> bool {
+    fs::read(first)
+        .ok()
+        .and_then(|bytes| deidentify_bytes(deid, &bytes, &req.extra_identifiers).ok())
+        .is_some_and(|r| r.bytes == output)
 }
 
 fn process_one(
@@ -355,40 +362,44 @@ fn process_one(
     };
     drop(bytes);
     let dest = req.output.join(&result.rel_path);
-    let sha256: [u8; 32] = Sha256::digest(&result.bytes).into();
-    {
+    let first = {
         let mut map = match claimed.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(first) = map.get(&dest) {
-            // Two inputs with the same SOPInstanceUID (and subject, study and series) map to
-            // one output file.
-            let rel = result.rel_path.display();
-            let outcome = if first.sha256 == sha256 {
-                FileOutcome::Skipped {
-                    reason: format!(
-                        "a duplicate: its de-identified copy is identical to that of {}, already written as {rel}",
-                        first.input.display()
-                    ),
-                }
-            } else {
-                FileOutcome::Rejected {
-                    reason: format!(
-                        "not written: {} has the same SOPInstanceUID and its de-identified copy is already written as {rel}; this file's copy differs and would overwrite it (the same instance in another encoding, or two instances sharing a UID)",
-                        first.input.display()
-                    ),
-                }
-            };
-            return (outcome, Some(result.report));
+        match map.get(&dest) {
+            Some(first) => Some(first.input.clone()),
+            None => {
+                map.insert(
+                    dest.clone(),
+                    Claim {
+                        input: input.to_path_buf(),
+                    },
+                );
+                None
+            }
         }
-        map.insert(
-            dest.clone(),
-            Claim {
-                input: input.to_path_buf(),
-                sha256,
-            },
-        );
+    };
+    if let Some(first) = first {
+        // Two inputs with the same SOPInstanceUID (and subject, study and series) map to one
+        // output file.
+        let rel = result.rel_path.display();
+        let outcome = if same_output(deid, req, &first, &result.bytes) {
+            FileOutcome::Skipped {
+                reason: format!(
+                    "a duplicate: its de-identified copy is identical to that of {}, which goes to {rel}",
+                    first.display()
+                ),
+            }
+        } else {
+            FileOutcome::Rejected {
+                reason: format!(
+                    "not written: {} has the same SOPInstanceUID and its de-identified copy goes to {rel}; this file's copy differs and would overwrite it (the same instance in another encoding, or two instances sharing a UID)",
+                    first.display()
+                ),
+            }
+        };
+        return (outcome, Some(result.report));
     }
     if req.dry_run {
         return (
