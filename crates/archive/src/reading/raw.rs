@@ -29,7 +29,7 @@ pub fn raw_encoding(bytes: &[u8]) -> Option<Encoding> {
     let head = bytes.get(..8)?;
     let group_le = u16::from_le_bytes([head[0], head[1]]);
     let group_be = u16::from_be_bytes([head[0], head[1]]);
-    let starts = |g: u16| g % 2 == 0 && (0x0004..=0x00FF).contains(&g);
+    let starts = |g: u16| g.is_multiple_of(2) && (0x0004..=0x00FF).contains(&g);
     let explicit = VR::from_binary([head[4], head[5]]).is_some();
     match (explicit, starts(group_le), starts(group_be)) {
         (true, true, false) => Some(Encoding::ExplicitLittle),
