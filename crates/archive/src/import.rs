@@ -1284,32 +1284,10 @@ fn marker(head: &[u8], origin: Origin) -> Result<ReadPreamble, String> {
             Origin::File => "a zip archive, not a DICOM file (name it *.zip to import its contents)".into(),
         });
     }
-    if looks_like_raw_data_set(head) {
+    if crate::reading::raw_encoding(head).is_some() {
         return Err("not a DICOM file: a raw data set without the file meta information (no 'DICM' marker, no transfer syntax); depot archives only DICOM files with file meta information".into());
     }
     Err("not a DICOM file: no 'DICM' marker after the 128-byte preamble or at the start".into())
-}
-
-/// Whether the bytes start like a bare DICOM data set (little endian, no preamble, no file
-/// meta): the first element is one a data set begins with (groups 0008 to 0028), followed by an
-/// explicit VR or a plausible implicit length. Only used to word the reason accurately.
-fn looks_like_raw_data_set(head: &[u8]) -> bool {
-    const VRS: &[&[u8; 2]] = &[
-        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
-        b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
-        b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
-    ];
-    let (Some(group), Some(vr), Some(len)) = (head.get(0..2), head.get(4..6), head.get(4..8))
-    else {
-        return false;
-    };
-    let group = u16::from_le_bytes([group[0], group[1]]);
-    if !matches!(group, 0x0008 | 0x0010 | 0x0018 | 0x0020 | 0x0028) {
-        return false;
-    }
-    let explicit = VRS.iter().any(|v| v.as_slice() == vr);
-    let implicit_len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
-    explicit || implicit_len == u32::MAX || implicit_len <= 1024
 }
 
 /// A one-line reason from a dicom-rs read error and its causes.

@@ -37,7 +37,7 @@ pub enum DeidFileError {
     )]
     Dicomdir,
     /// The data set has no SOP Instance UID, so the output cannot be named.
-    #[error("no SOP Instance UID (0008,0018)")]
+    #[error("no SOP Instance UID (0008,0018): not an instance, and its output could not be named")]
     NoSopInstanceUid,
     /// A UID used for the output name is not a valid UID.
     #[error("{attribute} is not a valid UID")]
