@@ -27,6 +27,8 @@ fn code_strings_keep_their_codes_and_lose_identifying_words() {
         el(tags::PATIENT_NAME, VR::PN, "CQ500-CT-310^MARY"),
         el(tags::PATIENT_ID, VR::LO, "ID-77"),
         el(tags::BODY_PART_EXAMINED, VR::CS, "HEAD_CQ500"),
+        // No valid code string (lower case, punctuation): free text, cleaned as text.
+        el(tags::VIEW_POSITION, VR::CS, "ap,cq500"),
     ])
     .with_meta(
         FileMetaTableBuilder::new()
@@ -41,4 +43,5 @@ fn code_strings_keep_their_codes_and_lose_identifying_words() {
     assert_eq!(text(tags::IMAGE_TYPE), "ORIGINAL\\PRIMARY\\AXIAL");
     assert_eq!(text(tags::MODALITY), "CT");
     assert_eq!(text(tags::BODY_PART_EXAMINED), "HEAD");
+    assert_eq!(text(tags::VIEW_POSITION), "ap,");
 }
