@@ -26,6 +26,7 @@ mod profile;
 mod report;
 pub mod table;
 mod values;
+mod written;
 
 pub use action::Action;
 pub use engine::{Deidentifier, SubjectContext};
@@ -35,3 +36,4 @@ pub use level::{DeidOption, Level};
 pub use private::{SafePrivateEntry, safe_private_list};
 pub use profile::{Profile, Rule};
 pub use report::{AppliedAction, BurnedInReason, Done, PathStep, Report, TagPath};
+pub use written::written_constants;

@@ -10,11 +10,15 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+mod audit_ranges;
+mod audit_verdict;
 pub mod deid_file;
 pub mod keyfile;
 pub mod manifest;
 pub mod package;
 pub mod pipeline;
+mod placeholder;
 pub mod profile_store;
 pub mod regroup;
 pub mod tree;
+pub mod written;

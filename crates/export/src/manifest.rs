@@ -146,11 +146,15 @@ pub struct AuditSummary {
     pub files: usize,
     /// Spellings of identifying values searched for.
     pub values_searched: usize,
-    /// Findings, counted after every file, path and the manifest itself were searched: always
-    /// 0 in a published package, since any finding stops publication.
+    /// Findings other than coincidences, counted after every file, path and the manifest
+    /// itself were searched: 0 in every package published by a blocking audit; at the
+    /// advisory levels, the findings printed for the files.
     pub findings: usize,
-    /// Whether findings stop publication: always true (every audited level blocks; at
-    /// `anonymize` and `sup142` the audit searches only the values those levels remove).
+    /// Coincidences (an identifying value inside a kept equipment attribute, or a short one
+    /// equal to a whole number or code): shown and recorded, never blocking.
+    pub advisory: usize,
+    /// Whether findings stop publication: true at the levels that claim to remove identity;
+    /// false at `anonymize`, `qmenta` and `sup142`, whose audit is advisory.
     pub blocking: bool,
 }
 

@@ -55,6 +55,7 @@ use crate::deid_file::deidentify_with;
 use crate::manifest::{self, Manifest};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::regroup::{self, Placement, RegroupWarning};
+use crate::written::WrittenValues;
 
 /// What to export, how, and where.
 #[derive(Debug, Clone)]
@@ -178,7 +179,7 @@ pub enum ExportError {
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
     /// The audit found identifying data: the package was not published.
-    #[error("the audit found {} problem(s); the package was not published", .0.findings.len())]
+    #[error("the audit found {} problem(s); the package was not published", .0.blocking_count())]
     Findings(Box<AuditReport>),
 }
 
@@ -357,7 +358,14 @@ pub fn export(
                 .map(|(l, u)| (l.to_string(), u.to_string()))
                 .chain(uid_needles),
         );
-        Some(Auditor::new(&needles, Rules::for_profile(profile))?)
+        // Depot's own values are never findings: the engine's constants under the profile
+        // and every exported subject's pseudonym (in the files, the paths and the manifest).
+        let mut written = WrittenValues::new();
+        written.add_profile(profile);
+        for f in subjects.values() {
+            written.add(&pseudonym_of(&deid, f));
+        }
+        Some(Auditor::new(&needles, Rules::for_profile(profile))?.with_written(written))
     };
     let mut package = Package::create(&req.out, req.force)?;
     observer.phase("writing", plan.len() as u64);
@@ -422,13 +430,16 @@ pub fn export(
         }
         findings.sort();
         findings.dedup();
-        // The manifest states the count. A blocking audit publishes only when the count,
-        // including any finding in the manifest itself, is zero, so the figure is exact; an
-        // advisory one states the findings in the files (the manifest holds no data values).
+        // The manifest states the counts. A blocking audit publishes only when the count of
+        // blocking findings, including any in the manifest itself, is zero, so the figure is
+        // exact; an advisory one states the findings in the files (the manifest holds no data
+        // values). Coincidences never block and are counted apart.
+        let coincidences = findings.iter().filter(|f| !f.is_blocking()).count();
         manifest.audit = Some(manifest::AuditSummary {
             files: plan.len() + 2,
             values_searched: auditor.searched_values(),
-            findings: findings.len(),
+            findings: findings.len() - coincidences,
+            advisory: coincidences,
             blocking,
         });
         let json = manifest.to_json();
@@ -444,7 +455,7 @@ pub fn export(
             values_searched: auditor.searched_values(),
             findings,
         };
-        if blocking && !audit.is_clean() {
+        if blocking && audit.has_blocking() {
             drop(package);
             return Err(ExportError::Findings(Box::new(audit)));
         }
@@ -1192,7 +1203,7 @@ fn write_one(
 ) -> Result<Written, (String, String)> {
     let fail = |reason: String| (p.rel.clone(), reason);
     let input = read_stored(&p.record).map_err(fail)?;
-    let (bytes, warnings, sha256) = if original {
+    let (bytes, warnings, sha256, report) = if original {
         let sha = hex::encode(Sha256::digest(&input));
         if sha != p.record.sha256 {
             return Err(fail(format!(
@@ -1200,12 +1211,12 @@ fn write_one(
                 p.record.path
             )));
         }
-        (input, Vec::new(), sha)
+        (input, Vec::new(), sha, None)
     } else {
         let facts = subjects
             .get(&p.record.subject)
             .ok_or_else(|| fail("subject vanished".into()))?;
-        let (pseudonym, mut out, report) = deidentify_with(deid, &input, |obj| {
+        let (pseudonym, mut out, mut report) = deidentify_with(deid, &input, |obj| {
             let ctx = context_from(deid.subject_context(obj), deid, facts);
             let pseudonym = ctx.pseudonym.clone();
             Ok((ctx, pseudonym))
@@ -1218,19 +1229,20 @@ fn write_one(
         // The engine's note on a missing PatientID concerns its own pseudonym; here the
         // archive's subject decides the pseudonym, so the note would mislead. (The engine
         // reports warnings as text only; this is its wording.)
-        let warnings = report
-            .warnings
+        let warnings = std::mem::take(&mut report.warnings)
             .into_iter()
             .filter(|w| !w.starts_with("no PatientID"))
             .collect();
         let sha = hex::encode(Sha256::digest(&out));
-        (out, warnings, sha)
+        (out, warnings, sha, Some(report))
     };
-    let findings = auditor
-        .map(|a| a.scan_file(&p.rel, &bytes))
-        .unwrap_or_default();
-    // A file with findings is not even staged when findings block publication.
-    if findings.is_empty() || !blocking {
+    let findings = match (auditor, &report) {
+        (Some(a), Some(report)) => a.scan_exported_file(&p.rel, &bytes, report),
+        (Some(a), None) => a.scan_file(&p.rel, &bytes),
+        (None, _) => Vec::new(),
+    };
+    // A file with blocking findings is not even staged when findings block publication.
+    if !blocking || !findings.iter().any(Finding::is_blocking) {
         package
             .add(&p.rel, &bytes)
             .map_err(|e| fail(e.to_string()))?;

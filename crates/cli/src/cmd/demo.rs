@@ -109,9 +109,11 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             Ok(s) => {
                 let audit = match &s.audit {
                     None => "bytes identical to the archive (SHA-256 checked)".to_string(),
-                    Some(a) if a.is_clean() => {
-                        format!("audit clean ({} values searched)", a.values_searched)
-                    }
+                    Some(a) if !a.has_blocking() => format!(
+                        "audit clean{} ({} values searched)",
+                        super::export::coincidences(a),
+                        a.values_searched
+                    ),
                     Some(a) => advisory(a),
                 };
                 let left_out = s.burned_in.iter().filter(|b| !b.included).count();
@@ -138,10 +140,10 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     say(format!(
         "5. depot audit {}: {} in {} files",
         relative(dir, &full),
-        if report.is_clean() {
-            "clean".to_string()
+        if report.has_blocking() {
+            format!("{} findings", report.blocking_count())
         } else {
-            format!("{} findings", report.findings.len())
+            format!("clean{}", super::export::coincidences(&report))
         },
         report.files
     ))?;
@@ -186,8 +188,9 @@ fn found(audit: &AuditReport) -> String {
                 ("no PatientIdentityRemoved".to_string(), file.as_str())
             }
             Finding::Unreadable { file, .. } => ("unreadable".to_string(), file.as_str()),
-            #[allow(unreachable_patterns)]
-            _ => ("other".to_string(), ""),
+            Finding::Coincidence { what, file, .. } => {
+                (format!("{what} (coincidence)"), file.as_str())
+            }
         };
         per_kind.entry(what).or_default().insert(file);
     }

@@ -156,12 +156,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(ExportError::Findings(audit)) => {
             for f in &audit.findings {
-                ui::problem("audit", f);
+                ui::problem(audit_label(f), f);
             }
             ui::warn(format!(
-                "{} finding(s) in {} audited file(s); nothing was written to {}",
-                audit.findings.len(),
+                "{} finding(s) in {} audited file(s){}; nothing was written to {}",
+                audit.blocking_count(),
                 audit.files,
+                coincidences(&audit),
                 args.out.display()
             ));
             Ok(ExitCode::from(1))
@@ -231,10 +232,18 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
         ),
         Some(path) => {
             let audit = match &s.audit {
-                Some(a) if a.is_clean() => format!(
-                    "; audit clean ({} values searched in {} files)",
-                    a.values_searched, a.files
-                ),
+                Some(a) if !a.has_blocking() => {
+                    // Coincidences never block: shown, and counted in the manifest.
+                    for f in &a.findings {
+                        ui::problem(audit_label(f), f);
+                    }
+                    format!(
+                        "; audit clean{} ({} values searched in {} files)",
+                        coincidences(a),
+                        a.values_searched,
+                        a.files
+                    )
+                }
                 Some(a) => {
                     // Published with findings: only at levels that do not claim to remove
                     // identity (anonymize, qmenta, sup142), where the audit is advisory.
@@ -251,13 +260,15 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
                         s.manifest.level,
                         a.findings
                             .iter()
+                            .filter(|f| f.is_blocking())
                             .map(|f| f.file())
                             .collect::<std::collections::BTreeSet<_>>()
                             .len()
                     ));
                     format!(
-                        "; audit advisory: {} finding(s) ({} values searched in {} files)",
-                        a.findings.len(),
+                        "; audit advisory: {} finding(s){} ({} values searched in {} files)",
+                        a.blocking_count(),
+                        coincidences(a),
                         a.values_searched,
                         a.files
                     )
@@ -272,5 +283,22 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
                 ),
             );
         }
+    }
+}
+
+/// How a finding is introduced: coincidences are advisory at every level.
+pub(crate) fn audit_label(f: &export::audit::Finding) -> &'static str {
+    if f.is_blocking() {
+        "audit"
+    } else {
+        "audit (advisory)"
+    }
+}
+
+/// `", 3 coincidence(s) (advisory)"`, or nothing when there is none.
+pub(crate) fn coincidences(a: &export::audit::AuditReport) -> String {
+    match a.coincidence_count() {
+        0 => String::new(),
+        n => format!(", {n} coincidence(s) (advisory)"),
     }
 }
