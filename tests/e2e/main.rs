@@ -7,6 +7,7 @@ mod support;
 
 mod anonymize;
 mod audit;
+mod audit_rules;
 mod export;
 mod import;
 mod profiles;

@@ -273,9 +273,6 @@ impl Rules {
         }
     }
 
-    fn any(self) -> bool {
-        self.forbid_private || self.require_identity_removed
-    }
 }
 
 /// Errors that stop an audit from running at all (a bad single file is a finding instead).
@@ -689,9 +686,10 @@ impl Auditor {
             );
         }
 
-        let walked = if raw.is_empty() && !self.rules.any() {
-            None
-        } else {
+        // The walk runs even when the raw search found nothing: a value searched on its own
+        // can match where its neighbours hid it (in big endian, the byte before a value is its
+        // length's low byte, which may read as a digit or a letter).
+        let walked = {
             let pre = if preamble { 132 } else { 4 };
             let meta_elements = &bytes[pre.min(ds_start)..ds_start];
             let mut w = Walked::default();
@@ -713,7 +711,7 @@ impl Auditor {
                     let ts = walk_transfer_syntax(layout.encoding);
                     self.walk_tokens(head.chain(tail), ts, false, body_map, generated, &mut w)
                 });
-            Some(walk.map(|()| w))
+            walk.map(|()| w)
         };
         self.dicom_findings(rel, &raw, pixel_labels, walked)
     }
@@ -727,9 +725,9 @@ impl Auditor {
         rel: &str,
         raw: &[RawHit],
         pixel_labels: BTreeSet<String>,
-        mut walked: Option<Result<Walked, String>>,
+        mut walked: Result<Walked, String>,
     ) -> Vec<Finding> {
-        if let Some(Ok(w)) = &mut walked {
+        if let Ok(w) = &mut walked {
             w.values.finish();
         }
         let mut findings = Vec::new();
@@ -740,7 +738,7 @@ impl Auditor {
             tag,
         };
         match &walked {
-            Some(Ok(w)) => {
+            Ok(w) => {
                 for (label, places) in &w.located {
                     for (tag, verdict) in places {
                         match verdict {
@@ -766,7 +764,7 @@ impl Auditor {
                     .collect();
                 findings.extend(outside.into_iter().map(|label| header(label, None)));
             }
-            _ => {
+            Err(_) => {
                 let labels: BTreeSet<&str> = raw.iter().map(|h| h.label.as_str()).collect();
                 findings.extend(labels.into_iter().map(|label| header(label, None)));
             }
@@ -778,7 +776,7 @@ impl Auditor {
             tag: None,
         }));
         match walked {
-            Some(Ok(w)) => {
+            Ok(w) => {
                 if self.rules.forbid_private {
                     findings.extend(w.private.into_iter().map(|tag| Finding::PrivateElement {
                         file: rel.to_string(),
@@ -791,11 +789,10 @@ impl Auditor {
                     });
                 }
             }
-            Some(Err(reason)) => findings.push(Finding::Unreadable {
+            Err(reason) => findings.push(Finding::Unreadable {
                 file: rel.to_string(),
                 reason,
             }),
-            None => {}
         }
         findings
     }
@@ -2412,9 +2409,7 @@ impl Auditor {
             raw.extend(tail.finish().hits);
         }
 
-        let walked = if raw.is_empty() && !self.rules.any() {
-            None
-        } else {
+        let walked = {
             let mut w = Walked::default();
             let pre: u64 = if preamble { 132 } else { 4 };
             let meta = std::io::BufReader::new(
@@ -2458,7 +2453,7 @@ impl Auditor {
                     &mut w,
                 );
             }
-            Some(result.map(|()| w))
+            result.map(|()| w)
         };
         Ok(self.dicom_findings(rel, &raw, pixel_labels, walked))
     }
@@ -3696,6 +3691,13 @@ mod tests {
         fake_body.extend(short(0x0020, 0x4000, b"LT", &fake));
         fake_body.extend(tail);
         out.push(("fake.dcm".into(), with_meta(EXPLICIT_LE, &fake_body)));
+        // Matches the verdict rules excuse or demote: a coincidence inside Manufacturer, a name
+        // part equal to a whole code, a birth date inside longer numbers, and one real leak.
+        let mut ruled = short(0x0008, 0x0070, b"LO", b"WEBER_MED");
+        ruled.extend(short(0x0018, 0x0089, b"IS", b"9053855"));
+        ruled.extend(short(0x0020, 0x4000, b"LT", b"x219650312 DOE"));
+        ruled.extend(short(0x2010, 0x0100, b"CS", b"DOE"));
+        out.push(("ruled.dcm".into(), with_meta(EXPLICIT_LE, &ruled)));
         out
     }
 
@@ -3741,6 +3743,26 @@ mod tests {
                 !want.is_empty() || rel == "marked.dcm" || rel.starts_with("cjk."),
                 "{rel}: the battery should find something"
             );
+            if rel == "ruled.dcm" {
+                let mut kinds: Vec<(bool, &str)> = want
+                    .iter()
+                    .filter_map(|f| match f {
+                        Finding::Value { tag, .. } => Some((true, tag.as_deref()?)),
+                        Finding::Coincidence { tag, .. } => Some((false, tag.as_str())),
+                        _ => None,
+                    })
+                    .collect();
+                kinds.sort();
+                assert_eq!(
+                    kinds,
+                    [
+                        (false, "(0008,0070)"),
+                        (false, "(2010,0100)"),
+                        (true, "(0020,4000)"),
+                    ],
+                    "{want:?}"
+                );
+            }
             for chunk in [1, 2, 3, 5, 7, 16, 64, 1 << 20] {
                 let mut src = FileSource {
                     path: path.clone(),

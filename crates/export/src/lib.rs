@@ -11,6 +11,8 @@
 
 pub mod audit;
 mod audit_ranges;
+#[cfg(test)]
+mod audit_rules_tests;
 mod audit_verdict;
 pub mod deid_file;
 pub mod keyfile;
