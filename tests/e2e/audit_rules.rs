@@ -71,10 +71,7 @@ fn audit_json(t: &TestDir, pkg: &str) -> (Run, Vec<serde_json::Value>) {
         .arg(t.join(pkg))
         .arg("--json")
         .run();
-    let findings = run.json()["findings"]
-        .as_array()
-        .expect("findings")
-        .clone();
+    let findings = run.json()["findings"].as_array().expect("findings").clone();
     (run, findings)
 }
 
@@ -87,7 +84,11 @@ fn coincidences_are_published_as_advisory_and_depot_s_own_dummies_are_no_finding
             let run = export(&t, &pkg, &["--level", level]);
             assert_eq!(run.code, Some(0), "{level}: {}", run.stderr);
             // The StudyID 000101 lies inside every dummy date 19000101: nothing is said of it.
-            assert!(!run.stderr.contains("StudyID value found"), "{}", run.stderr);
+            assert!(
+                !run.stderr.contains("StudyID value found"),
+                "{}",
+                run.stderr
+            );
             assert!(
                 run.stderr.contains(
                     "audit (advisory): InstitutionName value coincides with Manufacturer at (0008,0070)"
@@ -103,7 +104,8 @@ fn coincidences_are_published_as_advisory_and_depot_s_own_dummies_are_no_finding
                 run.stderr
             );
             assert!(
-                run.stderr.contains("audit clean, 12 coincidence(s) (advisory)"),
+                run.stderr
+                    .contains("audit clean, 12 coincidence(s) (advisory)"),
                 "6 files x (Manufacturer + the IS): {}",
                 run.stderr
             );
@@ -126,7 +128,11 @@ fn coincidences_are_published_as_advisory_and_depot_s_own_dummies_are_no_finding
                     .all(|f| f["finding"] == "coincidence" && f.get("with").is_some()),
                 "{findings:?}"
             );
-            assert!(run.stderr.contains(": clean, 12 coincidence(s)"), "{}", run.stderr);
+            assert!(
+                run.stderr.contains(": clean, 12 coincidence(s)"),
+                "{}",
+                run.stderr
+            );
         }
     }
 }
@@ -135,7 +141,10 @@ fn coincidences_are_published_as_advisory_and_depot_s_own_dummies_are_no_finding
 fn a_real_leak_next_to_coincidences_still_blocks_export_and_audit() {
     let t = TestDir::new();
     archive(&t);
-    assert_eq!(export(&t, "pkg", &["--level", "anonymize-full"]).code, Some(0));
+    assert_eq!(
+        export(&t, "pkg", &["--level", "anonymize-full"]).code,
+        Some(0)
+    );
     // Plant the StudyID, alone, and the PatientID glued to letters into a dummy of one file.
     let files = dicom_files(&read_package(&t.join("pkg")));
     let (rel, mut bytes) = files.into_iter().next().expect("a file");
@@ -154,6 +163,10 @@ fn a_real_leak_next_to_coincidences_still_blocks_export_and_audit() {
     assert_eq!(blocking.len(), 1, "{findings:?}");
     assert_eq!(blocking[0]["what"], "StudyID");
     assert_eq!(blocking[0]["file"], rel.as_str());
-    assert!(run.stderr.contains("1 finding(s), 12 coincidence(s)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 finding(s), 12 coincidence(s)"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains("000101"), "{}", run.stderr);
 }

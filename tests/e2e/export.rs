@@ -2141,8 +2141,9 @@ fn every_name_of_a_subject_is_cut_from_each_of_its_files() {
 #[test]
 fn a_name_seen_only_in_another_file_of_the_subject_is_audited() {
     // The other name, found only in the headers (the index holds the first), is a PatientName
-    // finding where another file mentions it: in ManufacturerModelName, which neither basic
-    // (Table E.1-1 does not list it) nor anonymize changes.
+    // finding where another file mentions it: in SequenceName, which neither basic (Table
+    // E.1-1 does not list it) nor anonymize changes. (In ManufacturerModelName, a kept
+    // equipment attribute, it would be an advisory coincidence: see docs/export.md.)
     let t = TestDir::new();
     let first = InstanceSpec {
         patient_name: "BRANDT^GRETA".into(),
@@ -2153,7 +2154,7 @@ fn a_name_seen_only_in_another_file_of_the_subject_is_audited() {
         ..fixture::instance("DE-000008", "2.25.5211", "2.25.5212", "2.25.5213")
     };
     let mentioned = edited(&first, |o| {
-        put_text(o, tags::MANUFACTURER_MODEL_NAME, VR::LO, "GEB. MEIERHOFF")
+        put_text(o, tags::SEQUENCE_NAME, VR::SH, "GEB. MEIERHOFF")
     });
     import_specs(&t, &t.archive(), "d1", "p", &[("a.dcm", mentioned)]);
     import_specs(

@@ -16,8 +16,10 @@
 //! [`archive::scan::check`], the one structural walker, which also refuses hostile lengths and
 //! deflate bombs before anything is parsed or inflated here. A file it refuses is a finding of
 //! its own, and its raw bytes are still searched for every value. Parsing (dicom-rs's token
-//! reader, values kept as raw bytes) happens only after that check: for the structural rules,
-//! and, when a value was found, to say in which element it sits.
+//! reader, values kept as raw bytes) happens only after that check, for every DICOM file: for
+//! the structural rules, and to search each element's value on its own and judge what is found
+//! there ([`crate::audit_verdict`]); where each value lies in the file
+//! ([`crate::audit_ranges`]) tells a match inside an element from one outside all of them.
 //!
 //! A package's file or zip entry bigger than [`STREAM_ABOVE`] is never held whole: it is
 //! streamed through the same steps ([`archive::scan::check_reader`], the value search in
@@ -27,14 +29,19 @@
 //! Findings name the place and the kind of value, never the value itself: the audit's output is
 //! shown on screens and pasted into tickets.
 //!
-//! False positives are kept down without opening holes: short values (under [`LONG_NEEDLE`]
-//! bytes) must stand between word boundaries and are not searched inside the pixel data value,
-//! where random bytes would match them by chance; long values are searched everywhere with no
-//! boundary rule. A single CJK character (a meaningful surname such as 王 or 홍) is searched
-//! too, but a byte match of it counts only inside a text value. In the manifest, which depot
-//! writes itself, depot's own vocabulary (field names, CSV header, message templates, level and
-//! option names) is blanked first and every value must be a whole word, so a patient named
-//! "Path" or "Series" does not make every package unexportable.
+//! Findings that are not leaks are not findings, without opening holes: short values (under
+//! [`LONG_NEEDLE`] bytes) must stand between word boundaries and are not searched inside the
+//! pixel data value, where random bytes would match them by chance; long values need only
+//! digit boundaries (a StudyID `000101` is not inside `19000101`, a name glued into text still
+//! counts). De-identification placeholders are not searched ([`crate::placeholder`]). A match
+//! inside a value depot wrote ([`crate::written`]), inside a number or code that is not the
+//! whole value, or inside a kept equipment attribute is dropped or reported as an advisory
+//! [`Finding::Coincidence`] ([`crate::audit_verdict`]). A single CJK character (a meaningful
+//! surname such as 王 or 홍) is searched too, but a byte match of it counts only inside a text
+//! value. In the manifest, which depot writes itself, depot's own vocabulary (field names, CSV
+//! header, message templates, level and option names) and computed fields are blanked first
+//! and every value must be a whole word, so a patient named "Path" or "Series" does not make
+//! every package unexportable.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -272,7 +279,6 @@ impl Rules {
                 || other.require_identity_removed,
         }
     }
-
 }
 
 /// Errors that stop an audit from running at all (a bad single file is a finding instead).
@@ -1110,7 +1116,9 @@ fn digit_bounded(hay: &[u8], r: Range<usize>) -> bool {
     let digit = |i: Option<usize>| i.and_then(|i| hay.get(i)).is_some_and(u8::is_ascii_digit);
     let (first, last) = (Some(r.start), r.end.checked_sub(1));
     let (before, after) = (r.start.checked_sub(1), Some(r.end));
-    !(digit(first) && digit(before)) && !(digit(last) && digit(after))
+    let glued_before = digit(first) && digit(before);
+    let glued_after = digit(last) && digit(after);
+    !glued_before && !glued_after
 }
 
 /// Whether `hay[r]` is not part of a longer ASCII word: where it begins (ends) with an ASCII

@@ -21,7 +21,11 @@ fn needles() -> Vec<Needle> {
         Needle::new("StudyID", ValueKind::Identifier, "000101"),
         Needle::new("AccessionNumber", ValueKind::Identifier, "134"),
         Needle::new("InstitutionName", ValueKind::Text, "TOSHIBA"),
-        Needle::new("ReferringPhysicianName", ValueKind::PersonName, "WHITE^BUSH"),
+        Needle::new(
+            "ReferringPhysicianName",
+            ValueKind::PersonName,
+            "WHITE^BUSH",
+        ),
     ]
 }
 
@@ -85,9 +89,9 @@ fn coincidences(f: &[Finding]) -> Vec<(String, String, String)> {
     let mut out: Vec<_> = f
         .iter()
         .filter_map(|f| match f {
-            Finding::Coincidence { what, tag, with, .. } => {
-                Some((what.clone(), tag.clone(), with.clone()))
-            }
+            Finding::Coincidence {
+                what, tag, with, ..
+            } => Some((what.clone(), tag.clone(), with.clone())),
             _ => None,
         })
         .collect();
@@ -246,7 +250,12 @@ fn numbers_and_code_strings_count_only_when_the_whole_value_matches() {
                 DataElement::new(
                     Tag(0x0020, 0x0032),
                     VR::DS,
-                    PrimitiveValue::Strs(["1.5", "-134.25", "0"].map(String::from).into_iter().collect()),
+                    PrimitiveValue::Strs(
+                        ["1.5", "-134.25", "0"]
+                            .map(String::from)
+                            .into_iter()
+                            .collect(),
+                    ),
                 ),
                 // A name part equal to a whole code: a coincidence; inside one: nothing.
                 text(Tag(0x2010, 0x0100), VR::CS, "WHITE"),
@@ -324,7 +333,11 @@ fn an_institution_inside_manufacturer_is_a_coincidence_and_elsewhere_a_leak() {
 fn planted_leaks() -> Vec<DataElement<InMemDicomObject>> {
     let item = InMemDicomObject::from_element_iter([
         text(Tag(0x0040, 0xA040), VR::CS, "TEXT"),
-        text(Tag(0x0040, 0xA160), VR::UT, "patient Rowena Smithson, stable"),
+        text(
+            Tag(0x0040, 0xA160),
+            VR::UT,
+            "patient Rowena Smithson, stable",
+        ),
     ]);
     let outer = InMemDicomObject::from_element_iter([DataElement::new(
         Tag(0x0040, 0xA730),
@@ -394,7 +407,10 @@ fn a_value_length_that_reads_as_a_digit_is_no_boundary_in_big_endian() {
     )
     .expect("auditor");
     let value = format!("{:<52}", "4712 was the old number");
-    let bytes = file(Syntax::ExplicitBig, vec![text(IMAGE_COMMENTS, VR::LT, &value)]);
+    let bytes = file(
+        Syntax::ExplicitBig,
+        vec![text(IMAGE_COMMENTS, VR::LT, &value)],
+    );
     let f = a.scan_file("a.dcm", &bytes);
     assert_eq!(blocking(&f), vec![found("StudyID", "(0020,4000)")], "{f:?}");
 }
@@ -418,12 +434,20 @@ fn placeholders_are_not_searched_and_real_looking_names_are() {
     assert_eq!(a.searched_values(), 0);
     let bytes = file(
         Syntax::ExplicitLittle,
-        vec![text(PATIENT_COMMENTS, VR::LT, "ANONYMIZED NO INFO N/A 000000000")],
+        vec![text(
+            PATIENT_COMMENTS,
+            VR::LT,
+            "ANONYMIZED NO INFO N/A 000000000",
+        )],
     );
     assert!(a.scan_file("a.dcm", &bytes).is_empty());
 
     let test = Auditor::new(
-        &[Needle::new("PatientName", ValueKind::PersonName, "Test^Patient")],
+        &[Needle::new(
+            "PatientName",
+            ValueKind::PersonName,
+            "Test^Patient",
+        )],
         Rules::default(),
     )
     .expect("auditor");

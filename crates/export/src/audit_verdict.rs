@@ -27,7 +27,8 @@
 //!    whole is always a leak.
 //! 3. **Kept attributes that describe equipment** ([`KEPT_EQUIPMENT`]) hold coincidences: a
 //!    match inside Manufacturer is shown as advisory, never blocking.
-//! 4. Anything else is a leak.
+//! 4. Anything else is a leak, and so is an original UID wherever it is found (UIDs are unique
+//!    by construction: one cannot coincide with anything).
 
 use std::ops::Range;
 
@@ -174,7 +175,12 @@ impl Judge<'_> {
                 return Verdict::Dropped;
             }
         }
-        if spelled != Spelled::Uid && is_uid_of_numbers(el) {
+        if spelled == Spelled::Uid {
+            // UIDs are unique by construction: an original one found anywhere is no
+            // coincidence but the original instance's identity.
+            return Verdict::Blocking;
+        }
+        if is_uid_of_numbers(el) {
             // A number that is one whole component of a UID (`…0.134`): the UID kept on
             // purpose (retain-uids, class UIDs) merely contains it, unless it is shaped like an
             // identifier built into the UID (a record number).
@@ -262,7 +268,7 @@ pub(crate) fn is_value_only(el: &Element<'_>) -> bool {
     if !VALUE_ONLY.contains(&el.vr) {
         return false;
     }
-    if el.tag.group() % 2 == 0
+    if el.tag.group().is_multiple_of(2)
         && let Some(entry) = StandardDataDictionary.by_tag(el.tag)
     {
         let agrees = match entry.vr() {
@@ -298,7 +304,7 @@ fn is_uid_of_numbers(el: &Element<'_>) -> bool {
 /// The attribute's keyword, or `(gggg,eeee)` when the dictionary has none (private data).
 fn keyword(tag: Tag) -> String {
     match StandardDataDictionary.by_tag(tag) {
-        Some(e) if tag.group() % 2 == 0 => e.alias().to_string(),
+        Some(e) if tag.group().is_multiple_of(2) => e.alias().to_string(),
         _ => format!("({:04X},{:04X})", tag.group(), tag.element()),
     }
 }
@@ -511,6 +517,19 @@ mod tests {
             value: b"1.2.3.4\0",
         };
         assert_eq!(judge.verdict(&el, 0..7, Spelled::Uid), Verdict::Blocking);
+        let kept = Element {
+            tag: Tag(0x0008, 0x1090),
+            path: "(0008,1090)",
+            vr: VR::LO,
+            value: b"PHANTOM 1.2.3.4",
+        };
+        assert_eq!(judge.verdict(&kept, 8..15, Spelled::Uid), Verdict::Blocking);
+        assert_eq!(
+            judge.verdict(&kept, 0..7, Spelled::Text),
+            Verdict::Coincidence {
+                with: "ManufacturerModelName".into()
+            }
+        );
     }
 
     #[test]
