@@ -261,11 +261,16 @@ fn is_well_known_uid(vr: VR, component: &[u8]) -> bool {
 }
 
 /// Whether the element's value is a number or a code (rule 2 of the module): its declared VR
-/// is one of [`VALUE_ONLY`], the data dictionary does not say otherwise for a standard
-/// attribute, and a text value keeps to its VR's repertoire (CS: letters, digits, space,
+/// is one of [`VALUE_ONLY`] (a CS only in a standard attribute), the data dictionary does not
+/// say otherwise for a standard attribute, and a text value keeps to its VR's repertoire (CS: letters, digits, space,
 /// underscore; IS: digits and signs; DS: digits, signs, point and exponent).
 pub(crate) fn is_value_only(el: &Element<'_>) -> bool {
     if !VALUE_ONLY.contains(&el.vr) {
+        return false;
+    }
+    // A private code string is whatever its vendor put there, not a defined term: searched in
+    // full. (Private numbers keep their VR: digits cannot spell a name.)
+    if el.vr == VR::CS && !el.tag.group().is_multiple_of(2) {
         return false;
     }
     if el.tag.group().is_multiple_of(2)
@@ -403,12 +408,20 @@ mod tests {
             verdict(Tag(0x0010, 0x4000), VR::DS, b"12 345", b"345"),
             Verdict::Blocking
         );
-        // Private data keeps its declared VR.
+        // Private numbers keep their declared VR; a private code string is searched in full.
         assert_eq!(
             verdict(Tag(0x0019, 0x1010), VR::IS, b"12\\345", b"345"),
             Verdict::Coincidence {
                 with: "(0019,1010)".into()
             }
+        );
+        assert_eq!(
+            verdict(Tag(0x0019, 0x1011), VR::CS, b"SMITHSON", b"SMITHSON"),
+            Verdict::Blocking
+        );
+        assert_eq!(
+            verdict(Tag(0x0019, 0x1011), VR::CS, b"DR SMITHSON", b"SMITHSON"),
+            Verdict::Blocking
         );
     }
 
