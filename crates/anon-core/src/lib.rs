@@ -14,6 +14,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod acceptance;
 mod action;
 mod charset;
 mod clean;
@@ -27,6 +28,7 @@ mod report;
 pub mod table;
 mod values;
 
+pub use acceptance::Acceptance;
 pub use action::Action;
 pub use engine::{Deidentifier, SubjectContext};
 pub use error::{AnonError, KeyError, ProfileError};
