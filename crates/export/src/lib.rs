@@ -11,10 +11,14 @@
 
 pub mod audit;
 pub mod deid_file;
+mod finding_severity;
+pub mod findings;
 pub mod keyfile;
 pub mod manifest;
 pub mod package;
 pub mod pipeline;
 pub mod profile_store;
+pub mod quarantine;
 pub mod regroup;
+pub mod release;
 pub mod tree;

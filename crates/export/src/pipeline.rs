@@ -18,12 +18,15 @@
 //!    identifier of its subject seen in the plan, hash it, audit its bytes, and add it to the
 //!    staging package. `original` copies the stored bytes and checks them against the archive's
 //!    SHA-256 while doing so.
-//! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, and only if
-//!    nothing was found, sync and move the package into place. Every de-identifying level is
-//!    audited and blocks on findings; a level that keeps identifying data by design
-//!    (`anonymize`, `sup142`) is audited only for the values it promises to remove. A package
-//!    with findings is removed and the findings returned (by file and attribute, never by
-//!    value).
+//! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, record
+//!    every finding in the manifest ([`crate::findings`]), sync, and move the package into
+//!    place. At a level that claims to remove identity, a blocking finding that the profile
+//!    does not accept ([`anon_core::Acceptance`]) stops publication: the complete package goes
+//!    to the archive's quarantine ([`crate::quarantine`]) for a person to review and release
+//!    ([`crate::release`]) or discard. A level that keeps identifying data by design
+//!    (`anonymize`, `qmenta`, `sup142`) is audited only for the values it promises to remove,
+//!    and its findings are advisory: recorded, and the package published. Findings name file,
+//!    tag path and kind, never the value.
 //!
 //! Package layout, at every level: `SUBJECT/STUDY/SERIES/NNNNN.dcm` plus `manifest.json` and
 //! `manifest.csv`. SUBJECT is the subject's keyed pseudonym (its archive code at `original`),
@@ -52,8 +55,10 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditReport, Auditor, Finding, Needle, Rules, ValueKind};
 use crate::deid_file::deidentify_with;
+use crate::findings::{FindingRecord, Judge};
 use crate::manifest::{self, Manifest};
 use crate::package::{Package, PackageError, PackageKind};
+use crate::quarantine::{Entry, Quarantine, QuarantineError, QuarantineRecord};
 use crate::regroup::{self, Placement, RegroupWarning};
 
 /// What to export, how, and where.
@@ -73,6 +78,9 @@ pub struct ExportRequest {
     pub force: bool,
     /// Keep series that may carry burned-in text at levels that would leave them out.
     pub include_burned_in: bool,
+    /// The key file `key` was read from, if any: recorded with a quarantined package, whose
+    /// later release must not overlap it either.
+    pub key_file: Option<PathBuf>,
 }
 
 /// Progress reports, from worker threads.
@@ -108,8 +116,12 @@ pub struct BurnedInSeries {
 /// What an export did (or, in a dry run, would do).
 #[derive(Debug, Clone)]
 pub struct ExportSummary {
-    /// Where the package is (`None` for a dry run).
+    /// Where the package is (`None` for a dry run or a quarantined package).
     pub published: Option<PathBuf>,
+    /// The quarantine entry holding the package, when a blocking finding stopped publication.
+    pub quarantined: Option<Entry>,
+    /// Every finding, numbered and judged, as the manifest records them.
+    pub findings: Vec<FindingRecord>,
     /// Folder or zip.
     pub kind: PackageKind,
     /// The manifest as written (or as it would be).
@@ -177,9 +189,10 @@ pub enum ExportError {
     /// The audit could not run.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
-    /// The audit found identifying data: the package was not published.
-    #[error("the audit found {} problem(s); the package was not published", .0.findings.len())]
-    Findings(Box<AuditReport>),
+    /// A package with blocking findings could not be put in quarantine (it was not
+    /// published either).
+    #[error("cannot put the package in quarantine")]
+    Quarantine(#[from] QuarantineError),
 }
 
 fn describe_failures(failures: &[(String, String)]) -> String {
@@ -321,6 +334,8 @@ pub fn export(
     if req.dry_run {
         return Ok(ExportSummary {
             published: None,
+            quarantined: None,
+            findings: Vec::new(),
             kind: PackageKind::for_destination(&req.out),
             manifest,
             warnings,
@@ -367,15 +382,7 @@ pub fn export(
     let write_all = || -> Vec<Result<Written, (String, String)>> {
         plan.par_iter()
             .map(|p| {
-                let r = write_one(
-                    &deid,
-                    &subjects,
-                    p,
-                    original,
-                    auditor.as_ref(),
-                    blocking,
-                    &package,
-                );
+                let r = write_one(&deid, &subjects, p, original, auditor.as_ref(), &package);
                 observer.advance();
                 r
             })
@@ -403,8 +410,9 @@ pub fn export(
     }
     fill_files(&mut manifest, &files);
 
-    // 4. Audit the rest, publish.
+    // 4. Audit the rest, record every finding in the manifest, publish (or quarantine).
     let mut report = None;
+    let mut records = Vec::new();
     if let Some(auditor) = &auditor {
         let mut names: BTreeSet<String> = BTreeSet::new();
         for p in &plan {
@@ -420,36 +428,66 @@ pub fn export(
         for n in &names {
             findings.extend(auditor.scan_path(n));
         }
-        findings.sort();
-        findings.dedup();
-        // The manifest states the count. A blocking audit publishes only when the count,
-        // including any finding in the manifest itself, is zero, so the figure is exact; an
-        // advisory one states the findings in the files (the manifest holds no data values).
-        manifest.audit = Some(manifest::AuditSummary {
-            files: plan.len() + 2,
-            values_searched: auditor.searched_values(),
-            findings: findings.len(),
-            blocking,
-        });
-        let json = manifest.to_json();
-        let csv = manifest.to_csv();
-        findings.extend(auditor.scan_file("manifest.json", &json));
-        findings.extend(auditor.scan_file("manifest.csv", &csv));
-        findings.sort();
-        findings.dedup();
+        let at = archive::db::now();
+        let judge = Judge {
+            blocking_level: blocking,
+            profile,
+            at: &at,
+        };
+        let sealed =
+            crate::findings::seal(&mut manifest, auditor, findings, &judge, plan.len() + 2);
         let bytes: u64 = files.values().map(|w| w.bytes).sum();
+        package.add("manifest.json", &sealed.json)?;
+        package.add("manifest.csv", &sealed.csv)?;
         let audit = AuditReport {
             files: plan.len() + 2,
-            bytes: bytes + json.len() as u64 + csv.len() as u64,
+            bytes: bytes + sealed.json.len() as u64 + sealed.csv.len() as u64,
             values_searched: auditor.searched_values(),
-            findings,
+            findings: sealed.findings,
         };
-        if blocking && !audit.is_clean() {
-            drop(package);
-            return Err(ExportError::Findings(Box::new(audit)));
+        if sealed.records.iter().any(FindingRecord::awaits_acceptance) {
+            let record = QuarantineRecord {
+                format: String::new(),
+                id: String::new(),
+                created: String::new(),
+                destination: req.out.clone(),
+                kind: package.kind(),
+                force: req.force,
+                key_file: req
+                    .key_file
+                    .as_ref()
+                    .map(|k| std::path::absolute(k).unwrap_or_else(|_| k.clone())),
+                level: manifest.level.clone(),
+                options: manifest.options.clone(),
+                blank_identifiers: manifest.blank_identifiers,
+                profile_digest: manifest.profile_digest.clone(),
+                key_fingerprint: manifest.key_fingerprint.clone(),
+                package_digest: hex::encode(Sha256::digest(&sealed.json)),
+                counts: manifest.counts.clone(),
+                audited_files: audit.files,
+                findings: sealed.records.clone(),
+                archive_subjects: plan
+                    .iter()
+                    .map(|p| p.record.subject.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            };
+            let entry = Quarantine::of(archive.root()).admit(package, record)?;
+            return Ok(ExportSummary {
+                published: None,
+                quarantined: Some(entry),
+                findings: sealed.records,
+                kind: PackageKind::for_destination(&req.out),
+                manifest,
+                warnings,
+                burned_in,
+                engine_warnings,
+                audit: Some(audit),
+                elapsed: started.elapsed(),
+            });
         }
-        package.add("manifest.json", &json)?;
-        package.add("manifest.csv", &csv)?;
+        records = sealed.records;
         report = Some(audit);
     } else {
         package.add("manifest.json", &manifest.to_json())?;
@@ -459,6 +497,8 @@ pub fn export(
     let published = package.publish(req.force)?;
     Ok(ExportSummary {
         published: Some(published),
+        quarantined: None,
+        findings: records,
         kind: PackageKind::for_destination(&req.out),
         manifest,
         warnings,
@@ -582,6 +622,20 @@ impl SubjectFacts {
         more.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         self.needles.extend(more);
     }
+}
+
+/// Every identifying value the archive's index holds for the subjects `codes` (archive
+/// codes), as audit needles: what text a person adds to a package (a release's reason) must
+/// not contain.
+pub(crate) fn index_needles(
+    archive: &Archive,
+    codes: &[String],
+) -> Result<Vec<Needle>, ExportError> {
+    let facts = subject_facts(archive, codes.iter().map(String::as_str))?;
+    Ok(facts
+        .into_values()
+        .flat_map(|f| f.needles.into_iter().map(|(_, n)| n))
+        .collect())
 }
 
 fn subject_facts<'a>(
@@ -1187,7 +1241,6 @@ fn write_one(
     p: &Planned,
     original: bool,
     auditor: Option<&Auditor>,
-    blocking: bool,
     package: &Package,
 ) -> Result<Written, (String, String)> {
     let fail = |reason: String| (p.rel.clone(), reason);
@@ -1229,12 +1282,11 @@ fn write_one(
     let findings = auditor
         .map(|a| a.scan_file(&p.rel, &bytes))
         .unwrap_or_default();
-    // A file with findings is not even staged when findings block publication.
-    if findings.is_empty() || !blocking {
-        package
-            .add(&p.rel, &bytes)
-            .map_err(|e| fail(e.to_string()))?;
-    }
+    // Staged whatever was found: a package with findings is kept whole, in quarantine if
+    // they block publication.
+    package
+        .add(&p.rel, &bytes)
+        .map_err(|e| fail(e.to_string()))?;
     Ok(Written {
         sha256,
         bytes: bytes.len() as u64,
@@ -1446,7 +1498,7 @@ fn base_manifest(
         })
         .collect();
     Manifest {
-        format: manifest::FORMAT,
+        format: manifest::FORMAT.to_string(),
         created_by: format!("depot {}", env!("CARGO_PKG_VERSION")),
         level: profile.name().to_string(),
         options: profile
@@ -1474,6 +1526,8 @@ fn base_manifest(
             })
             .collect(),
         audit: None,
+        findings: Vec::new(),
+        release: None,
     }
 }
 
