@@ -16,7 +16,7 @@ use anon_core::Profile;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::{Auditor, Finding};
-use crate::manifest::{AuditSummary, Manifest};
+use crate::manifest::{AuditSummary, FindingEntry, Manifest};
 
 /// One finding as recorded in the manifest and in a quarantine entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,9 @@ pub struct FindingRecord {
     /// The finding's type as the audit names it (`value`, `private-element`, `unreadable`, ...).
     #[serde(rename = "type")]
     pub finding: String,
+    /// Where in the file, for findings that say (`header`, `pixel-data`, `path`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// The package-relative file (or path) it is about, identifying values in it masked as
     /// `<Label>`.
     pub file: String,
@@ -45,9 +48,12 @@ pub struct FindingRecord {
     pub accepted: Option<Accepted>,
 }
 
-/// Who accepted a blocking finding, and when.
+/// Who accepted a blocking finding, and when. The JSON forms are
+/// `{"profile": NAME, "profile_digest": HEX, "at": TIME}` and
+/// `{"by": NAME, "reason": TEXT, "at": TIME}` (field names the manifest audit knows as
+/// depot's own words, or too short to be searched).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "by", rename_all = "kebab-case")]
+#[serde(untagged, deny_unknown_fields)]
 pub enum Accepted {
     /// An `[[accept]]` entry of the export's profile.
     Profile {
@@ -61,7 +67,7 @@ pub enum Accepted {
     /// A person, at `depot release`.
     User {
         /// Who (`--by`, else the login name).
-        name: String,
+        by: String,
         /// Why (`--reason`).
         reason: String,
         /// When (RFC 3339 UTC).
@@ -83,7 +89,7 @@ impl FindingRecord {
             (Some(Accepted::Profile { profile, .. }), true) => {
                 format!("accepted by profile {profile}")
             }
-            (Some(Accepted::User { name, .. }), true) => format!("accepted by {name}"),
+            (Some(Accepted::User { by, .. }), true) => format!("accepted by {by}"),
         }
     }
 }
@@ -129,6 +135,7 @@ struct Parts {
     finding: String,
     tag: Option<String>,
     kind: String,
+    region: Option<String>,
 }
 
 fn parts(f: &Finding) -> Parts {
@@ -138,6 +145,7 @@ fn parts(f: &Finding) -> Parts {
     Parts {
         tag: text("tag").filter(|t| !t.is_empty()),
         kind: text("what").unwrap_or_else(|| finding.clone()),
+        region: text("region"),
         finding,
     }
 }
@@ -193,6 +201,7 @@ impl Judge<'_> {
                 FindingRecord {
                     id: format!("F{}", i + 1),
                     finding: p.finding,
+                    region: p.region,
                     file,
                     tag: p.tag,
                     kind: p.kind,
@@ -221,9 +230,15 @@ pub struct Sealed {
 /// The most times the manifest is written again because auditing it found something new.
 const MAX_PASSES: usize = 3;
 
+/// Added to the message of a finding in the manifest that only its list of findings causes:
+/// that list is depot's own text (tag paths, finding IDs, attribute labels), never data, so
+/// such a finding is a coincidence with it (a PatientID `0010` and the tag `(0010,0020)`).
+pub const LIST_ONLY: &str = " (only in the manifest's list of findings)";
+
 /// Records `findings` (of the files and paths) in the manifest, audits the manifest, and
 /// records what that finds too, so the manifest written lists every finding. `files` is the
-/// number of files audited, the two manifest files included.
+/// number of files audited, the two manifest files included. A finding in the manifest that
+/// only its list of findings causes is marked so ([`LIST_ONLY`]); it counts like any other.
 pub fn seal(
     manifest: &mut Manifest,
     auditor: &Auditor,
@@ -232,39 +247,56 @@ pub fn seal(
     files: usize,
 ) -> Sealed {
     let mask = |f: &str| auditor.mask_path(f).0;
+    let scan = |json: &[u8], csv: &[u8]| -> Vec<Finding> {
+        let mut out = auditor.scan_file("manifest.json", json);
+        out.extend(auditor.scan_file("manifest.csv", csv));
+        out
+    };
+    let mut list_only: BTreeSet<Finding> = BTreeSet::new();
+    let records = |findings: &[Finding], list_only: &BTreeSet<Finding>| {
+        let mut records = judge.records(findings, &mask);
+        for (r, f) in records.iter_mut().zip(findings) {
+            if list_only.contains(f) {
+                r.message.push_str(LIST_ONLY);
+            }
+        }
+        records
+    };
     findings.sort();
     findings.dedup();
     let mut pass = 0;
     loop {
-        let records = judge.records(&findings, &mask);
-        let t = tally(&records);
+        let recorded = records(&findings, &list_only);
+        let t = tally(&recorded);
         manifest.audit = Some(AuditSummary {
             files,
             values_searched: auditor.searched_values(),
-            findings: records.len(),
+            findings: recorded.len(),
             blocking: judge.blocking_level,
             accepted: t.accepted,
             advisory: t.advisory,
         });
-        manifest.findings = records;
+        manifest.findings = recorded.iter().map(FindingEntry::from).collect();
         let json = manifest.to_json();
         let csv = manifest.to_csv();
-        let mut more: Vec<Finding> = auditor
-            .scan_file("manifest.json", &json)
+        let mut more: Vec<Finding> = scan(&json, &csv)
             .into_iter()
-            .chain(auditor.scan_file("manifest.csv", &csv))
             .filter(|f| !findings.contains(f))
             .collect();
         pass += 1;
         if more.is_empty() {
-            let records = manifest.findings.clone();
             return Sealed {
                 json,
                 csv,
                 findings,
-                records,
+                records: recorded,
             };
         }
+        // Which of them the manifest has without its list of findings.
+        let mut bare = manifest.clone();
+        bare.findings.clear();
+        let base = scan(&bare.to_json(), &bare.to_csv());
+        list_only.extend(more.iter().filter(|f| !base.contains(f)).cloned());
         findings.append(&mut more);
         findings.sort();
         findings.dedup();
@@ -272,7 +304,7 @@ pub fn seal(
             // Never reached with depot's own manifests (a pass adds only entries naming the
             // manifest); if it were, the last findings still count, though the manifest as
             // written does not list them.
-            let records = judge.records(&findings, &mask);
+            let records = records(&findings, &list_only);
             return Sealed {
                 json,
                 csv,
@@ -284,10 +316,10 @@ pub fn seal(
 }
 
 /// The IDs of the findings about each file, for `manifest.csv`.
-pub fn ids_by_file(records: &[FindingRecord]) -> BTreeMap<&str, Vec<&str>> {
+pub fn ids_by_file(entries: &[FindingEntry]) -> BTreeMap<&str, Vec<&str>> {
     let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in records {
-        out.entry(r.file.as_str()).or_default().push(r.id.as_str());
+    for e in entries {
+        out.entry(e.path.as_str()).or_default().push(e.id.as_str());
     }
     out
 }
@@ -389,12 +421,12 @@ mod tests {
             f.to_string()
         });
         r[0].accepted = Some(Accepted::User {
-            name: "ana".into(),
+            by: "ana".into(),
             reason: "coincidence".into(),
             at: "2030-01-02T00:00:00Z".into(),
         });
         let json = serde_json::to_string(&r).expect("json");
-        assert!(json.contains("\"by\":\"user\""), "{json}");
+        assert!(json.contains("\"by\":\"ana\""), "{json}");
         let back: Vec<FindingRecord> = serde_json::from_str(&json).expect("back");
         assert_eq!(back, r);
     }

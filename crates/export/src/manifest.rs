@@ -17,7 +17,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{self, FindingRecord};
+use crate::findings::{self, Accepted, FindingRecord};
 use crate::regroup::{GroupLevel, RegroupKind};
 
 /// Format tag written into every manifest.
@@ -53,17 +53,58 @@ pub struct Manifest {
     /// Every finding of the audit, in report order, accepted or advisory: a package is never
     /// published with a finding it does not list (empty at `original`).
     #[serde(default)]
-    pub findings: Vec<FindingRecord>,
+    pub findings: Vec<FindingEntry>,
     /// How a quarantined package was released (absent for a package published by the export).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<ReleaseEntry>,
+}
+
+/// A finding as the manifest lists it: what [`FindingRecord`] says but the message (whose
+/// prose would only add words the manifest's own audit could mistake for names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingEntry {
+    /// `F1`, `F2`, ...
+    pub id: String,
+    /// The finding's type (`value`, `private-element`, `unreadable`, ...).
+    #[serde(rename = "type")]
+    pub finding: String,
+    /// The package-relative file or path it is about (identifying values masked).
+    pub path: String,
+    /// Where in the file (`header`, `pixel-data`, `path`, ...), when the finding says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The tag path of the element, when the finding names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The attribute whose value was found, or the type of a structural finding.
+    pub kind: String,
+    /// Whether it blocks publication until accepted (false: advisory).
+    pub blocking: bool,
+    /// Who accepted it, why and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Accepted>,
+}
+
+impl From<&FindingRecord> for FindingEntry {
+    fn from(r: &FindingRecord) -> FindingEntry {
+        FindingEntry {
+            id: r.id.clone(),
+            finding: r.finding.clone(),
+            path: r.file.clone(),
+            region: r.region.clone(),
+            tag: r.tag.clone(),
+            kind: r.kind.clone(),
+            blocking: r.blocking,
+            accepted: r.accepted.clone(),
+        }
+    }
 }
 
 /// The release of a quarantined package: who released it, why and when, and what was accepted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseEntry {
     /// The quarantine entry's ID.
-    pub quarantine_id: String,
+    pub id: String,
     /// When the export put it in quarantine (RFC 3339 UTC).
     pub quarantined_at: String,
     /// When it was released.
@@ -407,14 +448,14 @@ mod tests {
             regrouping_warnings: vec![],
             burned_in: vec![],
             audit: None,
-            findings: vec![FindingRecord {
+            findings: vec![FindingEntry {
                 id: "F1".into(),
                 finding: "value".into(),
-                file: "PABC/1/3/00002.dcm".into(),
+                path: "PABC/1/3/00002.dcm".into(),
+                region: Some("header".into()),
                 tag: Some("(0008,1030)".into()),
                 kind: "InstitutionName".into(),
                 blocking: true,
-                message: "InstitutionName value found".into(),
                 accepted: None,
             }],
             release: None,

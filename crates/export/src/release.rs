@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditError, Auditor, Needle, Rules, ValueKind};
 use crate::findings::{self, Accepted, FindingRecord};
-use crate::manifest::{Manifest, ReleaseEntry};
+use crate::manifest::{FindingEntry, Manifest, ReleaseEntry};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::pipeline::{ExportError, check_destination, index_needles};
 use crate::quarantine::{Entry, Quarantine, QuarantineError};
@@ -65,6 +65,8 @@ pub struct ReleaseSummary {
     pub kind: PackageKind,
     /// The manifest as published.
     pub manifest: Manifest,
+    /// Every finding, with who accepted it.
+    pub findings: Vec<FindingRecord>,
     /// The entry could not be removed after publication (the package is published; the entry
     /// is left in the quarantine and may be discarded).
     pub not_removed: Option<QuarantineError>,
@@ -219,26 +221,34 @@ pub fn release(archive: &Archive, req: &ReleaseRequest) -> Result<ReleaseSummary
     }
     let mut manifest = Manifest::from_json(&old)
         .map_err(|e| tampered(format!("its manifest.json cannot be read: {e}")))?;
-    if manifest.findings != entry.record.findings {
+    let recorded: Vec<FindingEntry> = entry
+        .record
+        .findings
+        .iter()
+        .map(FindingEntry::from)
+        .collect();
+    if manifest.findings != recorded {
         return Err(tampered(
             "its manifest lists other findings than the record".into(),
         ));
     }
     let at = archive::db::now();
-    for f in &mut manifest.findings {
+    let mut records = entry.record.findings.clone();
+    for f in &mut records {
         if accepted.contains(&f.id) {
             f.accepted = Some(Accepted::User {
-                name: by.clone(),
+                by: by.clone(),
                 reason: reason.clone(),
                 at: at.clone(),
             });
         }
     }
+    manifest.findings = records.iter().map(FindingEntry::from).collect();
     if let Some(a) = &mut manifest.audit {
-        a.accepted = findings::tally(&manifest.findings).accepted;
+        a.accepted = findings::tally(&records).accepted;
     }
     manifest.release = Some(ReleaseEntry {
-        quarantine_id: id.clone(),
+        id: id.clone(),
         quarantined_at: entry.record.created.clone(),
         released_at: at,
         by,
@@ -271,6 +281,7 @@ pub fn release(archive: &Archive, req: &ReleaseRequest) -> Result<ReleaseSummary
         published,
         kind: entry.record.kind,
         manifest,
+        findings: records,
         not_removed,
     })
 }

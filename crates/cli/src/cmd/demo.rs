@@ -16,7 +16,7 @@ use anon_core::{DeidOption, Level, Profile};
 use anyhow::{Context, bail};
 use archive::{Archive, Filter, ImportOptions, NoObserver};
 use export::audit::{AuditReport, Finding};
-use export::pipeline::{AuditRequest, ExportError, ExportRequest, Quiet};
+use export::pipeline::{AuditRequest, ExportRequest, ExportSummary, Quiet};
 
 use crate::Global;
 use crate::ui;
@@ -104,8 +104,10 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             dry_run: false,
             force: false,
             include_burned_in: false,
+            key_file: None,
         };
         let outcome = match export::pipeline::export(&archive, &req, &Quiet) {
+            Ok(s) if s.quarantined.is_some() => quarantined(&s),
             Ok(s) => {
                 let audit = match &s.audit {
                     None => "bytes identical to the archive (SHA-256 checked)".to_string(),
@@ -122,7 +124,6 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 };
                 format!("{} files{left_out}; {audit}", s.manifest.counts.instances)
             }
-            Err(ExportError::Findings(audit)) => refused(&audit),
             Err(e) => {
                 return Err(
                     anyhow::Error::new(e).context(format!("export at {} failed", level.name()))
@@ -154,6 +155,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         dry_run: true,
         force: false,
         include_burned_in: false,
+        key_file: None,
     };
     let s = export::pipeline::export(&archive, &blank, &Quiet)?;
     say(
@@ -214,9 +216,15 @@ fn advisory(audit: &AuditReport) -> String {
     )
 }
 
-/// A package refused by a blocking audit.
-fn refused(audit: &AuditReport) -> String {
-    format!("not published: the audit found {}", found(audit))
+/// A package kept in quarantine by a blocking audit.
+fn quarantined(s: &ExportSummary) -> String {
+    let id = s
+        .quarantined
+        .as_ref()
+        .map(|e| e.record.id.as_str())
+        .unwrap_or_default();
+    let found = s.audit.as_ref().map(found).unwrap_or_default();
+    format!("not published: the audit found {found}; kept in quarantine as {id}")
 }
 
 /// Makes `dir` an empty demo folder: created if missing, cleared if an earlier demo made it,
