@@ -1789,7 +1789,7 @@ fn selection_flags_narrow_the_package() {
 // ---------------------------------------------------------------------------------------------
 
 /// Imports one folder of files written from specs (in order) into `archive`, as `project`.
-fn import_specs(
+pub fn import_specs(
     t: &TestDir,
     archive: &Path,
     folder: &str,
@@ -1809,7 +1809,7 @@ fn import_specs(
 }
 
 /// A spec's file bytes after `edit` changed its data set.
-fn edited(spec: &InstanceSpec, edit: impl FnOnce(&mut InMemDicomObject)) -> Vec<u8> {
+pub fn edited(spec: &InstanceSpec, edit: impl FnOnce(&mut InMemDicomObject)) -> Vec<u8> {
     let mut obj = spec.to_object().expect("object");
     edit(&mut obj);
     let mut out = Vec::new();
@@ -1825,7 +1825,7 @@ fn edited(spec: &InstanceSpec, edit: impl FnOnce(&mut InMemDicomObject)) -> Vec<
     out
 }
 
-fn put_text(obj: &mut InMemDicomObject, tag: Tag, vr: VR, text: &str) {
+pub fn put_text(obj: &mut InMemDicomObject, tag: Tag, vr: VR, text: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(text)));
 }
 

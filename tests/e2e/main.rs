@@ -10,5 +10,6 @@ mod audit;
 mod export;
 mod import;
 mod profiles;
+mod quarantine;
 mod query;
 mod synth;
