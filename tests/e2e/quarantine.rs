@@ -539,6 +539,16 @@ fn a_profile_accepts_the_coincidences_it_lists_and_nothing_else() {
             .clone()
     };
     assert_ne!(digests(&profile), digests(&plain));
+    let shown = depot(&t)
+        .args(["profiles", "show", "--json"])
+        .arg(&profile)
+        .run()
+        .ok()
+        .json();
+    assert_eq!(
+        shown["accept"],
+        serde_json::json!([{"tag": "(0008,1090)", "kind": "StationName"}])
+    );
     assert_eq!(m["profile_digest"], digests(&profile));
 
     // The leak is not what the profile lists: quarantined, the coincidence still accepted.
