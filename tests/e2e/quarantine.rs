@@ -633,3 +633,54 @@ fn advisory_findings_are_published_and_recorded() {
         "nothing quarantined"
     );
 }
+
+/// Whether `a` and `b` lie on different file systems.
+#[cfg(unix)]
+fn different_file_systems(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() != b.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn packages_cross_file_systems_into_the_quarantine_and_out_of_it() {
+    // A destination on another file system than the archive: the staged package is copied
+    // into the quarantine (no rename across file systems), and copied out on release. /dev/shm
+    // is a tmpfs on Linux; where it is missing or not another file system there is nothing to
+    // cross.
+    let shm = Path::new("/dev/shm");
+    let t = TestDir::new();
+    if !different_file_systems(shm, t.path()) {
+        return;
+    }
+    let elsewhere = tempfile::Builder::new()
+        .prefix("depot-e2e-")
+        .tempdir_in(shm)
+        .expect("tmpfs dir");
+    archive(&t, true);
+    for name in ["pkg", "pkg.zip"] {
+        let out = elsewhere.path().join(name);
+        let run = depot(&t)
+            .args(["export", "--level", "basic", "--out"])
+            .arg(&out)
+            .run()
+            .expect_code(1);
+        let id = quarantine_id(&run);
+        assert!(!out.exists());
+        assert!(
+            leftovers(elsewhere.path()).is_empty(),
+            "staging left on the other side"
+        );
+        let kept = read_package(&quarantined_package(&t, &id, name.ends_with(".zip")));
+        assert_eq!(kept.len(), 4, "{name}: complete in quarantine");
+        release(&t, &id, &["all"], "checked", "ana").ok();
+        let published = read_package(&out);
+        for (rel, bytes) in kept.iter().filter(|(k, _)| k.ends_with(".dcm")) {
+            assert_eq!(published.get(rel), Some(bytes), "{name}: {rel}");
+        }
+        assert!(!t.archive().join("quarantine").join(&id).exists());
+    }
+}

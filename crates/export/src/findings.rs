@@ -184,9 +184,11 @@ impl Judge<'_> {
                 }
                 let blocking = self.blocking_level && f.is_blocking();
                 let structural = p.finding != "value";
-                let accepted = (blocking && !unreadable.contains(raw_file))
-                    .then_some(())
-                    .and_then(|()| p.tag.as_deref())
+                let acceptable = blocking && !unreadable.contains(raw_file);
+                let accepted = p
+                    .tag
+                    .as_deref()
+                    .filter(|_| acceptable)
                     .filter(|tag| {
                         self.profile
                             .accepts()

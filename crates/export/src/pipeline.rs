@@ -58,7 +58,7 @@ use crate::deid_file::deidentify_with;
 use crate::findings::{FindingRecord, Judge};
 use crate::manifest::{self, Manifest};
 use crate::package::{Package, PackageError, PackageKind};
-use crate::quarantine::{Entry, Quarantine, QuarantineError, QuarantineRecord};
+use crate::quarantine::{Entry, Quarantine, QuarantineError, QuarantineInfo, QuarantineRecord};
 use crate::regroup::{self, Placement, RegroupWarning};
 
 /// What to export, how, and where.
@@ -443,36 +443,22 @@ pub fn export(
             files: plan.len() + 2,
             bytes: bytes + sealed.json.len() as u64 + sealed.csv.len() as u64,
             values_searched: auditor.searched_values(),
-            findings: sealed.findings,
+            findings: sealed.findings.clone(),
         };
         if sealed.records.iter().any(FindingRecord::awaits_acceptance) {
-            let record = QuarantineRecord {
-                format: String::new(),
-                id: String::new(),
-                created: String::new(),
-                destination: req.out.clone(),
-                kind: package.kind(),
-                force: req.force,
-                key_file: req
-                    .key_file
-                    .as_ref()
-                    .map(|k| std::path::absolute(k).unwrap_or_else(|_| k.clone())),
-                level: manifest.level.clone(),
-                options: manifest.options.clone(),
-                blank_identifiers: manifest.blank_identifiers,
-                profile_digest: manifest.profile_digest.clone(),
-                key_fingerprint: manifest.key_fingerprint.clone(),
-                package_digest: hex::encode(Sha256::digest(&sealed.json)),
-                counts: manifest.counts.clone(),
-                audited_files: audit.files,
-                findings: sealed.records.clone(),
-                archive_subjects: plan
-                    .iter()
-                    .map(|p| p.record.subject.clone())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
-            };
+            let subjects: BTreeSet<String> =
+                plan.iter().map(|p| p.record.subject.clone()).collect();
+            let record = QuarantineRecord::new(
+                &manifest,
+                &sealed,
+                QuarantineInfo {
+                    destination: &req.out,
+                    force: req.force,
+                    key_file: req.key_file.as_deref(),
+                    audited_files: audit.files,
+                    archive_subjects: subjects.into_iter().collect(),
+                },
+            );
             let entry = Quarantine::of(archive.root()).admit(package, record)?;
             return Ok(ExportSummary {
                 published: None,

@@ -28,8 +28,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{FindingRecord, Tally, tally};
-use crate::manifest::Counts;
+use sha2::{Digest, Sha256};
+
+use crate::findings::{FindingRecord, Sealed, Tally, tally};
+use crate::manifest::{Counts, Manifest};
 use crate::package::{Package, PackageError, PackageKind, rand_suffix, rename_noreplace};
 
 /// The quarantine's folder in the archive.
@@ -145,7 +147,48 @@ pub struct QuarantineRecord {
     pub archive_subjects: Vec<String>,
 }
 
+/// What the export knows of a package beyond its manifest, for its quarantine record.
+#[derive(Debug)]
+pub struct QuarantineInfo<'a> {
+    /// Where it was to be published.
+    pub destination: &'a Path,
+    /// Whether the export could replace a depot package there.
+    pub force: bool,
+    /// The key file used, if any.
+    pub key_file: Option<&'a Path>,
+    /// Files audited.
+    pub audited_files: usize,
+    /// Archive codes of its subjects.
+    pub archive_subjects: Vec<String>,
+}
+
 impl QuarantineRecord {
+    /// The record of a package with `manifest`, sealed as `sealed` (ID and time are given when
+    /// the entry is written, see [`Quarantine::admit`]).
+    pub fn new(manifest: &Manifest, sealed: &Sealed, info: QuarantineInfo<'_>) -> QuarantineRecord {
+        QuarantineRecord {
+            format: RECORD_FORMAT.to_string(),
+            id: String::new(),
+            created: String::new(),
+            destination: info.destination.to_path_buf(),
+            kind: PackageKind::for_destination(info.destination),
+            force: info.force,
+            key_file: info
+                .key_file
+                .map(|k| std::path::absolute(k).unwrap_or_else(|_| k.to_path_buf())),
+            level: manifest.level.clone(),
+            options: manifest.options.clone(),
+            blank_identifiers: manifest.blank_identifiers,
+            profile_digest: manifest.profile_digest.clone(),
+            key_fingerprint: manifest.key_fingerprint.clone(),
+            package_digest: hex::encode(Sha256::digest(&sealed.json)),
+            counts: manifest.counts.clone(),
+            audited_files: info.audited_files,
+            findings: sealed.records.clone(),
+            archive_subjects: info.archive_subjects,
+        }
+    }
+
     /// Counts of the findings by status.
     pub fn tally(&self) -> Tally {
         tally(&self.findings)
@@ -715,7 +758,7 @@ mod tests {
         assert_eq!(listed.damaged.len(), 2);
         assert_eq!(listed.leftovers.len(), 4);
         let removed = q.clean_leftovers().expect("clean");
-        assert_eq!(removed, [dead.clone()]);
+        assert_eq!(removed, std::slice::from_ref(&dead));
         assert!(!dead.exists() && live.exists());
         assert!(!q.dir().join(".incoming-Q00000000-1.lock").exists());
         assert_eq!(
