@@ -150,6 +150,18 @@ fn parts(f: &Finding) -> Parts {
     }
 }
 
+impl Judge<'_> {
+    /// Whether the findings of one file include one that blocks publication (blocking, and
+    /// not accepted by the profile).
+    pub fn blocks(&self, file_findings: &[Finding]) -> bool {
+        self.blocking_level
+            && self
+                .records(file_findings, &|f| f.to_string())
+                .iter()
+                .any(FindingRecord::awaits_acceptance)
+    }
+}
+
 /// The kind of a finding: the attribute label it names, or its type.
 pub fn kind_of(f: &Finding) -> String {
     parts(f).kind
@@ -402,10 +414,17 @@ mod tests {
             }
         );
 
+        assert!(
+            !judge.blocks(&findings[..1]),
+            "a file with accepted findings only"
+        );
+        assert!(judge.blocks(&findings[..2]));
+        assert!(judge.blocks(&findings[6..]), "unreadable: nothing accepted");
         let advisory = Judge {
             blocking_level: false,
             ..judge
         };
+        assert!(!advisory.blocks(&findings));
         let r = advisory.records(&findings, &mask);
         assert!(r.iter().all(|r| !r.blocking && r.accepted.is_none()));
         assert_eq!(tally(&r).advisory, findings.len());

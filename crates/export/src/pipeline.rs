@@ -58,7 +58,9 @@ use crate::deid_file::deidentify_with;
 use crate::findings::{FindingRecord, Judge};
 use crate::manifest::{self, Manifest};
 use crate::package::{Package, PackageError, PackageKind};
-use crate::quarantine::{Entry, Quarantine, QuarantineError, QuarantineInfo, QuarantineRecord};
+use crate::quarantine::{
+    Entry, Manifests, Quarantine, QuarantineError, QuarantineInfo, QuarantineRecord, SpoolSlot,
+};
 use crate::regroup::{self, Placement, RegroupWarning};
 
 /// What to export, how, and where.
@@ -375,6 +377,15 @@ pub fn export(
         Some(Auditor::new(&needles, Rules::for_profile(profile))?)
     };
     let mut package = Package::create(&req.out, req.force)?;
+    // A file whose findings block publication is held back in the archive's quarantine, never
+    // staged beside the destination.
+    let at = archive::db::now();
+    let judge = Judge {
+        blocking_level: blocking,
+        profile,
+        at: &at,
+    };
+    let spool = SpoolSlot::new(&Quarantine::of(archive.root()));
     observer.phase("writing", plan.len() as u64);
     // Three workers per core: while one waits on a read or a write, another computes. Each
     // holds one file in and one out, so memory stays bounded.
@@ -382,7 +393,13 @@ pub fn export(
     let write_all = || -> Vec<Result<Written, (String, String)>> {
         plan.par_iter()
             .map(|p| {
-                let r = write_one(&deid, &subjects, p, original, auditor.as_ref(), &package);
+                let sinks = Sinks {
+                    auditor: auditor.as_ref(),
+                    judge: &judge,
+                    package: &package,
+                    spool: &spool,
+                };
+                let r = write_one(&deid, &subjects, p, original, &sinks);
                 observer.advance();
                 r
             })
@@ -428,24 +445,18 @@ pub fn export(
         for n in &names {
             findings.extend(auditor.scan_path(n));
         }
-        let at = archive::db::now();
-        let judge = Judge {
-            blocking_level: blocking,
-            profile,
-            at: &at,
-        };
         let sealed =
             crate::findings::seal(&mut manifest, auditor, findings, &judge, plan.len() + 2);
         let bytes: u64 = files.values().map(|w| w.bytes).sum();
-        package.add("manifest.json", &sealed.json)?;
-        package.add("manifest.csv", &sealed.csv)?;
         let audit = AuditReport {
             files: plan.len() + 2,
             bytes: bytes + sealed.json.len() as u64 + sealed.csv.len() as u64,
             values_searched: auditor.searched_values(),
             findings: sealed.findings.clone(),
         };
-        if sealed.records.iter().any(FindingRecord::awaits_acceptance) {
+        // (A held-back file always has a finding awaiting acceptance; the second test is a
+        // safety net.)
+        if sealed.records.iter().any(FindingRecord::awaits_acceptance) || !spool.is_empty() {
             let subjects: BTreeSet<String> =
                 plan.iter().map(|p| p.record.subject.clone()).collect();
             let record = QuarantineRecord::new(
@@ -459,7 +470,13 @@ pub fn export(
                     archive_subjects: subjects.into_iter().collect(),
                 },
             );
-            let entry = Quarantine::of(archive.root()).admit(package, record)?;
+            let order: Vec<String> = plan.iter().map(|p| p.rel.clone()).collect();
+            let manifests = Manifests {
+                json: &sealed.json,
+                csv: &sealed.csv,
+            };
+            let entry =
+                Quarantine::of(archive.root()).admit(package, spool, manifests, &order, record)?;
             return Ok(ExportSummary {
                 published: None,
                 quarantined: Some(entry),
@@ -473,6 +490,8 @@ pub fn export(
                 elapsed: started.elapsed(),
             });
         }
+        package.add("manifest.json", &sealed.json)?;
+        package.add("manifest.csv", &sealed.csv)?;
         records = sealed.records;
         report = Some(audit);
     } else {
@@ -1221,13 +1240,20 @@ struct Written {
     warnings: Vec<String>,
 }
 
+/// Where `write_one` audits and puts a file.
+struct Sinks<'a> {
+    auditor: Option<&'a Auditor>,
+    judge: &'a Judge<'a>,
+    package: &'a Package,
+    spool: &'a SpoolSlot,
+}
+
 fn write_one(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     p: &Planned,
     original: bool,
-    auditor: Option<&Auditor>,
-    package: &Package,
+    sinks: &Sinks<'_>,
 ) -> Result<Written, (String, String)> {
     let fail = |reason: String| (p.rel.clone(), reason);
     let input = read_stored(&p.record).map_err(fail)?;
@@ -1265,14 +1291,23 @@ fn write_one(
         let sha = hex::encode(Sha256::digest(&out));
         (out, warnings, sha)
     };
-    let findings = auditor
+    let findings = sinks
+        .auditor
         .map(|a| a.scan_file(&p.rel, &bytes))
         .unwrap_or_default();
-    // Staged whatever was found: a package with findings is kept whole, in quarantine if
-    // they block publication.
-    package
-        .add(&p.rel, &bytes)
-        .map_err(|e| fail(e.to_string()))?;
+    // A file whose findings block publication is held back in the archive's quarantine (the
+    // package waits there, whole); never staged beside the destination.
+    if sinks.judge.blocks(&findings) {
+        sinks
+            .spool
+            .add(&p.rel, &bytes)
+            .map_err(|e| fail(e.to_string()))?;
+    } else {
+        sinks
+            .package
+            .add(&p.rel, &bytes)
+            .map_err(|e| fail(e.to_string()))?;
+    }
     Ok(Written {
         sha256,
         bytes: bytes.len() as u64,

@@ -23,16 +23,20 @@
 //! when no live process holds them.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
 
+mod admit;
+
+pub use admit::{Manifests, SpoolSlot};
+
 use crate::findings::{FindingRecord, Sealed, Tally, tally};
 use crate::manifest::{Counts, Manifest};
-use crate::package::{Package, PackageError, PackageKind, rand_suffix, rename_noreplace};
+use crate::package::{PackageError, PackageKind, rand_suffix, rename_noreplace};
 
 /// The quarantine's folder in the archive.
 pub const QUARANTINE_DIR: &str = "quarantine";
@@ -92,7 +96,7 @@ pub enum QuarantineError {
     Package(#[from] PackageError),
 }
 
-fn io<'a>(
+pub(crate) fn io<'a>(
     action: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> QuarantineError + 'a {
@@ -258,7 +262,7 @@ pub fn parse_id(s: &str) -> Result<String, QuarantineError> {
     }
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     let mut bytes = [0u8; ID_CHARS];
     if getrandom::fill(&mut bytes).is_err() {
         // No system randomness: the time and process (an ID names, it does not protect).
@@ -287,7 +291,7 @@ fn same_file(_f: &File, path: &Path) -> bool {
     path.exists()
 }
 
-fn sync_dir(dir: &Path) -> Result<(), QuarantineError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), QuarantineError> {
     archive::store::fsync_dir(dir).map_err(io("cannot sync", dir))
 }
 
@@ -301,72 +305,12 @@ fn try_lock(path: &Path) -> Result<Option<File>, QuarantineError> {
     }
 }
 
-/// Moves `from` to `to` (which must not exist): a rename on one file system, else a copy,
-/// synced, and the removal of `from`.
-fn move_staged(from: &Path, to: &Path, kind: PackageKind) -> Result<(), QuarantineError> {
-    match rename_noreplace(from, to) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {}
-        Err(e) => return Err(io("cannot move the package into", to)(e)),
-    }
-    match kind {
-        PackageKind::Zip => copy_file(from, to)?,
-        PackageKind::Folder => {
-            for e in walkdir::WalkDir::new(from).sort_by_file_name() {
-                let e = e.map_err(|e| io("cannot read", from)(e.into()))?;
-                let rel = e.path().strip_prefix(from).unwrap_or(e.path());
-                let target = to.join(rel);
-                if e.file_type().is_dir() {
-                    fs::create_dir(&target).map_err(io("cannot create", &target))?;
-                } else {
-                    copy_file(e.path(), &target)?;
-                }
-            }
-            for e in walkdir::WalkDir::new(to).contents_first(true) {
-                let e = e.map_err(|e| io("cannot read", to)(e.into()))?;
-                if e.file_type().is_dir() {
-                    sync_dir(e.path())?;
-                }
-            }
-        }
-    }
-    remove_any(from).map_err(io("cannot remove", from))
-}
-
-fn copy_file(from: &Path, to: &Path) -> Result<(), QuarantineError> {
-    let mut src = File::open(from).map_err(io("cannot open", from))?;
-    let mut dst = File::create_new(to).map_err(io("cannot create", to))?;
-    std::io::copy(&mut src, &mut dst).map_err(io("cannot copy to", to))?;
-    dst.sync_all().map_err(io("cannot sync", to))
-}
-
-fn remove_any(p: &Path) -> std::io::Result<()> {
+pub(crate) fn remove_any(p: &Path) -> std::io::Result<()> {
     match fs::symlink_metadata(p) {
         Ok(m) if m.is_dir() => fs::remove_dir_all(p),
         Ok(_) => fs::remove_file(p),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
-    }
-}
-
-/// Removes an incoming folder (and its lock) unless it was handed over.
-struct Incoming {
-    dir: PathBuf,
-    lock_path: PathBuf,
-    _lock: File,
-    staged: Option<PathBuf>,
-    done: bool,
-}
-
-impl Drop for Incoming {
-    fn drop(&mut self) {
-        if let Some(s) = &self.staged {
-            let _ = remove_any(s);
-        }
-        if !self.done {
-            let _ = remove_any(&self.dir);
-        }
-        let _ = fs::remove_file(&self.lock_path);
     }
 }
 
@@ -381,85 +325,6 @@ impl Quarantine {
     /// Its folder.
     pub fn dir(&self) -> &Path {
         &self.dir
-    }
-
-    /// Puts a finished package in quarantine under a new ID, with `record` (whose `id` and
-    /// `created` are filled in here; `destination` is made absolute). The package's staging
-    /// place is moved (or, across file systems, copied) in; on any failure, neither it nor
-    /// anything in the quarantine is left behind.
-    pub fn admit(
-        &self,
-        package: Package,
-        mut record: QuarantineRecord,
-    ) -> Result<Entry, QuarantineError> {
-        record.destination =
-            std::path::absolute(&record.destination).unwrap_or_else(|_| record.destination.clone());
-        if record.destination.to_str().is_none() {
-            return Err(QuarantineError::Destination(record.destination));
-        }
-        let created = !self.dir.is_dir();
-        fs::create_dir_all(&self.dir).map_err(io("cannot create", &self.dir))?;
-        if created && let Some(parent) = self.dir.parent() {
-            sync_dir(parent)?;
-        }
-        let nonce = format!("{:x}", rand_suffix());
-        let id = new_id();
-        let dir = self.dir.join(format!("{INCOMING}{id}-{nonce}"));
-        let lock_path = self.dir.join(format!("{INCOMING}{id}-{nonce}.lock"));
-        let lock = File::create_new(&lock_path).map_err(io("cannot create", &lock_path))?;
-        lock.lock().map_err(io("cannot lock", &lock_path))?;
-        let (staged, kind) = match package.into_staged() {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = fs::remove_file(&lock_path);
-                return Err(e.into());
-            }
-        };
-        let mut incoming = Incoming {
-            dir: dir.clone(),
-            lock_path,
-            _lock: lock,
-            staged: Some(staged.clone()),
-            done: false,
-        };
-        fs::create_dir(&dir).map_err(io("cannot create", &dir))?;
-        record.kind = kind;
-        let mut entry = Entry {
-            record,
-            path: dir.clone(),
-        };
-        move_staged(&staged, &entry.package_path(), kind)?;
-        incoming.staged = None;
-        let mut id = id;
-        loop {
-            entry.record.id.clone_from(&id);
-            entry.record.created = archive::db::now();
-            entry.record.format = RECORD_FORMAT.to_string();
-            let json = serde_json::to_vec_pretty(&entry.record).map_err(|e| {
-                io("cannot write", &dir)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-            })?;
-            let record_path = dir.join(RECORD);
-            let _ = fs::remove_file(&record_path);
-            let mut f =
-                File::create_new(&record_path).map_err(io("cannot create", &record_path))?;
-            f.write_all(&json)
-                .and_then(|()| f.write_all(b"\n"))
-                .and_then(|()| f.sync_all())
-                .map_err(io("cannot write", &record_path))?;
-            sync_dir(&dir)?;
-            let target = self.dir.join(&id);
-            match rename_noreplace(&dir, &target) {
-                Ok(()) => {
-                    incoming.done = true;
-                    sync_dir(&self.dir)?;
-                    entry.path = target;
-                    return Ok(entry);
-                }
-                // One in a trillion: the ID is taken. Take another.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => id = new_id(),
-                Err(e) => return Err(io("cannot move into place", &target)(e)),
-            }
-        }
     }
 
     /// Every entry, oldest first, with damaged entries and leftovers of interrupted runs.
@@ -645,6 +510,7 @@ impl Quarantine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::package::Package;
 
     fn record() -> QuarantineRecord {
         QuarantineRecord {
@@ -671,8 +537,54 @@ mod tests {
     fn staged(dest: &Path) -> Package {
         let p = Package::create(dest, false).expect("create");
         p.add("a/1.dcm", b"one").expect("add");
-        p.add("manifest.json", b"{}").expect("add");
+        p.add("b/3.dcm", b"three").expect("add");
         p
+    }
+
+    const MANIFESTS: Manifests<'static> = Manifests {
+        json: b"{}",
+        csv: b"subject\n",
+    };
+    const ORDER: [&str; 3] = ["a/1.dcm", "a/2.dcm", "b/3.dcm"];
+
+    /// Admits `staged(dest)` with a/2.dcm held back in the spool.
+    fn admit(q: &Quarantine, dest: &Path, r: QuarantineRecord) -> Result<Entry, QuarantineError> {
+        let spool = SpoolSlot::new(q);
+        assert!(spool.is_empty());
+        spool.add("a/2.dcm", b"two").expect("spool");
+        assert!(!spool.is_empty());
+        assert!(spool.add("../x.dcm", b"x").is_err(), "names are checked");
+        let order: Vec<String> = ORDER.iter().map(|s| s.to_string()).collect();
+        q.admit(staged(dest), spool, MANIFESTS, &order, r)
+    }
+
+    /// A package's files by name.
+    fn files_of(e: &Entry) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let path = e.package_path();
+        let mut out = std::collections::BTreeMap::new();
+        if path.is_dir() {
+            for f in walkdir::WalkDir::new(&path)
+                .into_iter()
+                .filter_map(Result::ok)
+            {
+                if f.file_type().is_file() {
+                    let rel = f.path().strip_prefix(&path).expect("below");
+                    out.insert(
+                        rel.to_string_lossy().replace('\\', "/"),
+                        fs::read(f.path()).expect("read"),
+                    );
+                }
+            }
+        } else {
+            let mut z = zip::ZipArchive::new(File::open(&path).expect("open")).expect("zip");
+            for i in 0..z.len() {
+                let mut f = z.by_index(i).expect("entry");
+                let mut buf = Vec::new();
+                f.read_to_end(&mut buf).expect("read");
+                out.insert(f.name().expect("name").to_string(), buf);
+            }
+        }
+        out
     }
 
     #[test]
@@ -703,8 +615,36 @@ mod tests {
             let dest = tmp.path().join("out").join(name);
             let mut r = record();
             r.destination = dest.clone();
-            let e = q.admit(staged(&dest), r).expect("admit");
+            let e = admit(&q, &dest, r).expect("admit");
             assert!(e.package_path().exists(), "{name}");
+            let files = files_of(&e);
+            let names: Vec<&str> = files.keys().map(String::as_str).collect();
+            assert_eq!(
+                names,
+                [
+                    "a/1.dcm",
+                    "a/2.dcm",
+                    "b/3.dcm",
+                    "manifest.csv",
+                    "manifest.json"
+                ],
+                "{name}: complete, the held-back file and the manifest included"
+            );
+            assert_eq!(files["a/2.dcm"], b"two");
+            if name.ends_with(".zip") {
+                let z =
+                    zip::ZipArchive::new(File::open(e.package_path()).expect("open")).expect("zip");
+                let order: Vec<String> = z
+                    .file_names()
+                    .map(|n| n.expect("name").into_owned())
+                    .collect();
+                assert_eq!(order[..3], ORDER, "the export's order");
+            }
+            let inside: Vec<String> = fs::read_dir(&e.path)
+                .expect("ls")
+                .map(|d| d.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(inside.len(), 2, "record and package only: {inside:?}");
             assert_eq!(e.record.kind, PackageKind::for_destination(&dest));
             assert_eq!(e.record.format, RECORD_FORMAT);
             assert!(e.record.destination.is_absolute());
@@ -777,7 +717,12 @@ mod tests {
         fs::write(arc.join(QUARANTINE_DIR), b"x").expect("write");
         let dest = tmp.path().join("out").join("pkg");
         let q = Quarantine::of(&arc);
-        assert!(q.admit(staged(&dest), record()).is_err());
+        let spool = SpoolSlot::new(&q);
+        assert!(spool.add("a/2.dcm", b"two").is_err());
+        assert!(
+            q.admit(staged(&dest), spool, MANIFESTS, &[], record())
+                .is_err()
+        );
         let beside: Vec<_> = fs::read_dir(tmp.path().join("out")).expect("ls").collect();
         assert!(beside.is_empty(), "the staged package is removed");
     }
