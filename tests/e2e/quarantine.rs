@@ -415,13 +415,26 @@ fn a_forced_export_is_released_over_the_old_package() {
     assert_eq!(review(&t, &id)["force"], true);
     let old = manifest(&read_package(&t.join("pkg")));
     assert!(old["release"].is_null());
-    release(&t, &id, &["all"], "checked", "ana").ok();
+    // Who accepts: --by, else the login name; with neither, the release is refused.
+    let run = depot(&t)
+        .args(["release", &id, "--reason", "checked", "--accept", "all"])
+        .env("USER", "")
+        .env("LOGNAME", "")
+        .run()
+        .expect_code(2);
+    assert!(run.stderr.contains("give --by"), "{}", run.stderr);
+    depot(&t)
+        .args(["release", &id, "--reason", "checked", "--accept", "all"])
+        .env("USER", "lab-tech")
+        .run()
+        .ok();
     let new = manifest(&read_package(&t.join("pkg")));
     assert_eq!(
         new["release"]["id"],
         id.as_str(),
         "the recorded --force replaced it"
     );
+    assert_eq!(new["release"]["by"], "lab-tech");
 }
 
 #[test]

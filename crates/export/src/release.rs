@@ -540,3 +540,105 @@ fn copy_zip(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Counts;
+    use crate::quarantine::QuarantineRecord;
+
+    fn finding(id: &str, blocking: bool, by_profile: bool) -> FindingRecord {
+        FindingRecord {
+            id: id.to_string(),
+            finding: "value".into(),
+            region: Some("header".into()),
+            file: "P/1/1/00001.dcm".into(),
+            tag: Some("(0008,1090)".into()),
+            kind: "PatientName".into(),
+            blocking,
+            message: "PatientName value found".into(),
+            accepted: by_profile.then(|| Accepted::Profile {
+                profile: "lab".into(),
+                profile_digest: "d".into(),
+                at: "t".into(),
+            }),
+        }
+    }
+
+    fn entry() -> Entry {
+        Entry {
+            record: QuarantineRecord {
+                format: String::new(),
+                id: "Q00000000".into(),
+                created: String::new(),
+                destination: PathBuf::from("/out/pkg"),
+                kind: PackageKind::Folder,
+                force: false,
+                key_file: None,
+                level: "basic".into(),
+                options: vec![],
+                blank_identifiers: false,
+                profile_digest: String::new(),
+                key_fingerprint: String::new(),
+                package_digest: String::new(),
+                counts: Counts::default(),
+                audited_files: 0,
+                findings: vec![
+                    finding("F1", true, false),
+                    finding("F2", true, true),
+                    finding("F3", false, false),
+                    finding("F10", true, false),
+                ],
+                archive_subjects: vec![],
+            },
+            path: PathBuf::from("/arc/quarantine/Q00000000"),
+        }
+    }
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn every_blocking_finding_must_be_accepted() {
+        let e = entry();
+        let (accepted, given) = accepted_ids(&e, &ids(&["f10", "F1", "F1"])).expect("both");
+        assert_eq!(accepted.into_iter().collect::<Vec<_>>(), ["F1", "F10"]);
+        assert_eq!(given, ["F1", "F10"], "in number order, once each");
+        let (accepted, given) = accepted_ids(&e, &ids(&["ALL"])).expect("all");
+        assert_eq!(accepted.len(), 2, "all: the blocking ones not yet accepted");
+        assert_eq!(given, ["all"]);
+        match accepted_ids(&e, &ids(&["F1"])) {
+            Err(ReleaseError::Unaccepted { findings, .. }) => assert_eq!(findings, ["F10"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            accepted_ids(&e, &ids(&["F1", "F10", "F4"])),
+            Err(ReleaseError::UnknownFinding { .. })
+        ));
+        for needless in ["F2", "F3"] {
+            assert!(matches!(
+                accepted_ids(&e, &ids(&["all", needless])),
+                Err(ReleaseError::NotBlocking { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn reasons_and_names_are_plain_text() {
+        assert_eq!(plain_text("reason", "  ok  ", 10).expect("ok"), "ok");
+        for bad in ["", "   ", "a\nb", "a\tb", "\u{1b}[2J", "elevenchars"] {
+            assert!(
+                matches!(
+                    plain_text("reason", bad, 10),
+                    Err(ReleaseError::BadText { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(
+            plain_text("name", "Åsa Öberg", 10).is_ok(),
+            "letters of any script"
+        );
+    }
+}
