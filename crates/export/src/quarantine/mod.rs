@@ -5,7 +5,9 @@
 //! <archive>/quarantine/<ID>/quarantine.json   the record (see QuarantineRecord)
 //! <archive>/quarantine/<ID>/package/          the package as it would have been published,
 //! <archive>/quarantine/<ID>/package.zip       ... or as a zip
-//! <archive>/quarantine/.incoming-<ID>-<n>/    an entry being written (never listed)
+//! <archive>/quarantine/.incoming-<n>/         an entry being written, with the files an
+//!                                             export holds back (never listed; its lock is
+//!                                             .incoming-<n>.lock beside it)
 //! <archive>/quarantine/.removing-<ID>-<n>/    an entry being removed (never listed)
 //! ```
 //!
@@ -14,8 +16,8 @@
 //! never by value, so no path or report of the quarantine carries PHI. (The package itself may:
 //! that is why it is here, inside the archive, and not at its destination.)
 //!
-//! Writes are atomic: an entry is assembled in a hidden `.incoming-…` folder (the staged
-//! package moved in, the record written and synced) and appears under its ID with one rename,
+//! Writes are atomic: an entry is assembled in a hidden `.incoming-…` folder (see `admit.rs`:
+//! the package put together, the record written and synced) and appears under its ID with one rename,
 //! so a crash leaves either nothing listed or a complete entry. Removal is the reverse: one
 //! rename out of sight, then deletion. A release or discard holds an exclusive lock on the
 //! entry's record for its whole run, so two of them never act on one entry. Leftovers of a
