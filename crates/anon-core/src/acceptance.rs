@@ -8,8 +8,9 @@
 //! of sequences, or a whole tag path as the audit prints it (`(0040,A730)[0]/(0040,A160)`),
 //! which covers exactly that element. A structural finding (a private element left, say) is
 //! covered only by an entry naming its exact tag path and kind: an attribute covers it only at
-//! the top level of the data set, where the attribute is the whole path. Findings that name no element (values in paths, the manifest, pixel data,
-//! or files the audit could not parse) are never covered.
+//! the top level of the data set, where the attribute is the whole path. Findings that name no
+//! element (values in paths, the manifest, pixel data) are never covered, and the export
+//! applies no entry to a file the audit could not parse.
 //!
 //! The engine only parses and matches; applying entries to an audit is the export's business.
 //! Entries are part of a profile's digest, so a package records exactly which list accepted

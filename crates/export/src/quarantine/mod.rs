@@ -16,13 +16,13 @@
 //! never by value, so no path or report of the quarantine carries PHI. (The package itself may:
 //! that is why it is here, inside the archive, and not at its destination.)
 //!
-//! Writes are atomic: an entry is assembled in a hidden `.incoming-…` folder (see `admit.rs`:
-//! the package put together, the record written and synced) and appears under its ID with one rename,
-//! so a crash leaves either nothing listed or a complete entry. Removal is the reverse: one
-//! rename out of sight, then deletion. A release or discard holds an exclusive lock on the
-//! entry's record for its whole run, so two of them never act on one entry. Leftovers of a
-//! crash are reported by [`Quarantine::list`] and removed by [`Quarantine::clean_leftovers`]
-//! when no live process holds them.
+//! Writes are atomic: an entry is assembled in a hidden `.incoming-…` folder (see
+//! `admit.rs`: the package put together, the record written and synced) and appears under its
+//! ID with one rename, so a crash leaves either nothing listed or a complete entry. Removal is
+//! the reverse: one rename out of sight, then deletion. A release or discard holds an exclusive
+//! lock on the entry's record for its whole run, so two of them never act on one entry.
+//! Leftovers of a crash are reported by [`Quarantine::list`] and removed by
+//! [`Quarantine::clean_leftovers`] when no live process holds them.
 
 use std::fs::{self, File};
 use std::io::Read;
