@@ -11,5 +11,6 @@ mod audit_rules;
 mod export;
 mod import;
 mod profiles;
+mod quarantine;
 mod query;
 mod synth;

@@ -14,6 +14,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod acceptance;
 mod action;
 mod charset;
 mod clean;
@@ -28,6 +29,7 @@ pub mod table;
 mod values;
 mod written;
 
+pub use acceptance::Acceptance;
 pub use action::Action;
 pub use engine::{Deidentifier, SubjectContext};
 pub use error::{AnonError, KeyError, ProfileError};
