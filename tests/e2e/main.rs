@@ -7,8 +7,10 @@ mod support;
 
 mod anonymize;
 mod audit;
+mod audit_rules;
 mod export;
 mod import;
 mod profiles;
+mod quarantine;
 mod query;
 mod synth;

@@ -28,8 +28,8 @@ const MAX_DEPTH: usize = 64;
 
 /// depot's implementation class UID (a fixed UUID-derived UID) and version name, written into
 /// the file meta of de-identified files in place of the source system's.
-const IMPLEMENTATION_CLASS_UID: &str = "2.25.143286715530302467196658128404227517302";
-const IMPLEMENTATION_VERSION_NAME: &str = "DEPOT_0_1";
+pub(crate) const IMPLEMENTATION_CLASS_UID: &str = "2.25.143286715530302467196658128404227517302";
+pub(crate) const IMPLEMENTATION_VERSION_NAME: &str = "DEPOT_0_1";
 
 /// Attributes holding class or definition UIDs (never instance identity); never remapped.
 const CLASS_UID_TAGS: [Tag; 16] = [
