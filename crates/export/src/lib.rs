@@ -27,5 +27,6 @@ pub mod profile_store;
 pub mod quarantine;
 pub mod regroup;
 pub mod release;
+pub mod staged;
 pub mod tree;
 pub mod written;

@@ -1,13 +1,14 @@
 //! `depot anonymize` as a library call: de-identify files and folder trees outside the archive,
 //! in parallel, into a fresh output folder.
 //!
-//! Each file is read once into memory, de-identified, and written atomically (temporary file in
-//! the target folder, fsync, rename) under a name built from keyed values only. Bad files are
-//! reported with their reason and skipped; the run goes on. Inputs are never modified.
+//! Each file is read once into memory, de-identified, and written atomically under a name built
+//! from keyed values only: to a temporary file in the target folder, made durable with the
+//! other files of its batch and renamed into place ([`crate::staged`]); a file is reported as
+//! written only then. Bad files are reported with their reason and skipped; the run goes on.
+//! Inputs are never modified.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,7 @@ use rayon::prelude::*;
 use thiserror::Error;
 
 use crate::deid_file::{DeidFileError, deidentify_bytes};
+use crate::staged::{self, Pending, Staged};
 
 /// Why a run could not start (per-file problems are reported through [`FileEvent`] instead).
 #[derive(Debug, Error)]
@@ -73,8 +75,8 @@ pub struct TreeRequest {
     pub dry_run: bool,
     /// Extra identifiers to cut from cleaned text (beyond the subject's own).
     pub extra_identifiers: Vec<String>,
-    /// Worker threads; 0 = three per CPU core (at most 16): each file ends in an fsync, so
-    /// more workers than cores keep the CPUs busy while others wait for the disk.
+    /// Worker threads; 0 = three per CPU core (at most 16), so that the CPUs stay busy while
+    /// some workers wait for a read or a write.
     pub workers: usize,
 }
 
@@ -225,28 +227,6 @@ fn prepare_output(req: &TreeRequest) -> Result<(), TreeError> {
     Ok(())
 }
 
-/// Writes `bytes` to `dest` atomically: a temporary file in the same folder, fsync, rename.
-pub fn write_atomic(dest: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = dest.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
-    let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f: File = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, dest)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
 
 /// De-identifies `files` (from [`collect_inputs`]) into `req.output`, calling `on_file` as each
 /// file finishes (from worker threads). Fails only when the run cannot start.
@@ -280,33 +260,72 @@ pub fn anonymize_tree(
             path: req.output.clone(),
             reason: format!("no worker threads: {e}"),
         })?;
-    pool.install(|| {
-        files.par_iter().for_each(|input| {
-            let (outcome, report) = process_one(deid, req, input, &claimed, &bytes_in);
-            match &outcome {
-                FileOutcome::Written { bytes, .. } => {
-                    written.fetch_add(1, Ordering::Relaxed);
-                    bytes_out.fetch_add(*bytes, Ordering::Relaxed);
-                }
-                FileOutcome::WouldWrite { .. } => {
-                    written.fetch_add(1, Ordering::Relaxed);
-                }
-                FileOutcome::Rejected { .. } => {
-                    rejected.fetch_add(1, Ordering::Relaxed);
-                }
-                FileOutcome::Skipped { .. } => {
-                    skipped.fetch_add(1, Ordering::Relaxed);
-                }
+    let finish = |input: &Path, outcome: FileOutcome, report: Option<Report>| {
+        match &outcome {
+            FileOutcome::Written { bytes, .. } => {
+                written.fetch_add(1, Ordering::Relaxed);
+                bytes_out.fetch_add(*bytes, Ordering::Relaxed);
             }
-            if report.as_ref().is_some_and(|r| r.burned_in.is_some()) {
-                burned.fetch_add(1, Ordering::Relaxed);
+            FileOutcome::WouldWrite { .. } => {
+                written.fetch_add(1, Ordering::Relaxed);
             }
-            on_file(FileEvent {
-                input,
-                outcome: &outcome,
-                report: report.as_ref(),
-            });
-        })
+            FileOutcome::Rejected { .. } => {
+                rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            FileOutcome::Skipped { .. } => {
+                skipped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if report.as_ref().is_some_and(|r| r.burned_in.is_some()) {
+            burned.fetch_add(1, Ordering::Relaxed);
+        }
+        on_file(FileEvent {
+            input,
+            outcome: &outcome,
+            report: report.as_ref(),
+        });
+    };
+    // Workers stage files; the committer makes them durable and renames them in batches, and
+    // reports them as written only then.
+    let (staged_tx, staged_rx) =
+        std::sync::mpsc::sync_channel::<Pending<(&Path, u64, Report)>>(staged::BATCH_FILES * 2);
+    std::thread::scope(|scope| {
+        let committer = scope.spawn(move || {
+            staged::run_batches(&req.output, &staged_rx, |(input, bytes, report), dest, r| {
+                let outcome = match r {
+                    Ok(()) => FileOutcome::Written {
+                        output: dest,
+                        bytes,
+                    },
+                    Err(e) => FileOutcome::Rejected {
+                        reason: format!("cannot write {}: {e}", dest.display()),
+                    },
+                };
+                finish(input, outcome, Some(report));
+            })
+        });
+        pool.install(|| {
+            files.par_iter().for_each_with(staged_tx.clone(), |tx, input| {
+                match process_one(deid, req, input, &claimed, &bytes_in) {
+                    Step::Done(outcome, report) => finish(input, outcome, report),
+                    Step::Staged(staged, bytes, report) => {
+                        let item = (input.as_path(), bytes, report);
+                        if let Err(unsent) = tx.send(Pending { staged, item }) {
+                            // The committer is gone (it panicked): nothing is lost, the
+                            // file is reported as not written.
+                            let Pending { staged, item } = unsent.0;
+                            let _ = fs::remove_file(&staged.temp);
+                            let reason = "not written: the run stopped".to_string();
+                            finish(item.0, FileOutcome::Rejected { reason }, Some(item.2));
+                        }
+                    }
+                }
+            })
+        });
+        drop(staged_tx);
+        if let Err(panic) = committer.join() {
+            std::panic::resume_unwind(panic);
+        }
     });
     Ok(TreeSummary {
         files_seen: files.len() as u64,
@@ -335,14 +354,21 @@ fn same_output(deid: &Deidentifier, req: &TreeRequest, first: &Path, output: &[u
         .is_some_and(|r| r.bytes == output)
 }
 
+/// Where a file stands after its worker: done (rejected, skipped, or a dry run's verdict), or
+/// staged and waiting for its batch.
+enum Step {
+    Done(FileOutcome, Option<Report>),
+    Staged(Staged, u64, Report),
+}
+
 fn process_one(
     deid: &Deidentifier,
     req: &TreeRequest,
     input: &Path,
     claimed: &Mutex<HashMap<PathBuf, Claim>>,
     bytes_in: &AtomicU64,
-) -> (FileOutcome, Option<Report>) {
-    let reject = |reason: String| (FileOutcome::Rejected { reason }, None);
+) -> Step {
+    let reject = |reason: String| Step::Done(FileOutcome::Rejected { reason }, None);
     let bytes = match fs::read(input) {
         Ok(b) => b,
         Err(e) => return reject(format!("cannot read: {e}")),
@@ -351,7 +377,7 @@ fn process_one(
     let result = match deidentify_bytes(deid, &bytes, &req.extra_identifiers) {
         Ok(r) => r,
         Err(e @ DeidFileError::Dicomdir) => {
-            return (
+            return Step::Done(
                 FileOutcome::Skipped {
                     reason: e.to_string(),
                 },
@@ -399,23 +425,17 @@ fn process_one(
                 ),
             }
         };
-        return (outcome, Some(result.report));
+        return Step::Done(outcome, Some(result.report));
     }
     if req.dry_run {
-        return (
+        return Step::Done(
             FileOutcome::WouldWrite { output: dest },
             Some(result.report),
         );
     }
-    match write_atomic(&dest, &result.bytes) {
-        Ok(()) => (
-            FileOutcome::Written {
-                output: dest,
-                bytes: result.bytes.len() as u64,
-            },
-            Some(result.report),
-        ),
-        Err(e) => (
+    match staged::stage(&dest, &result.bytes) {
+        Ok(staged) => Step::Staged(staged, result.bytes.len() as u64, result.report),
+        Err(e) => Step::Done(
             FileOutcome::Rejected {
                 reason: format!("cannot write {}: {e}", dest.display()),
             },

@@ -1,6 +1,8 @@
-//! [`super::readable`] for files too big to hold: the file is scanned streaming from disk, and
-//! only when it needs a repair is its header (everything before the top-level Pixel Data; the
-//! whole file if its data set is deflated) read into memory and repaired there.
+//! [`super::readable`] for files on disk whose header alone is wanted, or that are too big to
+//! hold: the file is scanned streaming from disk, and only its header (everything before the
+//! top-level Pixel Data; the whole file if its data set is deflated) is handed to the parser,
+//! from the bytes already read when it lies within them, from a repaired copy when it needs a
+//! repair, else from the file itself.
 
 use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
@@ -9,7 +11,13 @@ use std::path::Path;
 use super::{readable, with_group_length};
 use crate::scan::{self, Encoding, Layout, Options, Reading, ScanError};
 
-/// How much of a file is read to find its meta group (a meta group is a few hundred bytes).
+/// How much of a file is read first: its preamble and meta group, and for nearly every file its
+/// whole header (a CT or MR header is a few kilobytes), so that a header-only reader reads
+/// each file's first bytes once and never its pixel data.
+const FIRST: u64 = 64 << 10;
+
+/// How much of a file is read to find a meta group that is longer than [`FIRST`] and lacks its
+/// group length.
 const HEAD: u64 = 1 << 20;
 
 /// Where to parse a file's header from.
@@ -17,8 +25,9 @@ const HEAD: u64 = 1 << 20;
 pub enum HeaderSource {
     /// The file on disk, as it is.
     Disk,
-    /// This repaired copy of its header (the file's first bytes, with the preamble if it has
-    /// one, up to its top-level Pixel Data).
+    /// These bytes: the file's first bytes, with the preamble if it has one, up to its
+    /// top-level Pixel Data (the whole file when it has none or its data set is deflated),
+    /// repaired where dicom-rs needs it (see [`super::readable`]).
     Memory(Vec<u8>),
 }
 
@@ -43,9 +52,21 @@ pub fn header_source(
     header_only: bool,
 ) -> Result<HeaderSource, FileError> {
     let start = if preamble { 132 } else { 4 };
+    let mut file = File::open(path)?;
     let mut head = Vec::new();
-    File::open(path)?.take(HEAD).read_to_end(&mut head)?;
-    let fixed = with_group_length(&head, start)?;
+    (&mut file).take(FIRST).read_to_end(&mut head)?;
+    let fixed = match with_group_length(&head, start) {
+        Ok(fixed) => fixed,
+        // A meta group without its group length that runs past the first bytes.
+        Err(_) if (head.len() as u64) < size.min(HEAD) => {
+            (&mut file)
+                .take(HEAD - head.len() as u64)
+                .read_to_end(&mut head)?;
+            with_group_length(&head, start)?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    drop(file);
     let head_len = head.len() as u64;
     let first = fixed.unwrap_or(head);
     let repaired_meta = first.len() as u64 != head_len;
@@ -64,7 +85,15 @@ pub fn header_source(
     };
     let layout = scan::check_reader_with(open()?, total, preamble, options)?;
     if !layout.unknown_vr && !repaired_meta {
-        return Ok(HeaderSource::Disk);
+        let end = header_end(&layout, total);
+        return Ok(match usize::try_from(end) {
+            Ok(end) if end <= first.len() => {
+                let mut header = first;
+                header.truncate(end);
+                HeaderSource::Memory(header)
+            }
+            _ => HeaderSource::Disk,
+        });
     }
     let mut bytes = Vec::new();
     open()?

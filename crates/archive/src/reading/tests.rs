@@ -272,3 +272,54 @@ fn header_only_scans_stop_at_the_pixel_data() {
     assert_eq!(head.pixel_data, Some(pixel.start..pixel.start));
     assert!(scan::check_reader(cut, cut.len() as u64, true).is_err());
 }
+
+#[test]
+fn headers_are_taken_from_the_first_bytes_read() {
+    use dicom_core::{DataElement, PrimitiveValue};
+    use dicom_object::meta::FileMetaTableBuilder;
+    let dir = tempfile::tempdir().unwrap();
+    // 512 x 512 x 16 bit: the header is a few kilobytes, the pixel data half a megabyte.
+    let spec = InstanceSpec {
+        rows: 512,
+        columns: 512,
+        ..spec(Syntax::ExplicitLittle)
+    };
+    let small = spec.to_bytes().unwrap();
+    // A header longer than the first read: a text value (UT) of 100 kB.
+    let long = {
+        let mut obj = spec.to_object().unwrap();
+        obj.put(DataElement::new(
+            Tag(0x0040, 0xA160),
+            VR::UT,
+            PrimitiveValue::from("x".repeat(100_000)),
+        ));
+        let meta = FileMetaTableBuilder::new()
+            .transfer_syntax(Syntax::ExplicitLittle.uid())
+            .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+            .media_storage_sop_instance_uid(spec.sop_uid.as_str());
+        let mut out = Vec::new();
+        obj.with_meta(meta).unwrap().write_all(&mut out).unwrap();
+        out
+    };
+    for (bytes, in_memory) in [(small, true), (long, false)] {
+        let path = dir.path().join("f.dcm");
+        std::fs::write(&path, &bytes).unwrap();
+        let pixel = scan::check(&bytes, true)
+            .unwrap()
+            .pixel_data_in_file()
+            .unwrap();
+        match header_source(&path, bytes.len() as u64, true, true).unwrap() {
+            HeaderSource::Memory(header) => {
+                assert!(in_memory, "a 100 kB header is parsed from the file");
+                assert_eq!(header, bytes[..pixel.start], "the header, not its pixel data");
+                let obj = parse(&header);
+                assert_eq!(vr_and_text(&obj, tags::SOP_INSTANCE_UID).1, spec.sop_uid);
+                assert!(obj.get(tags::PIXEL_DATA).is_none());
+            }
+            HeaderSource::Disk => {
+                assert!(!in_memory, "a small header is kept from the first read");
+                assert!(pixel.start > 64 << 10);
+            }
+        }
+    }
+}
