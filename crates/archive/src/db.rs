@@ -751,17 +751,17 @@ fn find_instance(
     sop_uid: &str,
 ) -> Result<Option<ExistingInstance>, rusqlite::Error> {
     conn.prepare_cached(FIND_INSTANCE)?
-    .query_row([sop_uid], |r| {
-        Ok(ExistingInstance {
-            id: r.get(0)?,
-            sha256: r.get(1)?,
-            stored_path: r.get(2)?,
-            project_id: r.get(3)?,
-            project: r.get(4)?,
-            subject_code: r.get(5)?,
+        .query_row([sop_uid], |r| {
+            Ok(ExistingInstance {
+                id: r.get(0)?,
+                sha256: r.get(1)?,
+                stored_path: r.get(2)?,
+                project_id: r.get(3)?,
+                project: r.get(4)?,
+                subject_code: r.get(5)?,
+            })
         })
-    })
-    .optional()
+        .optional()
 }
 
 fn stored_path_referenced(conn: &Connection, rel: &str) -> Result<bool, rusqlite::Error> {
@@ -1282,7 +1282,12 @@ mod tests {
         let (dir, mut db) = temp_db();
         let reader = Db::open_reader(&dir.path().join(INDEX_FILE)).unwrap();
         for n in 0..3 {
-            assert!(reader.find_instance(&format!("1.2.1.1.{n}")).unwrap().is_none());
+            assert!(
+                reader
+                    .find_instance(&format!("1.2.1.1.{n}"))
+                    .unwrap()
+                    .is_none()
+            );
         }
         let (project, run) = db.start_run("p", "[]").unwrap();
         let f = facts(Some("P1"), "1.2.1", "1.2.1.1", "1.2.1.1.1", Some(1));

@@ -376,10 +376,13 @@ fn run_batches(
     let workers = if opts.workers > 0 {
         opts.workers.min(MAX_WORKERS)
     } else {
+        // Two per CPU: a worker that waits for a read leaves its CPU to another. More buy
+        // nothing since files are made durable per batch rather than one by one, and each
+        // worker thread keeps the memory of the last header it parsed for the next one.
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
-        (cpus * 2 + 2).clamp(8, 16)
+        (cpus * 2).clamp(4, 16)
     };
     let batch_files = opts.batch_files.clamp(1, MAX_BATCH_FILES);
     let ctx = Ctx {
@@ -1239,6 +1242,16 @@ fn inspect(bytes: &[u8], origin: Origin) -> Result<HeaderFacts, Refusal> {
     // pixel data is rejected here; what dicom-rs would misread is repaired in a copy.
     let readable = crate::reading::readable(bytes, preamble == ReadPreamble::Always)
         .map_err(|e| e.to_string())?;
+    // What the header parse builds (and the repaired copy, if any) comes out of the budget
+    // shared by the workers, until the parsed header is dropped.
+    let copy = if readable.is_copy() {
+        readable.bytes.len() as u64
+    } else {
+        0
+    };
+    let _memory = crate::memory::Budget::global()
+        .acquire(&readable.layout.header_cost, copy)
+        .map_err(|e| e.to_string())?;
     // dicom-rs now only needs the header.
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
@@ -1336,12 +1349,20 @@ fn prepare_big_file(
     // that needs repairs is copied into memory and repaired there.
     let scanned =
         crate::reading::header_source(path, size, preamble == ReadPreamble::Always, false);
-    let header = match scanned {
+    let (header, layout) = match scanned {
         Ok(h) => h,
         Err(e) => return reject(source, e.to_string(), None, Some(size)),
     };
+    let held = match &header {
+        HeaderSource::Memory(bytes) => bytes.len() as u64,
+        HeaderSource::Disk => 0,
+    };
     let facts = {
         let _one_at_a_time = ctx.big_file.lock();
+        let _memory = match crate::memory::Budget::global().acquire(&layout.header_cost, held) {
+            Ok(permit) => permit,
+            Err(e) => return reject(source, e.to_string(), None, Some(size)),
+        };
         let options = OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .read_preamble(preamble);

@@ -29,6 +29,7 @@ pub mod db;
 pub mod error;
 pub mod grouping;
 pub mod import;
+pub mod memory;
 pub mod reading;
 pub mod records;
 pub mod scan;

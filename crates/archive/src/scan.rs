@@ -39,6 +39,8 @@ use dicom_dictionary_std::StandardDataDictionary;
 use dicom_encoding::transfer_syntax::{Codec, Endianness, TransferSyntaxIndex};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
+use crate::memory::ParseCost;
+
 /// Deepest sequence nesting accepted.
 pub const MAX_DEPTH: usize = 64;
 
@@ -216,6 +218,11 @@ pub struct Layout {
     /// undefined length. dicom-rs would keep the first as bytes and misread the second; parse
     /// [`crate::reading::readable`]'s copy instead of these bytes.
     pub unknown_vr: bool,
+    /// What a parse of the header (everything before the top-level Pixel Data) builds in
+    /// memory ([`crate::memory`]). A header-only walk counts only this.
+    pub header_cost: ParseCost,
+    /// What a parse of the whole data set builds in memory.
+    pub cost: ParseCost,
 }
 
 impl Layout {
@@ -532,6 +539,11 @@ pub fn check_data_set(
     Ok(walk.layout(0, transfer_syntax))
 }
 
+/// How often `byte` occurs in `bytes`.
+fn count_byte(byte: u8, bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == byte).count() as u64
+}
+
 /// The data set's encoding, or the refusal dicom-rs would give.
 fn resolve(transfer_syntax: &str) -> Result<Encoding, ScanError> {
     if transfer_syntax
@@ -746,6 +758,9 @@ struct Walk {
     pixel_data: Option<Range<u64>>,
     after_pixel_data: bool,
     unknown_vr: bool,
+    /// What parsing builds: before the top-level Pixel Data, and in all.
+    header_cost: ParseCost,
+    cost: ParseCost,
 }
 
 /// What ended a run of elements.
@@ -765,7 +780,65 @@ impl Walk {
             pixel_data: None,
             after_pixel_data: false,
             unknown_vr: false,
+            header_cost: ParseCost::default(),
+            cost: ParseCost::default(),
         }
+    }
+
+    /// Counts what the parser builds for something found now (in the header too while the
+    /// top-level Pixel Data has not been passed).
+    fn count(&mut self, add: impl Fn(&mut ParseCost)) {
+        add(&mut self.cost);
+        if self.pixel_data.is_none() {
+            add(&mut self.header_cost);
+        }
+    }
+
+    /// Counts an element with a value of `len` bytes, and its parts when it is multi-valued
+    /// text, and moves past the value. The parts are counted in the bytes: in place when the
+    /// source holds them, else read through in pieces.
+    fn count_and_skip(
+        &mut self,
+        src: &mut impl Source,
+        h: &Header,
+        len: u64,
+    ) -> Result<(), ScanError> {
+        let parts = if !self.splits_text(h) || len == 0 {
+            skip(src, h.group, h.element, len)?;
+            0
+        } else if let Some(bytes) = usize::try_from(len).ok().and_then(|n| src.peek(n)) {
+            let parts = count_byte(b'\\', bytes);
+            skip(src, h.group, h.element, len)?;
+            parts
+        } else {
+            let mut parts = 0;
+            let mut left = len;
+            let mut piece = [0u8; 4096];
+            while left > 0 {
+                let n = usize::try_from(left.min(piece.len() as u64)).unwrap_or(piece.len());
+                let buf = piece.get_mut(..n).unwrap_or_default();
+                let short = ScanError::Length {
+                    group: h.group,
+                    element: h.element,
+                    declared: len,
+                    remaining: len - left,
+                };
+                match src.read_header(buf) {
+                    Ok(true) => {}
+                    Ok(false) | Err(ScanError::Truncated { .. }) => return Err(short),
+                    Err(e) => return Err(e),
+                }
+                parts += count_byte(b'\\', buf);
+                left -= n as u64;
+            }
+            parts
+        };
+        self.count(|c| {
+            c.elements += 1;
+            c.value_bytes = c.value_bytes.saturating_add(len);
+            c.text_parts = c.text_parts.saturating_add(parts);
+        });
+        Ok(())
     }
 
     fn layout(self, data_set_start: u64, transfer_syntax: &str) -> Layout {
@@ -778,6 +851,8 @@ impl Walk {
             pixel_data_is_last: self.pixel_data.is_some() && !self.after_pixel_data,
             pixel_data: self.pixel_data,
             unknown_vr: self.unknown_vr,
+            header_cost: self.header_cost,
+            cost: self.cost,
         }
     }
 
@@ -874,6 +949,7 @@ impl Walk {
                 }
                 // dicom-rs asks "is it a sequence (VR SQ)?" before "is it encapsulated
                 // pixel data?", so Pixel Data declared SQ is a sequence of data sets.
+                self.count(|c| c.elements += 1);
                 if is_pixel && h.vr.as_ref() != Some(b"SQ") {
                     if self.in_un > 0 {
                         // Implicit VR Little Endian has no encapsulated pixel data.
@@ -902,12 +978,20 @@ impl Walk {
                     )));
                 }
                 if self.is_sequence(&h) {
+                    self.count(|c| c.elements += 1);
                     let seq_end = src.position().saturating_add(len);
                     self.sequence(src, depth + 1, Some(seq_end))?;
                 } else {
                     self.check_value_size(&h, len)?;
                     self.check_value_count(src, &h, len)?;
-                    skip(src, h.group, h.element, len)?;
+                    if top && is_pixel {
+                        // Held as it is, and never part of the header.
+                        self.cost.elements += 1;
+                        self.cost.value_bytes = self.cost.value_bytes.saturating_add(len);
+                        skip(src, h.group, h.element, len)?;
+                    } else {
+                        self.count_and_skip(src, &h, len)?;
+                    }
                 }
             }
             if top && is_pixel && self.pixel_data.is_none() {
@@ -955,13 +1039,32 @@ impl Walk {
         if len < LONG {
             return Ok(());
         }
+        let split = self.splits_text(h);
+        let Some(bytes) = split.then(|| src.peek(len as usize)).flatten() else {
+            return Ok(());
+        };
+        let parts = bytes.iter().filter(|b| **b == b'\\').count() as u64 + 1;
+        // Real multi-valued data (contour points "12.5\-3.25\...") has parts of several
+        // bytes; one part per two bytes or fewer is no data.
+        if parts > len / 2 {
+            return Err(ScanError::Malformed(format!(
+                "element ({:04X},{:04X}) holds {parts} values in {len} bytes",
+                h.group, h.element
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether dicom-rs splits the element's value on backslashes into strings of their own
+    /// (multi-valued text VRs).
+    fn splits_text(&self, h: &Header) -> bool {
         let vr = match h.vr {
             Some(vr) => VR::from_binary(vr),
             None => StandardDataDictionary
                 .by_tag(Tag(h.group, h.element))
                 .map(|e| e.vr().relaxed()),
         };
-        let split = matches!(
+        matches!(
             vr,
             Some(
                 VR::AE
@@ -978,20 +1081,7 @@ impl Walk {
                     | VR::UC
                     | VR::UI
             )
-        );
-        let Some(bytes) = split.then(|| src.peek(len as usize)).flatten() else {
-            return Ok(());
-        };
-        let parts = bytes.iter().filter(|b| **b == b'\\').count() as u64 + 1;
-        // Real multi-valued data (contour points "12.5\-3.25\...") has parts of several
-        // bytes; one part per two bytes or fewer is no data.
-        if parts > len / 2 {
-            return Err(ScanError::Malformed(format!(
-                "element ({:04X},{:04X}) holds {parts} values in {len} bytes",
-                h.group, h.element
-            )));
-        }
-        Ok(())
+        )
     }
 
     /// Whether a defined-length element is a sequence: by its explicit VR, or in implicit VR
@@ -1032,6 +1122,9 @@ impl Walk {
                     element: 0xE000,
                 });
             };
+            if h.tag() == ITEM {
+                self.count(|c| c.items += 1);
+            }
             match h.tag() {
                 SEQ_END if end.is_none() => return Ok(()),
                 ITEM if h.len == UNDEFINED => {
@@ -1086,7 +1179,11 @@ impl Walk {
             };
             match h.tag() {
                 SEQ_END => return Ok(()),
-                ITEM if h.len != UNDEFINED => skip(src, h.group, h.element, u64::from(h.len))?,
+                ITEM if h.len != UNDEFINED => {
+                    let len = u64::from(h.len);
+                    self.cost.value_bytes = self.cost.value_bytes.saturating_add(len);
+                    skip(src, h.group, h.element, len)?;
+                }
                 ITEM => {
                     return Err(ScanError::Malformed(
                         "a pixel data fragment of undefined length".into(),

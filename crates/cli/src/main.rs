@@ -16,6 +16,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than the C library's allocator: glibc gives every thread an arena of its own
+/// and keeps what a thread freed in it, so eight import workers each parsing a large header in
+/// turn kept eight headers' worth of memory resident (550 MB for a folder of crafted files
+/// whose parses the memory budget allowed only two at a time, 145 MB with one arena).
+/// mimalloc returns freed pages to the system, so the budget bounds what stays resident
+/// ([`archive::memory`]); its small allocations are also cheaper for the parser's many maps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// depot: a DICOM archive for research imaging groups.
 #[derive(Debug, Parser)]
 #[command(name = "depot", version, about, long_about = None, propagate_version = true)]

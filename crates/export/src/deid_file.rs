@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anon_core::{AnonError, Deidentifier, Report, SubjectContext};
+use archive::memory::{Budget, Permit};
 use archive::reading::{HeaderSource, Readable};
 use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
@@ -143,8 +144,11 @@ fn parse_raw(bytes: &[u8]) -> Result<DefaultDicomObject, DeidFileError> {
 
 /// Parses the header (up to Pixel Data) of a DICOM file on disk, reading only the header's
 /// bytes unless the file needs repairs (see `prescan`); the structure up to Pixel Data is
-/// checked first.
-pub fn parse_header_file(path: &Path) -> Result<DefaultDicomObject, DeidFileError> {
+/// checked first. The object comes with the memory it holds taken from the process's
+/// [`Budget`]: keep the permit while the object lives.
+pub fn parse_header_file(
+    path: &Path,
+) -> Result<(DefaultDicomObject, Permit<'static>), DeidFileError> {
     let unreadable = |reason: String| DeidFileError::Unreadable { reason };
     let mut head = Vec::with_capacity(132);
     std::fs::File::open(path)
@@ -154,15 +158,23 @@ pub fn parse_header_file(path: &Path) -> Result<DefaultDicomObject, DeidFileErro
     let size = std::fs::metadata(path)
         .map_err(|e| unreadable(format!("cannot read: {e}")))?
         .len();
-    match archive::reading::header_source(path, size, start == 128, true)
-        .map_err(|e| unreadable(e.to_string()))?
-    {
+    let (header, layout) = archive::reading::header_source(path, size, start == 128, true)
+        .map_err(|e| unreadable(e.to_string()))?;
+    let held = match &header {
+        HeaderSource::Memory(bytes) => bytes.len() as u64,
+        HeaderSource::Disk => 0,
+    };
+    let memory = Budget::global()
+        .acquire(&layout.header_cost, held)
+        .map_err(|e| unreadable(e.to_string()))?;
+    let obj = match header {
         HeaderSource::Disk => OpenFileOptions::new()
             .read_until(tags::PIXEL_DATA)
             .open_file(path)
-            .map_err(|e| unreadable(chain(&e))),
-        HeaderSource::Memory(bytes) => parse_from(&bytes, start, true),
-    }
+            .map_err(|e| unreadable(chain(&e)))?,
+        HeaderSource::Memory(bytes) => parse_from(&bytes, start, true)?,
+    };
+    Ok((obj, memory))
 }
 
 fn parse_from(
@@ -312,12 +324,29 @@ pub fn deidentify_with<T>(
         return Ok((extra, bytes, report));
     };
     let readable = prescan(input, start)?;
+    let copy = if readable.is_copy() {
+        readable.bytes.len() as u64
+    } else {
+        0
+    };
     let (input, layout) = (&readable.bytes[..], &readable.layout);
     // Pixel Data can be copied through when nothing but padding follows it (the header-only
     // parse stops at it) and the data set is not deflated (then its bytes are compressed).
     let pixel = layout
         .pixel_data_in_file()
         .filter(|_| layout.pixel_data_is_last && !deid.profile().lists(tags::PIXEL_DATA));
+    // The parsed object, the repaired copy and the encoded result come out of the budget
+    // shared by the workers, until this file is done.
+    let parsed = if pixel.is_some() {
+        &layout.header_cost
+    } else {
+        &layout.cost
+    };
+    let _memory = Budget::global()
+        .acquire(parsed, copy.saturating_add(input.len() as u64))
+        .map_err(|e| DeidFileError::Unreadable {
+            reason: e.to_string(),
+        })?;
     let mut obj = parse_from(input, start, pixel.is_some())?;
     let pixel = pixel.filter(|_| obj.get(tags::PIXEL_DATA).is_none());
     let (ctx, extra) = subject(&obj)?;

@@ -395,9 +395,9 @@ pub fn export(
     };
     let spool = SpoolSlot::new(&Quarantine::of(archive.root()));
     observer.phase("writing", plan.len() as u64);
-    // Three workers per core: while one waits on a read or a write, another computes. Each
-    // holds one file in and one out, so memory stays bounded.
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 3;
+    // Two workers per core: while one waits on a read, another computes. Each holds one file
+    // in and one out, so memory stays bounded.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
     let write_all = || -> Vec<Result<Written, (String, String)>> {
         plan.par_iter()
             .map(|p| {
@@ -966,7 +966,15 @@ fn read_stored(record: &InstanceRecord) -> Result<Vec<u8>, String> {
 /// The header of an archived file, up to Pixel Data, read through a buffer (only the header's
 /// bytes are read). Archived files passed the import's structural length check, so dicom-rs
 /// can read them directly.
-fn read_stored_header(record: &InstanceRecord) -> Result<dicom_object::DefaultDicomObject, String> {
+fn read_stored_header(
+    record: &InstanceRecord,
+) -> Result<
+    (
+        dicom_object::DefaultDicomObject,
+        archive::memory::Permit<'static>,
+    ),
+    String,
+> {
     crate::deid_file::parse_header_file(Path::new(&record.path)).map_err(|e| e.to_string())
 }
 
@@ -1023,7 +1031,7 @@ fn plan_one(
     let facts = subjects
         .get(&record.subject)
         .ok_or_else(|| fail("subject vanished from the index".into()))?;
-    let mut obj = read_stored_header(&record).map_err(fail)?;
+    let (mut obj, _memory) = read_stored_header(&record).map_err(fail)?;
     let raw = deid.subject_context(&obj);
     let mut identity = Vec::new();
     let mut originals = Vec::new();

@@ -51,7 +51,10 @@ pub fn stage(dest: &Path, bytes: &[u8]) -> io::Result<Staged> {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let written = (|| {
-        let mut f: File = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        let mut f: File = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
         f.write_all(bytes)?;
         if !ONE_SYNC {
             f.sync_all()?;
@@ -178,7 +181,10 @@ mod tests {
         let a = dir.path().join("x/a.dcm");
         let b = dir.path().join("x/y/b.dcm");
         let batch = vec![stage(&a, b"aaa").unwrap(), stage(&b, b"bb").unwrap()];
-        assert!(!a.exists() && !b.exists(), "staged files keep temporary names");
+        assert!(
+            !a.exists() && !b.exists(),
+            "staged files keep temporary names"
+        );
         assert!(batch.iter().all(|s| s.temp.exists()));
         let results = commit(dir.path(), &batch);
         assert!(results.iter().all(Result::is_ok), "{results:?}");
@@ -207,6 +213,10 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names.len(), 2, "ok.dcm and the blocking file, no temporary: {names:?}");
+        assert_eq!(
+            names.len(),
+            2,
+            "ok.dcm and the blocking file, no temporary: {names:?}"
+        );
     }
 }

@@ -75,8 +75,8 @@ pub struct TreeRequest {
     pub dry_run: bool,
     /// Extra identifiers to cut from cleaned text (beyond the subject's own).
     pub extra_identifiers: Vec<String>,
-    /// Worker threads; 0 = three per CPU core (at most 16), so that the CPUs stay busy while
-    /// some workers wait for a read or a write.
+    /// Worker threads; 0 = two per CPU core (at most 16), so that the CPUs stay busy while
+    /// some workers wait for a read.
     pub workers: usize,
 }
 
@@ -227,7 +227,6 @@ fn prepare_output(req: &TreeRequest) -> Result<(), TreeError> {
     Ok(())
 }
 
-
 /// De-identifies `files` (from [`collect_inputs`]) into `req.output`, calling `on_file` as each
 /// file finishes (from worker threads). Fails only when the run cannot start.
 pub fn anonymize_tree(
@@ -249,7 +248,7 @@ pub fn anonymize_tree(
         req.workers
     } else {
         std::thread::available_parallelism()
-            .map(|n| n.get() * 3)
+            .map(|n| n.get() * 2)
             .unwrap_or(4)
             .min(16)
     };
@@ -291,36 +290,42 @@ pub fn anonymize_tree(
         std::sync::mpsc::sync_channel::<Pending<(&Path, u64, Report)>>(staged::BATCH_FILES * 2);
     std::thread::scope(|scope| {
         let committer = scope.spawn(move || {
-            staged::run_batches(&req.output, &staged_rx, |(input, bytes, report), dest, r| {
-                let outcome = match r {
-                    Ok(()) => FileOutcome::Written {
-                        output: dest,
-                        bytes,
-                    },
-                    Err(e) => FileOutcome::Rejected {
-                        reason: format!("cannot write {}: {e}", dest.display()),
-                    },
-                };
-                finish(input, outcome, Some(report));
-            })
+            staged::run_batches(
+                &req.output,
+                &staged_rx,
+                |(input, bytes, report), dest, r| {
+                    let outcome = match r {
+                        Ok(()) => FileOutcome::Written {
+                            output: dest,
+                            bytes,
+                        },
+                        Err(e) => FileOutcome::Rejected {
+                            reason: format!("cannot write {}: {e}", dest.display()),
+                        },
+                    };
+                    finish(input, outcome, Some(report));
+                },
+            )
         });
         pool.install(|| {
-            files.par_iter().for_each_with(staged_tx.clone(), |tx, input| {
-                match process_one(deid, req, input, &claimed, &bytes_in) {
-                    Step::Done(outcome, report) => finish(input, outcome, report),
-                    Step::Staged(staged, bytes, report) => {
-                        let item = (input.as_path(), bytes, report);
-                        if let Err(unsent) = tx.send(Pending { staged, item }) {
-                            // The committer is gone (it panicked): nothing is lost, the
-                            // file is reported as not written.
-                            let Pending { staged, item } = unsent.0;
-                            let _ = fs::remove_file(&staged.temp);
-                            let reason = "not written: the run stopped".to_string();
-                            finish(item.0, FileOutcome::Rejected { reason }, Some(item.2));
+            files
+                .par_iter()
+                .for_each_with(staged_tx.clone(), |tx, input| {
+                    match process_one(deid, req, input, &claimed, &bytes_in) {
+                        Step::Done(outcome, report) => finish(input, outcome, report),
+                        Step::Staged(staged, bytes, report) => {
+                            let item = (input.as_path(), bytes, report);
+                            if let Err(unsent) = tx.send(Pending { staged, item }) {
+                                // The committer is gone (it panicked): nothing is lost, the
+                                // file is reported as not written.
+                                let Pending { staged, item } = unsent.0;
+                                let _ = fs::remove_file(&staged.temp);
+                                let reason = "not written: the run stopped".to_string();
+                                finish(item.0, FileOutcome::Rejected { reason }, Some(item.2));
+                            }
                         }
                     }
-                }
-            })
+                })
         });
         drop(staged_tx);
         if let Err(panic) = committer.join() {

@@ -44,13 +44,14 @@ pub enum FileError {
 
 /// Scans the file at `path` (`size` bytes; with a 128-byte preamble when `preamble`) under
 /// [`Reading::Standard`], all of it or, when `header_only`, up to its top-level Pixel Data,
-/// and says where its header is to be parsed from.
+/// and says where its header is to be parsed from, with the layout the scan found (whose
+/// [`Layout::header_cost`] is what parsing that header builds).
 pub fn header_source(
     path: &Path,
     size: u64,
     preamble: bool,
     header_only: bool,
-) -> Result<HeaderSource, FileError> {
+) -> Result<(HeaderSource, Layout), FileError> {
     let start = if preamble { 132 } else { 4 };
     let mut file = File::open(path)?;
     let mut head = Vec::new();
@@ -86,21 +87,22 @@ pub fn header_source(
     let layout = scan::check_reader_with(open()?, total, preamble, options)?;
     if !layout.unknown_vr && !repaired_meta {
         let end = header_end(&layout, total);
-        return Ok(match usize::try_from(end) {
+        let source = match usize::try_from(end) {
             Ok(end) if end <= first.len() => {
                 let mut header = first;
                 header.truncate(end);
                 HeaderSource::Memory(header)
             }
             _ => HeaderSource::Disk,
-        });
+        };
+        return Ok((source, layout));
     }
     let mut bytes = Vec::new();
     open()?
         .take(header_end(&layout, total))
         .read_to_end(&mut bytes)?;
     let copy = readable(&bytes, preamble)?;
-    Ok(HeaderSource::Memory(copy.bytes.into_owned()))
+    Ok((HeaderSource::Memory(copy.bytes.into_owned()), copy.layout))
 }
 
 /// Where the header ends: at the top-level Pixel Data, or the end of the file when there is

@@ -308,10 +308,17 @@ fn headers_are_taken_from_the_first_bytes_read() {
             .unwrap()
             .pixel_data_in_file()
             .unwrap();
-        match header_source(&path, bytes.len() as u64, true, true).unwrap() {
+        match header_source(&path, bytes.len() as u64, true, true)
+            .unwrap()
+            .0
+        {
             HeaderSource::Memory(header) => {
                 assert!(in_memory, "a 100 kB header is parsed from the file");
-                assert_eq!(header, bytes[..pixel.start], "the header, not its pixel data");
+                assert_eq!(
+                    header,
+                    bytes[..pixel.start],
+                    "the header, not its pixel data"
+                );
                 let obj = parse(&header);
                 assert_eq!(vr_and_text(&obj, tags::SOP_INSTANCE_UID).1, spec.sop_uid);
                 assert!(obj.get(tags::PIXEL_DATA).is_none());

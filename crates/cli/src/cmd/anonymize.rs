@@ -61,7 +61,7 @@ pub struct Args {
     /// Write into a non-empty output folder.
     #[arg(long)]
     pub force: bool,
-    /// Worker threads (default: three per CPU core, at most 16).
+    /// Worker threads (default: two per CPU core, at most 16).
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub workers: usize,
     /// Input files or folders, then the output folder.
