@@ -408,6 +408,10 @@ fn run_batches(
         tally,
     };
 
+    // Staged files start reaching the disk while the workers go on (see `flusher`).
+    let _flusher = opts
+        .durable
+        .then(|| crate::flusher::Flusher::start(run_dir.path()));
     std::thread::scope(|s| {
         let discovery = {
             let res_tx = res_tx.clone();
@@ -1167,15 +1171,19 @@ fn prepare_file(
     buf: &mut Vec<u8>,
     origin: Origin,
 ) -> Prepared {
-    let size = match fs::metadata(path) {
-        Ok(m) => m.len(),
+    let opened = File::open(path).and_then(|f| f.metadata().map(|m| (f, m.len())));
+    let (file, size) = match opened {
+        Ok(o) => o,
         Err(e) => return reject(source, format!("cannot read: {e}"), None, None),
     };
     if size > IN_MEMORY_LIMIT {
+        drop(file);
         return prepare_big_file(ctx, reader, path, source, size, origin);
     }
+    // One read of the announced size (and one to see the end), into a buffer the worker keeps.
     buf.clear();
-    if let Err(e) = File::open(path).and_then(|f| f.take(IN_MEMORY_LIMIT + 1).read_to_end(buf)) {
+    buf.reserve(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    if let Err(e) = file.take(IN_MEMORY_LIMIT + 1).read_to_end(buf) {
         return reject(source, format!("cannot read: {e}"), None, Some(size));
     }
     if buf.len() as u64 > IN_MEMORY_LIMIT {

@@ -27,6 +27,7 @@
 
 pub mod db;
 pub mod error;
+pub mod flusher;
 pub mod grouping;
 pub mod import;
 pub mod memory;

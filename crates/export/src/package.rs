@@ -133,6 +133,9 @@ pub struct Package {
     container: Container,
     names: Mutex<HashSet<String>>,
     published: bool,
+    /// Flushes the staging place's file system in the background until [`Package::finish`]
+    /// (see [`archive::flusher`]).
+    flusher: Option<archive::flusher::Flusher>,
 }
 
 impl std::fmt::Debug for Package {
@@ -187,6 +190,7 @@ impl Package {
             container,
             names: Mutex::new(HashSet::new()),
             published: false,
+            flusher: Some(archive::flusher::Flusher::start(&parent)),
         })
     }
 
@@ -303,6 +307,7 @@ impl Package {
 
     /// Completes the container (zip directory written) and makes its bytes durable.
     pub fn finish(&mut self) -> Result<(), PackageError> {
+        self.flusher = None;
         match &self.container {
             Container::Zip { writer } => {
                 let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());

@@ -286,6 +286,7 @@ pub fn anonymize_tree(
     };
     // Workers stage files; the committer makes them durable and renames them in batches, and
     // reports them as written only then.
+    let _flusher = (!req.dry_run).then(|| archive::flusher::Flusher::start(&req.output));
     let (staged_tx, staged_rx) =
         std::sync::mpsc::sync_channel::<Pending<(&Path, u64, Report)>>(staged::BATCH_FILES * 2);
     std::thread::scope(|scope| {
