@@ -13,7 +13,7 @@
 # ratios to `cp -r` and `cp -r + sync`. See docs/performance.md for the method and results.
 #
 # Usage: bench/run.sh [--case small|large|both] [--reps N] [--like FILE] [--files N]
-#                     [--work DIR] [--no-build] [--depot FILE] [--keep]
+#                     [--work DIR] [--no-build] [--depot FILE] [--compare FILE] [--keep]
 #   --case       which case (default both: small, then large)
 #   --reps N     repetitions of the small case (default 3; medians are reported)
 #   --like FILE  the real DICOM file the small case replicates (default: $DEPOT_BENCH_LIKE, else
@@ -24,6 +24,8 @@
 #                first, removed at the end unless --keep
 #   --no-build   use target/release/depot as it is
 #   --depot FILE measure this depot binary instead (e.g. an older build; implies --no-build)
+#   --compare FILE  small case: also run every depot step with this other binary, right after
+#                the same step of the first, in the same rounds (its rows are marked [B])
 #   --keep       keep the scratch folder
 #
 # Needs: cargo, GNU time at /usr/bin/time (Debian: `apt-get install time`), and free space:
@@ -38,6 +40,7 @@ WORK=""
 BUILD=1
 KEEP=0
 DEPOT=""
+COMPARE=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --case) CASE="$2"; shift 2 ;;
@@ -47,8 +50,9 @@ while [[ $# -gt 0 ]]; do
     --work) WORK="$2"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     --depot) DEPOT="$2"; BUILD=0; shift 2 ;;
+    --compare) COMPARE="$2"; shift 2 ;;
     --keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -84,6 +88,12 @@ if [[ ! -x "$DEPOT" ]]; then
   echo "bench/run.sh: no depot binary at $DEPOT" >&2; exit 2
 fi
 DEPOT="$(cd "$(dirname "$DEPOT")" && pwd)/$(basename "$DEPOT")"
+if [[ -n "$COMPARE" ]]; then
+  if [[ ! -x "$COMPARE" ]]; then
+    echo "bench/run.sh: no depot binary at $COMPARE" >&2; exit 2
+  fi
+  COMPARE="$(cd "$(dirname "$COMPARE")" && pwd)/$(basename "$COMPARE")"
+fi
 # With RUST_BACKTRACE set, dicom-rs captures a backtrace for every error it builds, including
 # the end-of-data "error" each audit parse ends with (4 % of an export's CPU): measure what a
 # user's shell gets by default.
@@ -99,7 +109,8 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "cpus: $(nproc) ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo))"
 echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
 echo "disk: $(df -h "$WORK" | awk 'NR==2 {print $1 ", " $2 " total, " $4 " free"}'), filesystem $(stat -f -c %T "$WORK")"
-echo "depot: $("$DEPOT" --version)"
+echo "depot: $("$DEPOT" --version) ($DEPOT)"
+[[ -z "$COMPARE" ]] || echo "[B]: $("$COMPARE" --version) ($COMPARE)"
 echo
 
 # run_once NAME CMD...: runs CMD under /usr/bin/time after a sync. Sets LAST_CODE, LAST_STDERR,
@@ -227,14 +238,28 @@ small_case() {
     local o="$dir/round-$r"
     mkdir -p "$o"
     echo "   round $r"
+    # With --compare, [B] runs right after (odd rounds) or right before (even rounds).
+    local bins=("$DEPOT") tags=("")
+    if [[ -n "$COMPARE" ]]; then
+      if (( r % 2 )); then bins=("$DEPOT" "$COMPARE"); tags=("" " [B]"); else bins=("$COMPARE" "$DEPOT"); tags=(" [B]" ""); fi
+    fi
+    local i
     step "cp -r" cp -r "$dir/dump" "$o/copy-1"
-    step import "$DEPOT" --quiet --archive "$o/archive" import "$dir/dump"
+    for i in "${!bins[@]}"; do
+      step "import${tags[$i]}" "${bins[$i]}" --quiet --archive "$o/archive$i" import "$dir/dump"
+    done
     step "cp -r" cp -r "$dir/dump" "$o/copy-2"
-    step anonymize "$DEPOT" --quiet anonymize --level anonymize-full "$dir/dump" "$o/anon"
+    for i in "${!bins[@]}"; do
+      step "anonymize${tags[$i]}" "${bins[$i]}" --quiet anonymize --level anonymize-full "$dir/dump" "$o/anon$i"
+    done
     step "cp -r" cp -r "$dir/dump" "$o/copy-3"
-    step "export folder" "$DEPOT" --quiet --archive "$o/archive" export --out "$o/export" --level anonymize-full
+    for i in "${!bins[@]}"; do
+      step "export folder${tags[$i]}" "${bins[$i]}" --quiet --archive "$o/archive$i" export --out "$o/export$i" --level anonymize-full
+    done
     step "cp -r" cp -r "$dir/dump" "$o/copy-4"
-    step "export zip" "$DEPOT" --quiet --archive "$o/archive" export --out "$o/export.zip" --level anonymize-full
+    for i in "${!bins[@]}"; do
+      step "export zip${tags[$i]}" "${bins[$i]}" --quiet --archive "$o/archive$i" export --out "$o/export$i.zip" --level anonymize-full
+    done
     step "cp -r + sync" sh -c 'cp -r "$1" "$2" && sync' sh "$dir/dump" "$o/copy-sync"
     rm -rf "$o"
     sync

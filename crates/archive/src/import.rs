@@ -1180,7 +1180,7 @@ fn prepare_file(
         drop(file);
         return prepare_big_file(ctx, reader, path, source, size, origin);
     }
-    // One read of the announced size (and one to see the end), into a buffer the worker keeps.
+    // Into the buffer the worker keeps from file to file.
     buf.clear();
     buf.reserve(usize::try_from(size).unwrap_or(0).saturating_add(1));
     if let Err(e) = file.take(IN_MEMORY_LIMIT + 1).read_to_end(buf) {
