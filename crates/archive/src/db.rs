@@ -235,6 +235,30 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// Runs `op` again while SQLite answers "busy" without waiting. SQLite calls the busy handler
+/// ([`BUSY_TIMEOUT`]) for most lock waits, but not where waiting could deadlock: a connection
+/// that holds a shared lock and needs an exclusive one (switching a new index to WAL, when
+/// another process opens the same new index at the same moment) gets `SQLITE_BUSY` at once.
+/// Giving up then made one of two imports started together on a new archive fail.
+fn when_not_busy<T>(
+    mut op: impl FnMut() -> Result<T, rusqlite::Error>,
+) -> Result<T, rusqlite::Error> {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match op() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Keeps a prepared statement's query plan when new values are bound (SQLite's query planner
 /// stability guarantee). Without it, SQLite re-prepares a statement at every new binding when
 /// a bound value could change its plan, which the instance look-up by SOPInstanceUID (a join of
@@ -258,7 +282,8 @@ impl Db {
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         stable_plans(&conn)?;
-        let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        let _mode: String =
+            when_not_busy(|| conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)))?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn, MIGRATIONS)?;
@@ -1273,6 +1298,22 @@ mod tests {
             );
             let on_disk = std::fs::read_to_string(dir.join(name)).unwrap();
             assert_eq!(&on_disk, sql, "{name} is not the embedded migration {i}");
+        }
+    }
+
+    #[test]
+    fn a_new_index_opened_by_several_at_once_opens_for_all() {
+        for _ in 0..60 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(INDEX_FILE);
+            let opened: Vec<Result<Db, MigrateError>> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..6).map(|_| s.spawn(|| Db::open(&path))).collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for o in opened {
+                let db = o.unwrap();
+                assert_eq!(db.schema_version().unwrap(), Db::schema_version_known());
+            }
         }
     }
 

@@ -149,7 +149,9 @@ fn crafted_files_cannot_take_more_than_the_budget() {
         workers: 8,
         ..ImportOptions::default()
     };
-    let summary = archive.import(&[dump.clone()], &opts, &collect).unwrap();
+    let summary = archive
+        .import(std::slice::from_ref(&dump), &opts, &collect)
+        .unwrap();
     let (_, peak) = rss_kb();
     let grown_mb = peak.saturating_sub(before) / 1024;
 
