@@ -102,6 +102,24 @@ unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 rm -rf "$WORK"
 mkdir -p "$WORK"
 WORK="$(cd "$WORK" && pwd)"
+
+# Refuse to start without room (a full disk fails every step and every other user of the disk):
+# the small case keeps one round's outputs (about 9 copies of 0.53 GB, 13 with --compare), the
+# large case a dump, an archive and one output.
+need_gb=0
+if [[ "$CASE" != large ]]; then
+  if [[ -n "$COMPARE" ]]; then need_gb=8; else need_gb=6; fi
+fi
+if [[ "$CASE" != small ]]; then
+  large_gb=$(( FILES * 6 / 10000 * 3 + 1 ))
+  (( large_gb > need_gb )) && need_gb=$large_gb
+fi
+free_gb=$(df -Pk "$WORK" | awk 'NR==2 { printf "%d", $4 / 1048576 }')
+if (( free_gb < need_gb + 2 )); then
+  echo "bench/run.sh: $free_gb GB free on the disk of $WORK; this run needs about $need_gb GB, plus a margin of 2" >&2
+  rm -rf "$WORK"
+  exit 2
+fi
 export DEPOT_KEY_DIR="$WORK/keys"
 
 echo "== machine"
