@@ -165,7 +165,7 @@ impl Drop for Permit<'_> {
 
 fn describe(cost: &ParseCost) -> String {
     format!(
-        "{} elements, {} sequence items, {} text values parts, {} bytes of values",
+        "{} elements, {} sequence items, {} parts of text values, {} bytes of values",
         cost.elements, cost.items, cost.text_parts, cost.value_bytes
     )
 }

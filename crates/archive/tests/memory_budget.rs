@@ -131,7 +131,7 @@ fn crafted_files_cannot_take_more_than_the_budget() {
     let dump = tmp.path().join("dump");
     std::fs::create_dir(&dump).unwrap();
     // Eight files of 0.9 MB (50,000 items, about 83 MB estimated each), one for each worker;
-    // one of 3 MB (about 290 MB estimated: over the budget); one real instance.
+    // one of 3 MB (about 279 MB estimated: over the budget); one real instance.
     for n in 0..8 {
         write(&dump, &format!("crafted-{n}.dcm"), &crafted(n, 50_000));
     }
