@@ -105,6 +105,13 @@ impl Key {
         format!("H{}", base32_10(&d))
     }
 
+    /// `AE` + 10 base32 characters from HMAC(key, "ae-title" NUL title): the keyed pseudonym
+    /// of an AE title under action C (12 characters, valid in AE).
+    pub(crate) fn ae_title_for(&self, title: &str) -> String {
+        let d = self.mac(&[b"ae-title\0", title.as_bytes()]);
+        format!("AE{}", base32_10(&d))
+    }
+
     /// A day offset in −3650..=−1, from HMAC(key, "date-offset" NUL issuer NUL id).
     pub(crate) fn date_offset_for(&self, patient_id: &str, issuer: &str) -> i32 {
         let d = self.mac(&[

@@ -227,11 +227,11 @@ fn cleanable(tag: Tag, vr: VR, n: usize) -> PrimitiveValue {
     match vr {
         VR::LT | VR::ST | VR::UT | VR::UC => PrimitiveValue::from(long_text(n)),
         VR::LO => PrimitiveValue::from(format!(
-            "{KEEP_LO} {}, {} Muster",
+            "{KEEP_LO} {}, {} Muster {n}",
             short_witness(n),
             short_witness(n + 7)
         )),
-        VR::SH => PrimitiveValue::from(format!("{KEEP_SH} {} Muster", short_witness(n))),
+        VR::SH => PrimitiveValue::from(format!("{KEEP_SH} {} {n}", short_witness(n))),
         VR::AE => PrimitiveValue::from(format!("{}_MUSTER", short_witness(n).to_uppercase())),
         VR::CS => PrimitiveValue::from(format!(
             "{KEEP_CS} {} MUSTER",
@@ -258,7 +258,7 @@ fn cleanable_item(n: usize) -> InMemDicomObject {
         DataElement::new(
             tags::CODE_MEANING,
             VR::LO,
-            PrimitiveValue::from(format!("{KEEP_LO} {}", short_witness(n))),
+            PrimitiveValue::from(format!("{KEEP_LO} {} {n}", short_witness(n))),
         ),
         DataElement::new(
             tags::TEXT_VALUE,
@@ -334,7 +334,7 @@ fn wildcard_elements() -> Vec<InMemElement> {
         DataElement::new(
             Tag(0x5000, 0x2500),
             VR::LO,
-            PrimitiveValue::from(format!("{KEEP_LO} {}", short_witness(0))),
+            PrimitiveValue::from(format!("{KEEP_LO} {} on curve", short_witness(0))),
         ),
         DataElement::new(Tag(0x5000, 0x3000), VR::OB, PrimitiveValue::U8(binary(2).into())),
         DataElement::new(Tag(0x6000, 0x3000), VR::OB, PrimitiveValue::U8(binary(4).into())),
@@ -347,7 +347,7 @@ fn wildcard_elements() -> Vec<InMemElement> {
         DataElement::new(
             Tag(0x0043, 0x1027),
             VR::SH,
-            PrimitiveValue::from(format!("{KEEP_SH} {}", short_witness(6))),
+            PrimitiveValue::from(format!("{KEEP_SH} {} pitch", short_witness(6))),
         ),
         DataElement::new(Tag(0x01F1, 0x0010), VR::LO, PrimitiveValue::from("ELSCINT1")),
         DataElement::new(

@@ -52,6 +52,8 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use anon_core::identity::{self, date_texts, is_placeholder, name_texts};
+pub use anon_core::identity::ValueKind;
 use anon_core::{Action, DeidOption, Deidentifier, Key, Level, Profile, Report};
 use archive::scan::{self, Encoding};
 use archive::{Archive, Filter};
@@ -65,7 +67,6 @@ use serde::Serialize;
 use crate::audit_ranges::{Counting, StreamMap, ValueRanges};
 use crate::audit_verdict::{Element, Judge, Spelled, Verdict};
 use crate::pipeline::{AuditRequest, AuditScope, ExportError, PackageAuditError};
-use crate::placeholder::is_placeholder;
 use crate::written::{
     Generated, WrittenValues, blank_computed_fields, blank_csv_column, blank_json_field,
 };
@@ -75,23 +76,6 @@ pub const LONG_NEEDLE: usize = 6;
 /// Values shorter than this are too common to search for at all (except single CJK
 /// characters, which count only inside text).
 pub const MIN_NEEDLE: usize = 3;
-
-/// What kind of identifying value a needle is; decides its spellings and boundary rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ValueKind {
-    /// A person name (PN): searched whole and part by part.
-    PersonName,
-    /// An identifier (PatientID, accession number, ...).
-    Identifier,
-    /// A date (DA): searched as `YYYYMMDD`, `YYYY-MM-DD`, `YYYY.MM.DD`, `YYYY/MM/DD`,
-    /// `DD.MM.YYYY`, `MM/DD/YYYY` and `DD/MM/YYYY`.
-    Date,
-    /// A UID: searched with UID boundaries.
-    Uid,
-    /// Other free text (institution, station, ...).
-    Text,
-}
 
 /// One identifying value to look for, with a label saying what it is (e.g. "PatientName").
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -1279,208 +1263,32 @@ fn push_ascii(out: &mut Vec<Spelling>, text: String, boundary: Boundary, spelled
     }
 }
 
-/// A birth date as the engine cuts it (and as people write it).
-fn date_texts(value: &str) -> Vec<String> {
-    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() != 8 {
-        return vec![value.to_string()];
-    }
-    let (y, rest) = digits.split_at(4);
-    let (m, d) = rest.split_at(2);
-    vec![
-        digits.clone(),
-        format!("{y}-{m}-{d}"),
-        format!("{y}.{m}.{d}"),
-        format!("{y}/{m}/{d}"),
-        format!("{d}.{m}.{y}"),
-        format!("{m}/{d}/{y}"),
-        format!("{d}/{m}/{y}"),
-    ]
-}
-
-/// A person name whole (as given and with spaces), each component group, the group written
-/// together (CJK names are), each component, and each component's parts split on spaces,
-/// hyphens and commas (a hyphenated surname is searched whole and part by part).
-fn name_texts(value: &str) -> Vec<String> {
-    let mut texts: Vec<String> = Vec::new();
-    let mut push = |t: String| {
-        let t = t.trim_matches(|c: char| c.is_whitespace() || c == '.' || c == ',');
-        if !t.is_empty() && !texts.iter().any(|x| x == t) {
-            texts.push(t.to_string());
-        }
-    };
-    fn spaced(s: &str) -> Vec<&str> {
-        s.split(['^', ' ']).filter(|p| !p.is_empty()).collect()
-    }
-    push(value.to_string());
-    push(spaced(value).join(" "));
-    for group in value.split('=') {
-        let group = group.trim_matches(|c: char| c == '^' || c.is_whitespace());
-        push(group.to_string());
-        push(spaced(group).join(" "));
-        if !group.is_ascii() {
-            push(spaced(group).concat());
-        }
-        for component in group.split('^') {
-            push(component.to_string());
-            for part in component.split([' ', '-', ',']) {
-                push(part.to_string());
-            }
-        }
-    }
-    texts
-}
-
-/// Whether a character belongs to a script whose single characters are meaningful names
-/// (Han ideographs, Hangul, kana).
-fn is_cjk(c: char) -> bool {
-    matches!(u32::from(c),
-        0x1100..=0x11FF | 0x3040..=0x30FF | 0x3130..=0x318F | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFF66..=0xFF9F
-        | 0x20000..=0x3FFFF)
-}
-
-/// The text as given, upper-case, lower-case and title-case (full Unicode case mapping).
-fn case_variants(text: &str) -> Vec<String> {
-    if text.is_ascii() {
-        // The automaton folds ASCII case.
-        return vec![text.to_string()];
-    }
-    let mut title = String::with_capacity(text.len());
-    let mut start = true;
-    for c in text.chars() {
-        if start {
-            title.extend(c.to_uppercase());
-        } else {
-            title.extend(c.to_lowercase());
-        }
-        start = !c.is_alphanumeric();
-    }
-    let mut out = vec![text.to_string()];
-    for v in [text.to_uppercase(), text.to_lowercase(), title] {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
-}
-
-/// ISO 8859 parts and TIS 620 by their Specific Character Set terms (ISO 8859-9 and TIS 620 as
-/// their Windows supersets, which encode the same characters with the same bytes).
-static SINGLE_BYTE: [&encoding_rs::Encoding; 9] = [
-    encoding_rs::ISO_8859_2,   // ISO_IR 101
-    encoding_rs::ISO_8859_3,   // ISO_IR 109
-    encoding_rs::ISO_8859_4,   // ISO_IR 110
-    encoding_rs::ISO_8859_5,   // ISO_IR 144
-    encoding_rs::ISO_8859_6,   // ISO_IR 127
-    encoding_rs::ISO_8859_7,   // ISO_IR 126
-    encoding_rs::ISO_8859_8,   // ISO_IR 138
-    encoding_rs::WINDOWS_1254, // ISO_IR 148
-    encoding_rs::WINDOWS_874,  // ISO_IR 166
-];
-
-/// `text` in an encoding, if every character has a spelling in it.
-fn encoded(enc: &'static encoding_rs::Encoding, text: &str) -> Option<Vec<u8>> {
-    let (bytes, _, errors) = enc.encode(text);
-    (!errors).then(|| bytes.into_owned())
-}
-
-/// Whether every non-ASCII character of `text` takes two bytes of 0xA1..=0xFE in `bytes`
-/// (a 94×94 set invoked into G1: KS X 1001, GB 2312, JIS X 0208 in EUC form).
-fn all_g1_pairs(text: &str, bytes: &[u8]) -> bool {
-    let wide = text.chars().filter(|c| !c.is_ascii()).count();
-    let high: Vec<u8> = bytes.iter().copied().filter(|b| *b >= 0x80).collect();
-    high.len() == wide * 2 && high.iter().all(|b| (0xA1..=0xFE).contains(b))
-}
-
 /// Every spelling of one text: its case variants in every character set DICOM defines that
-/// can encode them.
+/// can encode them ([`identity::byte_spellings`], the engine's own), with the audit's
+/// boundary rules.
 fn encode_text(text: &str, out: &mut Vec<Spelling>) {
-    let single_cjk = {
-        let mut chars = text.chars();
-        matches!((chars.next(), chars.next()), (Some(c), None) if is_cjk(c))
-    };
-    // `exact`: the bytes must match as they are (see [`Pattern::exact`]); `escaped`: they
-    // start with an ISO 2022 escape sequence, which makes them specific enough as they are.
-    let mut push = |bytes: Vec<u8>, exact: bool, pixel: bool, escaped: bool| {
-        if bytes.len() < MIN_NEEDLE && !single_cjk {
-            return;
+    let single_cjk = identity::is_single_cjk(text);
+    for sp in identity::byte_spellings(text) {
+        if sp.bytes.len() < MIN_NEEDLE && !single_cjk {
+            continue;
         }
+        // `exact`: the bytes must match as they are (see [`Pattern::exact`]); `escaped`: they
+        // start with an ISO 2022 escape sequence, which makes them specific enough as they are.
+        let exact = sp.exact || sp.escaped;
         out.push(Spelling {
-            boundary: if escaped || (exact && bytes.len() >= LONG_NEEDLE) {
+            boundary: if sp.escaped || (sp.exact && sp.bytes.len() >= LONG_NEEDLE) {
                 Boundary::None
-            } else if bytes.len() >= LONG_NEEDLE {
+            } else if sp.bytes.len() >= LONG_NEEDLE {
                 Boundary::Digits
             } else {
                 Boundary::Word
             },
             spelled: Spelled::Text,
-            confirm: single_cjk && !escaped,
-            pixel: pixel && !single_cjk,
-            exact: exact || escaped,
-            bytes,
+            confirm: single_cjk && !sp.escaped,
+            pixel: sp.common && !single_cjk,
+            exact,
+            bytes: sp.bytes,
         });
-    };
-    for (i, v) in case_variants(text).iter().enumerate() {
-        let as_given = i == 0;
-        // ISO_IR 192 (UTF-8) and ISO_IR 100 (Latin-1): also in pixel data, as given.
-        push(v.as_bytes().to_vec(), false, as_given, false);
-        if let Some(l) = v
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).ok())
-            .collect::<Option<Vec<u8>>>()
-        {
-            push(l, false, as_given, false);
-        }
-        if v.is_ascii() {
-            continue;
-        }
-        for enc in SINGLE_BYTE {
-            if let Some(b) = encoded(enc, v) {
-                push(b, false, false, false);
-            }
-        }
-        // GB18030 and GBK: trail bytes may be ASCII letters, so exact.
-        for enc in [encoding_rs::GB18030, encoding_rs::GBK] {
-            if let Some(b) = encoded(enc, v) {
-                push(b, true, false, false);
-            }
-        }
-        // ISO 2022 IR 58 (GB 2312) and IR 149 (KS X 1001): the EUC bytes, invoked into G1
-        // after `ESC $ ) A` / `ESC $ ) C`.
-        for (enc, esc) in [
-            (encoding_rs::GBK, b"\x1b$)A"),
-            (encoding_rs::EUC_KR, b"\x1b$)C"),
-        ] {
-            if let Some(b) = encoded(enc, v).filter(|b| all_g1_pairs(v, b)) {
-                if single_cjk {
-                    let mut e = esc.to_vec();
-                    e.extend_from_slice(&b);
-                    push(e, true, false, true);
-                }
-                push(b, true, false, false);
-            }
-        }
-        // ISO 2022 IR 87 (JIS X 0208): seven-bit pairs after `ESC $ B`, with and without it.
-        if v.chars().all(|c| !c.is_ascii())
-            && let Some(b) = encoded(encoding_rs::EUC_JP, v).filter(|b| all_g1_pairs(v, b))
-        {
-            let seven: Vec<u8> = b.iter().map(|x| x & 0x7F).collect();
-            let mut e = b"\x1b$B".to_vec();
-            e.extend_from_slice(&seven);
-            push(e, true, false, true);
-            if !single_cjk {
-                // Seven-bit bytes that are not ASCII text: exact, bounded like any short value.
-                push(seven, true, false, false);
-            }
-        }
-        // ISO_IR 13 (JIS X 0201): half-width katakana, one byte each.
-        if let Some(b) = encoded(encoding_rs::SHIFT_JIS, v).filter(|b| {
-            b.iter().filter(|x| **x >= 0x80).count() == v.chars().filter(|c| !c.is_ascii()).count()
-                && b.iter().all(|x| *x < 0x80 || (0xA1..=0xDF).contains(x))
-        }) {
-            push(b, false, false, false);
-        }
     }
 }
 

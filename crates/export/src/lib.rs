@@ -22,7 +22,6 @@ pub mod keyfile;
 pub mod manifest;
 pub mod package;
 pub mod pipeline;
-mod placeholder;
 pub mod profile_store;
 pub mod quarantine;
 pub mod regroup;

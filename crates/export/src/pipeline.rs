@@ -42,13 +42,13 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use anon_core::identity::{self, OTHER_PATIENT_IDS, PATIENT_ATTRIBUTES, SUBJECT_ATTRIBUTES};
 use anon_core::{Action, Deidentifier, Key, Level, Profile, SubjectContext};
 use archive::{Archive, FactsError, Filter, HeaderFacts, InstanceRecord, SubjectKey};
-use dicom_core::dictionary::DataDictionary;
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
-use dicom_dictionary_std::{StandardDataDictionary, tags};
+use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -823,55 +823,6 @@ struct Collect<'a> {
     seen: &'a Mutex<Seen>,
 }
 
-/// OtherPatientIDs (0010,1000), retired.
-const OTHER_PATIENT_IDS: Tag = Tag(0x0010, 0x1000);
-/// MedicalRecordLocator (0010,1090), retired.
-const MEDICAL_RECORD_LOCATOR: Tag = Tag(0x0010, 0x1090);
-
-/// The attributes whose values the engine's subject context cuts from text, as audit needles:
-/// (attribute, label, kind). Values of OtherPatientIDsSequence items are read separately.
-const IDENTITY_ATTRIBUTES: [(Tag, &str, ValueKind); 11] = [
-    (tags::PATIENT_NAME, "PatientName", ValueKind::PersonName),
-    (
-        tags::PATIENT_BIRTH_NAME,
-        "PatientBirthName",
-        ValueKind::PersonName,
-    ),
-    (
-        tags::PATIENT_MOTHER_BIRTH_NAME,
-        "PatientMotherBirthName",
-        ValueKind::PersonName,
-    ),
-    (
-        tags::OTHER_PATIENT_NAMES,
-        "OtherPatientNames",
-        ValueKind::PersonName,
-    ),
-    (tags::PATIENT_ID, "PatientID", ValueKind::Identifier),
-    (OTHER_PATIENT_IDS, "OtherPatientIDs", ValueKind::Identifier),
-    (
-        tags::ACCESSION_NUMBER,
-        "AccessionNumber",
-        ValueKind::Identifier,
-    ),
-    (
-        MEDICAL_RECORD_LOCATOR,
-        "MedicalRecordLocator",
-        ValueKind::Identifier,
-    ),
-    (
-        tags::PATIENT_TELEPHONE_NUMBERS,
-        "PatientTelephoneNumbers",
-        ValueKind::Identifier,
-    ),
-    (tags::PATIENT_ADDRESS, "PatientAddress", ValueKind::Text),
-    (
-        tags::PATIENT_BIRTH_DATE,
-        "PatientBirthDate",
-        ValueKind::Date,
-    ),
-];
-
 /// The values of one attribute (every value of a multi-valued one), trimmed, non-empty.
 fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
     let Some(Ok(s)) = obj.get(tag).map(|e| e.to_str()) else {
@@ -884,12 +835,13 @@ fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
         .collect()
 }
 
-/// A header's identifying values (see [`IDENTITY_ATTRIBUTES`]) as needles by attribute.
+/// A header's identifying values (the subject's attributes of the identity model, whose
+/// values the engine's subject context cuts from text) as needles by attribute.
 fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
     let mut out = Vec::new();
-    for (tag, label, kind) in IDENTITY_ATTRIBUTES {
-        for v in values_of(obj, tag) {
-            out.push((tag, Needle::new(label, kind, v)));
+    for a in SUBJECT_ATTRIBUTES {
+        for v in values_of(obj, a.tag) {
+            out.push((a.tag, Needle::new(a.label, a.kind, v)));
         }
     }
     if let Some(items) = obj
@@ -929,14 +881,6 @@ fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
             _ => {}
         }
     }
-}
-
-/// The attribute's keyword, for findings (`UID` for private or unknown ones).
-fn attribute_label(tag: Tag) -> &'static str {
-    StandardDataDictionary
-        .by_tag(tag)
-        .map(|e| e.alias)
-        .unwrap_or("UID")
 }
 
 /// The subject's context for the engine, from the file's own (`raw`): its pseudonym comes from
@@ -1079,7 +1023,7 @@ fn plan_one(
         for (uid, tag) in originals {
             seen.original_uids
                 .entry(uid)
-                .or_insert_with(|| attribute_label(tag));
+                .or_insert_with(|| identity::label_of(tag, "UID"));
         }
         for (uid, _) in kept {
             if !seen.kept_uids.contains(&uid) {
@@ -1320,23 +1264,6 @@ fn write_one(
         warnings,
     })
 }
-
-/// The patient's own attributes: at `anonymize`, which keeps everything but a few attributes
-/// on purpose, the audit searches only these (of those the profile changes).
-const PATIENT_ATTRIBUTES: [Tag; 12] = [
-    tags::PATIENT_NAME,
-    tags::PATIENT_BIRTH_NAME,
-    tags::PATIENT_MOTHER_BIRTH_NAME,
-    tags::OTHER_PATIENT_NAMES,
-    tags::PATIENT_BIRTH_DATE,
-    tags::PATIENT_ID,
-    tags::ISSUER_OF_PATIENT_ID,
-    OTHER_PATIENT_IDS,
-    tags::OTHER_PATIENT_I_DS_SEQUENCE,
-    MEDICAL_RECORD_LOCATOR,
-    tags::PATIENT_TELEPHONE_NUMBERS,
-    tags::PATIENT_ADDRESS,
-];
 
 /// The identifying values the audit looks for: those of the exported subjects (`codes`) that
 /// the profile promises to remove, plus `uids` (label, original UID) when the profile remaps
