@@ -287,7 +287,9 @@ impl Scrubber {
             if self.chars.get(p).is_some_and(|n| *n < min_len) {
                 continue;
             }
-            let Some(b) = self.bounds.get(p) else { continue };
+            let Some(b) = self.bounds.get(p) else {
+                continue;
+            };
             if !bounded(hay, m.start(), m.end(), *b) {
                 continue;
             }
@@ -319,8 +321,9 @@ impl Scrubber {
     /// wherever they occur, and shorter ones of at least [`MIN_CODE_WORD`] characters only as
     /// whole words (between spaces and underscores): cutting `MARY` out of `PRIMARY`, or the
     /// two-letter name part `CT` out of the Modality `CT`, would break the code without hiding
-    /// anybody. A value that is no valid code string (lower case, punctuation: free text in a
-    /// CS attribute) is cleaned as any text.
+    /// anybody. A value that is one word of letters equal to a value as a whole is such a
+    /// defined term and stays. A value that is no valid code string (lower case, punctuation:
+    /// free text in a CS attribute) is cleaned as any text.
     pub(crate) fn clean_code(&self, value: &str) -> Option<String> {
         if value.contains('\\') {
             // Several values in one string: each is a code of its own.
@@ -338,8 +341,15 @@ impl Scrubber {
                     .join("\\"),
             );
         }
-        if !is_code(value) {
+        if !is_code(value) || value.is_empty() {
             return self.clean_text(value);
+        }
+        let whole = value.trim_matches([' ', '_']);
+        if whole.bytes().all(|b| b.is_ascii_uppercase()) && self.words.contains(&fold_str(whole)) {
+            // One word, equal to an identifier as a whole: a defined term that coincides with
+            // a name (`PERFUSION`, `HEAD`), as the PHI audit judges it; cutting it would break
+            // the code without hiding anybody.
+            return None;
         }
         let mut changed = false;
         let mut text = value.to_string();
@@ -444,11 +454,12 @@ impl Scrubber {
     }
 }
 
-/// Whether a CS value is a valid code string (upper-case letters, digits, space, underscore).
+/// Whether a CS value is a valid code string (upper-case letters, digits, space, underscore;
+/// several values separated by backslashes).
 pub(crate) fn is_code(value: &str) -> bool {
     value
         .bytes()
-        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'_')
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b' ' | b'_' | b'\\'))
 }
 
 #[cfg(test)]
@@ -485,7 +496,10 @@ mod tests {
         );
         assert_eq!(r.clean_text("134 slices CT NONE"), None);
         assert_eq!(r.clean_text("ref 1.2.3.45 and 1.2.3.4.5"), None);
-        assert_eq!(r.clean_text("ref 1.2.3.4, Dr Wu").as_deref(), Some("ref , Dr "));
+        assert_eq!(
+            r.clean_text("ref 1.2.3.4, Dr Wu").as_deref(),
+            Some("ref , Dr ")
+        );
     }
 
     #[test]
@@ -509,7 +523,8 @@ mod tests {
         assert_eq!(s.clean_code("PRIMARY"), None);
         assert_eq!(s.clean_code("CT"), None);
         assert_eq!(s.clean_code("SMITH_HEAD").as_deref(), Some("HEAD"));
-        assert_eq!(s.clean_code("MARY").as_deref(), Some(""));
+        assert_eq!(s.clean_code("MARY"), None, "a defined term, as a whole");
+        assert_eq!(s.clean_code("MARY SMITH").as_deref(), Some(""));
         assert_eq!(
             s.clean_code("HEAD SMITH NECK").as_deref(),
             Some("HEAD NECK")

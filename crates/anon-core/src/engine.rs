@@ -1059,6 +1059,7 @@ impl Deidentifier {
         let mut changed = false;
         let out: Vec<String> = values
             .iter()
+            .flat_map(|v| v.split('\\'))
             .map(|v| {
                 let t = v.trim_matches(|c: char| c == '\0' || c == ' ');
                 if t.is_empty() || is_ae_pseudonym(t) {
@@ -1087,6 +1088,7 @@ impl Deidentifier {
         ext: Option<CodeExtensions>,
         patterns: Option<WrittenDates>,
     ) -> InMemElement {
+        let tag = elem.tag();
         let Ok(mut values) = elem.to_multi_str().map(|v| v.to_vec()) else {
             return elem;
         };
@@ -1101,9 +1103,12 @@ impl Deidentifier {
             .map(|v| {
                 // With code extensions, cut characters and drop exactly their bytes. A code
                 // string loses only whole words (see `Scrubber::clean_code`).
-                let patterns = patterns.filter(|_| vr != VR::CS || !is_code(&v));
+                // A standard code string is made of defined terms (see
+                // `Scrubber::clean_code`); a private one is whatever its vendor put there.
+                let code = vr == VR::CS && tag.group() % 2 == 0 && is_code(&v);
+                let patterns = patterns.filter(|_| !code);
                 let cut = match ext.and_then(|e| e.decode(&v)) {
-                    _ if vr == VR::CS && is_code(&v) => scrubber.clean_code(&v),
+                    _ if code => scrubber.clean_code(&v),
                     Some(d) => {
                         // Bytes can only be dropped here: pattern matches are cut, never
                         // rewritten (a written date is cut rather than shifted).
@@ -1111,7 +1116,8 @@ impl Deidentifier {
                         if let Some(dates) = patterns {
                             let edits = pattern_edits(&d.text, dates);
                             if !edits.is_empty() {
-                                let m = mask.get_or_insert_with(|| vec![false; d.text.chars().count()]);
+                                let m =
+                                    mask.get_or_insert_with(|| vec![false; d.text.chars().count()]);
                                 for (i, (at, _)) in d.text.char_indices().enumerate() {
                                     if edits.iter().any(|e| e.range.contains(&at)) {
                                         if let Some(f) = m.get_mut(i) {
@@ -1239,7 +1245,7 @@ impl Deidentifier {
                 let hit = elem
                     .to_multi_str()
                     .map(|v| {
-                        if vr == VR::CS {
+                        if vr == VR::CS && tag.group() % 2 == 0 && v.iter().all(|c| is_code(c)) {
                             return v.iter().any(|c| walk.scrubber.clean_code(c).is_some());
                         }
                         let joined = v.join("\\");
@@ -1252,7 +1258,13 @@ impl Deidentifier {
                     .unwrap_or(false);
                 if hit {
                     Self::record(walk, path, tag, Action::C, Done::Cleaned);
-                    Ok(Some(self.scrub_text(elem, vr, &walk.scrubber, walk.ext, None)))
+                    Ok(Some(self.scrub_text(
+                        elem,
+                        vr,
+                        &walk.scrubber,
+                        walk.ext,
+                        None,
+                    )))
                 } else {
                     Ok(Some(elem))
                 }
@@ -1287,7 +1299,9 @@ fn burned_in(obj: &InMemDicomObject) -> Option<BurnedInReason> {
 fn is_ae_pseudonym(v: &str) -> bool {
     v.len() == 12
         && v.starts_with("AE")
-        && v[2..].bytes().all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        && v[2..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
 impl Level {

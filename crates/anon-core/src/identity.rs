@@ -160,7 +160,8 @@ pub fn label_of(tag: Tag, fallback: &'static str) -> &'static str {
 /// date in its written spellings, anything else as it is. Trimmed; a placeholder (see
 /// [`is_placeholder`]) and a placeholder part of a name give nothing.
 pub fn texts_of(kind: ValueKind, value: &str) -> Vec<String> {
-    let value = value.trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '^' || c == '=');
+    let value =
+        value.trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '^' || c == '=');
     if value.is_empty() || (kind != ValueKind::Uid && is_placeholder(value)) {
         return Vec::new();
     }
@@ -217,9 +218,7 @@ pub fn name_texts(value: &str) -> Vec<String> {
     fn spaced(s: &str) -> Vec<&str> {
         s.split(['^', ' ']).filter(|p| !p.is_empty()).collect()
     }
-    let named = |group: &str| -> String {
-        group.split('^').take(3).collect::<Vec<_>>().join("^")
-    };
+    let named = |group: &str| -> String { group.split('^').take(3).collect::<Vec<_>>().join("^") };
     push(value);
     push(&spaced(value).join(" "));
     for group in value.split('=') {
@@ -569,9 +568,15 @@ mod tests {
     fn dates_and_kinds() {
         assert_eq!(date_texts("19650312").len(), 7);
         assert!(date_texts("20200315101010").contains(&"15.03.2020".to_string()));
-        assert_eq!(kind_of(tags::OPERATORS_NAME, VR::PN), Some(ValueKind::PersonName));
+        assert_eq!(
+            kind_of(tags::OPERATORS_NAME, VR::PN),
+            Some(ValueKind::PersonName)
+        );
         assert_eq!(kind_of(tags::STUDY_ID, VR::SH), Some(ValueKind::Identifier));
-        assert_eq!(kind_of(tags::INSTITUTION_NAME, VR::LO), Some(ValueKind::Text));
+        assert_eq!(
+            kind_of(tags::INSTITUTION_NAME, VR::LO),
+            Some(ValueKind::Text)
+        );
         assert_eq!(kind_of(tags::PATIENT_SEX, VR::CS), None);
         assert_eq!(kind_of(tags::PATIENT_WEIGHT, VR::DS), None);
         assert!(texts_of(ValueKind::PersonName, "Anonymous^Smith").contains(&"Smith".into()));

@@ -142,8 +142,13 @@ fn inside_dotted(text: &str, range: &std::ops::Range<usize>) -> bool {
 
 /// The dates of `text` and what each becomes.
 fn date_edits(text: &str, dates: WrittenDates, out: &mut Vec<Edit>) {
-    let mut push = |range: std::ops::Range<usize>, ymd: Option<(i32, u32, u32)>, render: &dyn Fn(i32, u32, u32) -> String| {
-        if out.iter().any(|e| e.range.start < range.end && range.start < e.range.end) {
+    let mut push = |range: std::ops::Range<usize>,
+                    ymd: Option<(i32, u32, u32)>,
+                    render: &dyn Fn(i32, u32, u32) -> String| {
+        if out
+            .iter()
+            .any(|e| e.range.start < range.end && range.start < e.range.end)
+        {
             return;
         }
         let with = match (dates, ymd) {
@@ -226,7 +231,9 @@ fn date_edits(text: &str, dates: WrittenDates, out: &mut Vec<Edit>) {
         if !valid(y, m, d) || inside_dotted(text, &all.range()) {
             continue;
         }
-        push(all.range(), Some((y, m, d)), &|y, m, d| format!("{y:04}{m:02}{d:02}"));
+        push(all.range(), Some((y, m, d)), &|y, m, d| {
+            format!("{y:04}{m:02}{d:02}")
+        });
     }
     let month_name = |original: &str, m: u32| -> String {
         let full = MONTHS[(m - 1) as usize];
@@ -248,8 +255,13 @@ fn date_edits(text: &str, dates: WrittenDates, out: &mut Vec<Edit>) {
         else {
             continue;
         };
-        let Some(m) = month_of(mon.as_str()) else { continue };
-        let (dd, yy) = (d.as_str().parse().unwrap_or(0), y.as_str().parse().unwrap_or(0));
+        let Some(m) = month_of(mon.as_str()) else {
+            continue;
+        };
+        let (dd, yy) = (
+            d.as_str().parse().unwrap_or(0),
+            y.as_str().parse().unwrap_or(0),
+        );
         if !valid(yy, m as u32, dd) {
             continue;
         }
@@ -258,7 +270,11 @@ fn date_edits(text: &str, dates: WrittenDates, out: &mut Vec<Edit>) {
         let tail = &whole[ds.len()..whole.len() - y.as_str().len()];
         let mid = tail.replacen(ms, "\u{0}", 1);
         push(all.range(), Some((yy, m as u32, dd)), &|y, m, d| {
-            format!("{}{}{y:04}", width(d, ds), mid.replacen('\u{0}', &month_name(ms, m), 1))
+            format!(
+                "{}{}{y:04}",
+                width(d, ds),
+                mid.replacen('\u{0}', &month_name(ms, m), 1)
+            )
         });
     }
     for c in MONTH_DAY.captures_iter(text) {
@@ -266,8 +282,13 @@ fn date_edits(text: &str, dates: WrittenDates, out: &mut Vec<Edit>) {
         else {
             continue;
         };
-        let Some(m) = month_of(mon.as_str()) else { continue };
-        let (dd, yy) = (d.as_str().parse().unwrap_or(0), y.as_str().parse().unwrap_or(0));
+        let Some(m) = month_of(mon.as_str()) else {
+            continue;
+        };
+        let (dd, yy) = (
+            d.as_str().parse().unwrap_or(0),
+            y.as_str().parse().unwrap_or(0),
+        );
         if !valid(yy, m as u32, dd) {
             continue;
         }
@@ -275,7 +296,11 @@ fn date_edits(text: &str, dates: WrittenDates, out: &mut Vec<Edit>) {
         let between = &whole[ms.len()..d.start() - all.start()];
         let after = &whole[d.end() - all.start()..y.start() - all.start()];
         push(all.range(), Some((yy, m as u32, dd)), &|y, m, d| {
-            format!("{}{between}{}{after}{y:04}", month_name(ms, m), width(d, ds))
+            format!(
+                "{}{between}{}{after}{y:04}",
+                month_name(ms, m),
+                width(d, ds)
+            )
         });
     }
 }
@@ -296,7 +321,10 @@ fn is_phone(text: &str, range: &std::ops::Range<usize>) -> bool {
     {
         return false;
     }
-    let groups = s.split(|c: char| !c.is_ascii_digit()).filter(|g| !g.is_empty()).count();
+    let groups = s
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .count();
     s.starts_with('+')
         || s.contains('(')
         || s.contains('-')
@@ -307,12 +335,17 @@ fn is_phone(text: &str, range: &std::ops::Range<usize>) -> bool {
 /// The edits that clean `text` of its e-mail addresses, URLs, telephone numbers and written
 /// dates (see the module doc), sorted and not overlapping; empty if it has none.
 pub(crate) fn pattern_edits(text: &str, dates: WrittenDates) -> Vec<Edit> {
-    if !text.bytes().any(|b| b.is_ascii_digit() || b == b'@' || b == b'.') {
+    if !text
+        .bytes()
+        .any(|b| b.is_ascii_digit() || b == b'@' || b == b'.')
+    {
         return Vec::new();
     }
     let mut edits: Vec<Edit> = Vec::new();
     let overlaps = |edits: &[Edit], r: &std::ops::Range<usize>| {
-        edits.iter().any(|e| e.range.start < r.end && r.start < e.range.end)
+        edits
+            .iter()
+            .any(|e| e.range.start < r.end && r.start < e.range.end)
     };
     for m in EMAIL.find_iter(text) {
         edits.push(Edit {
@@ -321,7 +354,9 @@ pub(crate) fn pattern_edits(text: &str, dates: WrittenDates) -> Vec<Edit> {
         });
     }
     for m in URL.find_iter(text) {
-        let trimmed = m.as_str().trim_end_matches(['.', ',', ';', ':', ')', ']', '!', '?']);
+        let trimmed = m
+            .as_str()
+            .trim_end_matches(['.', ',', ';', ':', ')', ']', '!', '?']);
         let range = m.start()..m.start() + trimmed.len();
         if !overlaps(&edits, &range) {
             edits.push(Edit {
@@ -422,7 +457,10 @@ mod tests {
 
     #[test]
     fn written_dates_are_cut_or_shifted_in_their_form() {
-        assert_eq!(cut("scanned 2020-03-15, 15.03.2020 and 03/15/2020"), "scanned ,  and ");
+        assert_eq!(
+            cut("scanned 2020-03-15, 15.03.2020 and 03/15/2020"),
+            "scanned ,  and "
+        );
         assert_eq!(cut("on 15 March 2020 and Mar 15, 2020"), "on  and ");
         assert_eq!(cut("id 20200315"), "id ");
         assert_eq!(cut("uid 1.2.2020.3.15.7"), "uid 1.2.2020.3.15.7");

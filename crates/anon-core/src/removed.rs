@@ -11,9 +11,9 @@
 //! private attributes removed only person names (PN) count: a private pulse sequence name
 //! repeated in ProtocolName is no identity.
 
+use dicom_core::VR;
 use dicom_core::header::Header;
 use dicom_core::value::Value;
-use dicom_core::VR;
 use dicom_object::InMemDicomObject;
 use dicom_object::mem::InMemElement;
 

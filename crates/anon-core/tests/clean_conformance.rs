@@ -45,7 +45,12 @@ const fn w(tag: Tag, vr: VR, top: &'static str, nested: &'static str) -> Witness
 }
 
 const WITNESSES: [Witness; 15] = [
-    w(tags::OPERATORS_NAME, VR::PN, "Opsahl^Oddvar", "Nesbitt^Norbert"),
+    w(
+        tags::OPERATORS_NAME,
+        VR::PN,
+        "Opsahl^Oddvar",
+        "Nesbitt^Norbert",
+    ),
     w(
         tags::PERFORMING_PHYSICIAN_NAME,
         VR::PN,
@@ -260,11 +265,7 @@ fn cleanable_item(n: usize) -> InMemDicomObject {
             VR::LO,
             PrimitiveValue::from(format!("{KEEP_LO} {} {n}", short_witness(n))),
         ),
-        DataElement::new(
-            tags::TEXT_VALUE,
-            VR::UT,
-            PrimitiveValue::from(long_text(n)),
-        ),
+        DataElement::new(tags::TEXT_VALUE, VR::UT, PrimitiveValue::from(long_text(n))),
     ])
 }
 
@@ -336,9 +337,21 @@ fn wildcard_elements() -> Vec<InMemElement> {
             VR::LO,
             PrimitiveValue::from(format!("{KEEP_LO} {} on curve", short_witness(0))),
         ),
-        DataElement::new(Tag(0x5000, 0x3000), VR::OB, PrimitiveValue::U8(binary(2).into())),
-        DataElement::new(Tag(0x6000, 0x3000), VR::OB, PrimitiveValue::U8(binary(4).into())),
-        DataElement::new(Tag(0x6000, 0x4000), VR::LT, PrimitiveValue::from(long_text(0))),
+        DataElement::new(
+            Tag(0x5000, 0x3000),
+            VR::OB,
+            PrimitiveValue::U8(binary(2).into()),
+        ),
+        DataElement::new(
+            Tag(0x6000, 0x3000),
+            VR::OB,
+            PrimitiveValue::U8(binary(4).into()),
+        ),
+        DataElement::new(
+            Tag(0x6000, 0x4000),
+            VR::LT,
+            PrimitiveValue::from(long_text(0)),
+        ),
         DataElement::new(
             Tag(0x0043, 0x0010),
             VR::LO,
@@ -349,17 +362,17 @@ fn wildcard_elements() -> Vec<InMemElement> {
             VR::SH,
             PrimitiveValue::from(format!("{KEEP_SH} {} pitch", short_witness(6))),
         ),
-        DataElement::new(Tag(0x01F1, 0x0010), VR::LO, PrimitiveValue::from("ELSCINT1")),
+        DataElement::new(
+            Tag(0x01F1, 0x0010),
+            VR::LO,
+            PrimitiveValue::from("ELSCINT1"),
+        ),
         DataElement::new(
             Tag(0x01F1, 0x1001),
             VR::CS,
             PrimitiveValue::from(format!("{KEEP_CS} {}", short_witness(2).to_uppercase())),
         ),
-        DataElement::new(
-            Tag(0x01F1, 0x1099),
-            VR::LO,
-            PrimitiveValue::from("Opsahl"),
-        ),
+        DataElement::new(Tag(0x01F1, 0x1099), VR::LO, PrimitiveValue::from("Opsahl")),
     ]
 }
 

@@ -52,8 +52,8 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use anon_core::identity::{self, date_texts, is_placeholder, name_texts};
 pub use anon_core::identity::ValueKind;
+use anon_core::identity::{self, date_texts, is_placeholder, name_texts};
 use anon_core::{Action, DeidOption, Deidentifier, Key, Level, Profile, Report};
 use archive::scan::{self, Encoding};
 use archive::{Archive, Filter};
