@@ -1119,10 +1119,10 @@ impl Deidentifier {
                                 let m =
                                     mask.get_or_insert_with(|| vec![false; d.text.chars().count()]);
                                 for (i, (at, _)) in d.text.char_indices().enumerate() {
-                                    if edits.iter().any(|e| e.range.contains(&at)) {
-                                        if let Some(f) = m.get_mut(i) {
-                                            *f = true;
-                                        }
+                                    if edits.iter().any(|e| e.range.contains(&at))
+                                        && let Some(f) = m.get_mut(i)
+                                    {
+                                        *f = true;
                                     }
                                 }
                             }
