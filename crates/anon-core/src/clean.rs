@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::identity::{self, ValueKind};
 
@@ -128,6 +128,21 @@ fn bounded(hay: &[u8], start: usize, end: usize, b: Boundary) -> bool {
     }
 }
 
+/// Up to this many values, text is searched value by value (nothing to build: the subject's
+/// identifiers alone, searched in every file beyond the table); more (the values a cleaning
+/// run removes) are searched with one automaton.
+const FEW_VALUES: usize = 32;
+
+/// The automaton both searches use. One is built per object (its values differ), and searched
+/// over a few short texts: a non-contiguous NFA builds in time linear in the values, where a
+/// DFA would cost more to build than all its searches save.
+fn automaton() -> AhoCorasickBuilder {
+    let mut b = AhoCorasickBuilder::new();
+    b.match_kind(MatchKind::Standard)
+        .kind(Some(AhoCorasickKind::NoncontiguousNFA));
+    b
+}
+
 /// One value to cut, as given (trimmed) and whether it is a UID.
 #[derive(Debug, Clone)]
 struct Source {
@@ -234,13 +249,8 @@ impl Scrubber {
             folded.push(f);
         }
         let words = folded.iter().cloned().collect();
-        let text = (!folded.is_empty())
-            .then(|| {
-                AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .build(&folded)
-                    .ok()
-            })
+        let text = (folded.len() > FEW_VALUES)
+            .then(|| automaton().build(&folded).ok())
             .flatten();
         Scrubber {
             sources,
@@ -266,8 +276,7 @@ impl Scrubber {
 
     /// [`Scrubber::cut_mask`] for the values of at least `min_len` (folded) characters.
     fn mask_of(&self, text: &str, min_len: usize) -> Option<Vec<bool>> {
-        let ac = self.text.as_ref()?;
-        if text.is_empty() {
+        if self.folded.is_empty() || text.is_empty() {
             return None;
         }
         // The folded text, and for each of its bytes the index of the original character.
@@ -282,21 +291,42 @@ impl Scrubber {
         }
         let hay = folded.as_bytes();
         let mut cut: Option<Vec<bool>> = None;
-        for m in ac.find_overlapping_iter(&folded) {
-            let p = m.pattern().as_usize();
+        let mut mark = |p: usize, start: usize, end: usize| {
             if self.chars.get(p).is_some_and(|n| *n < min_len) {
-                continue;
+                return;
             }
             let Some(b) = self.bounds.get(p) else {
-                continue;
+                return;
             };
-            if !bounded(hay, m.start(), m.end(), *b) {
-                continue;
+            if !bounded(hay, start, end, *b) {
+                return;
             }
             let flags = cut.get_or_insert_with(|| vec![false; n_chars]);
-            for &o in origin.get(m.start()..m.end()).unwrap_or_default() {
+            for &o in origin.get(start..end).unwrap_or_default() {
                 if let Some(f) = flags.get_mut(o) {
                     *f = true;
+                }
+            }
+        };
+        match &self.text {
+            Some(ac) => {
+                for m in ac.find_overlapping_iter(&folded) {
+                    mark(m.pattern().as_usize(), m.start(), m.end());
+                }
+            }
+            None => {
+                for (p, needle) in self.folded.iter().enumerate() {
+                    let mut from = 0;
+                    while let Some(i) = folded.get(from..).and_then(|r| r.find(needle.as_str())) {
+                        let start = from + i;
+                        mark(p, start, start + needle.len());
+                        // Overlapping occurrences too: the next may start inside this one.
+                        from = start
+                            + folded
+                                .get(start..)
+                                .and_then(|r| r.chars().next())
+                                .map_or(1, char::len_utf8);
+                    }
                 }
             }
         }
@@ -324,11 +354,13 @@ impl Scrubber {
     /// anybody. A value that is one word of letters equal to a value as a whole is such a
     /// defined term and stays. A value that is no valid code string (lower case, punctuation:
     /// free text in a CS attribute) is cleaned as any text.
-    pub(crate) fn clean_code(&self, value: &str) -> Option<String> {
+    pub(crate) fn clean_code(&self, value: &str, terms: Terms) -> Option<String> {
         if value.contains('\\') {
             // Several values in one string: each is a code of its own.
-            let parts: Vec<Option<String>> =
-                value.split('\\').map(|v| self.clean_code(v)).collect();
+            let parts: Vec<Option<String>> = value
+                .split('\\')
+                .map(|v| self.clean_code(v, terms))
+                .collect();
             if parts.iter().all(Option::is_none) {
                 return None;
             }
@@ -345,7 +377,10 @@ impl Scrubber {
             return self.clean_text(value);
         }
         let whole = value.trim_matches([' ', '_']);
-        if whole.bytes().all(|b| b.is_ascii_uppercase()) && self.words.contains(&fold_str(whole)) {
+        if terms == Terms::Keep
+            && whole.bytes().all(|b| b.is_ascii_uppercase())
+            && self.words.contains(&fold_str(whole))
+        {
             // One word, equal to an identifier as a whole: a defined term that coincides with
             // a name (`PERFUSION`, `HEAD`), as the PHI audit judges it; cutting it would break
             // the code without hiding anybody.
@@ -415,8 +450,7 @@ impl Scrubber {
                         patterns.push(sp.bytes);
                     }
                 }
-                let ac = AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
+                let ac = automaton()
                     .ascii_case_insensitive(true)
                     .build(&patterns)
                     .ok()?;
@@ -452,6 +486,15 @@ impl Scrubber {
         }
         !ranges.is_empty()
     }
+}
+
+/// What becomes of a code string value that is one word equal to a value to cut as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Terms {
+    /// Kept: a defined term that coincides with a name (the safety net beyond the table).
+    Keep,
+    /// Cut: a rule says C, and C leaves no value of the run's in the text.
+    Cut,
 }
 
 /// Whether a CS value is a valid code string (upper-case letters, digits, space, underscore;
@@ -520,20 +563,34 @@ mod tests {
     #[test]
     fn code_strings_lose_only_whole_identifying_words() {
         let s = Scrubber::new(["ZZZDOWNTIME^MARY", "MARY", "CT", "SMITH"]);
-        assert_eq!(s.clean_code("PRIMARY"), None);
-        assert_eq!(s.clean_code("CT"), None);
-        assert_eq!(s.clean_code("SMITH_HEAD").as_deref(), Some("HEAD"));
-        assert_eq!(s.clean_code("MARY"), None, "a defined term, as a whole");
-        assert_eq!(s.clean_code("MARY SMITH").as_deref(), Some(""));
+        assert_eq!(s.clean_code("PRIMARY", Terms::Keep), None);
+        assert_eq!(s.clean_code("CT", Terms::Keep), None);
         assert_eq!(
-            s.clean_code("HEAD SMITH NECK").as_deref(),
+            s.clean_code("SMITH_HEAD", Terms::Keep).as_deref(),
+            Some("HEAD")
+        );
+        assert_eq!(
+            s.clean_code("MARY", Terms::Keep),
+            None,
+            "a defined term, as a whole"
+        );
+        assert_eq!(s.clean_code("MARY", Terms::Cut).as_deref(), Some(""));
+        assert_eq!(s.clean_code("MARY SMITH", Terms::Keep).as_deref(), Some(""));
+        assert_eq!(
+            s.clean_code("HEAD SMITH NECK", Terms::Keep).as_deref(),
             Some("HEAD NECK")
         );
         // Long identifiers are cut anywhere; values that are no code are cleaned as text.
         let s = Scrubber::new(["HALVORSEN", "MARY"]);
-        assert_eq!(s.clean_code("DRHALVORSEN_X").as_deref(), Some("DR_X"));
-        assert_eq!(s.clean_code("mr,\"Halvorsen").as_deref(), Some("mr,\""));
-        assert_eq!(s.clean_code("PRIMARY"), None);
+        assert_eq!(
+            s.clean_code("DRHALVORSEN_X", Terms::Keep).as_deref(),
+            Some("DR_X")
+        );
+        assert_eq!(
+            s.clean_code("mr,\"Halvorsen", Terms::Keep).as_deref(),
+            Some("mr,\"")
+        );
+        assert_eq!(s.clean_code("PRIMARY", Terms::Keep), None);
     }
 
     #[test]

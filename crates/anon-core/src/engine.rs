@@ -14,7 +14,7 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 
 use crate::action::{Action, Resolved};
 use crate::charset::CodeExtensions;
-use crate::clean::{Scrubber, is_code};
+use crate::clean::{Scrubber, Terms, is_code};
 use crate::error::AnonError;
 use crate::identity::{self, SUBJECT_ATTRIBUTES};
 use crate::key::Key;
@@ -1076,9 +1076,10 @@ impl Deidentifier {
         DataElement::new(tag, VR::AE, text_value(VR::AE, out))
     }
 
-    /// Cuts the scrubber's values out of a text element; with `patterns`, also e-mail
-    /// addresses, URLs, telephone numbers and written dates (shifted, kept or cut as given;
-    /// see [`crate::patterns`]). A valid code string only loses values (see
+    /// Cuts the scrubber's values out of a text element. With `patterns` (action C), also
+    /// e-mail addresses, URLs, telephone numbers and written dates (shifted, kept or cut as
+    /// given; see [`crate::patterns`]); without (the safety net beyond the table), a defined
+    /// term equal to a value as a whole stays. A valid code string only loses values (see
     /// [`Scrubber::clean_code`]).
     fn scrub_text(
         &self,
@@ -1106,9 +1107,16 @@ impl Deidentifier {
                 // A standard code string is made of defined terms (see
                 // `Scrubber::clean_code`); a private one is whatever its vendor put there.
                 let code = vr == VR::CS && tag.group() % 2 == 0 && is_code(&v);
+                // Beyond the table a defined term equal to a name stays (the audit's
+                // coincidence); where a rule says C it goes.
+                let terms = if patterns.is_some() {
+                    Terms::Cut
+                } else {
+                    Terms::Keep
+                };
                 let patterns = patterns.filter(|_| !code);
                 let cut = match ext.and_then(|e| e.decode(&v)) {
-                    _ if code => scrubber.clean_code(&v),
+                    _ if code => scrubber.clean_code(&v, terms),
                     Some(d) => {
                         // Bytes can only be dropped here: pattern matches are cut, never
                         // rewritten (a written date is cut rather than shifted).
@@ -1246,7 +1254,9 @@ impl Deidentifier {
                     .to_multi_str()
                     .map(|v| {
                         if vr == VR::CS && tag.group() % 2 == 0 && v.iter().all(|c| is_code(c)) {
-                            return v.iter().any(|c| walk.scrubber.clean_code(c).is_some());
+                            return v
+                                .iter()
+                                .any(|c| walk.scrubber.clean_code(c, Terms::Keep).is_some());
                         }
                         let joined = v.join("\\");
                         let text = walk

@@ -161,6 +161,21 @@ fn each_vr_family_loses_removed_values_and_keeps_the_rest() {
 }
 
 #[test]
+fn under_c_a_code_string_equal_to_a_removed_value_is_cut_whole() {
+    let obj = file(vec![el(
+        tags::REASON_FOR_THE_ATTRIBUTE_MODIFICATION,
+        VR::CS,
+        "RASMUSSEN",
+    )]);
+    let (out, _) = run(
+        Profile::builtin(Level::Basic, &[DeidOption::CleanDescriptors]).unwrap(),
+        1,
+        &obj,
+    );
+    assert_eq!(text(&out, tags::REASON_FOR_THE_ATTRIBUTE_MODIFICATION), "");
+}
+
+#[test]
 fn ae_title_pseudonyms_are_keyed_stable_and_not_applied_twice() {
     let obj = file(vec![el(
         tags::RETRIEVE_AE_TITLE,
