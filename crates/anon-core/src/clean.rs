@@ -12,9 +12,8 @@
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
 use crate::identity::{self, ValueKind};
+use crate::needles::NeedleSet;
 
 /// Identifiers shorter than this (in characters) are not cut: a single letter would shred
 /// every text. Two-letter name parts (e.g. "Li") are cut as whole words, and so is a single
@@ -128,21 +127,6 @@ fn bounded(hay: &[u8], start: usize, end: usize, b: Boundary) -> bool {
     }
 }
 
-/// Up to this many values, text is searched value by value (nothing to build: the subject's
-/// identifiers alone, searched in every file beyond the table); more (the values a cleaning
-/// run removes) are searched with one automaton.
-const FEW_VALUES: usize = 32;
-
-/// The automaton both searches use. One is built per object (its values differ), and searched
-/// over a few short texts: a non-contiguous NFA builds in time linear in the values, where a
-/// DFA would cost more to build than all its searches save.
-fn automaton() -> AhoCorasickBuilder {
-    let mut b = AhoCorasickBuilder::new();
-    b.match_kind(MatchKind::Standard)
-        .kind(Some(AhoCorasickKind::NoncontiguousNFA));
-    b
-}
-
 /// One value to cut, as given (trimmed) and whether it is a UID.
 #[derive(Debug, Clone)]
 struct Source {
@@ -153,12 +137,12 @@ struct Source {
 /// The byte search, built on first use (most objects have no binary value to clean).
 #[derive(Debug)]
 struct Bytes {
-    ac: AhoCorasick,
+    set: NeedleSet,
     bounds: Vec<Boundary>,
 }
 
 /// A compiled set of identifying values to cut out of values.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Scrubber {
     sources: Vec<Source>,
     /// Case-folded values (what the text automaton searches), with their boundary rules and
@@ -168,7 +152,8 @@ pub(crate) struct Scrubber {
     chars: Vec<usize>,
     /// The folded values, for whole-word lookups in code strings.
     words: HashSet<String>,
-    text: Option<AhoCorasick>,
+    /// The folded values, searched in folded text.
+    text: NeedleSet,
     bytes: OnceLock<Option<Bytes>>,
 }
 
@@ -249,9 +234,10 @@ impl Scrubber {
             folded.push(f);
         }
         let words = folded.iter().cloned().collect();
-        let text = (folded.len() > FEW_VALUES)
-            .then(|| automaton().build(&folded).ok())
-            .flatten();
+        let text = NeedleSet::new(
+            folded.iter().map(|f| f.as_bytes().to_vec()).collect(),
+            false,
+        );
         Scrubber {
             sources,
             folded,
@@ -308,28 +294,7 @@ impl Scrubber {
                 }
             }
         };
-        match &self.text {
-            Some(ac) => {
-                for m in ac.find_overlapping_iter(&folded) {
-                    mark(m.pattern().as_usize(), m.start(), m.end());
-                }
-            }
-            None => {
-                for (p, needle) in self.folded.iter().enumerate() {
-                    let mut from = 0;
-                    while let Some(i) = folded.get(from..).and_then(|r| r.find(needle.as_str())) {
-                        let start = from + i;
-                        mark(p, start, start + needle.len());
-                        // Overlapping occurrences too: the next may start inside this one.
-                        from = start
-                            + folded
-                                .get(start..)
-                                .and_then(|r| r.chars().next())
-                                .map_or(1, char::len_utf8);
-                    }
-                }
-            }
-        }
+        self.text.for_each_match(hay, &mut mark);
         cut
     }
 
@@ -450,11 +415,10 @@ impl Scrubber {
                         patterns.push(sp.bytes);
                     }
                 }
-                let ac = automaton()
-                    .ascii_case_insensitive(true)
-                    .build(&patterns)
-                    .ok()?;
-                Some(Bytes { ac, bounds })
+                Some(Bytes {
+                    set: NeedleSet::new(patterns, true),
+                    bounds,
+                })
             })
             .as_ref()
     }
@@ -469,16 +433,12 @@ impl Scrubber {
             return false;
         };
         let mut ranges = Vec::new();
-        for m in search.ac.find_overlapping_iter(&*bytes) {
-            let b = search
-                .bounds
-                .get(m.pattern().as_usize())
-                .copied()
-                .unwrap_or(Boundary::Word);
-            if bounded(bytes, m.start(), m.end(), b) {
-                ranges.push(m.range());
+        search.set.for_each_match(bytes, |p, start, end| {
+            let b = search.bounds.get(p).copied().unwrap_or(Boundary::Word);
+            if bounded(bytes, start, end, b) {
+                ranges.push(start..end);
             }
-        }
+        });
         for r in &ranges {
             if let Some(s) = bytes.get_mut(r.clone()) {
                 s.fill(0);

@@ -444,19 +444,18 @@ const PLACEHOLDERS: [&[&str]; 21] = [
     &["FAMILY", "NAME"],
 ];
 
-/// The words of a value: upper-cased, split on anything that is neither a letter, a digit nor
-/// `/` (which `N/A` keeps).
-fn words(text: &str) -> Vec<String> {
+/// The words of a value: split on anything that is neither a letter, a digit nor `/` (which
+/// `N/A` keeps).
+fn words(text: &str) -> Vec<&str> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '/'))
         .filter(|w| !w.is_empty())
-        .map(str::to_uppercase)
         .collect()
 }
 
 /// Whether a word is masked: one character repeated (`XXXX`, `000000000`), or an initial and
 /// one letter repeated at least four times (`Jsssss`).
 fn is_masked(word: &str) -> bool {
-    let chars: Vec<char> = word.chars().collect();
+    let chars: Vec<char> = word.chars().flat_map(char::to_uppercase).collect();
     let same = |c: &[char]| c.windows(2).all(|w| w[0] == w[1]);
     (chars.len() >= 3 && same(&chars))
         || (chars.len() >= 5 && chars[1].is_alphabetic() && same(&chars[1..]))
@@ -476,16 +475,19 @@ fn is_masked(word: &str) -> bool {
 /// cuts one out of text.
 pub fn is_placeholder(text: &str) -> bool {
     let words = words(text);
-    let mut rest: &[String] = &words;
-    while !rest.is_empty() {
-        if is_masked(&rest[0]) {
+    let mut rest: &[&str] = &words;
+    while let Some(first) = rest.first() {
+        if is_masked(first) {
             rest = &rest[1..];
             continue;
         }
-        let Some(p) = PLACEHOLDERS
-            .iter()
-            .find(|p| rest.len() >= p.len() && rest.iter().zip(p.iter()).all(|(w, p)| w == p))
-        else {
+        let Some(p) = PLACEHOLDERS.iter().find(|p| {
+            rest.len() >= p.len()
+                && rest
+                    .iter()
+                    .zip(p.iter())
+                    .all(|(w, p)| w.eq_ignore_ascii_case(p))
+        }) else {
             return false;
         };
         rest = &rest[p.len()..];

@@ -25,6 +25,7 @@ mod error;
 pub mod identity;
 mod key;
 mod level;
+mod needles;
 mod patterns;
 mod private;
 mod profile;
