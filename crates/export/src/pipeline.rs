@@ -757,10 +757,12 @@ fn subject_facts<'a>(
                 &se.station_name,
             );
         }
+        // Cut from the subject's cleaned text in the spellings the audit searches (a name
+        // part by part too).
         let identifiers = needles
             .iter()
             .filter(|(_, n)| matches!(n.kind, ValueKind::PersonName | ValueKind::Identifier))
-            .map(|(_, n)| n.value.clone())
+            .flat_map(|(_, n)| identity::texts_of(n.kind, &n.value))
             .collect();
         let key = key.unwrap_or(SubjectKey::BlankPatientId {
             study_uid: code.to_string(),
