@@ -145,15 +145,11 @@ struct Bytes {
 #[derive(Debug)]
 pub(crate) struct Scrubber {
     sources: Vec<Source>,
-    /// Case-folded values (what the text automaton searches), with their boundary rules and
-    /// lengths in characters.
-    folded: Vec<String>,
+    /// The case-folded values, searched in folded text, with their boundary rules and lengths
+    /// in characters.
+    text: NeedleSet,
     bounds: Vec<Boundary>,
     chars: Vec<usize>,
-    /// The folded values, for whole-word lookups in code strings.
-    words: HashSet<String>,
-    /// The folded values, searched in folded text.
-    text: NeedleSet,
     bytes: OnceLock<Option<Bytes>>,
 }
 
@@ -231,27 +227,25 @@ impl Scrubber {
             let f = fold_str(&s.text);
             bounds.push(boundary_of(s.uid, f.len()));
             chars.push(f.chars().count());
-            folded.push(f);
+            folded.push(f.into_bytes());
         }
-        let words = folded.iter().cloned().collect();
-        let text = NeedleSet::new(
-            folded.iter().map(|f| f.as_bytes().to_vec()).collect(),
-            false,
-        );
         Scrubber {
             sources,
-            folded,
+            text: NeedleSet::new(folded, false),
             bounds,
             chars,
-            words,
-            text,
             bytes: OnceLock::new(),
         }
     }
 
     /// Whether there is nothing to cut.
     pub(crate) fn is_empty(&self) -> bool {
-        self.folded.is_empty()
+        self.text.is_empty()
+    }
+
+    /// Whether `folded` is one of the values, whole.
+    fn is_value(&self, folded: &str) -> bool {
+        self.text.contains(folded.as_bytes())
     }
 
     /// Which characters of `text` belong to a value to cut (one flag per `char`), or `None` if
@@ -262,7 +256,7 @@ impl Scrubber {
 
     /// [`Scrubber::cut_mask`] for the values of at least `min_len` (folded) characters.
     fn mask_of(&self, text: &str, min_len: usize) -> Option<Vec<bool>> {
-        if self.folded.is_empty() || text.is_empty() {
+        if self.is_empty() || text.is_empty() {
             return None;
         }
         // The folded text, and for each of its bytes the index of the original character.
@@ -344,7 +338,7 @@ impl Scrubber {
         let whole = value.trim_matches([' ', '_']);
         if terms == Terms::Keep
             && whole.bytes().all(|b| b.is_ascii_uppercase())
-            && self.words.contains(&fold_str(whole))
+            && self.is_value(&fold_str(whole))
         {
             // One word, equal to an identifier as a whole: a defined term that coincides with
             // a name (`PERFUSION`, `HEAD`), as the PHI audit judges it; cutting it would break
@@ -364,7 +358,7 @@ impl Scrubber {
         }
         let is_identifier = |word: &str| {
             let folded = fold_str(word);
-            folded.chars().count() >= MIN_CODE_WORD && self.words.contains(&folded)
+            folded.chars().count() >= MIN_CODE_WORD && self.is_value(&folded)
         };
         // Whole words, each with the separator that preceded it (all ASCII).
         let mut out = String::with_capacity(text.len());

@@ -191,14 +191,23 @@ pub fn date_texts(value: &str) -> Vec<String> {
     }
     let (y, rest) = digits.split_at(4);
     let (m, d) = rest.split_at(2);
+    let join = |a: &str, sep: char, b: &str, c: &str| {
+        let mut t = String::with_capacity(10);
+        t.push_str(a);
+        t.push(sep);
+        t.push_str(b);
+        t.push(sep);
+        t.push_str(c);
+        t
+    };
     vec![
-        digits.clone(),
-        format!("{y}-{m}-{d}"),
-        format!("{y}.{m}.{d}"),
-        format!("{y}/{m}/{d}"),
-        format!("{d}.{m}.{y}"),
-        format!("{m}/{d}/{y}"),
-        format!("{d}/{m}/{y}"),
+        join(y, '-', m, d),
+        join(y, '.', m, d),
+        join(y, '/', m, d),
+        join(d, '.', m, y),
+        join(m, '/', d, y),
+        join(d, '/', m, y),
+        digits,
     ]
 }
 
@@ -419,7 +428,7 @@ pub fn byte_spellings(text: &str) -> Vec<ByteSpelling> {
 // ---------------------------------------------------------------------------------------------
 // Placeholders
 
-/// Placeholder phrases, as upper-case words (see [`words`]).
+/// Placeholder phrases, as upper-case words (see [`is_placeholder`]).
 const PLACEHOLDERS: [&[&str]; 21] = [
     &["ANONYMIZED"],
     &["ANONYMISED"],
@@ -444,21 +453,33 @@ const PLACEHOLDERS: [&[&str]; 21] = [
     &["FAMILY", "NAME"],
 ];
 
-/// The words of a value: split on anything that is neither a letter, a digit nor `/` (which
-/// `N/A` keeps).
-fn words(text: &str) -> Vec<&str> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '/'))
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
 /// Whether a word is masked: one character repeated (`XXXX`, `000000000`), or an initial and
-/// one letter repeated at least four times (`Jsssss`).
+/// one letter repeated at least four times (`Jsssss`); letters compared whatever their case.
 fn is_masked(word: &str) -> bool {
-    let chars: Vec<char> = word.chars().flat_map(char::to_uppercase).collect();
-    let same = |c: &[char]| c.windows(2).all(|w| w[0] == w[1]);
-    (chars.len() >= 3 && same(&chars))
-        || (chars.len() >= 5 && chars[1].is_alphabetic() && same(&chars[1..]))
+    if word.is_ascii() {
+        let b = word.as_bytes();
+        let same = |x: &u8, y: &u8| x.eq_ignore_ascii_case(y);
+        return match b {
+            [first, second, rest @ ..] => {
+                (b.len() >= 3 && same(first, second) && rest.iter().all(|c| same(c, first)))
+                    || (b.len() >= 5
+                        && second.is_ascii_alphabetic()
+                        && rest.iter().all(|c| same(c, second)))
+            }
+            _ => false,
+        };
+    }
+    let mut chars = word.chars().flat_map(char::to_uppercase);
+    let (Some(first), Some(second)) = (chars.next(), chars.next()) else {
+        return false;
+    };
+    let (mut n, mut all_same, mut rest_same) = (2, first == second, true);
+    for c in chars {
+        n += 1;
+        all_same &= c == first;
+        rest_same &= c == second;
+    }
+    (n >= 3 && all_same) || (n >= 5 && second.is_alphabetic() && rest_same)
 }
 
 /// Whether `text` identifies nobody: a de-identification placeholder.
@@ -472,25 +493,37 @@ fn is_masked(word: &str) -> bool {
 /// shapes are placeholders too: a value with no letter or digit (`^^^^`, `***`), and a masked
 /// one, whose words are one character repeated (`XXXXXXX`, `000000000`) or a kept initial and
 /// one letter repeated (`Jsssss`). Neither the audit searches a placeholder nor the engine
-/// cuts one out of text.
+/// cuts one out of text. Words are split on anything that is neither a letter, a digit nor
+/// `/` (which `N/A` keeps), and compared whatever their (ASCII) case.
 pub fn is_placeholder(text: &str) -> bool {
-    let words = words(text);
-    let mut rest: &[&str] = &words;
-    while let Some(first) = rest.first() {
-        if is_masked(first) {
-            rest = &rest[1..];
+    let mut words = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '/'))
+        .filter(|w| !w.is_empty())
+        .peekable();
+    while let Some(word) = words.next() {
+        if is_masked(word) {
             continue;
         }
-        let Some(p) = PLACEHOLDERS.iter().find(|p| {
-            rest.len() >= p.len()
-                && rest
-                    .iter()
-                    .zip(p.iter())
-                    .all(|(w, p)| w.eq_ignore_ascii_case(p))
-        }) else {
+        let mut matched = false;
+        for p in PLACEHOLDERS {
+            if !p[0].eq_ignore_ascii_case(word) {
+                continue;
+            }
+            match p.get(1) {
+                None => matched = true,
+                Some(second) if words.peek().is_some_and(|w| second.eq_ignore_ascii_case(w)) => {
+                    words.next();
+                    matched = true;
+                }
+                Some(_) => {}
+            }
+            if matched {
+                break;
+            }
+        }
+        if !matched {
             return false;
-        };
-        rest = &rest[p.len()..];
+        }
     }
     true
 }

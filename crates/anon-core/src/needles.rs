@@ -59,6 +59,36 @@ impl NeedleSet {
         }
     }
 
+    /// Whether the set has no value.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Whether `value` is one of the values, whole (ASCII case folded if the set folds it).
+    pub(crate) fn contains(&self, value: &[u8]) -> bool {
+        let Some(b) = value.first() else {
+            return false;
+        };
+        let b = if self.fold_ascii {
+            b.to_ascii_lowercase()
+        } else {
+            *b
+        };
+        let (from, to) = (self.start[usize::from(b)], self.start[usize::from(b) + 1]);
+        self.order
+            .get(from as usize..to as usize)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| self.patterns.get(*p as usize))
+            .any(|p| {
+                if self.fold_ascii {
+                    p.eq_ignore_ascii_case(value)
+                } else {
+                    p.as_slice() == value
+                }
+            })
+    }
+
     /// Calls `found(value index, start, end)` for every occurrence of every value in `hay`.
     pub(crate) fn for_each_match(&self, hay: &[u8], mut found: impl FnMut(usize, usize, usize)) {
         if self.order.is_empty() {

@@ -33,7 +33,8 @@
 //! [`LONG_NEEDLE`] bytes) must stand between word boundaries and are not searched inside the
 //! pixel data value, where random bytes would match them by chance; long values need only
 //! digit boundaries (a StudyID `000101` is not inside `19000101`, a name glued into text still
-//! counts). De-identification placeholders are not searched ([`crate::placeholder`]). A match
+//! counts). De-identification placeholders are not searched
+//! ([`anon_core::identity::is_placeholder`]). A match
 //! inside a value depot wrote ([`crate::written`]), inside a number or code that is not the
 //! whole value, or inside a kept equipment attribute is dropped or reported as an advisory
 //! [`Finding::Coincidence`] ([`crate::audit_verdict`]). A single CJK character (a meaningful
@@ -1215,7 +1216,7 @@ fn is_uid_char(b: Option<u8>) -> bool {
 // Spellings
 
 /// Every byte spelling of a needle with its boundary rule. A name, ID or text that is a
-/// de-identification placeholder (`Anonymized`, `NO INFO`, `^^^^`; see [`placeholder`]) is
+/// de-identification placeholder (`Anonymized`, `NO INFO`, `^^^^`; see [`is_placeholder`]) is
 /// not searched, nor is a placeholder part of a name.
 fn spellings_of(n: &Needle) -> Vec<Spelling> {
     let value = n
