@@ -292,6 +292,90 @@ fn numbers_and_code_strings_count_only_when_the_whole_value_matches() {
     }
 }
 
+/// A coded entry (Code Sequence Macro) of ConceptNameCodeSequence, in an item of
+/// ContentSequence.
+fn coded_entry(elements: Vec<DataElement<InMemDicomObject>>) -> DataElement<InMemDicomObject> {
+    let code = InMemDicomObject::from_element_iter(elements);
+    let item = InMemDicomObject::from_element_iter([DataElement::new(
+        Tag(0x0040, 0xA043),
+        VR::SQ,
+        DataSetSequence::new(vec![code], Length::UNDEFINED),
+    )]);
+    DataElement::new(
+        Tag(0x0040, 0xA730),
+        VR::SQ,
+        DataSetSequence::new(vec![item], Length::UNDEFINED),
+    )
+}
+
+#[test]
+fn codes_of_coded_entries_count_only_whole_and_code_meanings_are_text() {
+    const AT: &str = "(0040,A730)[0]/(0040,A043)[0]/";
+    for syntax in SYNTAXES {
+        let bytes = file(
+            syntax,
+            vec![coded_entry(vec![
+                // A name part equal to a whole designator or code: a coincidence.
+                text(Tag(0x0008, 0x0102), VR::SH, "WHITE"),
+                text(Tag(0x0008, 0x0100), VR::SH, "SMITHSON"),
+                // The accession number inside a longer code: nothing.
+                text(Tag(0x0008, 0x0103), VR::SH, "T-134"),
+                // A record number alone as a code: a leak.
+                text(Tag(0x0008, 0x0119), VR::UC, "4711001"),
+                // The code meaning is free text: a leak.
+                text(Tag(0x0008, 0x0104), VR::LO, "Rowena's lesion"),
+                // A name part equal to a context identifier: a coincidence.
+                text(Tag(0x0008, 0x010F), VR::CS, "BUSH"),
+            ])],
+        );
+        let f = auditor().scan_file("a.dcm", &bytes);
+        assert_eq!(
+            blocking(&f),
+            vec![
+                found("PatientID", &format!("{AT}(0008,0119)")),
+                found("PatientName", &format!("{AT}(0008,0104)")),
+            ],
+            "{syntax:?}: {f:?}"
+        );
+        assert_eq!(
+            coincidences(&f),
+            vec![
+                (
+                    "PatientName".into(),
+                    format!("{AT}(0008,0100)"),
+                    "CodeValue".into()
+                ),
+                (
+                    "ReferringPhysicianName".into(),
+                    format!("{AT}(0008,0102)"),
+                    "CodingSchemeDesignator".into()
+                ),
+                (
+                    "ReferringPhysicianName".into(),
+                    format!("{AT}(0008,010F)"),
+                    "ContextIdentifier".into()
+                ),
+            ],
+            "{syntax:?}"
+        );
+        // A person name in a code value breaks the code's repertoire: the full search.
+        let bytes = file(
+            syntax,
+            vec![coded_entry(vec![text(
+                Tag(0x0008, 0x0100),
+                VR::SH,
+                "X^SMITHSON",
+            )])],
+        );
+        let f = auditor().scan_file("a.dcm", &bytes);
+        assert_eq!(
+            blocking(&f),
+            vec![found("PatientName", &format!("{AT}(0008,0100)"))],
+            "{syntax:?}: {f:?}"
+        );
+    }
+}
+
 #[test]
 fn an_institution_inside_manufacturer_is_a_coincidence_and_elsewhere_a_leak() {
     for syntax in SYNTAXES {

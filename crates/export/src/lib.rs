@@ -12,6 +12,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+mod audit_codes;
 mod audit_ranges;
 #[cfg(test)]
 mod audit_rules_tests;
