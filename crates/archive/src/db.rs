@@ -52,6 +52,7 @@ use crate::records::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0001_init.sql"),
     include_str!("../../../schema/0002_rejects_per_project_run_outcome.sql"),
+    include_str!("../../../schema/0003_deidentified_runs.sql"),
 ];
 
 /// How long a writer waits for another writer's batch before giving up.
@@ -389,6 +390,16 @@ impl Db {
             ],
         )?;
         tx.commit()
+    }
+
+    /// Records that every file of a run was de-identified before it was stored (`label` names
+    /// the profile, its options and the key's fingerprint).
+    pub fn mark_run_deidentified(&mut self, run_id: i64, label: &str) -> Result<(), rusqlite::Error> {
+        self.conn.execute(
+            "UPDATE import_runs SET deidentified = ?2 WHERE id = ?1",
+            params![run_id, label],
+        )?;
+        Ok(())
     }
 
     /// Starts a batch: one `BEGIN IMMEDIATE` transaction holding the write lock until

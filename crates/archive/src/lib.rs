@@ -29,6 +29,7 @@ pub mod db;
 pub mod error;
 pub mod grouping;
 pub mod import;
+pub mod intake;
 pub mod records;
 pub mod scan;
 pub mod secret;
@@ -39,12 +40,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-pub use error::{FactsError, ImportError, OpenError, QueryError};
+pub use error::{FactsError, ImportError, IntakeError, OpenError, QueryError};
 pub use grouping::{HeaderFacts, SubjectKey};
 pub use import::{
     FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome, escape_bytes,
     escape_controls, escape_text, path_text,
 };
+pub use intake::{Expected, Intake, IntakeOptions, Spool};
 pub use records::{
     Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, SeriesRecord, StudyRecord,
     SubjectRecord, parse_date,
@@ -193,6 +195,17 @@ impl Archive {
     ) -> Result<ImportSummary, ImportError> {
         let mut db = self.db();
         import::run(&self.root, &mut db, inputs, opts, observer)
+    }
+
+    /// Opens an [`Intake`]: an import run that files single files as they arrive (a DICOM
+    /// receiver's way in), with the same rules and outcomes as [`Archive::import`]. Warnings
+    /// and outcomes are also reported to `observer`.
+    pub fn intake(
+        &self,
+        opts: &IntakeOptions,
+        observer: std::sync::Arc<dyn ImportObserver + Send + Sync>,
+    ) -> Result<Intake, ImportError> {
+        Intake::open(&self.root, opts, observer)
     }
 
     /// Subjects matching the filter.

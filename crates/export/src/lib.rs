@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod deid_file;
+pub mod incoming;
 pub mod keyfile;
 pub mod manifest;
 pub mod package;

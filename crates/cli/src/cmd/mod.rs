@@ -7,4 +7,6 @@ pub mod export;
 pub mod import;
 pub mod profiles;
 pub mod query;
+pub mod send;
+pub mod serve;
 pub mod synth;
