@@ -9,6 +9,7 @@ mod anonymize;
 mod audit;
 mod export;
 mod import;
+mod network;
 mod profiles;
 mod query;
 mod synth;
