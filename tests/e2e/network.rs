@@ -97,7 +97,15 @@ impl Serve {
     fn start(t: &TestDir, extra: &[&str]) -> Serve {
         let mut child = t
             .depot()
-            .args(["--archive", "archive", "serve", "--bind", "127.0.0.1", "--port", "0"])
+            .args([
+                "--archive",
+                "archive",
+                "serve",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ])
             .args(extra)
             .spawn();
         let stderr = child.stderr.take().expect("stderr");
@@ -141,7 +149,10 @@ impl Serve {
             }
             if let Some(status) = self.child.try_wait().expect("wait") {
                 std::thread::sleep(Duration::from_millis(100));
-                panic!("depot serve exited ({status}) before logging {needle:?}:\n{}", self.log());
+                panic!(
+                    "depot serve exited ({status}) before logging {needle:?}:\n{}",
+                    self.log()
+                );
             }
             assert!(
                 started.elapsed() < DEADLINE,
@@ -266,8 +277,26 @@ PresentationContexts = Synth
 /// endian, deflated, JPEG, multi-frame, SR): 2 subjects, 26 files.
 fn synth_dump(t: &TestDir, out: &str) -> PathBuf {
     t.depot()
-        .args(["synth", "--out", out, "--quiet", "--subjects", "2", "--studies", "1"])
-        .args(["--series", "6", "--instances", "2", "--rows", "16", "--columns", "16"])
+        .args([
+            "synth",
+            "--out",
+            out,
+            "--quiet",
+            "--subjects",
+            "2",
+            "--studies",
+            "1",
+        ])
+        .args([
+            "--series",
+            "6",
+            "--instances",
+            "2",
+            "--rows",
+            "16",
+            "--columns",
+            "16",
+        ])
         .run()
         .ok();
     std::fs::write(t.join("scu.cfg"), SCU_CONFIG).expect("config");
@@ -281,8 +310,25 @@ fn storescu(t: &TestDir, calling: &str, port: u16, called: &str, dump: &Path) ->
     run_tool(
         "storescu",
         &[
-            "-aet", calling, "-aec", called, "-xf", "scu.cfg", "Synth", "-nh", "-to", "20",
-            "-ta", "20", "-td", "60", "+sd", "+r", "127.0.0.1", &port, dump,
+            "-aet",
+            calling,
+            "-aec",
+            called,
+            "-xf",
+            "scu.cfg",
+            "Synth",
+            "-nh",
+            "-to",
+            "20",
+            "-ta",
+            "20",
+            "-td",
+            "60",
+            "+sd",
+            "+r",
+            "127.0.0.1",
+            &port,
+            dump,
         ],
         t.path(),
     )
@@ -351,7 +397,10 @@ fn data_sets(dir: &Path) -> BTreeMap<String, Vec<u8>> {
                 return None;
             }
             let (meta, data) = split_file(&bytes);
-            Some((clean(meta.media_storage_sop_instance_uid()).to_string(), data.to_vec()))
+            Some((
+                clean(meta.media_storage_sop_instance_uid()).to_string(),
+                data.to_vec(),
+            ))
         })
         .collect()
 }
@@ -366,7 +415,14 @@ fn storescu_into_serve_matches_a_folder_import_and_is_stored_as_sent() {
     let serve = Serve::start(&t, &["--aet", "DEPOT"]);
     let echo = run_tool(
         "echoscu",
-        &["-aet", "ECHOER", "-aec", "DEPOT", "127.0.0.1", &serve.port.to_string()],
+        &[
+            "-aet",
+            "ECHOER",
+            "-aec",
+            "DEPOT",
+            "127.0.0.1",
+            &serve.port.to_string(),
+        ],
         t.path(),
     );
     assert!(echo.status.success(), "echoscu: {}", text(&echo));
@@ -398,7 +454,12 @@ fn storescu_into_serve_matches_a_folder_import_and_is_stored_as_sent() {
     assert_eq!(received, layout(&t, "folder"));
     let syntaxes: BTreeSet<String> = query(&t, "archive", "instances")
         .iter()
-        .map(|i| i["transfer_syntax"].as_str().unwrap_or_default().to_string())
+        .map(|i| {
+            i["transfer_syntax"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert_eq!(syntaxes.len(), 5, "every syntax kept: {syntaxes:?}");
 
@@ -407,7 +468,11 @@ fn storescu_into_serve_matches_a_folder_import_and_is_stored_as_sent() {
     // depot's, naming the instance and its syntax.
     let reference = StoreScp::start(&t.join("reference"), &["+xa"]);
     let sent = storescu(&t, "MODALITY", reference.port, "STORESCP", &dump);
-    assert!(sent.status.success(), "storescu to storescp: {}", text(&sent));
+    assert!(
+        sent.status.success(),
+        "storescu to storescp: {}",
+        text(&sent)
+    );
     drop(reference);
     let wire = data_sets(&t.join("reference"));
     assert_eq!(wire.len(), 26);
@@ -420,9 +485,15 @@ fn storescu_into_serve_matches_a_folder_import_and_is_stored_as_sent() {
             clean(meta.transfer_syntax()),
             i["transfer_syntax"].as_str().unwrap()
         );
-        assert_eq!(clean(&meta.implementation_class_uid), net::IMPLEMENTATION_CLASS_UID);
+        assert_eq!(
+            clean(&meta.implementation_class_uid),
+            net::IMPLEMENTATION_CLASS_UID
+        );
         assert_eq!(meta.source_application_entity_title, None);
-        assert!(data == wire[sop].as_slice(), "{sop}: stored data set differs from the sent one");
+        assert!(
+            data == wire[sop].as_slice(),
+            "{sop}: stored data set differs from the sent one"
+        );
     }
 }
 
@@ -460,7 +531,10 @@ level = "basic"
         &["-aet", "MRI", "-aec", "NOT_DEPOT", "127.0.0.1", &port],
         t.path(),
     );
-    assert!(!wrong_called.status.success(), "a wrong called AE title must be rejected");
+    assert!(
+        !wrong_called.status.success(),
+        "a wrong called AE title must be rejected"
+    );
     let mri = storescu(&t, "MRI", serve.port, "DEPOT", &dump);
     assert!(mri.status.success(), "{}", text(&mri));
     // At basic, the JPEG series whose pixels may carry burned-in text is refused (as an export
@@ -468,7 +542,10 @@ level = "basic"
     storescu(&t, "OUTSIDE", serve.port, "DEPOT", &dump);
     let (code, log) = serve.stop();
     assert_eq!(code, Some(1), "refused instances make exit code 1:\n{log}");
-    assert!(log.contains("calling AE title \"STRANGER\" may not store here"), "{log}");
+    assert!(
+        log.contains("calling AE title \"STRANGER\" may not store here"),
+        "{log}"
+    );
     assert!(log.contains("is not this server's"), "{log}");
     assert!(log.contains("burned-in text"), "{log}");
 
@@ -490,7 +567,11 @@ level = "basic"
     let names: Vec<String> = query(&t, "archive", "subjects")
         .iter()
         .filter(|s| s["project"] == "brain")
-        .filter_map(|s| s["patient_name"].as_str().map(|n| n.split('^').next().unwrap().to_string()))
+        .filter_map(|s| {
+            s["patient_name"]
+                .as_str()
+                .map(|n| n.split('^').next().unwrap().to_string())
+        })
         .collect();
     assert_eq!(names.len(), 2);
     for i in &teaching {
@@ -514,7 +595,13 @@ level = "basic"
         .collect();
     assert_eq!(marked.len(), 2, "{marked:?}");
     assert_eq!(marked[0], ("brain".to_string(), None));
-    assert!(marked[1].1.as_deref().is_some_and(|l| l.starts_with("basic (key ")), "{marked:?}");
+    assert!(
+        marked[1]
+            .1
+            .as_deref()
+            .is_some_and(|l| l.starts_with("basic (key ")),
+        "{marked:?}"
+    );
 }
 
 #[test]
@@ -545,37 +632,78 @@ fn storescp_receives_what_send_sends() {
     let port = original.port.to_string();
     let run = t
         .depot()
-        .args(["--archive", "archive", "send", "--to", &format!("127.0.0.1:{port}")])
-        .args(["--aet", "STORESCP", "--level", "original", "--timeout", "20"])
+        .args([
+            "--archive",
+            "archive",
+            "send",
+            "--to",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "--aet",
+            "STORESCP",
+            "--level",
+            "original",
+            "--timeout",
+            "20",
+        ])
         .run()
         .ok();
-    assert!(run.stderr.contains("sent 26 of 26 instances"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("sent 26 of 26 instances"),
+        "{}",
+        run.stderr
+    );
     drop(original);
     let received = data_sets(&t.join("rx-original"));
-    assert_eq!(received, stored, "storescp received the archived data sets byte for byte");
+    assert_eq!(
+        received, stored,
+        "storescp received the archived data sets byte for byte"
+    );
 
     // De-identified on the way out, exactly as an export: no original UID or name arrives.
     let deid = StoreScp::start(&t.join("rx-basic"), &["+xa"]);
     let port = deid.port.to_string();
     let run = t
         .depot()
-        .args(["--archive", "archive", "send", "--to", &format!("127.0.0.1:{port}")])
+        .args([
+            "--archive",
+            "archive",
+            "send",
+            "--to",
+            &format!("127.0.0.1:{port}"),
+        ])
         .args(["--aet", "STORESCP", "--level", "basic", "--timeout", "20"])
         .run()
         .ok();
-    assert!(run.stderr.contains("sent 24 of 24 instances"), "{}", run.stderr);
-    assert!(run.stderr.contains("left out for possible burned-in text"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("sent 24 of 24 instances"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("left out for possible burned-in text"),
+        "{}",
+        run.stderr
+    );
     drop(deid);
     let received = data_sets(&t.join("rx-basic"));
     assert_eq!(received.len(), 24);
     assert!(received.keys().all(|uid| !stored.contains_key(uid)));
     let names: Vec<String> = query(&t, "archive", "subjects")
         .iter()
-        .filter_map(|s| s["patient_name"].as_str().map(|n| n.split('^').next().unwrap().to_string()))
+        .filter_map(|s| {
+            s["patient_name"]
+                .as_str()
+                .map(|n| n.split('^').next().unwrap().to_string())
+        })
         .collect();
     for data in received.values() {
         for n in &names {
-            assert!(!data.windows(n.len()).any(|w| w == n.as_bytes()), "{n} was sent");
+            assert!(
+                !data.windows(n.len()).any(|w| w == n.as_bytes()),
+                "{n} was sent"
+            );
         }
     }
 
@@ -585,12 +713,26 @@ fn storescp_receives_what_send_sends() {
     let port = plain.port.to_string();
     let run = t
         .depot()
-        .args(["--archive", "archive", "send", "--to", &format!("127.0.0.1:{port}")])
-        .args(["--aet", "STORESCP", "--level", "original", "--timeout", "20"])
+        .args([
+            "--archive",
+            "archive",
+            "send",
+            "--to",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "--aet",
+            "STORESCP",
+            "--level",
+            "original",
+            "--timeout",
+            "20",
+        ])
         .run()
         .expect_code(1);
     assert!(
-        run.stderr.contains("the peer accepts no presentation context for"),
+        run.stderr
+            .contains("the peer accepts no presentation context for"),
         "{}",
         run.stderr
     );
@@ -604,8 +746,26 @@ fn stopping_finishes_open_associations() {
     }
     let t = TestDir::new();
     t.depot()
-        .args(["synth", "--out", "dump", "--quiet", "--subjects", "1", "--studies", "1"])
-        .args(["--series", "1", "--instances", "60", "--rows", "64", "--columns", "64"])
+        .args([
+            "synth",
+            "--out",
+            "dump",
+            "--quiet",
+            "--subjects",
+            "1",
+            "--studies",
+            "1",
+        ])
+        .args([
+            "--series",
+            "1",
+            "--instances",
+            "60",
+            "--rows",
+            "64",
+            "--columns",
+            "64",
+        ])
         .run()
         .ok();
     std::fs::write(t.join("scu.cfg"), SCU_CONFIG).unwrap();
@@ -617,8 +777,18 @@ fn stopping_finishes_open_associations() {
         run_tool(
             "storescu",
             &[
-                "-aet", "MODALITY", "-aec", "DEPOT", "-xf", "scu.cfg", "Synth", "+sd", "+r",
-                "127.0.0.1", &port, "dump",
+                "-aet",
+                "MODALITY",
+                "-aec",
+                "DEPOT",
+                "-xf",
+                "scu.cfg",
+                "Synth",
+                "+sd",
+                "+r",
+                "127.0.0.1",
+                &port,
+                "dump",
             ],
             &dir,
         )
@@ -631,7 +801,11 @@ fn stopping_finishes_open_associations() {
     }
     let (code, log) = serve.stop_with("-TERM");
     let sent = sender.join().unwrap();
-    assert!(sent.status.success(), "the open association finished: {}", text(&sent));
+    assert!(
+        sent.status.success(),
+        "the open association finished: {}",
+        text(&sent)
+    );
     assert_eq!(code, Some(0), "{log}");
     assert_eq!(query(&t, "archive", "instances").len(), 61, "{log}");
     assert!(log.contains("61 instances (61 stored"), "{log}");
@@ -645,7 +819,10 @@ struct Raw {
 
 impl Raw {
     /// Proposes `contexts` (id, abstract syntax) in Explicit VR Little Endian.
-    fn associate(addr: &str, contexts: &[(u8, &str)]) -> (Raw, Vec<(u8, PresentationContextResultReason)>) {
+    fn associate(
+        addr: &str,
+        contexts: &[(u8, &str)],
+    ) -> (Raw, Vec<(u8, PresentationContextResultReason)>) {
         let mut stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let rq = AssociationRQ {
@@ -679,8 +856,14 @@ impl Raw {
     }
 
     fn send_command(&mut self, context: u8, command: &Dimse) {
-        pdu::send_pdata(&mut self.stream, context, PDataValueType::Command, &command.encode(), 16384)
-            .unwrap();
+        pdu::send_pdata(
+            &mut self.stream,
+            context,
+            PDataValueType::Command,
+            &command.encode(),
+            16384,
+        )
+        .unwrap();
     }
 
     /// Sends a C-STORE and returns the response.
@@ -705,7 +888,10 @@ fn mr_data_set(patient: &str, sop: &str) -> Vec<u8> {
 /// No instance, conflict, spool or other temporary file of the archive holds data.
 fn assert_nothing_half_written(t: &TestDir) {
     for area in ["store", "conflicts"] {
-        assert!(files_below(&t.join("archive").join(area)).is_empty(), "{area} is not empty");
+        assert!(
+            files_below(&t.join("archive").join(area)).is_empty(),
+            "{area} is not empty"
+        );
     }
     let leftovers: Vec<PathBuf> = files_below(&t.join("archive/tmp"))
         .into_iter()
@@ -721,8 +907,15 @@ fn bad_instances_get_failure_statuses_and_are_recorded() {
     let (mut raw, results) = Raw::associate(&serve.addr(), &[(1, MR)]);
     assert_eq!(results, [(1, PresentationContextResultReason::Acceptance)]);
     let good = mr_data_set("P1", "1.2.3.4.5");
-    assert_eq!(raw.store(1, "1.2.3.4.5", &good).status, Some(dimse::status::SUCCESS));
-    assert_eq!(raw.store(1, "1.2.3.4.5", &good).status, Some(dimse::status::SUCCESS), "a duplicate is a success");
+    assert_eq!(
+        raw.store(1, "1.2.3.4.5", &good).status,
+        Some(dimse::status::SUCCESS)
+    );
+    assert_eq!(
+        raw.store(1, "1.2.3.4.5", &good).status,
+        Some(dimse::status::SUCCESS),
+        "a duplicate is a success"
+    );
     // The same SOP Instance UID with other content: kept apart, failure 0111H.
     let other = mr_data_set("P2", "1.2.3.4.5");
     let rsp = raw.store(1, "1.2.3.4.5", &other);
@@ -736,10 +929,16 @@ fn bad_instances_get_failure_statuses_and_are_recorded() {
     let rsp = raw.store(1, "1.2.3.4.7", &mr_data_set("P1", "1.2.3.4.8"));
     assert_eq!(rsp.status, Some(dimse::status::CANNOT_UNDERSTAND));
     pdu::write(&mut raw.stream, &Pdu::ReleaseRQ).unwrap();
-    assert!(matches!(raw.reader.read(&mut raw.stream).unwrap(), Pdu::ReleaseRP));
+    assert!(matches!(
+        raw.reader.read(&mut raw.stream).unwrap(),
+        Pdu::ReleaseRP
+    ));
     let (code, log) = serve.stop();
     assert_eq!(code, Some(1), "{log}");
-    assert!(log.contains("5 instances (1 stored, 1 duplicates, 3 failed)"), "{log}");
+    assert!(
+        log.contains("5 instances (1 stored, 1 duplicates, 3 failed)"),
+        "{log}"
+    );
     assert_eq!(query(&t, "archive", "instances").len(), 1);
     let rejects = query(&t, "archive", "rejects");
     assert_eq!(rejects.len(), 3, "{rejects:?}");
@@ -757,28 +956,50 @@ fn unknown_sop_classes_are_refused_and_the_server_keeps_serving() {
     let serve = Serve::start(&t, &[]);
     let (mut raw, results) = Raw::associate(
         &serve.addr(),
-        &[(1, "1.2.3.4.5.6.7"), (3, MR), (5, "1.2.840.10008.5.1.4.1.2.2.1")],
+        &[
+            (1, "1.2.3.4.5.6.7"),
+            (3, MR),
+            (5, "1.2.840.10008.5.1.4.1.2.2.1"),
+        ],
     );
     assert_eq!(
         results,
         [
-            (1, PresentationContextResultReason::AbstractSyntaxNotSupported),
+            (
+                1,
+                PresentationContextResultReason::AbstractSyntaxNotSupported
+            ),
             (3, PresentationContextResultReason::Acceptance),
-            (5, PresentationContextResultReason::AbstractSyntaxNotSupported),
+            (
+                5,
+                PresentationContextResultReason::AbstractSyntaxNotSupported
+            ),
         ]
     );
     let data = mr_data_set("P1", "1.2.3.9");
-    assert_eq!(raw.store(3, "1.2.3.9", &data).status, Some(dimse::status::SUCCESS));
+    assert_eq!(
+        raw.store(3, "1.2.3.9", &data).status,
+        Some(dimse::status::SUCCESS)
+    );
     // Data on the refused context: the association is aborted.
     raw.send_command(1, &Dimse::store_rq(2, "1.2.3.4.5.6.7", "1.2.3.10"));
-    assert!(matches!(raw.reader.read(&mut raw.stream), Ok(Pdu::AbortRQ { .. })));
+    assert!(matches!(
+        raw.reader.read(&mut raw.stream),
+        Ok(Pdu::AbortRQ { .. })
+    ));
     // The server still serves.
     let (mut again, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
     let data = mr_data_set("P1", "1.2.3.11");
-    assert_eq!(again.store(1, "1.2.3.11", &data).status, Some(dimse::status::SUCCESS));
+    assert_eq!(
+        again.store(1, "1.2.3.11", &data).status,
+        Some(dimse::status::SUCCESS)
+    );
     let (code, log) = serve.stop();
     assert_eq!(code, Some(0), "{log}");
-    assert!(log.contains("aborted: data on presentation context 1"), "{log}");
+    assert!(
+        log.contains("aborted: data on presentation context 1"),
+        "{log}"
+    );
     assert_eq!(query(&t, "archive", "instances").len(), 2);
 }
 
@@ -830,7 +1051,10 @@ fn truncated_pdata_and_vanished_peers_leave_nothing_behind() {
 
     // Still serving, and a complete instance is filed.
     let (mut raw, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
-    assert_eq!(raw.store(1, "1.2.3.20", &data).status, Some(dimse::status::SUCCESS));
+    assert_eq!(
+        raw.store(1, "1.2.3.20", &data).status,
+        Some(dimse::status::SUCCESS)
+    );
     drop(raw);
     let (code, log) = serve.stop();
     assert_eq!(code, Some(0), "{log}");

@@ -394,7 +394,11 @@ impl Db {
 
     /// Records that every file of a run was de-identified before it was stored (`label` names
     /// the profile, its options and the key's fingerprint).
-    pub fn mark_run_deidentified(&mut self, run_id: i64, label: &str) -> Result<(), rusqlite::Error> {
+    pub fn mark_run_deidentified(
+        &mut self,
+        run_id: i64,
+        label: &str,
+    ) -> Result<(), rusqlite::Error> {
         self.conn.execute(
             "UPDATE import_runs SET deidentified = ?2 WHERE id = ?1",
             params![run_id, label],

@@ -356,7 +356,12 @@ impl Intake {
     /// them. Submissions after (or during) this fail with [`IntakeError::Closed`]. Calling it
     /// again returns an empty summary.
     pub fn finish(&self) -> Result<ImportSummary, ImportError> {
-        drop(self.tx.lock().unwrap_or_else(PoisonError::into_inner).take());
+        drop(
+            self.tx
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        );
         let handle = self
             .committer
             .lock()

@@ -117,10 +117,8 @@ impl IncomingDeid {
                 if let Ok(facts) = HeaderFacts::from_object(obj)
                     && let SubjectKey::BlankPatientId { study_uid } = SubjectKey::of(&facts)
                 {
-                    ctx.pseudonym = deid.pseudonym(
-                        "",
-                        Some(&format!("depot:blank-patient-id:{study_uid}")),
-                    );
+                    ctx.pseudonym =
+                        deid.pseudonym("", Some(&format!("depot:blank-patient-id:{study_uid}")));
                 }
                 let mut needles: Vec<Needle> = identity_needles(obj)
                     .into_iter()
@@ -131,8 +129,9 @@ impl IncomingDeid {
                     let mut uids = Vec::new();
                     uids_in(obj, &mut uids);
                     needles.extend(
-                        uids.into_iter()
-                            .map(|(uid, tag)| Needle::new(attribute_label(tag), ValueKind::Uid, uid)),
+                        uids.into_iter().map(|(uid, tag)| {
+                            Needle::new(attribute_label(tag), ValueKind::Uid, uid)
+                        }),
                     );
                 }
                 let text = |tag| {
@@ -167,10 +166,9 @@ impl IncomingDeid {
                 PrimitiveValue::from(pseudonym),
             ));
             let mut out = Vec::with_capacity(bytes.len() + 32);
-            obj.write_all(&mut out)
-                .map_err(|e| DeidFileError::Encode {
-                    reason: e.to_string(),
-                })?;
+            obj.write_all(&mut out).map_err(|e| DeidFileError::Encode {
+                reason: e.to_string(),
+            })?;
             bytes = out;
         }
         let auditor = Auditor::new(&needles, self.rules)?;

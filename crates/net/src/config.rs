@@ -181,7 +181,9 @@ impl ServeConfig {
         for rule in &self.calling {
             let ae = check_ae_title(&rule.ae).map_err(|e| e.to_string())?;
             let deid = if rule.deidentifies() {
-                Some(Arc::new(resolve_deid(rule, archive_key).map_err(|e| format!("{ae}: {e}"))?))
+                Some(Arc::new(
+                    resolve_deid(rule, archive_key).map_err(|e| format!("{ae}: {e}"))?,
+                ))
             } else {
                 None
             };
@@ -205,7 +207,10 @@ fn resolve_deid(
     let options = rule
         .options
         .iter()
-        .map(|o| o.parse::<DeidOption>().map_err(|e| format!("option {o}: {e}")))
+        .map(|o| {
+            o.parse::<DeidOption>()
+                .map_err(|e| format!("option {o}: {e}"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let name = rule
         .profile
@@ -257,7 +262,10 @@ options = ["retain-uids"]
         assert!(access.route("MRI_3T").unwrap().deid.is_none());
         let pacs = access.route("PACS").unwrap();
         assert!(pacs.deid.as_ref().unwrap().label().starts_with("basic"));
-        assert!(access.route("mri_3t").is_none(), "AE titles are case-sensitive");
+        assert!(
+            access.route("mri_3t").is_none(),
+            "AE titles are case-sensitive"
+        );
         assert!(access.route("OTHER").is_none());
 
         for bad in [

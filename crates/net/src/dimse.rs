@@ -118,8 +118,9 @@ fn u16_of(obj: &InMemDicomObject, tag: Tag) -> Option<u16> {
 impl Command {
     /// Reads a command set (Implicit VR Little Endian).
     pub fn parse(bytes: &[u8]) -> Result<Command, CommandError> {
-        let obj = InMemDicomObject::read_dataset_with_ts(bytes, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
-            .map_err(|e| CommandError(e.to_string()))?;
+        let obj =
+            InMemDicomObject::read_dataset_with_ts(bytes, &IMPLICIT_VR_LITTLE_ENDIAN.erased())
+                .map_err(|e| CommandError(e.to_string()))?;
         if let Some(e) = obj.iter().find(|e| e.tag().group() != 0x0000) {
             return Err(CommandError(format!(
                 "element {} outside the command group",
@@ -191,7 +192,11 @@ impl Command {
         if let Some(p) = self.priority {
             push(PRIORITY, VR::US, PrimitiveValue::from(p));
         }
-        let data_set_type = if self.has_data_set { 0x0000 } else { NO_DATA_SET };
+        let data_set_type = if self.has_data_set {
+            0x0000
+        } else {
+            NO_DATA_SET
+        };
         push(
             COMMAND_DATA_SET_TYPE,
             VR::US,
@@ -302,7 +307,7 @@ mod tests {
         assert_eq!(back.responding_to, Some(7));
         assert_eq!(back.error_comment.as_deref(), Some("bad/file?"));
         assert!(!back.has_data_set);
-        assert!(bytes.len() % 2 == 0);
+        assert!(bytes.len().is_multiple_of(2));
     }
 
     #[test]

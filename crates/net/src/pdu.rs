@@ -29,7 +29,9 @@ pub enum PduError {
         expected: usize,
     },
     /// The PDU declares more bytes than negotiated.
-    #[error("a PDU of type {pdu_type:02X}H declares {length} bytes, more than the {limit} accepted")]
+    #[error(
+        "a PDU of type {pdu_type:02X}H declares {length} bytes, more than the {limit} accepted"
+    )]
     TooLong {
         /// PDU type.
         pdu_type: u8,
@@ -48,7 +50,10 @@ pub enum PduError {
 
 /// Whether an I/O error is a read timeout.
 pub fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 /// Buffers bytes from a socket until a whole PDU is there.
@@ -245,9 +250,7 @@ mod tests {
         let err = reader.read(&mut std::io::Cursor::new(wire)).unwrap_err();
         assert!(matches!(err, PduError::Truncated { .. }), "{err}");
         let mut reader = PduReader::new(1 << 16);
-        let err = reader
-            .read(&mut std::io::Cursor::new(vec![]))
-            .unwrap_err();
+        let err = reader.read(&mut std::io::Cursor::new(vec![])).unwrap_err();
         assert!(matches!(err, PduError::Closed));
         let huge = [0x04, 0, 0x7f, 0xff, 0xff, 0xff];
         let err = PduReader::new(1 << 16)

@@ -41,7 +41,9 @@ impl Instance {
             (Some(class), Some(instance)) => {
                 match dimse::file_header(class, instance, transfer_syntax) {
                     Ok(h) => Sink::Memory(h),
-                    Err(e) => Sink::Discarded(format!("cannot write the file meta information: {e}")),
+                    Err(e) => {
+                        Sink::Discarded(format!("cannot write the file meta information: {e}"))
+                    }
                 }
             }
             _ => Sink::Discarded(
@@ -174,7 +176,9 @@ pub(crate) fn file(
             };
             match deid.apply(&bytes) {
                 Ok(c) => {
-                    let mismatch = if c.original_sop_instance_uid.as_deref() != Some(&expected.sop_instance_uid) {
+                    let mismatch = if c.original_sop_instance_uid.as_deref()
+                        != Some(&expected.sop_instance_uid)
+                    {
                         Some(format!(
                             "the data set's SOPInstanceUID {} is not the one it was sent as ({})",
                             c.original_sop_instance_uid.as_deref().unwrap_or("(none)"),

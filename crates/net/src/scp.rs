@@ -24,10 +24,9 @@ use std::time::{Duration, Instant};
 use archive::{Archive, ImportObserver, ImportSummary, Intake, IntakeOptions};
 use dicom_ul::Pdu;
 use dicom_ul::pdu::{
-    AbortRQServiceProviderReason, AbortRQSource, AssociationAC, AssociationRJ,
-    AssociationRJResult, AssociationRJServiceProviderASCEReason,
-    AssociationRJServiceProviderPresentationReason, AssociationRJServiceUserReason,
-    AssociationRJSource, AssociationRQ, PDataValue, PDataValueType,
+    AbortRQServiceProviderReason, AbortRQSource, AssociationAC, AssociationRJ, AssociationRJResult,
+    AssociationRJServiceProviderASCEReason, AssociationRJServiceProviderPresentationReason,
+    AssociationRJServiceUserReason, AssociationRJSource, AssociationRQ, PDataValue, PDataValueType,
     PresentationContextResult, PresentationContextResultReason, UserVariableItem,
 };
 
@@ -285,6 +284,9 @@ impl Server {
     }
 }
 
+/// An intake's key: project and de-identification label.
+type IntakeKey = (String, Option<String>);
+
 /// What the association threads share.
 struct Shared<'a> {
     archive: &'a Archive,
@@ -292,7 +294,7 @@ struct Shared<'a> {
     stop: &'a AtomicBool,
     observer: Arc<dyn ServeObserver>,
     /// One intake per project and de-identification, opened on first use.
-    intakes: Mutex<HashMap<(String, Option<String>), Arc<Intake>>>,
+    intakes: Mutex<HashMap<IntakeKey, Arc<Intake>>>,
     active: AtomicUsize,
     origin: String,
 }
@@ -353,7 +355,11 @@ struct Association<'s, 'a> {
     report: AssociationReport,
 }
 
-fn serve_association(shared: &Shared<'_>, stream: TcpStream, peer: SocketAddr) -> AssociationReport {
+fn serve_association(
+    shared: &Shared<'_>,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> AssociationReport {
     let started = Instant::now();
     let mut report = AssociationReport {
         calling: String::new(),
@@ -420,18 +426,19 @@ fn accept<'s, 'a>(
     };
     report.calling = rq.calling_ae_title.trim_matches(' ').to_string();
     report.called = rq.called_ae_title.trim_matches(' ').to_string();
-    let reject = |stream: &mut TcpStream, source: AssociationRJSource, transient: bool, why: String| {
-        let rj = AssociationRJ {
-            result: if transient {
-                AssociationRJResult::Transient
-            } else {
-                AssociationRJResult::Permanent
-            },
-            source,
+    let reject =
+        |stream: &mut TcpStream, source: AssociationRJSource, transient: bool, why: String| {
+            let rj = AssociationRJ {
+                result: if transient {
+                    AssociationRJResult::Transient
+                } else {
+                    AssociationRJResult::Permanent
+                },
+                source,
+            };
+            let _ = pdu::write(stream, &Pdu::AssociationRJ(rj));
+            Err(Ending::Rejected(why))
         };
-        let _ = pdu::write(stream, &Pdu::AssociationRJ(rj));
-        Err(Ending::Rejected(why))
-    };
     if rq.protocol_version & 1 == 0 {
         return reject(
             &mut stream,
@@ -439,7 +446,10 @@ fn accept<'s, 'a>(
                 AssociationRJServiceProviderASCEReason::ProtocolVersionNotSupported,
             ),
             false,
-            format!("protocol version {:#06x} not supported", rq.protocol_version),
+            format!(
+                "protocol version {:#06x} not supported",
+                rq.protocol_version
+            ),
         );
     }
     if syntax::clean_uid(&rq.application_context_name) != APPLICATION_CONTEXT {
@@ -489,7 +499,10 @@ fn accept<'s, 'a>(
                 AssociationRJServiceProviderPresentationReason::LocalLimitExceeded,
             ),
             true,
-            format!("more than {} associations at once", settings.max_associations),
+            format!(
+                "more than {} associations at once",
+                settings.max_associations
+            ),
         );
     }
     let intake = match shared.intake(&route) {
@@ -557,7 +570,10 @@ fn negotiate(
     for pc in &rq.presentation_contexts {
         let abstract_syntax = syntax::clean_uid(&pc.abstract_syntax).to_string();
         let (reason, ts) = if !shared.accepts_abstract_syntax(&abstract_syntax) {
-            (PresentationContextResultReason::AbstractSyntaxNotSupported, None)
+            (
+                PresentationContextResultReason::AbstractSyntaxNotSupported,
+                None,
+            )
         } else {
             match pc
                 .transfer_syntaxes
@@ -565,7 +581,10 @@ fn negotiate(
                 .map(|t| syntax::clean_uid(t))
                 .find(|t| syntax::is_accepted_transfer_syntax(t))
             {
-                Some(t) => (PresentationContextResultReason::Acceptance, Some(t.to_string())),
+                Some(t) => (
+                    PresentationContextResultReason::Acceptance,
+                    Some(t.to_string()),
+                ),
                 None => (
                     PresentationContextResultReason::TransferSyntaxesNotSupported,
                     None,
@@ -697,7 +716,10 @@ impl Association<'_, '_> {
                 }
                 Pdu::AbortRQ { .. } => return Ending::AbortedByPeer,
                 other => {
-                    abort(&mut self.stream, AbortRQServiceProviderReason::UnexpectedPdu);
+                    abort(
+                        &mut self.stream,
+                        AbortRQServiceProviderReason::UnexpectedPdu,
+                    );
                     return Ending::Aborted(format!("unexpected {}", pdu_name(&other)));
                 }
             }
@@ -708,7 +730,9 @@ impl Association<'_, '_> {
     fn fragment(&mut self, message: Message, pdv: PDataValue) -> Result<Message, String> {
         let id = pdv.presentation_context_id;
         if !self.contexts.contains_key(&id) {
-            return Err(format!("data on presentation context {id}, which was not accepted"));
+            return Err(format!(
+                "data on presentation context {id}, which was not accepted"
+            ));
         }
         match (message, pdv.value_type) {
             (Message::Idle, PDataValueType::Command) => {
@@ -771,7 +795,8 @@ impl Association<'_, '_> {
         }
         if command.has_data_set {
             let ctx = &self.contexts[&context];
-            let instance = Instance::start(&command, &ctx.transfer_syntax, Arc::clone(&self.intake));
+            let instance =
+                Instance::start(&command, &ctx.transfer_syntax, Arc::clone(&self.intake));
             return Ok(Message::Data {
                 context,
                 command,
@@ -791,7 +816,12 @@ impl Association<'_, '_> {
     }
 
     /// Files a complete instance (or answers a command it does not serve) and responds.
-    fn complete(&mut self, context: u8, command: &Command, instance: Instance) -> Result<(), String> {
+    fn complete(
+        &mut self,
+        context: u8,
+        command: &Command,
+        instance: Instance,
+    ) -> Result<(), String> {
         self.report.bytes += instance.data_len();
         if command.field != dimse::C_STORE_RQ {
             drop(instance);

@@ -126,8 +126,19 @@ fn read_meta(bytes: &[u8]) -> Result<(String, String, String, usize), String> {
         let vr = [h[4], h[5]];
         let long = matches!(
             &vr,
-            b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR"
-                | b"UT" | b"UV"
+            b"OB"
+                | b"OD"
+                | b"OF"
+                | b"OL"
+                | b"OV"
+                | b"OW"
+                | b"SQ"
+                | b"SV"
+                | b"UC"
+                | b"UN"
+                | b"UR"
+                | b"UT"
+                | b"UV"
         );
         let (len, header) = if long {
             let l = bytes
@@ -153,7 +164,9 @@ fn read_meta(bytes: &[u8]) -> Result<(String, String, String, usize), String> {
         (Some(c), Some(i), Some(t)) if !c.is_empty() && !i.is_empty() && !t.is_empty() => {
             Ok((c, i, t, pos))
         }
-        _ => Err("the file meta information lacks the SOP class, instance or transfer syntax".into()),
+        _ => {
+            Err("the file meta information lacks the SOP class, instance or transfer syntax".into())
+        }
     }
 }
 
@@ -168,7 +181,10 @@ pub fn send_files(
     observer.started(files.len() as u64);
     let report = |summary: &mut SendSummary, sent: Sent| {
         if sent.ok() {
-            if sent.status.is_some_and(|s| dimse::status::kind(s) == StatusKind::Warning) {
+            if sent
+                .status
+                .is_some_and(|s| dimse::status::kind(s) == StatusKind::Warning)
+            {
                 summary.warnings += 1;
             } else {
                 summary.succeeded += 1;
@@ -259,12 +275,13 @@ fn send_batch(
     for (class, ts) in pairs {
         options = options.with_presentation_context(class.as_str(), vec![ts.as_str()]);
     }
-    let mut association = options
-        .establish(peer.address.as_str())
-        .map_err(|e| NetError::Associate {
-            peer: format!("{} ({})", peer.address, peer.called_aet),
-            reason: error_chain(&e),
-        })?;
+    let mut association =
+        options
+            .establish(peer.address.as_str())
+            .map_err(|e| NetError::Associate {
+                peer: format!("{} ({})", peer.address, peer.called_aet),
+                reason: error_chain(&e),
+            })?;
     let accepted: Vec<(u8, String, String)> = association
         .presentation_contexts()
         .iter()

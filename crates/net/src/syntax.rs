@@ -15,10 +15,16 @@ pub const TRANSFER_SYNTAXES: &[(&str, &str)] = &[
     ("1.2.840.10008.1.2.1", "Explicit VR Little Endian"),
     ("1.2.840.10008.1.2", "Implicit VR Little Endian"),
     ("1.2.840.10008.1.2.2", "Explicit VR Big Endian"),
-    ("1.2.840.10008.1.2.1.99", "Deflated Explicit VR Little Endian"),
+    (
+        "1.2.840.10008.1.2.1.99",
+        "Deflated Explicit VR Little Endian",
+    ),
     ("1.2.840.10008.1.2.4.50", "JPEG Baseline (Process 1)"),
     ("1.2.840.10008.1.2.4.51", "JPEG Extended (Process 2 & 4)"),
-    ("1.2.840.10008.1.2.4.57", "JPEG Lossless, Non-Hierarchical (Process 14)"),
+    (
+        "1.2.840.10008.1.2.4.57",
+        "JPEG Lossless, Non-Hierarchical (Process 14)",
+    ),
     (
         "1.2.840.10008.1.2.4.70",
         "JPEG Lossless, Non-Hierarchical, First-Order Prediction (Process 14, SV1)",
@@ -27,7 +33,10 @@ pub const TRANSFER_SYNTAXES: &[(&str, &str)] = &[
     ("1.2.840.10008.1.2.4.81", "JPEG-LS Near-Lossless"),
     ("1.2.840.10008.1.2.4.90", "JPEG 2000 Lossless Only"),
     ("1.2.840.10008.1.2.4.91", "JPEG 2000"),
-    ("1.2.840.10008.1.2.4.201", "High-Throughput JPEG 2000 Lossless Only"),
+    (
+        "1.2.840.10008.1.2.4.201",
+        "High-Throughput JPEG 2000 Lossless Only",
+    ),
     (
         "1.2.840.10008.1.2.4.202",
         "High-Throughput JPEG 2000 with RPCL Options Lossless Only",
@@ -92,20 +101,20 @@ mod tests {
     #[test]
     fn storage_classes_are_recognised() {
         for uid in [
-            "1.2.840.10008.5.1.4.1.1.4",      // MR Image Storage
-            "1.2.840.10008.5.1.4.1.1.4.1",    // Enhanced MR
-            "1.2.840.10008.5.1.4.1.1.88.33",  // Comprehensive SR
-            "1.2.840.10008.5.1.4.1.1.6",      // Ultrasound (retired)
-            "1.2.840.10008.5.1.4.1.1.66.4",   // Segmentation
-            "1.2.840.10008.5.1.4.1.1.481.3",  // RT Structure Set
-            "1.2.840.10008.5.1.4.1.1.7\0",    // Secondary Capture, padded
+            "1.2.840.10008.5.1.4.1.1.4",     // MR Image Storage
+            "1.2.840.10008.5.1.4.1.1.4.1",   // Enhanced MR
+            "1.2.840.10008.5.1.4.1.1.88.33", // Comprehensive SR
+            "1.2.840.10008.5.1.4.1.1.6",     // Ultrasound (retired)
+            "1.2.840.10008.5.1.4.1.1.66.4",  // Segmentation
+            "1.2.840.10008.5.1.4.1.1.481.3", // RT Structure Set
+            "1.2.840.10008.5.1.4.1.1.7\0",   // Secondary Capture, padded
         ] {
             assert!(is_storage_sop_class(uid), "{uid}");
         }
         for uid in [
             VERIFICATION,
-            "1.2.840.10008.1.3.10",       // Media Storage Directory
-            "1.2.840.10008.1.20.1",       // Storage Commitment
+            "1.2.840.10008.1.3.10",        // Media Storage Directory
+            "1.2.840.10008.1.20.1",        // Storage Commitment
             "1.2.840.10008.5.1.4.1.2.2.1", // Study Root FIND
             "1.2.3.4.5",
         ] {

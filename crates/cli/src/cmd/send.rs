@@ -13,9 +13,9 @@ use std::time::Duration;
 use anyhow::Context;
 use archive::Archive;
 use export::pipeline::{ExportError, ExportRequest};
+use net::NetError;
 use net::scu::{Peer, SendObserver, Sent};
 use net::send::SendRequest;
-use net::NetError;
 
 use crate::Global;
 use crate::cmd::export::{Bars, Selection};
@@ -138,7 +138,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         ui::warn(w);
     }
     for b in &e.burned_in {
-        let what = if b.included { "included despite" } else { "left out for" };
+        let what = if b.included {
+            "included despite"
+        } else {
+            "left out for"
+        };
         ui::warn(format!(
             "series {} ({}) {what} possible burned-in text: {}",
             b.archive_series, b.modality, b.reason
@@ -161,7 +165,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             called,
             args.to,
             s.failed,
-            if s.warnings > 0 { format!(", {} with warnings", s.warnings) } else { String::new() },
+            if s.warnings > 0 {
+                format!(", {} with warnings", s.warnings)
+            } else {
+                String::new()
+            },
             s.bytes as f64 / 1e6,
             s.seconds,
             s.associations,

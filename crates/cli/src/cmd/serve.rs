@@ -79,7 +79,11 @@ impl ServeObserver for Log {
         }
         let who = format!(
             "{} @ {} -> {}",
-            if r.calling.is_empty() { "?" } else { &r.calling },
+            if r.calling.is_empty() {
+                "?"
+            } else {
+                &r.calling
+            },
             r.peer,
             if r.called.is_empty() { "?" } else { &r.called }
         );
@@ -89,7 +93,11 @@ impl ServeObserver for Log {
             .map(|p| format!(" [{p}]"))
             .unwrap_or_default();
         let echoes = if r.echoes > 0 {
-            format!(", {} echo{}", r.echoes, if r.echoes == 1 { "" } else { "es" })
+            format!(
+                ", {} echo{}",
+                r.echoes,
+                if r.echoes == 1 { "" } else { "es" }
+            )
         } else {
             String::new()
         };
@@ -111,7 +119,10 @@ impl ServeObserver for Log {
     fn instance_failed(&self, f: &InstanceFailure) {
         ui::problem(
             &f.source,
-            format!("{}: {} (status {:04X}H)", f.sop_instance_uid, f.reason, f.status),
+            format!(
+                "{}: {} (status {:04X}H)",
+                f.sop_instance_uid, f.reason, f.status
+            ),
         );
     }
 
@@ -140,7 +151,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             || args.deid.key_file.is_some()
             || args.include_burned_in)
     {
-        bail!("--option, --blank-identifiers, --key-file and --include-burned-in need --level or --profile");
+        bail!(
+            "--option, --blank-identifiers, --key-file and --include-burned-in need --level or --profile"
+        );
     }
     let aet = args
         .aet
@@ -159,9 +172,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| e.to_string())
     };
     let access = match &config {
-        Some(c) => c
-            .access(&archive_key)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.as_deref().unwrap_or_else(|| "config".as_ref()).display()))?,
+        Some(c) => c.access(&archive_key).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}",
+                args.config
+                    .as_deref()
+                    .unwrap_or_else(|| "config".as_ref())
+                    .display()
+            )
+        })?,
         None => {
             let deid = if deid_flags {
                 let profile = args.deid.profile("basic")?;
@@ -169,18 +188,26 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     Some(k) => k,
                     None => archive_key().map_err(anyhow::Error::msg)?,
                 };
-                Some(Arc::new(IncomingDeid::new(profile, key, args.include_burned_in)))
+                Some(Arc::new(IncomingDeid::new(
+                    profile,
+                    key,
+                    args.include_burned_in,
+                )))
             } else {
                 None
             };
             Access::Any(Route {
-                project: args.project.clone().unwrap_or_else(|| "default".to_string()),
+                project: args
+                    .project
+                    .clone()
+                    .unwrap_or_else(|| "default".to_string()),
                 deid,
             })
         }
     };
     let mut settings = ServeSettings::new(aet.clone(), access);
-    settings.any_called_aet = args.any_called_aet || config.as_ref().is_some_and(|c| c.any_called_aet);
+    settings.any_called_aet =
+        args.any_called_aet || config.as_ref().is_some_and(|c| c.any_called_aet);
     settings.extra_sop_classes = config
         .as_ref()
         .map(|c| c.extra_sop_classes.clone())
@@ -222,7 +249,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             global.quiet,
             format!(
                 "depot: stopped; project {}: {} instances received: {} imported, {} duplicates, {} conflicts, {} rejected (run {})",
-                r.project, r.files_seen, r.imported, r.duplicates, r.conflicts, r.rejected, r.run_id
+                r.project,
+                r.files_seen,
+                r.imported,
+                r.duplicates,
+                r.conflicts,
+                r.rejected,
+                r.run_id
             ),
         );
     }
