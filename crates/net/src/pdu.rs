@@ -91,19 +91,16 @@ impl PduReader {
                 Some((_, length)) => (6 + length as usize - self.buf.len()).min(1 << 20),
                 None => 6 - self.buf.len(),
             };
-            let start = self.buf.len();
-            self.buf.resize(start + want.max(1), 0);
-            let n = match stream.read(&mut self.buf[start..]) {
+            // Reads into the buffer's spare capacity (no zero-filling of up to a megabyte per
+            // read); at most what the PDU still needs, so the next PDU stays in the socket.
+            let n = match (&mut *stream)
+                .take(want.max(1) as u64)
+                .read_to_end(&mut self.buf)
+            {
                 Ok(n) => n,
-                Err(e) => {
-                    self.buf.truncate(start);
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    return Err(PduError::Io(e));
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(PduError::Io(e)),
             };
-            self.buf.truncate(start + n);
             if n == 0 {
                 return Err(match self.declared() {
                     _ if self.buf.is_empty() => PduError::Closed,
