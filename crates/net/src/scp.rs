@@ -237,9 +237,10 @@ impl Server {
         };
         observer.listening(local);
         let mut associations = 0u64;
+        let listener = self.listener;
         std::thread::scope(|s| {
             while !stop.load(Ordering::SeqCst) {
-                match self.listener.accept() {
+                match listener.accept() {
                     Ok((stream, peer)) => {
                         associations += 1;
                         shared.active.fetch_add(1, Ordering::SeqCst);
@@ -267,8 +268,9 @@ impl Server {
                     }
                 }
             }
+            // No new connection waits in the backlog while the open associations finish.
+            drop(listener);
         });
-        drop(self.listener);
         let mut runs = Vec::new();
         let intakes = std::mem::take(
             &mut *shared
