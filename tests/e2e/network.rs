@@ -585,23 +585,25 @@ level = "basic"
         }
     }
     // The archive records which runs hold de-identified data.
-    let db = rusqlite::Connection::open(t.join("archive/index.sqlite")).unwrap();
-    let marked: Vec<(String, Option<String>)> = db
-        .prepare("SELECT p.name, r.deidentified FROM import_runs r JOIN projects p ON p.id = r.project_id ORDER BY p.name")
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(marked.len(), 2, "{marked:?}");
-    assert_eq!(marked[0], ("brain".to_string(), None));
+    let mut runs = query(&t, "archive", "runs");
+    runs.sort_by_key(|r| r["project"].to_string());
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(runs[0]["project"], "brain");
+    assert_eq!(runs[0]["deidentified"], Value::Null);
+    assert_eq!(runs[0]["imported"], 26);
     assert!(
-        marked[1]
-            .1
-            .as_deref()
-            .is_some_and(|l| l.starts_with("basic (key ")),
-        "{marked:?}"
+        runs[0]["inputs"]
+            .as_str()
+            .unwrap()
+            .contains("dicom DEPOT@127.0.0.1:")
     );
+    assert!(
+        runs[1]["deidentified"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("basic (key ")),
+        "{runs:?}"
+    );
+    assert_eq!(runs[1]["rejected"], 2);
 }
 
 #[test]

@@ -48,8 +48,8 @@ pub use import::{
 };
 pub use intake::{Expected, Intake, IntakeOptions, Spool};
 pub use records::{
-    Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, SeriesRecord, StudyRecord,
-    SubjectRecord, parse_date,
+    Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, RunRecord, SeriesRecord,
+    StudyRecord, SubjectRecord, parse_date,
 };
 
 use db::Db;
@@ -244,6 +244,15 @@ impl Archive {
                 op: "listing instances",
                 source,
             })
+    }
+
+    /// Import runs, oldest first (only `project` and `run` of the filter apply): counts,
+    /// inputs, errors, and whether the run stored de-identified files.
+    pub fn runs(&self, f: &Filter) -> Result<Vec<RunRecord>, QueryError> {
+        self.db().runs(f).map_err(|source| QueryError::Db {
+            op: "listing import runs",
+            source,
+        })
     }
 
     /// Rejected and conflicting files (only `project` and `run` of the filter apply).
