@@ -111,7 +111,7 @@ impl IncomingDeid {
         let deid = &self.deid;
         let profile = deid.profile();
         let promised = promised_attributes(profile);
-        let ((needles, class, instance, add_patient_id), mut bytes, report) =
+        let ((mut needles, uids, class, instance, add_patient_id), mut bytes, report) =
             deidentify_with(deid, input, |obj| {
                 let mut ctx = deid.subject_context(obj);
                 if let Ok(facts) = HeaderFacts::from_object(obj)
@@ -120,19 +120,14 @@ impl IncomingDeid {
                     ctx.pseudonym =
                         deid.pseudonym("", Some(&format!("depot:blank-patient-id:{study_uid}")));
                 }
-                let mut needles: Vec<Needle> = identity_needles(obj)
+                let needles: Vec<Needle> = identity_needles(obj)
                     .into_iter()
                     .filter(|(tag, _)| promised(tag))
                     .map(|(_, n)| n)
                     .collect();
+                let mut uids = Vec::new();
                 if profile.remaps_uids() {
-                    let mut uids = Vec::new();
                     uids_in(obj, &mut uids);
-                    needles.extend(
-                        uids.into_iter().map(|(uid, tag)| {
-                            Needle::new(attribute_label(tag), ValueKind::Uid, uid)
-                        }),
-                    );
                 }
                 let text = |tag| {
                     obj.get(tag)
@@ -146,6 +141,7 @@ impl IncomingDeid {
                     ctx,
                     (
                         needles,
+                        uids,
                         text(tags::SOP_CLASS_UID),
                         text(tags::SOP_INSTANCE_UID),
                         add,
@@ -170,6 +166,32 @@ impl IncomingDeid {
                 reason: e.to_string(),
             })?;
             bytes = out;
+        }
+        if !uids.is_empty() {
+            // The original UIDs the level changed, as the export's audit searches them: a UID
+            // the level keeps on purpose (class UIDs, coding scheme UIDs, ...) is no finding.
+            let out = crate::deid_file::parse(&bytes, true)?;
+            let mut kept = Vec::new();
+            uids_in(&out, &mut kept);
+            let kept: std::collections::HashSet<String> = kept
+                .into_iter()
+                .map(|(uid, _)| uid)
+                .chain(
+                    [
+                        out.meta().media_storage_sop_class_uid(),
+                        out.meta().media_storage_sop_instance_uid(),
+                        out.meta().transfer_syntax(),
+                        out.meta().implementation_class_uid.as_str(),
+                    ]
+                    .map(|u| u.trim_end_matches('\0').trim().to_string()),
+                )
+                .collect();
+            let mut seen = std::collections::HashSet::new();
+            for (uid, tag) in uids {
+                if !kept.contains(&uid) && seen.insert(uid.clone()) {
+                    needles.push(Needle::new(attribute_label(tag), ValueKind::Uid, uid));
+                }
+            }
         }
         let auditor = Auditor::new(&needles, self.rules)?;
         let findings = auditor.scan_file("received file", &bytes);
