@@ -1066,3 +1066,33 @@ fn truncated_pdata_and_vanished_peers_leave_nothing_behind() {
     assert_eq!(query(&t, "archive", "instances").len(), 1);
     assert!(query(&t, "archive", "rejects").is_empty());
 }
+
+#[test]
+fn instances_above_the_memory_limit_are_spooled_and_filed_byte_for_byte() {
+    let t = TestDir::new();
+    let serve = Serve::start(&t, &[]);
+    let spec = synth::fixture::InstanceSpec {
+        rows: 2048,
+        columns: 2048,
+        ..synth::fixture::instance("P9", "1.2.9", "1.2.9.1", "1.2.9.1.1")
+    };
+    let file = spec.to_bytes().unwrap();
+    let data = split_file(&file).1.to_vec();
+    assert!(data.len() as u64 > archive::import::IN_MEMORY_LIMIT);
+    let (mut raw, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
+    assert_eq!(
+        raw.store(1, "1.2.9.1.1", &data).status,
+        Some(dimse::status::SUCCESS)
+    );
+    drop(raw);
+    let (code, log) = serve.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let instances = query(&t, "archive", "instances");
+    assert_eq!(instances.len(), 1);
+    let stored = std::fs::read(instances[0]["path"].as_str().unwrap()).unwrap();
+    assert!(split_file(&stored).1 == data.as_slice());
+    assert!(
+        files_below(&t.join("archive/tmp")).is_empty(),
+        "the spool is gone"
+    );
+}
