@@ -399,7 +399,8 @@ fn accept<'s, 'a>(
 ) -> Result<Association<'s, 'a>, Ending> {
     let settings = shared.settings;
     let _ = stream.set_nodelay(true);
-    if stream.set_read_timeout(Some(POLL)).is_err() {
+    // Some systems let an accepted socket inherit the listener's non-blocking mode.
+    if stream.set_nonblocking(false).is_err() || stream.set_read_timeout(Some(POLL)).is_err() {
         return Err(Ending::Vanished("cannot configure the socket".into()));
     }
     let _ = stream.set_write_timeout(Some(settings.idle_timeout));
