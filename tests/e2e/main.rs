@@ -11,5 +11,6 @@ mod export;
 mod import;
 mod network;
 mod profiles;
+mod protocol;
 mod query;
 mod synth;

@@ -1,5 +1,6 @@
 //! End-to-end tests of `depot serve` and `depot send` against DICOM programs nobody here wrote
-//! (DCMTK's `echoscu`, `storescu` and `storescp`), and against hand-made protocol abuse.
+//! (DCMTK's `echoscu`, `storescu` and `storescp`), and the harness of the network tests (a
+//! `depot serve` on an ephemeral port, with its log; see also `protocol.rs`).
 //!
 //! Every server listens on an ephemeral loopback port; every wait has a deadline, so a hung
 //! server fails its test instead of hanging the suite. The DCMTK tests skip (saying so) when
@@ -14,20 +15,13 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dicom_ul::Pdu;
-use dicom_ul::pdu::{
-    AssociationRQ, PDataValueType, PresentationContextProposed, PresentationContextResultReason,
-    UserVariableItem,
-};
-use net::dimse::{self, Command as Dimse};
-use net::pdu::{self, PduReader};
 use serde_json::Value;
 
 use crate::support::*;
 
-const MR: &str = "1.2.840.10008.5.1.4.1.1.4";
-const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
-const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const MR: &str = "1.2.840.10008.5.1.4.1.1.4";
+pub(crate) const EXPLICIT_LE: &str = "1.2.840.10008.1.2.1";
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Whether DCMTK's network tools are here; otherwise says why the test is skipped (or fails
 /// when `DEPOT_REQUIRE_DCMTK` is set).
@@ -88,7 +82,7 @@ fn text(out: &Output) -> String {
 }
 
 /// A running `depot serve`, its stderr collected line by line.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
     port: u16,
     log: Arc<Mutex<Vec<String>>>,
@@ -96,7 +90,7 @@ struct Serve {
 
 impl Serve {
     /// Starts `depot --archive archive serve` on an ephemeral loopback port.
-    fn start(t: &TestDir, extra: &[&str]) -> Serve {
+    pub(crate) fn start(t: &TestDir, extra: &[&str]) -> Serve {
         let mut child = t
             .depot()
             .args([
@@ -134,7 +128,7 @@ impl Serve {
         serve
     }
 
-    fn addr(&self) -> String {
+    pub(crate) fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
@@ -143,7 +137,7 @@ impl Serve {
     }
 
     /// Waits for a log line containing `needle` and returns it.
-    fn wait_for(&mut self, needle: &str) -> String {
+    pub(crate) fn wait_for(&mut self, needle: &str) -> String {
         let started = Instant::now();
         loop {
             if let Some(l) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
@@ -186,7 +180,7 @@ impl Serve {
         }
     }
 
-    fn stop(self) -> (Option<i32>, String) {
+    pub(crate) fn stop(self) -> (Option<i32>, String) {
         self.stop_with("-INT")
     }
 }
@@ -337,7 +331,7 @@ fn storescu(t: &TestDir, calling: &str, port: u16, called: &str, dump: &Path) ->
     run_tool("storescu", &args, t.path())
 }
 
-fn query(t: &TestDir, archive: &str, what: &str) -> Vec<Value> {
+pub(crate) fn query(t: &TestDir, archive: &str, what: &str) -> Vec<Value> {
     let run = t
         .depot()
         .args(["--archive", archive, "query", what, "--format", "json"])
@@ -379,7 +373,7 @@ fn layout(t: &TestDir, archive: &str) -> BTreeSet<String> {
 }
 
 /// A Part 10 file's meta information and data set.
-fn split_file(bytes: &[u8]) -> (dicom_object::meta::FileMetaTable, &[u8]) {
+pub(crate) fn split_file(bytes: &[u8]) -> (dicom_object::meta::FileMetaTable, &[u8]) {
     assert_eq!(&bytes[128..132], b"DICM");
     let group_length = u32::from_le_bytes(bytes[140..144].try_into().unwrap()) as usize;
     let meta = dicom_object::meta::FileMetaTable::from_reader(&bytes[128..]).expect("meta");
@@ -814,285 +808,4 @@ fn stopping_finishes_open_associations() {
     assert_eq!(code, Some(0), "{log}");
     assert_eq!(query(&t, "archive", "instances").len(), 61, "{log}");
     assert!(log.contains("61 instances (61 stored"), "{log}");
-}
-
-/// A hand-driven association, for what no well-behaved program sends.
-struct Raw {
-    stream: TcpStream,
-    reader: PduReader,
-}
-
-impl Raw {
-    /// Proposes `contexts` (id, abstract syntax) in Explicit VR Little Endian.
-    fn associate(
-        addr: &str,
-        contexts: &[(u8, &str)],
-    ) -> (Raw, Vec<(u8, PresentationContextResultReason)>) {
-        let mut stream = TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        let rq = AssociationRQ {
-            protocol_version: 1,
-            calling_ae_title: "RAW".into(),
-            called_ae_title: "DEPOT".into(),
-            application_context_name: "1.2.840.10008.3.1.1.1".into(),
-            presentation_contexts: contexts
-                .iter()
-                .map(|(id, a)| PresentationContextProposed {
-                    id: *id,
-                    abstract_syntax: (*a).into(),
-                    transfer_syntaxes: vec![EXPLICIT_LE.into()],
-                })
-                .collect(),
-            user_variables: vec![UserVariableItem::MaxLength(16384)],
-        };
-        pdu::write(&mut stream, &Pdu::AssociationRQ(rq)).unwrap();
-        let mut reader = PduReader::new(1 << 20);
-        match reader.read(&mut stream).unwrap() {
-            Pdu::AssociationAC(ac) => {
-                let results = ac
-                    .presentation_contexts
-                    .into_iter()
-                    .map(|r| (r.id, r.reason))
-                    .collect();
-                (Raw { stream, reader }, results)
-            }
-            other => panic!("association not accepted: {other:?}"),
-        }
-    }
-
-    fn send_command(&mut self, context: u8, command: &Dimse) {
-        pdu::send_pdata(
-            &mut self.stream,
-            context,
-            PDataValueType::Command,
-            &command.encode(),
-            16384,
-        )
-        .unwrap();
-    }
-
-    /// Sends a C-STORE and returns the response.
-    fn store(&mut self, context: u8, sop: &str, data: &[u8]) -> Dimse {
-        self.send_command(context, &Dimse::store_rq(1, MR, sop));
-        pdu::send_pdata(&mut self.stream, context, PDataValueType::Data, data, 16384).unwrap();
-        match self.reader.read(&mut self.stream).unwrap() {
-            Pdu::PData { data } => Dimse::parse(&data[0].data).unwrap(),
-            other => panic!("no response: {other:?}"),
-        }
-    }
-}
-
-/// The data set of a synth MR instance (its file without the meta group).
-fn mr_data_set(patient: &str, sop: &str) -> Vec<u8> {
-    let bytes = synth::fixture::instance(patient, "1.2.3", "1.2.3.4", sop)
-        .to_bytes()
-        .unwrap();
-    split_file(&bytes).1.to_vec()
-}
-
-/// No instance, conflict, spool or other temporary file of the archive holds data.
-fn assert_nothing_half_written(t: &TestDir) {
-    for area in ["store", "conflicts"] {
-        assert!(
-            files_below(&t.join("archive").join(area)).is_empty(),
-            "{area} is not empty"
-        );
-    }
-    let leftovers: Vec<PathBuf> = files_below(&t.join("archive/tmp"))
-        .into_iter()
-        .filter(|p| p.extension().is_none_or(|e| e != "lock"))
-        .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
-}
-
-#[test]
-fn bad_instances_get_failure_statuses_and_are_recorded() {
-    let t = TestDir::new();
-    let serve = Serve::start(&t, &[]);
-    let (mut raw, results) = Raw::associate(&serve.addr(), &[(1, MR)]);
-    assert_eq!(results, [(1, PresentationContextResultReason::Acceptance)]);
-    let good = mr_data_set("P1", "1.2.3.4.5");
-    assert_eq!(
-        raw.store(1, "1.2.3.4.5", &good).status,
-        Some(dimse::status::SUCCESS)
-    );
-    assert_eq!(
-        raw.store(1, "1.2.3.4.5", &good).status,
-        Some(dimse::status::SUCCESS),
-        "a duplicate is a success"
-    );
-    // The same SOP Instance UID with other content: kept apart, failure 0111H.
-    let other = mr_data_set("P2", "1.2.3.4.5");
-    let rsp = raw.store(1, "1.2.3.4.5", &other);
-    assert_eq!(rsp.status, Some(dimse::status::DUPLICATE_SOP_INSTANCE));
-    assert!(rsp.error_comment.unwrap().starts_with("conflict"));
-    // Not a data set at all.
-    let rsp = raw.store(1, "1.2.3.4.6", &[0x55; 64]);
-    assert_eq!(rsp.status, Some(dimse::status::CANNOT_UNDERSTAND));
-    assert!(!rsp.error_comment.unwrap_or_default().is_empty());
-    // A data set that is not the instance the request names.
-    let rsp = raw.store(1, "1.2.3.4.7", &mr_data_set("P1", "1.2.3.4.8"));
-    assert_eq!(rsp.status, Some(dimse::status::CANNOT_UNDERSTAND));
-    pdu::write(&mut raw.stream, &Pdu::ReleaseRQ).unwrap();
-    assert!(matches!(
-        raw.reader.read(&mut raw.stream).unwrap(),
-        Pdu::ReleaseRP
-    ));
-    let (code, log) = serve.stop();
-    assert_eq!(code, Some(1), "{log}");
-    assert!(
-        log.contains("5 instances (1 stored, 1 duplicates, 3 failed)"),
-        "{log}"
-    );
-    assert_eq!(query(&t, "archive", "instances").len(), 1);
-    let rejects = query(&t, "archive", "rejects");
-    assert_eq!(rejects.len(), 3, "{rejects:?}");
-    assert!(
-        rejects
-            .iter()
-            .all(|r| r["path"].as_str().unwrap().starts_with("RAW @ 127.0.0.1:")),
-        "{rejects:?}"
-    );
-}
-
-#[test]
-fn unknown_sop_classes_are_refused_and_the_server_keeps_serving() {
-    let t = TestDir::new();
-    let serve = Serve::start(&t, &[]);
-    let (mut raw, results) = Raw::associate(
-        &serve.addr(),
-        &[
-            (1, "1.2.3.4.5.6.7"),
-            (3, MR),
-            (5, "1.2.840.10008.5.1.4.1.2.2.1"),
-        ],
-    );
-    assert_eq!(
-        results,
-        [
-            (
-                1,
-                PresentationContextResultReason::AbstractSyntaxNotSupported
-            ),
-            (3, PresentationContextResultReason::Acceptance),
-            (
-                5,
-                PresentationContextResultReason::AbstractSyntaxNotSupported
-            ),
-        ]
-    );
-    let data = mr_data_set("P1", "1.2.3.9");
-    assert_eq!(
-        raw.store(3, "1.2.3.9", &data).status,
-        Some(dimse::status::SUCCESS)
-    );
-    // Data on the refused context: the association is aborted.
-    raw.send_command(1, &Dimse::store_rq(2, "1.2.3.4.5.6.7", "1.2.3.10"));
-    assert!(matches!(
-        raw.reader.read(&mut raw.stream),
-        Ok(Pdu::AbortRQ { .. })
-    ));
-    // The server still serves.
-    let (mut again, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
-    let data = mr_data_set("P1", "1.2.3.11");
-    assert_eq!(
-        again.store(1, "1.2.3.11", &data).status,
-        Some(dimse::status::SUCCESS)
-    );
-    let (code, log) = serve.stop();
-    assert_eq!(code, Some(0), "{log}");
-    assert!(
-        log.contains("aborted: data on presentation context 1"),
-        "{log}"
-    );
-    assert_eq!(query(&t, "archive", "instances").len(), 2);
-}
-
-#[test]
-fn truncated_pdata_and_vanished_peers_leave_nothing_behind() {
-    let t = TestDir::new();
-    let mut serve = Serve::start(&t, &[]);
-    // A P-DATA PDU cut short, then the connection closes.
-    let (mut raw, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
-    raw.send_command(1, &Dimse::store_rq(1, MR, "1.2.3.20"));
-    let data = mr_data_set("P1", "1.2.3.20");
-    let mut wire = Vec::new();
-    pdu::send_pdata(&mut wire, 1, PDataValueType::Data, &data, 1 << 20).unwrap();
-    raw.stream.write_all(&wire[..wire.len() / 2]).unwrap();
-    drop(raw);
-    serve.wait_for("connection lost: the connection ended inside a PDU");
-
-    // A peer that vanishes after 9 MB of a large instance (spooled to disk by then).
-    let (mut raw, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
-    raw.send_command(1, &Dimse::store_rq(1, MR, "1.2.3.21"));
-    let chunk = vec![0u8; 16000];
-    for _ in 0..600 {
-        let mut pdu = Vec::new();
-        pdu::send_pdata(&mut pdu, 1, PDataValueType::Data, &chunk, 1 << 20).unwrap();
-        // Not the last fragment: clear the "last" bit of the message control header.
-        pdu[11] &= !0b10;
-        raw.stream.write_all(&pdu).unwrap();
-    }
-    drop(raw);
-    serve.wait_for("connection lost: the peer closed the connection");
-    assert_nothing_half_written(&t);
-
-    // An abort in the middle of a data set.
-    let (mut raw, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
-    raw.send_command(1, &Dimse::store_rq(1, MR, "1.2.3.22"));
-    let mut pdu = Vec::new();
-    pdu::send_pdata(&mut pdu, 1, PDataValueType::Data, &data[..100], 1 << 20).unwrap();
-    pdu[11] &= !0b10;
-    raw.stream.write_all(&pdu).unwrap();
-    pdu::write(
-        &mut raw.stream,
-        &Pdu::AbortRQ {
-            source: dicom_ul::pdu::AbortRQSource::ServiceUser,
-        },
-    )
-    .unwrap();
-    serve.wait_for("aborted by the peer");
-    assert_nothing_half_written(&t);
-
-    // Still serving, and a complete instance is filed.
-    let (mut raw, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
-    assert_eq!(
-        raw.store(1, "1.2.3.20", &data).status,
-        Some(dimse::status::SUCCESS)
-    );
-    drop(raw);
-    let (code, log) = serve.stop();
-    assert_eq!(code, Some(0), "{log}");
-    assert_eq!(query(&t, "archive", "instances").len(), 1);
-    assert!(query(&t, "archive", "rejects").is_empty());
-}
-
-#[test]
-fn instances_above_the_memory_limit_are_spooled_and_filed_byte_for_byte() {
-    let t = TestDir::new();
-    let serve = Serve::start(&t, &[]);
-    let spec = synth::fixture::InstanceSpec {
-        rows: 2048,
-        columns: 2048,
-        ..synth::fixture::instance("P9", "1.2.9", "1.2.9.1", "1.2.9.1.1")
-    };
-    let file = spec.to_bytes().unwrap();
-    let data = split_file(&file).1.to_vec();
-    assert!(data.len() as u64 > archive::import::IN_MEMORY_LIMIT);
-    let (mut raw, _) = Raw::associate(&serve.addr(), &[(1, MR)]);
-    assert_eq!(
-        raw.store(1, "1.2.9.1.1", &data).status,
-        Some(dimse::status::SUCCESS)
-    );
-    drop(raw);
-    let (code, log) = serve.stop();
-    assert_eq!(code, Some(0), "{log}");
-    let instances = query(&t, "archive", "instances");
-    assert_eq!(instances.len(), 1);
-    let stored = std::fs::read(instances[0]["path"].as_str().unwrap()).unwrap();
-    assert!(split_file(&stored).1 == data.as_slice());
-    assert!(
-        files_below(&t.join("archive/tmp")).is_empty(),
-        "the spool is gone"
-    );
 }

@@ -30,6 +30,7 @@ pub mod scu;
 pub mod send;
 pub mod syntax;
 
+mod association;
 mod receive;
 
 pub use error::NetError;
