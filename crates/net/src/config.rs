@@ -163,6 +163,35 @@ impl ServeConfig {
                     .map_err(|e| format!("calling[{i}] ({ae}): option {o}: {e}"))?;
             }
         }
+        // A project holds originals or data de-identified one way, never a mix: "project
+        // teaching holds de-identified data" must stay true of all of it.
+        let mut treatment: BTreeMap<&str, (&str, String)> = BTreeMap::new();
+        for rule in &config.calling {
+            let how = if rule.deidentifies() {
+                format!(
+                    "{:?} {:?} {:?} {} {:?} {}",
+                    rule.level,
+                    rule.profile,
+                    rule.options,
+                    rule.blank_identifiers,
+                    rule.key_file,
+                    rule.include_burned_in
+                )
+            } else {
+                "originals".to_string()
+            };
+            match treatment.get(rule.project.as_str()) {
+                Some((other, seen)) if *seen != how => {
+                    return Err(format!(
+                        "project {:?} would receive from {} and {} with different de-identification; give each its own project",
+                        rule.project, other, rule.ae
+                    ));
+                }
+                _ => {
+                    treatment.insert(&rule.project, (&rule.ae, how));
+                }
+            }
+        }
         for uid in &config.extra_sop_classes {
             let ok = !uid.is_empty()
                 && uid.len() <= 64
@@ -276,6 +305,7 @@ options = ["retain-uids"]
             "[[calling]]\nae = \"A\"\nproject = \"p\"\nlevel = \"basic\"\noptions = [\"nope\"]\n",
             "[[calling]]\nae = \"A\"\nproject = \"p\"\nlevle = \"basic\"\n",
             "extra_sop_classes = [\"1.2.x\"]\n",
+            "[[calling]]\nae = \"A\"\nproject = \"p\"\n[[calling]]\nae = \"B\"\nproject = \"p\"\nlevel = \"basic\"\n",
         ] {
             assert!(ServeConfig::parse(bad).is_err(), "{bad}");
         }
