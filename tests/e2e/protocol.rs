@@ -297,3 +297,40 @@ fn instances_above_the_memory_limit_are_spooled_and_filed_byte_for_byte() {
         "the spool is gone"
     );
 }
+
+#[test]
+fn a_project_never_mixes_originals_and_deidentified_data() {
+    let t = TestDir::new();
+    let file = synth::fixture::instance("P1", "1.2.3", "1.2.3.1", "1.2.3.1.1")
+        .to_bytes()
+        .unwrap();
+    std::fs::write(t.join("one.dcm"), file).unwrap();
+    t.depot()
+        .args(["--archive", "archive", "import", "one.dcm", "--quiet"])
+        .run()
+        .ok();
+    let run = t
+        .depot()
+        .args([
+            "--archive",
+            "archive",
+            "serve",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ])
+        .args(["--level", "basic"])
+        .run()
+        .expect_code(2);
+    assert!(
+        run.stderr
+            .contains("project \"default\" holds original data (run 1)"),
+        "{}",
+        run.stderr
+    );
+    // Another project is fine.
+    let serve = Serve::start(&t, &["--level", "basic", "--project", "teaching"]);
+    let (code, log) = serve.stop();
+    assert_eq!(code, Some(0), "{log}");
+}

@@ -103,6 +103,44 @@ pub enum Access {
 }
 
 impl Access {
+    /// Checks every route against what its project already holds: a project whose earlier
+    /// runs stored originals does not take de-identified data, nor the other way round, nor
+    /// data de-identified another way (another profile or key). Returns what is wrong.
+    pub fn check_projects(&self, archive: &archive::Archive) -> Result<(), String> {
+        let routes: Vec<&Route> = match self {
+            Access::Any(r) => vec![r],
+            Access::Listed(map) => map.values().collect(),
+        };
+        for route in routes {
+            let filter = archive::Filter {
+                project: Some(route.project.clone()),
+                ..archive::Filter::default()
+            };
+            let runs = archive.runs(&filter).map_err(|e| e.to_string())?;
+            let wanted = route.deid.as_ref().map(|d| d.label());
+            let held = runs
+                .iter()
+                .filter(|r| r.imported > 0)
+                .find(|r| r.deidentified.as_deref() != wanted);
+            if let Some(run) = held {
+                let holds = run
+                    .deidentified
+                    .as_deref()
+                    .map_or("original data".to_string(), |d| {
+                        format!("data de-identified with {d}")
+                    });
+                let gets = wanted.map_or("original data".to_string(), |d| {
+                    format!("data de-identified with {d}")
+                });
+                return Err(format!(
+                    "project {:?} holds {holds} (run {}) and would receive {gets}; give the route its own project",
+                    route.project, run.run_id
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The route of a calling AE title, or `None` when it may not store.
     pub fn route(&self, calling: &str) -> Option<&Route> {
         match self {

@@ -205,6 +205,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             })
         }
     };
+    access
+        .check_projects(&archive)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut settings = ServeSettings::new(aet.clone(), access);
     settings.any_called_aet =
         args.any_called_aet || config.as_ref().is_some_and(|c| c.any_called_aet);
