@@ -40,6 +40,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a waiting association looks at the shutdown flag.
 const POLL: Duration = Duration::from_millis(500);
 
+/// While the server stops, an association silent for this long between messages is aborted
+/// (a sender that keeps an association open and idle would otherwise hold the stop until the
+/// idle timeout); one that is still sending finishes.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// An accepted presentation context.
 #[derive(Debug, Clone)]
 struct Context {
@@ -371,7 +376,10 @@ impl Association<'_, '_> {
                 Ok(pdu) => pdu,
                 Err(PduError::Io(e)) if is_timeout(&e) => {
                     let idle = matches!(message, Message::Idle) && !self.reader.inside_pdu();
-                    if idle && self.shared.stop.load(Ordering::SeqCst) {
+                    if idle
+                        && self.shared.stop.load(Ordering::SeqCst)
+                        && last_heard.elapsed() > STOP_GRACE
+                    {
                         abort(
                             &mut self.stream,
                             AbortRQServiceProviderReason::ReasonNotSpecified,
