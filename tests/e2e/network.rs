@@ -207,25 +207,35 @@ struct StoreScp {
 }
 
 impl StoreScp {
+    /// Starts storescp on a free port; if another process took the port first (storescp
+    /// exits), tries another.
     fn start(dir: &Path, extra: &[&str]) -> StoreScp {
         std::fs::create_dir_all(dir).expect("mkdir");
-        let port = free_port();
-        let child = Command::new("storescp")
-            .args(["-aet", "STORESCP", "+B", "-od"])
-            .arg(dir)
-            .args(extra)
-            .arg(port.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("storescp");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < DEADLINE, "storescp did not listen");
-            std::thread::sleep(Duration::from_millis(20));
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("storescp")
+                .args(["-aet", "STORESCP", "+B", "-od"])
+                .arg(dir)
+                .args(extra)
+                .arg(port.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("storescp");
+            let started = Instant::now();
+            loop {
+                if child.try_wait().expect("wait").is_some() {
+                    break;
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return StoreScp { child, port };
+                }
+                assert!(started.elapsed() < DEADLINE, "storescp did not listen");
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        StoreScp { child, port }
+        panic!("storescp could not listen on any of 5 free ports");
     }
 }
 

@@ -188,8 +188,8 @@ impl Server {
     }
 
     /// Serves until `stop` is set, then stops accepting, lets every open association finish
-    /// (an association idle while stopping is aborted), closes the import runs and returns
-    /// their counts.
+    /// (one silent for 5 s between messages while stopping is aborted), closes the import runs
+    /// and returns their counts.
     pub fn run(
         self,
         archive: &Archive,
