@@ -248,9 +248,9 @@ impl ServeConfig {
         for rule in &self.calling {
             let ae = check_ae_title(&rule.ae).map_err(|e| e.to_string())?;
             let deid = if rule.deidentifies() {
-                Some(Arc::new(
-                    resolve_deid(rule, archive_key).map_err(|e| format!("{ae}: {e}"))?,
-                ))
+                resolve_deid(rule, archive_key)
+                    .map_err(|e| format!("{ae}: {e}"))?
+                    .map(Arc::new)
             } else {
                 None
             };
@@ -266,11 +266,12 @@ impl ServeConfig {
     }
 }
 
-/// The de-identification a rule names.
+/// The de-identification a rule names (`None` for `original`, which changes nothing: the
+/// instances are stored as received).
 fn resolve_deid(
     rule: &CallingRule,
     archive_key: &dyn Fn() -> Result<Key, String>,
-) -> Result<IncomingDeid, String> {
+) -> Result<Option<IncomingDeid>, String> {
     let options = rule
         .options
         .iter()
@@ -292,6 +293,9 @@ fn resolve_deid(
             .with_blank_identifiers(true)
             .map_err(|e| format!("blank_identifiers: {e}"))?;
     }
+    if !profile.changes_anything() {
+        return Ok(None);
+    }
     let key = match &rule.key_file {
         Some(path) => {
             export::keyfile::load_or_create(path)
@@ -300,7 +304,11 @@ fn resolve_deid(
         }
         None => archive_key()?,
     };
-    Ok(IncomingDeid::new(profile, key, rule.include_burned_in))
+    Ok(Some(IncomingDeid::new(
+        profile,
+        key,
+        rule.include_burned_in,
+    )))
 }
 
 #[cfg(test)]

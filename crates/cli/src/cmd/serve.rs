@@ -182,8 +182,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             )
         })?,
         None => {
-            let deid = if deid_flags {
-                let profile = args.deid.profile("basic")?;
+            let profile = if deid_flags {
+                Some(args.deid.profile("basic")?)
+            } else {
+                None
+            };
+            // `original` changes nothing: instances are stored as received.
+            let deid = if let Some(profile) = profile.filter(|p| p.changes_anything()) {
                 let key = match args.deid.key(global.quiet)? {
                     Some(k) => k,
                     None => archive_key().map_err(anyhow::Error::msg)?,
