@@ -29,6 +29,18 @@ impl Raw {
         addr: &str,
         contexts: &[(u8, &str)],
     ) -> (Raw, Vec<(u8, PresentationContextResultReason)>) {
+        let with_ts: Vec<(u8, &str, &str)> = contexts
+            .iter()
+            .map(|(id, a)| (*id, *a, EXPLICIT_LE))
+            .collect();
+        Raw::associate_in(addr, &with_ts)
+    }
+
+    /// Proposes `contexts` (id, abstract syntax, transfer syntax).
+    fn associate_in(
+        addr: &str,
+        contexts: &[(u8, &str, &str)],
+    ) -> (Raw, Vec<(u8, PresentationContextResultReason)>) {
         let mut stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let rq = AssociationRQ {
@@ -38,10 +50,10 @@ impl Raw {
             application_context_name: "1.2.840.10008.3.1.1.1".into(),
             presentation_contexts: contexts
                 .iter()
-                .map(|(id, a)| PresentationContextProposed {
+                .map(|(id, a, ts)| PresentationContextProposed {
                     id: *id,
                     abstract_syntax: (*a).into(),
-                    transfer_syntaxes: vec![EXPLICIT_LE.into()],
+                    transfer_syntaxes: vec![(*ts).into()],
                 })
                 .collect(),
             user_variables: vec![UserVariableItem::MaxLength(16384)],
@@ -333,4 +345,64 @@ fn a_project_never_mixes_originals_and_deidentified_data() {
     let serve = Serve::start(&t, &["--level", "basic", "--project", "teaching"]);
     let (code, log) = serve.stop();
     assert_eq!(code, Some(0), "{log}");
+}
+
+#[test]
+fn every_accepted_transfer_syntax_is_stored_as_received() {
+    use synth::fixture::{InstanceSpec, Syntax};
+    let t = TestDir::new();
+    let serve = Serve::start(&t, &[]);
+    let syntaxes: Vec<&str> = net::syntax::TRANSFER_SYNTAXES
+        .iter()
+        .map(|(uid, _)| *uid)
+        .collect();
+    let contexts: Vec<(u8, &str, &str)> = syntaxes
+        .iter()
+        .enumerate()
+        .map(|(i, ts)| (u8::try_from(2 * i + 1).unwrap(), MR, *ts))
+        .collect();
+    let (mut raw, results) = Raw::associate_in(&serve.addr(), &contexts);
+    assert!(
+        results
+            .iter()
+            .all(|(_, r)| *r == PresentationContextResultReason::Acceptance),
+        "{results:?}"
+    );
+    let mut sent = std::collections::BTreeMap::new();
+    for (i, (id, _, ts)) in contexts.iter().enumerate() {
+        // Encapsulated syntaxes share one encoding (explicit VR little endian, pixel data in
+        // fragments that are never decoded): the JPEG fixture stands for all of them.
+        let syntax = match *ts {
+            "1.2.840.10008.1.2.1" => Syntax::ExplicitLittle,
+            "1.2.840.10008.1.2" => Syntax::ImplicitLittle,
+            "1.2.840.10008.1.2.2" => Syntax::ExplicitBig,
+            "1.2.840.10008.1.2.1.99" => Syntax::DeflatedExplicitLittle,
+            _ => Syntax::EncapsulatedJpegBaseline,
+        };
+        let sop = format!("1.2.7.1.{i}");
+        let file = InstanceSpec {
+            syntax,
+            ..synth::fixture::instance("P7", "1.2.7", "1.2.7.1", &sop)
+        }
+        .to_bytes()
+        .unwrap();
+        let mut data = split_file(&file).1.to_vec();
+        if data.len() % 2 == 1 {
+            data.push(0);
+        }
+        let rsp = raw.store(*id, &sop, &data);
+        assert_eq!(rsp.status, Some(dimse::status::SUCCESS), "{ts}: {rsp:?}");
+        sent.insert(sop, (ts.to_string(), data));
+    }
+    drop(raw);
+    let (code, log) = serve.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let instances = query(&t, "archive", "instances");
+    assert_eq!(instances.len(), syntaxes.len());
+    for i in instances {
+        let (ts, data) = &sent[i["sop_uid"].as_str().unwrap()];
+        assert_eq!(i["transfer_syntax"].as_str(), Some(ts.as_str()));
+        let stored = std::fs::read(i["path"].as_str().unwrap()).unwrap();
+        assert!(split_file(&stored).1 == data.as_slice(), "{ts}");
+    }
 }
