@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use archive::Archive;
 use export::incoming::IncomingDeid;
 use net::config::{Access, Route, ServeConfig};
-use net::scp::{AssociationReport, InstanceFailure, ServeObserver, ServeSettings, Server};
+use net::scp::{AssociationReport, Ending, InstanceFailure, ServeObserver, ServeSettings, Server};
 
 use crate::Global;
 use crate::deid_args::DeidArgs;
@@ -74,7 +74,8 @@ impl ServeObserver for Log {
     }
 
     fn association_ended(&self, r: &AssociationReport) {
-        if self.quiet && r.failed == 0 {
+        // A rejected association is shown even when quiet: a sender is misconfigured.
+        if self.quiet && r.failed == 0 && !matches!(r.ending, Ending::Rejected(_)) {
             return;
         }
         let who = format!(
