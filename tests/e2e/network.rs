@@ -819,3 +819,73 @@ fn stopping_finishes_open_associations() {
     assert_eq!(query(&t, "archive", "instances").len(), 61, "{log}");
     assert!(log.contains("61 instances (61 stored"), "{log}");
 }
+
+#[test]
+fn concurrent_senders_are_filed_like_a_folder_import() {
+    if !dcmtk() {
+        return;
+    }
+    let t = TestDir::new();
+    t.depot()
+        .args([
+            "synth",
+            "--out",
+            "dump",
+            "--quiet",
+            "--subjects",
+            "4",
+            "--studies",
+            "1",
+        ])
+        .args([
+            "--series",
+            "3",
+            "--instances",
+            "4",
+            "--rows",
+            "16",
+            "--columns",
+            "16",
+        ])
+        .run()
+        .ok();
+    std::fs::write(t.join("scu.cfg"), SCU_CONFIG).unwrap();
+    let subjects: Vec<PathBuf> = std::fs::read_dir(t.join("dump"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(subjects.len(), 4);
+    let serve = Serve::start(&t, &[]);
+    // One storescu per subject, all at once: the intake files them in shared transactions.
+    std::thread::scope(|s| {
+        let sends: Vec<_> = subjects
+            .iter()
+            .enumerate()
+            .map(|(i, dir)| {
+                let (t, port) = (&t, serve.port);
+                s.spawn(move || storescu(t, &format!("SENDER{i}"), port, "DEPOT", dir))
+            })
+            .collect();
+        for send in sends {
+            let out = send.join().unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+        }
+    });
+    let (code, log) = serve.stop();
+    assert_eq!(code, Some(0), "{log}");
+    let associations = log
+        .lines()
+        .filter(|l| l.starts_with("depot: association SENDER") && l.contains("(13 stored"))
+        .count();
+    assert_eq!(associations, 4, "{log}");
+    t.depot()
+        .args(["--archive", "folder", "import", "dump", "--quiet"])
+        .run()
+        .ok();
+    let received = layout(&t, "archive");
+    assert_eq!(received.len(), 4 * 13);
+    assert_eq!(received, layout(&t, "folder"));
+    let runs = query(&t, "archive", "runs");
+    assert_eq!(runs.len(), 1, "one run for the project: {runs:?}");
+    assert_eq!(runs[0]["imported"], 52);
+}
