@@ -1789,7 +1789,7 @@ fn selection_flags_narrow_the_package() {
 // ---------------------------------------------------------------------------------------------
 
 /// Imports one folder of files written from specs (in order) into `archive`, as `project`.
-fn import_specs(
+pub fn import_specs(
     t: &TestDir,
     archive: &Path,
     folder: &str,
@@ -1809,7 +1809,7 @@ fn import_specs(
 }
 
 /// A spec's file bytes after `edit` changed its data set.
-fn edited(spec: &InstanceSpec, edit: impl FnOnce(&mut InMemDicomObject)) -> Vec<u8> {
+pub fn edited(spec: &InstanceSpec, edit: impl FnOnce(&mut InMemDicomObject)) -> Vec<u8> {
     let mut obj = spec.to_object().expect("object");
     edit(&mut obj);
     let mut out = Vec::new();
@@ -1825,7 +1825,7 @@ fn edited(spec: &InstanceSpec, edit: impl FnOnce(&mut InMemDicomObject)) -> Vec<
     out
 }
 
-fn put_text(obj: &mut InMemDicomObject, tag: Tag, vr: VR, text: &str) {
+pub fn put_text(obj: &mut InMemDicomObject, tag: Tag, vr: VR, text: &str) {
     obj.put(DataElement::new(tag, vr, PrimitiveValue::from(text)));
 }
 
@@ -2141,8 +2141,9 @@ fn every_name_of_a_subject_is_cut_from_each_of_its_files() {
 #[test]
 fn a_name_seen_only_in_another_file_of_the_subject_is_audited() {
     // The other name, found only in the headers (the index holds the first), is a PatientName
-    // finding where another file mentions it: in ManufacturerModelName, which neither basic
-    // (Table E.1-1 does not list it) nor anonymize changes.
+    // finding where another file mentions it: in SequenceName, which neither basic (Table
+    // E.1-1 does not list it) nor anonymize changes. (In ManufacturerModelName, a kept
+    // equipment attribute, it would be an advisory coincidence: see docs/export.md.)
     let t = TestDir::new();
     let first = InstanceSpec {
         patient_name: "BRANDT^GRETA".into(),
@@ -2153,7 +2154,7 @@ fn a_name_seen_only_in_another_file_of_the_subject_is_audited() {
         ..fixture::instance("DE-000008", "2.25.5211", "2.25.5212", "2.25.5213")
     };
     let mentioned = edited(&first, |o| {
-        put_text(o, tags::MANUFACTURER_MODEL_NAME, VR::LO, "GEB. MEIERHOFF")
+        put_text(o, tags::SEQUENCE_NAME, VR::SH, "GEB. MEIERHOFF")
     });
     import_specs(&t, &t.archive(), "d1", "p", &[("a.dcm", mentioned)]);
     import_specs(
@@ -2411,7 +2412,7 @@ fn demo_exports_at_each_level_and_shows_refusals_as_the_audit_at_work() {
             .unwrap_or_else(|| panic!("no line for {name}:\n{out}"));
         let exists = t.join("d/packages").join(name).exists();
         if line.contains("not published: the audit found") {
-            assert!(line.contains("it is doing its job"), "{line}");
+            assert!(line.contains("kept in quarantine as Q"), "{line}");
             assert!(!exists, "{name} is reported refused but exists");
         } else {
             assert!(line.contains(" files"), "{line}");
@@ -2424,5 +2425,23 @@ fn demo_exports_at_each_level_and_shows_refusals_as_the_audit_at_work() {
     assert!(
         out.contains("depot audit packages/anonymize-full.zip: clean"),
         "{out}"
+    );
+    // The quarantine step: kept, reviewed by finding ID, discarded; nothing published.
+    let step = out
+        .lines()
+        .find(|l| l.starts_with("7. "))
+        .unwrap_or_else(|| panic!("no quarantine step:\n{out}"));
+    assert!(step.contains("kept in quarantine as Q"), "{step}");
+    assert!(
+        out.contains("F1  blocking  ReferringPhysicianName value found"),
+        "{out}"
+    );
+    assert!(out.contains("depot discard Q"), "{out}");
+    assert!(!t.join("d/packages/keep-requesting").exists());
+    let q = t.join("d/archive/quarantine");
+    assert_eq!(
+        std::fs::read_dir(&q).map(|d| d.count()).unwrap_or(0),
+        0,
+        "the demo leaves no quarantine entry"
     );
 }

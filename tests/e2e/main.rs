@@ -7,10 +7,12 @@ mod support;
 
 mod anonymize;
 mod audit;
+mod audit_rules;
 mod export;
 mod import;
 mod network;
 mod profiles;
 mod protocol;
+mod quarantine;
 mod query;
 mod synth;

@@ -889,3 +889,49 @@ fn concurrent_senders_are_filed_like_a_folder_import() {
     assert_eq!(runs.len(), 1, "one run for the project: {runs:?}");
     assert_eq!(runs[0]["imported"], 52);
 }
+
+#[test]
+fn a_send_whose_audit_finds_a_leak_sends_nothing_and_keeps_no_quarantine_entry() {
+    // The export that prepares a send is audited like any export; a blocking finding would
+    // send its package to the quarantine. Nothing may leave, and since a package made for a
+    // send has no destination to be released to, no quarantine entry stays behind. (No peer
+    // is needed: the refusal comes before any association; the port is closed.)
+    use crate::export::{edited, import_specs, put_text};
+    let t = TestDir::new();
+    let spec = synth::fixture::instance("MRN-8801", "2.25.8801", "2.25.8802", "2.25.8803");
+    let leak = edited(&spec, |o| {
+        put_text(
+            o,
+            dicom_dictionary_std::tags::SEQUENCE_NAME,
+            dicom_core::VR::SH,
+            "HALVORSEN 3T",
+        )
+    });
+    import_specs(&t, &t.archive(), "in", "p", &[("a.dcm", leak)]);
+    let port = free_port();
+    let run = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["send", "--to", &format!("127.0.0.1:{port}")])
+        .args(["--aet", "NOBODY", "--level", "basic", "--timeout", "5"])
+        .run()
+        .expect_code(1);
+    assert!(
+        run.stderr.contains("nothing was sent")
+            && run.stderr.contains("audit (blocking)")
+            && run.stderr.contains("PatientName value found"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("HALVORSEN"), "{}", run.stderr);
+    let listed = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["review", "--json"])
+        .run()
+        .ok()
+        .json();
+    assert_eq!(listed, serde_json::json!([]), "no quarantine entry left");
+}

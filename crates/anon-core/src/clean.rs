@@ -8,6 +8,15 @@
 /// script in which one character is a whole name (Chinese, Japanese, Korean: 王, 홍).
 const MIN_CHARS: usize = 2;
 
+/// Identifiers shorter than this are not cut out of code strings (see
+/// [`Scrubber::clean_code`]): two letters are a modality or a code far more often than a name.
+const MIN_CODE_WORD: usize = 3;
+
+/// Identifiers at least this long are cut out of code strings wherever they occur (a name that
+/// long inside a code word is no coincidence), as the PHI audit searches values that long
+/// everywhere.
+const LONG_CODE_NEEDLE: usize = 6;
+
 /// Whether an identifier is long enough to be cut (see [`MIN_CHARS`]).
 pub(crate) fn worth_cutting(id: &str) -> bool {
     let mut chars = id.chars();
@@ -146,6 +155,11 @@ impl Scrubber {
     /// Which characters of `text` belong to an identifier (one flag per `char`), or `None` if
     /// none occurs.
     pub(crate) fn cut_mask(&self, text: &str) -> Option<Vec<bool>> {
+        self.mask_of(text, 0)
+    }
+
+    /// [`Scrubber::cut_mask`] for the identifiers of at least `min_len` (folded) characters.
+    fn mask_of(&self, text: &str, min_len: usize) -> Option<Vec<bool>> {
         if self.needles.is_empty() || text.is_empty() {
             return None;
         }
@@ -162,7 +176,7 @@ impl Scrubber {
         let mut cut = vec![false; n_chars];
         let mut any = false;
         for needle in &self.needles {
-            if needle.len() > folded.len() {
+            if needle.len() > folded.len() || needle.len() < min_len {
                 continue;
             }
             let mut i = 0;
@@ -193,6 +207,81 @@ impl Scrubber {
                 .map(|(ch, _)| ch)
                 .collect(),
         )
+    }
+
+    /// A Code String value (CS, nearly always a defined term such as `CT` or `PRIMARY`) with the
+    /// subject's identifiers cut out, or `None` if none occurs. A valid code string (upper-case
+    /// letters, digits, space and underscore) loses identifiers of [`LONG_CODE_NEEDLE`]
+    /// characters or more wherever they occur, and shorter ones of at least [`MIN_CODE_WORD`]
+    /// characters only as whole words (between spaces and underscores): cutting `MARY` out of
+    /// `PRIMARY`, or the two-letter name part `CT` out of the Modality `CT`, would break the
+    /// code without hiding anybody. A value that is no valid code string (lower case,
+    /// punctuation: free text in a CS attribute) is cleaned as any text.
+    pub(crate) fn clean_code(&self, value: &str) -> Option<String> {
+        if value.contains('\\') {
+            // Several values in one string: each is a code of its own.
+            let parts: Vec<Option<String>> =
+                value.split('\\').map(|v| self.clean_code(v)).collect();
+            if parts.iter().all(Option::is_none) {
+                return None;
+            }
+            return Some(
+                value
+                    .split('\\')
+                    .zip(parts)
+                    .map(|(v, cut)| cut.unwrap_or_else(|| v.to_string()))
+                    .collect::<Vec<_>>()
+                    .join("\\"),
+            );
+        }
+        let is_code = value
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'_');
+        if !is_code {
+            return self.clean_text(value);
+        }
+        let mut changed = false;
+        let mut text = value.to_string();
+        if let Some(mask) = self.mask_of(&text, LONG_CODE_NEEDLE) {
+            text = text
+                .chars()
+                .zip(mask)
+                .filter(|(_, cut)| !cut)
+                .map(|(c, _)| c)
+                .collect();
+            changed = true;
+        }
+        let is_identifier = |word: &str| {
+            let folded = fold_str(word);
+            folded.len() >= MIN_CODE_WORD && self.needles.contains(&folded)
+        };
+        // Whole words, each with the separator that preceded it (all ASCII).
+        let mut out = String::with_capacity(text.len());
+        let mut sep: Option<char> = None;
+        let mut word = String::new();
+        let mut flush = |word: &mut String, sep: Option<char>, out: &mut String| {
+            if is_identifier(word) {
+                changed = true;
+            } else {
+                if !out.is_empty()
+                    && let Some(c) = sep
+                {
+                    out.push(c);
+                }
+                out.push_str(word);
+            }
+            word.clear();
+        };
+        for c in text.chars() {
+            if c == ' ' || c == '_' {
+                flush(&mut word, sep, &mut out);
+                sep = Some(c);
+            } else {
+                word.push(c);
+            }
+        }
+        flush(&mut word, sep, &mut out);
+        changed.then(|| out.trim_matches([' ', '_']).to_string())
     }
 
     /// Overwrites every encoded identifier in `bytes` with zero bytes; returns whether any was
@@ -252,6 +341,24 @@ mod tests {
         let upper = Scrubber::new(["Παπαδόπουλος"]);
         assert_eq!(upper.clean_text("ΠΑΠΑΔΌΠΟΥΛΟΣ").as_deref(), Some(""));
         assert!(!worth_cutting("A") && worth_cutting("홍") && worth_cutting("Li"));
+    }
+
+    #[test]
+    fn code_strings_lose_only_whole_identifying_words() {
+        let s = Scrubber::new(["ZZZDOWNTIME^MARY", "MARY", "CT", "SMITH"]);
+        assert_eq!(s.clean_code("PRIMARY"), None);
+        assert_eq!(s.clean_code("CT"), None);
+        assert_eq!(s.clean_code("SMITH_HEAD").as_deref(), Some("HEAD"));
+        assert_eq!(s.clean_code("MARY").as_deref(), Some(""));
+        assert_eq!(
+            s.clean_code("HEAD SMITH NECK").as_deref(),
+            Some("HEAD NECK")
+        );
+        // Long identifiers are cut anywhere; values that are no code are cleaned as text.
+        let s = Scrubber::new(["HALVORSEN", "MARY"]);
+        assert_eq!(s.clean_code("DRHALVORSEN_X").as_deref(), Some("DR_X"));
+        assert_eq!(s.clean_code("mr,\"Halvorsen").as_deref(), Some("mr,\""));
+        assert_eq!(s.clean_code("PRIMARY"), None);
     }
 
     #[test]

@@ -28,8 +28,8 @@ const MAX_DEPTH: usize = 64;
 
 /// depot's implementation class UID (a fixed UUID-derived UID) and version name, written into
 /// the file meta of de-identified files in place of the source system's.
-const IMPLEMENTATION_CLASS_UID: &str = "2.25.143286715530302467196658128404227517302";
-const IMPLEMENTATION_VERSION_NAME: &str = "DEPOT_0_1";
+pub(crate) const IMPLEMENTATION_CLASS_UID: &str = "2.25.143286715530302467196658128404227517302";
+pub(crate) const IMPLEMENTATION_VERSION_NAME: &str = "DEPOT_0_1";
 
 /// Attributes holding class or definition UIDs (never instance identity); never remapped.
 const CLASS_UID_TAGS: [Tag; 16] = [
@@ -87,11 +87,7 @@ struct Walk<'a> {
 
 /// The data set's ISO 2022 code extensions, if it uses any (see [`crate::charset`]).
 fn code_extensions(obj: &InMemDicomObject) -> Option<CodeExtensions> {
-    let values = obj
-        .get(tags::SPECIFIC_CHARACTER_SET)?
-        .to_multi_str()
-        .ok()?
-        .to_vec();
+    let values = strs_of(obj.get(tags::SPECIFIC_CHARACTER_SET)?)?;
     CodeExtensions::from_values(&values)
 }
 
@@ -103,11 +99,7 @@ fn text_values(obj: &InMemDicomObject, tag: Tag, ext: Option<CodeExtensions>) ->
     let Some(ext) = ext else {
         return all_strs(obj, tag);
     };
-    let Some(joined) = obj
-        .get(tag)
-        .and_then(|e| e.to_multi_str().ok())
-        .map(|v| v.join("\\"))
-    else {
+    let Some(joined) = obj.get(tag).and_then(strs_of).map(|v| v.join("\\")) else {
         return Vec::new();
     };
     let text = ext.decode(&joined).map_or(joined, |d| d.text);
@@ -199,16 +191,27 @@ fn clean_uid(s: &str) -> &str {
     s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
 }
 
+/// An element's values as text; a UN value as the text its bytes spell (see `unknown`).
+fn strs_of(e: &InMemElement) -> Option<Vec<String>> {
+    if let Some(text) = crate::unknown::un_text(e) {
+        return Some(text.split('\\').map(str::to_string).collect());
+    }
+    e.to_multi_str().ok().map(|v| v.to_vec())
+}
+
 fn first_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     let e = obj.get(tag)?;
-    let s = e.to_str().ok()?;
+    let s = match crate::unknown::un_text(e) {
+        Some(text) => text,
+        None => e.to_str().ok()?.into_owned(),
+    };
     let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!t.is_empty()).then(|| t.to_string())
 }
 
 fn all_strs(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
     obj.get(tag)
-        .and_then(|e| e.to_multi_str().ok().map(|v| v.to_vec()))
+        .and_then(strs_of)
         .unwrap_or_default()
         .into_iter()
         .map(|s| {
@@ -319,6 +322,12 @@ impl Deidentifier {
         } else {
             self.key.uid_for(u)
         }
+    }
+
+    /// A keyed name for a file's bytes: 16 hex digits, the same in every run with the key, that
+    /// no one without the key can link to the file (see `Key::content_tag`).
+    pub fn content_tag(&self, bytes: &[u8]) -> String {
+        self.key.content_tag(bytes)
     }
 
     /// The keyed pseudonym of a patient ID (and its issuer): `P` + 10 base32 characters.
@@ -650,28 +659,21 @@ impl Deidentifier {
                 }
                 continue;
             }
-            if let Some(rule) = self.profile.lookup(tag) {
-                match self.apply_rule(elem, rule.action, path, depth, walk)? {
-                    Some(e) => out.push(e),
-                    None if is_overlay_data(tag) => {
-                        overlays_removed.insert(tag.group());
-                    }
-                    None => {}
+            // A standard attribute still encoded as UN gets its tag's rule as its own VR
+            // (see `unknown`); kept, it stays as it came.
+            let result = match crate::unknown::as_dictionary_text(&elem) {
+                Some(read) => {
+                    let result = self.standard_element(read.clone(), path, depth, walk)?;
+                    crate::unknown::restore(result, &read, elem)
                 }
-                continue;
-            }
-            if self.profile.beyond_table() {
-                if let Some(e) = self.beyond_table(elem, path, depth, walk)? {
-                    out.push(e);
+                None => self.standard_element(elem, path, depth, walk)?,
+            };
+            match result {
+                Some(e) => out.push(e),
+                None if is_overlay_data(tag) => {
+                    overlays_removed.insert(tag.group());
                 }
-                continue;
-            }
-            let vr = effective_vr(&elem);
-            if walk.cleaning > 0 && is_text_vr(vr) && elem.vr() != VR::UN {
-                // Inside a sequence being cleaned: unlisted text is cleaned too.
-                out.push(self.clean_element(elem, vr, Action::C, path, walk));
-            } else {
-                out.push(self.keep(elem, path, depth, walk)?);
+                None => {}
             }
         }
         for creator in pending_creators {
@@ -702,6 +704,31 @@ impl Deidentifier {
             });
         }
         Ok(InMemDicomObject::from_element_iter(out))
+    }
+
+    /// Applies the profile to one standard (even group) element: its rule, or what the level
+    /// does beyond the table, or keep (cleaning text inside a sequence being cleaned). `None`
+    /// when it is removed.
+    fn standard_element(
+        &self,
+        elem: InMemElement,
+        path: &mut Vec<PathStep>,
+        depth: usize,
+        walk: &mut Walk<'_>,
+    ) -> Result<Option<InMemElement>, AnonError> {
+        if let Some(rule) = self.profile.lookup(elem.tag()) {
+            return self.apply_rule(elem, rule.action, path, depth, walk);
+        }
+        if self.profile.beyond_table() {
+            return self.beyond_table(elem, path, depth, walk);
+        }
+        let vr = effective_vr(&elem);
+        if walk.cleaning > 0 && is_text_vr(vr) && elem.vr() != VR::UN {
+            // Inside a sequence being cleaned: unlisted text is cleaned too.
+            Ok(Some(self.clean_element(elem, vr, Action::C, path, walk)))
+        } else {
+            self.keep(elem, path, depth, walk).map(Some)
+        }
     }
 
     /// Keeps an element; a sequence still has the profile applied to its items.
@@ -861,6 +888,12 @@ impl Deidentifier {
                 if t.element() == 0x0000 || (t.group() % 2 == 1 && !keep_private) {
                     continue;
                 }
+                // A UN-encoded standard attribute is read as its own VR (see `unknown`); a
+                // value kept below stays as it came.
+                let (e, original) = match crate::unknown::as_dictionary_text(&e) {
+                    Some(read) => (read, Some(e)),
+                    None => (e, None),
+                };
                 let vr = effective_vr(&e);
                 // An attribute with a rule of its own that removes or empties it (PatientSex,
                 // PatientWeight, GPS coordinates, ...) gets that rule here too: keeping codes
@@ -878,6 +911,7 @@ impl Deidentifier {
                     }
                     _ => {}
                 }
+                let kept = |e: InMemElement| original.clone().unwrap_or(e);
                 out.push(match e.value() {
                     Value::Sequence(_) => self.dummy_sequence(e, depth + 1)?,
                     Value::PixelSequence(_) => DataElement::empty(t, vr),
@@ -887,7 +921,7 @@ impl Deidentifier {
                         if vr == VR::UI
                             && (CLASS_UID_TAGS.contains(&t) || !self.profile.remaps_uids()) =>
                     {
-                        e
+                        kept(e)
                     }
                     Value::Primitive(_) if vr == VR::UI => self.remap_element(&e),
                     // Enumerated codes (an SR tree's ValueType and RelationshipType, a
@@ -895,7 +929,7 @@ impl Deidentifier {
                     // coordinates, counts) cannot name anyone and hold the structure together,
                     // so the object still parses: only text, codes, dates and binary values
                     // become dummies.
-                    Value::Primitive(_) if keeps_under_dummy(vr) => e,
+                    Value::Primitive(_) if keeps_under_dummy(vr) => kept(e),
                     Value::Primitive(_) => self.dummy_element(&e, vr),
                 });
             }
@@ -1045,8 +1079,10 @@ impl Deidentifier {
         let cleaned: Vec<String> = values
             .into_iter()
             .map(|v| {
-                // With code extensions, cut characters and drop exactly their bytes.
+                // With code extensions, cut characters and drop exactly their bytes. A code
+                // string loses only whole words (see `Scrubber::clean_code`).
                 let cut = match ext.and_then(|e| e.decode(&v)) {
+                    _ if vr == VR::CS => scrubber.clean_code(&v),
                     Some(d) => scrubber.cut_mask(&d.text).map(|mask| d.without(&mask)),
                     None => scrubber.clean_text(&v),
                 };
@@ -1157,6 +1193,9 @@ impl Deidentifier {
                 let hit = elem
                     .to_multi_str()
                     .map(|v| {
+                        if vr == VR::CS {
+                            return v.iter().any(|c| walk.scrubber.clean_code(c).is_some());
+                        }
                         let joined = v.join("\\");
                         let text = walk
                             .ext

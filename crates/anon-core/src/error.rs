@@ -56,6 +56,16 @@ pub enum ProfileError {
         /// What was asked.
         what: String,
     },
+    /// An `[[accept]]` entry of a custom profile that cannot be used.
+    #[error("[[accept]] entry tag = {tag:?}, kind = {kind:?}: {why}")]
+    BadAcceptance {
+        /// The tag given.
+        tag: String,
+        /// The kind given.
+        kind: String,
+        /// What is wrong.
+        why: &'static str,
+    },
     /// The custom profile file is not valid TOML or does not have the expected fields.
     #[error("custom profile is not valid: {message}")]
     Toml {

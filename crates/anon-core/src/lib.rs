@@ -14,6 +14,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod acceptance;
 mod action;
 mod charset;
 mod clean;
@@ -25,8 +26,11 @@ mod private;
 mod profile;
 mod report;
 pub mod table;
+mod unknown;
 mod values;
+mod written;
 
+pub use acceptance::Acceptance;
 pub use action::Action;
 pub use engine::{Deidentifier, SubjectContext};
 pub use error::{AnonError, KeyError, ProfileError};
@@ -35,3 +39,4 @@ pub use level::{DeidOption, Level};
 pub use private::{SafePrivateEntry, safe_private_list};
 pub use profile::{Profile, Rule};
 pub use report::{AppliedAction, BurnedInReason, Done, PathStep, Report, TagPath};
+pub use written::written_constants;

@@ -11,6 +11,7 @@ use dicom_dictionary_std::{StandardDataDictionary, tags};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::acceptance::{AcceptToml, Acceptance};
 use crate::action::{Action, Resolved};
 use crate::error::ProfileError;
 use crate::level::{DeidOption, Level};
@@ -94,6 +95,8 @@ pub struct Profile {
     options: Vec<DeidOption>,
     blank_identifiers: bool,
     custom: BTreeMap<Tag, Action>,
+    /// Accepted coincidences (`[[accept]]`), sorted, without duplicates.
+    accepts: Vec<Acceptance>,
     exact: HashMap<Tag, RuleEntry>,
     curve: Option<RuleEntry>,
     overlay: Vec<(u16, RuleEntry)>,
@@ -156,6 +159,8 @@ struct ProfileToml {
     blank_identifiers: bool,
     #[serde(default)]
     actions: BTreeMap<String, String>,
+    #[serde(default)]
+    accept: Vec<AcceptToml>,
 }
 
 /// Reads `GGGG,EEEE`, `(GGGG,EEEE)`, `GGGGEEEE` or a DICOM keyword.
@@ -189,6 +194,7 @@ impl Profile {
             options,
             false,
             BTreeMap::new(),
+            Vec::new(),
         )
     }
 
@@ -203,7 +209,12 @@ impl Profile {
     /// [actions]
     /// "0008,1030" = "K"
     /// PatientAge = "K"
+    /// [[accept]]
+    /// tag = "StudyDescription"
+    /// kind = "InstitutionName"
     /// ```
+    ///
+    /// `[[accept]]` entries are accepted coincidences (see [`Acceptance`]).
     pub fn from_toml(text: &str) -> Result<Profile, ProfileError> {
         let parsed: ProfileToml = toml::from_str(text).map_err(|e| ProfileError::Toml {
             message: e.to_string(),
@@ -226,6 +237,17 @@ impl Profile {
                 what: "per-tag actions".to_string(),
             });
         }
+        let accepts = parsed
+            .accept
+            .iter()
+            .map(Acceptance::from_toml)
+            .collect::<Result<Vec<_>, _>>()?;
+        if level == Level::Original && !accepts.is_empty() {
+            return Err(ProfileError::NotSupported {
+                level: level.name().to_string(),
+                what: "accepted coincidences (it is not audited)".to_string(),
+            });
+        }
         let name = parsed.name.unwrap_or_else(|| "custom".to_string());
         Profile::build(
             name,
@@ -234,6 +256,7 @@ impl Profile {
             &options,
             parsed.blank_identifiers,
             custom,
+            accepts,
         )
     }
 
@@ -248,6 +271,7 @@ impl Profile {
             &options,
             self.blank_identifiers,
             self.custom.clone(),
+            self.accepts.clone(),
         )
     }
 
@@ -261,6 +285,7 @@ impl Profile {
             &self.options,
             blank,
             self.custom.clone(),
+            self.accepts.clone(),
         )
     }
 
@@ -271,7 +296,10 @@ impl Profile {
         options: &[DeidOption],
         blank_identifiers: bool,
         custom: BTreeMap<Tag, Action>,
+        mut accepts: Vec<Acceptance>,
     ) -> Result<Profile, ProfileError> {
+        accepts.sort();
+        accepts.dedup();
         let mut options: Vec<DeidOption> = options.to_vec();
         options.sort();
         options.dedup();
@@ -317,6 +345,7 @@ impl Profile {
             options: options.clone(),
             blank_identifiers,
             custom: custom.clone(),
+            accepts,
             exact: HashMap::new(),
             curve: None,
             overlay: Vec::new(),
@@ -495,6 +524,11 @@ impl Profile {
     /// The custom profile's description, if any.
     pub fn description(&self) -> Option<&str> {
         self.description.as_deref()
+    }
+
+    /// The accepted coincidences of a custom profile (`[[accept]]`), sorted.
+    pub fn accepts(&self) -> &[Acceptance] {
+        &self.accepts
     }
 
     /// The level the profile is (or is built on).
@@ -700,7 +734,8 @@ impl Profile {
         out
     }
 
-    /// SHA-256 (hex) of the canonical rule list: same digest, same rules.
+    /// SHA-256 (hex) of the canonical rule list and accepted coincidences: same digest, same
+    /// rules and the same coincidences accepted.
     pub fn digest(&self) -> String {
         self.digest.clone()
     }
@@ -717,6 +752,10 @@ impl Profile {
         }
         for r in self.rules() {
             h.update(format!("{}\t{}\n", r.tag, r.action));
+        }
+        // Only profiles with accepted coincidences hash them: every other digest is unchanged.
+        for a in &self.accepts {
+            h.update(format!("accept\t{}\t{}\n", a.tag(), a.kind()));
         }
         hex::encode(h.finalize())
     }

@@ -21,8 +21,12 @@
 //! `../../x` is just a string to depot, since storage paths never use data values) but no control
 //! characters and at most [`MAX_KEY_LEN`] characters.
 
-use dicom_core::Tag;
+use std::borrow::Cow;
+
+use dicom_core::value::Value;
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
+use dicom_object::mem::InMemElement;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 use serde::Serialize;
 
@@ -331,10 +335,24 @@ fn clean(s: &str) -> &str {
     s.trim_matches(|c: char| c == '\0' || c == ' ')
 }
 
+/// An element's value as text. A standard attribute still encoded as UN (its bytes are no
+/// valid value of its VR, so [`crate::reading`] kept it UN) is read as the text its bytes
+/// spell, not as dicom-rs shows UN bytes (numbers joined by backslashes).
+fn as_text(elem: &InMemElement) -> Option<Cow<'_, str>> {
+    if elem.vr() == VR::UN {
+        let bytes = match elem.value() {
+            Value::Primitive(p) => p.to_bytes(),
+            _ => return None,
+        };
+        return Some(Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    elem.to_str().ok()
+}
+
 /// A top-level text value, trimmed; `None` when absent or blank.
 fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     let elem = obj.get(tag)?;
-    let s = elem.to_str().ok()?;
+    let s = as_text(elem)?;
     let s = clean(&s);
     (!s.is_empty()).then(|| s.to_string())
 }
@@ -342,12 +360,15 @@ fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
 /// A top-level integer value (IS or a binary integer VR).
 fn integer(obj: &InMemDicomObject, tag: Tag) -> Option<i64> {
     let elem = obj.get(tag)?;
-    if let Ok(s) = elem.to_str()
+    if let Some(s) = as_text(elem)
         && let Ok(n) = clean(&s).parse::<i64>()
     {
         return Some(n);
     }
-    elem.to_int::<i64>().ok()
+    // UN bytes that are no number of the attribute's VR mean no number.
+    (elem.vr() != VR::UN)
+        .then(|| elem.to_int::<i64>().ok())
+        .flatten()
 }
 
 fn has_control(s: &str) -> bool {
@@ -362,7 +383,7 @@ fn required_uid(
     let Some(elem) = obj.get(tag) else {
         return Err(FactsError::MissingUid { attribute, tag });
     };
-    let raw = elem.to_str().map_err(|_| FactsError::InvalidUid {
+    let raw = as_text(elem).ok_or_else(|| FactsError::InvalidUid {
         attribute,
         value: String::new(),
         reason: "its value is not text".into(),

@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 use crate::db::{Db, Placement, RejectRow, RunCounts};
 use crate::error::ImportError;
 use crate::grouping::HeaderFacts;
+use crate::reading::HeaderSource;
 use crate::records::RejectKind;
 use crate::store::{self, RunDir};
 
@@ -1245,14 +1246,16 @@ pub fn examine(bytes: &[u8]) -> Result<HeaderFacts, String> {
 /// [`examine`], telling files to reject from files to pass over.
 fn inspect(bytes: &[u8], origin: Origin) -> Result<HeaderFacts, Refusal> {
     let preamble = marker(bytes, origin)?;
-    // Declared lengths first: dicom-rs allocates whatever a header declares.
-    crate::scan::check(bytes, preamble == ReadPreamble::Always).map_err(|e| e.to_string())?;
-    // The scan walked every element (pixel data included) against the file's size, so a file
-    // cut inside its pixel data is already rejected; dicom-rs now only needs the header.
+    // Declared lengths first: dicom-rs allocates whatever a header declares. The scan walks
+    // every element (pixel data included) against the file's size, so a file cut inside its
+    // pixel data is rejected here; what dicom-rs would misread is repaired in a copy.
+    let readable = crate::reading::readable(bytes, preamble == ReadPreamble::Always)
+        .map_err(|e| e.to_string())?;
+    // dicom-rs now only needs the header.
     let obj = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .read_preamble(preamble)
-        .from_reader(bytes)
+        .from_reader(&readable.bytes[..])
         .map_err(|e| describe_read_error(&e))?;
     facts_of(&obj)
 }
@@ -1293,32 +1296,10 @@ fn marker(head: &[u8], origin: Origin) -> Result<ReadPreamble, String> {
             Origin::File => "a zip archive, not a DICOM file (name it *.zip to import its contents)".into(),
         });
     }
-    if looks_like_raw_data_set(head) {
+    if crate::reading::raw_encoding(head).is_some() {
         return Err("not a DICOM file: a raw data set without the file meta information (no 'DICM' marker, no transfer syntax); depot archives only DICOM files with file meta information".into());
     }
     Err("not a DICOM file: no 'DICM' marker after the 128-byte preamble or at the start".into())
-}
-
-/// Whether the bytes start like a bare DICOM data set (little endian, no preamble, no file
-/// meta): the first element is one a data set begins with (groups 0008 to 0028), followed by an
-/// explicit VR or a plausible implicit length. Only used to word the reason accurately.
-fn looks_like_raw_data_set(head: &[u8]) -> bool {
-    const VRS: &[&[u8; 2]] = &[
-        b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO", b"LT", b"OB",
-        b"OD", b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM",
-        b"UC", b"UI", b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
-    ];
-    let (Some(group), Some(vr), Some(len)) = (head.get(0..2), head.get(4..6), head.get(4..8))
-    else {
-        return false;
-    };
-    let group = u16::from_le_bytes([group[0], group[1]]);
-    if !matches!(group, 0x0008 | 0x0010 | 0x0018 | 0x0020 | 0x0028) {
-        return false;
-    }
-    let explicit = VRS.iter().any(|v| v.as_slice() == vr);
-    let implicit_len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]);
-    explicit || implicit_len == u32::MAX || implicit_len <= 1024
 }
 
 /// A one-line reason from a dicom-rs read error and its causes.
@@ -1363,32 +1344,33 @@ fn prepare_big_file(
         Ok(p) => p,
         Err(reason) => return reject(source, reason, None, Some(size)),
     };
-    let scanned = File::open(path)
-        .map_err(|e| format!("cannot read: {e}"))
-        .and_then(|f| {
-            crate::scan::check_reader(
-                BufReader::with_capacity(1 << 16, f),
-                size,
-                preamble == ReadPreamble::Always,
-            )
-            .map_err(|e| e.to_string())
-        });
-    if let Err(reason) = scanned {
-        return reject(source, reason, None, Some(size));
-    }
+    // The whole file is scanned (a file cut inside its pixel data is rejected); a header
+    // that needs repairs is copied into memory and repaired there.
+    let scanned =
+        crate::reading::header_source(path, size, preamble == ReadPreamble::Always, false);
+    let header = match scanned {
+        Ok(h) => h,
+        Err(e) => return reject(source, e.to_string(), None, Some(size)),
+    };
     let facts = {
         let _one_at_a_time = ctx.big_file.lock();
-        let parsed = File::open(path)
-            .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|f| {
-                OpenFileOptions::new()
-                    .read_until(tags::PIXEL_DATA)
-                    .read_preamble(preamble)
-                    .from_reader(BufReader::with_capacity(1 << 20, f))
-                    .map_err(|e| describe_read_error(&e))
-            })
-            .map_err(Refusal::Rejected)
-            .and_then(|obj| facts_of(&obj));
+        let options = OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .read_preamble(preamble);
+        let parsed = match header {
+            HeaderSource::Disk => File::open(path)
+                .map_err(|e| format!("cannot read: {e}"))
+                .and_then(|f| {
+                    options
+                        .from_reader(BufReader::with_capacity(1 << 20, f))
+                        .map_err(|e| describe_read_error(&e))
+                }),
+            HeaderSource::Memory(bytes) => options
+                .from_reader(&bytes[..])
+                .map_err(|e| describe_read_error(&e)),
+        }
+        .map_err(Refusal::Rejected)
+        .and_then(|obj| facts_of(&obj));
         match parsed {
             Ok(f) => f,
             Err(refusal) => return refuse(source, refusal, None, size),

@@ -30,6 +30,7 @@ pub mod error;
 pub mod grouping;
 pub mod import;
 pub mod intake;
+pub mod reading;
 pub mod records;
 pub mod scan;
 pub mod secret;

@@ -20,6 +20,15 @@
 //! undefined-length element other than Pixel Data is a sequence of data sets; an element that
 //! runs past the end of its item or sequence is an error. Whatever the walk cannot place is
 //! refused, never left to the parser.
+//!
+//! One thing dicom-rs 0.10 reads against the standard: an element of VR UN and undefined
+//! length in an explicit VR data set. PS3.5 6.2.2 says its value is a sequence whose items
+//! stay encoded in Implicit VR Little Endian (the element was a sequence in an implicit VR
+//! file, and whoever converted it did not know its VR); dicom-rs reads the items in the data
+//! set's own explicit encoding, which turns their headers into garbage lengths. The walk can
+//! follow either reading ([`Reading`]): dicom-rs's, for callers that hand the bytes to
+//! dicom-rs as they are, or the standard's, for callers that parse the copy
+//! [`crate::reading`] makes, in which such sequences are re-encoded as SQ.
 
 use std::io::{self, Read};
 use std::ops::Range;
@@ -47,6 +56,32 @@ pub const DEFLATE_HEADER_ALLOWANCE: u64 = 16 << 20;
 /// See [`DEFLATE_HEADER_ALLOWANCE`]. An RTSTRUCT's contour data (text numbers) is its
 /// "header" and compresses about 4:1.
 pub const DEFLATE_HEADER_RATIO: u64 = 8;
+
+/// Whose reading of the data set the walk follows. The two differ only on elements of VR UN
+/// and undefined length in explicit VR data sets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reading {
+    /// dicom-rs 0.10's: such an element is a sequence whose items are encoded like the rest of
+    /// the data set. For bytes that are handed to dicom-rs as they are.
+    #[default]
+    DicomRs,
+    /// The standard's (PS3.5 6.2.2, as DCMTK reads it): such an element is a sequence whose
+    /// items, delimiters included, are encoded in Implicit VR Little Endian, whatever the
+    /// data set's encoding, at any depth. Bytes walked this way must only reach dicom-rs
+    /// through [`crate::reading::readable`], which re-encodes those sequences.
+    Standard,
+}
+
+/// How to walk a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Whose reading to follow.
+    pub reading: Reading,
+    /// Stop at the top-level Pixel Data (its header is checked, its value is not): for
+    /// callers that only parse the header. [`Layout::pixel_data`] is then the empty range at
+    /// its start.
+    pub header_only: bool,
+}
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 const ITEM: (u16, u16) = (0xFFFE, 0xE000);
@@ -92,9 +127,14 @@ pub enum ScanError {
         /// The allowance that was exceeded.
         limit: u64,
     },
-    /// The file meta group names a transfer syntax dicom-rs does not know (or none).
+    /// The file meta group names a transfer syntax dicom-rs does not know.
     #[error("unsupported or invalid transfer syntax {0:?}")]
     UnknownTransferSyntax(String),
+    /// The file meta group names no transfer syntax: (0002,0010) is missing or empty.
+    #[error(
+        "the file meta group names no transfer syntax (Transfer Syntax UID (0002,0010) is missing or empty), so the data set's encoding is unknown"
+    )]
+    NoTransferSyntax,
     /// The structure cannot be what it claims (e.g. an element outside an item inside a
     /// sequence, an element running past the end of its item, a missing meta group length).
     #[error("malformed: {0}")]
@@ -171,6 +211,11 @@ pub struct Layout {
     pub pixel_data: Option<Range<u64>>,
     /// True when nothing but Data Set Trailing Padding follows the top-level Pixel Data.
     pub pixel_data_is_last: bool,
+    /// The data set holds, at some depth, an explicit VR element of VR UN that depot reads
+    /// with its real VR: a standard attribute the dictionary knows, or a sequence of
+    /// undefined length. dicom-rs would keep the first as bytes and misread the second; parse
+    /// [`crate::reading::readable`]'s copy instead of these bytes.
+    pub unknown_vr: bool,
 }
 
 impl Layout {
@@ -375,8 +420,14 @@ impl<R: Read> Source for Stream<R> {
 }
 
 /// Checks the declared lengths of a whole DICOM file held in memory (starting with the
-/// 128-byte preamble when `preamble` is true, else with `DICM`) and returns its layout.
+/// 128-byte preamble when `preamble` is true, else with `DICM`) as dicom-rs reads it, and
+/// returns its layout.
 pub fn check(bytes: &[u8], preamble: bool) -> Result<Layout, ScanError> {
+    check_with(bytes, preamble, Options::default())
+}
+
+/// [`check`] with other [`Options`].
+pub fn check_with(bytes: &[u8], preamble: bool, options: Options) -> Result<Layout, ScanError> {
     let start: usize = if preamble { 132 } else { 4 };
     let Some(body) = bytes.get(start..) else {
         return Err(ScanError::Truncated {
@@ -388,7 +439,7 @@ pub fn check(bytes: &[u8], preamble: bool) -> Result<Layout, ScanError> {
     let transfer_syntax = scan_meta(&mut src)?;
     let data_set_start = start as u64 + src.position();
     let encoding = resolve(&transfer_syntax)?;
-    let mut walk = Walk::new(encoding);
+    let mut walk = Walk::new(encoding, options);
     if encoding == Encoding::Deflated {
         let mut inflated = Stream {
             r: flate2::read::DeflateDecoder::new(src.data),
@@ -405,8 +456,19 @@ pub fn check(bytes: &[u8], preamble: bool) -> Result<Layout, ScanError> {
     Ok(walk.layout(data_set_start, &transfer_syntax))
 }
 
-/// Checks a file streamed from a reader of known total size (for files too big to hold).
-pub fn check_reader(mut r: impl Read, size: u64, preamble: bool) -> Result<Layout, ScanError> {
+/// Checks a file streamed from a reader of known total size (for files too big to hold), as
+/// dicom-rs reads it.
+pub fn check_reader(r: impl Read, size: u64, preamble: bool) -> Result<Layout, ScanError> {
+    check_reader_with(r, size, preamble, Options::default())
+}
+
+/// [`check_reader`] with other [`Options`].
+pub fn check_reader_with(
+    mut r: impl Read,
+    size: u64,
+    preamble: bool,
+    options: Options,
+) -> Result<Layout, ScanError> {
     let start: u64 = if preamble { 132 } else { 4 };
     let mut head = [0u8; 132];
     let head = head.get_mut(..start as usize).unwrap_or_default();
@@ -425,7 +487,7 @@ pub fn check_reader(mut r: impl Read, size: u64, preamble: bool) -> Result<Layou
     let transfer_syntax = scan_meta(&mut src)?;
     let data_set_start = start + src.position();
     let encoding = resolve(&transfer_syntax)?;
-    let mut walk = Walk::new(encoding);
+    let mut walk = Walk::new(encoding, options);
     if encoding == Encoding::Deflated {
         let mut inflated = Stream {
             r: flate2::read::DeflateDecoder::new(src.r),
@@ -447,8 +509,37 @@ pub fn check_reader(mut r: impl Read, size: u64, preamble: bool) -> Result<Layou
     Ok(walk.layout(data_set_start, &transfer_syntax))
 }
 
+/// Checks a bare data set held in memory (no preamble, no `DICM`, no file meta group) read
+/// in `encoding`, which must not be [`Encoding::Deflated`]; the layout's offsets are from the
+/// start of `bytes` and its transfer syntax is the uncompressed one of that encoding.
+pub fn check_data_set(
+    bytes: &[u8],
+    encoding: Encoding,
+    options: Options,
+) -> Result<Layout, ScanError> {
+    let transfer_syntax = match encoding {
+        Encoding::ImplicitLittle => "1.2.840.10008.1.2",
+        Encoding::ExplicitLittle => "1.2.840.10008.1.2.1",
+        Encoding::ExplicitBig => "1.2.840.10008.1.2.2",
+        Encoding::Deflated => {
+            return Err(ScanError::Malformed(
+                "a bare data set cannot be deflated".into(),
+            ));
+        }
+    };
+    let mut walk = Walk::new(encoding, options);
+    walk.data_set(&mut Slice::new(bytes))?;
+    Ok(walk.layout(0, transfer_syntax))
+}
+
 /// The data set's encoding, or the refusal dicom-rs would give.
 fn resolve(transfer_syntax: &str) -> Result<Encoding, ScanError> {
+    if transfer_syntax
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+        .is_empty()
+    {
+        return Err(ScanError::NoTransferSyntax);
+    }
     Encoding::of_transfer_syntax(transfer_syntax).ok_or_else(|| {
         ScanError::UnknownTransferSyntax(
             transfer_syntax
@@ -495,7 +586,7 @@ fn check_len(src: &impl Source, group: u16, element: u16, len: u64) -> Result<()
 
 /// Explicit VRs whose length field is 16 bits (PS3.5 Table 7.1-2). Every other code, unknown
 /// ones included (dicom-rs reads those as UN), has a reserved field and a 32-bit length.
-fn short_vr(vr: [u8; 2]) -> bool {
+pub(crate) fn short_vr(vr: [u8; 2]) -> bool {
     matches!(
         &vr,
         b"AE"
@@ -646,9 +737,15 @@ fn scan_meta(src: &mut impl Source) -> Result<String, ScanError> {
 
 /// A walk over a data set's element headers, remembering where the top-level Pixel Data is.
 struct Walk {
+    /// The encoding of the headers being read: the data set's, or Implicit VR Little Endian
+    /// inside a UN sequence (under [`Reading::Standard`]).
     enc: Encoding,
+    options: Options,
+    /// How many UN sequences of undefined length the walk is inside.
+    in_un: usize,
     pixel_data: Option<Range<u64>>,
     after_pixel_data: bool,
+    unknown_vr: bool,
 }
 
 /// What ended a run of elements.
@@ -660,11 +757,14 @@ enum End {
 }
 
 impl Walk {
-    fn new(enc: Encoding) -> Walk {
+    fn new(enc: Encoding, options: Options) -> Walk {
         Walk {
             enc,
+            options,
+            in_un: 0,
             pixel_data: None,
             after_pixel_data: false,
+            unknown_vr: false,
         }
     }
 
@@ -677,16 +777,41 @@ impl Walk {
             encoding: self.enc,
             pixel_data_is_last: self.pixel_data.is_some() && !self.after_pixel_data,
             pixel_data: self.pixel_data,
+            unknown_vr: self.unknown_vr,
         }
     }
 
     /// The top-level data set, to the end of the data.
     fn data_set(&mut self, src: &mut impl Source) -> Result<(), ScanError> {
-        match self.elements(src, 0, None)? {
-            End::Data => Ok(()),
-            // dicom-rs ignores an item delimiter outside any sequence.
-            End::Item => self.data_set(src),
+        loop {
+            match self.elements(src, 0, None)? {
+                End::Data => return Ok(()),
+                // dicom-rs ignores an item delimiter outside any sequence.
+                End::Item => continue,
+            }
         }
+    }
+
+    /// Notes an explicit VR UN element that depot reads with its real VR (see
+    /// [`Layout::unknown_vr`]).
+    fn note_unknown_vr(&mut self, h: &Header) {
+        if h.vr.as_ref() != Some(b"UN") {
+            return;
+        }
+        self.unknown_vr |=
+            h.len == UNDEFINED || crate::reading::dictionary_vr(Tag(h.group, h.element)).is_some();
+    }
+
+    /// A UN element of undefined length under [`Reading::Standard`]: a sequence of items in
+    /// Implicit VR Little Endian (PS3.5 6.2.2), nested sequences included.
+    fn un_sequence(&mut self, src: &mut impl Source, depth: usize) -> Result<(), ScanError> {
+        let outer = self.enc;
+        self.enc = Encoding::ImplicitLittle;
+        self.in_un += 1;
+        let walked = self.sequence(src, depth, None);
+        self.in_un -= 1;
+        self.enc = outer;
+        walked
     }
 
     /// Elements until the end of data, the end of a defined-length item (`end`, a source
@@ -720,6 +845,7 @@ impl Walk {
             if top && self.pixel_data.is_some() && h.tag() != PADDING {
                 self.after_pixel_data = true;
             }
+            self.note_unknown_vr(&h);
             if h.tag() == ITEM_END {
                 if top {
                     // Outside any sequence dicom-rs ignores it (and its length field).
@@ -734,6 +860,11 @@ impl Walk {
                 )));
             }
             let is_pixel = h.tag() == PIXEL_DATA;
+            if top && is_pixel && self.options.header_only {
+                // Only the header is wanted: the walk ends where a header-only parse stops.
+                self.pixel_data = Some(element_start..element_start);
+                return Ok(End::Data);
+            }
             if h.len == UNDEFINED {
                 if h.group == 0xFFFE {
                     return Err(ScanError::Malformed(format!(
@@ -744,7 +875,16 @@ impl Walk {
                 // dicom-rs asks "is it a sequence (VR SQ)?" before "is it encapsulated
                 // pixel data?", so Pixel Data declared SQ is a sequence of data sets.
                 if is_pixel && h.vr.as_ref() != Some(b"SQ") {
+                    if self.in_un > 0 {
+                        // Implicit VR Little Endian has no encapsulated pixel data.
+                        return Err(ScanError::Malformed(
+                            "Pixel Data of undefined length inside a UN sequence (whose items are implicit VR little endian)".into(),
+                        ));
+                    }
                     self.fragments(src, depth + 1)?;
+                } else if h.vr.as_ref() == Some(b"UN") && self.options.reading == Reading::Standard
+                {
+                    self.un_sequence(src, depth + 1)?;
                 } else {
                     // A sequence, or any other undefined-length element, which dicom-rs
                     // reads as a sequence of data sets whatever its VR.
@@ -1180,7 +1320,7 @@ mod tests {
             left: None,
             limit: 1 << 20,
         };
-        let err = Walk::new(Encoding::Deflated)
+        let err = Walk::new(Encoding::Deflated, Options::default())
             .data_set(&mut inflated)
             .unwrap_err();
         assert!(

@@ -60,6 +60,12 @@ enum Command {
     Profiles(cmd::profiles::Args),
     /// Export a de-identified package (folder or .zip) from the archive.
     Export(cmd::export::Args),
+    /// List quarantined packages (blocked by their audit), or show one with its findings.
+    Review(cmd::review::Args),
+    /// Publish a quarantined package once its blocking findings are accepted.
+    Release(cmd::release::Args),
+    /// Remove quarantined packages.
+    Discard(cmd::discard::Args),
     /// Audit a package for PHI the archive knows of.
     Audit(cmd::audit::Args),
     /// Receive instances over the DICOM network (Storage SCP) into the archive.
@@ -79,6 +85,9 @@ fn main() -> ExitCode {
         Command::Anonymize(args) => cmd::anonymize::run(&cli.global, args),
         Command::Profiles(args) => cmd::profiles::run(&cli.global, args),
         Command::Export(args) => cmd::export::run(&cli.global, args),
+        Command::Review(args) => cmd::review::run(&cli.global, args),
+        Command::Release(args) => cmd::release::run(&cli.global, args),
+        Command::Discard(args) => cmd::discard::run(&cli.global, args),
         Command::Audit(args) => cmd::audit::run(&cli.global, args),
         Command::Serve(args) => cmd::serve::run(&cli.global, args),
         Command::Send(args) => cmd::send::run(&cli.global, args),

@@ -16,8 +16,10 @@
 //! [`archive::scan::check`], the one structural walker, which also refuses hostile lengths and
 //! deflate bombs before anything is parsed or inflated here. A file it refuses is a finding of
 //! its own, and its raw bytes are still searched for every value. Parsing (dicom-rs's token
-//! reader, values kept as raw bytes) happens only after that check: for the structural rules,
-//! and, when a value was found, to say in which element it sits.
+//! reader, values kept as raw bytes) happens only after that check, for every DICOM file: for
+//! the structural rules, and to search each element's value on its own and judge what is found
+//! there ([`crate::audit_verdict`]); where each value lies in the file
+//! ([`crate::audit_ranges`]) tells a match inside an element from one outside all of them.
 //!
 //! A package's file or zip entry bigger than [`STREAM_ABOVE`] is never held whole: it is
 //! streamed through the same steps ([`archive::scan::check_reader`], the value search in
@@ -27,15 +29,21 @@
 //! Findings name the place and the kind of value, never the value itself: the audit's output is
 //! shown on screens and pasted into tickets.
 //!
-//! False positives are kept down without opening holes: short values (under [`LONG_NEEDLE`]
-//! bytes) must stand between word boundaries and are not searched inside the pixel data value,
-//! where random bytes would match them by chance; long values are searched everywhere with no
-//! boundary rule. A single CJK character (a meaningful surname such as 王 or 홍) is searched
-//! too, but a byte match of it counts only inside a text value. In the manifest, which depot
-//! writes itself, depot's own vocabulary (field names, CSV header, message templates, level and
-//! option names) is blanked first and every value must be a whole word, so a patient named
-//! "Path" or "Series" does not make every package unexportable.
+//! Findings that are not leaks are not findings, without opening holes: short values (under
+//! [`LONG_NEEDLE`] bytes) must stand between word boundaries and are not searched inside the
+//! pixel data value, where random bytes would match them by chance; long values need only
+//! digit boundaries (a StudyID `000101` is not inside `19000101`, a name glued into text still
+//! counts). De-identification placeholders are not searched ([`crate::placeholder`]). A match
+//! inside a value depot wrote ([`crate::written`]), inside a number or code that is not the
+//! whole value, or inside a kept equipment attribute is dropped or reported as an advisory
+//! [`Finding::Coincidence`] ([`crate::audit_verdict`]). A single CJK character (a meaningful
+//! surname such as 王 or 홍) is searched too, but a byte match of it counts only inside a text
+//! value. In the manifest, which depot writes itself, depot's own vocabulary (field names, CSV
+//! header, message templates, level and option names) and computed fields are blanked first
+//! and every value must be a whole word, so a patient named "Path" or "Series" does not make
+//! every package unexportable.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
@@ -44,7 +52,7 @@ use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use anon_core::{Action, DeidOption, Deidentifier, Key, Level, Profile};
+use anon_core::{Action, DeidOption, Deidentifier, Key, Level, Profile, Report};
 use archive::scan::{self, Encoding};
 use archive::{Archive, Filter};
 use dicom_core::{Tag, VR};
@@ -54,7 +62,13 @@ use dicom_parser::dataset::{DataSetReader, DataToken};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use serde::Serialize;
 
+use crate::audit_ranges::{Counting, StreamMap, ValueRanges};
+use crate::audit_verdict::{Element, Judge, Spelled, Verdict};
 use crate::pipeline::{AuditRequest, AuditScope, ExportError, PackageAuditError};
+use crate::placeholder::is_placeholder;
+use crate::written::{
+    Generated, WrittenValues, blank_computed_fields, blank_csv_column, blank_json_field,
+};
 
 /// Values at least this long are searched everywhere, without word boundaries.
 pub const LONG_NEEDLE: usize = 6;
@@ -155,6 +169,21 @@ pub enum Finding {
         /// Why.
         reason: String,
     },
+    /// An identifying value coincides with a kept, non-identifying value of a header: it lies
+    /// inside an attribute that describes equipment (InstitutionName `TOSHIBA` inside
+    /// Manufacturer `TOSHIBA_MEC`), or a short value equals a whole number or code (StudyID
+    /// `134` equal to NumberOfPhaseEncodingSteps). Advisory: shown and recorded, never
+    /// blocking (see [`Finding::is_blocking`]).
+    Coincidence {
+        /// Package-relative file.
+        file: String,
+        /// Which attribute's value it is (e.g. "InstitutionName").
+        what: String,
+        /// The element holding it, e.g. `(0008,0070)`.
+        tag: String,
+        /// The kept attribute it coincides with (keyword, or the tag when it has none).
+        with: String,
+    },
 }
 
 impl Finding {
@@ -164,8 +193,15 @@ impl Finding {
             Finding::Value { file, .. }
             | Finding::PrivateElement { file, .. }
             | Finding::IdentityNotMarkedRemoved { file }
-            | Finding::Unreadable { file, .. } => file,
+            | Finding::Unreadable { file, .. }
+            | Finding::Coincidence { file, .. } => file,
         }
+    }
+
+    /// Whether the finding stops a package at the levels whose audit blocks: true for every
+    /// kind but [`Finding::Coincidence`], which is advisory whatever the level.
+    pub fn is_blocking(&self) -> bool {
+        !matches!(self, Finding::Coincidence { .. })
     }
 }
 
@@ -199,6 +235,15 @@ impl fmt::Display for Finding {
                 write!(f, "PatientIdentityRemoved (0012,0062) is not YES in {file}")
             }
             Finding::Unreadable { file, reason } => write!(f, "cannot check {file}: {reason}"),
+            Finding::Coincidence {
+                file,
+                what,
+                tag,
+                with,
+            } => write!(
+                f,
+                "{what} value coincides with {with} at {tag} in {file} (a coincidence, not blocking)"
+            ),
         }
     }
 }
@@ -234,10 +279,6 @@ impl Rules {
                 || other.require_identity_removed,
         }
     }
-
-    fn any(self) -> bool {
-        self.forbid_private || self.require_identity_removed
-    }
 }
 
 /// Errors that stop an audit from running at all (a bad single file is a finding instead).
@@ -269,8 +310,13 @@ pub enum AuditError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Boundary {
-    /// No boundary check.
+    /// No boundary check (spellings in multi-byte character sets, whose bytes are not ASCII
+    /// text).
     None,
+    /// Where the match begins (ends) with an ASCII digit, the byte before (after) must not be
+    /// one: `000101` is not inside `19000101`, but a name glued into text (`xSMITHSONy`) and an
+    /// ID glued to letters (`MRN1234567`) are still found.
+    Digits,
     /// Where the match begins (ends) with an ASCII letter or digit, the byte before (after)
     /// must not be one; the end of an ISO 2022 escape sequence counts as a boundary.
     Word,
@@ -285,6 +331,8 @@ enum Boundary {
 struct Pattern {
     label: String,
     bounded: Boundary,
+    /// What kind of value it spells, as the verdict rules need it.
+    spelled: Spelled,
     /// The bytes, when they must match exactly: the automaton folds ASCII case, which would
     /// take one character of a multi-byte encoding for another whose bytes differ in case.
     exact: Option<Box<[u8]>>,
@@ -297,13 +345,16 @@ struct Pattern {
 struct Spelling {
     bytes: Vec<u8>,
     boundary: Boundary,
+    /// See [`Pattern::spelled`].
+    spelled: Spelled,
     exact: bool,
     confirm: bool,
     /// UTF-8 or Latin-1 spelling of the value as given: also searched in pixel data when long.
     pixel: bool,
 }
 
-/// A spelling as deduplicated: (bytes, exact, label, boundary); mapped to (confirm, pixel).
+/// A spelling as deduplicated: (bytes, exact, label, boundary); mapped to (confirm, pixel,
+/// what it spells).
 type SpellingKey = (Vec<u8>, bool, String, Boundary);
 
 /// How matches are filtered in one kind of place.
@@ -319,6 +370,8 @@ struct Hit<'p> {
     label: &'p str,
     range: Range<usize>,
     confirm: bool,
+    /// See [`Pattern::spelled`].
+    spelled: Spelled,
 }
 
 /// A prepared search for a set of needles plus structural rules; cheap to share across threads.
@@ -334,6 +387,8 @@ pub struct Auditor {
     longest: usize,
     rules: Rules,
     searched: usize,
+    /// Values depot writes: a match inside one is not a finding.
+    written: WrittenValues,
 }
 
 impl Auditor {
@@ -341,7 +396,7 @@ impl Auditor {
     /// everywhere), except single CJK characters; [`Auditor::searched_values`] tells how many
     /// spellings remain.
     pub fn new(needles: &[Needle], rules: Rules) -> Result<Auditor, AuditError> {
-        let mut spellings: BTreeMap<SpellingKey, (bool, bool)> = BTreeMap::new();
+        let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled)> = BTreeMap::new();
         for n in needles {
             for s in spellings_of(n) {
                 let bytes = if s.exact {
@@ -351,7 +406,7 @@ impl Auditor {
                 };
                 let e = spellings
                     .entry((bytes, s.exact, n.label.clone(), s.boundary))
-                    .or_insert((s.confirm, s.pixel));
+                    .or_insert((s.confirm, s.pixel, s.spelled));
                 e.0 &= s.confirm;
                 e.1 |= s.pixel;
             }
@@ -360,10 +415,11 @@ impl Auditor {
         let mut all_patterns = Vec::new();
         let mut long_bytes = Vec::new();
         let mut long_patterns = Vec::new();
-        for ((bytes, exact, label, bounded), (confirm, pixel)) in spellings {
+        for ((bytes, exact, label, bounded), (confirm, pixel, spelled)) in spellings {
             let pattern = Pattern {
                 label,
                 bounded,
+                spelled,
                 exact: exact.then(|| bytes.clone().into_boxed_slice()),
                 confirm,
             };
@@ -400,7 +456,15 @@ impl Auditor {
             long_patterns,
             long_alphabet,
             rules,
+            written: WrittenValues::new(),
         })
+    }
+
+    /// The same search, knowing the values depot wrote into the package (its constants under
+    /// the profile, the subjects' pseudonyms): a match inside one of them is not a finding.
+    pub fn with_written(mut self, written: WrittenValues) -> Auditor {
+        self.written = written;
+        self
     }
 
     /// How many spellings of identifying values are searched for.
@@ -430,7 +494,11 @@ impl Auditor {
     /// found. Findings name files by their masked path, so a report never repeats a value
     /// that sits in a file name.
     pub fn mask_path(&self, rel: &str) -> (String, BTreeSet<String>) {
-        let hits = self.hits(rel.as_bytes(), Mode::default());
+        let hits: Vec<Hit<'_>> = self
+            .hits(rel.as_bytes(), Mode::default())
+            .into_iter()
+            .filter(|h| !self.in_written_component(rel.as_bytes(), &h.range))
+            .collect();
         let labels: BTreeSet<String> = hits.iter().map(|h| h.label.to_string()).collect();
         if hits.is_empty() {
             return (rel.to_string(), labels);
@@ -462,6 +530,20 @@ impl Auditor {
         (String::from_utf8_lossy(&out).into_owned(), labels)
     }
 
+    /// Whether a match in a path lies inside one of its folder or file names that depot wrote
+    /// (a subject pseudonym).
+    fn in_written_component(&self, path: &[u8], r: &Range<usize>) -> bool {
+        let start = path[..r.start]
+            .iter()
+            .rposition(|b| *b == b'/')
+            .map_or(0, |i| i + 1);
+        let end = path[r.start..]
+            .iter()
+            .position(|b| *b == b'/')
+            .map_or(path.len(), |i| r.start + i);
+        r.end <= end && self.written.contains(&path[start..end])
+    }
+
     /// Checks a package-relative path (or zip entry name) for identifying values; the
     /// findings show the path masked.
     pub fn scan_path(&self, rel: &str) -> Vec<Finding> {
@@ -482,6 +564,18 @@ impl Auditor {
     /// `manifest.json` and `manifest.csv` (by that name) are checked as
     /// [`Auditor::scan_manifest`] does.
     pub fn scan_file(&self, rel: &str, bytes: &[u8]) -> Vec<Finding> {
+        self.scan_file_with(rel, bytes, &Generated::none())
+    }
+
+    /// [`Auditor::scan_file`] for a file the export just wrote, with the engine's report of
+    /// it: a match inside a value the engine reports it computed from the key (a shifted date,
+    /// a keyed code) and that has that shape is depot's own, not a finding (see
+    /// [`crate::written`]).
+    pub fn scan_exported_file(&self, rel: &str, bytes: &[u8], report: &Report) -> Vec<Finding> {
+        self.scan_file_with(rel, bytes, &Generated::from_report(report))
+    }
+
+    fn scan_file_with(&self, rel: &str, bytes: &[u8], generated: &Generated) -> Vec<Finding> {
         if is_manifest(rel) {
             return self.scan_manifest(rel, bytes);
         }
@@ -495,17 +589,20 @@ impl Auditor {
             return value_findings(rel, Region::Text, self.labels(bytes, Mode::default(), text));
         };
         match scan::check(bytes, preamble) {
-            Ok(layout) => self.scan_dicom(rel, bytes, preamble, &layout),
+            Ok(layout) => self.scan_dicom(rel, bytes, preamble, &layout, generated),
             Err(e) => self.unreadable(rel, bytes, e.to_string()),
         }
     }
 
     /// Checks the package's `manifest.json` or `manifest.csv`: depot's own vocabulary (field
-    /// names, the CSV header, message templates, level and option names, modality codes) is
-    /// blanked first, and a value counts only as a whole word. A value depot never writes
-    /// there is still found.
+    /// names, the CSV header, message templates, level and option names, modality codes) and
+    /// the fields it computes (numbers, digests; see [`blank_computed_fields`]) are blanked
+    /// first, and a value counts only as a whole word. A value depot never writes there is
+    /// still found.
     pub fn scan_manifest(&self, rel: &str, bytes: &[u8]) -> Vec<Finding> {
-        let blanked = blank_vocabulary(bytes, rel.ends_with(".csv"));
+        let csv = rel.ends_with(".csv");
+        let mut blanked = blank_vocabulary(bytes, csv);
+        blank_computed_fields(&mut blanked, csv);
         let mode = Mode { whole_words: true };
         value_findings(rel, Region::Text, self.labels(&blanked, mode, true))
     }
@@ -531,6 +628,7 @@ impl Auditor {
         bytes: &[u8],
         preamble: bool,
         layout: &scan::Layout,
+        generated: &Generated,
     ) -> Vec<Finding> {
         let ds_start = usize::try_from(layout.data_set_start)
             .unwrap_or(usize::MAX)
@@ -564,78 +662,117 @@ impl Auditor {
         let tail = &body[pixel.end..];
         let meta = &bytes[..ds_start];
 
-        // Header: preamble, meta group and data set outside the top-level pixel data.
-        let mut hits: Vec<Hit<'_>> = Vec::new();
+        // Header: preamble, meta group and data set outside the top-level pixel data, each
+        // match at its position in the file (see `audit_ranges`).
+        let ds = ds_start as u64;
+        let mut raw: Vec<RawHit> = Vec::new();
+        let mut add = |hits: Vec<Hit<'_>>, base: u64| {
+            raw.extend(hits.into_iter().map(|h| RawHit::at(&h, base)));
+        };
         if deflated {
-            hits.extend(self.hits(meta, Mode::default()));
-            hits.extend(self.hits(head, Mode::default()));
+            add(self.hits(meta, Mode::default()), 0);
+            add(self.hits(head, Mode::default()), ds);
         } else {
-            hits.extend(self.hits(&bytes[..ds_start + pixel.start], Mode::default()));
+            add(
+                self.hits(&bytes[..ds_start + pixel.start], Mode::default()),
+                0,
+            );
         }
-        hits.extend(self.hits(tail, Mode::default()));
-        let mut header: BTreeMap<String, bool> = BTreeMap::new(); // label -> only single characters
-        for h in &hits {
-            *header.entry(h.label.to_string()).or_insert(true) &= h.confirm;
-        }
+        add(self.hits(tail, Mode::default()), ds + pixel.end as u64);
 
         let mut pixel_labels = BTreeSet::new();
         for run in alphabet_runs(pixels, &self.long_alphabet, LONG_NEEDLE) {
             find_any(
                 self.long.as_ref(),
                 &self.long_patterns,
-                &pixels[run],
+                pixels,
+                run,
+                &|_| true,
                 &mut pixel_labels,
             );
         }
 
-        let walked = if header.is_empty() && !self.rules.any() {
-            None
-        } else {
-            let meta_elements = &bytes[(if preamble { 132 } else { 4 }).min(ds_start)..ds_start];
-            Some(self.walk(
-                meta_elements,
-                head,
-                tail,
-                layout.encoding,
-                !header.is_empty(),
-            ))
+        // The walk runs even when the raw search found nothing: a value searched on its own
+        // can match where its neighbours hid it (in big endian, the byte before a value is its
+        // length's low byte, which may read as a digit or a letter).
+        let walked = {
+            let pre = if preamble { 132 } else { 4 };
+            let meta_elements = &bytes[pre.min(ds_start)..ds_start];
+            let mut w = Walked::default();
+            let body_map = StreamMap {
+                base: ds,
+                gap_at: pixel.start as u64,
+                gap_len: pixel.len() as u64,
+            };
+            let walk = self
+                .walk_tokens(
+                    meta_elements,
+                    META_TRANSFER_SYNTAX,
+                    true,
+                    StreamMap::at(pre.min(ds_start) as u64),
+                    generated,
+                    &mut w,
+                )
+                .and_then(|()| {
+                    let ts = walk_transfer_syntax(layout.encoding);
+                    self.walk_tokens(head.chain(tail), ts, false, body_map, generated, &mut w)
+                });
+            walk.map(|()| w)
         };
-        self.dicom_findings(rel, header, pixel_labels, walked)
+        self.dicom_findings(rel, &raw, pixel_labels, walked)
     }
 
-    /// The findings of one DICOM file: header values (by element when the walk located them),
-    /// pixel data values, and the structural rules' verdicts from the walk.
+    /// The findings of one DICOM file: the element verdicts of the header's values (see
+    /// [`crate::audit_verdict`]), every match in the header that lies outside all element
+    /// values (the preamble, across two values), pixel data values, and the structural rules'
+    /// verdicts from the walk. A file whose walk failed gets every header match, untagged.
     fn dicom_findings(
         &self,
         rel: &str,
-        header: BTreeMap<String, bool>,
+        raw: &[RawHit],
         pixel_labels: BTreeSet<String>,
-        walked: Option<Result<Walked, String>>,
+        mut walked: Result<Walked, String>,
     ) -> Vec<Finding> {
+        if let Ok(w) = &mut walked {
+            w.values.finish();
+        }
         let mut findings = Vec::new();
-        let located = match &walked {
-            Some(Ok(w)) => Some(&w.located),
-            _ => None,
+        let header = |what: &str, tag: Option<String>| Finding::Value {
+            file: rel.to_string(),
+            what: what.to_string(),
+            region: Region::Header,
+            tag,
         };
-        for (label, only_single) in header {
-            let places = located.and_then(|l| l.get(&label));
-            match places {
-                Some(places) if !places.is_empty() => {
-                    findings.extend(places.iter().map(|tag| Finding::Value {
-                        file: rel.to_string(),
-                        what: label.to_string(),
-                        region: Region::Header,
-                        tag: Some(tag.clone()),
-                    }));
+        match &walked {
+            Ok(w) => {
+                for (label, places) in &w.located {
+                    for (tag, verdict) in places {
+                        match verdict {
+                            Verdict::Blocking => findings.push(header(label, Some(tag.clone()))),
+                            Verdict::Coincidence { with } => {
+                                findings.push(Finding::Coincidence {
+                                    file: rel.to_string(),
+                                    what: label.clone(),
+                                    tag: tag.clone(),
+                                    with: with.clone(),
+                                });
+                            }
+                            Verdict::Dropped => {}
+                        }
+                    }
                 }
-                // A single character found only outside text values is binary noise.
-                _ if only_single && located.is_some() => {}
-                _ => findings.push(Finding::Value {
-                    file: rel.to_string(),
-                    what: label.to_string(),
-                    region: Region::Header,
-                    tag: None,
-                }),
+                // No element excuses a match outside every value; a single character there is
+                // binary noise.
+                let outside: BTreeSet<&str> = raw
+                    .iter()
+                    .filter(|h| !h.confirm && !w.values.covers(&h.range))
+                    .map(|h| h.label.as_str())
+                    .collect();
+                findings.extend(outside.into_iter().map(|label| header(label, None)));
+            }
+            Err(_) => {
+                let labels: BTreeSet<&str> = raw.iter().map(|h| h.label.as_str()).collect();
+                findings.extend(labels.into_iter().map(|label| header(label, None)));
             }
         }
         findings.extend(pixel_labels.into_iter().map(|what| Finding::Value {
@@ -645,7 +782,7 @@ impl Auditor {
             tag: None,
         }));
         match walked {
-            Some(Ok(w)) => {
+            Ok(w) => {
                 if self.rules.forbid_private {
                     findings.extend(w.private.into_iter().map(|tag| Finding::PrivateElement {
                         file: rel.to_string(),
@@ -658,52 +795,43 @@ impl Auditor {
                     });
                 }
             }
-            Some(Err(reason)) => findings.push(Finding::Unreadable {
+            Err(reason) => findings.push(Finding::Unreadable {
                 file: rel.to_string(),
                 reason,
             }),
-            None => {}
         }
         findings
     }
 
-    /// Reads the meta group and the data set (without its top-level pixel data) with
-    /// dicom-rs's token reader, values as raw bytes: private elements, PatientIdentityRemoved,
-    /// and, when `locate`, the element paths where each label's values lie.
-    fn walk(
-        &self,
-        meta: &[u8],
-        head: &[u8],
-        tail: &[u8],
-        encoding: Encoding,
-        locate: bool,
-    ) -> Result<Walked, String> {
-        let mut w = Walked::default();
-        self.walk_tokens(meta, "1.2.840.10008.1.2.1", true, locate, &mut w)?;
-        let uid = match encoding {
-            Encoding::ImplicitLittle => "1.2.840.10008.1.2",
-            Encoding::ExplicitBig => "1.2.840.10008.1.2.2",
-            // Deflated data sets are walked inflated.
-            Encoding::ExplicitLittle | Encoding::Deflated => "1.2.840.10008.1.2.1",
-        };
-        self.walk_tokens(head.chain(tail), uid, false, locate, &mut w)?;
-        Ok(w)
-    }
-
+    /// Reads one part of a file (the meta group, or the data set without its top-level pixel
+    /// data) with dicom-rs's token reader, values as raw bytes: private elements,
+    /// PatientIdentityRemoved, where each value lies (`map` places the stream's positions in
+    /// the file) and the verdict on every identifying value inside each element.
     fn walk_tokens(
         &self,
         source: impl Read,
         ts_uid: &str,
         meta: bool,
-        locate: bool,
+        map: StreamMap,
+        generated: &Generated,
         w: &mut Walked,
     ) -> Result<(), String> {
         let ts = TransferSyntaxRegistry
             .get(ts_uid)
             .ok_or_else(|| format!("transfer syntax {ts_uid} unknown"))?;
         let options = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
-        let reader = DataSetReader::new_with_ts_options(source, ts, options)
+        let pos = Cell::new(0u64);
+        let counted = Counting {
+            inner: source,
+            pos: &pos,
+        };
+        let reader = DataSetReader::new_with_ts_options(counted, ts, options)
             .map_err(|e| format!("cannot parse: {e}"))?;
+        let judge = Judge {
+            written: &self.written,
+            generated,
+            long: LONG_NEEDLE,
+        };
         let mut path: Vec<Step> = Vec::new();
         let mut header: Option<(Tag, VR)> = None;
         for token in reader {
@@ -720,14 +848,13 @@ impl Auditor {
                         continue;
                     };
                     let value = v.to_bytes();
+                    w.values.push(map.value(pos.get(), value.len() as u64));
                     if !meta && path.is_empty() && tag == Tag(0x0012, 0x0062) {
                         w.identity_removed = String::from_utf8_lossy(&value)
                             .trim_matches(|c: char| c == '\0' || c.is_whitespace())
                             .eq_ignore_ascii_case("YES");
                     }
-                    if locate {
-                        self.locate(&value, is_text(vr), &path, tag, w);
-                    }
+                    self.locate(&judge, tag, vr, &value, &path, w);
                 }
                 DataToken::SequenceStart { tag, .. } => {
                     if tag.group() % 2 == 1 {
@@ -759,26 +886,97 @@ impl Auditor {
                 }
                 DataToken::ItemValue(bytes) => {
                     // A fragment of encapsulated pixel data nested in a sequence (an icon).
-                    if locate && let Some(Step::Item { tag, .. }) = path.last() {
+                    w.values.push(map.value(pos.get(), bytes.len() as u64));
+                    if let Some(Step::Item { tag, .. }) = path.last() {
                         let tag = *tag;
-                        self.locate(&bytes, false, &path[..path.len() - 1], tag, w);
+                        self.locate(&judge, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
                     }
                 }
-                DataToken::OffsetTable(_) => {}
+                DataToken::OffsetTable(table) => {
+                    // The basic offset table of a nested pixel sequence: binary, searched too.
+                    let bytes: Vec<u8> = table.iter().flat_map(|o| o.to_le_bytes()).collect();
+                    w.values.push(map.value(pos.get(), bytes.len() as u64));
+                    if let Some(Step::Item { tag, .. }) = path.last() {
+                        let tag = *tag;
+                        self.locate(&judge, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// Records which labels' values occur in one element's value.
-    fn locate(&self, value: &[u8], text: bool, path: &[Step], tag: Tag, w: &mut Walked) {
-        let labels = self.labels(value, Mode::default(), text);
-        if labels.is_empty() {
+    /// Searches one element's value on its own (its edges are boundaries) and records the
+    /// verdict on each identifying value in it, the strongest per label and element.
+    fn locate(
+        &self,
+        judge: &Judge<'_>,
+        tag: Tag,
+        vr: VR,
+        value: &[u8],
+        path: &[Step],
+        w: &mut Walked,
+    ) {
+        let text = is_text(vr);
+        let hits: Vec<Hit<'_>> = self
+            .hits(value, Mode::default())
+            .into_iter()
+            .filter(|h| text || !h.confirm)
+            .collect();
+        if hits.is_empty() {
             return;
         }
         let here = tag_path(path, tag);
-        for label in labels {
-            w.located.entry(label).or_default().insert(here.clone());
+        let element = Element {
+            tag,
+            path: &here,
+            vr,
+            value,
+        };
+        for h in hits {
+            let verdict = judge.verdict(&element, h.range.clone(), h.spelled);
+            if verdict == Verdict::Dropped {
+                continue;
+            }
+            let places = w.located.entry(h.label.to_string()).or_default();
+            match places.get_mut(&here) {
+                Some(v) if *v >= verdict => {}
+                Some(v) => *v = verdict,
+                None => {
+                    places.insert(here.clone(), verdict);
+                }
+            }
+        }
+    }
+}
+
+/// The transfer syntax the meta group is read in.
+const META_TRANSFER_SYNTAX: &str = "1.2.840.10008.1.2.1";
+
+/// The transfer syntax a data set is walked in (a deflated one is walked inflated).
+fn walk_transfer_syntax(encoding: Encoding) -> &'static str {
+    match encoding {
+        Encoding::ImplicitLittle => "1.2.840.10008.1.2",
+        Encoding::ExplicitBig => "1.2.840.10008.1.2.2",
+        Encoding::ExplicitLittle | Encoding::Deflated => "1.2.840.10008.1.2.1",
+    }
+}
+
+/// A match in a header's raw bytes, at its position in the file (see [`crate::audit_ranges`]).
+#[derive(Debug, Clone)]
+struct RawHit {
+    label: String,
+    range: Range<u64>,
+    confirm: bool,
+}
+
+impl RawHit {
+    /// `h`, found in bytes that start at `base`.
+    fn at(h: &Hit<'_>, base: u64) -> RawHit {
+        RawHit {
+            label: h.label.to_string(),
+            range: base + h.range.start as u64..base + h.range.end as u64,
+            confirm: h.confirm,
         }
     }
 }
@@ -788,7 +986,10 @@ impl Auditor {
 struct Walked {
     private: Vec<String>,
     identity_removed: bool,
-    located: BTreeMap<String, BTreeSet<String>>,
+    /// Label → element tag path → the verdict on its value there (dropped ones left out).
+    located: BTreeMap<String, BTreeMap<String, Verdict>>,
+    /// Where the element values lie.
+    values: ValueRanges,
 }
 
 /// One step of a tag path while walking.
@@ -892,6 +1093,7 @@ fn bounded_matches<'p>(
         let after = hay.get(m.end()).copied();
         let ok = match p.bounded {
             Boundary::None => true,
+            Boundary::Digits => digit_bounded(hay, m.range()),
             Boundary::Word => word_bounded(hay, m.range()),
             Boundary::Uid => !is_uid_char(before) && !is_uid_char(after),
             Boundary::DateStart => !before.is_some_and(|b| b.is_ascii_digit()),
@@ -901,10 +1103,22 @@ fn bounded_matches<'p>(
                 label: p.label.as_str(),
                 range: m.range(),
                 confirm: p.confirm,
+                spelled: p.spelled,
             });
         }
     }
     out
+}
+
+/// Whether `hay[r]` is not part of a longer number: where it begins (ends) with an ASCII
+/// digit, the byte before (after) is not one.
+fn digit_bounded(hay: &[u8], r: Range<usize>) -> bool {
+    let digit = |i: Option<usize>| i.and_then(|i| hay.get(i)).is_some_and(u8::is_ascii_digit);
+    let (first, last) = (Some(r.start), r.end.checked_sub(1));
+    let (before, after) = (r.start.checked_sub(1), Some(r.end));
+    let glued_before = digit(first) && digit(before);
+    let glued_after = digit(last) && digit(after);
+    !glued_before && !glued_after
 }
 
 /// Whether `hay[r]` is not part of a longer ASCII word: where it begins (ends) with an ASCII
@@ -929,18 +1143,44 @@ fn after_escape(hay: &[u8], pos: usize) -> bool {
         || (pos >= 4 && esc(pos - 4) && intermediate(pos - 3) && intermediate(pos - 2))
 }
 
-/// Like [`bounded_matches`] for long values in pixel data, which have no boundary rule: a
-/// non-overlapping search, which lets the automaton use its fast prefilters.
+/// Like [`bounded_matches`] for long values in one run of pixel data (`hay[run]`), whose only
+/// boundary rule is the digits' one: a non-overlapping search, which lets the automaton use
+/// its fast prefilters; only a run where a match fails the rule (and might hide an
+/// overlapping one) is searched again with every overlapping match.
 fn find_any(
     ac: Option<&AhoCorasick>,
     patterns: &[Pattern],
     hay: &[u8],
+    run: Range<usize>,
+    keep: &dyn Fn(&Range<usize>) -> bool,
     out: &mut BTreeSet<String>,
 ) {
     let Some(ac) = ac else { return };
-    for m in ac.find_iter(hay) {
-        if let Some(p) = patterns.get(m.pattern().as_usize()) {
-            out.insert(p.label.clone());
+    let Some(slice) = hay.get(run.clone()) else {
+        return;
+    };
+    let found = |m: aho_corasick::Match, out: &mut BTreeSet<String>| -> bool {
+        let Some(p) = patterns.get(m.pattern().as_usize()) else {
+            return true;
+        };
+        let r = run.start + m.start()..run.start + m.end();
+        if !keep(&r) {
+            // Not counted here, and it may hide an overlapping match that is.
+            return false;
+        }
+        if p.bounded == Boundary::Digits && !digit_bounded(hay, r) {
+            return false;
+        }
+        out.insert(p.label.clone());
+        true
+    };
+    let mut refused = false;
+    for m in ac.find_iter(slice) {
+        refused |= !found(m, out);
+    }
+    if refused {
+        for m in ac.find_overlapping_iter(slice) {
+            found(m, out);
         }
     }
 }
@@ -990,7 +1230,9 @@ fn is_uid_char(b: Option<u8>) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Spellings
 
-/// Every byte spelling of a needle with its boundary rule.
+/// Every byte spelling of a needle with its boundary rule. A name, ID or text that is a
+/// de-identification placeholder (`Anonymized`, `NO INFO`, `^^^^`; see [`placeholder`]) is
+/// not searched, nor is a placeholder part of a name.
 fn spellings_of(n: &Needle) -> Vec<Spelling> {
     let value = n
         .value
@@ -1000,27 +1242,36 @@ fn spellings_of(n: &Needle) -> Vec<Spelling> {
     }
     let mut out = Vec::new();
     match n.kind {
+        // A placeholder name is skipped whole, with all its parts (`Last Name^First Name`).
+        ValueKind::PersonName if is_placeholder(value) => {}
         ValueKind::PersonName => {
             for t in name_texts(value) {
-                encode_text(&t, &mut out);
+                if !is_placeholder(&t) {
+                    encode_text(&t, &mut out);
+                }
             }
         }
+        ValueKind::Identifier | ValueKind::Text if is_placeholder(value) => {}
         ValueKind::Identifier | ValueKind::Text => encode_text(value, &mut out),
+        // A masked date (`11111111`) is a placeholder too; a conventional one (`19000101`) is
+        // a real-looking date and is searched.
+        ValueKind::Date if is_placeholder(value) => {}
         ValueKind::Date => {
             for t in date_texts(value) {
-                push_ascii(&mut out, t, Boundary::DateStart);
+                push_ascii(&mut out, t, Boundary::DateStart, Spelled::BirthDate);
             }
         }
-        ValueKind::Uid => push_ascii(&mut out, value.to_string(), Boundary::Uid),
+        ValueKind::Uid => push_ascii(&mut out, value.to_string(), Boundary::Uid, Spelled::Uid),
     }
     out
 }
 
-fn push_ascii(out: &mut Vec<Spelling>, text: String, boundary: Boundary) {
+fn push_ascii(out: &mut Vec<Spelling>, text: String, boundary: Boundary, spelled: Spelled) {
     if text.len() >= MIN_NEEDLE {
         out.push(Spelling {
             bytes: text.into_bytes(),
             boundary,
+            spelled,
             exact: false,
             confirm: false,
             pixel: true,
@@ -1156,11 +1407,14 @@ fn encode_text(text: &str, out: &mut Vec<Spelling>) {
             return;
         }
         out.push(Spelling {
-            boundary: if escaped || bytes.len() >= LONG_NEEDLE {
+            boundary: if escaped || (exact && bytes.len() >= LONG_NEEDLE) {
                 Boundary::None
+            } else if bytes.len() >= LONG_NEEDLE {
+                Boundary::Digits
             } else {
                 Boundary::Word
             },
+            spelled: Spelled::Text,
             confirm: single_cjk && !escaped,
             pixel: pixel && !single_cjk,
             exact: exact || escaped,
@@ -1297,62 +1551,6 @@ fn blank_vocabulary(bytes: &[u8], csv: bool) -> Vec<u8> {
     out
 }
 
-/// Blanks the string value of every `key` (e.g. `"modality":`) in JSON text.
-fn blank_json_field(out: &mut [u8], key: &[u8]) {
-    let mut from = 0;
-    while let Some(at) = memchr::memmem::find(out.get(from..).unwrap_or_default(), key) {
-        let mut i = from + at + key.len();
-        while out.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        if out.get(i) == Some(&b'"') {
-            i += 1;
-            while i < out.len() && out[i] != b'"' {
-                // An escape and the byte it escapes go together.
-                let n = if out[i] == b'\\' { 2 } else { 1 };
-                let end = (i + n).min(out.len());
-                out[i..end].fill(b' ');
-                i = end;
-            }
-        }
-        from = i;
-    }
-}
-
-/// Blanks one column (0-based) of every CSV row, quoted or not.
-fn blank_csv_column(out: &mut [u8], column: usize) {
-    let mut col = 0;
-    let mut quoted = false;
-    let mut i = 0;
-    while i < out.len() {
-        let b = out[i];
-        if quoted {
-            if b == b'"' {
-                if out.get(i + 1) == Some(&b'"') {
-                    if col == column {
-                        out[i] = b' ';
-                        out[i + 1] = b' ';
-                    }
-                    i += 2;
-                    continue;
-                }
-                quoted = false;
-            } else if col == column {
-                out[i] = b' ';
-            }
-        } else {
-            match b {
-                b'"' => quoted = true,
-                b',' => col += 1,
-                b'\n' => col = 0,
-                _ if col == column && b != b'\r' => out[i] = b' ',
-                _ => {}
-            }
-        }
-        i += 1;
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Packages
 
@@ -1370,9 +1568,24 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
-    /// True when nothing was found.
+    /// True when nothing was found, not even a coincidence.
     pub fn is_clean(&self) -> bool {
         self.findings.is_empty()
+    }
+
+    /// Whether any finding blocks (see [`Finding::is_blocking`]): every kind but coincidences.
+    pub fn has_blocking(&self) -> bool {
+        self.findings.iter().any(Finding::is_blocking)
+    }
+
+    /// How many findings block.
+    pub fn blocking_count(&self) -> usize {
+        self.findings.iter().filter(|f| f.is_blocking()).count()
+    }
+
+    /// How many findings are coincidences (advisory whatever the level).
+    pub fn coincidence_count(&self) -> usize {
+        self.findings.len() - self.blocking_count()
     }
 }
 
@@ -1902,7 +2115,13 @@ struct Windows {
     chunk: usize,
     overlap: usize,
     first: bool,
+    /// Where `buf` starts in the stream.
+    offset: u64,
 }
+
+/// One window of a stream: its bytes, whether it is the first or the last, and where it
+/// starts in the stream.
+type Window<'w> = (&'w [u8], bool, bool, u64);
 
 impl Windows {
     fn new(chunk: usize, overlap: usize) -> Windows {
@@ -1911,30 +2130,44 @@ impl Windows {
             chunk: chunk.max(1),
             overlap,
             first: true,
+            offset: 0,
         }
     }
 
-    /// Adds bytes; `f(window, first, last)` sees every window that is full.
-    fn push(&mut self, mut data: &[u8], f: &mut impl FnMut(&[u8], bool, bool)) {
+    /// Adds bytes; `f` sees every window that is full.
+    fn push(&mut self, mut data: &[u8], f: &mut impl FnMut(Window<'_>)) {
         let full = self.chunk + self.overlap;
         while !data.is_empty() {
             let take = full.saturating_sub(self.buf.len()).min(data.len());
             self.buf.extend_from_slice(&data[..take]);
             data = &data[take..];
             if self.buf.len() >= full {
-                f(&self.buf, self.first, false);
+                f((&self.buf, self.first, false, self.offset));
                 self.first = false;
-                self.buf.drain(..self.buf.len() - self.overlap);
+                let drained = self.buf.len() - self.overlap;
+                self.buf.drain(..drained);
+                self.offset += drained as u64;
             }
         }
     }
 
     /// The last window.
-    fn finish(self, f: &mut impl FnMut(&[u8], bool, bool)) {
+    fn finish(self, f: &mut impl FnMut(Window<'_>)) {
         if !self.buf.is_empty() {
-            f(&self.buf, self.first, true);
+            f((&self.buf, self.first, true, self.offset));
         }
     }
+}
+
+/// What the search of one streamed region found.
+#[derive(Debug, Default)]
+struct Searched {
+    /// Label → whether only single CJK characters matched.
+    found: BTreeMap<String, bool>,
+    /// Whether a NUL byte was seen (a file with none is text).
+    nul: bool,
+    /// Every match outside pixel data, at its position in the file.
+    hits: Vec<RawHit>,
 }
 
 /// The value search of one region of a streamed file (one hay of the in-memory search),
@@ -1946,21 +2179,26 @@ struct RegionSearch<'a> {
     pixels: bool,
     mode: Mode,
     windows: Windows,
-    /// Label → whether only single CJK characters matched.
-    found: BTreeMap<String, bool>,
-    /// Whether a NUL byte was seen (a file with none is text).
-    nul: bool,
+    /// Where the region starts in the file (see [`crate::audit_ranges`]).
+    base: u64,
+    searched: Searched,
 }
 
 impl<'a> RegionSearch<'a> {
-    fn new(auditor: &'a Auditor, pixels: bool, mode: Mode, chunk: usize) -> RegionSearch<'a> {
+    fn new(
+        auditor: &'a Auditor,
+        pixels: bool,
+        mode: Mode,
+        chunk: usize,
+        base: u64,
+    ) -> RegionSearch<'a> {
         RegionSearch {
             auditor,
             pixels,
             mode,
             windows: Windows::new(chunk, auditor.longest + 2 * CONTEXT),
-            found: BTreeMap::new(),
-            nul: false,
+            base,
+            searched: Searched::default(),
         }
     }
 
@@ -1970,31 +2208,31 @@ impl<'a> RegionSearch<'a> {
             pixels,
             mode,
             windows,
-            found,
-            nul,
+            base,
+            searched,
         } = self;
-        if !*nul && memchr::memchr(0, data).is_some() {
-            *nul = true;
+        if !searched.nul && memchr::memchr(0, data).is_some() {
+            searched.nul = true;
         }
-        windows.push(data, &mut |w, first, last| {
-            auditor.search_window(w, first, last, *pixels, *mode, found);
+        windows.push(data, &mut |w| {
+            auditor.search_window(w, *base, *pixels, *mode, searched);
         });
     }
 
-    /// Label → only single characters; and whether a NUL byte was seen.
-    fn finish(self) -> (BTreeMap<String, bool>, bool) {
+    /// What the region holds.
+    fn finish(self) -> Searched {
         let RegionSearch {
             auditor,
             pixels,
             mode,
             windows,
-            mut found,
-            nul,
+            base,
+            mut searched,
         } = self;
-        windows.finish(&mut |w, first, last| {
-            auditor.search_window(w, first, last, pixels, mode, &mut found);
+        windows.finish(&mut |w| {
+            auditor.search_window(w, base, pixels, mode, &mut searched);
         });
-        (found, nul)
+        searched
     }
 }
 
@@ -2037,20 +2275,25 @@ impl Auditor {
     /// for a word boundary; the overlap of windows puts every match whole in some window.
     fn search_window(
         &self,
-        w: &[u8],
-        first: bool,
-        last: bool,
+        (w, first, last, offset): Window<'_>,
+        base: u64,
         pixels: bool,
         mode: Mode,
-        found: &mut BTreeMap<String, bool>,
+        searched: &mut Searched,
     ) {
+        let found = &mut searched.found;
         if pixels {
             let mut labels = BTreeSet::new();
+            // As for the header below: a match counts where its context lies in the window.
+            let keep =
+                |r: &Range<usize>| (first || r.start >= CONTEXT) && (last || r.end < w.len());
             for run in alphabet_runs(w, &self.long_alphabet, LONG_NEEDLE) {
                 find_any(
                     self.long.as_ref(),
                     &self.long_patterns,
-                    &w[run],
+                    w,
+                    run,
+                    &keep,
                     &mut labels,
                 );
             }
@@ -2062,6 +2305,7 @@ impl Auditor {
         for h in self.hits(w, mode) {
             if (first || h.range.start >= CONTEXT) && (last || h.range.end < w.len()) {
                 *found.entry(h.label.to_string()).or_insert(true) &= h.confirm;
+                searched.hits.push(RawHit::at(&h, base + offset));
             }
         }
     }
@@ -2074,10 +2318,11 @@ impl Auditor {
         mode: Mode,
         chunk: usize,
     ) -> std::io::Result<(BTreeMap<String, bool>, bool)> {
-        let mut search = [RegionSearch::new(self, false, mode, chunk)];
+        let mut search = [RegionSearch::new(self, false, mode, chunk, 0)];
         route(&mut *src.open_at(0)?, &[], &mut search)?;
         let [search] = search;
-        Ok(search.finish())
+        let Searched { found, nul, .. } = search.finish();
+        Ok((found, nul))
     }
 
     /// Checks a file too big to hold, of `len` bytes, as [`Auditor::scan_file`] checks one in
@@ -2123,21 +2368,20 @@ impl Auditor {
         let ds_start = layout.data_set_start.min(len);
         let deflated = layout.encoding == Encoding::Deflated;
         let pixel = layout.pixel_data.clone().unwrap_or(u64::MAX..u64::MAX);
-        let new = |pixels| RegionSearch::new(self, pixels, Mode::default(), chunk);
-        let mut header: BTreeMap<String, bool> = BTreeMap::new();
-        let mut merge = |found: BTreeMap<String, bool>| {
-            for (l, single) in found {
-                *header.entry(l).or_insert(true) &= single;
-            }
-        };
+        let new = |pixels, base| RegionSearch::new(self, pixels, Mode::default(), chunk, base);
+        let mut raw: Vec<RawHit> = Vec::new();
         let pixel_labels: BTreeSet<String>;
         let limit = scan::deflate_limit(len);
         if deflated {
-            let mut meta = [new(false)];
+            let mut meta = [new(false, 0)];
             route(&mut src.open_at(0)?.take(ds_start), &[], &mut meta)?;
             let [meta] = meta;
-            merge(meta.finish().0);
-            let mut regions = [new(false), new(true), new(false)];
+            raw.extend(meta.finish().hits);
+            let mut regions = [
+                new(false, ds_start),
+                new(true, ds_start.saturating_add(pixel.start)),
+                new(false, ds_start.saturating_add(pixel.end)),
+            ];
             let inflated = {
                 let body = std::io::BufReader::with_capacity(1 << 16, src.open_at(ds_start)?);
                 let mut r = flate2::read::DeflateDecoder::new(body).take(limit.saturating_add(1));
@@ -2157,40 +2401,40 @@ impl Auditor {
                 Ok(_) => {}
             }
             let [head, pixels, tail] = regions;
-            merge(head.finish().0);
-            pixel_labels = pixels.finish().0.into_keys().collect();
-            merge(tail.finish().0);
+            raw.extend(head.finish().hits);
+            pixel_labels = pixels.finish().found.into_keys().collect();
+            raw.extend(tail.finish().hits);
         } else {
-            let mut regions = [new(false), new(true), new(false)];
             let cuts = [
                 ds_start.saturating_add(pixel.start).min(len),
                 ds_start.saturating_add(pixel.end).min(len),
             ];
+            let mut regions = [new(false, 0), new(true, cuts[0]), new(false, cuts[1])];
             route(&mut *src.open_at(0)?, &cuts, &mut regions)?;
             let [head, pixels, tail] = regions;
-            merge(head.finish().0);
-            pixel_labels = pixels.finish().0.into_keys().collect();
-            merge(tail.finish().0);
+            raw.extend(head.finish().hits);
+            pixel_labels = pixels.finish().found.into_keys().collect();
+            raw.extend(tail.finish().hits);
         }
 
-        let walked = if header.is_empty() && !self.rules.any() {
-            None
-        } else {
-            let locate = !header.is_empty();
+        let walked = {
             let mut w = Walked::default();
             let pre: u64 = if preamble { 132 } else { 4 };
             let meta = std::io::BufReader::new(
                 src.open_at(pre.min(ds_start))?
                     .take(ds_start.saturating_sub(pre)),
             );
-            let mut result = self.walk_tokens(meta, "1.2.840.10008.1.2.1", true, locate, &mut w);
+            let meta_map = StreamMap::at(pre.min(ds_start));
+            let generated = Generated::none();
+            let mut result = self.walk_tokens(
+                meta,
+                META_TRANSFER_SYNTAX,
+                true,
+                meta_map,
+                &generated,
+                &mut w,
+            );
             if result.is_ok() {
-                let uid = match layout.encoding {
-                    Encoding::ImplicitLittle => "1.2.840.10008.1.2",
-                    Encoding::ExplicitBig => "1.2.840.10008.1.2.2",
-                    // Deflated data sets are walked inflated.
-                    Encoding::ExplicitLittle | Encoding::Deflated => "1.2.840.10008.1.2.1",
-                };
                 let body = src.open_at(ds_start)?;
                 let body: Box<dyn SkipRead + '_> = if deflated {
                     let inflate = flate2::read::DeflateDecoder::new(std::io::BufReader::new(body));
@@ -2203,17 +2447,23 @@ impl Auditor {
                     pos: 0,
                     skip: pixel.clone(),
                 };
+                let body_map = StreamMap {
+                    base: ds_start,
+                    gap_at: pixel.start,
+                    gap_len: pixel.end.saturating_sub(pixel.start),
+                };
                 result = self.walk_tokens(
                     std::io::BufReader::with_capacity(1 << 16, without),
-                    uid,
+                    walk_transfer_syntax(layout.encoding),
                     false,
-                    locate,
+                    body_map,
+                    &generated,
                     &mut w,
                 );
             }
-            Some(result.map(|()| w))
+            result.map(|()| w)
         };
-        Ok(self.dicom_findings(rel, header, pixel_labels, walked))
+        Ok(self.dicom_findings(rel, &raw, pixel_labels, walked))
     }
 
     /// A streamed DICOM file the structural check refused: a finding, and every value searched
@@ -2497,7 +2747,20 @@ pub fn audit_archive_package(
             }
         }
     }
-    let auditor = Auditor::new(&needles, rules)?;
+    // What depot writes, as far as the package's claim and the archive tell: the constants of
+    // the claimed and the given profile, and the pseudonyms of the subjects searched. (Dates
+    // the engine shifted and keyed value codes cannot be recomputed here: see `written`.)
+    let mut written = WrittenValues::new();
+    written.add_profile(&profile);
+    if let Some(c) = &claimed {
+        written.add_profile(c);
+    }
+    for code in &chosen {
+        if let Some(v) = values.get(*code) {
+            written.add(&v.pseudonym);
+        }
+    }
+    let auditor = Auditor::new(&needles, rules)?.with_written(written);
     let report = audit_package(package, &auditor)?;
     Ok((
         report,
@@ -3436,6 +3699,13 @@ mod tests {
         fake_body.extend(short(0x0020, 0x4000, b"LT", &fake));
         fake_body.extend(tail);
         out.push(("fake.dcm".into(), with_meta(EXPLICIT_LE, &fake_body)));
+        // Matches the verdict rules excuse or demote: a coincidence inside Manufacturer, a name
+        // part equal to a whole code, a birth date inside longer numbers, and one real leak.
+        let mut ruled = short(0x0008, 0x0070, b"LO", b"WEBER_MED");
+        ruled.extend(short(0x0018, 0x0089, b"IS", b"9053855"));
+        ruled.extend(short(0x0020, 0x4000, b"LT", b"x219650312 DOE"));
+        ruled.extend(short(0x2010, 0x0100, b"CS", b"DOE"));
+        out.push(("ruled.dcm".into(), with_meta(EXPLICIT_LE, &ruled)));
         out
     }
 
@@ -3481,6 +3751,26 @@ mod tests {
                 !want.is_empty() || rel == "marked.dcm" || rel.starts_with("cjk."),
                 "{rel}: the battery should find something"
             );
+            if rel == "ruled.dcm" {
+                let mut kinds: Vec<(bool, &str)> = want
+                    .iter()
+                    .filter_map(|f| match f {
+                        Finding::Value { tag, .. } => Some((true, tag.as_deref()?)),
+                        Finding::Coincidence { tag, .. } => Some((false, tag.as_str())),
+                        _ => None,
+                    })
+                    .collect();
+                kinds.sort();
+                assert_eq!(
+                    kinds,
+                    [
+                        (false, "(0008,0070)"),
+                        (false, "(2010,0100)"),
+                        (true, "(0020,4000)"),
+                    ],
+                    "{want:?}"
+                );
+            }
             for chunk in [1, 2, 3, 5, 7, 16, 64, 1 << 20] {
                 let mut src = FileSource {
                     path: path.clone(),

@@ -4,29 +4,40 @@
 //! input file or folder name (which often holds the patient's name) reaches the output.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anon_core::{AnonError, Deidentifier, Report, SubjectContext};
-use archive::scan::Layout;
+use archive::reading::{HeaderSource, Readable};
 use dicom_dictionary_std::tags;
+use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
+use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
+use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use thiserror::Error;
 
 /// Why one file could not be de-identified (the caller adds the file's path).
 #[derive(Debug, Error)]
 pub enum DeidFileError {
-    /// No `DICM` marker at byte 128 (or 0): not a DICOM file.
-    #[error("not a DICOM file (no DICM marker)")]
+    /// No `DICM` marker at byte 128 (or 0), and no bare data set either: not a DICOM file.
+    #[error("not a DICOM file (no DICM marker, and it does not start like a data set)")]
     NotDicom,
+    /// A zip archive (`depot anonymize` reads files and folders, not zips).
+    #[error("a zip archive, not a DICOM file: unpack it to de-identify its contents")]
+    Zip,
     /// The file starts like DICOM but cannot be parsed (truncated, hostile lengths, ...).
     #[error("unreadable DICOM: {reason}")]
     Unreadable {
         /// The parser's explanation.
         reason: String,
     },
+    /// A DICOMDIR (Media Storage Directory): the index of a medium, not an instance.
+    #[error(
+        "a DICOMDIR (the index of a DICOM medium), not an instance: skipped; the instances it lists are de-identified from their own files, and it names patients and the original file names, so it is not copied"
+    )]
+    Dicomdir,
     /// The data set has no SOP Instance UID, so the output cannot be named.
-    #[error("no SOP Instance UID (0008,0018)")]
+    #[error("no SOP Instance UID (0008,0018): not an instance, and its output could not be named")]
     NoSopInstanceUid,
     /// A UID used for the output name is not a valid UID.
     #[error("{attribute} is not a valid UID")]
@@ -80,21 +91,78 @@ fn dicm_offset(bytes: &[u8]) -> Option<usize> {
     }
 }
 
-/// The archive's structural check ([`archive::scan`]): every declared length against the
-/// file's size, deflated data sets included, in the same structure dicom-rs will parse, so no
-/// hostile declared length reaches dicom-rs in any transfer syntax. Returns the file's layout.
-fn prescan(bytes: &[u8], start: usize) -> Result<Layout, DeidFileError> {
-    archive::scan::check(bytes, start == 128).map_err(|e| DeidFileError::Unreadable {
+/// The archive's structural check and repairs ([`archive::reading`]): every declared length
+/// against the file's size, deflated data sets included, in the same structure dicom-rs will
+/// parse, so no hostile declared length reaches dicom-rs in any transfer syntax; and where
+/// dicom-rs would misread what the standard allows (UN elements, a meta group without its
+/// group length), a repaired copy. Returns the bytes to parse and their layout.
+fn prescan(bytes: &[u8], start: usize) -> Result<Readable<'_>, DeidFileError> {
+    archive::reading::readable(bytes, start == 128).map_err(|e| DeidFileError::Unreadable {
         reason: e.to_string(),
     })
 }
 
 /// Parses a DICOM file from memory (everything, or the header up to Pixel Data). Element
-/// lengths are checked against the file size first (see `prescan`).
+/// lengths are checked against the file size first (see `prescan`). A bare data set (no
+/// `DICM`, no file meta group) is parsed whole (see `parse_raw`).
 pub fn parse(bytes: &[u8], header_only: bool) -> Result<DefaultDicomObject, DeidFileError> {
-    let start = dicm_offset(bytes).ok_or(DeidFileError::NotDicom)?;
-    prescan(bytes, start)?;
-    parse_from(bytes, start, header_only)
+    let Some(start) = dicm_offset(bytes) else {
+        return parse_raw(bytes);
+    };
+    let readable = prescan(bytes, start)?;
+    parse_from(&readable.bytes, start, header_only)
+}
+
+/// Parses a bare data set, written without preamble, `DICM` and file meta group (its encoding
+/// told from its first element, as DCMTK tells it: [`archive::reading::raw_encoding`]), and
+/// gives it the file meta group PS3.10 requires, naming its SOP Class, its SOP Instance and
+/// the transfer syntax it was read in, so that what depot writes from it is a DICOM file.
+fn parse_raw(bytes: &[u8]) -> Result<DefaultDicomObject, DeidFileError> {
+    if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
+        return Err(DeidFileError::Zip);
+    }
+    let encoding = archive::reading::raw_encoding(bytes).ok_or(DeidFileError::NotDicom)?;
+    let unreadable = |reason: String| DeidFileError::Unreadable {
+        reason: format!("a data set without file meta information: {reason}"),
+    };
+    let raw =
+        archive::reading::raw_data_set(bytes, encoding).map_err(|e| unreadable(e.to_string()))?;
+    let ts = TransferSyntaxRegistry
+        .get(raw.transfer_syntax)
+        .ok_or_else(|| unreadable(format!("transfer syntax {} unknown", raw.transfer_syntax)))?;
+    let obj = InMemDicomObject::read_dataset_with_ts(&raw.bytes[..], ts)
+        .map_err(|e| unreadable(chain(&e)))?;
+    if uid_of(&obj, tags::SOP_CLASS_UID).is_none() {
+        return Err(unreadable(
+            "no SOP Class UID (0008,0016) to name in the file meta group it needs".into(),
+        ));
+    }
+    obj.with_meta(FileMetaTableBuilder::new().transfer_syntax(raw.transfer_syntax))
+        .map_err(|e| unreadable(chain(&e)))
+}
+
+/// Parses the header (up to Pixel Data) of a DICOM file on disk, reading only the header's
+/// bytes unless the file needs repairs (see `prescan`); the structure up to Pixel Data is
+/// checked first.
+pub fn parse_header_file(path: &Path) -> Result<DefaultDicomObject, DeidFileError> {
+    let unreadable = |reason: String| DeidFileError::Unreadable { reason };
+    let mut head = Vec::with_capacity(132);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(132).read_to_end(&mut head))
+        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    let start = dicm_offset(&head).ok_or(DeidFileError::NotDicom)?;
+    let size = std::fs::metadata(path)
+        .map_err(|e| unreadable(format!("cannot read: {e}")))?
+        .len();
+    match archive::reading::header_source(path, size, start == 128, true)
+        .map_err(|e| unreadable(e.to_string()))?
+    {
+        HeaderSource::Disk => OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .open_file(path)
+            .map_err(|e| unreadable(chain(&e))),
+        HeaderSource::Memory(bytes) => parse_from(&bytes, start, true),
+    }
 }
 
 fn parse_from(
@@ -169,6 +237,17 @@ pub fn output_rel_path(
     Ok((rel, pseudonym))
 }
 
+/// Media Storage Directory Storage: the SOP class of a DICOMDIR.
+const DICOMDIR_CLASS: &str = "1.2.840.10008.1.3.10";
+
+fn refuse_dicomdir(obj: &DefaultDicomObject) -> Result<(), DeidFileError> {
+    let class = obj.meta().media_storage_sop_class_uid();
+    if class.trim_end_matches(['\0', ' ']) == DICOMDIR_CLASS {
+        return Err(DeidFileError::Dicomdir);
+    }
+    Ok(())
+}
+
 /// De-identifies one file held in memory. `extra_identifiers` are cut from cleaned text in
 /// addition to the subject's own. The input bytes are never modified.
 pub fn deidentify_bytes(
@@ -178,6 +257,7 @@ pub fn deidentify_bytes(
 ) -> Result<DeidentifiedFile, DeidFileError> {
     if !deid.profile().changes_anything() {
         let mut obj = parse(input, true)?;
+        refuse_dicomdir(&obj)?;
         let (rel_path, pseudonym) = output_rel_path(deid, &obj)?;
         let subject = deid.subject_context(&obj);
         // `original` changes nothing: apply only runs the burned-in check.
@@ -190,6 +270,7 @@ pub fn deidentify_bytes(
         });
     }
     let ((rel_path, pseudonym), bytes, report) = deidentify_with(deid, input, |obj| {
+        refuse_dicomdir(obj)?;
         let named = output_rel_path(deid, obj)?;
         let mut subject = deid.subject_context(obj);
         subject.identifiers.extend(
@@ -220,8 +301,18 @@ pub fn deidentify_with<T>(
     input: &[u8],
     subject: impl FnOnce(&DefaultDicomObject) -> Result<(SubjectContext, T), DeidFileError>,
 ) -> Result<(T, Vec<u8>, Report), DeidFileError> {
-    let start = dicm_offset(input).ok_or(DeidFileError::NotDicom)?;
-    let layout = prescan(input, start)?;
+    let Some(start) = dicm_offset(input) else {
+        // A bare data set: parsed whole, written as a DICOM file.
+        let mut obj = parse_raw(input)?;
+        let (ctx, extra) = subject(&obj)?;
+        let report = deid.apply(&mut obj, &ctx)?;
+        let mut bytes = Vec::with_capacity(input.len() + 1024);
+        obj.write_all(&mut bytes)
+            .map_err(|e| DeidFileError::Encode { reason: chain(&e) })?;
+        return Ok((extra, bytes, report));
+    };
+    let readable = prescan(input, start)?;
+    let (input, layout) = (&readable.bytes[..], &readable.layout);
     // Pixel Data can be copied through when nothing but padding follows it (the header-only
     // parse stops at it) and the data set is not deflated (then its bytes are compressed).
     let pixel = layout

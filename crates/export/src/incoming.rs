@@ -25,6 +25,7 @@ use crate::deid_file::{DeidFileError, deidentify_with};
 use crate::pipeline::{
     attribute_label, identity_needles, key_fingerprint, promised_attributes, uids_in,
 };
+use crate::written::WrittenValues;
 
 /// Why a file could not be de-identified on its way in; it is not stored.
 #[derive(Debug, Error)]
@@ -111,7 +112,7 @@ impl IncomingDeid {
         let deid = &self.deid;
         let profile = deid.profile();
         let promised = promised_attributes(profile);
-        let ((mut needles, uids, class, instance, add_patient_id), mut bytes, report) =
+        let ((mut needles, uids, class, instance, add_patient_id, pseudonym), mut bytes, report) =
             deidentify_with(deid, input, |obj| {
                 let mut ctx = deid.subject_context(obj);
                 if let Ok(facts) = HeaderFacts::from_object(obj)
@@ -137,6 +138,7 @@ impl IncomingDeid {
                 };
                 let add = profile.pseudonymizes_patient_id() && obj.get(tags::PATIENT_ID).is_none();
                 let add = add.then(|| ctx.pseudonym.clone());
+                let pseudonym = ctx.pseudonym.clone();
                 Ok((
                     ctx,
                     (
@@ -145,6 +147,7 @@ impl IncomingDeid {
                         text(tags::SOP_CLASS_UID),
                         text(tags::SOP_INSTANCE_UID),
                         add,
+                        pseudonym,
                     ),
                 ))
             })?;
@@ -193,9 +196,14 @@ impl IncomingDeid {
                 }
             }
         }
-        let auditor = Auditor::new(&needles, self.rules)?;
-        let findings = auditor.scan_file("received file", &bytes);
-        if self.blocking && !findings.is_empty() {
+        // Depot's own values (the profile's constants, the subject's pseudonym) are never
+        // findings, as in an export; coincidences never block.
+        let mut written = WrittenValues::new();
+        written.add_profile(profile);
+        written.add(&pseudonym);
+        let auditor = Auditor::new(&needles, self.rules)?.with_written(written);
+        let findings = auditor.scan_exported_file("received file", &bytes, &report);
+        if self.blocking && findings.iter().any(Finding::is_blocking) {
             return Err(IncomingError::Findings(findings));
         }
         let mut warnings: Vec<String> = report

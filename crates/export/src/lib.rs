@@ -4,18 +4,29 @@
 //! The engine that decides what happens to each attribute lives in `anon-core` and touches no
 //! files; this crate does the I/O around it: selecting instances, reading and writing files
 //! atomically, laying out packages from archive codes and pseudonyms only, checking that the
-//! exported headers would regroup as archived ([`regroup`]), and auditing every byte of a package
-//! for PHI before it is published ([`audit`]).
+//! exported headers would regroup as archived ([`regroup`]), auditing every byte of a package
+//! for PHI before it is published ([`audit`], recorded by [`findings`]), and keeping a package
+//! the audit blocks in the archive's [`quarantine`] until a person releases it ([`release`]) or
+//! discards it.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+mod audit_ranges;
+#[cfg(test)]
+mod audit_rules_tests;
+mod audit_verdict;
 pub mod deid_file;
+pub mod findings;
 pub mod incoming;
 pub mod keyfile;
 pub mod manifest;
 pub mod package;
 pub mod pipeline;
+mod placeholder;
 pub mod profile_store;
+pub mod quarantine;
 pub mod regroup;
+pub mod release;
 pub mod tree;
+pub mod written;

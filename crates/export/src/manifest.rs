@@ -8,20 +8,26 @@
 //! recipient and an IRB need: the level, options and profile digest, a fingerprint of the key
 //! (so two packages can be checked to share a key without revealing it), counts, every file with
 //! its SHA-256, the regrouping warnings, the series left out or included despite possible
-//! burned-in text, and the audit's summary.
+//! burned-in text, the audit's summary, and every finding of the audit (by file, tag path and
+//! kind, never by value) with who accepted it and why: a profile's accepted coincidences at
+//! export, a person at `depot release` (see [`crate::quarantine`]).
+//!
+//! A manifest reads back as it was written ([`Manifest::from_json`]): releasing a quarantined
+//! package rewrites only what the release adds.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::findings::{self, Accepted, FindingRecord};
 use crate::regroup::{GroupLevel, RegroupKind};
 
 /// Format tag written into every manifest.
 pub const FORMAT: &str = "depot-package/1";
 
 /// The whole manifest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     /// Always [`FORMAT`].
-    pub format: &'static str,
+    pub format: String,
     /// The program that wrote it, e.g. `depot 0.1.0`.
     pub created_by: String,
     /// De-identification level or profile name.
@@ -44,10 +50,75 @@ pub struct Manifest {
     pub burned_in: Vec<BurnedInEntry>,
     /// The audit's summary (absent at `original`, which is not audited).
     pub audit: Option<AuditSummary>,
+    /// Every finding of the audit, in report order, accepted or advisory: a package is never
+    /// published with a finding it does not list (empty at `original`).
+    #[serde(default)]
+    pub findings: Vec<FindingEntry>,
+    /// How a quarantined package was released (absent for a package published by the export).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseEntry>,
+}
+
+/// A finding as the manifest lists it: what [`FindingRecord`] says but the message (whose
+/// prose would only add words the manifest's own audit could mistake for names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingEntry {
+    /// `F1`, `F2`, ...
+    pub id: String,
+    /// The finding's type (`value`, `private-element`, `unreadable`, ...).
+    #[serde(rename = "type")]
+    pub finding: String,
+    /// The package-relative file or path it is about (identifying values masked).
+    pub path: String,
+    /// Where in the file (`header`, `pixel-data`, `path`, ...), when the finding says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The tag path of the element, when the finding names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The attribute whose value was found, or the type of a structural finding.
+    pub kind: String,
+    /// Whether it blocks publication until accepted (false: advisory).
+    pub blocking: bool,
+    /// Who accepted it, why and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Accepted>,
+}
+
+impl From<&FindingRecord> for FindingEntry {
+    fn from(r: &FindingRecord) -> FindingEntry {
+        FindingEntry {
+            id: r.id.clone(),
+            finding: r.finding.clone(),
+            path: r.file.clone(),
+            region: r.region.clone(),
+            tag: r.tag.clone(),
+            kind: r.kind.clone(),
+            blocking: r.blocking,
+            accepted: r.accepted.clone(),
+        }
+    }
+}
+
+/// The release of a quarantined package: who released it, why and when, and what was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseEntry {
+    /// The quarantine entry's ID.
+    pub id: String,
+    /// When the export put it in quarantine (RFC 3339 UTC).
+    pub quarantined_at: String,
+    /// When it was released.
+    pub released_at: String,
+    /// Who released it (`--by`, else the login name).
+    pub by: String,
+    /// Why (`--reason`).
+    pub reason: String,
+    /// What `--accept` named: finding IDs, or `all`.
+    pub accepted: Vec<String>,
 }
 
 /// Totals.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Counts {
     /// Subjects in the package.
     pub subjects: usize,
@@ -64,7 +135,7 @@ pub struct Counts {
 }
 
 /// One subject.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SubjectEntry {
     /// Pseudonym (archive code at `original`); also the subject's folder name.
     pub id: String,
@@ -73,7 +144,7 @@ pub struct SubjectEntry {
 }
 
 /// One study.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StudyEntry {
     /// Study number within the subject; also the folder name.
     pub number: u32,
@@ -82,7 +153,7 @@ pub struct StudyEntry {
 }
 
 /// One series.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SeriesEntry {
     /// Series label (the SeriesNumber, made unique by the archive); also the folder name.
     pub number: String,
@@ -93,7 +164,7 @@ pub struct SeriesEntry {
 }
 
 /// One instance file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Package-relative path.
     pub path: String,
@@ -104,7 +175,7 @@ pub struct FileEntry {
 }
 
 /// A regrouping warning, with package labels instead of archive codes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WarningEntry {
     /// Level of the problem.
     pub level: GroupLevel,
@@ -127,7 +198,7 @@ pub struct WarningEntry {
 }
 
 /// A series flagged as possibly carrying burned-in text.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BurnedInEntry {
     /// Package label of the series (`pseudonym/study/series`).
     pub series: String,
@@ -140,18 +211,25 @@ pub struct BurnedInEntry {
 }
 
 /// The audit's summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuditSummary {
     /// Files audited.
     pub files: usize,
     /// Spellings of identifying values searched for.
     pub values_searched: usize,
-    /// Findings, counted after every file, path and the manifest itself were searched: always
-    /// 0 in a published package, since any finding stops publication.
+    /// Findings, counted after every file, path and the manifest itself were searched (each
+    /// is listed in [`Manifest::findings`]).
     pub findings: usize,
-    /// Whether findings stop publication: always true (every audited level blocks; at
-    /// `anonymize` and `sup142` the audit searches only the values those levels remove).
+    /// Whether the level blocks publication on findings (basic, anonymize-full and profiles on
+    /// them): a blocking finding is published only once accepted. False at `anonymize`,
+    /// `qmenta` and `sup142`, whose findings are advisory.
     pub blocking: bool,
+    /// Blocking findings accepted (by the profile or at release).
+    #[serde(default)]
+    pub accepted: usize,
+    /// Advisory findings.
+    #[serde(default)]
+    pub advisory: usize,
 }
 
 impl Manifest {
@@ -162,22 +240,34 @@ impl Manifest {
         out
     }
 
-    /// `manifest.csv`: one row per file.
+    /// A manifest as [`Manifest::to_json`] wrote it.
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
+        serde_json::from_slice(bytes)
+    }
+
+    /// `manifest.csv`: one row per file; the last column lists the IDs of the findings about
+    /// the file (space-separated; see `manifest.json` for what each is and who accepted it).
     pub fn to_csv(&self) -> Vec<u8> {
-        let mut out = String::from("subject,study,series,modality,path,sha256,bytes\n");
+        let ids = findings::ids_by_file(&self.findings);
+        let mut out = String::from("subject,study,series,modality,path,sha256,bytes,findings\n");
         for s in &self.subjects {
             for st in &s.studies {
                 for se in &st.series {
                     for f in &se.files {
+                        let found = ids
+                            .get(f.path.as_str())
+                            .map(|v| v.join(" "))
+                            .unwrap_or_default();
                         out.push_str(&format!(
-                            "{},{},{},{},{},{},{}\n",
+                            "{},{},{},{},{},{},{},{}\n",
                             csv_field(&s.id),
                             st.number,
                             csv_field(&se.number),
                             csv_field(&se.modality),
                             csv_field(&f.path),
                             f.sha256,
-                            f.bytes
+                            f.bytes,
+                            found
                         ));
                     }
                 }
@@ -325,7 +415,7 @@ mod tests {
     #[test]
     fn csv_has_one_row_per_file_and_quotes_fields() {
         let m = Manifest {
-            format: FORMAT,
+            format: FORMAT.to_string(),
             created_by: "depot test".into(),
             level: "anonymize-full".into(),
             options: vec![],
@@ -358,15 +448,33 @@ mod tests {
             regrouping_warnings: vec![],
             burned_in: vec![],
             audit: None,
+            findings: vec![FindingEntry {
+                id: "F1".into(),
+                finding: "value".into(),
+                path: "PABC/1/3/00002.dcm".into(),
+                region: Some("header".into()),
+                tag: Some("(0008,1030)".into()),
+                kind: "InstitutionName".into(),
+                blocking: true,
+                accepted: None,
+            }],
+            release: None,
         };
         let csv = String::from_utf8(m.to_csv()).expect("utf8");
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[1], "PABC,1,3,\"M,R\",PABC/1/3/00001.dcm,aa,5");
+        assert_eq!(lines[1], "PABC,1,3,\"M,R\",PABC/1/3/00001.dcm,aa,5,");
+        assert_eq!(lines[2], "PABC,1,3,\"M,R\",PABC/1/3/00002.dcm,bb,6,F1");
         let json: serde_json::Value = serde_json::from_slice(&m.to_json()).expect("json");
         assert_eq!(
             json["subjects"][0]["studies"][0]["series"][0]["files"][1]["bytes"],
             6
+        );
+        let back = Manifest::from_json(&m.to_json()).expect("reads back");
+        assert_eq!(
+            back.to_json(),
+            m.to_json(),
+            "what is read back writes the same bytes"
         );
     }
 }

@@ -97,7 +97,7 @@ fn io<'a>(
 }
 
 /// Folder or zip, decided by the destination's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PackageKind {
     /// A folder tree.
@@ -249,6 +249,56 @@ impl Package {
                 Ok(())
             }
         }
+    }
+
+    /// Adds a copy of the file at `src` (read whole; a package's files are DICOM instances,
+    /// which the export holds in memory one by one too). Returns the bytes added, for the
+    /// caller to check.
+    pub fn add_copy(&self, rel: &str, src: &Path) -> Result<Vec<u8>, PackageError> {
+        let bytes = std::fs::read(src).map_err(io("cannot read", src))?;
+        self.add(rel, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Adds a zip entry of another package as it is stored (no decompression or
+    /// recompression: the same bytes, CRC and sizes). Only for zip packages.
+    pub fn add_zip_entry<R: Read>(
+        &self,
+        entry: zip::read::ZipFile<'_, R>,
+    ) -> Result<(), PackageError> {
+        let zip_err = |source| PackageError::Zip {
+            path: self.staging.clone(),
+            source,
+        };
+        let rel = entry.name().map_err(zip_err)?.into_owned();
+        check_name(&rel)?;
+        {
+            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+            if !names.insert(rel.clone()) {
+                return Err(PackageError::Duplicate(rel));
+            }
+        }
+        let Container::Zip { writer } = &self.container else {
+            return Err(zip_err(zip::result::ZipError::Io(std::io::Error::other(
+                "a zip entry can only be copied into a zip package",
+            ))));
+        };
+        let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+        let w = guard.as_mut().ok_or_else(|| {
+            zip_err(zip::result::ZipError::Io(std::io::Error::other(
+                "zip already finished",
+            )))
+        })?;
+        w.raw_copy_file(entry).map_err(zip_err)
+    }
+
+    /// Finishes the package and hands its staging place over to the caller, who then owns it
+    /// (it is no longer removed when the package is dropped): how a package that may not be
+    /// published goes to the quarantine.
+    pub fn into_staged(mut self) -> Result<(PathBuf, PackageKind), PackageError> {
+        self.finish()?;
+        self.published = true;
+        Ok((self.staging.clone(), self.kind))
     }
 
     /// Completes the container (zip directory written) and makes its bytes durable.
@@ -431,7 +481,7 @@ pub fn is_replaceable_package(path: &Path) -> bool {
 /// Renames `from` to `to`, failing with `AlreadyExists` if `to` exists, even when it appears
 /// concurrently: `renameat2(RENAME_NOREPLACE)` on Linux. Where that is unavailable (other
 /// systems, file systems without the flag) the check runs just before a plain rename.
-fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use rustix::fs::{CWD, RenameFlags, renameat_with};
@@ -449,7 +499,7 @@ fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Makes a rename in `path`'s folder durable (best effort: the rename itself has happened).
-fn sync_parent(path: &Path) {
+pub(crate) fn sync_parent(path: &Path) {
     if let Some(parent) = path.parent() {
         let _ = sync_path(if parent.as_os_str().is_empty() {
             Path::new(".")
@@ -502,7 +552,7 @@ pub fn check_name(rel: &str) -> Result<(), PackageError> {
     Ok(())
 }
 
-fn rand_suffix() -> u64 {
+pub(crate) fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

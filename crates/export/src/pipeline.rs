@@ -18,12 +18,15 @@
 //!    identifier of its subject seen in the plan, hash it, audit its bytes, and add it to the
 //!    staging package. `original` copies the stored bytes and checks them against the archive's
 //!    SHA-256 while doing so.
-//! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, and only if
-//!    nothing was found, sync and move the package into place. Every de-identifying level is
-//!    audited and blocks on findings; a level that keeps identifying data by design
-//!    (`anonymize`, `sup142`) is audited only for the values it promises to remove. A package
-//!    with findings is removed and the findings returned (by file and attribute, never by
-//!    value).
+//! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, record
+//!    every finding in the manifest ([`crate::findings`]), sync, and move the package into
+//!    place. At a level that claims to remove identity, a blocking finding that the profile
+//!    does not accept ([`anon_core::Acceptance`]) stops publication: the complete package goes
+//!    to the archive's quarantine ([`crate::quarantine`]) for a person to review and release
+//!    ([`crate::release`]) or discard. A level that keeps identifying data by design
+//!    (`anonymize`, `qmenta`, `sup142`) is audited only for the values it promises to remove,
+//!    and its findings are advisory: recorded, and the package published. Findings name file,
+//!    tag path and kind, never the value.
 //!
 //! Package layout, at every level: `SUBJECT/STUDY/SERIES/NNNNN.dcm` plus `manifest.json` and
 //! `manifest.csv`. SUBJECT is the subject's keyed pseudonym (its archive code at `original`),
@@ -52,9 +55,14 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditReport, Auditor, Finding, Needle, Rules, ValueKind};
 use crate::deid_file::deidentify_with;
+use crate::findings::{FindingRecord, Judge};
 use crate::manifest::{self, Manifest};
 use crate::package::{Package, PackageError, PackageKind};
+use crate::quarantine::{
+    Entry, Manifests, Quarantine, QuarantineError, QuarantineInfo, QuarantineRecord, SpoolSlot,
+};
 use crate::regroup::{self, Placement, RegroupWarning};
+use crate::written::WrittenValues;
 
 /// What to export, how, and where.
 #[derive(Debug, Clone)]
@@ -73,6 +81,9 @@ pub struct ExportRequest {
     pub force: bool,
     /// Keep series that may carry burned-in text at levels that would leave them out.
     pub include_burned_in: bool,
+    /// The key file `key` was read from, if any: recorded with a quarantined package, whose
+    /// later release must not overlap it either.
+    pub key_file: Option<PathBuf>,
 }
 
 /// Progress reports, from worker threads.
@@ -108,8 +119,12 @@ pub struct BurnedInSeries {
 /// What an export did (or, in a dry run, would do).
 #[derive(Debug, Clone)]
 pub struct ExportSummary {
-    /// Where the package is (`None` for a dry run).
+    /// Where the package is (`None` for a dry run or a quarantined package).
     pub published: Option<PathBuf>,
+    /// The quarantine entry holding the package, when a blocking finding stopped publication.
+    pub quarantined: Option<Entry>,
+    /// Every finding, numbered and judged, as the manifest records them.
+    pub findings: Vec<FindingRecord>,
     /// Folder or zip.
     pub kind: PackageKind,
     /// The manifest as written (or as it would be).
@@ -177,9 +192,10 @@ pub enum ExportError {
     /// The audit could not run.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
-    /// The audit found identifying data: the package was not published.
-    #[error("the audit found {} problem(s); the package was not published", .0.findings.len())]
-    Findings(Box<AuditReport>),
+    /// A package with blocking findings could not be put in quarantine (it was not
+    /// published either).
+    #[error("cannot put the package in quarantine")]
+    Quarantine(#[from] QuarantineError),
 }
 
 fn describe_failures(failures: &[(String, String)]) -> String {
@@ -321,6 +337,8 @@ pub fn export(
     if req.dry_run {
         return Ok(ExportSummary {
             published: None,
+            quarantined: None,
+            findings: Vec::new(),
             kind: PackageKind::for_destination(&req.out),
             manifest,
             warnings,
@@ -357,9 +375,25 @@ pub fn export(
                 .map(|(l, u)| (l.to_string(), u.to_string()))
                 .chain(uid_needles),
         );
-        Some(Auditor::new(&needles, Rules::for_profile(profile))?)
+        // Depot's own values are never findings: the engine's constants under the profile
+        // and every exported subject's pseudonym (in the files, the paths and the manifest).
+        let mut written = WrittenValues::new();
+        written.add_profile(profile);
+        for f in subjects.values() {
+            written.add(&pseudonym_of(&deid, f));
+        }
+        Some(Auditor::new(&needles, Rules::for_profile(profile))?.with_written(written))
     };
     let mut package = Package::create(&req.out, req.force)?;
+    // A file whose findings block publication is held back in the archive's quarantine, never
+    // staged beside the destination.
+    let at = archive::db::now();
+    let judge = Judge {
+        blocking_level: blocking,
+        profile,
+        at: &at,
+    };
+    let spool = SpoolSlot::new(&Quarantine::of(archive.root()));
     observer.phase("writing", plan.len() as u64);
     // Three workers per core: while one waits on a read or a write, another computes. Each
     // holds one file in and one out, so memory stays bounded.
@@ -367,15 +401,13 @@ pub fn export(
     let write_all = || -> Vec<Result<Written, (String, String)>> {
         plan.par_iter()
             .map(|p| {
-                let r = write_one(
-                    &deid,
-                    &subjects,
-                    p,
-                    original,
-                    auditor.as_ref(),
-                    blocking,
-                    &package,
-                );
+                let sinks = Sinks {
+                    auditor: auditor.as_ref(),
+                    judge: &judge,
+                    package: &package,
+                    spool: &spool,
+                };
+                let r = write_one(&deid, &subjects, p, original, &sinks);
                 observer.advance();
                 r
             })
@@ -403,8 +435,9 @@ pub fn export(
     }
     fill_files(&mut manifest, &files);
 
-    // 4. Audit the rest, publish.
+    // 4. Audit the rest, record every finding in the manifest, publish (or quarantine).
     let mut report = None;
+    let mut records = Vec::new();
     if let Some(auditor) = &auditor {
         let mut names: BTreeSet<String> = BTreeSet::new();
         for p in &plan {
@@ -420,36 +453,54 @@ pub fn export(
         for n in &names {
             findings.extend(auditor.scan_path(n));
         }
-        findings.sort();
-        findings.dedup();
-        // The manifest states the count. A blocking audit publishes only when the count,
-        // including any finding in the manifest itself, is zero, so the figure is exact; an
-        // advisory one states the findings in the files (the manifest holds no data values).
-        manifest.audit = Some(manifest::AuditSummary {
-            files: plan.len() + 2,
-            values_searched: auditor.searched_values(),
-            findings: findings.len(),
-            blocking,
-        });
-        let json = manifest.to_json();
-        let csv = manifest.to_csv();
-        findings.extend(auditor.scan_file("manifest.json", &json));
-        findings.extend(auditor.scan_file("manifest.csv", &csv));
-        findings.sort();
-        findings.dedup();
+        let sealed =
+            crate::findings::seal(&mut manifest, auditor, findings, &judge, plan.len() + 2);
         let bytes: u64 = files.values().map(|w| w.bytes).sum();
         let audit = AuditReport {
             files: plan.len() + 2,
-            bytes: bytes + json.len() as u64 + csv.len() as u64,
+            bytes: bytes + sealed.json.len() as u64 + sealed.csv.len() as u64,
             values_searched: auditor.searched_values(),
-            findings,
+            findings: sealed.findings.clone(),
         };
-        if blocking && !audit.is_clean() {
-            drop(package);
-            return Err(ExportError::Findings(Box::new(audit)));
+        // (A held-back file always has a finding awaiting acceptance; the second test is a
+        // safety net.)
+        if sealed.records.iter().any(FindingRecord::awaits_acceptance) || !spool.is_empty() {
+            let subjects: BTreeSet<String> =
+                plan.iter().map(|p| p.record.subject.clone()).collect();
+            let record = QuarantineRecord::new(
+                &manifest,
+                &sealed,
+                QuarantineInfo {
+                    destination: &req.out,
+                    force: req.force,
+                    key_file: req.key_file.as_deref(),
+                    audited_files: audit.files,
+                    archive_subjects: subjects.into_iter().collect(),
+                },
+            );
+            let order: Vec<String> = plan.iter().map(|p| p.rel.clone()).collect();
+            let manifests = Manifests {
+                json: &sealed.json,
+                csv: &sealed.csv,
+            };
+            let entry =
+                Quarantine::of(archive.root()).admit(package, spool, manifests, &order, record)?;
+            return Ok(ExportSummary {
+                published: None,
+                quarantined: Some(entry),
+                findings: sealed.records,
+                kind: PackageKind::for_destination(&req.out),
+                manifest,
+                warnings,
+                burned_in,
+                engine_warnings,
+                audit: Some(audit),
+                elapsed: started.elapsed(),
+            });
         }
-        package.add("manifest.json", &json)?;
-        package.add("manifest.csv", &csv)?;
+        package.add("manifest.json", &sealed.json)?;
+        package.add("manifest.csv", &sealed.csv)?;
+        records = sealed.records;
         report = Some(audit);
     } else {
         package.add("manifest.json", &manifest.to_json())?;
@@ -459,6 +510,8 @@ pub fn export(
     let published = package.publish(req.force)?;
     Ok(ExportSummary {
         published: Some(published),
+        quarantined: None,
+        findings: records,
         kind: PackageKind::for_destination(&req.out),
         manifest,
         warnings,
@@ -582,6 +635,20 @@ impl SubjectFacts {
         more.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         self.needles.extend(more);
     }
+}
+
+/// Every identifying value the archive's index holds for the subjects `codes` (archive
+/// codes), as audit needles: what text a person adds to a package (a release's reason) must
+/// not contain.
+pub(crate) fn index_needles(
+    archive: &Archive,
+    codes: &[String],
+) -> Result<Vec<Needle>, ExportError> {
+    let facts = subject_facts(archive, codes.iter().map(String::as_str))?;
+    Ok(facts
+        .into_values()
+        .flat_map(|f| f.needles.into_iter().map(|(_, n)| n))
+        .collect())
 }
 
 fn subject_facts<'a>(
@@ -900,10 +967,7 @@ fn read_stored(record: &InstanceRecord) -> Result<Vec<u8>, String> {
 /// bytes are read). Archived files passed the import's structural length check, so dicom-rs
 /// can read them directly.
 fn read_stored_header(record: &InstanceRecord) -> Result<dicom_object::DefaultDicomObject, String> {
-    dicom_object::OpenFileOptions::new()
-        .read_until(tags::PIXEL_DATA)
-        .open_file(&record.path)
-        .map_err(|e| e.to_string())
+    crate::deid_file::parse_header_file(Path::new(&record.path)).map_err(|e| e.to_string())
 }
 
 /// Why the import would reject a header, naming the attribute and never its value (the reason
@@ -1181,18 +1245,24 @@ struct Written {
     warnings: Vec<String>,
 }
 
+/// Where `write_one` audits and puts a file.
+struct Sinks<'a> {
+    auditor: Option<&'a Auditor>,
+    judge: &'a Judge<'a>,
+    package: &'a Package,
+    spool: &'a SpoolSlot,
+}
+
 fn write_one(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     p: &Planned,
     original: bool,
-    auditor: Option<&Auditor>,
-    blocking: bool,
-    package: &Package,
+    sinks: &Sinks<'_>,
 ) -> Result<Written, (String, String)> {
     let fail = |reason: String| (p.rel.clone(), reason);
     let input = read_stored(&p.record).map_err(fail)?;
-    let (bytes, warnings, sha256) = if original {
+    let (bytes, warnings, sha256, report) = if original {
         let sha = hex::encode(Sha256::digest(&input));
         if sha != p.record.sha256 {
             return Err(fail(format!(
@@ -1200,12 +1270,12 @@ fn write_one(
                 p.record.path
             )));
         }
-        (input, Vec::new(), sha)
+        (input, Vec::new(), sha, None)
     } else {
         let facts = subjects
             .get(&p.record.subject)
             .ok_or_else(|| fail("subject vanished".into()))?;
-        let (pseudonym, mut out, report) = deidentify_with(deid, &input, |obj| {
+        let (pseudonym, mut out, mut report) = deidentify_with(deid, &input, |obj| {
             let ctx = context_from(deid.subject_context(obj), deid, facts);
             let pseudonym = ctx.pseudonym.clone();
             Ok((ctx, pseudonym))
@@ -1218,20 +1288,28 @@ fn write_one(
         // The engine's note on a missing PatientID concerns its own pseudonym; here the
         // archive's subject decides the pseudonym, so the note would mislead. (The engine
         // reports warnings as text only; this is its wording.)
-        let warnings = report
-            .warnings
+        let warnings = std::mem::take(&mut report.warnings)
             .into_iter()
             .filter(|w| !w.starts_with("no PatientID"))
             .collect();
         let sha = hex::encode(Sha256::digest(&out));
-        (out, warnings, sha)
+        (out, warnings, sha, Some(report))
     };
-    let findings = auditor
-        .map(|a| a.scan_file(&p.rel, &bytes))
-        .unwrap_or_default();
-    // A file with findings is not even staged when findings block publication.
-    if findings.is_empty() || !blocking {
-        package
+    let findings = match (sinks.auditor, &report) {
+        (Some(a), Some(report)) => a.scan_exported_file(&p.rel, &bytes, report),
+        (Some(a), None) => a.scan_file(&p.rel, &bytes),
+        (None, _) => Vec::new(),
+    };
+    // A file whose findings block publication is held back in the archive's quarantine (the
+    // package waits there, whole); never staged beside the destination.
+    if sinks.judge.blocks(&findings) {
+        sinks
+            .spool
+            .add(&p.rel, &bytes)
+            .map_err(|e| fail(e.to_string()))?;
+    } else {
+        sinks
+            .package
             .add(&p.rel, &bytes)
             .map_err(|e| fail(e.to_string()))?;
     }
@@ -1451,7 +1529,7 @@ fn base_manifest(
         })
         .collect();
     Manifest {
-        format: manifest::FORMAT,
+        format: manifest::FORMAT.to_string(),
         created_by: format!("depot {}", env!("CARGO_PKG_VERSION")),
         level: profile.name().to_string(),
         options: profile
@@ -1479,6 +1557,8 @@ fn base_manifest(
             })
             .collect(),
         audit: None,
+        findings: Vec::new(),
+        release: None,
     }
 }
 

@@ -17,7 +17,7 @@ use anon_core::{Deidentifier, Report};
 use rayon::prelude::*;
 use thiserror::Error;
 
-use crate::deid_file::deidentify_bytes;
+use crate::deid_file::{DeidFileError, deidentify_bytes};
 
 /// Why a run could not start (per-file problems are reported through [`FileEvent`] instead).
 #[derive(Debug, Error)]
@@ -87,14 +87,29 @@ pub enum FileOutcome {
         output: PathBuf,
         /// Its size.
         bytes: u64,
+        /// Why the file has another name than its SOP Instance UID alone gives (see
+        /// [`FileOutcome::WouldWrite::collision`]).
+        collision: Option<String>,
     },
     /// Dry run: would be written to this path.
     WouldWrite {
         /// The output file it would become.
         output: PathBuf,
+        /// Set when another input already took the name its SOP Instance UID gives and this
+        /// file's de-identified copy differs (the same instance in another encoding, or two
+        /// instances sharing a UID): the copy goes to a name with its content's hash instead,
+        /// and this says so, naming the other input.
+        collision: Option<String>,
     },
-    /// Skipped, with the reason.
+    /// Not written, with the reason: the file is unreadable, or not an instance that can be
+    /// named.
     Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// Passed over on purpose, nothing lost: a DICOMDIR (the index of a medium, not an
+    /// instance), or a file whose de-identified copy is identical to one already written.
+    Skipped {
         /// Why.
         reason: String,
     },
@@ -118,8 +133,10 @@ pub struct TreeSummary {
     pub files_seen: u64,
     /// Files written (or, in a dry run, that would be written).
     pub written: u64,
-    /// Files skipped.
+    /// Files rejected (not written).
     pub rejected: u64,
+    /// Files passed over on purpose (DICOMDIRs, identical duplicates).
+    pub skipped: u64,
     /// Files flagged for possible burned-in text.
     pub burned_in: u64,
     /// Bytes read.
@@ -249,9 +266,10 @@ pub fn anonymize_tree(
 ) -> Result<TreeSummary, TreeError> {
     let started = Instant::now();
     prepare_output(req)?;
-    let claimed: Mutex<HashMap<PathBuf, PathBuf>> = Mutex::new(HashMap::new());
+    let claimed: Mutex<HashMap<PathBuf, Claim>> = Mutex::new(HashMap::new());
     let written = AtomicU64::new(0);
     let rejected = AtomicU64::new(0);
+    let skipped = AtomicU64::new(0);
     let burned = AtomicU64::new(0);
     let bytes_in = AtomicU64::new(0);
     let bytes_out = AtomicU64::new(0);
@@ -284,6 +302,9 @@ pub fn anonymize_tree(
                 FileOutcome::Rejected { .. } => {
                     rejected.fetch_add(1, Ordering::Relaxed);
                 }
+                FileOutcome::Skipped { .. } => {
+                    skipped.fetch_add(1, Ordering::Relaxed);
+                }
             }
             if report.as_ref().is_some_and(|r| r.burned_in.is_some()) {
                 burned.fetch_add(1, Ordering::Relaxed);
@@ -299,6 +320,7 @@ pub fn anonymize_tree(
         files_seen: files.len() as u64,
         written: written.into_inner(),
         rejected: rejected.into_inner(),
+        skipped: skipped.into_inner(),
         burned_in: burned.into_inner(),
         bytes_in: bytes_in.into_inner(),
         bytes_out: bytes_out.into_inner(),
@@ -306,11 +328,38 @@ pub fn anonymize_tree(
     })
 }
 
+/// `<SOP>.<tag>.dcm` beside `dest` (`<SOP>.dcm`): the name of a second, different copy of an
+/// instance, `tag` being the keyed tag of its input's bytes (the same at every level and in
+/// every run with the key, whichever copy a worker reaches first; see
+/// [`Deidentifier::content_tag`]).
+fn collision_path(deid: &Deidentifier, dest: &Path, input: &[u8]) -> PathBuf {
+    let stem = dest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!("{stem}.{}.dcm", deid.content_tag(input)))
+}
+
+/// The first input whose output took a path.
+struct Claim {
+    input: PathBuf,
+}
+
+/// Whether `first`'s de-identified copy is byte for byte `output` (de-identification is
+/// deterministic under one key, so `first` is simply de-identified again; this only happens
+/// when two inputs name the same output).
+fn same_output(deid: &Deidentifier, req: &TreeRequest, first: &Path, output: &[u8]) -> bool {
+    fs::read(first)
+        .ok()
+        .and_then(|bytes| deidentify_bytes(deid, &bytes, &req.extra_identifiers).ok())
+        .is_some_and(|r| r.bytes == output)
+}
+
 fn process_one(
     deid: &Deidentifier,
     req: &TreeRequest,
     input: &Path,
-    claimed: &Mutex<HashMap<PathBuf, PathBuf>>,
+    claimed: &Mutex<HashMap<PathBuf, Claim>>,
     bytes_in: &AtomicU64,
 ) -> (FileOutcome, Option<Report>) {
     let reject = |reason: String| (FileOutcome::Rejected { reason }, None);
@@ -321,31 +370,109 @@ fn process_one(
     bytes_in.fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let result = match deidentify_bytes(deid, &bytes, &req.extra_identifiers) {
         Ok(r) => r,
+        Err(e @ DeidFileError::Dicomdir) => {
+            return (
+                FileOutcome::Skipped {
+                    reason: e.to_string(),
+                },
+                None,
+            );
+        }
         Err(e) => return reject(e.to_string()),
     };
     drop(bytes);
     let dest = req.output.join(&result.rel_path);
-    {
+    let first = {
         let mut map = match claimed.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if let Some(first) = map.get(&dest) {
-            return (
+        match map.get(&dest) {
+            Some(first) => Some(first.input.clone()),
+            None => {
+                map.insert(
+                    dest.clone(),
+                    Claim {
+                        input: input.to_path_buf(),
+                    },
+                );
+                None
+            }
+        }
+    };
+    let mut dest = dest;
+    let mut collision = None;
+    if let Some(first) = first {
+        // Two inputs with the same SOPInstanceUID (and subject, study and series) map to one
+        // output name.
+        let rel = result.rel_path.display();
+        if same_output(deid, req, &first, &result.bytes) {
+            let outcome = FileOutcome::Skipped {
+                reason: format!(
+                    "a duplicate: its de-identified copy is identical to that of {}, which goes to {rel}",
+                    first.display()
+                ),
+            };
+            return (outcome, Some(result.report));
+        }
+        // Another copy of the instance (another encoding, say) or another instance sharing
+        // the UID: nothing is lost, it goes beside the first under a name with its content's
+        // hash (keyed values and a hash of de-identified bytes only).
+        // (Rare: the input is read again rather than kept in memory for every file.)
+        let alt = match fs::read(input) {
+            Ok(original) => collision_path(deid, &dest, &original),
+            Err(e) => return reject(format!("cannot read again: {e}")),
+        };
+        let taken = {
+            let mut map = match claimed.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match map.get(&alt) {
+                Some(other) => Some(other.input.clone()),
+                None => {
+                    map.insert(
+                        alt.clone(),
+                        Claim {
+                            input: input.to_path_buf(),
+                        },
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(other) = taken {
+            // Same name from the same content hash: the same bytes, in practice always.
+            let outcome = if same_output(deid, req, &other, &result.bytes) {
+                FileOutcome::Skipped {
+                    reason: format!(
+                        "a duplicate: its de-identified copy is identical to that of {}",
+                        other.display()
+                    ),
+                }
+            } else {
                 FileOutcome::Rejected {
                     reason: format!(
-                        "same SOP Instance UID as {} (kept that one)",
-                        first.display()
+                        "not written: {} has the same SOPInstanceUID and a different de-identified copy whose content hash begins the same",
+                        other.display()
                     ),
-                },
-                Some(result.report),
-            );
+                }
+            };
+            return (outcome, Some(result.report));
         }
-        map.insert(dest.clone(), input.to_path_buf());
+        let alt_rel = alt.strip_prefix(&req.output).unwrap_or(&alt).display();
+        collision = Some(format!(
+            "same SOPInstanceUID as {}, whose de-identified copy goes to {rel}; this file's copy differs (the same instance in another encoding, or two instances sharing a UID) and is written beside it as {alt_rel}: a PACS will take both for one instance",
+            first.display()
+        ));
+        dest = alt;
     }
     if req.dry_run {
         return (
-            FileOutcome::WouldWrite { output: dest },
+            FileOutcome::WouldWrite {
+                output: dest,
+                collision,
+            },
             Some(result.report),
         );
     }
@@ -354,6 +481,7 @@ fn process_one(
             FileOutcome::Written {
                 output: dest,
                 bytes: result.bytes.len() as u64,
+                collision,
             },
             Some(result.report),
         ),

@@ -54,6 +54,10 @@ pub enum NetError {
     /// The export that prepares what is sent failed (nothing was sent).
     #[error(transparent)]
     Export(#[from] export::pipeline::ExportError),
+    /// The export's audit found blocking findings: nothing was sent. (Its package, which had
+    /// no destination to be released to, was removed from the quarantine.)
+    #[error("the audit found {} blocking finding(s); nothing was sent", .0.findings.iter().filter(|f| f.awaits_acceptance()).count())]
+    Findings(Box<export::pipeline::ExportSummary>),
     /// A temporary folder could not be made.
     #[error("cannot create a temporary folder")]
     Temp(#[source] std::io::Error),

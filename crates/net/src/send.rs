@@ -2,8 +2,9 @@
 //! engine, same regrouping check, same audit, all before anything leaves), into a private
 //! temporary package, then send the package's instances with the [`crate::scu`].
 //!
-//! An export that the audit refuses, or that fails for any file, sends nothing. The package is
-//! deleted when the send ends, whatever happened.
+//! An export that the audit refuses (blocking findings: it would have gone to the quarantine),
+//! or that fails for any file, sends nothing. The package is deleted when the send ends,
+//! whatever happened.
 
 use std::path::PathBuf;
 
@@ -47,6 +48,13 @@ pub fn send(
     export_req.dry_run = false;
     export_req.force = false;
     let summary = export::pipeline::export(archive, &export_req, export_observer)?;
+    if let Some(entry) = &summary.quarantined {
+        // Blocking findings: nothing leaves. A package made to be sent has no destination to
+        // be released to, so its quarantine entry goes too (`depot export` of the same
+        // selection keeps one for review).
+        let _ = export::quarantine::Quarantine::of(archive.root()).discard(&entry.record.id);
+        return Err(NetError::Findings(Box::new(summary)));
+    }
     let root = summary
         .published
         .clone()

@@ -191,11 +191,11 @@ fn uid_int(rng: &mut ChaCha8Rng) -> u128 {
     rng.random::<u128>() >> 2
 }
 
-fn uid(rng: &mut ChaCha8Rng) -> String {
+pub(crate) fn uid(rng: &mut ChaCha8Rng) -> String {
     format!("2.25.{}", uid_int(rng))
 }
 
-fn digits(rng: &mut ChaCha8Rng, n: u32) -> String {
+pub(crate) fn digits(rng: &mut ChaCha8Rng, n: u32) -> String {
     (0..n)
         .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
         .collect()
@@ -206,7 +206,7 @@ fn pick<'a, T>(rng: &mut ChaCha8Rng, pool: &'a [T]) -> &'a T {
 }
 
 /// Days since 1970-01-01 → `YYYYMMDD` (proleptic Gregorian).
-fn date_from_days(days: i64) -> String {
+pub(crate) fn date_from_days(days: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -470,7 +470,7 @@ fn plan(opts: &DumpOptions) -> Result<Plan, SynthError> {
     })
 }
 
-fn push_phi(out: &mut Vec<String>, v: &str) {
+pub(crate) fn push_phi(out: &mut Vec<String>, v: &str) {
     if v.len() >= 3 && !out.iter().any(|o| o == v) {
         out.push(v.to_string());
     }

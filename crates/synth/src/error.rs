@@ -39,6 +39,15 @@ pub enum SynthError {
         #[source]
         source: Box<dicom_object::WriteError>,
     },
+    /// The template of a replicated dump could not be read as DICOM.
+    #[error("cannot read the template {}", path.display())]
+    Template {
+        /// The template file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: Box<dicom_object::ReadError>,
+    },
     /// A file or folder could not be written.
     #[error("cannot write {}", path.display())]
     Io {

@@ -927,7 +927,7 @@ pub(crate) fn push_name(out: &mut Vec<String>, name: &str) {
 }
 
 /// Encodes a data set with a meta group naming the given SOP class and instance.
-fn encode(
+pub(crate) fn encode(
     obj: InMemDicomObject,
     syntax: Syntax,
     sop_class_uid: &str,

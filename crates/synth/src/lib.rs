@@ -8,8 +8,12 @@
 //! - [`fixture`]: one DICOM file with chosen properties ([`fixture::InstanceSpec`]) plus hostile
 //!   files (truncated, not DICOM, huge lengths, missing UIDs, path-like IDs) for other crates'
 //!   tests;
+//! - [`unknown_vr`]: files with standard attributes and sequences encoded as UN (PS3.5 6.2.2),
+//!   and hostile UN sequences;
 //! - [`write_dump`]: a whole scanner-like folder tree from a seed, with every hard case planted
-//!   and the list of planted identifying values returned for leak tests.
+//!   and the list of planted identifying values returned for leak tests;
+//! - [`write_replicas`]: a dump made from one real file (a vendor's CT, say), copied with new
+//!   subjects, studies, series and UIDs, for tests that must meet real files' oddities.
 //!
 //! The crate never prints and never reads the clock or global randomness: the same inputs give
 //! byte-identical outputs.
@@ -22,6 +26,8 @@ mod error;
 pub mod fixture;
 mod names;
 mod pixels;
+mod replica;
+pub mod unknown_vr;
 
 pub use atomic::write_atomic;
 pub use dump::{
@@ -29,3 +35,4 @@ pub use dump::{
     write_dump, write_dump_with_progress,
 };
 pub use error::SynthError;
+pub use replica::{ReplicaOptions, write_replicas};

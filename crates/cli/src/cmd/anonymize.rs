@@ -1,9 +1,10 @@
 //! `depot anonymize --level L [--option O]... [--profile P] IN... OUT`: de-identifies files and
 //! folder trees outside the archive. This file only maps arguments to `export::tree` and prints:
-//! a progress bar, every rejected file with its reason, burned-in warnings, the per-file actions
-//! with `--dry-run`, and a summary line.
+//! a progress bar, every rejected or skipped file with its reason, burned-in warnings, the
+//! per-file actions with `--dry-run`, and a summary line.
 //!
-//! Exit codes: 0 every file written, 1 some files were rejected, 2 a fatal error (bad profile,
+//! Exit codes: 0 every file written or skipped (DICOMDIRs, identical duplicates), 1 some files
+//! were rejected, 2 a fatal error (bad profile,
 //! unusable key, non-empty output, missing input) stopped the run before any file was written.
 
 use std::collections::BTreeMap;
@@ -153,7 +154,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             FileOutcome::Rejected { reason } => {
                 progress.println(format!("depot: {}: {reason}", event.input.display()));
             }
-            FileOutcome::WouldWrite { output } => {
+            FileOutcome::Skipped { reason } => {
+                if !global.quiet {
+                    progress.println(format!("depot: {}: {reason}", event.input.display()));
+                }
+            }
+            FileOutcome::WouldWrite { output, collision } => {
+                if let Some(c) = collision {
+                    progress.println(format!("depot: warning: {}: {c}", event.input.display()));
+                }
                 let mut text = format!("{} -> {}\n", event.input.display(), output.display());
                 if let Some(report) = event.report {
                     for action in &report.actions {
@@ -174,6 +183,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         }
                     }
                 }
+            }
+            FileOutcome::Written {
+                collision: Some(c), ..
+            } => {
+                progress.println(format!("depot: warning: {}: {c}", event.input.display()));
             }
             FileOutcome::Written { .. } => {}
         }
@@ -215,7 +229,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     ui::info(
         global.quiet,
         format!(
-            "anonymize{}: {} files seen, {} {}, {} rejected, {} burned-in flagged, {:.1} MB in, {:.1} MB out, {:.2} s, {:.0} files/s",
+            "anonymize{}: {} files seen, {} {}, {} rejected, {} skipped, {} burned-in flagged, {:.1} MB in, {:.1} MB out, {:.2} s, {:.0} files/s",
             if args.dry_run { " (dry run)" } else { "" },
             summary.files_seen,
             summary.written,
@@ -225,6 +239,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 "written"
             },
             summary.rejected,
+            summary.skipped,
             summary.burned_in,
             mb(summary.bytes_in),
             mb(summary.bytes_out),

@@ -61,7 +61,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         ui::out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     }
     for f in &report.findings {
-        ui::problem("audit", f);
+        ui::problem(super::export::audit_label(f), f);
     }
     if !scope.matched_by_pseudonym {
         ui::warn(format!(
@@ -69,10 +69,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             scope.subjects
         ));
     }
-    let verdict = if report.is_clean() {
-        "clean".to_string()
+    let verdict = if report.has_blocking() {
+        format!(
+            "{} finding(s){}",
+            report.blocking_count(),
+            super::export::coincidences(&report)
+        )
     } else {
-        format!("{} finding(s)", report.findings.len())
+        format!("clean{}", super::export::coincidences(&report))
     };
     ui::info(
         global.quiet,
@@ -86,9 +90,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             scope.subjects
         ),
     );
-    Ok(if report.is_clean() {
-        ExitCode::SUCCESS
-    } else {
+    // Coincidences are shown but never fail the audit.
+    Ok(if report.has_blocking() {
         ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }

@@ -1,13 +1,16 @@
 //! `depot demo`: the whole product on a built-in example, in a few readable lines. It
 //! synthesizes a scanner dump full of fake PHI and hard cases, imports it, queries it, exports
 //! it at each of the six levels (folders and a zip, plus anonymize-full with shifted dates),
-//! audits the packages, and shows what the regrouping check says about NiDB-style blanked
-//! identifiers. Everything it writes stays in one folder.
+//! audits the packages, shows what the regrouping check says about NiDB-style blanked
+//! identifiers, and what happens to a package whose audit blocks it: a lab's profile that keeps
+//! RequestingPhysician lets the referring physician's name through, so the package goes to the
+//! archive's quarantine, is reviewed (findings by file, tag and kind) and discarded. Everything
+//! it writes stays in one folder.
 //!
 //! The dump plants the patients' names in places no header rule of the weaker levels reaches
 //! (private tags, overlay comments, report text), so at those levels (which do not claim to
 //! remove identity) the export's audit reports them as advisory findings, and the demo says
-//! so; at the levels that claim to remove identity a finding would refuse the package.
+//! so; at the levels that claim to remove identity a finding sends the package to quarantine.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,7 +19,7 @@ use anon_core::{DeidOption, Level, Profile};
 use anyhow::{Context, bail};
 use archive::{Archive, Filter, ImportOptions, NoObserver};
 use export::audit::{AuditReport, Finding};
-use export::pipeline::{AuditRequest, ExportError, ExportRequest, Quiet};
+use export::pipeline::{AuditRequest, ExportRequest, ExportSummary, Quiet};
 
 use crate::Global;
 use crate::ui;
@@ -92,7 +95,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             vec![DeidOption::RetainLongitudinalModifiedDates],
         ),
     ];
-    say("4. exports at each level (basic and anonymize-full publish only a clean audit; the others report what they leave):".to_string())?;
+    say("4. exports at each level (basic and anonymize-full publish only what their audit lets through, else the package waits in quarantine; the others report what they leave):".to_string())?;
     for (name, level, options) in exports {
         let out = dir.join("packages").join(name);
         let profile = Profile::builtin(level, &options)?;
@@ -104,14 +107,18 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             dry_run: false,
             force: false,
             include_burned_in: false,
+            key_file: None,
         };
         let outcome = match export::pipeline::export(&archive, &req, &Quiet) {
+            Ok(s) if s.quarantined.is_some() => quarantined(&s),
             Ok(s) => {
                 let audit = match &s.audit {
                     None => "bytes identical to the archive (SHA-256 checked)".to_string(),
-                    Some(a) if a.is_clean() => {
-                        format!("audit clean ({} values searched)", a.values_searched)
-                    }
+                    Some(a) if !a.has_blocking() => format!(
+                        "audit clean{} ({} values searched)",
+                        super::export::coincidences(a),
+                        a.values_searched
+                    ),
                     Some(a) => advisory(a),
                 };
                 let left_out = s.burned_in.iter().filter(|b| !b.included).count();
@@ -122,7 +129,6 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 };
                 format!("{} files{left_out}; {audit}", s.manifest.counts.instances)
             }
-            Err(ExportError::Findings(audit)) => refused(&audit),
             Err(e) => {
                 return Err(
                     anyhow::Error::new(e).context(format!("export at {} failed", level.name()))
@@ -138,10 +144,10 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     say(format!(
         "5. depot audit {}: {} in {} files",
         relative(dir, &full),
-        if report.is_clean() {
-            "clean".to_string()
+        if report.has_blocking() {
+            format!("{} findings", report.blocking_count())
         } else {
-            format!("{} findings", report.findings.len())
+            format!("clean{}", super::export::coincidences(&report))
         },
         report.files
     ))?;
@@ -154,6 +160,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         dry_run: true,
         force: false,
         include_burned_in: false,
+        key_file: None,
     };
     let s = export::pipeline::export(&archive, &blank, &Quiet)?;
     say(
@@ -166,12 +173,60 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     for w in &s.warnings {
         say(format!("   warning: {w}"))?;
     }
+    quarantine_step(dir, &archive, &all)?;
     say(format!(
         "Everything is in {}; `depot --archive {} query series` shows the archive.",
         dir.display(),
         dir.join("archive").display()
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Step 7: a profile that keeps too much; the package goes to quarantine, is reviewed and
+/// discarded.
+fn quarantine_step(dir: &Path, archive: &Archive, all: &Filter) -> anyhow::Result<()> {
+    let say = |s: String| ui::out(&format!("{s}\n"));
+    let profile = Profile::from_toml(
+        "name = \"keep-requesting\"\nbase = \"basic\"\n[actions]\nRequestingPhysician = \"K\"\n",
+    )?;
+    let out = dir.join("packages").join("keep-requesting");
+    let req = ExportRequest {
+        selection: all.clone(),
+        profile,
+        key: None,
+        out: out.clone(),
+        dry_run: false,
+        force: false,
+        include_burned_in: false,
+        key_file: None,
+    };
+    let s = export::pipeline::export(archive, &req, &Quiet)?;
+    let Some(entry) = &s.quarantined else {
+        say(format!(
+            "7. a profile keeping RequestingPhysician: {}: published, the audit found nothing there",
+            relative(dir, &out)
+        ))?;
+        return Ok(());
+    };
+    let id = &entry.record.id;
+    say(format!(
+        "7. a lab profile based on basic that keeps RequestingPhysician (export exits 1): {}",
+        quarantined(&s)
+    ))?;
+    say(format!(
+        "   depot review {id}: {} findings, by file, tag and kind (never the value), e.g.:",
+        entry.record.findings.len()
+    ))?;
+    for f in entry.record.findings.iter().take(2) {
+        say(format!("     {}  {}  {}", f.id, f.status(), f.message))?;
+    }
+    let quarantine = export::quarantine::Quarantine::of(archive.root());
+    quarantine.discard(id)?;
+    say(format!(
+        "   a physician's name is a leak, not a coincidence: depot discard {id} removed it ({} was never written); a coincidence would be published with `depot release {id} --accept F1 ... --reason TEXT`, recorded in its manifest",
+        relative(dir, &out)
+    ))?;
+    Ok(())
 }
 
 /// Which kinds of value the audit found, in how many files (never the values).
@@ -186,8 +241,9 @@ fn found(audit: &AuditReport) -> String {
                 ("no PatientIdentityRemoved".to_string(), file.as_str())
             }
             Finding::Unreadable { file, .. } => ("unreadable".to_string(), file.as_str()),
-            #[allow(unreachable_patterns)]
-            _ => ("other".to_string(), ""),
+            Finding::Coincidence { what, file, .. } => {
+                (format!("{what} (coincidence)"), file.as_str())
+            }
         };
         per_kind.entry(what).or_default().insert(file);
     }
@@ -214,9 +270,15 @@ fn advisory(audit: &AuditReport) -> String {
     )
 }
 
-/// A package refused by a blocking audit.
-fn refused(audit: &AuditReport) -> String {
-    format!("not published: the audit found {}", found(audit))
+/// A package kept in quarantine by a blocking audit.
+fn quarantined(s: &ExportSummary) -> String {
+    let id = s
+        .quarantined
+        .as_ref()
+        .map(|e| e.record.id.as_str())
+        .unwrap_or_default();
+    let found = s.audit.as_ref().map(found).unwrap_or_default();
+    format!("not published: the audit found {found}; kept in quarantine as {id}")
 }
 
 /// Makes `dir` an empty demo folder: created if missing, cleared if an earlier demo made it,

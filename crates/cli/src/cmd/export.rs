@@ -1,5 +1,7 @@
 //! `depot export`: a per-project package (folder or zip) at a chosen level, checked for
-//! regrouping and audited for PHI before it appears.
+//! regrouping and audited for PHI before it appears. A package whose audit finds something
+//! blocking goes to the archive's quarantine instead (exit 1), for `depot review`, `depot
+//! release` or `depot discard`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -151,6 +153,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         force: args.force,
         include_burned_in: args.include_burned_in,
+        key_file: args.deid.key_file.clone(),
     };
     let bars = Bars {
         quiet: global.quiet,
@@ -160,20 +163,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     bars.done();
     match result {
         Ok(summary) => {
+            super::review::print_findings(&summary.findings);
+            if let Some(entry) = &summary.quarantined {
+                quarantined(&args, &summary, entry);
+                return Ok(ExitCode::from(1));
+            }
             report(global, &args, &summary);
             Ok(ExitCode::SUCCESS)
-        }
-        Err(ExportError::Findings(audit)) => {
-            for f in &audit.findings {
-                ui::problem("audit", f);
-            }
-            ui::warn(format!(
-                "{} finding(s) in {} audited file(s); nothing was written to {}",
-                audit.findings.len(),
-                audit.files,
-                args.out.display()
-            ));
-            Ok(ExitCode::from(1))
         }
         Err(ExportError::Files(failures)) => {
             for (file, reason) in &failures {
@@ -187,6 +183,25 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Err(e).context("export failed"),
     }
+}
+
+/// Says why the package was not published, where it is kept and what to do next.
+fn quarantined(args: &Args, s: &ExportSummary, entry: &export::quarantine::Entry) {
+    let t = export::findings::tally(&s.findings);
+    let files = s.audit.as_ref().map_or(0, |a| a.files);
+    let id = &entry.record.id;
+    ui::warn(format!(
+        "{} finding(s) in {files} audited file(s): {} blocking, {} accepted by the profile, {} advisory; nothing was published to {}",
+        s.findings.len(),
+        t.blocking,
+        t.accepted,
+        t.advisory,
+        ui::path(&args.out)
+    ));
+    ui::warn(format!(
+        "the package is kept in quarantine as {id} ({}); review it with `depot review {id}`, then publish it with `depot release {id} --accept FINDING... --reason TEXT` or remove it with `depot discard {id}`",
+        ui::path(&entry.path)
+    ));
 }
 
 fn report(global: &Global, args: &Args, s: &ExportSummary) {
@@ -239,37 +254,67 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
             ),
         ),
         Some(path) => {
+            let tally = export::findings::tally(&s.findings);
             let audit = match &s.audit {
                 Some(a) if a.is_clean() => format!(
                     "; audit clean ({} values searched in {} files)",
                     a.values_searched, a.files
                 ),
                 Some(a) => {
-                    // Published with findings: only at levels that do not claim to remove
-                    // identity (anonymize, qmenta, sup142), where the audit is advisory.
-                    for f in &a.findings {
-                        ui::problem("audit (advisory)", f);
-                    }
-                    let what = if s.manifest.level == "anonymize" {
-                        "the patient's name and birth date"
+                    let level_blocks = s.manifest.audit.as_ref().is_some_and(|m| m.blocking);
+                    if level_blocks {
+                        // Published at a blocking level: every finding left is a coincidence
+                        // or was accepted by the profile (each printed above).
+                        let mut left = Vec::new();
+                        let coincidences = a.coincidence_count();
+                        if coincidences > 0 {
+                            left.push(format!("{coincidences} coincidence(s) (advisory)"));
+                        }
+                        if tally.accepted > 0 {
+                            left.push(format!(
+                                "{} finding(s) accepted by profile {}",
+                                tally.accepted, s.manifest.level
+                            ));
+                        }
+                        format!(
+                            "; audit clean, {} ({} values searched in {} files; see manifest.json)",
+                            left.join(", "),
+                            a.values_searched,
+                            a.files
+                        )
                     } else {
-                        "the values of the attributes on its list"
-                    };
-                    ui::warn(format!(
-                        "level {} removes {what} from those attributes only; the audit found them elsewhere in {} file(s) of the package (use --level anonymize-full to clean all text)",
-                        s.manifest.level,
-                        a.findings
+                        // Levels that do not claim to remove identity (anonymize, qmenta,
+                        // sup142): findings are advisory (printed above).
+                        let what = if s.manifest.level == "anonymize" {
+                            "the patient's name and birth date"
+                        } else {
+                            "the values of the attributes on its list"
+                        };
+                        let files = a
+                            .findings
                             .iter()
+                            .filter(|f| f.is_blocking())
                             .map(|f| f.file())
                             .collect::<std::collections::BTreeSet<_>>()
-                            .len()
-                    ));
-                    format!(
-                        "; audit advisory: {} finding(s) ({} values searched in {} files)",
-                        a.findings.len(),
-                        a.values_searched,
-                        a.files
-                    )
+                            .len();
+                        if files > 0 {
+                            ui::warn(format!(
+                                "level {} removes {what} from those attributes only; the audit found them elsewhere in {files} file(s) of the package (use --level anonymize-full to clean all text)",
+                                s.manifest.level,
+                            ));
+                        }
+                        format!(
+                            "; audit advisory: {} finding(s){} ({} values searched in {} files)",
+                            a.findings.len(),
+                            if tally.accepted > 0 {
+                                format!(", {} accepted by the profile", tally.accepted)
+                            } else {
+                                String::new()
+                            },
+                            a.values_searched,
+                            a.files
+                        )
+                    }
                 }
                 None => "; original bytes verified by SHA-256".to_string(),
             };
@@ -281,5 +326,22 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
                 ),
             );
         }
+    }
+}
+
+/// How a finding is introduced: coincidences are advisory at every level.
+pub(crate) fn audit_label(f: &export::audit::Finding) -> &'static str {
+    if f.is_blocking() {
+        "audit"
+    } else {
+        "audit (advisory)"
+    }
+}
+
+/// `", 3 coincidence(s) (advisory)"`, or nothing when there is none.
+pub(crate) fn coincidences(a: &export::audit::AuditReport) -> String {
+    match a.coincidence_count() {
+        0 => String::new(),
+        n => format!(", {n} coincidence(s) (advisory)"),
     }
 }

@@ -1,7 +1,7 @@
 //! `depot profiles` lists the built-in de-identification levels, the options, and the custom
 //! TOML profiles in the profile folder; `depot profiles show NAME|FILE [--option O]...` prints
 //! every rule of one profile (tag, keyword, action, where the rule comes from) so an IRB can
-//! review exactly what will be done.
+//! review exactly what will be done, and the coincidences of the audit a custom profile accepts.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -146,6 +146,9 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             "rules": rules.iter().map(|r| serde_json::json!({
                 "tag": r.tag, "keyword": r.keyword, "action": r.action.code(), "source": r.source,
             })).collect::<Vec<_>>(),
+            "accept": profile.accepts().iter().map(|a| serde_json::json!({
+                "tag": a.tag(), "kind": a.kind(),
+            })).collect::<Vec<_>>(),
         });
         return emit(&format!("{}\n", serde_json::to_string_pretty(&value)?));
     }
@@ -185,6 +188,15 @@ fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
             r.keyword,
             r.source
         )?;
+    }
+    if !profile.accepts().is_empty() {
+        writeln!(
+            out,
+            "# accepted coincidences ([[accept]]): audit findings of this kind at this place do not block the export"
+        )?;
+        for a in profile.accepts() {
+            writeln!(out, "#   {a}")?;
+        }
     }
     emit(&out)
 }

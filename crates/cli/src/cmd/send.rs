@@ -90,6 +90,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             dry_run: false,
             force: false,
             include_burned_in: args.include_burned_in,
+            key_file: args.deid.key_file.clone(),
         },
         peer: Peer {
             address: args.to.clone(),
@@ -111,14 +112,18 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     let outcome = match result {
         Ok(o) => o,
-        Err(NetError::Export(ExportError::Findings(audit))) => {
-            for f in &audit.findings {
-                ui::problem("audit", f);
+        Err(NetError::Findings(summary)) => {
+            for f in &summary.findings {
+                ui::problem(format!("audit ({})", f.status()), &f.message);
             }
             ui::warn(format!(
-                "{} finding(s) in {} audited file(s); nothing was sent",
-                audit.findings.len(),
-                audit.files
+                "{} blocking finding(s) in {} audited file(s); nothing was sent (`depot export` of the same selection keeps the package for review)",
+                summary
+                    .findings
+                    .iter()
+                    .filter(|f| f.awaits_acceptance())
+                    .count(),
+                summary.audit.as_ref().map_or(0, |a| a.files)
             ));
             return Ok(ExitCode::from(1));
         }

@@ -38,6 +38,12 @@ pub struct Args {
     /// Columns of every image.
     #[arg(long, default_value_t = 64, value_name = "C")]
     pub columns: u16,
+    /// Replicate this real DICOM file instead of synthesizing images: every file of the dump is
+    /// a copy of it with new subjects, studies, series and UIDs (scanner-style six-digit
+    /// StudyIDs, numeric accession numbers). --rows, --columns and the planted hard cases do
+    /// not apply.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["rows", "columns"])]
+    pub like: Option<PathBuf>,
     /// Seed: the same seed and sizes give byte-identical files.
     #[arg(long, default_value_t = 1, value_name = "S")]
     pub seed: u64,
@@ -81,11 +87,25 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         columns: args.columns,
         seed: args.seed,
     };
-    let total = opts.file_count()?;
+    let replica = args.like.as_ref().map(|template| synth::ReplicaOptions {
+        template: template.clone(),
+        subjects: args.subjects,
+        studies_per_subject: args.studies,
+        series_per_study: args.series,
+        instances_per_series: args.instances,
+        seed: args.seed,
+    });
+    let total = match &replica {
+        Some(r) => r.file_count()?,
+        None => opts.file_count()?,
+    };
     check_out(&args.out, args.force)?;
     let started = Instant::now();
     let progress = ui::Progress::new(total, "synth", global.quiet);
-    let result = synth::write_dump_with_progress(&args.out, &opts, &|n| progress.inc(n));
+    let result = match &replica {
+        Some(r) => synth::write_replicas(&args.out, r, &|n| progress.inc(n)),
+        None => synth::write_dump_with_progress(&args.out, &opts, &|n| progress.inc(n)),
+    };
     progress.finish();
     let summary =
         result.with_context(|| format!("cannot write the dump into {}", args.out.display()))?;

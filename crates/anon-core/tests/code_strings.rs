@@ -1,0 +1,47 @@
+//! Cleaning code strings (CS) beyond the table: a code loses whole identifying words only, so
+//! a patient named MARY or with the name part CT does not turn ImageType PRIMARY into PRI or
+//! empty the Type 1 Modality CT, while a name typed into a code string is still cut.
+
+use anon_core::{Deidentifier, Key, Level, Profile};
+use dicom_core::value::PrimitiveValue;
+use dicom_core::{DataElement, Tag, VR};
+use dicom_dictionary_std::{tags, uids};
+use dicom_object::InMemDicomObject;
+use dicom_object::meta::FileMetaTableBuilder;
+
+fn el(tag: Tag, vr: VR, v: &str) -> DataElement<InMemDicomObject> {
+    DataElement::new(tag, vr, PrimitiveValue::from(v))
+}
+
+#[test]
+fn code_strings_keep_their_codes_and_lose_identifying_words() {
+    let d = Deidentifier::new(
+        Profile::builtin(Level::AnonymizeFull, &[]).expect("profile"),
+        Key::from_bytes([4; 32]),
+    );
+    let mut obj = InMemDicomObject::from_element_iter([
+        el(tags::SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE),
+        el(tags::SOP_INSTANCE_UID, VR::UI, "2.25.42"),
+        el(tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL"),
+        el(tags::MODALITY, VR::CS, "CT"),
+        el(tags::PATIENT_NAME, VR::PN, "CQ500-CT-310^MARY"),
+        el(tags::PATIENT_ID, VR::LO, "ID-77"),
+        el(tags::BODY_PART_EXAMINED, VR::CS, "HEAD_CQ500"),
+        // No valid code string (lower case, punctuation): free text, cleaned as text.
+        el(tags::VIEW_POSITION, VR::CS, "ap,cq500"),
+    ])
+    .with_meta(
+        FileMetaTableBuilder::new()
+            .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+            .media_storage_sop_class_uid(uids::CT_IMAGE_STORAGE)
+            .media_storage_sop_instance_uid("2.25.42"),
+    )
+    .expect("meta");
+    let subject = d.subject_context(&obj);
+    d.apply(&mut obj, &subject).expect("applied");
+    let text = |tag: Tag| obj.get(tag).unwrap().to_str().unwrap().trim().to_string();
+    assert_eq!(text(tags::IMAGE_TYPE), "ORIGINAL\\PRIMARY\\AXIAL");
+    assert_eq!(text(tags::MODALITY), "CT");
+    assert_eq!(text(tags::BODY_PART_EXAMINED), "HEAD");
+    assert_eq!(text(tags::VIEW_POSITION), "ap,");
+}

@@ -1,0 +1,173 @@
+//! End-to-end tests of what the audit does not count as a leak: a StudyID inside depot's own
+//! dummy date, an institution inside Manufacturer, a StudyID equal to a number of the
+//! acquisition. Packages holding only such coincidences are published (exit 0), the
+//! coincidences are printed as advisory and counted in the manifest, and `depot audit` agrees;
+//! a real leak planted next to them still stops everything.
+
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
+use synth::fixture::InstanceSpec;
+
+use crate::export::{at_archive, dicom_files, export, manifest, read_package};
+use crate::support::*;
+
+/// One CT-like instance of a patient whose StudyID is `000101` and whose InstitutionName is
+/// `TOSHIBA`, from a `TOSHIBA_MEC` scanner with 134 phase encoding steps (the StudyID of the
+/// second study): every value the audit must not mistake for a leak.
+fn spec(i: u32, study: u32) -> InstanceSpec {
+    InstanceSpec {
+        patient_name: "SMITHSON^ROWENA".into(),
+        patient_id: "4711001".into(),
+        birth_date: "19650312".into(),
+        study_uid: format!("2.25.88{study}1"),
+        series_uid: format!("2.25.88{study}2"),
+        sop_uid: format!("2.25.88{study}3{i}"),
+        frame_of_reference_uid: Some(format!("2.25.88{study}4")),
+        instance_number: i32::try_from(i).unwrap_or(1),
+        study_id: if study == 1 { "000101" } else { "134" }.into(),
+        accession: format!("A{study}7733"),
+        institution: "TOSHIBA".into(),
+        modality: "CT".into(),
+        burned_in: Some(false),
+        ..InstanceSpec::default()
+    }
+}
+
+/// Writes the instances, with the kept equipment attributes added, and imports them.
+fn archive(t: &TestDir) {
+    std::fs::create_dir_all(t.join("dump")).expect("mkdir");
+    for study in 1..=2 {
+        for i in 1..=3 {
+            let spec = spec(i, study);
+            let mut obj: InMemDicomObject = spec.to_object().expect("fixture");
+            for (tag, vr, value) in [
+                (Tag(0x0008, 0x0070), VR::LO, "TOSHIBA_MEC"),
+                (Tag(0x0008, 0x1090), VR::LO, "Aquilion"),
+                (Tag(0x0018, 0x0089), VR::IS, "134"),
+            ] {
+                obj.put(DataElement::new(tag, vr, PrimitiveValue::from(value)));
+            }
+            obj.with_meta(
+                FileMetaTableBuilder::new()
+                    .transfer_syntax(spec.syntax.uid())
+                    .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+                    .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
+            )
+            .expect("meta")
+            .write_to_file(t.join(format!("dump/{study}-{i}.dcm")))
+            .expect("write");
+        }
+    }
+    let run = at_archive(t, &t.archive())
+        .arg("import")
+        .arg(t.join("dump"))
+        .run();
+    assert!(run.code == Some(0), "import failed\n{}", run.stderr);
+}
+
+fn audit_json(t: &TestDir, pkg: &str) -> (Run, Vec<serde_json::Value>) {
+    let run = at_archive(t, &t.archive())
+        .arg("audit")
+        .arg(t.join(pkg))
+        .arg("--json")
+        .run();
+    let findings = run.json()["findings"].as_array().expect("findings").clone();
+    (run, findings)
+}
+
+#[test]
+fn coincidences_are_published_as_advisory_and_depot_s_own_dummies_are_no_finding() {
+    let t = TestDir::new();
+    archive(&t);
+    for level in ["anonymize-full", "basic"] {
+        for pkg in [level.to_string(), format!("{level}.zip")] {
+            let run = export(&t, &pkg, &["--level", level]);
+            assert_eq!(run.code, Some(0), "{level}: {}", run.stderr);
+            // The StudyID 000101 lies inside every dummy date 19000101: nothing is said of it.
+            assert!(
+                !run.stderr.contains("StudyID value found"),
+                "{}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.lines().any(|l| l.contains("audit (advisory): F")
+                    && l.contains(
+                        "InstitutionName value coincides with Manufacturer at (0008,0070)"
+                    )),
+                "{}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(
+                    "StudyID value coincides with NumberOfPhaseEncodingSteps at (0018,0089)"
+                ),
+                "{}",
+                run.stderr
+            );
+            assert!(
+                run.stderr
+                    .contains("audit clean, 12 coincidence(s) (advisory)"),
+                "6 files x (Manufacturer + the IS): {}",
+                run.stderr
+            );
+            for v in ["TOSHIBA", "000101", "4711001", "SMITHSON"] {
+                assert!(!run.stderr.contains(v), "{v} shown: {}", run.stderr);
+            }
+            let files = read_package(&t.join(&pkg));
+            let m = manifest(&files);
+            assert_eq!(m["audit"]["findings"], 12, "{}", m["audit"]);
+            assert_eq!(m["audit"]["advisory"], 12, "{}", m["audit"]);
+            assert_eq!(m["audit"]["blocking"], true, "{}", m["audit"]);
+            assert_eq!(dicom_files(&files).len(), 6);
+
+            let (run, findings) = audit_json(&t, &pkg);
+            assert_eq!(run.code, Some(0), "{}", run.stderr);
+            assert_eq!(findings.len(), 12, "{findings:?}");
+            assert!(
+                findings
+                    .iter()
+                    .all(|f| f["finding"] == "coincidence" && f.get("with").is_some()),
+                "{findings:?}"
+            );
+            assert!(
+                run.stderr.contains(": clean, 12 coincidence(s)"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn a_real_leak_next_to_coincidences_still_blocks_export_and_audit() {
+    let t = TestDir::new();
+    archive(&t);
+    assert_eq!(
+        export(&t, "pkg", &["--level", "anonymize-full"]).code,
+        Some(0)
+    );
+    // Plant the StudyID, alone, and the PatientID glued to letters into a dummy of one file.
+    let files = dicom_files(&read_package(&t.join("pkg")));
+    let (rel, mut bytes) = files.into_iter().next().expect("a file");
+    let at = bytes
+        .windows(10)
+        .position(|w| w == b"ANONYMIZED")
+        .expect("a dummy");
+    bytes[at..at + 10].copy_from_slice(b"ID 000101 ");
+    std::fs::write(t.join("pkg").join(&rel), &bytes).expect("write");
+    let (run, findings) = audit_json(&t, "pkg");
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let blocking: Vec<_> = findings
+        .iter()
+        .filter(|f| f["finding"] == "value")
+        .collect();
+    assert_eq!(blocking.len(), 1, "{findings:?}");
+    assert_eq!(blocking[0]["what"], "StudyID");
+    assert_eq!(blocking[0]["file"], rel.as_str());
+    assert!(
+        run.stderr.contains("1 finding(s), 12 coincidence(s)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("000101"), "{}", run.stderr);
+}
