@@ -19,6 +19,7 @@ mod audit_rules_tests;
 mod audit_verdict;
 pub mod deid_file;
 pub mod findings;
+pub mod incoming;
 pub mod keyfile;
 pub mod manifest;
 pub mod package;

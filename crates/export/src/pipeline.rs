@@ -885,7 +885,7 @@ fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
 }
 
 /// A header's identifying values (see [`IDENTITY_ATTRIBUTES`]) as needles by attribute.
-fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
+pub(crate) fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
     let mut out = Vec::new();
     for (tag, label, kind) in IDENTITY_ATTRIBUTES {
         for v in values_of(obj, tag) {
@@ -910,7 +910,7 @@ fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
 
 /// Every UID value at any depth that is not a well-known one (under `1.2.840.10008.`), with
 /// the attribute holding it.
-fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
+pub(crate) fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
     for e in obj.iter() {
         match e.value() {
             Value::Sequence(sq) => {
@@ -932,7 +932,7 @@ fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
 }
 
 /// The attribute's keyword, for findings (`UID` for private or unknown ones).
-fn attribute_label(tag: Tag) -> &'static str {
+pub(crate) fn attribute_label(tag: Tag) -> &'static str {
     StandardDataDictionary
         .by_tag(tag)
         .map(|e| e.alias)
@@ -1356,16 +1356,7 @@ fn needles<'a>(
     codes: impl Iterator<Item = &'a str>,
     uids: impl Iterator<Item = (String, String)>,
 ) -> Vec<Needle> {
-    let changed: HashMap<Tag, Action> = profile
-        .rules()
-        .into_iter()
-        .filter_map(|r| parse_tag(&r.tag).map(|t| (t, r.action)))
-        .collect();
-    let patient_only = profile.level() == Level::Anonymize;
-    let promised = |tag: &Tag| {
-        changed.get(tag).is_some_and(|a| *a != Action::K)
-            && (!patient_only || PATIENT_ATTRIBUTES.contains(tag))
-    };
+    let promised = promised_attributes(profile);
     let exported: BTreeSet<&str> = codes.collect();
     let mut out = Vec::new();
     for code in exported {
@@ -1386,6 +1377,20 @@ fn needles<'a>(
         }
     }
     out
+}
+
+/// Whether the profile promises to remove an attribute's values (see [`needles`]).
+pub(crate) fn promised_attributes(profile: &Profile) -> impl Fn(&Tag) -> bool + use<> {
+    let changed: HashMap<Tag, Action> = profile
+        .rules()
+        .into_iter()
+        .filter_map(|r| parse_tag(&r.tag).map(|t| (t, r.action)))
+        .collect();
+    let patient_only = profile.level() == Level::Anonymize;
+    move |tag: &Tag| {
+        changed.get(tag).is_some_and(|a| *a != Action::K)
+            && (!patient_only || PATIENT_ATTRIBUTES.contains(tag))
+    }
 }
 
 fn parse_tag(s: &str) -> Option<Tag> {

@@ -26,8 +26,8 @@ mod error;
 pub mod fixture;
 mod names;
 mod pixels;
-pub mod unknown_vr;
 mod replica;
+pub mod unknown_vr;
 
 pub use atomic::write_atomic;
 pub use dump::{

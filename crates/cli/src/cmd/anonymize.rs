@@ -159,7 +159,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     progress.println(format!("depot: {}: {reason}", event.input.display()));
                 }
             }
-            FileOutcome::WouldWrite { output } => {
+            FileOutcome::WouldWrite { output, collision } => {
+                if let Some(c) = collision {
+                    progress.println(format!("depot: warning: {}: {c}", event.input.display()));
+                }
                 let mut text = format!("{} -> {}\n", event.input.display(), output.display());
                 if let Some(report) = event.report {
                     for action in &report.actions {
@@ -180,6 +183,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         }
                     }
                 }
+            }
+            FileOutcome::Written {
+                collision: Some(c), ..
+            } => {
+                progress.println(format!("depot: warning: {}: {c}", event.input.display()));
             }
             FileOutcome::Written { .. } => {}
         }

@@ -84,7 +84,7 @@ impl Selection {
 }
 
 /// Progress bars for the export's phases.
-struct Bars {
+pub(crate) struct Bars {
     quiet: bool,
     current: Mutex<Option<Progress>>,
 }
@@ -110,7 +110,16 @@ impl ExportObserver for Bars {
 }
 
 impl Bars {
-    fn done(&self) {
+    /// No bar yet.
+    pub(crate) fn new(quiet: bool) -> Bars {
+        Bars {
+            quiet,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// Removes the current bar.
+    pub(crate) fn done(&self) {
         if let Some(p) = self
             .current
             .lock()
