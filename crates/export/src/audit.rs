@@ -43,13 +43,13 @@
 //! and every value must be a whole word, so a patient named "Path" or "Series" does not make
 //! every package unexportable.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use anon_core::{Action, DeidOption, Deidentifier, Key, Level, Profile, Report};
@@ -62,13 +62,16 @@ use dicom_parser::dataset::{DataSetReader, DataToken};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use serde::Serialize;
 
+use crate::audit_owners::{OwnedNeedle, Scope, Subjects, whole_texts};
 use crate::audit_ranges::{Counting, StreamMap, ValueRanges};
 use crate::audit_verdict::{Element, Judge, Spelled, Verdict};
+use crate::manifest_words::{blank_manifest, is_manifest};
 use crate::pipeline::{AuditRequest, AuditScope, ExportError, PackageAuditError};
 use crate::placeholder::is_placeholder;
-use crate::written::{
-    Generated, WrittenValues, blank_computed_fields, blank_csv_column, blank_json_field,
-};
+use crate::stored_values::stored_values;
+use crate::written::{Generated, WrittenValues};
+
+mod repaired;
 
 /// Values at least this long are searched everywhere, without word boundaries.
 pub const LONG_NEEDLE: usize = 6;
@@ -338,6 +341,9 @@ struct Pattern {
     exact: Option<Box<[u8]>>,
     /// A single CJK character: a byte match counts only inside a text value.
     confirm: bool,
+    /// A short fragment of other subjects' values only: counts only in the files of these
+    /// subjects (sorted; see [`crate::audit_owners`]); `None`: everywhere.
+    only: Option<Box<[u32]>>,
 }
 
 /// One byte spelling of a needle before it becomes a [`Pattern`].
@@ -354,7 +360,7 @@ struct Spelling {
 }
 
 /// A spelling as deduplicated: (bytes, exact, label, boundary); mapped to (confirm, pixel,
-/// what it spells).
+/// what it spells, where it counts).
 type SpellingKey = (Vec<u8>, bool, String, Boundary);
 
 /// How matches are filtered in one kind of place.
@@ -362,6 +368,9 @@ type SpellingKey = (Vec<u8>, bool, String, Boundary);
 struct Mode {
     /// Every match must be a whole word (the manifest).
     whole_words: bool,
+    /// The subject whose file is searched (see [`crate::audit_owners`]): short fragments of
+    /// other subjects' values do not count there. `None`: everything counts.
+    subject: Option<u32>,
 }
 
 /// A match that passed its boundary rule.
@@ -389,39 +398,73 @@ pub struct Auditor {
     searched: usize,
     /// Values depot writes: a match inside one is not a finding.
     written: WrittenValues,
+    /// The package's subjects by folder name, for [`Pattern::only`].
+    subjects: Subjects,
+}
+
+/// A spelling's bytes as the automaton holds them: ASCII lower-case unless exact.
+fn search_bytes(s: &Spelling) -> Vec<u8> {
+    if s.exact {
+        s.bytes.clone()
+    } else {
+        s.bytes.to_ascii_lowercase()
+    }
 }
 
 impl Auditor {
     /// Prepares the search. Values shorter than [`MIN_NEEDLE`] are dropped (they would match
     /// everywhere), except single CJK characters; [`Auditor::searched_values`] tells how many
-    /// spellings remain.
+    /// spellings remain. Every spelling counts everywhere (no needle belongs to a subject).
     pub fn new(needles: &[Needle], rules: Rules) -> Result<Auditor, AuditError> {
-        let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled)> = BTreeMap::new();
-        for n in needles {
+        let owned: Vec<OwnedNeedle> = needles
+            .iter()
+            .map(|n| OwnedNeedle::new(n.clone(), Vec::new()))
+            .collect();
+        Auditor::owned(&owned, rules)
+    }
+
+    /// [`Auditor::new`] for needles that belong to the package's subjects: a short fragment
+    /// of a name (a part under [`LONG_NEEDLE`] bytes) counts only in the files of the subjects
+    /// it belongs to (see [`crate::audit_owners`]).
+    pub fn owned(needles: &[OwnedNeedle], rules: Rules) -> Result<Auditor, AuditError> {
+        let mut subjects = Subjects::default();
+        let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled, Scope)> = BTreeMap::new();
+        for OwnedNeedle { needle: n, owners } in needles {
+            // The spellings of the whole value, when only they are not fragments.
+            let whole: Option<HashSet<(Vec<u8>, bool)>> =
+                whole_texts(n).filter(|_| !owners.is_empty()).map(|texts| {
+                    texts
+                        .into_iter()
+                        .flat_map(|t| spellings_of(&Needle::new("", ValueKind::Text, t)))
+                        .map(|s| (search_bytes(&s), s.exact))
+                        .collect()
+                });
             for s in spellings_of(n) {
-                let bytes = if s.exact {
-                    s.bytes
-                } else {
-                    s.bytes.to_ascii_lowercase()
-                };
+                let bytes = search_bytes(&s);
+                let fragment = whole
+                    .as_ref()
+                    .is_some_and(|w| !w.contains(&(bytes.clone(), s.exact)));
+                let scope = subjects.scope(owners, fragment, bytes.len());
                 let e = spellings
                     .entry((bytes, s.exact, n.label.clone(), s.boundary))
-                    .or_insert((s.confirm, s.pixel, s.spelled));
+                    .or_insert((s.confirm, s.pixel, s.spelled, scope.clone()));
                 e.0 &= s.confirm;
                 e.1 |= s.pixel;
+                e.3.merge(scope);
             }
         }
         let mut all_bytes = Vec::new();
         let mut all_patterns = Vec::new();
         let mut long_bytes = Vec::new();
         let mut long_patterns = Vec::new();
-        for ((bytes, exact, label, bounded), (confirm, pixel, spelled)) in spellings {
+        for ((bytes, exact, label, bounded), (confirm, pixel, spelled, scope)) in spellings {
             let pattern = Pattern {
                 label,
                 bounded,
                 spelled,
                 exact: exact.then(|| bytes.clone().into_boxed_slice()),
                 confirm,
+                only: scope.into_subjects(),
             };
             if pixel && !confirm && !exact && bytes.len() >= LONG_NEEDLE {
                 long_bytes.push(bytes.clone());
@@ -457,7 +500,17 @@ impl Auditor {
             long_alphabet,
             rules,
             written: WrittenValues::new(),
+            subjects,
         })
+    }
+
+    /// How matches count in the file at package-relative `rel`: short fragments of other
+    /// subjects' values do not, when the file lies in a subject's folder.
+    fn mode_for(&self, rel: &str) -> Mode {
+        Mode {
+            whole_words: false,
+            subject: self.subjects.of_file(rel),
+        }
     }
 
     /// The same search, knowing the values depot wrote into the package (its constants under
@@ -586,10 +639,22 @@ impl Auditor {
         } else {
             // Not DICOM: all of it is searched, single characters too when it is text.
             let text = !bytes.contains(&0);
-            return value_findings(rel, Region::Text, self.labels(bytes, Mode::default(), text));
+            return value_findings(
+                rel,
+                Region::Text,
+                self.labels(bytes, self.mode_for(rel), text),
+            );
         };
-        match scan::check(bytes, preamble) {
-            Ok(layout) => self.scan_dicom(rel, bytes, preamble, &layout, generated),
+        let cx = FileContext {
+            generated,
+            mode: self.mode_for(rel),
+        };
+        // Parsed as the import and the engine parse it: a file dicom-rs would refuse or misread
+        // as written (a meta group without its length, UN sequences) through the reading
+        // layer's repaired copy (see `repaired`).
+        match archive::reading::readable(bytes, preamble) {
+            Ok(r) if r.is_copy() => self.scan_repaired(rel, bytes, preamble, &r, &cx),
+            Ok(r) => self.scan_dicom(rel, bytes, preamble, &r.layout, &cx),
             Err(e) => self.unreadable(rel, bytes, e.to_string()),
         }
     }
@@ -600,10 +665,11 @@ impl Auditor {
     /// first, and a value counts only as a whole word. A value depot never writes there is
     /// still found.
     pub fn scan_manifest(&self, rel: &str, bytes: &[u8]) -> Vec<Finding> {
-        let csv = rel.ends_with(".csv");
-        let mut blanked = blank_vocabulary(bytes, csv);
-        blank_computed_fields(&mut blanked, csv);
-        let mode = Mode { whole_words: true };
+        let blanked = blank_manifest(bytes, rel.ends_with(".csv"));
+        let mode = Mode {
+            whole_words: true,
+            subject: None,
+        };
         value_findings(rel, Region::Text, self.labels(&blanked, mode, true))
     }
 
@@ -617,70 +683,52 @@ impl Auditor {
         findings.extend(value_findings(
             rel,
             Region::Text,
-            self.labels(bytes, Mode::default(), true),
+            self.labels(bytes, self.mode_for(rel), true),
         ));
         findings
     }
 
+    /// Checks a DICOM file whose layout (as dicom-rs reads it: no repair needed) is `layout`.
     fn scan_dicom(
         &self,
         rel: &str,
         bytes: &[u8],
         preamble: bool,
         layout: &scan::Layout,
-        generated: &Generated,
+        cx: &FileContext<'_>,
     ) -> Vec<Finding> {
-        let ds_start = usize::try_from(layout.data_set_start)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let deflated = layout.encoding == Encoding::Deflated;
-        // The data set as it would be read: inflated if the transfer syntax is deflated.
-        let inflated;
-        let body: &[u8] = if deflated {
-            let limit = scan::deflate_limit(bytes.len() as u64);
-            match inflate(bytes.get(ds_start..).unwrap_or_default(), limit) {
-                Ok(out) => {
-                    inflated = out;
-                    &inflated
-                }
-                Err(reason) => return self.unreadable(rel, bytes, reason),
-            }
-        } else {
-            bytes.get(ds_start..).unwrap_or_default()
+        let regions = match Regions::of(bytes, layout) {
+            Ok(r) => r,
+            Err(reason) => return self.unreadable(rel, bytes, reason),
         };
-        let pixel = layout
-            .pixel_data
-            .as_ref()
-            .and_then(|r| {
-                let start = usize::try_from(r.start).ok()?.min(body.len());
-                let end = usize::try_from(r.end).ok()?.min(body.len());
-                Some(start..end.max(start))
-            })
-            .unwrap_or(body.len()..body.len());
-        let head = &body[..pixel.start];
-        let pixels = &body[pixel.clone()];
-        let tail = &body[pixel.end..];
-        let meta = &bytes[..ds_start];
+        let raw = self.header_hits(bytes, &regions, cx.mode);
+        let pixel_labels = self.pixel_labels(&regions);
+        let walked = self.walk(bytes, preamble, layout.encoding, &regions, cx);
+        self.dicom_findings(rel, &raw, pixel_labels, walked)
+    }
 
-        // Header: preamble, meta group and data set outside the top-level pixel data, each
-        // match at its position in the file (see `audit_ranges`).
-        let ds = ds_start as u64;
+    /// Every match in a file's header (preamble, meta group and data set outside the top-level
+    /// pixel data), each at its position in the file (see `audit_ranges`).
+    fn header_hits(&self, bytes: &[u8], r: &Regions<'_>, mode: Mode) -> Vec<RawHit> {
+        let ds = r.ds_start as u64;
         let mut raw: Vec<RawHit> = Vec::new();
         let mut add = |hits: Vec<Hit<'_>>, base: u64| {
             raw.extend(hits.into_iter().map(|h| RawHit::at(&h, base)));
         };
-        if deflated {
-            add(self.hits(meta, Mode::default()), 0);
-            add(self.hits(head, Mode::default()), ds);
+        if r.deflated {
+            add(self.hits(r.meta(bytes), mode), 0);
+            add(self.hits(r.head(), mode), ds);
         } else {
-            add(
-                self.hits(&bytes[..ds_start + pixel.start], Mode::default()),
-                0,
-            );
+            add(self.hits(&bytes[..r.ds_start + r.pixel.start], mode), 0);
         }
-        add(self.hits(tail, Mode::default()), ds + pixel.end as u64);
+        add(self.hits(r.tail(), mode), ds + r.pixel.end as u64);
+        raw
+    }
 
-        let mut pixel_labels = BTreeSet::new();
+    /// The labels of the long values found inside the top-level pixel data value.
+    fn pixel_labels(&self, r: &Regions<'_>) -> BTreeSet<String> {
+        let pixels = r.pixels();
+        let mut labels = BTreeSet::new();
         for run in alphabet_runs(pixels, &self.long_alphabet, LONG_NEEDLE) {
             find_any(
                 self.long.as_ref(),
@@ -688,38 +736,44 @@ impl Auditor {
                 pixels,
                 run,
                 &|_| true,
-                &mut pixel_labels,
+                &mut labels,
             );
         }
+        labels
+    }
 
-        // The walk runs even when the raw search found nothing: a value searched on its own
-        // can match where its neighbours hid it (in big endian, the byte before a value is its
-        // length's low byte, which may read as a digit or a letter).
-        let walked = {
-            let pre = if preamble { 132 } else { 4 };
-            let meta_elements = &bytes[pre.min(ds_start)..ds_start];
-            let mut w = Walked::default();
-            let body_map = StreamMap {
-                base: ds,
-                gap_at: pixel.start as u64,
-                gap_len: pixel.len() as u64,
-            };
-            let walk = self
-                .walk_tokens(
-                    meta_elements,
-                    META_TRANSFER_SYNTAX,
-                    true,
-                    StreamMap::at(pre.min(ds_start) as u64),
-                    generated,
-                    &mut w,
-                )
-                .and_then(|()| {
-                    let ts = walk_transfer_syntax(layout.encoding);
-                    self.walk_tokens(head.chain(tail), ts, false, body_map, generated, &mut w)
-                });
-            walk.map(|()| w)
+    /// Reads the meta group and the data set (without its top-level pixel data) with
+    /// dicom-rs's token reader: see [`Auditor::walk_tokens`]. The walk runs even when the raw
+    /// search found nothing: a value searched on its own can match where its neighbours hid
+    /// it (in big endian, the byte before a value is its length's low byte, which may read as
+    /// a digit or a letter).
+    fn walk(
+        &self,
+        bytes: &[u8],
+        preamble: bool,
+        encoding: Encoding,
+        r: &Regions<'_>,
+        cx: &FileContext<'_>,
+    ) -> Result<Walked, String> {
+        let pre = if preamble { 132 } else { 4 };
+        let meta_elements = &bytes[pre.min(r.ds_start)..r.ds_start];
+        let mut w = Walked::default();
+        let body_map = StreamMap {
+            base: r.ds_start as u64,
+            gap_at: r.pixel.start as u64,
+            gap_len: r.pixel.len() as u64,
         };
-        self.dicom_findings(rel, &raw, pixel_labels, walked)
+        self.walk_tokens(
+            meta_elements,
+            META_TRANSFER_SYNTAX,
+            true,
+            StreamMap::at(pre.min(r.ds_start) as u64),
+            cx,
+            &mut w,
+        )?;
+        let ts = walk_transfer_syntax(encoding);
+        self.walk_tokens(r.head().chain(r.tail()), ts, false, body_map, cx, &mut w)?;
+        Ok(w)
     }
 
     /// The findings of one DICOM file: the element verdicts of the header's values (see
@@ -813,7 +867,7 @@ impl Auditor {
         ts_uid: &str,
         meta: bool,
         map: StreamMap,
-        generated: &Generated,
+        cx: &FileContext<'_>,
         w: &mut Walked,
     ) -> Result<(), String> {
         let ts = TransferSyntaxRegistry
@@ -827,11 +881,6 @@ impl Auditor {
         };
         let reader = DataSetReader::new_with_ts_options(counted, ts, options)
             .map_err(|e| format!("cannot parse: {e}"))?;
-        let judge = Judge {
-            written: &self.written,
-            generated,
-            long: LONG_NEEDLE,
-        };
         let mut path: Vec<Step> = Vec::new();
         let mut header: Option<(Tag, VR)> = None;
         for token in reader {
@@ -854,7 +903,7 @@ impl Auditor {
                             .trim_matches(|c: char| c == '\0' || c.is_whitespace())
                             .eq_ignore_ascii_case("YES");
                     }
-                    self.locate(&judge, tag, vr, &value, &path, w);
+                    self.locate(cx, tag, vr, &value, &path, w);
                 }
                 DataToken::SequenceStart { tag, .. } => {
                     if tag.group() % 2 == 1 {
@@ -889,7 +938,7 @@ impl Auditor {
                     w.values.push(map.value(pos.get(), bytes.len() as u64));
                     if let Some(Step::Item { tag, .. }) = path.last() {
                         let tag = *tag;
-                        self.locate(&judge, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
+                        self.locate(cx, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
                     }
                 }
                 DataToken::OffsetTable(table) => {
@@ -898,7 +947,7 @@ impl Auditor {
                     w.values.push(map.value(pos.get(), bytes.len() as u64));
                     if let Some(Step::Item { tag, .. }) = path.last() {
                         let tag = *tag;
-                        self.locate(&judge, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
+                        self.locate(cx, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
                     }
                 }
             }
@@ -910,7 +959,7 @@ impl Auditor {
     /// verdict on each identifying value in it, the strongest per label and element.
     fn locate(
         &self,
-        judge: &Judge<'_>,
+        cx: &FileContext<'_>,
         tag: Tag,
         vr: VR,
         value: &[u8],
@@ -919,7 +968,7 @@ impl Auditor {
     ) {
         let text = is_text(vr);
         let hits: Vec<Hit<'_>> = self
-            .hits(value, Mode::default())
+            .hits(value, cx.mode)
             .into_iter()
             .filter(|h| text || !h.confirm)
             .collect();
@@ -932,6 +981,11 @@ impl Auditor {
             path: &here,
             vr,
             value,
+        };
+        let judge = Judge {
+            written: &self.written,
+            generated: cx.generated,
+            long: LONG_NEEDLE,
         };
         for h in hits {
             let verdict = judge.verdict(&element, h.range.clone(), h.spelled);
@@ -947,6 +1001,78 @@ impl Auditor {
                 }
             }
         }
+    }
+}
+
+/// What the audit knows about one file while reading it.
+struct FileContext<'g> {
+    /// The elements the engine computed in it (known to the export's own audit only).
+    generated: &'g Generated,
+    /// How matches count in it (whose file it is).
+    mode: Mode,
+}
+
+/// A DICOM file's data set as the audit reads it: inflated when its transfer syntax is
+/// deflated, with the top-level Pixel Data element (header included) located in it.
+struct Regions<'a> {
+    /// Where the data set starts in the file.
+    ds_start: usize,
+    /// The data set: the file's bytes, or the inflated stream.
+    body: Cow<'a, [u8]>,
+    /// The top-level Pixel Data element in `body` (empty at its end when there is none).
+    pixel: Range<usize>,
+    deflated: bool,
+}
+
+impl<'a> Regions<'a> {
+    /// The regions of `bytes`, laid out as `layout` says; the error is why a deflated data set
+    /// does not inflate.
+    fn of(bytes: &'a [u8], layout: &scan::Layout) -> Result<Regions<'a>, String> {
+        let ds_start = usize::try_from(layout.data_set_start)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let deflated = layout.encoding == Encoding::Deflated;
+        let body: Cow<'a, [u8]> = if deflated {
+            let limit = scan::deflate_limit(bytes.len() as u64);
+            Cow::Owned(inflate(bytes.get(ds_start..).unwrap_or_default(), limit)?)
+        } else {
+            Cow::Borrowed(bytes.get(ds_start..).unwrap_or_default())
+        };
+        let pixel = layout
+            .pixel_data
+            .as_ref()
+            .and_then(|r| {
+                let start = usize::try_from(r.start).ok()?.min(body.len());
+                let end = usize::try_from(r.end).ok()?.min(body.len());
+                Some(start..end.max(start))
+            })
+            .unwrap_or(body.len()..body.len());
+        Ok(Regions {
+            ds_start,
+            body,
+            pixel,
+            deflated,
+        })
+    }
+
+    /// The preamble, `DICM` and meta group.
+    fn meta<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
+        &bytes[..self.ds_start.min(bytes.len())]
+    }
+
+    /// The data set before the top-level Pixel Data.
+    fn head(&self) -> &[u8] {
+        &self.body[..self.pixel.start]
+    }
+
+    /// The top-level Pixel Data element.
+    fn pixels(&self) -> &[u8] {
+        &self.body[self.pixel.clone()]
+    }
+
+    /// What follows the top-level Pixel Data.
+    fn tail(&self) -> &[u8] {
+        &self.body[self.pixel.end..]
     }
 }
 
@@ -1086,6 +1212,11 @@ fn bounded_matches<'p>(
         };
         if let Some(exact) = &p.exact
             && hay.get(m.range()) != Some(&exact[..])
+        {
+            continue;
+        }
+        if let (Some(only), Some(subject)) = (&p.only, mode.subject)
+            && only.binary_search(&subject).is_err()
         {
             continue;
         }
@@ -1482,73 +1613,6 @@ fn encode_text(text: &str, out: &mut Vec<Spelling>) {
             push(b, false, false, false);
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The manifest's vocabulary
-
-/// Whether a package-relative name is the package's manifest.
-fn is_manifest(rel: &str) -> bool {
-    rel == "manifest.json" || rel == "manifest.csv"
-}
-
-/// Every word depot itself writes into `manifest.json` and `manifest.csv`, lower-case: field
-/// names, the CSV header, literals, the regrouping and burned-in message templates, and the
-/// level and option names. A test checks a fully populated manifest against it.
-static VOCABULARY: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    const WORDS: &str = "
-        format created by level options profile digest key fingerprint blank identifiers
-        counts subjects studies series instances bytes left out id number modality files path
-        sha256 regrouping warnings kind groups would become message burned in reason included
-        audit values searched findings blocking
-        subject study instance merge split into on re import and more be rejected no invalid
-        studyinstanceuid seriesinstanceuid sopinstanceuid sopclassuid
-        burnedinannotation is yes without pixels may hold text
-        true false null none depot package dcm
-    ";
-    let mut words: HashSet<String> = WORDS.split_whitespace().map(str::to_string).collect();
-    let names = Level::ALL
-        .iter()
-        .map(|l| l.name())
-        .chain(DeidOption::ALL.iter().map(|o| o.name()));
-    for name in names {
-        words.extend(
-            name.split(|c: char| !c.is_ascii_alphanumeric())
-                .filter(|w| !w.is_empty())
-                .map(str::to_ascii_lowercase),
-        );
-    }
-    words
-});
-
-/// The manifest with depot's own words blanked (replaced by spaces, so offsets and word
-/// boundaries stay), and the modality values (codes from the data, not identifying, some of
-/// which are given names: `ANN`) too.
-fn blank_vocabulary(bytes: &[u8], csv: bool) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    if csv {
-        blank_csv_column(&mut out, 3);
-    } else {
-        blank_json_field(&mut out, b"\"modality\":");
-    }
-    let mut i = 0;
-    while i < out.len() {
-        if !out[i].is_ascii_alphanumeric() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < out.len() && out[i].is_ascii_alphanumeric() {
-            i += 1;
-        }
-        let word = String::from_utf8_lossy(&out[start..i]).to_ascii_lowercase();
-        // A word glued to a non-ASCII letter is part of a longer word: leave it.
-        let glued = (start > 0 && out[start - 1] >= 0x80) || out.get(i).is_some_and(|b| *b >= 0x80);
-        if !glued && VOCABULARY.contains(&word) {
-            out[start..i].fill(b' ');
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2348,7 +2412,7 @@ impl Auditor {
             false
         } else {
             // Not DICOM: all of it is searched, single characters too when it is text.
-            let (found, nul) = self.stream_all(src, Mode::default(), chunk)?;
+            let (found, nul) = self.stream_all(src, self.mode_for(rel), chunk)?;
             let labels = found
                 .into_iter()
                 .filter(|(_, single)| !nul || !single)
@@ -2356,19 +2420,29 @@ impl Auditor {
                 .collect();
             return Ok(value_findings(rel, Region::Text, labels));
         };
-        let checked = scan::check_reader(
+        let standard = scan::Options {
+            reading: scan::Reading::Standard,
+            header_only: false,
+        };
+        let checked = scan::check_reader_with(
             std::io::BufReader::with_capacity(1 << 16, src.open_at(0)?),
             len,
             preamble,
+            standard,
         );
         let layout = match checked {
             Ok(layout) => layout,
             Err(e) => return self.unreadable_stream(rel, src, e.to_string(), chunk),
         };
+        if layout.unknown_vr {
+            // dicom-rs would misread it as written: see `repaired`.
+            return self.scan_source_repaired(rel, src, len, &layout, chunk);
+        }
+        let mode = self.mode_for(rel);
         let ds_start = layout.data_set_start.min(len);
         let deflated = layout.encoding == Encoding::Deflated;
         let pixel = layout.pixel_data.clone().unwrap_or(u64::MAX..u64::MAX);
-        let new = |pixels, base| RegionSearch::new(self, pixels, Mode::default(), chunk, base);
+        let new = |pixels, base| RegionSearch::new(self, pixels, mode, chunk, base);
         let mut raw: Vec<RawHit> = Vec::new();
         let pixel_labels: BTreeSet<String>;
         let limit = scan::deflate_limit(len);
@@ -2426,14 +2500,12 @@ impl Auditor {
             );
             let meta_map = StreamMap::at(pre.min(ds_start));
             let generated = Generated::none();
-            let mut result = self.walk_tokens(
-                meta,
-                META_TRANSFER_SYNTAX,
-                true,
-                meta_map,
-                &generated,
-                &mut w,
-            );
+            let cx = FileContext {
+                generated: &generated,
+                mode,
+            };
+            let mut result =
+                self.walk_tokens(meta, META_TRANSFER_SYNTAX, true, meta_map, &cx, &mut w);
             if result.is_ok() {
                 let body = src.open_at(ds_start)?;
                 let body: Box<dyn SkipRead + '_> = if deflated {
@@ -2457,7 +2529,7 @@ impl Auditor {
                     walk_transfer_syntax(layout.encoding),
                     false,
                     body_map,
-                    &generated,
+                    &cx,
                     &mut w,
                 );
             }
@@ -2479,7 +2551,7 @@ impl Auditor {
             file: rel.to_string(),
             reason,
         }];
-        let (found, _) = self.stream_all(src, Mode::default(), chunk)?;
+        let (found, _) = self.stream_all(src, self.mode_for(rel), chunk)?;
         findings.extend(value_findings(
             rel,
             Region::Text,
@@ -2497,7 +2569,10 @@ impl Auditor {
         src: &mut dyn Source,
         chunk: usize,
     ) -> std::io::Result<Vec<Finding>> {
-        let mode = Mode { whole_words: true };
+        let mode = Mode {
+            whole_words: true,
+            subject: None,
+        };
         let (found, _) = self.stream_all(src, mode, chunk)?;
         Ok(value_findings(
             rel,
@@ -2721,11 +2796,25 @@ pub fn audit_archive_package(
     } else {
         values.keys().map(String::as_str).collect()
     };
-    let mut needles: Vec<Needle> = Vec::new();
+    // Each subject's values: the index's, and every value its stored headers carry (the
+    // index keeps the first seen only, which depends on the order of import). Each belongs to
+    // the subject's folder, by pseudonym or archive code (see `audit_owners`).
+    let stored = stored_values(archive, &chosen)?;
+    let mut needles: Vec<OwnedNeedle> = Vec::new();
     for code in &chosen {
-        if let Some(v) = values.get(*code) {
-            needles.extend(v.needles.iter().cloned());
+        let Some(v) = values.get(*code) else { continue };
+        let owners: Vec<String> = [code.to_string(), v.pseudonym.clone()]
+            .into_iter()
+            .filter(|o| !o.is_empty())
+            .collect();
+        let mut own: BTreeSet<&Needle> = v.needles.iter().collect();
+        if let Some(s) = stored.get(*code) {
+            own.extend(&s.needles);
         }
+        needles.extend(
+            own.into_iter()
+                .map(|n| OwnedNeedle::new(n.clone(), owners.clone())),
+        );
     }
     if remaps_uids {
         let mut seen = BTreeSet::new();
@@ -2741,7 +2830,8 @@ pub fn audit_archive_package(
                     ("SOPInstanceUID", r.sop_uid),
                 ] {
                     if seen.insert(uid.clone()) {
-                        needles.push(Needle::new(label, ValueKind::Uid, uid));
+                        let n = Needle::new(label, ValueKind::Uid, uid);
+                        needles.push(OwnedNeedle::new(n, Vec::new()));
                     }
                 }
             }
@@ -2760,7 +2850,7 @@ pub fn audit_archive_package(
             written.add(&v.pseudonym);
         }
     }
-    let auditor = Auditor::new(&needles, rules)?.with_written(written);
+    let auditor = Auditor::owned(&needles, rules)?.with_written(written);
     let report = audit_package(package, &auditor)?;
     Ok((
         report,
@@ -3476,21 +3566,51 @@ mod tests {
                 {"series": "PQ2WJ6ZR4TA/1/5", "modality": "SC", "included": true,
                  "reason": anon_core::BurnedInReason::ModalityWithoutFlag("SC".into()).to_string()},
             ],
-            "audit": {"files": 4, "values_searched": 72, "findings": 0, "blocking": true},
+            "audit": {"files": 4, "values_searched": 72, "findings": 6, "blocking": true,
+                      "accepted": 2, "advisory": 1},
+            // Every kind of finding, and both kinds of acceptance.
+            "findings": [
+                {"id": "F1", "type": "value", "path": "PQ2WJ6ZR4TA/1/3.1/00001.dcm",
+                 "region": "header", "tag": "(0040,A730)[0]/(0040,A160)", "kind": "PatientName",
+                 "blocking": true,
+                 "accepted": {"profile": "anonymize-full", "profile_digest": "cd".repeat(32),
+                              "at": "2026-05-04T09:12:40Z"}},
+                {"id": "F2", "type": "coincidence", "path": "PQ2WJ6ZR4TA/1/3.1/00001.dcm",
+                 "tag": "(0008,0070)", "kind": "InstitutionName", "blocking": false},
+                {"id": "F3", "type": "private-element", "path": "PQ2WJ6ZR4TA/1/3.1/00002.dcm",
+                 "tag": "(0029,1010)", "kind": "private-element", "blocking": true,
+                 "accepted": {"by": "", "reason": "", "at": "2026-05-05T10:00:00Z"}},
+                {"id": "F4", "type": "identity-not-marked-removed",
+                 "path": "PQ2WJ6ZR4TA/1/3.1/00002.dcm", "kind": "identity-not-marked-removed",
+                 "blocking": true},
+                {"id": "F5", "type": "unreadable", "path": "PQ2WJ6ZR4TA/1/<PatientName>/00003.dcm",
+                 "kind": "unreadable", "blocking": true},
+                {"id": "F6", "type": "value", "path": "manifest.json", "region": "text",
+                 "kind": "StudyID", "blocking": true},
+                {"id": "F7", "type": "value", "path": "PQ2WJ6ZR4TA/1", "region": "path",
+                 "kind": "UID", "blocking": true},
+                {"id": "F8", "type": "value", "path": "PQ2WJ6ZR4TA/1/3.1/00002.dcm",
+                 "region": "zip-metadata", "kind": "OtherPatientIDsSequence", "blocking": true},
+                {"id": "F9", "type": "value", "path": "PQ2WJ6ZR4TA/1/3.1/00002.dcm",
+                 "region": "pixel-data", "kind": "PatientBirthDate", "blocking": true},
+            ],
+            "release": {"id": "Q7K2M9XA4", "quarantined_at": "2026-05-04T09:12:40Z",
+                        "released_at": "2026-05-05T10:00:00Z", "by": "", "reason": "",
+                        "accepted": ["F3", "F4", "all"]},
         });
         let mut json_bytes = serde_json::to_vec_pretty(&json).expect("json");
         json_bytes.push(b'\n');
-        let mut csv = b"subject,study,series,modality,path,sha256,bytes\n".to_vec();
+        let mut csv = b"subject,study,series,modality,path,sha256,bytes,findings\n".to_vec();
         for n in 1..=2 {
             csv.extend_from_slice(
                 format!(
-                    "PQ2WJ6ZR4TA,1,3.1,ANN,PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm,{},524288\n",
+                    "PQ2WJ6ZR4TA,1,3.1,ANN,PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm,{},524288,F{n} F1{n}\n",
                     "ab".repeat(32)
                 )
                 .as_bytes(),
             );
         }
-        csv.extend_from_slice(b"PQ2WJ6ZR4TA,1,4,\"A,N\",PQ2WJ6ZR4TA/1/4/00001.dcm,ab,1\n");
+        csv.extend_from_slice(b"PQ2WJ6ZR4TA,1,4,\"A,N\",PQ2WJ6ZR4TA/1/4/00001.dcm,ab,1,\n");
         (json_bytes, csv)
     }
 
@@ -3498,7 +3618,7 @@ mod tests {
     fn every_word_depot_writes_into_a_manifest_is_vocabulary() {
         let (json, csv) = full_manifest();
         for (rel, bytes) in [("manifest.json", json), ("manifest.csv", csv)] {
-            let blanked = blank_vocabulary(&bytes, rel.ends_with(".csv"));
+            let blanked = blank_manifest(&bytes, rel.ends_with(".csv"));
             let left: BTreeSet<String> = String::from_utf8_lossy(&blanked)
                 .split(|c: char| !c.is_ascii_alphanumeric())
                 .filter(|w| !w.is_empty())
@@ -3523,11 +3643,22 @@ mod tests {
             "Level^Ann",
             "Basic^Reason",
             "Full^Text",
+            // Words of the list of findings and of a release.
+            "Value^Header",
+            "Coincidence^Unreadable",
+            "Tag^Region",
+            "Release^Accepted",
         ];
-        let needles: Vec<Needle> = names
+        let mut needles: Vec<Needle> = names
             .iter()
             .map(|n| Needle::new("PatientName", ValueKind::PersonName, *n))
             .collect();
+        // IDs equal to a tag's group or element, an item number, a finding ID, a date in a
+        // time depot wrote.
+        for id in ["0010", "A730", "0029", "1010", "F12", "Q7K2M9XA4"] {
+            needles.push(Needle::new("StudyID", ValueKind::Identifier, id));
+        }
+        needles.push(Needle::new("PatientBirthDate", ValueKind::Date, "20260504"));
         let a = auditor(&needles);
         assert_eq!(a.scan_file("manifest.json", &json), vec![], "manifest.json");
         assert_eq!(a.scan_file("manifest.csv", &csv), vec![], "manifest.csv");
@@ -3550,6 +3681,11 @@ mod tests {
         let mut row = csv.clone();
         row.extend_from_slice(b"Doe,1,3,MR,x,y,1\n");
         assert_eq!(labels_of(&id.scan_file("manifest.csv", &row)).len(), 1);
+        // A value in a release's reason (free text) is found.
+        let text = String::from_utf8(json).expect("utf-8");
+        let released = text.replacen(r#""reason": """#, r#""reason": "checked MRN000040""#, 1);
+        let f = id.scan_file("manifest.json", released.as_bytes());
+        assert_eq!(labels_of(&f), ["PatientID"].map(String::from).into());
     }
 
     // -- item 7: tag paths -------------------------------------------------------------

@@ -17,8 +17,8 @@
 //! `=` (the separators of a person name: `SMITH^JOHN` in a CodeValue is a name, not a code).
 //! Anything else gets the full search.
 
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::Tag;
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_dictionary_std::StandardDataDictionary;
 
 use crate::audit_verdict::Element;
@@ -89,7 +89,11 @@ mod tests {
         }
         // Free text and locators are not codes.
         for free in [(0x0008, 0x0104), (0x0008, 0x0122), (0x0008, 0x0120)] {
-            assert!(!CODE_ATTRIBUTES.iter().any(|(t, _)| *t == Tag(free.0, free.1)));
+            assert!(
+                !CODE_ATTRIBUTES
+                    .iter()
+                    .any(|(t, _)| *t == Tag(free.0, free.1))
+            );
         }
     }
 

@@ -579,3 +579,97 @@ fn paths_excuse_pseudonyms_and_numbers_inside_longer_numbers_only() {
     assert_eq!(a.scan_path("extra/QWERTZ.csv").len(), 1);
     assert_eq!(a.scan_path("extra/000101.csv").len(), 1);
 }
+
+/// A BeamSequence item naming its beam.
+fn beam(name: &str) -> DataElement<InMemDicomObject> {
+    let item = InMemDicomObject::from_element_iter([text(Tag(0x300A, 0x00C2), VR::LO, name)]);
+    DataElement::new(
+        Tag(0x300A, 0x00B0),
+        VR::SQ,
+        DataSetSequence::new(vec![item], Length::UNDEFINED),
+    )
+}
+
+#[test]
+fn short_name_parts_of_other_subjects_count_only_in_their_own_files() {
+    use crate::audit_owners::OwnedNeedle;
+    let of = |n: Needle, owners: &[&str]| {
+        OwnedNeedle::new(n, owners.iter().map(|o| o.to_string()).collect())
+    };
+    let physician = |v: &str| Needle::new("ReferringPhysicianName", ValueKind::PersonName, v);
+    // Subject A's physician is "Dr. floral field"; B's patient is "Brown^Ada"; a physician
+    // both share is "Rivers^Tam".
+    let a = Auditor::owned(
+        &[
+            of(physician("Dr. floral field"), &["PAAAAAAAAAA", "S0001AAA"]),
+            of(
+                Needle::new("PatientName", ValueKind::PersonName, "Brown^Ada"),
+                &["PBBBBBBBBBB"],
+            ),
+            of(physician("Rivers^Tam"), &["PAAAAAAAAAA"]),
+            of(physician("Rivers^Tam"), &["PBBBBBBBBBB"]),
+            of(
+                Needle::new("StudyID", ValueKind::Identifier, "7734"),
+                &["PAAAAAAAAAA"],
+            ),
+        ],
+        Rules::default(),
+    )
+    .expect("auditor");
+    for syntax in SYNTAXES {
+        let bytes = |name: &str| file(syntax, vec![beam(name)]);
+        let at = "(300A,00B0)[0]/(300A,00C2)";
+        let scan = |rel: &str, name: &str| blocking(&a.scan_file(rel, &bytes(name)));
+        let physician_found = vec![found("ReferringPhysicianName", at)];
+        // A's short name part in B's file: a word, not a leak.
+        assert_eq!(
+            scan("PBBBBBBBBBB/1/2/00001.dcm", "Field 1"),
+            vec![],
+            "{syntax:?}"
+        );
+        // ... but in A's own file (by pseudonym or archive code), in a file in no subject's
+        // folder, and as a long part or whole anywhere, it is.
+        for rel in [
+            "PAAAAAAAAAA/1/2/00001.dcm",
+            "S0001AAA/1/2/00001.dcm",
+            "extra/00001.dcm",
+        ] {
+            assert_eq!(scan(rel, "Field 1"), physician_found, "{syntax:?} {rel}");
+        }
+        for name in ["Floral 1", "Dr. floral field"] {
+            assert_eq!(
+                scan("PBBBBBBBBBB/1/2/00001.dcm", name),
+                physician_found,
+                "{syntax:?} {name}"
+            );
+        }
+        // B's own short name part in B's file is found; a physician both share is each one's.
+        assert_eq!(
+            scan("PBBBBBBBBBB/1/2/00001.dcm", "Ada 2"),
+            vec![found("PatientName", at)],
+            "{syntax:?}"
+        );
+        assert_eq!(
+            scan("PBBBBBBBBBB/1/2/00001.dcm", "Tam 3"),
+            physician_found,
+            "{syntax:?}"
+        );
+        // A's whole StudyID, however short, is found in B's file.
+        assert_eq!(
+            scan("PBBBBBBBBBB/1/2/00001.dcm", "Beam 7734"),
+            vec![found("StudyID", at)],
+            "{syntax:?}"
+        );
+    }
+    // Text files, paths and the manifest count every fragment of every subject.
+    assert_eq!(
+        a.scan_file("PBBBBBBBBBB/notes.txt", b"the field of view")
+            .len(),
+        0,
+        "a text file in B's folder is B's"
+    );
+    assert_eq!(a.scan_file("notes.txt", b"the field of view").len(), 1);
+    assert_eq!(a.scan_path("PBBBBBBBBBB/field/00001.dcm").len(), 1);
+    let manifest = br#"{"level": "basic", "note": "field"}"#;
+    assert_eq!(a.scan_manifest("manifest.json", manifest).len(), 1);
+}
