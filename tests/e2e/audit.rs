@@ -806,6 +806,7 @@ fn depot_audit_searches_every_value_of_the_stored_headers_whatever_the_import_or
             .arg("--key-file")
             .arg(&key)
             .arg("--json")
+            .run()
             .expect_code(1);
         assert!(!run.stderr.contains("not recognised"), "{}", run.stderr);
         run.json()["findings"]

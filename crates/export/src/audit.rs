@@ -16,7 +16,9 @@
 //! [`archive::scan::check`], the one structural walker, which also refuses hostile lengths and
 //! deflate bombs before anything is parsed or inflated here. A file it refuses is a finding of
 //! its own, and its raw bytes are still searched for every value. Parsing (dicom-rs's token
-//! reader, values kept as raw bytes) happens only after that check, for every DICOM file: for
+//! reader, values kept as raw bytes) happens only after that check, for every DICOM file, as
+//! the import reads it (a file dicom-rs would misread as written, with UN sequences or a meta
+//! group without its length, through the reading layer's repaired copy: see `repaired`): for
 //! the structural rules, and to search each element's value on its own and judge what is found
 //! there ([`crate::audit_verdict`]); where each value lies in the file
 //! ([`crate::audit_ranges`]) tells a match inside an element from one outside all of them.
@@ -38,10 +40,12 @@
 //! whole value, or inside a kept equipment attribute is dropped or reported as an advisory
 //! [`Finding::Coincidence`] ([`crate::audit_verdict`]). A single CJK character (a meaningful
 //! surname such as 王 or 홍) is searched too, but a byte match of it counts only inside a text
-//! value. In the manifest, which depot writes itself, depot's own vocabulary (field names, CSV
-//! header, message templates, level and option names) and computed fields are blanked first
-//! and every value must be a whole word, so a patient named "Path" or "Series" does not make
-//! every package unexportable.
+//! value. A short part of another subject's name counts only in that subject's files
+//! ([`crate::audit_owners`]). In the manifest, which depot writes itself, depot's own
+//! vocabulary (field names, CSV header, message templates, level and option names), its
+//! findings' and release's own terms and computed fields are blanked first
+//! ([`crate::manifest_words`]) and every value must be a whole word, so a patient named "Path"
+//! or "Series" does not make every package unexportable.
 
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -2595,11 +2599,13 @@ struct SubjectValues {
     pseudonym: String,
 }
 
-/// The identifying values of every archive subject (of `project`, if given), by archive code:
-/// PatientName, PatientID, IssuerOfPatientID, PatientBirthDate, OtherPatientIDs,
-/// OtherPatientNames, and of its studies and series AccessionNumber, StudyID,
+/// The identifying values the index holds for every archive subject (of `project`, if given),
+/// by archive code: PatientName, PatientID, IssuerOfPatientID, PatientBirthDate,
+/// OtherPatientIDs, OtherPatientNames, and of its studies and series AccessionNumber, StudyID,
 /// InstitutionName, ReferringPhysicianName and StationName (multi-valued attributes value by
-/// value); and the subject's pseudonym under `deid`'s key.
+/// value); and the subject's pseudonym under `deid`'s key (a subject without PatientID has one
+/// study, by which the export keys it). The values the subjects' stored headers carry are read
+/// apart ([`stored_values`]).
 fn archive_values(
     archive: &Archive,
     deid: &Deidentifier,
@@ -2746,7 +2752,9 @@ fn claimed_profile(manifest: &serde_json::Value) -> Result<Profile, PackageAudit
 /// package claiming to be de-identified is never checked less strictly than its claim.
 /// Subjects are recognised by archive code or pseudonym among the manifest's subjects and the
 /// package's top-level folders; when none is, every archive subject (of `req.project`) is
-/// searched.
+/// searched. Each subject's values are those of the index and every value its stored headers
+/// carry ([`crate::stored_values`]), so the result does not depend on the order of import;
+/// each belongs to the subject's folders (see [`crate::audit_owners`]).
 pub fn audit_archive_package(
     archive: &Archive,
     package: &Path,

@@ -63,6 +63,10 @@ pub(crate) struct Stored {
     pub uids: Vec<(String, String)>,
 }
 
+/// What one stored header carries: its identifying values, and its UIDs with the attribute
+/// holding each.
+type OneHeader = (Vec<Needle>, Vec<(String, Tag)>);
+
 /// Reads the header of every stored file of the subjects `codes` (archive codes) and returns
 /// what they carry, by code. A stored file that cannot be read stops it (an error naming the
 /// files): a search that silently left a file's values out would pass for complete.
@@ -78,7 +82,7 @@ pub(crate) fn stored_values(
             ..Filter::default()
         };
         let records = archive.instances(&filter)?;
-        let read: Vec<Result<(Vec<Needle>, Vec<(String, Tag)>), (String, String)>> = records
+        let read: Vec<Result<OneHeader, (String, String)>> = records
             .par_iter()
             .map(|r| {
                 let obj = read_stored_header(r).map_err(|e| (r.path.clone(), e))?;

@@ -121,16 +121,19 @@ impl Auditor {
             Ok(copy) => self.scan_repaired(rel, &bytes, preamble, &copy, &cx),
             Err(e) => self.unreadable(rel, &bytes, e.to_string()),
         };
-        let mut search = [
-            RegionSearch::new(self, false, Mode::default(), chunk, 0),
-            RegionSearch::new(self, true, Mode::default(), chunk, pixel.start),
-        ];
+        let mut search = [RegionSearch::new(
+            self,
+            true,
+            Mode::default(),
+            chunk,
+            pixel.start,
+        )];
         route(
-            &mut src.open_at(0)?.take(pixel.end),
-            &[pixel.start],
+            &mut src.open_at(pixel.start)?.take(pixel.end - pixel.start),
+            &[],
             &mut search,
         )?;
-        let [_, pixels] = search;
+        let [pixels] = search;
         findings.extend(value_findings(
             rel,
             Region::PixelData,
@@ -319,7 +322,7 @@ mod tests {
         let readable = readable(&bytes, true).expect("readable");
         assert!(readable.is_copy(), "the fixture needs a repair");
         assert!(
-            !memchr::memmem::find(&readable.bytes, b"SMITHSON").is_some(),
+            memchr::memmem::find(&readable.bytes, b"SMITHSON").is_none(),
             "the copy holds the name swapped"
         );
         let f = a.scan_file("a.dcm", &bytes);
