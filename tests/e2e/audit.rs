@@ -320,11 +320,17 @@ fn findings(run: &Run) -> Vec<serde_json::Value> {
 /// Overwrites the first `ANONYMIZED` dummy in a header of the package with `bytes` (padded
 /// with spaces), returning the file and the offset.
 fn plant(pkg: &Path, bytes: &[u8]) -> (String, usize) {
+    plant_under(pkg, "", bytes)
+}
+
+/// [`plant`] into a file whose path starts with `folder` (a subject's folder, with its `/`).
+fn plant_under(pkg: &Path, folder: &str, bytes: &[u8]) -> (String, usize) {
     let marker: &[u8] = b"ANONYMIZED";
     assert!(bytes.len() <= marker.len());
     let files = dicom_files(&read_package(pkg));
     let (rel, mut content, at) = files
         .into_iter()
+        .filter(|(rel, _)| rel.starts_with(folder))
         .find_map(|(rel, b)| {
             b.windows(marker.len())
                 .position(|w| w == marker)
@@ -441,31 +447,81 @@ fn names_in_other_character_sets_cases_and_spellings_are_found() {
     );
     export(&t, "clean", &["--level", "anonymize-full"]).ok();
     audit(&t, "clean", &[]).ok();
-    // (spelling, bytes as the data's own character set writes them, attribute)
-    let plants: [(&str, &[u8], &str); 8] = [
+    // Each patient's folder in the package (the pseudonym of a package of that patient alone).
+    let folder = |patient_id: &str| -> String {
+        let code = crate::export::query(&t, "subjects", &[])
+            .into_iter()
+            .find(|r| r["patient_id"] == patient_id)
+            .map(|r| s(&r, "subject").to_string())
+            .expect("subject");
+        let only = format!("only-{patient_id}");
+        if !t.join(&only).exists() {
+            export(
+                &t,
+                &only,
+                &["--level", "anonymize-full", "--subject", &code],
+            )
+            .ok();
+        }
+        let files = read_package(&t.join(&only));
+        let rel = dicom_files(&files).into_keys().next().expect("a file");
+        format!("{}/", rel.split('/').next().expect("folder"))
+    };
+    // (spelling, bytes as the data's own character set writes them, attribute, whose)
+    let plants: [(&str, &[u8], &str, &str); 8] = [
         // ISO_IR 144 (ISO 8859-5): Иванов.
-        ("cyrillic", b"\xb8\xd2\xd0\xdd\xde\xd2", "PatientName"),
+        (
+            "cyrillic",
+            b"\xb8\xd2\xd0\xdd\xde\xd2",
+            "PatientName",
+            "RU000010",
+        ),
         // ISO_IR 100, upper case: MÜLLER for an archived Müller.
-        ("latin1-upper", b"M\xDCLLER", "PatientName"),
-        ("dd.mm.yyyy", b"12.03.1965", "PatientBirthDate"),
-        ("mm/dd/yyyy", b"03/12/1965", "PatientBirthDate"),
-        ("hyphen-part", b"Schulz", "PatientName"),
+        ("latin1-upper", b"M\xDCLLER", "PatientName", "DE000012"),
+        ("dd.mm.yyyy", b"12.03.1965", "PatientBirthDate", "DE000012"),
+        ("mm/dd/yyyy", b"03/12/1965", "PatientBirthDate", "DE000012"),
+        ("hyphen-part", b"Schulz", "PatientName", "DE000013"),
         // GB18030: the single-character surname 王.
-        ("gb18030-single", b"\xcd\xf5", "PatientName"),
+        ("gb18030-single", b"\xcd\xf5", "PatientName", "CN000014"),
         // ISO 2022 IR 149: 홍 after its escape sequence.
-        ("ks-x-1001-single", b"\x1b$)C\xc8\xab", "PatientName"),
+        (
+            "ks-x-1001-single",
+            b"\x1b$)C\xc8\xab",
+            "PatientName",
+            "KR000015",
+        ),
         // ISO 2022 IR 87: 山田 after its escape sequence.
-        ("jis-x-0208", b"\x1b$B;3ED", "PatientName"),
+        ("jis-x-0208", b"\x1b$B;3ED", "PatientName", "JP000016"),
     ];
-    for (what, bytes, label) in plants {
+    for (what, bytes, label, whose) in plants {
         let pkg = t.join(what);
         copy_package(&t.join("clean"), &pkg);
-        let (rel, _) = plant(&pkg, bytes);
+        let (rel, _) = plant_under(&pkg, &folder(whose), bytes);
         let run = audit(&t, what, &[]);
         let run = run.expect_code(1);
         assert!(
             run.stderr
                 .contains(&format!("{label} value found in the header of {rel} at (")),
+            "{what}: {}",
+            run.stderr
+        );
+    }
+    // In another patient's file, a whole birth date and a long part of a name are found; a
+    // single character of a name, a short part, is not (see docs/export.md, "Whose values
+    // count where").
+    let other = folder("RU000010");
+    for (what, bytes, found) in [
+        ("other-date", b"12.03.1965".as_slice(), true),
+        ("other-jis", b"\x1b$B;3ED", true),
+        ("other-gb18030-single", b"\xcd\xf5", false),
+    ] {
+        let pkg = t.join(what);
+        copy_package(&t.join("clean"), &pkg);
+        plant_under(&pkg, &other, bytes);
+        let run = audit(&t, what, &[]);
+        assert_eq!(
+            run.code,
+            Some(if found { 1 } else { 0 }),
             "{what}: {}",
             run.stderr
         );
