@@ -919,3 +919,30 @@ fn an_original_package_of_files_with_un_sequences_is_read_as_the_import_reads_it
         .collect();
     assert_eq!(names.len(), 2, "{findings:?}");
 }
+
+#[test]
+fn a_stored_file_that_cannot_be_read_stops_the_audit_naming_it() {
+    let t = TestDir::new();
+    let first = t.join("a1");
+    archive_in_order(&t, &first, 0);
+    at_archive(&t, &first)
+        .args(["export", "--level", "anonymize-full", "--out"])
+        .arg(t.join("pkg"))
+        .run()
+        .ok();
+    let stored = files_below(&first.join("store"))
+        .into_iter()
+        .next()
+        .expect("a stored file");
+    std::fs::write(&stored, b"not DICOM").expect("damage");
+    let run = at_archive(&t, &first)
+        .arg("audit")
+        .arg(t.join("pkg"))
+        .run()
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("could not be read") && run.stderr.contains("store"),
+        "{}",
+        run.stderr
+    );
+}

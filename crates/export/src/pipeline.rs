@@ -188,6 +188,11 @@ pub enum ExportError {
     /// silently lose data, so none is written. Each entry is (file label, reason).
     #[error("{}", describe_failures(.0))]
     Files(Vec<(String, String)>),
+    /// Stored files of a package's subjects could not be read to learn the values their
+    /// headers carry (`depot audit`, the check of a release's reason): a search without them
+    /// would pass for complete. Each entry is (stored file, reason).
+    #[error("{}", describe_unread(.0))]
+    StoredFiles(Vec<(String, String)>),
     /// The package could not be built or published.
     #[error(transparent)]
     Package(#[from] PackageError),
@@ -207,6 +212,16 @@ fn describe_failures(failures: &[(String, String)]) -> String {
             failures.len()
         ),
         None => "archived files could not be exported".to_string(),
+    }
+}
+
+fn describe_unread(failures: &[(String, String)]) -> String {
+    match failures.first() {
+        Some((file, reason)) => format!(
+            "{} stored file(s) of the package's subjects could not be read, so their values cannot be searched; first: {file}: {reason}",
+            failures.len()
+        ),
+        None => "stored files of the package's subjects could not be read".to_string(),
     }
 }
 

@@ -117,6 +117,6 @@ pub(crate) fn stored_values(
     if failures.is_empty() {
         Ok(out)
     } else {
-        Err(ExportError::Files(failures))
+        Err(ExportError::StoredFiles(failures))
     }
 }
