@@ -47,7 +47,6 @@
 //! ([`crate::manifest_words`]) and every value must be a whole word, so a patient named "Path"
 //! or "Series" does not make every package unexportable.
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
@@ -75,7 +74,10 @@ use crate::placeholder::is_placeholder;
 use crate::stored_values::stored_values;
 use crate::written::{Generated, WrittenValues};
 
+mod regions;
 mod repaired;
+
+use regions::Regions;
 
 /// Values at least this long are searched everywhere, without word boundaries.
 pub const LONG_NEEDLE: usize = 6;
@@ -1015,70 +1017,6 @@ struct FileContext<'g> {
     generated: &'g Generated,
     /// How matches count in it (whose file it is).
     mode: Mode,
-}
-
-/// A DICOM file's data set as the audit reads it: inflated when its transfer syntax is
-/// deflated, with the top-level Pixel Data element (header included) located in it.
-struct Regions<'a> {
-    /// Where the data set starts in the file.
-    ds_start: usize,
-    /// The data set: the file's bytes, or the inflated stream.
-    body: Cow<'a, [u8]>,
-    /// The top-level Pixel Data element in `body` (empty at its end when there is none).
-    pixel: Range<usize>,
-    deflated: bool,
-}
-
-impl<'a> Regions<'a> {
-    /// The regions of `bytes`, laid out as `layout` says; the error is why a deflated data set
-    /// does not inflate.
-    fn of(bytes: &'a [u8], layout: &scan::Layout) -> Result<Regions<'a>, String> {
-        let ds_start = usize::try_from(layout.data_set_start)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let deflated = layout.encoding == Encoding::Deflated;
-        let body: Cow<'a, [u8]> = if deflated {
-            let limit = scan::deflate_limit(bytes.len() as u64);
-            Cow::Owned(inflate(bytes.get(ds_start..).unwrap_or_default(), limit)?)
-        } else {
-            Cow::Borrowed(bytes.get(ds_start..).unwrap_or_default())
-        };
-        let pixel = layout
-            .pixel_data
-            .as_ref()
-            .and_then(|r| {
-                let start = usize::try_from(r.start).ok()?.min(body.len());
-                let end = usize::try_from(r.end).ok()?.min(body.len());
-                Some(start..end.max(start))
-            })
-            .unwrap_or(body.len()..body.len());
-        Ok(Regions {
-            ds_start,
-            body,
-            pixel,
-            deflated,
-        })
-    }
-
-    /// The preamble, `DICM` and meta group.
-    fn meta<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
-        &bytes[..self.ds_start.min(bytes.len())]
-    }
-
-    /// The data set before the top-level Pixel Data.
-    fn head(&self) -> &[u8] {
-        &self.body[..self.pixel.start]
-    }
-
-    /// The top-level Pixel Data element.
-    fn pixels(&self) -> &[u8] {
-        &self.body[self.pixel.clone()]
-    }
-
-    /// What follows the top-level Pixel Data.
-    fn tail(&self) -> &[u8] {
-        &self.body[self.pixel.end..]
-    }
 }
 
 /// The transfer syntax the meta group is read in.
@@ -3496,205 +3434,6 @@ mod tests {
             matches!(&r.findings[..], [Finding::Unreadable { file, .. }] if file == "b.dcm"),
             "{r:?}"
         );
-    }
-
-    // -- item 6: the manifest's own vocabulary -----------------------------------------
-
-    /// A manifest with every field and message depot writes (built as JSON, so that this
-    /// test does not depend on the manifest's Rust types), and the CSV beside it.
-    fn full_manifest() -> (Vec<u8>, Vec<u8>) {
-        let groups =
-            |n: usize| -> Vec<String> { (0..n).map(|i| format!("PQ2WJ6ZR4T{i}")).collect() };
-        let mut warnings = Vec::new();
-        for (level, plural, singular) in [
-            ("subject", "subjects", "subject"),
-            ("study", "studies", "study"),
-            ("series", "series", "series"),
-            ("instance", "instances", "instance"),
-        ] {
-            let g = groups(12);
-            let names = format!("{}, … and 4 more", g[..8].join(", "));
-            warnings.push(serde_json::json!({
-                "level": level, "kind": "merge", "groups": g, "would_become": 1,
-                "message": format!("12 {plural} would merge into 1 on re-import: {names}"),
-            }));
-            warnings.push(serde_json::json!({
-                "level": level, "kind": "split", "groups": groups(1), "would_become": 2,
-                "message": format!("1 {singular} would split into 2 on re-import: PQ2WJ6ZR4T0"),
-            }));
-        }
-        for reason in [
-            "no StudyInstanceUID",
-            "invalid SeriesInstanceUID",
-            "no SOPInstanceUID",
-            "invalid SOPClassUID",
-        ] {
-            warnings.push(serde_json::json!({
-                "level": "instance", "kind": "rejected", "groups": ["PQ2WJ6ZR4TA/1/3"],
-                "would_become": 0, "reason": reason, "instances": 2,
-                "message": format!(
-                    "2 instances would be rejected on re-import: {reason} (series PQ2WJ6ZR4TA/1/3)"
-                ),
-            }));
-        }
-        let files: Vec<serde_json::Value> = (1..=2)
-            .map(|n| {
-                serde_json::json!({
-                    "path": format!("PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm"),
-                    "sha256": "ab".repeat(32),
-                    "bytes": 524_288,
-                })
-            })
-            .collect();
-        // Every option and level name (one of which is the level field).
-        let options: Vec<&str> = DeidOption::ALL
-            .iter()
-            .map(|o| o.name())
-            .chain(Level::ALL.iter().map(|l| l.name()))
-            .chain(["none"])
-            .collect();
-        let json = serde_json::json!({
-            "format": crate::manifest::FORMAT,
-            "created_by": "depot 0.1.0",
-            "level": "anonymize-full",
-            "options": options,
-            "profile_digest": "cd".repeat(32),
-            "key_fingerprint": "0123456789abcdef",
-            "blank_identifiers": true,
-            "counts": {
-                "subjects": 1, "studies": 1, "series": 1, "instances": 2, "bytes": 1_048_576,
-                "series_left_out": 1
-            },
-            "subjects": [{"id": "PQ2WJ6ZR4TA", "studies": [{"number": 1, "series": [
-                {"number": "3.1", "modality": "ANN", "files": files}
-            ]}]}],
-            "regrouping_warnings": warnings,
-            "burned_in": [
-                {"series": "PQ2WJ6ZR4TA/1/4", "modality": "US", "included": false,
-                 "reason": anon_core::BurnedInReason::FlaggedYes.to_string()},
-                {"series": "PQ2WJ6ZR4TA/1/5", "modality": "SC", "included": true,
-                 "reason": anon_core::BurnedInReason::ModalityWithoutFlag("SC".into()).to_string()},
-            ],
-            "audit": {"files": 4, "values_searched": 72, "findings": 6, "blocking": true,
-                      "accepted": 2, "advisory": 1},
-            // Every kind of finding, and both kinds of acceptance.
-            "findings": [
-                {"id": "F1", "type": "value", "path": "PQ2WJ6ZR4TA/1/3.1/00001.dcm",
-                 "region": "header", "tag": "(0040,A730)[0]/(0040,A160)", "kind": "PatientName",
-                 "blocking": true,
-                 "accepted": {"profile": "anonymize-full", "profile_digest": "cd".repeat(32),
-                              "at": "2026-05-04T09:12:40Z"}},
-                {"id": "F2", "type": "coincidence", "path": "PQ2WJ6ZR4TA/1/3.1/00001.dcm",
-                 "tag": "(0008,0070)", "kind": "InstitutionName", "blocking": false},
-                {"id": "F3", "type": "private-element", "path": "PQ2WJ6ZR4TA/1/3.1/00002.dcm",
-                 "tag": "(0029,1010)", "kind": "private-element", "blocking": true,
-                 "accepted": {"by": "", "reason": "", "at": "2026-05-05T10:00:00Z"}},
-                {"id": "F4", "type": "identity-not-marked-removed",
-                 "path": "PQ2WJ6ZR4TA/1/3.1/00002.dcm", "kind": "identity-not-marked-removed",
-                 "blocking": true},
-                {"id": "F5", "type": "unreadable", "path": "PQ2WJ6ZR4TA/1/<PatientName>/00003.dcm",
-                 "kind": "unreadable", "blocking": true},
-                {"id": "F6", "type": "value", "path": "manifest.json", "region": "text",
-                 "kind": "StudyID", "blocking": true},
-                {"id": "F7", "type": "value", "path": "PQ2WJ6ZR4TA/1", "region": "path",
-                 "kind": "UID", "blocking": true},
-                {"id": "F8", "type": "value", "path": "PQ2WJ6ZR4TA/1/3.1/00002.dcm",
-                 "region": "zip-metadata", "kind": "OtherPatientIDsSequence", "blocking": true},
-                {"id": "F9", "type": "value", "path": "PQ2WJ6ZR4TA/1/3.1/00002.dcm",
-                 "region": "pixel-data", "kind": "PatientBirthDate", "blocking": true},
-            ],
-            "release": {"id": "Q7K2M9XA4", "quarantined_at": "2026-05-04T09:12:40Z",
-                        "released_at": "2026-05-05T10:00:00Z", "by": "", "reason": "",
-                        "accepted": ["F3", "F4", "all"]},
-        });
-        let mut json_bytes = serde_json::to_vec_pretty(&json).expect("json");
-        json_bytes.push(b'\n');
-        let mut csv = b"subject,study,series,modality,path,sha256,bytes,findings\n".to_vec();
-        for n in 1..=2 {
-            csv.extend_from_slice(
-                format!(
-                    "PQ2WJ6ZR4TA,1,3.1,ANN,PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm,{},524288,F{n} F1{n}\n",
-                    "ab".repeat(32)
-                )
-                .as_bytes(),
-            );
-        }
-        csv.extend_from_slice(b"PQ2WJ6ZR4TA,1,4,\"A,N\",PQ2WJ6ZR4TA/1/4/00001.dcm,ab,1,\n");
-        (json_bytes, csv)
-    }
-
-    #[test]
-    fn every_word_depot_writes_into_a_manifest_is_vocabulary() {
-        let (json, csv) = full_manifest();
-        for (rel, bytes) in [("manifest.json", json), ("manifest.csv", csv)] {
-            let blanked = blank_manifest(&bytes, rel.ends_with(".csv"));
-            let left: BTreeSet<String> = String::from_utf8_lossy(&blanked)
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .filter(|w| !w.is_empty())
-                // Pseudonyms, numbers and hex digests are not words; shorter ones are never
-                // searched.
-                .filter(|w| w.len() >= MIN_NEEDLE && !w.starts_with("PQ2WJ6ZR4T"))
-                .filter(|w| !w.chars().all(|c| c.is_ascii_hexdigit()))
-                .map(str::to_string)
-                .collect();
-            assert!(left.is_empty(), "{rel}: not in the vocabulary: {left:?}");
-        }
-    }
-
-    #[test]
-    fn names_that_are_manifest_words_are_not_found_in_the_manifest_but_planted_values_are() {
-        let (json, csv) = full_manifest();
-        let names = [
-            "Path^Anna",
-            "Smith^Series",
-            "Kind^Otto",
-            "May^June",
-            "Level^Ann",
-            "Basic^Reason",
-            "Full^Text",
-            // Words of the list of findings and of a release.
-            "Value^Header",
-            "Coincidence^Unreadable",
-            "Tag^Region",
-            "Release^Accepted",
-        ];
-        let mut needles: Vec<Needle> = names
-            .iter()
-            .map(|n| Needle::new("PatientName", ValueKind::PersonName, *n))
-            .collect();
-        // IDs equal to a tag's group or element, an item number, a finding ID, a date in a
-        // time depot wrote.
-        for id in ["0010", "A730", "0029", "1010", "F12", "Q7K2M9XA4"] {
-            needles.push(Needle::new("StudyID", ValueKind::Identifier, id));
-        }
-        needles.push(Needle::new("PatientBirthDate", ValueKind::Date, "20260504"));
-        let a = auditor(&needles);
-        assert_eq!(a.scan_file("manifest.json", &json), vec![], "manifest.json");
-        assert_eq!(a.scan_file("manifest.csv", &csv), vec![], "manifest.csv");
-        // A real value planted in the manifest is found; a 6-digit ID is not taken for a part
-        // of a hash or a byte count.
-        let id = auditor(&[
-            Needle::new("PatientID", ValueKind::Identifier, "MRN000040"),
-            Needle::new("OtherPatientIDs", ValueKind::Identifier, "048576"),
-            Needle::new("PatientName", ValueKind::PersonName, "Doe^Jane"),
-        ]);
-        assert_eq!(id.scan_file("manifest.json", &json), vec![]);
-        let mut planted = json.clone();
-        let at = memchr::memmem::find(&planted, b"\"level\"").expect("level");
-        planted.splice(at..at, br#""note": "Doe Jane MRN000040", "#.iter().copied());
-        let f = id.scan_file("manifest.json", &planted);
-        assert_eq!(
-            labels_of(&f),
-            ["PatientID", "PatientName"].map(String::from).into()
-        );
-        let mut row = csv.clone();
-        row.extend_from_slice(b"Doe,1,3,MR,x,y,1\n");
-        assert_eq!(labels_of(&id.scan_file("manifest.csv", &row)).len(), 1);
-        // A value in a release's reason (free text) is found.
-        let text = String::from_utf8(json).expect("utf-8");
-        let released = text.replacen(r#""reason": """#, r#""reason": "checked MRN000040""#, 1);
-        let f = id.scan_file("manifest.json", released.as_bytes());
-        assert_eq!(labels_of(&f), ["PatientID"].map(String::from).into());
     }
 
     // -- item 7: tag paths -------------------------------------------------------------
