@@ -136,7 +136,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let root = global.archive_dir();
     let archive = Archive::open_existing(&root)
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
-    let profile = args.deid.profile("anonymize")?;
+    let profile = args.deid.profile(anon_core::Level::Anonymize)?;
     // Before the key file is loaded (or created): a destination holding it, or anything but a
     // depot package under --force, is refused with nothing written.
     export::pipeline::check_destination(

@@ -80,7 +80,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
     let called = net::error::check_ae_title(&args.aet)?;
     let calling = net::error::check_ae_title(&args.calling_aet)?;
-    let profile = args.deid.profile("anonymize")?;
+    let profile = args.deid.profile(anon_core::Level::Anonymize)?;
     let req = SendRequest {
         export: ExportRequest {
             selection: args.selection.filter()?,

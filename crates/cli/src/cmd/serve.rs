@@ -142,7 +142,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         Some(path) => Some(ServeConfig::load(path)?),
         None => None,
     };
-    let deid_flags = args.deid.level.is_some() || args.deid.profile.is_some();
+    let deid_flags = args.deid.names_a_profile();
     if config.is_some() && (deid_flags || !args.deid.options.is_empty()) {
         bail!("with --config, de-identification is set per calling AE in the configuration");
     }
@@ -184,7 +184,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         })?,
         None => {
             let profile = if deid_flags {
-                Some(args.deid.profile("basic")?)
+                Some(args.deid.profile(anon_core::Level::Basic)?)
             } else {
                 None
             };
