@@ -12,6 +12,8 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod audit;
+mod audit_codes;
+pub mod audit_owners;
 mod audit_ranges;
 #[cfg(test)]
 mod audit_rules_tests;
@@ -21,6 +23,7 @@ pub mod findings;
 pub mod incoming;
 pub mod keyfile;
 pub mod manifest;
+mod manifest_words;
 pub mod package;
 pub mod pipeline;
 mod placeholder;
@@ -28,5 +31,6 @@ pub mod profile_store;
 pub mod quarantine;
 pub mod regroup;
 pub mod release;
+mod stored_values;
 pub mod tree;
 pub mod written;
