@@ -310,6 +310,12 @@ impl Deidentifier {
         }
     }
 
+    /// A keyed name for a file's bytes: 16 hex digits, the same in every run with the key, that
+    /// no one without the key can link to the file (see `Key::content_tag`).
+    pub fn content_tag(&self, bytes: &[u8]) -> String {
+        self.key.content_tag(bytes)
+    }
+
     /// The keyed pseudonym of a patient ID (and its issuer): `P` + 10 base32 characters.
     pub fn pseudonym(&self, patient_id: &str, issuer: Option<&str>) -> String {
         self.key

@@ -54,6 +54,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditReport, Auditor, Finding, Needle, Rules, ValueKind};
+use crate::audit_owners::OwnedNeedle;
 use crate::deid_file::deidentify_with;
 use crate::findings::{FindingRecord, Judge};
 use crate::manifest::{self, Manifest};
@@ -62,6 +63,7 @@ use crate::quarantine::{
     Entry, Manifests, Quarantine, QuarantineError, QuarantineInfo, QuarantineRecord, SpoolSlot,
 };
 use crate::regroup::{self, Placement, RegroupWarning};
+use crate::stored_values::header_needles;
 use crate::written::WrittenValues;
 
 /// What to export, how, and where.
@@ -186,6 +188,11 @@ pub enum ExportError {
     /// silently lose data, so none is written. Each entry is (file label, reason).
     #[error("{}", describe_failures(.0))]
     Files(Vec<(String, String)>),
+    /// Stored files of a package's subjects could not be read to learn the values their
+    /// headers carry (`depot audit`, the check of a release's reason): a search without them
+    /// would pass for complete. Each entry is (stored file, reason).
+    #[error("{}", describe_unread(.0))]
+    StoredFiles(Vec<(String, String)>),
     /// The package could not be built or published.
     #[error(transparent)]
     Package(#[from] PackageError),
@@ -205,6 +212,16 @@ fn describe_failures(failures: &[(String, String)]) -> String {
             failures.len()
         ),
         None => "archived files could not be exported".to_string(),
+    }
+}
+
+fn describe_unread(failures: &[(String, String)]) -> String {
+    match failures.first() {
+        Some((file, reason)) => format!(
+            "{} stored file(s) of the package's subjects could not be read, so their values cannot be searched; first: {file}: {reason}",
+            failures.len()
+        ),
+        None => "stored files of the package's subjects could not be read".to_string(),
     }
 }
 
@@ -368,6 +385,7 @@ pub fn export(
         });
         let needles = needles(
             profile,
+            &deid,
             &subjects,
             plan.iter().map(|p| p.record.subject.as_str()),
             instance_uids
@@ -382,7 +400,7 @@ pub fn export(
         for f in subjects.values() {
             written.add(&pseudonym_of(&deid, f));
         }
-        Some(Auditor::new(&needles, Rules::for_profile(profile))?.with_written(written))
+        Some(Auditor::owned(&needles, Rules::for_profile(profile))?.with_written(written))
     };
     let mut package = Package::create(&req.out, req.force)?;
     // A file whose findings block publication is held back in the archive's quarantine, never
@@ -826,7 +844,7 @@ struct Collect<'a> {
 }
 
 /// The values of one attribute (every value of a multi-valued one), trimmed, non-empty.
-fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
+pub(crate) fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
     let Some(Ok(s)) = obj.get(tag).map(|e| e.to_str()) else {
         return Vec::new();
     };
@@ -839,7 +857,7 @@ fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
 
 /// A header's identifying values (the subject's attributes of the identity model, whose
 /// values the engine's subject context cuts from text) as needles by attribute.
-fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
+pub(crate) fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
     let mut out = Vec::new();
     for a in SUBJECT_ATTRIBUTES {
         for v in values_of(obj, a.tag) {
@@ -864,7 +882,7 @@ fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
 
 /// Every UID value at any depth that is not a well-known one (under `1.2.840.10008.`), with
 /// the attribute holding it.
-fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
+pub(crate) fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
     for e in obj.iter() {
         match e.value() {
             Value::Sequence(sq) => {
@@ -912,7 +930,9 @@ fn read_stored(record: &InstanceRecord) -> Result<Vec<u8>, String> {
 /// The header of an archived file, up to Pixel Data, read through a buffer (only the header's
 /// bytes are read). Archived files passed the import's structural length check, so dicom-rs
 /// can read them directly.
-fn read_stored_header(record: &InstanceRecord) -> Result<dicom_object::DefaultDicomObject, String> {
+pub(crate) fn read_stored_header(
+    record: &InstanceRecord,
+) -> Result<dicom_object::DefaultDicomObject, String> {
     crate::deid_file::parse_header_file(Path::new(&record.path)).map_err(|e| e.to_string())
 }
 
@@ -974,7 +994,7 @@ fn plan_one(
     let mut identity = Vec::new();
     let mut originals = Vec::new();
     if collect.identity {
-        identity = identity_needles(&obj);
+        identity = header_needles(&obj);
     }
     if collect.uids {
         uids_in(&obj, &mut originals);
@@ -1268,8 +1288,9 @@ fn write_one(
 }
 
 /// The identifying values the audit looks for: those of the exported subjects (`codes`) that
-/// the profile promises to remove, plus `uids` (label, original UID) when the profile remaps
-/// UIDs.
+/// the profile promises to remove, each owned by its subject's folder (its pseudonym; see
+/// [`crate::audit_owners`]), plus `uids` (label, original UID) when the profile remaps UIDs,
+/// owned by no subject.
 ///
 /// - Levels that remove identity: every value whose attribute the profile changes (a value
 ///   kept on purpose, such as InstitutionName under retain-institution-identity, is not a
@@ -1281,27 +1302,20 @@ fn write_one(
 /// - `sup142`: the values of the attributes on its list.
 fn needles<'a>(
     profile: &Profile,
+    deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     codes: impl Iterator<Item = &'a str>,
     uids: impl Iterator<Item = (String, String)>,
-) -> Vec<Needle> {
-    let changed: HashMap<Tag, Action> = profile
-        .rules()
-        .into_iter()
-        .filter_map(|r| parse_tag(&r.tag).map(|t| (t, r.action)))
-        .collect();
-    let patient_only = profile.level() == Level::Anonymize;
-    let promised = |tag: &Tag| {
-        changed.get(tag).is_some_and(|a| *a != Action::K)
-            && (!patient_only || PATIENT_ATTRIBUTES.contains(tag))
-    };
+) -> Vec<OwnedNeedle> {
+    let promised = promised_attributes(profile);
     let exported: BTreeSet<&str> = codes.collect();
     let mut out = Vec::new();
     for code in exported {
         if let Some(f) = subjects.get(code) {
+            let folder = vec![pseudonym_of(deid, f)];
             for (tag, n) in &f.needles {
                 if promised(tag) {
-                    out.push(n.clone());
+                    out.push(OwnedNeedle::new(n.clone(), folder.clone()));
                 }
             }
         }
@@ -1310,11 +1324,26 @@ fn needles<'a>(
         let mut seen = HashSet::new();
         for (label, uid) in uids {
             if seen.insert(uid.clone()) {
-                out.push(Needle::new(label, ValueKind::Uid, uid));
+                let n = Needle::new(label, ValueKind::Uid, uid);
+                out.push(OwnedNeedle::new(n, Vec::new()));
             }
         }
     }
     out
+}
+
+/// Whether the profile promises to remove an attribute's values (see [`needles`]).
+pub(crate) fn promised_attributes(profile: &Profile) -> impl Fn(&Tag) -> bool + use<> {
+    let changed: HashMap<Tag, Action> = profile
+        .rules()
+        .into_iter()
+        .filter_map(|r| parse_tag(&r.tag).map(|t| (t, r.action)))
+        .collect();
+    let patient_only = profile.level() == Level::Anonymize;
+    move |tag: &Tag| {
+        changed.get(tag).is_some_and(|a| *a != Action::K)
+            && (!patient_only || PATIENT_ATTRIBUTES.contains(tag))
+    }
 }
 
 fn parse_tag(s: &str) -> Option<Tag> {

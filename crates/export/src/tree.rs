@@ -87,14 +87,22 @@ pub enum FileOutcome {
         output: PathBuf,
         /// Its size.
         bytes: u64,
+        /// Why the file has another name than its SOP Instance UID alone gives (see
+        /// [`FileOutcome::WouldWrite::collision`]).
+        collision: Option<String>,
     },
     /// Dry run: would be written to this path.
     WouldWrite {
         /// The output file it would become.
         output: PathBuf,
+        /// Set when another input already took the name its SOP Instance UID gives and this
+        /// file's de-identified copy differs (the same instance in another encoding, or two
+        /// instances sharing a UID): the copy goes to a name with its content's hash instead,
+        /// and this says so, naming the other input.
+        collision: Option<String>,
     },
-    /// Not written, with the reason: the file is unreadable, not an instance that can be
-    /// named, or would overwrite another input's output.
+    /// Not written, with the reason: the file is unreadable, or not an instance that can be
+    /// named.
     Rejected {
         /// Why.
         reason: String,
@@ -320,6 +328,18 @@ pub fn anonymize_tree(
     })
 }
 
+/// `<SOP>.<tag>.dcm` beside `dest` (`<SOP>.dcm`): the name of a second, different copy of an
+/// instance, `tag` being the keyed tag of its input's bytes (the same at every level and in
+/// every run with the key, whichever copy a worker reaches first; see
+/// [`Deidentifier::content_tag`]).
+fn collision_path(deid: &Deidentifier, dest: &Path, input: &[u8]) -> PathBuf {
+    let stem = dest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!("{stem}.{}.dcm", deid.content_tag(input)))
+}
+
 /// The first input whose output took a path.
 struct Claim {
     input: PathBuf,
@@ -380,30 +400,79 @@ fn process_one(
             }
         }
     };
+    let mut dest = dest;
+    let mut collision = None;
     if let Some(first) = first {
         // Two inputs with the same SOPInstanceUID (and subject, study and series) map to one
-        // output file.
+        // output name.
         let rel = result.rel_path.display();
-        let outcome = if same_output(deid, req, &first, &result.bytes) {
-            FileOutcome::Skipped {
+        if same_output(deid, req, &first, &result.bytes) {
+            let outcome = FileOutcome::Skipped {
                 reason: format!(
                     "a duplicate: its de-identified copy is identical to that of {}, which goes to {rel}",
                     first.display()
                 ),
-            }
-        } else {
-            FileOutcome::Rejected {
-                reason: format!(
-                    "not written: {} has the same SOPInstanceUID and its de-identified copy goes to {rel}; this file's copy differs and would overwrite it (the same instance in another encoding, or two instances sharing a UID)",
-                    first.display()
-                ),
+            };
+            return (outcome, Some(result.report));
+        }
+        // Another copy of the instance (another encoding, say) or another instance sharing
+        // the UID: nothing is lost, it goes beside the first under a name with its content's
+        // hash (keyed values and a hash of de-identified bytes only).
+        // (Rare: the input is read again rather than kept in memory for every file.)
+        let alt = match fs::read(input) {
+            Ok(original) => collision_path(deid, &dest, &original),
+            Err(e) => return reject(format!("cannot read again: {e}")),
+        };
+        let taken = {
+            let mut map = match claimed.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match map.get(&alt) {
+                Some(other) => Some(other.input.clone()),
+                None => {
+                    map.insert(
+                        alt.clone(),
+                        Claim {
+                            input: input.to_path_buf(),
+                        },
+                    );
+                    None
+                }
             }
         };
-        return (outcome, Some(result.report));
+        if let Some(other) = taken {
+            // Same name from the same content hash: the same bytes, in practice always.
+            let outcome = if same_output(deid, req, &other, &result.bytes) {
+                FileOutcome::Skipped {
+                    reason: format!(
+                        "a duplicate: its de-identified copy is identical to that of {}",
+                        other.display()
+                    ),
+                }
+            } else {
+                FileOutcome::Rejected {
+                    reason: format!(
+                        "not written: {} has the same SOPInstanceUID and a different de-identified copy whose content hash begins the same",
+                        other.display()
+                    ),
+                }
+            };
+            return (outcome, Some(result.report));
+        }
+        let alt_rel = alt.strip_prefix(&req.output).unwrap_or(&alt).display();
+        collision = Some(format!(
+            "same SOPInstanceUID as {}, whose de-identified copy goes to {rel}; this file's copy differs (the same instance in another encoding, or two instances sharing a UID) and is written beside it as {alt_rel}: a PACS will take both for one instance",
+            first.display()
+        ));
+        dest = alt;
     }
     if req.dry_run {
         return (
-            FileOutcome::WouldWrite { output: dest },
+            FileOutcome::WouldWrite {
+                output: dest,
+                collision,
+            },
             Some(result.report),
         );
     }
@@ -412,6 +481,7 @@ fn process_one(
             FileOutcome::Written {
                 output: dest,
                 bytes: result.bytes.len() as u64,
+                collision,
             },
             Some(result.report),
         ),
