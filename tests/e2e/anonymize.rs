@@ -210,7 +210,12 @@ fn fatal_problems_exit_2() {
         .args(["anonymize", "--level", "nonsense", "in", "o1"])
         .run()
         .expect_code(2);
-    assert!(run.stderr.contains("unknown level"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid value 'nonsense' for '--level")
+            && run.stderr.contains("anonymize-full"),
+        "{}",
+        run.stderr
+    );
     let run = t
         .depot()
         .args([

@@ -320,11 +320,17 @@ fn findings(run: &Run) -> Vec<serde_json::Value> {
 /// Overwrites the first `ANONYMIZED` dummy in a header of the package with `bytes` (padded
 /// with spaces), returning the file and the offset.
 fn plant(pkg: &Path, bytes: &[u8]) -> (String, usize) {
+    plant_under(pkg, "", bytes)
+}
+
+/// [`plant`] into a file whose path starts with `folder` (a subject's folder, with its `/`).
+fn plant_under(pkg: &Path, folder: &str, bytes: &[u8]) -> (String, usize) {
     let marker: &[u8] = b"ANONYMIZED";
     assert!(bytes.len() <= marker.len());
     let files = dicom_files(&read_package(pkg));
     let (rel, mut content, at) = files
         .into_iter()
+        .filter(|(rel, _)| rel.starts_with(folder))
         .find_map(|(rel, b)| {
             b.windows(marker.len())
                 .position(|w| w == marker)
@@ -441,31 +447,81 @@ fn names_in_other_character_sets_cases_and_spellings_are_found() {
     );
     export(&t, "clean", &["--level", "anonymize-full"]).ok();
     audit(&t, "clean", &[]).ok();
-    // (spelling, bytes as the data's own character set writes them, attribute)
-    let plants: [(&str, &[u8], &str); 8] = [
+    // Each patient's folder in the package (the pseudonym of a package of that patient alone).
+    let folder = |patient_id: &str| -> String {
+        let code = crate::export::query(&t, "subjects", &[])
+            .into_iter()
+            .find(|r| r["patient_id"] == patient_id)
+            .map(|r| s(&r, "subject").to_string())
+            .expect("subject");
+        let only = format!("only-{patient_id}");
+        if !t.join(&only).exists() {
+            export(
+                &t,
+                &only,
+                &["--level", "anonymize-full", "--subject", &code],
+            )
+            .ok();
+        }
+        let files = read_package(&t.join(&only));
+        let rel = dicom_files(&files).into_keys().next().expect("a file");
+        format!("{}/", rel.split('/').next().expect("folder"))
+    };
+    // (spelling, bytes as the data's own character set writes them, attribute, whose)
+    let plants: [(&str, &[u8], &str, &str); 8] = [
         // ISO_IR 144 (ISO 8859-5): Иванов.
-        ("cyrillic", b"\xb8\xd2\xd0\xdd\xde\xd2", "PatientName"),
+        (
+            "cyrillic",
+            b"\xb8\xd2\xd0\xdd\xde\xd2",
+            "PatientName",
+            "RU000010",
+        ),
         // ISO_IR 100, upper case: MÜLLER for an archived Müller.
-        ("latin1-upper", b"M\xDCLLER", "PatientName"),
-        ("dd.mm.yyyy", b"12.03.1965", "PatientBirthDate"),
-        ("mm/dd/yyyy", b"03/12/1965", "PatientBirthDate"),
-        ("hyphen-part", b"Schulz", "PatientName"),
+        ("latin1-upper", b"M\xDCLLER", "PatientName", "DE000012"),
+        ("dd.mm.yyyy", b"12.03.1965", "PatientBirthDate", "DE000012"),
+        ("mm/dd/yyyy", b"03/12/1965", "PatientBirthDate", "DE000012"),
+        ("hyphen-part", b"Schulz", "PatientName", "DE000013"),
         // GB18030: the single-character surname 王.
-        ("gb18030-single", b"\xcd\xf5", "PatientName"),
+        ("gb18030-single", b"\xcd\xf5", "PatientName", "CN000014"),
         // ISO 2022 IR 149: 홍 after its escape sequence.
-        ("ks-x-1001-single", b"\x1b$)C\xc8\xab", "PatientName"),
+        (
+            "ks-x-1001-single",
+            b"\x1b$)C\xc8\xab",
+            "PatientName",
+            "KR000015",
+        ),
         // ISO 2022 IR 87: 山田 after its escape sequence.
-        ("jis-x-0208", b"\x1b$B;3ED", "PatientName"),
+        ("jis-x-0208", b"\x1b$B;3ED", "PatientName", "JP000016"),
     ];
-    for (what, bytes, label) in plants {
+    for (what, bytes, label, whose) in plants {
         let pkg = t.join(what);
         copy_package(&t.join("clean"), &pkg);
-        let (rel, _) = plant(&pkg, bytes);
+        let (rel, _) = plant_under(&pkg, &folder(whose), bytes);
         let run = audit(&t, what, &[]);
         let run = run.expect_code(1);
         assert!(
             run.stderr
                 .contains(&format!("{label} value found in the header of {rel} at (")),
+            "{what}: {}",
+            run.stderr
+        );
+    }
+    // In another patient's file, a whole birth date and a long part of a name are found; a
+    // single character of a name, a short part, is not (see docs/export.md, "Whose values
+    // count where").
+    let other = folder("RU000010");
+    for (what, bytes, found) in [
+        ("other-date", b"12.03.1965".as_slice(), true),
+        ("other-jis", b"\x1b$B;3ED", true),
+        ("other-gb18030-single", b"\xcd\xf5", false),
+    ] {
+        let pkg = t.join(what);
+        copy_package(&t.join("clean"), &pkg);
+        plant_under(&pkg, &other, bytes);
+        let run = audit(&t, what, &[]);
+        assert_eq!(
+            run.code,
+            Some(if found { 1 } else { 0 }),
             "{what}: {}",
             run.stderr
         );
@@ -742,4 +798,151 @@ fn read_package_small(pkg: &Path) -> Vec<(String, Option<Vec<u8>>)> {
             (rel, small.then(|| std::fs::read(&f).expect("read")))
         })
         .collect()
+}
+
+/// Two files of one patient's study naming two institutions, `first` imported before the other
+/// into the archive at `archive` (the index keeps the first value seen).
+fn archive_in_order(t: &TestDir, archive: &Path, first: usize) {
+    let files: Vec<(String, Vec<u8>)> = ["NORTHGATE CLINIC", "SOUTHWICK INFIRMARY"]
+        .iter()
+        .enumerate()
+        .map(|(i, institution)| {
+            let spec = InstanceSpec {
+                patient_name: "LINDQVIST^MAJA".into(),
+                patient_id: "MRN-5501".into(),
+                study_uid: "2.25.5501".into(),
+                series_uid: "2.25.5502".into(),
+                sop_uid: format!("2.25.550{}", i + 3),
+                instance_number: i32::try_from(i + 1).unwrap_or(1),
+                institution: (*institution).into(),
+                ..InstanceSpec::default()
+            };
+            let mut bytes = Vec::new();
+            spec.to_object()
+                .expect("object")
+                .with_meta(
+                    FileMetaTableBuilder::new()
+                        .transfer_syntax(spec.syntax.uid())
+                        .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+                        .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
+                )
+                .expect("meta")
+                .write_all(&mut bytes)
+                .expect("encode");
+            (format!("{i}.dcm"), bytes)
+        })
+        .collect();
+    for i in [first, 1 - first] {
+        let dir = t.join(format!("in-{}-{i}", archive.display().to_string().len()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join(&files[i].0), &files[i].1).expect("write");
+        at_archive(t, archive).arg("import").arg(&dir).run().ok();
+    }
+}
+
+#[test]
+fn depot_audit_searches_every_value_of_the_stored_headers_whatever_the_import_order() {
+    let t = TestDir::new();
+    let (first, second) = (t.join("a1"), t.join("a2"));
+    archive_in_order(&t, &first, 0);
+    archive_in_order(&t, &second, 1);
+    let key = t.join("project.key");
+    // `anonymize` keeps InstitutionName: both files hold their institution.
+    at_archive(&t, &first)
+        .args(["export", "--level", "anonymize", "--key-file"])
+        .arg(&key)
+        .arg("--out")
+        .arg(t.join("pkg"))
+        .run()
+        .ok();
+    let institutions = |archive: &Path| -> BTreeSet<String> {
+        let run = at_archive(&t, archive)
+            .arg("audit")
+            .arg(t.join("pkg"))
+            .arg("--key-file")
+            .arg(&key)
+            .arg("--json")
+            .run()
+            .expect_code(1);
+        assert!(!run.stderr.contains("not recognised"), "{}", run.stderr);
+        run.json()["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["what"] == "InstitutionName" && f["tag"] == "(0008,0080)")
+            .map(|f| f["file"].as_str().expect("file").to_string())
+            .collect()
+    };
+    let found = institutions(&first);
+    assert_eq!(found.len(), 2, "each file's institution: {found:?}");
+    assert_eq!(
+        found,
+        institutions(&second),
+        "the same whatever was imported first"
+    );
+}
+
+#[test]
+fn an_original_package_of_files_with_un_sequences_is_read_as_the_import_reads_it() {
+    let t = TestDir::new();
+    let dir = t.join("in");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for (name, syntax) in [
+        ("le.dcm", synth::fixture::Syntax::ExplicitLittle),
+        ("be.dcm", synth::fixture::Syntax::ExplicitBig),
+    ] {
+        let spec = InstanceSpec {
+            syntax,
+            sop_uid: format!("2.25.66{}", name.len() + usize::from(name.starts_with('b'))),
+            ..InstanceSpec::default()
+        };
+        let bytes = synth::unknown_vr::un_sequence(&spec).expect("fixture");
+        std::fs::write(dir.join(name), bytes).expect("write");
+    }
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .arg(&dir)
+        .run()
+        .ok();
+    export(&t, "pkg", &["--level", "original"]);
+    let run = audit(&t, "pkg", &["--json"]).expect_code(1);
+    let findings = run.json()["findings"].as_array().expect("findings").clone();
+    assert!(
+        findings.iter().all(|f| f["finding"] != "unreadable"),
+        "{findings:?}"
+    );
+    // The patient's name, found where the file holds it, in both files.
+    let names: BTreeSet<&str> = findings
+        .iter()
+        .filter(|f| f["what"] == "PatientName" && f["tag"] == "(0010,0010)")
+        .map(|f| f["file"].as_str().expect("file"))
+        .collect();
+    assert_eq!(names.len(), 2, "{findings:?}");
+}
+
+#[test]
+fn a_stored_file_that_cannot_be_read_stops_the_audit_naming_it() {
+    let t = TestDir::new();
+    let first = t.join("a1");
+    archive_in_order(&t, &first, 0);
+    at_archive(&t, &first)
+        .args(["export", "--level", "anonymize-full", "--out"])
+        .arg(t.join("pkg"))
+        .run()
+        .ok();
+    let stored = files_below(&first.join("store"))
+        .into_iter()
+        .next()
+        .expect("a stored file");
+    std::fs::write(&stored, b"not DICOM").expect("damage");
+    let run = at_archive(&t, &first)
+        .arg("audit")
+        .arg(t.join("pkg"))
+        .run()
+        .expect_code(2);
+    assert!(
+        run.stderr.contains("could not be read") && run.stderr.contains("store"),
+        "{}",
+        run.stderr
+    );
 }

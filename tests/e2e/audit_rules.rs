@@ -171,3 +171,126 @@ fn a_real_leak_next_to_coincidences_still_blocks_export_and_audit() {
     );
     assert!(!run.stderr.contains("000101"), "{}", run.stderr);
 }
+
+/// A file of `spec` with `elements` added.
+fn file_with(spec: &InstanceSpec, elements: Vec<DataElement<InMemDicomObject>>) -> Vec<u8> {
+    let mut obj: InMemDicomObject = spec.to_object().expect("fixture");
+    for e in elements {
+        obj.put(e);
+    }
+    let mut out = Vec::new();
+    obj.with_meta(
+        FileMetaTableBuilder::new()
+            .transfer_syntax(spec.syntax.uid())
+            .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+            .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
+    )
+    .expect("meta")
+    .write_all(&mut out)
+    .expect("encode");
+    out
+}
+
+/// `tag` as a sequence of one item holding `elements`.
+fn sequence_of(
+    tag: Tag,
+    elements: Vec<DataElement<InMemDicomObject>>,
+) -> DataElement<InMemDicomObject> {
+    DataElement::new(
+        tag,
+        VR::SQ,
+        dicom_core::value::DataSetSequence::new(
+            vec![InMemDicomObject::from_element_iter(elements)],
+            dicom_core::Length::UNDEFINED,
+        ),
+    )
+}
+
+/// Three patients, as in the test data of deid-data and pydicom: A referred by "Dr. floral
+/// field", B an RT plan whose beam is `beam`, C named "Test^S R" with a coded entry of the
+/// coding scheme `TEST`.
+fn three_patients(t: &TestDir, beam: &str) {
+    let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let patient = |n: u32, name: &str, physician: &str| InstanceSpec {
+        patient_name: name.into(),
+        patient_id: format!("COOKIE-{n}"),
+        referring_physician: physician.into(),
+        study_uid: format!("2.25.77{n}1"),
+        series_uid: format!("2.25.77{n}2"),
+        sop_uid: format!("2.25.77{n}3"),
+        burned_in: Some(false),
+        ..InstanceSpec::default()
+    };
+    let files = [
+        (
+            "a.dcm",
+            file_with(
+                &patient(1, "Waterfall^Nameless", "Dr. floral field"),
+                vec![],
+            ),
+        ),
+        (
+            "b.dcm",
+            file_with(
+                &patient(2, "Akande^Rita", "Okafor^Ben"),
+                vec![sequence_of(
+                    Tag(0x300A, 0x00B0),
+                    vec![text(Tag(0x300A, 0x00C2), VR::LO, beam)],
+                )],
+            ),
+        ),
+        (
+            "c.dcm",
+            file_with(
+                &patient(3, "Test^S R", "Nguyen^Lan"),
+                vec![sequence_of(
+                    Tag(0x0040, 0xA043),
+                    vec![
+                        text(Tag(0x0008, 0x0100), VR::SH, "T-001"),
+                        text(Tag(0x0008, 0x0102), VR::SH, "TEST"),
+                        text(Tag(0x0008, 0x0104), VR::LO, "Lesion"),
+                    ],
+                )],
+            ),
+        ),
+    ];
+    std::fs::create_dir_all(t.join("dump")).expect("mkdir");
+    for (name, bytes) in &files {
+        std::fs::write(t.join("dump").join(name), bytes).expect("write");
+    }
+    at_archive(t, &t.archive())
+        .arg("import")
+        .arg(t.join("dump"))
+        .run()
+        .ok();
+}
+
+#[test]
+fn another_patient_s_name_part_and_a_coding_scheme_are_no_leak_but_a_long_part_is() {
+    let t = TestDir::new();
+    three_patients(&t, "Field 1");
+    for level in ["anonymize-full", "basic"] {
+        let run = export(&t, level, &["--level", level]);
+        assert_eq!(run.code, Some(0), "{level}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("(blocking)"),
+            "{level}: {}",
+            run.stderr
+        );
+        let (run, findings) = audit_json(&t, level);
+        assert_eq!(run.code, Some(0), "{level}: {findings:?}");
+    }
+
+    // A's long name part in B's beam name is still a leak.
+    let t = TestDir::new();
+    three_patients(&t, "Floral 1");
+    let run = export(&t, "pkg", &["--level", "anonymize-full"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.lines().any(|l| l.contains("(blocking)")
+            && l.contains("ReferringPhysicianName value found in the header of")
+            && l.contains("(300A,00B0)[0]/(300A,00C2)")),
+        "{}",
+        run.stderr
+    );
+}

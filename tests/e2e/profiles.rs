@@ -158,3 +158,54 @@ fn show_custom_profiles_by_name_and_file() {
         .expect_code(2);
     assert!(run.stderr.contains("NotAKeyword"), "{}", run.stderr);
 }
+
+#[test]
+fn anonymize_and_export_take_the_same_level_and_profile_flags() {
+    // --level takes the built-in levels only (any case, with their aliases); a custom profile is
+    // --profile, in `anonymize` as in `export` (before, `export --level mylab` loaded the
+    // profile while `anonymize --level mylab` failed).
+    let t = TestDir::new();
+    fs::create_dir_all(t.join("p")).expect("mkdir");
+    fs::write(t.join("p/mylab.toml"), "base = \"anonymize-full\"\n").expect("write");
+    let dump = t.join("dump");
+    synth::write_dump(&dump, &synth::DumpOptions::default()).expect("dump");
+    t.depot()
+        .args(["--archive", "archive", "import", "dump", "--quiet"])
+        .run()
+        .ok();
+    for cmd in [
+        vec!["anonymize", "dump", "out-a"],
+        vec!["--archive", "archive", "export", "--out", "out-e"],
+    ] {
+        let run = t
+            .depot()
+            .args(&cmd)
+            .args(["--level", "mylab"])
+            .env("DEPOT_PROFILE_DIR", t.join("p"))
+            .run()
+            .expect_code(2);
+        assert!(
+            run.stderr.contains("invalid value 'mylab' for '--level"),
+            "{cmd:?}: {}",
+            run.stderr
+        );
+        let run = t
+            .depot()
+            .args(&cmd)
+            .args(["--profile", "mylab", "--quiet"])
+            .env("DEPOT_PROFILE_DIR", t.join("p"))
+            .run();
+        assert!(
+            matches!(run.code, Some(0) | Some(1)),
+            "{cmd:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("cannot use profile"), "{}", run.stderr);
+    }
+    // Level names in any case, and the aliases.
+    t.depot()
+        .args(["anonymize", "--level", "FULL", "dump", "out-b", "--quiet"])
+        .run()
+        .ok();
+    assert!(t.join("out-b").is_dir());
+}

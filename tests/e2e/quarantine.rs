@@ -695,3 +695,43 @@ fn packages_cross_file_systems_into_the_quarantine_and_out_of_it() {
         assert!(!t.archive().join("quarantine").join(&id).exists());
     }
 }
+
+#[test]
+fn a_release_reason_naming_a_value_only_a_stored_header_carries_is_refused() {
+    let t = TestDir::new();
+    // The index keeps neither the patient's birth name nor the second file's institution
+    // (it keeps the first file's); the export's audit searched both.
+    let a = fixture::instance("MRN-8801", "2.25.8801", "2.25.8802", "2.25.8803");
+    let b = fixture::InstanceSpec {
+        instance_number: 2,
+        institution: "FJORDSIDE KLINIKK".into(),
+        ..fixture::instance("MRN-8801", "2.25.8801", "2.25.8802", "2.25.8804")
+    };
+    let files = [
+        (
+            "a.dcm",
+            edited(&a, |o| {
+                put_text(o, tags::SEQUENCE_NAME, VR::SH, "HALVORSEN 3T");
+                put_text(o, tags::PATIENT_BIRTH_NAME, VR::PN, "KJELDSEN^SIGRID");
+            }),
+        ),
+        ("b.dcm", edited(&b, |_| {})),
+    ];
+    import_specs(&t, &t.archive(), "in", "p", &files);
+    let id = quarantine_id(&export_basic(&t, "pkg", &[]).expect_code(1));
+    for (reason, kind) in [
+        ("checked with Sigrid Kjeldsen", "PatientBirthName"),
+        ("the FJORDSIDE KLINIKK scanner", "InstitutionName"),
+        ("study 2.25.8801 reviewed", "StudyInstanceUID"),
+    ] {
+        let run = release(&t, &id, &["all"], reason, "ana").expect_code(2);
+        assert!(
+            run.stderr.contains("identifying values") && run.stderr.contains(kind),
+            "{reason}: {}",
+            run.stderr
+        );
+        assert!(!t.join("pkg").exists());
+    }
+    release(&t, &id, &["all"], "sequence label checked", "ana").ok();
+    assert!(t.join("pkg").exists());
+}

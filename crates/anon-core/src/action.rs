@@ -21,8 +21,10 @@ pub enum Action {
     D,
     /// Keep (a kept sequence still has the profile applied to its items).
     K,
-    /// Clean: keep the meaning, drop identifying content (text: the subject's identifiers are
-    /// cut out; dates: shifted under the modified-dates option; sequences: items cleaned).
+    /// Clean: keep the meaning, drop identifying content (text: every value the run removes
+    /// from the object, the subject's identifiers and e-mail, URL, telephone and date patterns
+    /// are cut out; AE titles: keyed pseudonyms; dates: shifted under the modified-dates
+    /// option; sequences: items cleaned).
     C,
     /// Replace each UID with its keyed one-way mapping.
     U,
@@ -116,7 +118,9 @@ impl Action {
             Action::Z => "empty value (sequence: no items)",
             Action::D => "dummy value (sequence: items cleaned)",
             Action::K => "keep (sequence: items cleaned)",
-            Action::C => "clean (text: identifiers cut; dates: shifted if modified-dates)",
+            Action::C => {
+                "clean (text: removed values, identifiers, patterns cut; AE: pseudonym; dates: shifted if modified-dates)"
+            }
             Action::U => "remap UID (keyed)",
             Action::ZD => "Z/D, resolved to D",
             Action::XZ => "X/Z, resolved to Z",

@@ -1,12 +1,33 @@
-//! Cleaning (action C, and the safety net beyond the table): cutting the subject's own
-//! identifiers (name parts, IDs, birth date, accession number, caller-supplied extras) out of
-//! text wherever they appear, case-insensitively, on decoded strings (so ISO_IR 100, ISO_IR 192
-//! and other character sets are handled alike), and out of binary values byte-wise.
+//! Cutting identifying values out of values (action C, and the safety net beyond the table):
+//! the subject's own identifiers (name parts, IDs, birth date, accession number,
+//! caller-supplied extras) and, under C, every value the run removes from the same object
+//! ([`crate::removed`]). Text is searched case-insensitively on decoded strings (so ISO_IR
+//! 100, ISO_IR 192 and other character sets are handled alike), binary values byte-wise in
+//! every character set's spelling ([`crate::identity::byte_spellings`]).
+//!
+//! The boundary rules are the PHI audit's: a value shorter than [`LONG_VALUE`] bytes is cut
+//! only as a whole word (`Li` not out of `Clinical`), a longer one anywhere except glued to
+//! digits (a StudyID `000101` not out of `19000101`), a UID never out of a longer UID.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use crate::identity::{self, ValueKind};
+use crate::needles::NeedleSet;
 
 /// Identifiers shorter than this (in characters) are not cut: a single letter would shred
-/// every text. Two-letter name parts (e.g. "Li") are cut, and so is a single character of a
-/// script in which one character is a whole name (Chinese, Japanese, Korean: 王, 홍).
+/// every text. Two-letter name parts (e.g. "Li") are cut as whole words, and so is a single
+/// character of a script in which one character is a whole name (Chinese, Japanese, Korean:
+/// 王, 홍).
 const MIN_CHARS: usize = 2;
+
+/// Values of other kinds than names (IDs, text) shorter than this are not cut: two letters
+/// are a modality, a unit or a code far more often than an identifier.
+const MIN_VALUE_CHARS: usize = 3;
+
+/// Values at least this long (UTF-8 bytes) are cut wherever they occur (except glued to
+/// digits); shorter ones only as whole words. The PHI audit's `LONG_NEEDLE`.
+const LONG_VALUE: usize = 6;
 
 /// Identifiers shorter than this are not cut out of code strings (see
 /// [`Scrubber::clean_code`]): two letters are a modality or a code far more often than a name.
@@ -17,6 +38,11 @@ const MIN_CODE_WORD: usize = 3;
 /// everywhere.
 const LONG_CODE_NEEDLE: usize = 6;
 
+/// Numbers (digits and punctuation only) shorter than this that a run removes are not cut
+/// out of text: a removed StudyID `134` or count `7` would shred doses, slice numbers and
+/// dimensions. The subject's own IDs are cut whatever their length.
+const MIN_NUMBER_DIGITS: usize = 6;
+
 /// Whether an identifier is long enough to be cut (see [`MIN_CHARS`]).
 pub(crate) fn worth_cutting(id: &str) -> bool {
     let mut chars = id.chars();
@@ -25,6 +51,23 @@ pub(crate) fn worth_cutting(id: &str) -> bool {
         (Some(c), None) => is_ideographic(c),
         _ => false,
     }
+}
+
+/// Whether a value the run removes is worth cutting out of text (see [`MIN_VALUE_CHARS`],
+/// [`MIN_NUMBER_DIGITS`]).
+fn value_worth_cutting(kind: ValueKind, text: &str) -> bool {
+    if !worth_cutting(text) {
+        return false;
+    }
+    if kind == ValueKind::PersonName || kind == ValueKind::Uid {
+        return true;
+    }
+    if identity::is_single_cjk(text) {
+        return true;
+    }
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    let number = !text.chars().any(char::is_alphabetic);
+    text.chars().count() >= MIN_VALUE_CHARS && (!number || digits >= MIN_NUMBER_DIGITS)
 }
 
 /// CJK ideographs, kana and Hangul syllables: scripts where one character can be a name.
@@ -39,132 +82,185 @@ fn is_ideographic(c: char) -> bool {
     )
 }
 
-/// A compiled set of identifiers to cut out of values.
-#[derive(Debug, Clone, Default)]
+/// How a match must be bounded to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Boundary {
+    /// Not part of a longer ASCII word.
+    Word,
+    /// Not part of a longer number.
+    Digits,
+    /// Not part of a longer UID (digits and dots).
+    Uid,
+}
+
+fn boundary_of(uid: bool, len: usize) -> Boundary {
+    if uid {
+        Boundary::Uid
+    } else if len < LONG_VALUE {
+        Boundary::Word
+    } else {
+        Boundary::Digits
+    }
+}
+
+/// Whether `hay[start..end]` satisfies `b`, looking at the neighbouring bytes (ASCII rules, as
+/// the audit: a non-ASCII edge is always a boundary).
+fn bounded(hay: &[u8], start: usize, end: usize, b: Boundary) -> bool {
+    let at = |i: Option<usize>| i.and_then(|i| hay.get(i)).copied();
+    let (first, last) = (at(Some(start)), at(end.checked_sub(1)));
+    let (before, after) = (at(start.checked_sub(1)), at(Some(end)));
+    let glued = |edge: Option<u8>, next: Option<u8>, f: fn(&u8) -> bool| {
+        edge.as_ref().is_some_and(f) && next.as_ref().is_some_and(f)
+    };
+    match b {
+        Boundary::Word => {
+            !glued(first, before, u8::is_ascii_alphanumeric)
+                && !glued(last, after, u8::is_ascii_alphanumeric)
+        }
+        Boundary::Digits => {
+            !glued(first, before, u8::is_ascii_digit) && !glued(last, after, u8::is_ascii_digit)
+        }
+        Boundary::Uid => {
+            let uid = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_digit() || c == b'.');
+            !uid(before) && !uid(after)
+        }
+    }
+}
+
+/// One value to cut, as given (trimmed) and whether it is a UID.
+#[derive(Debug, Clone)]
+struct Source {
+    text: String,
+    uid: bool,
+}
+
+/// The byte search, built on first use (most objects have no binary value to clean).
+#[derive(Debug)]
+struct Bytes {
+    set: NeedleSet,
+    bounds: Vec<Boundary>,
+}
+
+/// A compiled set of identifying values to cut out of values.
+#[derive(Debug)]
 pub(crate) struct Scrubber {
-    /// Case-folded identifiers as characters, longest first.
-    needles: Vec<Vec<char>>,
-    /// Byte encodings (UTF-8 and ISO 8859-1, as given, lower- and upper-case), longest first.
-    byte_needles: Vec<Vec<u8>>,
+    sources: Vec<Source>,
+    /// The case-folded values, searched in folded text, with their boundary rules and lengths
+    /// in characters.
+    text: NeedleSet,
+    bounds: Vec<Boundary>,
+    chars: Vec<usize>,
+    bytes: OnceLock<Option<Bytes>>,
+}
+
+impl Clone for Scrubber {
+    fn clone(&self) -> Scrubber {
+        Scrubber::from_sources(self.sources.clone())
+    }
 }
 
 /// Case folding for matching, character by character: full lower-casing, with the final
 /// sigma read as sigma and sharp s as "ss" (so "ΠΑΠΑΔΌΠΟΥΛΟΣ" finds "Παπαδόπουλος" and "WEISS"
 /// finds "Weiß"). One character may fold to several.
-fn fold_into(c: char, out: &mut Vec<char>) {
+fn fold_into(c: char, out: &mut String) {
     match c {
-        'ß' | 'ẞ' => out.extend(['s', 's']),
+        'ß' | 'ẞ' => out.push_str("ss"),
         'ς' => out.push('σ'),
+        _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
         _ => out.extend(c.to_lowercase().map(|l| if l == 'ς' { 'σ' } else { l })),
     }
 }
 
-fn fold_str(s: &str) -> Vec<char> {
-    let mut out = Vec::with_capacity(s.len());
+fn fold_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         fold_into(c, &mut out);
     }
     out
 }
 
-fn latin1(s: &str) -> Option<Vec<u8>> {
-    s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect()
-}
-
-/// The character sets DICOM defines (PS3.3 C.12.1.1.2) besides UTF-8 and ISO 8859-1, as far
-/// as encoding_rs has them.
-const CHARSETS: [&encoding_rs::Encoding; 13] = [
-    encoding_rs::ISO_8859_2,
-    encoding_rs::ISO_8859_3,
-    encoding_rs::ISO_8859_4,
-    encoding_rs::ISO_8859_5,
-    encoding_rs::ISO_8859_6,
-    encoding_rs::ISO_8859_7,
-    encoding_rs::ISO_8859_8,
-    encoding_rs::WINDOWS_1254,
-    encoding_rs::WINDOWS_874,
-    encoding_rs::SHIFT_JIS,
-    encoding_rs::EUC_JP,
-    encoding_rs::EUC_KR,
-    encoding_rs::GB18030,
-];
-
-/// Every byte spelling of `s` in a DICOM character set (UTF-8, ISO 8859-1, the others that
-/// can encode it, and the JIS X 0208 bytes that follow `ESC $ B` in ISO 2022 IR 87).
-fn encodings(s: &str) -> Vec<Vec<u8>> {
-    let mut out = vec![s.as_bytes().to_vec()];
-    if s.is_ascii() {
-        // ASCII is the same bytes in every one of them.
-        return out;
-    }
-    out.extend(latin1(s));
-    for cs in CHARSETS {
-        let (bytes, _, unmappable) = cs.encode(s);
-        if unmappable {
-            continue;
-        }
-        // Only when every character is a two-byte JIS X 0208 one.
-        if cs == encoding_rs::EUC_JP
-            && bytes.len() == 2 * s.chars().count()
-            && bytes.iter().all(|b| *b >= 0xA1)
-        {
-            out.push(bytes.iter().map(|b| b & 0x7F).collect());
-        }
-        out.push(bytes.into_owned());
-    }
-    out.sort();
-    out.dedup();
-    out
-}
-
 impl Scrubber {
-    /// Compiles `identifiers` (blank and one-letter ones are ignored).
+    /// Compiles the subject's `identifiers` (blank and one-letter ones are ignored).
     pub(crate) fn new<'a>(identifiers: impl IntoIterator<Item = &'a str>) -> Scrubber {
-        let mut needles: Vec<Vec<char>> = Vec::new();
-        let mut byte_needles: Vec<Vec<u8>> = Vec::new();
-        for id in identifiers {
-            let id = id.trim();
-            if !worth_cutting(id) {
-                continue;
-            }
-            let folded = fold_str(id);
-            if !needles.contains(&folded) {
-                needles.push(folded);
-            }
-            for form in [id.to_string(), id.to_lowercase(), id.to_uppercase()] {
-                for enc in encodings(&form) {
-                    if !byte_needles.contains(&enc) {
-                        byte_needles.push(enc);
-                    }
+        Scrubber::from_sources(Self::subject_sources(identifiers))
+    }
+
+    /// Compiles the subject's `identifiers` and the `removed` values of a run (see
+    /// [`crate::removed`]), each value in the spellings its kind has.
+    pub(crate) fn with_removed<'a>(
+        identifiers: impl IntoIterator<Item = &'a str>,
+        removed: &[(ValueKind, String)],
+    ) -> Scrubber {
+        let mut sources = Self::subject_sources(identifiers);
+        for (kind, value) in removed {
+            for text in identity::texts_of(*kind, value) {
+                if value_worth_cutting(*kind, &text) {
+                    sources.push(Source {
+                        text,
+                        uid: *kind == ValueKind::Uid,
+                    });
                 }
             }
         }
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        byte_needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        Scrubber::from_sources(sources)
+    }
+
+    fn subject_sources<'a>(identifiers: impl IntoIterator<Item = &'a str>) -> Vec<Source> {
+        identifiers
+            .into_iter()
+            .map(str::trim)
+            .filter(|id| worth_cutting(id))
+            .map(|id| Source {
+                text: id.to_string(),
+                uid: false,
+            })
+            .collect()
+    }
+
+    fn from_sources(mut sources: Vec<Source>) -> Scrubber {
+        sources.sort_by(|a, b| (&a.text, a.uid).cmp(&(&b.text, b.uid)));
+        sources.dedup_by(|a, b| a.text == b.text && a.uid == b.uid);
+        let mut folded = Vec::with_capacity(sources.len());
+        let mut bounds = Vec::with_capacity(sources.len());
+        let mut chars = Vec::with_capacity(sources.len());
+        for s in &sources {
+            let f = fold_str(&s.text);
+            bounds.push(boundary_of(s.uid, f.len()));
+            chars.push(f.chars().count());
+            folded.push(f.into_bytes());
+        }
         Scrubber {
-            needles,
-            byte_needles,
+            sources,
+            text: NeedleSet::new(folded, false),
+            bounds,
+            chars,
+            bytes: OnceLock::new(),
         }
     }
 
     /// Whether there is nothing to cut.
     pub(crate) fn is_empty(&self) -> bool {
-        self.needles.is_empty()
+        self.text.is_empty()
     }
 
-    /// Which characters of `text` belong to an identifier (one flag per `char`), or `None` if
+    /// Whether `folded` is one of the values, whole.
+    fn is_value(&self, folded: &str) -> bool {
+        self.text.contains(folded.as_bytes())
+    }
+
+    /// Which characters of `text` belong to a value to cut (one flag per `char`), or `None` if
     /// none occurs.
     pub(crate) fn cut_mask(&self, text: &str) -> Option<Vec<bool>> {
         self.mask_of(text, 0)
     }
 
-    /// [`Scrubber::cut_mask`] for the identifiers of at least `min_len` (folded) characters.
+    /// [`Scrubber::cut_mask`] for the values of at least `min_len` (folded) characters.
     fn mask_of(&self, text: &str, min_len: usize) -> Option<Vec<bool>> {
-        if self.needles.is_empty() || text.is_empty() {
+        if self.is_empty() || text.is_empty() {
             return None;
         }
-        // The folded text, and for each folded character the index of its original.
-        let mut folded: Vec<char> = Vec::with_capacity(text.len());
+        // The folded text, and for each of its bytes the index of the original character.
+        let mut folded = String::with_capacity(text.len());
         let mut origin: Vec<usize> = Vec::with_capacity(text.len());
         let mut n_chars = 0;
         for (i, c) in text.chars().enumerate() {
@@ -173,31 +269,30 @@ impl Scrubber {
             origin.extend(std::iter::repeat_n(i, folded.len() - before));
             n_chars = i + 1;
         }
-        let mut cut = vec![false; n_chars];
-        let mut any = false;
-        for needle in &self.needles {
-            if needle.len() > folded.len() || needle.len() < min_len {
-                continue;
+        let hay = folded.as_bytes();
+        let mut cut: Option<Vec<bool>> = None;
+        let mut mark = |p: usize, start: usize, end: usize| {
+            if self.chars.get(p).is_some_and(|n| *n < min_len) {
+                return;
             }
-            let mut i = 0;
-            while i + needle.len() <= folded.len() {
-                if folded.get(i..i + needle.len()) == Some(needle.as_slice()) {
-                    for &o in origin.iter().skip(i).take(needle.len()) {
-                        if let Some(flag) = cut.get_mut(o) {
-                            *flag = true;
-                        }
-                    }
-                    any = true;
-                    i += needle.len();
-                } else {
-                    i += 1;
+            let Some(b) = self.bounds.get(p) else {
+                return;
+            };
+            if !bounded(hay, start, end, *b) {
+                return;
+            }
+            let flags = cut.get_or_insert_with(|| vec![false; n_chars]);
+            for &o in origin.get(start..end).unwrap_or_default() {
+                if let Some(f) = flags.get_mut(o) {
+                    *f = true;
                 }
             }
-        }
-        any.then_some(cut)
+        };
+        self.text.for_each_match(hay, &mut mark);
+        cut
     }
 
-    /// `text` with every identifier cut out, or `None` if none occurs.
+    /// `text` with every value cut out, or `None` if none occurs.
     pub(crate) fn clean_text(&self, text: &str) -> Option<String> {
         let cut = self.cut_mask(text)?;
         Some(
@@ -210,18 +305,21 @@ impl Scrubber {
     }
 
     /// A Code String value (CS, nearly always a defined term such as `CT` or `PRIMARY`) with the
-    /// subject's identifiers cut out, or `None` if none occurs. A valid code string (upper-case
-    /// letters, digits, space and underscore) loses identifiers of [`LONG_CODE_NEEDLE`]
-    /// characters or more wherever they occur, and shorter ones of at least [`MIN_CODE_WORD`]
-    /// characters only as whole words (between spaces and underscores): cutting `MARY` out of
-    /// `PRIMARY`, or the two-letter name part `CT` out of the Modality `CT`, would break the
-    /// code without hiding anybody. A value that is no valid code string (lower case,
-    /// punctuation: free text in a CS attribute) is cleaned as any text.
-    pub(crate) fn clean_code(&self, value: &str) -> Option<String> {
+    /// values cut out, or `None` if none occurs. A valid code string (upper-case letters,
+    /// digits, space and underscore) loses values of [`LONG_CODE_NEEDLE`] characters or more
+    /// wherever they occur, and shorter ones of at least [`MIN_CODE_WORD`] characters only as
+    /// whole words (between spaces and underscores): cutting `MARY` out of `PRIMARY`, or the
+    /// two-letter name part `CT` out of the Modality `CT`, would break the code without hiding
+    /// anybody. A value that is one word of letters equal to a value as a whole is such a
+    /// defined term and stays. A value that is no valid code string (lower case, punctuation:
+    /// free text in a CS attribute) is cleaned as any text.
+    pub(crate) fn clean_code(&self, value: &str, terms: Terms) -> Option<String> {
         if value.contains('\\') {
             // Several values in one string: each is a code of its own.
-            let parts: Vec<Option<String>> =
-                value.split('\\').map(|v| self.clean_code(v)).collect();
+            let parts: Vec<Option<String>> = value
+                .split('\\')
+                .map(|v| self.clean_code(v, terms))
+                .collect();
             if parts.iter().all(Option::is_none) {
                 return None;
             }
@@ -234,11 +332,18 @@ impl Scrubber {
                     .join("\\"),
             );
         }
-        let is_code = value
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ' || b == b'_');
-        if !is_code {
+        if !is_code(value) || value.is_empty() {
             return self.clean_text(value);
+        }
+        let whole = value.trim_matches([' ', '_']);
+        if terms == Terms::Keep
+            && whole.bytes().all(|b| b.is_ascii_uppercase())
+            && self.is_value(&fold_str(whole))
+        {
+            // One word, equal to an identifier as a whole: a defined term that coincides with
+            // a name (`PERFUSION`, `HEAD`), as the PHI audit judges it; cutting it would break
+            // the code without hiding anybody.
+            return None;
         }
         let mut changed = false;
         let mut text = value.to_string();
@@ -253,7 +358,7 @@ impl Scrubber {
         }
         let is_identifier = |word: &str| {
             let folded = fold_str(word);
-            folded.len() >= MIN_CODE_WORD && self.needles.contains(&folded)
+            folded.chars().count() >= MIN_CODE_WORD && self.is_value(&folded)
         };
         // Whole words, each with the separator that preceded it (all ASCII).
         let mut out = String::with_capacity(text.len());
@@ -284,33 +389,74 @@ impl Scrubber {
         changed.then(|| out.trim_matches([' ', '_']).to_string())
     }
 
-    /// Overwrites every encoded identifier in `bytes` with zero bytes; returns whether any was
+    fn bytes(&self) -> Option<&Bytes> {
+        self.bytes
+            .get_or_init(|| {
+                let mut patterns: Vec<Vec<u8>> = Vec::new();
+                let mut bounds = Vec::new();
+                let mut seen: HashSet<Vec<u8>> = HashSet::new();
+                for s in &self.sources {
+                    for sp in identity::byte_spellings(&s.text) {
+                        let key = sp.bytes.to_ascii_lowercase();
+                        if !seen.insert(key) {
+                            continue;
+                        }
+                        bounds.push(if sp.escaped {
+                            Boundary::Digits
+                        } else {
+                            boundary_of(s.uid, sp.bytes.len())
+                        });
+                        patterns.push(sp.bytes);
+                    }
+                }
+                Some(Bytes {
+                    set: NeedleSet::new(patterns, true),
+                    bounds,
+                })
+            })
+            .as_ref()
+    }
+
+    /// Overwrites every encoded value in `bytes` with zero bytes; returns whether any was
     /// found. ASCII letters match case-insensitively.
     pub(crate) fn clean_bytes(&self, bytes: &mut [u8]) -> bool {
-        let mut any = false;
-        for needle in &self.byte_needles {
-            let n = needle.len();
-            if n == 0 || n > bytes.len() {
-                continue;
+        if self.is_empty() {
+            return false;
+        }
+        let Some(search) = self.bytes() else {
+            return false;
+        };
+        let mut ranges = Vec::new();
+        search.set.for_each_match(bytes, |p, start, end| {
+            let b = search.bounds.get(p).copied().unwrap_or(Boundary::Word);
+            if bounded(bytes, start, end, b) {
+                ranges.push(start..end);
             }
-            let mut i = 0;
-            while i + n <= bytes.len() {
-                let hit = bytes
-                    .get(i..i + n)
-                    .is_some_and(|w| w.eq_ignore_ascii_case(needle));
-                if hit {
-                    for b in bytes.iter_mut().skip(i).take(n) {
-                        *b = 0;
-                    }
-                    any = true;
-                    i += n;
-                } else {
-                    i += 1;
-                }
+        });
+        for r in &ranges {
+            if let Some(s) = bytes.get_mut(r.clone()) {
+                s.fill(0);
             }
         }
-        any
+        !ranges.is_empty()
     }
+}
+
+/// What becomes of a code string value that is one word equal to a value to cut as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Terms {
+    /// Kept: a defined term that coincides with a name (the safety net beyond the table).
+    Keep,
+    /// Cut: a rule says C, and C leaves no value of the run's in the text.
+    Cut,
+}
+
+/// Whether a CS value is a valid code string (upper-case letters, digits, space, underscore;
+/// several values separated by backslashes).
+pub(crate) fn is_code(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || matches!(b, b' ' | b'_' | b'\\'))
 }
 
 #[cfg(test)]
@@ -326,6 +472,31 @@ mod tests {
         );
         assert_eq!(s.clean_text("nothing here X"), None);
         assert!(Scrubber::new(["", " ", "A"]).is_empty());
+    }
+
+    #[test]
+    fn short_values_are_cut_as_whole_words_long_ones_not_from_longer_numbers() {
+        let s = Scrubber::new(["Li", "000101"]);
+        assert_eq!(s.clean_text("Clinical"), None);
+        assert_eq!(s.clean_text("Dr Li, T1").as_deref(), Some("Dr , T1"));
+        assert_eq!(s.clean_text("19000101"), None);
+        assert_eq!(s.clean_text("study 000101.").as_deref(), Some("study ."));
+        let r = Scrubber::with_removed(
+            [],
+            &[
+                (ValueKind::Identifier, "134".to_string()),
+                (ValueKind::Text, "CT".to_string()),
+                (ValueKind::Uid, "1.2.3.4".to_string()),
+                (ValueKind::Text, "NONE".to_string()),
+                (ValueKind::PersonName, "Wu^Li".to_string()),
+            ],
+        );
+        assert_eq!(r.clean_text("134 slices CT NONE"), None);
+        assert_eq!(r.clean_text("ref 1.2.3.45 and 1.2.3.4.5"), None);
+        assert_eq!(
+            r.clean_text("ref 1.2.3.4, Dr Wu").as_deref(),
+            Some("ref , Dr ")
+        );
     }
 
     #[test]
@@ -346,19 +517,34 @@ mod tests {
     #[test]
     fn code_strings_lose_only_whole_identifying_words() {
         let s = Scrubber::new(["ZZZDOWNTIME^MARY", "MARY", "CT", "SMITH"]);
-        assert_eq!(s.clean_code("PRIMARY"), None);
-        assert_eq!(s.clean_code("CT"), None);
-        assert_eq!(s.clean_code("SMITH_HEAD").as_deref(), Some("HEAD"));
-        assert_eq!(s.clean_code("MARY").as_deref(), Some(""));
+        assert_eq!(s.clean_code("PRIMARY", Terms::Keep), None);
+        assert_eq!(s.clean_code("CT", Terms::Keep), None);
         assert_eq!(
-            s.clean_code("HEAD SMITH NECK").as_deref(),
+            s.clean_code("SMITH_HEAD", Terms::Keep).as_deref(),
+            Some("HEAD")
+        );
+        assert_eq!(
+            s.clean_code("MARY", Terms::Keep),
+            None,
+            "a defined term, as a whole"
+        );
+        assert_eq!(s.clean_code("MARY", Terms::Cut).as_deref(), Some(""));
+        assert_eq!(s.clean_code("MARY SMITH", Terms::Keep).as_deref(), Some(""));
+        assert_eq!(
+            s.clean_code("HEAD SMITH NECK", Terms::Keep).as_deref(),
             Some("HEAD NECK")
         );
         // Long identifiers are cut anywhere; values that are no code are cleaned as text.
         let s = Scrubber::new(["HALVORSEN", "MARY"]);
-        assert_eq!(s.clean_code("DRHALVORSEN_X").as_deref(), Some("DR_X"));
-        assert_eq!(s.clean_code("mr,\"Halvorsen").as_deref(), Some("mr,\""));
-        assert_eq!(s.clean_code("PRIMARY"), None);
+        assert_eq!(
+            s.clean_code("DRHALVORSEN_X", Terms::Keep).as_deref(),
+            Some("DR_X")
+        );
+        assert_eq!(
+            s.clean_code("mr,\"Halvorsen", Terms::Keep).as_deref(),
+            Some("mr,\"")
+        );
+        assert_eq!(s.clean_code("PRIMARY", Terms::Keep), None);
     }
 
     #[test]
@@ -380,6 +566,11 @@ mod tests {
         assert!(s.clean_bytes(&mut sjis));
         let mut jis = b"a \x1b$B;3ED\x1b(B b".to_vec();
         assert!(s.clean_bytes(&mut jis));
-        assert_eq!(&jis, b"a \x1b$B\0\0\0\0\x1b(B b");
+        assert!(!jis.windows(4).any(|w| w == b";3ED"));
+        // Short values only between word boundaries.
+        let s = Scrubber::new(["Li"]);
+        let mut b = b"xxLIyy LI.".to_vec();
+        assert!(s.clean_bytes(&mut b));
+        assert_eq!(&b, b"xxLIyy \0\0.");
     }
 }

@@ -14,10 +14,12 @@ use dicom_object::{DefaultDicomObject, InMemDicomObject};
 
 use crate::action::{Action, Resolved};
 use crate::charset::CodeExtensions;
-use crate::clean::Scrubber;
+use crate::clean::{Scrubber, Terms, is_code};
 use crate::error::AnonError;
+use crate::identity::{self, SUBJECT_ATTRIBUTES};
 use crate::key::Key;
 use crate::level::{DeidOption, Level};
+use crate::patterns::{WrittenDates, pattern_edits};
 use crate::private::is_safe;
 use crate::profile::{DateMode, PrivatePolicy, Profile};
 use crate::report::{AppliedAction, BurnedInReason, Done, PathStep, Report, TagPath};
@@ -32,7 +34,7 @@ pub(crate) const IMPLEMENTATION_CLASS_UID: &str = "2.25.143286715530302467196658
 pub(crate) const IMPLEMENTATION_VERSION_NAME: &str = "DEPOT_0_1";
 
 /// Attributes holding class or definition UIDs (never instance identity); never remapped.
-const CLASS_UID_TAGS: [Tag; 16] = [
+pub(crate) const CLASS_UID_TAGS: [Tag; 16] = [
     Tag(0x0000, 0x0002), // AffectedSOPClassUID
     Tag(0x0000, 0x0003), // RequestedSOPClassUID
     Tag(0x0002, 0x0002), // MediaStorageSOPClassUID
@@ -72,12 +74,21 @@ pub struct SubjectContext {
 pub struct Deidentifier {
     profile: Profile,
     key: Key,
+    /// Whether the profile cleans anything (C on some attribute, or safe private attributes):
+    /// only then are the values the run removes gathered first (see [`crate::removed`]).
+    cleans: bool,
 }
 
 /// Per-object state while walking.
 struct Walk<'a> {
     subject: &'a SubjectContext,
+    /// The subject's identifiers: what the safety net beyond the table cuts.
     scrubber: Scrubber,
+    /// The subject's identifiers and every value the run removes from the object: what C
+    /// cuts. `None` when the profile cleans nothing.
+    cleaner: Option<Scrubber>,
+    /// What C does to dates written in text.
+    dates: WrittenDates,
     /// How text is encoded when the data set uses ISO 2022 code extensions.
     ext: Option<CodeExtensions>,
     /// How many sequences with action C the walk is inside.
@@ -96,12 +107,28 @@ fn code_extensions(obj: &InMemDicomObject) -> Option<CodeExtensions> {
 /// so the values are joined back into the original bytes, decoded as a whole, and split on the
 /// backslashes that really are delimiters.
 fn text_values(obj: &InMemDicomObject, tag: Tag, ext: Option<CodeExtensions>) -> Vec<String> {
-    let Some(ext) = ext else {
-        return all_strs(obj, tag);
-    };
-    let Some(joined) = obj.get(tag).and_then(strs_of).map(|v| v.join("\\")) else {
+    obj.get(tag)
+        .map(|e| element_texts(e, ext))
+        .unwrap_or_default()
+}
+
+/// The values of one text element as characters, trimmed, without empty ones (see
+/// [`text_values`]).
+pub(crate) fn element_texts(e: &InMemElement, ext: Option<CodeExtensions>) -> Vec<String> {
+    let Some(values) = strs_of(e) else {
         return Vec::new();
     };
+    let Some(ext) = ext else {
+        return values
+            .into_iter()
+            .map(|s| {
+                s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                    .to_string()
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
+    };
+    let joined = values.join("\\");
     let text = ext.decode(&joined).map_or(joined, |d| d.text);
     text.split('\\')
         .map(|s| {
@@ -183,7 +210,7 @@ fn is_overlay_data(tag: Tag) -> bool {
         && tag.element() == 0x3000
 }
 
-fn is_well_known(uid: &str) -> bool {
+pub(crate) fn is_well_known(uid: &str) -> bool {
     uid.starts_with("1.2.840.10008.")
 }
 
@@ -207,52 +234,6 @@ fn first_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     };
     let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!t.is_empty()).then(|| t.to_string())
-}
-
-fn all_strs(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
-    obj.get(tag)
-        .and_then(strs_of)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|s| {
-            s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
-                .to_string()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
-/// Name parts worth cutting: family, given and middle names of every component group.
-fn name_parts(pn: &str, out: &mut Vec<String>) {
-    out.push(pn.to_string());
-    for group in pn.split('=') {
-        for (i, comp) in group.split('^').enumerate() {
-            if i >= 3 {
-                break; // prefixes and suffixes ("Dr", "Jr") would shred unrelated text
-            }
-            out.push(comp.trim().to_string());
-            // Each word, and each part of a hyphenated or apostrophed name
-            // ("Schulz-Brandenburger", "O'Neill"), is cut on its own too.
-            out.extend(
-                comp.split(|c: char| c.is_whitespace() || matches!(c, '-' | '\'' | '’'))
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_string),
-            );
-        }
-    }
-}
-
-/// Common spellings of a DA birth date, so a date typed into free text is found too.
-fn date_spellings(da: &str, out: &mut Vec<String>) {
-    out.push(da.to_string());
-    if da.len() == 8 && da.bytes().all(|b| b.is_ascii_digit()) {
-        let (y, m, d) = (&da[..4], &da[4..6], &da[6..]);
-        out.push(format!("{y}-{m}-{d}"));
-        out.push(format!("{d}.{m}.{y}"));
-        out.push(format!("{m}/{d}/{y}"));
-        out.push(format!("{d}/{m}/{y}"));
-    }
 }
 
 fn is_text_vr(vr: VR) -> bool {
@@ -285,7 +266,7 @@ fn text_value(vr: VR, values: Vec<String>) -> PrimitiveValue {
 }
 
 /// The VR to work with: the element's, or for UN the dictionary's (implicit VR files).
-fn effective_vr(elem: &InMemElement) -> VR {
+pub(crate) fn effective_vr(elem: &InMemElement) -> VR {
     let vr = elem.vr();
     if vr != VR::UN {
         return vr;
@@ -305,7 +286,12 @@ fn with_step(path: &[PathStep], tag: Tag) -> TagPath {
 impl Deidentifier {
     /// An engine applying `profile`, with every mapping keyed by `key`.
     pub fn new(profile: Profile, key: Key) -> Deidentifier {
-        Deidentifier { profile, key }
+        let cleans = profile.cleans();
+        Deidentifier {
+            profile,
+            key,
+            cleans,
+        }
     }
 
     /// The profile applied.
@@ -322,6 +308,12 @@ impl Deidentifier {
         } else {
             self.key.uid_for(u)
         }
+    }
+
+    /// A keyed name for a file's bytes: 16 hex digits, the same in every run with the key, that
+    /// no one without the key can link to the file (see `Key::content_tag`).
+    pub fn content_tag(&self, bytes: &[u8]) -> String {
+        self.key.content_tag(bytes)
     }
 
     /// The keyed pseudonym of a patient ID (and its issuer): `P` + 10 base32 characters.
@@ -341,25 +333,10 @@ impl Deidentifier {
         // on the bytes of `^` inside its characters would give the wrong parts.
         let ext = code_extensions(obj);
         let texts = |o: &InMemDicomObject, tag: Tag| text_values(o, tag, ext);
-        for tag in [
-            tags::PATIENT_NAME,
-            tags::PATIENT_BIRTH_NAME,
-            tags::PATIENT_MOTHER_BIRTH_NAME,
-            tags::OTHER_PATIENT_NAMES,
-        ] {
-            for pn in texts(obj, tag) {
-                name_parts(&pn, &mut identifiers);
+        for attr in SUBJECT_ATTRIBUTES {
+            for v in texts(obj, attr.tag) {
+                identifiers.extend(identity::texts_of(attr.kind, &v));
             }
-        }
-        for tag in [
-            tags::PATIENT_ID,
-            Tag(0x0010, 0x1000), // OtherPatientIDs (retired)
-            tags::ACCESSION_NUMBER,
-            Tag(0x0010, 0x1090), // MedicalRecordLocator (retired)
-            tags::PATIENT_TELEPHONE_NUMBERS,
-            tags::PATIENT_ADDRESS,
-        ] {
-            identifiers.extend(texts(obj, tag));
         }
         if let Some(items) = obj
             .get(tags::OTHER_PATIENT_I_DS_SEQUENCE)
@@ -368,9 +345,6 @@ impl Deidentifier {
             for item in items {
                 identifiers.extend(texts(item, tags::PATIENT_ID));
             }
-        }
-        for da in all_strs(obj, tags::PATIENT_BIRTH_DATE) {
-            date_spellings(&da, &mut identifiers);
         }
         identifiers.retain(|s| crate::clean::worth_cutting(s));
         identifiers.sort();
@@ -401,10 +375,24 @@ impl Deidentifier {
         obj: &mut DefaultDicomObject,
         subject: &SubjectContext,
     ) -> Result<Report, AnonError> {
+        let ext = code_extensions(obj);
+        let ids = || subject.identifiers.iter().map(String::as_str);
+        // Cleaning's first pass: what the run removes, before anything changes.
+        let cleaner = (self.cleans && self.profile.changes_anything()).then(|| {
+            let removed = crate::removed::removed_values(&self.profile, obj, ext);
+            Scrubber::with_removed(ids(), &removed)
+        });
+        let dates = match self.profile.date_mode() {
+            DateMode::Remove => WrittenDates::Cut,
+            DateMode::Full => WrittenDates::Keep,
+            DateMode::Modified => WrittenDates::Shift(subject.date_offset_days),
+        };
         let mut walk = Walk {
             subject,
-            scrubber: Scrubber::new(subject.identifiers.iter().map(String::as_str)),
-            ext: code_extensions(obj),
+            scrubber: Scrubber::new(ids()),
+            cleaner,
+            dates,
+            ext,
             cleaning: 0,
             report: Report::default(),
         };
@@ -713,16 +701,22 @@ impl Deidentifier {
         if let Some(rule) = self.profile.lookup(elem.tag()) {
             return self.apply_rule(elem, rule.action, path, depth, walk);
         }
-        if self.profile.beyond_table() {
+        let vr = effective_vr(&elem);
+        let beyond = self.profile.beyond_table();
+        if walk.cleaning > 0
+            && is_text_vr(vr)
+            && elem.vr() != VR::UN
+            && !(beyond && vr == VR::PN)
+            && !matches!(elem.value(), Value::Sequence(_))
+        {
+            // Inside a sequence being cleaned: unlisted text is cleaned too (a person name
+            // beyond the table gets its dummy instead).
+            return Ok(Some(self.clean_element(elem, vr, Action::C, path, walk)));
+        }
+        if beyond {
             return self.beyond_table(elem, path, depth, walk);
         }
-        let vr = effective_vr(&elem);
-        if walk.cleaning > 0 && is_text_vr(vr) && elem.vr() != VR::UN {
-            // Inside a sequence being cleaned: unlisted text is cleaned too.
-            Ok(Some(self.clean_element(elem, vr, Action::C, path, walk)))
-        } else {
-            self.keep(elem, path, depth, walk).map(Some)
-        }
+        self.keep(elem, path, depth, walk).map(Some)
     }
 
     /// Keeps an element; a sequence still has the profile applied to its items.
@@ -1039,13 +1033,19 @@ impl Deidentifier {
                 Self::record(walk, path, tag, action, Done::UidRemapped);
                 self.remap_element(&elem)
             }
+            VR::AE if elem.vr() != VR::UN => {
+                Self::record(walk, path, tag, action, Done::Pseudonymized);
+                self.ae_titles(elem)
+            }
             _ if is_text_vr(vr) && elem.vr() != VR::UN => {
                 Self::record(walk, path, tag, action, Done::Cleaned);
-                self.scrub_text(elem, vr, &walk.scrubber, walk.ext)
+                let scrubber = walk.cleaner.as_ref().unwrap_or(&walk.scrubber);
+                self.scrub_text(elem, vr, scrubber, walk.ext, Some(walk.dates))
             }
             VR::OB | VR::UN | VR::OW => {
                 Self::record(walk, path, tag, action, Done::Cleaned);
-                self.scrub_binary(elem, &walk.scrubber).0
+                let scrubber = walk.cleaner.as_ref().unwrap_or(&walk.scrubber);
+                self.scrub_binary(elem, scrubber).0
             }
             _ => {
                 Self::record(walk, path, tag, action, Done::Kept);
@@ -1054,13 +1054,48 @@ impl Deidentifier {
         }
     }
 
+    /// An AE title under C: a device name that often names a site, so each value becomes its
+    /// keyed pseudonym (`AE` + 10 base32 characters, the same in every export under one key),
+    /// unless it is already clean: empty, or such a pseudonym.
+    fn ae_titles(&self, elem: InMemElement) -> InMemElement {
+        let tag = elem.tag();
+        let Ok(values) = elem.to_multi_str().map(|v| v.to_vec()) else {
+            return elem;
+        };
+        let mut changed = false;
+        let out: Vec<String> = values
+            .iter()
+            .flat_map(|v| v.split('\\'))
+            .map(|v| {
+                let t = v.trim_matches(|c: char| c == '\0' || c == ' ');
+                if t.is_empty() || is_ae_pseudonym(t) {
+                    t.to_string()
+                } else {
+                    changed = true;
+                    self.key.ae_title_for(t)
+                }
+            })
+            .collect();
+        if !changed {
+            return elem;
+        }
+        DataElement::new(tag, VR::AE, text_value(VR::AE, out))
+    }
+
+    /// Cuts the scrubber's values out of a text element. With `patterns` (action C), also
+    /// e-mail addresses, URLs, telephone numbers and written dates (shifted, kept or cut as
+    /// given; see [`crate::patterns`]); without (the safety net beyond the table), a defined
+    /// term equal to a value as a whole stays. A valid code string only loses values (see
+    /// [`Scrubber::clean_code`]).
     fn scrub_text(
         &self,
         elem: InMemElement,
         vr: VR,
         scrubber: &Scrubber,
         ext: Option<CodeExtensions>,
+        patterns: Option<WrittenDates>,
     ) -> InMemElement {
+        let tag = elem.tag();
         let Ok(mut values) = elem.to_multi_str().map(|v| v.to_vec()) else {
             return elem;
         };
@@ -1075,10 +1110,47 @@ impl Deidentifier {
             .map(|v| {
                 // With code extensions, cut characters and drop exactly their bytes. A code
                 // string loses only whole words (see `Scrubber::clean_code`).
+                // A standard code string is made of defined terms (see
+                // `Scrubber::clean_code`); a private one is whatever its vendor put there.
+                let code = vr == VR::CS && tag.group() % 2 == 0 && is_code(&v);
+                // Beyond the table a defined term equal to a name stays (the audit's
+                // coincidence); where a rule says C it goes.
+                let terms = if patterns.is_some() {
+                    Terms::Cut
+                } else {
+                    Terms::Keep
+                };
+                let patterns = patterns.filter(|_| !code);
                 let cut = match ext.and_then(|e| e.decode(&v)) {
-                    _ if vr == VR::CS => scrubber.clean_code(&v),
-                    Some(d) => scrubber.cut_mask(&d.text).map(|mask| d.without(&mask)),
-                    None => scrubber.clean_text(&v),
+                    _ if code => scrubber.clean_code(&v, terms),
+                    Some(d) => {
+                        // Bytes can only be dropped here: pattern matches are cut, never
+                        // rewritten (a written date is cut rather than shifted).
+                        let mut mask = scrubber.cut_mask(&d.text);
+                        if let Some(dates) = patterns {
+                            let edits = pattern_edits(&d.text, dates);
+                            if !edits.is_empty() {
+                                let m =
+                                    mask.get_or_insert_with(|| vec![false; d.text.chars().count()]);
+                                for (i, (at, _)) in d.text.char_indices().enumerate() {
+                                    if edits.iter().any(|e| e.range.contains(&at))
+                                        && let Some(f) = m.get_mut(i)
+                                    {
+                                        *f = true;
+                                    }
+                                }
+                            }
+                        }
+                        mask.map(|mask| d.without(&mask))
+                    }
+                    None => {
+                        let edited = patterns.and_then(|dates| {
+                            let edits = pattern_edits(&v, dates);
+                            (!edits.is_empty()).then(|| crate::patterns::apply(&v, &edits))
+                        });
+                        let text = edited.as_deref().unwrap_or(&v);
+                        scrubber.clean_text(text).or(edited)
+                    }
                 };
                 match cut {
                     Some(c) => {
@@ -1187,8 +1259,10 @@ impl Deidentifier {
                 let hit = elem
                     .to_multi_str()
                     .map(|v| {
-                        if vr == VR::CS {
-                            return v.iter().any(|c| walk.scrubber.clean_code(c).is_some());
+                        if vr == VR::CS && tag.group() % 2 == 0 && v.iter().all(|c| is_code(c)) {
+                            return v
+                                .iter()
+                                .any(|c| walk.scrubber.clean_code(c, Terms::Keep).is_some());
                         }
                         let joined = v.join("\\");
                         let text = walk
@@ -1200,7 +1274,13 @@ impl Deidentifier {
                     .unwrap_or(false);
                 if hit {
                     Self::record(walk, path, tag, Action::C, Done::Cleaned);
-                    Ok(Some(self.scrub_text(elem, vr, &walk.scrubber, walk.ext)))
+                    Ok(Some(self.scrub_text(
+                        elem,
+                        vr,
+                        &walk.scrubber,
+                        walk.ext,
+                        None,
+                    )))
                 } else {
                     Ok(Some(elem))
                 }
@@ -1229,6 +1309,15 @@ fn burned_in(obj: &InMemDicomObject) -> Option<BurnedInReason> {
                 .then_some(BurnedInReason::ModalityWithoutFlag(modality))
         }
     }
+}
+
+/// Whether an AE title is one of depot's keyed AE pseudonyms (`AE` + 10 base32 characters).
+fn is_ae_pseudonym(v: &str) -> bool {
+    v.len() == 12
+        && v.starts_with("AE")
+        && v[2..]
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
 }
 
 impl Level {

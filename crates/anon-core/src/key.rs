@@ -55,6 +55,15 @@ impl Key {
         mac.finalize().into_bytes().into()
     }
 
+    /// 16 lowercase hex digits of HMAC(key, "file" NUL SHA-256(bytes)): names one file's bytes
+    /// (a second copy of an instance, say) the same way in every run with the key, without
+    /// letting anyone who holds the original file recognise it.
+    pub(crate) fn content_tag(&self, bytes: &[u8]) -> String {
+        use sha2::Digest;
+        let digest = Sha256::digest(bytes);
+        hex::encode(&self.mac(&[b"file\0", digest.as_slice()])[..8])
+    }
+
     /// `2.25.` + decimal of the first 16 bytes of HMAC-SHA256(key, uid): at most 44 characters.
     pub(crate) fn uid_for(&self, uid: &str) -> String {
         let d = self.mac(&[uid.as_bytes()]);
@@ -103,6 +112,13 @@ impl Key {
     pub(crate) fn value_code_for(&self, tag: u32, value: &str) -> String {
         let d = self.mac(&[b"value\0", &tag.to_be_bytes(), b"\0", value.as_bytes()]);
         format!("H{}", base32_10(&d))
+    }
+
+    /// `AE` + 10 base32 characters from HMAC(key, "ae-title" NUL title): the keyed pseudonym
+    /// of an AE title under action C (12 characters, valid in AE).
+    pub(crate) fn ae_title_for(&self, title: &str) -> String {
+        let d = self.mac(&[b"ae-title\0", title.as_bytes()]);
+        format!("AE{}", base32_10(&d))
     }
 
     /// A day offset in −3650..=−1, from HMAC(key, "date-offset" NUL issuer NUL id).

@@ -5,6 +5,8 @@
 //! - [`table`]: the project's own copy of DICOM PS3.15 Table E.1-1 (edition 2026c) and of the
 //!   seed profiles, embedded at build time;
 //! - [`Action`], [`Level`], [`DeidOption`], [`Profile`]: what to do to which attribute;
+//! - [`identity`]: which attributes identify a person, their kinds, and the spellings of
+//!   their values (shared by the engine's cleaning, the export and the PHI audit);
 //! - [`Key`]: the secret from which every UID mapping, pseudonym and date offset is derived;
 //! - [`Deidentifier`]: applies a profile to one DICOM object and returns a [`Report`] of what it
 //!   did (tag paths and actions, never the old values).
@@ -20,10 +22,14 @@ mod charset;
 mod clean;
 mod engine;
 mod error;
+pub mod identity;
 mod key;
 mod level;
+mod needles;
+mod patterns;
 mod private;
 mod profile;
+mod removed;
 mod report;
 pub mod table;
 mod unknown;

@@ -504,6 +504,15 @@ impl Profile {
         self.exact.get(&tag).copied()
     }
 
+    /// Whether any rule cleans (C), or safe private attributes are kept (cleaned).
+    pub(crate) fn cleans(&self) -> bool {
+        let c = |r: &RuleEntry| r.action == Action::C;
+        self.private == PrivatePolicy::Safe
+            || self.exact.values().any(c)
+            || self.curve.as_ref().is_some_and(c)
+            || self.overlay.iter().any(|(_, r)| c(r))
+    }
+
     pub(crate) fn private_policy(&self) -> PrivatePolicy {
         self.private
     }

@@ -45,3 +45,34 @@ fn code_strings_keep_their_codes_and_lose_identifying_words() {
     assert_eq!(text(tags::BODY_PART_EXAMINED), "HEAD");
     assert_eq!(text(tags::VIEW_POSITION), "ap,");
 }
+
+#[test]
+fn a_defined_term_equal_to_a_name_is_a_coincidence_not_cut() {
+    let d = Deidentifier::new(
+        Profile::builtin(Level::AnonymizeFull, &[]).expect("profile"),
+        Key::from_bytes([4; 32]),
+    );
+    let mut obj = InMemDicomObject::from_element_iter([
+        el(tags::SOP_CLASS_UID, VR::UI, uids::MR_IMAGE_STORAGE),
+        el(tags::SOP_INSTANCE_UID, VR::UI, "2.25.43"),
+        el(tags::IMAGE_TYPE, VR::CS, "DERIVED\\PRIMARY\\PERFUSION"),
+        el(tags::BODY_PART_EXAMINED, VR::CS, "HEAD"),
+        el(tags::PATIENT_NAME, VR::PN, "Perfusion^Head"),
+        el(tags::PATIENT_ID, VR::LO, "ID-78"),
+        // A name typed into a code string with another word is still cut.
+        el(tags::VIEW_POSITION, VR::CS, "PERFUSION AP"),
+    ])
+    .with_meta(
+        FileMetaTableBuilder::new()
+            .transfer_syntax(uids::EXPLICIT_VR_LITTLE_ENDIAN)
+            .media_storage_sop_class_uid(uids::MR_IMAGE_STORAGE)
+            .media_storage_sop_instance_uid("2.25.43"),
+    )
+    .expect("meta");
+    let subject = d.subject_context(&obj);
+    d.apply(&mut obj, &subject).expect("applied");
+    let text = |tag: Tag| obj.get(tag).unwrap().to_str().unwrap().trim().to_string();
+    assert_eq!(text(tags::IMAGE_TYPE), "DERIVED\\PRIMARY\\PERFUSION");
+    assert_eq!(text(tags::BODY_PART_EXAMINED), "HEAD");
+    assert_eq!(text(tags::VIEW_POSITION), "AP");
+}

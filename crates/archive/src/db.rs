@@ -44,7 +44,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::grouping::{self, HeaderFacts, SubjectKey};
 use crate::records::{
-    Filter, InstanceRecord, RejectKind, RejectRecord, SeriesRecord, StudyRecord, SubjectRecord,
+    Filter, InstanceRecord, RejectKind, RejectRecord, RunRecord, SeriesRecord, StudyRecord,
+    SubjectRecord,
 };
 
 /// The embedded migrations, in order. `migrations_are_all_listed` checks this list against
@@ -52,6 +53,7 @@ use crate::records::{
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../schema/0001_init.sql"),
     include_str!("../../../schema/0002_rejects_per_project_run_outcome.sql"),
+    include_str!("../../../schema/0003_deidentified_runs.sql"),
 ];
 
 /// How long a writer waits for another writer's batch before giving up.
@@ -432,6 +434,20 @@ impl Db {
         tx.commit()
     }
 
+    /// Records that every file of a run was de-identified before it was stored (`label` names
+    /// the profile, its options and the key's fingerprint).
+    pub fn mark_run_deidentified(
+        &mut self,
+        run_id: i64,
+        label: &str,
+    ) -> Result<(), rusqlite::Error> {
+        self.conn.execute(
+            "UPDATE import_runs SET deidentified = ?2 WHERE id = ?1",
+            params![run_id, label],
+        )?;
+        Ok(())
+    }
+
     /// Starts a batch: one `BEGIN IMMEDIATE` transaction holding the write lock until
     /// [`Batch::commit`] (or rollback on drop).
     pub fn begin_batch(
@@ -470,6 +486,37 @@ impl Db {
         }
         tx.commit()?;
         Ok(Ok(()))
+    }
+
+    /// Import runs (only `project` and `run` of the filter apply), oldest first.
+    pub fn runs(&self, f: &Filter) -> Result<Vec<RunRecord>, rusqlite::Error> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, p.name, r.inputs, r.started_at, r.finished_at, r.files_seen, r.imported,
+                    r.duplicates, r.conflicts, r.rejected, r.skipped, r.bytes_imported, r.error,
+                    r.deidentified
+             FROM import_runs r JOIN projects p ON p.id = r.project_id
+             WHERE (?1 IS NULL OR p.name = ?1) AND (?2 IS NULL OR r.id = ?2)
+             ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map(params![f.project, f.run], |r| {
+            Ok(RunRecord {
+                run_id: r.get(0)?,
+                project: r.get(1)?,
+                inputs: r.get(2)?,
+                started_at: r.get(3)?,
+                finished_at: r.get(4)?,
+                files_seen: to_u64(r.get(5)?),
+                imported: to_u64(r.get(6)?),
+                duplicates: to_u64(r.get(7)?),
+                conflicts: to_u64(r.get(8)?),
+                rejected: to_u64(r.get(9)?),
+                skipped: to_u64(r.get(10)?),
+                bytes_imported: to_u64(r.get(11)?),
+                error: r.get(12)?,
+                deidentified: r.get(13)?,
+            })
+        })?;
+        rows.collect()
     }
 
     /// Subjects matching the filter, with counts.

@@ -154,6 +154,32 @@ pub enum ImportError {
     },
 }
 
+/// Why one instance submitted to an [`crate::intake::Intake`] was not filed (per-instance
+/// problems with the data, such as a truncated file, are outcomes, not errors).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IntakeError {
+    /// The batch holding the instance could not be filed (disk full, index failure): nothing
+    /// of it was stored or indexed. The intake goes on with the next batch.
+    #[error("the archive could not file the instance: {reason}")]
+    Failed {
+        /// The error and its causes, on one line.
+        reason: String,
+    },
+    /// The intake has stopped (its committer is gone).
+    #[error("the archive intake has stopped")]
+    Closed,
+    /// A received file could not be staged in the archive's temporary folder.
+    #[error("cannot stage a received file at {}", path_text(.path))]
+    Spool {
+        /// The temporary file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// Why a query failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -217,7 +217,7 @@ impl From<String> for Refusal {
 }
 
 /// A worker's result, for the committer.
-enum Prepared {
+pub(crate) enum Prepared {
     /// A readable DICOM file with usable keys, staged at `temp` (None when the pre-check found
     /// the very same instance archived).
     Candidate {
@@ -243,26 +243,37 @@ enum Prepared {
 }
 
 impl Ctx<'_> {
-    /// Whether workers fsync each staged file (when the batch cannot be flushed at once).
+    /// Whether workers fsync each staged file (when the batch cannot be flushed at once, or
+    /// when the caller stages files one by one, see [`Ctx::sync_each_file`]).
     fn fsync_each_file(&self) -> bool {
-        self.opts.durable && !store::CAN_SYNC_FILESYSTEM
+        self.opts.durable && (self.sync_each_file || !store::CAN_SYNC_FILESYSTEM)
+    }
+
+    /// Whether the committer flushes the whole file system before renaming a batch.
+    fn sync_batch(&self) -> bool {
+        self.opts.durable && store::CAN_SYNC_FILESYSTEM && !self.sync_each_file
     }
 }
 
-struct Ctx<'a> {
-    root: &'a Path,
+pub(crate) struct Ctx<'a> {
+    pub(crate) root: &'a Path,
     /// The run's project: an archived instance is a duplicate only within it.
-    project_id: i64,
-    index: PathBuf,
-    run_dir: &'a RunDir,
-    opts: &'a ImportOptions,
+    pub(crate) project_id: i64,
+    pub(crate) index: PathBuf,
+    pub(crate) run_dir: &'a RunDir,
+    pub(crate) opts: &'a ImportOptions,
     /// `opts.batch_files`, within 1 to [`MAX_BATCH_FILES`].
-    batch_files: usize,
-    observer: &'a dyn ImportObserver,
+    pub(crate) batch_files: usize,
+    pub(crate) observer: &'a dyn ImportObserver,
     /// Canonical archive root, skipped when walking inputs.
-    skip: Option<PathBuf>,
+    pub(crate) skip: Option<PathBuf>,
     /// Serialises the parsing of big files.
-    big_file: Mutex<()>,
+    pub(crate) big_file: Mutex<()>,
+    /// Stage each file durably on its own (fsync by the thread that prepared it) instead of
+    /// flushing the file system once per batch: for callers filing files one at a time as they
+    /// arrive (see [`crate::intake`]), where a batch holds few files and `syncfs` would also
+    /// wait for every other writer of the disk.
+    pub(crate) sync_each_file: bool,
 }
 
 /// Runs an import into the archive at `root` whose index is `db` (see [`crate::Archive::import`]).
@@ -338,14 +349,14 @@ pub(crate) fn run(
 
 /// What the committed batches of a run filed.
 #[derive(Debug, Default)]
-struct Tally {
-    counts: RunCounts,
-    warnings: u64,
-    bytes_seen: u64,
+pub(crate) struct Tally {
+    pub(crate) counts: RunCounts,
+    pub(crate) warnings: u64,
+    pub(crate) bytes_seen: u64,
 }
 
 /// An error and its causes on one line (for the run's row).
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {
@@ -395,6 +406,7 @@ fn run_batches(
         observer,
         skip: root.canonicalize().ok(),
         big_file: Mutex::new(()),
+        sync_each_file: false,
     };
 
     let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
@@ -1114,7 +1126,7 @@ fn worker(ctx: &Ctx<'_>, jobs: &Mutex<Receiver<Job>>, results: &SyncSender<Prepa
 
 /// Where a file's bytes come from (for accurate reasons).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
+pub(crate) enum Origin {
     /// A file on disk.
     File,
     /// An entry of a zip archive.
@@ -1163,7 +1175,7 @@ fn archived_here(
         .filter(|existing| existing.project_id == ctx.project_id)
 }
 
-fn prepare_file(
+pub(crate) fn prepare_file(
     ctx: &Ctx<'_>,
     reader: Option<&Db>,
     path: &Path,
@@ -1193,7 +1205,7 @@ fn prepare_file(
     prepare_bytes(ctx, reader, source, buf, origin)
 }
 
-fn prepare_bytes(
+pub(crate) fn prepare_bytes(
     ctx: &Ctx<'_>,
     reader: Option<&Db>,
     source: String,
@@ -1458,13 +1470,13 @@ fn hash_stream(path: &Path, mut out: Option<&mut File>) -> io::Result<(String, u
 }
 
 /// The single thread that owns the write side of the index.
-struct Committer<'a, 'c> {
-    ctx: &'a Ctx<'a>,
-    db: &'c mut Db,
-    run_id: i64,
-    project_id: i64,
+pub(crate) struct Committer<'a, 'c> {
+    pub(crate) ctx: &'a Ctx<'a>,
+    pub(crate) db: &'c mut Db,
+    pub(crate) run_id: i64,
+    pub(crate) project_id: i64,
     /// What committed batches filed.
-    tally: &'c mut Tally,
+    pub(crate) tally: &'c mut Tally,
 }
 
 /// A staged file to move into place when the batch commits.
@@ -1505,8 +1517,9 @@ impl Committer<'_, '_> {
         }
     }
 
-    /// Files one batch in one transaction; on failure nothing of it stays.
-    fn flush(&mut self, batch: Vec<Prepared>) -> Result<(), ImportError> {
+    /// Files one batch in one transaction; on failure nothing of it stays. Returns one outcome
+    /// per item of the batch, in the batch's order (after reporting them to the observer).
+    pub(crate) fn flush(&mut self, batch: Vec<Prepared>) -> Result<Vec<FileOutcome>, ImportError> {
         let mut moved: Vec<String> = Vec::new();
         let result = self.try_flush(batch, &mut moved);
         if result.is_err() && !moved.is_empty() {
@@ -1525,7 +1538,7 @@ impl Committer<'_, '_> {
         &mut self,
         batch: Vec<Prepared>,
         moved: &mut Vec<String>,
-    ) -> Result<(), ImportError> {
+    ) -> Result<Vec<FileOutcome>, ImportError> {
         let db_err =
             |op: &'static str| move |source: rusqlite::Error| ImportError::Db { op, source };
         let root = self.ctx.root;
@@ -1713,7 +1726,7 @@ impl Committer<'_, '_> {
                 move |source: io::Error| ImportError::Write { path, source }
             };
             let rels: Vec<String> = moves.iter().map(|m| m.rel.clone()).collect();
-            if self.ctx.opts.durable && store::CAN_SYNC_FILESYSTEM {
+            if self.ctx.sync_batch() {
                 // The staged files' bytes, all at once, before anything is renamed.
                 store::sync_filesystem(self.ctx.run_dir.path())
                     .map_err(write_err(self.ctx.run_dir.path()))?;
@@ -1765,7 +1778,7 @@ impl Committer<'_, '_> {
             }
             self.ctx.observer.file_done(o);
         }
-        Ok(())
+        Ok(outcomes)
     }
 }
 

@@ -30,6 +30,7 @@ pub mod error;
 pub mod flusher;
 pub mod grouping;
 pub mod import;
+pub mod intake;
 pub mod memory;
 pub mod reading;
 pub mod records;
@@ -42,15 +43,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-pub use error::{FactsError, ImportError, OpenError, QueryError};
+pub use error::{FactsError, ImportError, IntakeError, OpenError, QueryError};
 pub use grouping::{HeaderFacts, SubjectKey};
 pub use import::{
     FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome, escape_bytes,
     escape_controls, escape_text, path_text,
 };
+pub use intake::{Expected, Intake, IntakeOptions, Spool};
 pub use records::{
-    Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, SeriesRecord, StudyRecord,
-    SubjectRecord, parse_date,
+    Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, RunRecord, SeriesRecord,
+    StudyRecord, SubjectRecord, parse_date,
 };
 
 use db::Db;
@@ -198,6 +200,17 @@ impl Archive {
         import::run(&self.root, &mut db, inputs, opts, observer)
     }
 
+    /// Opens an [`Intake`]: an import run that files single files as they arrive (a DICOM
+    /// receiver's way in), with the same rules and outcomes as [`Archive::import`]. Warnings
+    /// and outcomes are also reported to `observer`.
+    pub fn intake(
+        &self,
+        opts: &IntakeOptions,
+        observer: std::sync::Arc<dyn ImportObserver + Send + Sync>,
+    ) -> Result<Intake, ImportError> {
+        Intake::open(&self.root, opts, observer)
+    }
+
     /// Subjects matching the filter.
     pub fn subjects(&self, f: &Filter) -> Result<Vec<SubjectRecord>, QueryError> {
         self.db().subjects(f).map_err(|source| QueryError::Db {
@@ -234,6 +247,15 @@ impl Archive {
                 op: "listing instances",
                 source,
             })
+    }
+
+    /// Import runs, oldest first (only `project` and `run` of the filter apply): counts,
+    /// inputs, errors, and whether the run stored de-identified files.
+    pub fn runs(&self, f: &Filter) -> Result<Vec<RunRecord>, QueryError> {
+        self.db().runs(f).map_err(|source| QueryError::Db {
+            op: "listing import runs",
+            source,
+        })
     }
 
     /// Rejected and conflicting files (only `project` and `run` of the filter apply).

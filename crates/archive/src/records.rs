@@ -221,6 +221,41 @@ pub enum RejectKind {
     Conflict,
 }
 
+/// One import run: a `depot import`, or what `depot serve` received into one project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRecord {
+    /// Run id (`depot query instances --run`).
+    pub run_id: i64,
+    /// Project.
+    pub project: String,
+    /// What it imported from, as a JSON array of text: the input paths, or
+    /// `dicom AET@ADDR:PORT` for what a receiver received.
+    pub inputs: String,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it finished; `None` while it runs, or if it was killed.
+    pub finished_at: Option<String>,
+    /// Files seen.
+    pub files_seen: u64,
+    /// Instances stored.
+    pub imported: u64,
+    /// Duplicates.
+    pub duplicates: u64,
+    /// Conflicts.
+    pub conflicts: u64,
+    /// Rejected files.
+    pub rejected: u64,
+    /// Files passed over (DICOMDIRs).
+    pub skipped: u64,
+    /// Bytes stored.
+    pub bytes_imported: u64,
+    /// The fatal error that stopped it, if one did.
+    pub error: Option<String>,
+    /// The de-identification applied to every file before it was stored (profile and key
+    /// fingerprint); `None` when the run stored the files as they came.
+    pub deidentified: Option<String>,
+}
+
 /// One rejected or conflicting file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RejectRecord {

@@ -1,20 +1,52 @@
-//! The de-identification flags `depot export` and `depot audit` share (level, options, custom
-//! profile, blank identifiers, key file), and their resolution into an engine `Profile` and
-//! `Key`, so that the same words mean the same thing in every subcommand.
+//! The de-identification flags every subcommand that de-identifies shares (`anonymize`,
+//! `export`, `audit`, `send`, `serve`): level, options, custom profile, blank identifiers, key
+//! file, and their resolution into an engine `Profile` and `Key`, so that the same words mean
+//! the same thing everywhere. `--level` takes only the built-in levels (a typed value, checked
+//! by clap); a custom profile is `--profile`.
 
 use std::path::PathBuf;
 
-use anon_core::{DeidOption, Key, Profile};
+use anon_core::{DeidOption, Key, Level, Profile};
 use anyhow::{Context, bail};
+use clap::builder::PossibleValue;
 
 use crate::ui;
+
+/// A built-in level as a command-line value: the kebab-case names `depot profiles` lists, any
+/// case, plus the aliases `full`, `light` and `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LevelArg(pub Level);
+
+impl clap::ValueEnum for LevelArg {
+    fn value_variants<'a>() -> &'a [Self] {
+        const ALL: [LevelArg; 6] = [
+            LevelArg(Level::ALL[0]),
+            LevelArg(Level::ALL[1]),
+            LevelArg(Level::ALL[2]),
+            LevelArg(Level::ALL[3]),
+            LevelArg(Level::ALL[4]),
+            LevelArg(Level::ALL[5]),
+        ];
+        &ALL
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        let value = PossibleValue::new(self.0.name()).help(self.0.summary());
+        Some(match self.0 {
+            Level::AnonymizeFull => value.aliases(["full", "anonymize-complete"]),
+            Level::Anonymize => value.alias("light"),
+            Level::Original => value.alias("none"),
+            _ => value,
+        })
+    }
+}
 
 /// Flags choosing how data is de-identified.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeidArgs {
-    /// Level: original, anonymize, anonymize-full, basic, qmenta, sup142 (see `depot profiles`).
-    #[arg(long, value_name = "LEVEL")]
-    pub level: Option<String>,
+    /// Level (see `depot profiles`); a custom profile is given with --profile.
+    #[arg(long, value_name = "LEVEL", ignore_case = true)]
+    pub level: Option<LevelArg>,
     /// Option on top of the level (repeatable), e.g. retain-longitudinal-modified-dates;
     /// dcm4chee names are accepted too.
     #[arg(long = "option", value_name = "OPTION")]
@@ -26,14 +58,21 @@ pub struct DeidArgs {
     /// regrouping by subject then breaks, and depot says so.
     #[arg(long)]
     pub blank_identifiers: bool,
-    /// Key file for pseudonyms and UIDs (created if missing); default: the archive's own key.
+    /// Key file for pseudonyms, UIDs and date offsets (created if missing); default: the
+    /// archive's own key (`anonymize`, outside any archive: $DEPOT_KEY_DIR/deid.key, else
+    /// $XDG_CONFIG_HOME/depot/deid.key, else ~/.config/depot/deid.key).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
 }
 
 impl DeidArgs {
-    /// The profile these flags name, `default_level` when none is given.
-    pub fn profile(&self, default_level: &str) -> anyhow::Result<Profile> {
+    /// Whether `--level` or `--profile` was given.
+    pub fn names_a_profile(&self) -> bool {
+        self.level.is_some() || self.profile.is_some()
+    }
+
+    /// The profile these flags name: `--profile`, else `--level`, else `default_level`.
+    pub fn profile(&self, default_level: Level) -> anyhow::Result<Profile> {
         let options = self
             .options
             .iter()
@@ -42,14 +81,21 @@ impl DeidArgs {
                     .map_err(|e| anyhow::anyhow!("--option {o}: {e}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let name = self
-            .profile
-            .as_deref()
-            .or(self.level.as_deref())
-            .unwrap_or(default_level);
-        let dir = export::profile_store::profile_dir();
-        let profile = export::profile_store::resolve_profile(name, &options, dir.as_deref())
-            .with_context(|| format!("cannot use profile {name}"))?;
+        let (profile, name) = match &self.profile {
+            Some(name) => {
+                let dir = export::profile_store::profile_dir();
+                let profile =
+                    export::profile_store::resolve_profile(name, &options, dir.as_deref())
+                        .with_context(|| format!("cannot use profile {name}"))?;
+                (profile, name.clone())
+            }
+            None => {
+                let level = self.level.map_or(default_level, |l| l.0);
+                let profile = Profile::builtin(level, &options)
+                    .with_context(|| format!("cannot use level {level}"))?;
+                (profile, level.name().to_string())
+            }
+        };
         if self.blank_identifiers {
             return profile
                 .with_blank_identifiers(true)

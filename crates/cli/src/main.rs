@@ -77,6 +77,10 @@ enum Command {
     Discard(cmd::discard::Args),
     /// Audit a package for PHI the archive knows of.
     Audit(cmd::audit::Args),
+    /// Receive instances over the DICOM network (Storage SCP) into the archive.
+    Serve(cmd::serve::Args),
+    /// Send instances to a DICOM node (Storage SCU), de-identified as an export would be.
+    Send(cmd::send::Args),
     /// Run the whole product on a built-in synthetic example.
     Demo(cmd::demo::Args),
 }
@@ -94,6 +98,8 @@ fn main() -> ExitCode {
         Command::Release(args) => cmd::release::run(&cli.global, args),
         Command::Discard(args) => cmd::discard::run(&cli.global, args),
         Command::Audit(args) => cmd::audit::run(&cli.global, args),
+        Command::Serve(args) => cmd::serve::run(&cli.global, args),
+        Command::Send(args) => cmd::send::run(&cli.global, args),
         Command::Demo(args) => cmd::demo::run(&cli.global, args),
     };
     match result {

@@ -16,7 +16,9 @@
 //! [`archive::scan::check`], the one structural walker, which also refuses hostile lengths and
 //! deflate bombs before anything is parsed or inflated here. A file it refuses is a finding of
 //! its own, and its raw bytes are still searched for every value. Parsing (dicom-rs's token
-//! reader, values kept as raw bytes) happens only after that check, for every DICOM file: for
+//! reader, values kept as raw bytes) happens only after that check, for every DICOM file, as
+//! the import reads it (a file dicom-rs would misread as written, with UN sequences or a meta
+//! group without its length, through the reading layer's repaired copy: see `repaired`): for
 //! the structural rules, and to search each element's value on its own and judge what is found
 //! there ([`crate::audit_verdict`]); where each value lies in the file
 //! ([`crate::audit_ranges`]) tells a match inside an element from one outside all of them.
@@ -33,15 +35,18 @@
 //! [`LONG_NEEDLE`] bytes) must stand between word boundaries and are not searched inside the
 //! pixel data value, where random bytes would match them by chance; long values need only
 //! digit boundaries (a StudyID `000101` is not inside `19000101`, a name glued into text still
-//! counts). De-identification placeholders are not searched ([`crate::placeholder`]). A match
+//! counts). De-identification placeholders are not searched
+//! ([`anon_core::identity::is_placeholder`]). A match
 //! inside a value depot wrote ([`crate::written`]), inside a number or code that is not the
 //! whole value, or inside a kept equipment attribute is dropped or reported as an advisory
 //! [`Finding::Coincidence`] ([`crate::audit_verdict`]). A single CJK character (a meaningful
 //! surname such as 王 or 홍) is searched too, but a byte match of it counts only inside a text
-//! value. In the manifest, which depot writes itself, depot's own vocabulary (field names, CSV
-//! header, message templates, level and option names) and computed fields are blanked first
-//! and every value must be a whole word, so a patient named "Path" or "Series" does not make
-//! every package unexportable.
+//! value. A short part of another subject's name counts only in that subject's files
+//! ([`crate::audit_owners`]). In the manifest, which depot writes itself, depot's own
+//! vocabulary (field names, CSV header, message templates, level and option names), its
+//! findings' and release's own terms and computed fields are blanked first
+//! ([`crate::manifest_words`]) and every value must be a whole word, so a patient named "Path"
+//! or "Series" does not make every package unexportable.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -49,9 +54,10 @@ use std::fmt;
 use std::io::{Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+pub use anon_core::identity::ValueKind;
+use anon_core::identity::{self, date_texts, is_placeholder, name_texts};
 use anon_core::{Action, DeidOption, Deidentifier, Key, Level, Profile, Report};
 use archive::scan::{self, Encoding};
 use archive::{Archive, Filter};
@@ -62,36 +68,24 @@ use dicom_parser::dataset::{DataSetReader, DataToken};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use serde::Serialize;
 
+use crate::audit_owners::{OwnedNeedle, Scope, Subjects, whole_texts};
 use crate::audit_ranges::{Counting, StreamMap, ValueRanges};
 use crate::audit_verdict::{Element, Judge, Spelled, Verdict};
+use crate::manifest_words::{blank_manifest, is_manifest};
 use crate::pipeline::{AuditRequest, AuditScope, ExportError, PackageAuditError};
-use crate::placeholder::is_placeholder;
-use crate::written::{
-    Generated, WrittenValues, blank_computed_fields, blank_csv_column, blank_json_field,
-};
+use crate::stored_values::stored_values;
+use crate::written::{Generated, WrittenValues};
+
+mod regions;
+mod repaired;
+
+use regions::Regions;
 
 /// Values at least this long are searched everywhere, without word boundaries.
 pub const LONG_NEEDLE: usize = 6;
 /// Values shorter than this are too common to search for at all (except single CJK
 /// characters, which count only inside text).
 pub const MIN_NEEDLE: usize = 3;
-
-/// What kind of identifying value a needle is; decides its spellings and boundary rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ValueKind {
-    /// A person name (PN): searched whole and part by part.
-    PersonName,
-    /// An identifier (PatientID, accession number, ...).
-    Identifier,
-    /// A date (DA): searched as `YYYYMMDD`, `YYYY-MM-DD`, `YYYY.MM.DD`, `YYYY/MM/DD`,
-    /// `DD.MM.YYYY`, `MM/DD/YYYY` and `DD/MM/YYYY`.
-    Date,
-    /// A UID: searched with UID boundaries.
-    Uid,
-    /// Other free text (institution, station, ...).
-    Text,
-}
 
 /// One identifying value to look for, with a label saying what it is (e.g. "PatientName").
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -338,6 +332,9 @@ struct Pattern {
     exact: Option<Box<[u8]>>,
     /// A single CJK character: a byte match counts only inside a text value.
     confirm: bool,
+    /// A short fragment of other subjects' values only: counts only in the files of these
+    /// subjects (sorted; see [`crate::audit_owners`]); `None`: everywhere.
+    only: Option<Box<[u32]>>,
 }
 
 /// One byte spelling of a needle before it becomes a [`Pattern`].
@@ -354,7 +351,7 @@ struct Spelling {
 }
 
 /// A spelling as deduplicated: (bytes, exact, label, boundary); mapped to (confirm, pixel,
-/// what it spells).
+/// what it spells, where it counts).
 type SpellingKey = (Vec<u8>, bool, String, Boundary);
 
 /// How matches are filtered in one kind of place.
@@ -362,6 +359,9 @@ type SpellingKey = (Vec<u8>, bool, String, Boundary);
 struct Mode {
     /// Every match must be a whole word (the manifest).
     whole_words: bool,
+    /// The subject whose file is searched (see [`crate::audit_owners`]): short fragments of
+    /// other subjects' values do not count there. `None`: everything counts.
+    subject: Option<u32>,
 }
 
 /// A match that passed its boundary rule.
@@ -389,39 +389,73 @@ pub struct Auditor {
     searched: usize,
     /// Values depot writes: a match inside one is not a finding.
     written: WrittenValues,
+    /// The package's subjects by folder name, for [`Pattern::only`].
+    subjects: Subjects,
+}
+
+/// A spelling's bytes as the automaton holds them: ASCII lower-case unless exact.
+fn search_bytes(s: &Spelling) -> Vec<u8> {
+    if s.exact {
+        s.bytes.clone()
+    } else {
+        s.bytes.to_ascii_lowercase()
+    }
 }
 
 impl Auditor {
     /// Prepares the search. Values shorter than [`MIN_NEEDLE`] are dropped (they would match
     /// everywhere), except single CJK characters; [`Auditor::searched_values`] tells how many
-    /// spellings remain.
+    /// spellings remain. Every spelling counts everywhere (no needle belongs to a subject).
     pub fn new(needles: &[Needle], rules: Rules) -> Result<Auditor, AuditError> {
-        let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled)> = BTreeMap::new();
-        for n in needles {
+        let owned: Vec<OwnedNeedle> = needles
+            .iter()
+            .map(|n| OwnedNeedle::new(n.clone(), Vec::new()))
+            .collect();
+        Auditor::owned(&owned, rules)
+    }
+
+    /// [`Auditor::new`] for needles that belong to the package's subjects: a short fragment
+    /// of a name (a part under [`LONG_NEEDLE`] bytes) counts only in the files of the subjects
+    /// it belongs to (see [`crate::audit_owners`]).
+    pub fn owned(needles: &[OwnedNeedle], rules: Rules) -> Result<Auditor, AuditError> {
+        let mut subjects = Subjects::default();
+        let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled, Scope)> = BTreeMap::new();
+        for OwnedNeedle { needle: n, owners } in needles {
+            // The spellings of the whole value, when only they are not fragments.
+            let whole: Option<HashSet<(Vec<u8>, bool)>> =
+                whole_texts(n).filter(|_| !owners.is_empty()).map(|texts| {
+                    texts
+                        .into_iter()
+                        .flat_map(|t| spellings_of(&Needle::new("", ValueKind::Text, t)))
+                        .map(|s| (search_bytes(&s), s.exact))
+                        .collect()
+                });
             for s in spellings_of(n) {
-                let bytes = if s.exact {
-                    s.bytes
-                } else {
-                    s.bytes.to_ascii_lowercase()
-                };
+                let bytes = search_bytes(&s);
+                let fragment = whole
+                    .as_ref()
+                    .is_some_and(|w| !w.contains(&(bytes.clone(), s.exact)));
+                let scope = subjects.scope(owners, fragment, bytes.len());
                 let e = spellings
                     .entry((bytes, s.exact, n.label.clone(), s.boundary))
-                    .or_insert((s.confirm, s.pixel, s.spelled));
+                    .or_insert((s.confirm, s.pixel, s.spelled, scope.clone()));
                 e.0 &= s.confirm;
                 e.1 |= s.pixel;
+                e.3.merge(scope);
             }
         }
         let mut all_bytes = Vec::new();
         let mut all_patterns = Vec::new();
         let mut long_bytes = Vec::new();
         let mut long_patterns = Vec::new();
-        for ((bytes, exact, label, bounded), (confirm, pixel, spelled)) in spellings {
+        for ((bytes, exact, label, bounded), (confirm, pixel, spelled, scope)) in spellings {
             let pattern = Pattern {
                 label,
                 bounded,
                 spelled,
                 exact: exact.then(|| bytes.clone().into_boxed_slice()),
                 confirm,
+                only: scope.into_subjects(),
             };
             if pixel && !confirm && !exact && bytes.len() >= LONG_NEEDLE {
                 long_bytes.push(bytes.clone());
@@ -457,7 +491,17 @@ impl Auditor {
             long_alphabet,
             rules,
             written: WrittenValues::new(),
+            subjects,
         })
+    }
+
+    /// How matches count in the file at package-relative `rel`: short fragments of other
+    /// subjects' values do not, when the file lies in a subject's folder.
+    fn mode_for(&self, rel: &str) -> Mode {
+        Mode {
+            whole_words: false,
+            subject: self.subjects.of_file(rel),
+        }
     }
 
     /// The same search, knowing the values depot wrote into the package (its constants under
@@ -586,24 +630,38 @@ impl Auditor {
         } else {
             // Not DICOM: all of it is searched, single characters too when it is text.
             let text = !bytes.contains(&0);
-            return value_findings(rel, Region::Text, self.labels(bytes, Mode::default(), text));
+            return value_findings(
+                rel,
+                Region::Text,
+                self.labels(bytes, self.mode_for(rel), text),
+            );
         };
-        match scan::check(bytes, preamble) {
-            Ok(layout) => self.scan_dicom(rel, bytes, preamble, &layout, generated),
+        let cx = FileContext {
+            generated,
+            mode: self.mode_for(rel),
+        };
+        // Parsed as the import and the engine parse it: a file dicom-rs would refuse or misread
+        // as written (a meta group without its length, UN sequences) through the reading
+        // layer's repaired copy (see `repaired`).
+        match archive::reading::readable(bytes, preamble) {
+            Ok(r) if r.is_copy() => self.scan_repaired(rel, bytes, preamble, &r, &cx),
+            Ok(r) => self.scan_dicom(rel, bytes, preamble, &r.layout, &cx),
             Err(e) => self.unreadable(rel, bytes, e.to_string()),
         }
     }
 
     /// Checks the package's `manifest.json` or `manifest.csv`: depot's own vocabulary (field
-    /// names, the CSV header, message templates, level and option names, modality codes) and
-    /// the fields it computes (numbers, digests; see [`blank_computed_fields`]) are blanked
-    /// first, and a value counts only as a whole word. A value depot never writes there is
-    /// still found.
+    /// names, the CSV header, message templates, level and option names, modality codes), the
+    /// terms of its findings and release (IDs, types, tag paths, keywords, times) and the
+    /// fields it computes (numbers, digests) are blanked first ([`crate::manifest_words`]),
+    /// and a value counts only as a whole word. A value depot never writes there is still
+    /// found.
     pub fn scan_manifest(&self, rel: &str, bytes: &[u8]) -> Vec<Finding> {
-        let csv = rel.ends_with(".csv");
-        let mut blanked = blank_vocabulary(bytes, csv);
-        blank_computed_fields(&mut blanked, csv);
-        let mode = Mode { whole_words: true };
+        let blanked = blank_manifest(bytes, rel.ends_with(".csv"));
+        let mode = Mode {
+            whole_words: true,
+            subject: None,
+        };
         value_findings(rel, Region::Text, self.labels(&blanked, mode, true))
     }
 
@@ -617,70 +675,52 @@ impl Auditor {
         findings.extend(value_findings(
             rel,
             Region::Text,
-            self.labels(bytes, Mode::default(), true),
+            self.labels(bytes, self.mode_for(rel), true),
         ));
         findings
     }
 
+    /// Checks a DICOM file whose layout (as dicom-rs reads it: no repair needed) is `layout`.
     fn scan_dicom(
         &self,
         rel: &str,
         bytes: &[u8],
         preamble: bool,
         layout: &scan::Layout,
-        generated: &Generated,
+        cx: &FileContext<'_>,
     ) -> Vec<Finding> {
-        let ds_start = usize::try_from(layout.data_set_start)
-            .unwrap_or(usize::MAX)
-            .min(bytes.len());
-        let deflated = layout.encoding == Encoding::Deflated;
-        // The data set as it would be read: inflated if the transfer syntax is deflated.
-        let inflated;
-        let body: &[u8] = if deflated {
-            let limit = scan::deflate_limit(bytes.len() as u64);
-            match inflate(bytes.get(ds_start..).unwrap_or_default(), limit) {
-                Ok(out) => {
-                    inflated = out;
-                    &inflated
-                }
-                Err(reason) => return self.unreadable(rel, bytes, reason),
-            }
-        } else {
-            bytes.get(ds_start..).unwrap_or_default()
+        let regions = match Regions::of(bytes, layout) {
+            Ok(r) => r,
+            Err(reason) => return self.unreadable(rel, bytes, reason),
         };
-        let pixel = layout
-            .pixel_data
-            .as_ref()
-            .and_then(|r| {
-                let start = usize::try_from(r.start).ok()?.min(body.len());
-                let end = usize::try_from(r.end).ok()?.min(body.len());
-                Some(start..end.max(start))
-            })
-            .unwrap_or(body.len()..body.len());
-        let head = &body[..pixel.start];
-        let pixels = &body[pixel.clone()];
-        let tail = &body[pixel.end..];
-        let meta = &bytes[..ds_start];
+        let raw = self.header_hits(bytes, &regions, cx.mode);
+        let pixel_labels = self.pixel_labels(&regions);
+        let walked = self.walk(bytes, preamble, layout.encoding, &regions, cx);
+        self.dicom_findings(rel, &raw, pixel_labels, walked)
+    }
 
-        // Header: preamble, meta group and data set outside the top-level pixel data, each
-        // match at its position in the file (see `audit_ranges`).
-        let ds = ds_start as u64;
+    /// Every match in a file's header (preamble, meta group and data set outside the top-level
+    /// pixel data), each at its position in the file (see `audit_ranges`).
+    fn header_hits(&self, bytes: &[u8], r: &Regions<'_>, mode: Mode) -> Vec<RawHit> {
+        let ds = r.ds_start as u64;
         let mut raw: Vec<RawHit> = Vec::new();
         let mut add = |hits: Vec<Hit<'_>>, base: u64| {
             raw.extend(hits.into_iter().map(|h| RawHit::at(&h, base)));
         };
-        if deflated {
-            add(self.hits(meta, Mode::default()), 0);
-            add(self.hits(head, Mode::default()), ds);
+        if r.deflated {
+            add(self.hits(r.meta(bytes), mode), 0);
+            add(self.hits(r.head(), mode), ds);
         } else {
-            add(
-                self.hits(&bytes[..ds_start + pixel.start], Mode::default()),
-                0,
-            );
+            add(self.hits(&bytes[..r.ds_start + r.pixel.start], mode), 0);
         }
-        add(self.hits(tail, Mode::default()), ds + pixel.end as u64);
+        add(self.hits(r.tail(), mode), ds + r.pixel.end as u64);
+        raw
+    }
 
-        let mut pixel_labels = BTreeSet::new();
+    /// The labels of the long values found inside the top-level pixel data value.
+    fn pixel_labels(&self, r: &Regions<'_>) -> BTreeSet<String> {
+        let pixels = r.pixels();
+        let mut labels = BTreeSet::new();
         for run in alphabet_runs(pixels, &self.long_alphabet, LONG_NEEDLE) {
             find_any(
                 self.long.as_ref(),
@@ -688,38 +728,44 @@ impl Auditor {
                 pixels,
                 run,
                 &|_| true,
-                &mut pixel_labels,
+                &mut labels,
             );
         }
+        labels
+    }
 
-        // The walk runs even when the raw search found nothing: a value searched on its own
-        // can match where its neighbours hid it (in big endian, the byte before a value is its
-        // length's low byte, which may read as a digit or a letter).
-        let walked = {
-            let pre = if preamble { 132 } else { 4 };
-            let meta_elements = &bytes[pre.min(ds_start)..ds_start];
-            let mut w = Walked::default();
-            let body_map = StreamMap {
-                base: ds,
-                gap_at: pixel.start as u64,
-                gap_len: pixel.len() as u64,
-            };
-            let walk = self
-                .walk_tokens(
-                    meta_elements,
-                    META_TRANSFER_SYNTAX,
-                    true,
-                    StreamMap::at(pre.min(ds_start) as u64),
-                    generated,
-                    &mut w,
-                )
-                .and_then(|()| {
-                    let ts = walk_transfer_syntax(layout.encoding);
-                    self.walk_tokens(head.chain(tail), ts, false, body_map, generated, &mut w)
-                });
-            walk.map(|()| w)
+    /// Reads the meta group and the data set (without its top-level pixel data) with
+    /// dicom-rs's token reader: see [`Auditor::walk_tokens`]. The walk runs even when the raw
+    /// search found nothing: a value searched on its own can match where its neighbours hid
+    /// it (in big endian, the byte before a value is its length's low byte, which may read as
+    /// a digit or a letter).
+    fn walk(
+        &self,
+        bytes: &[u8],
+        preamble: bool,
+        encoding: Encoding,
+        r: &Regions<'_>,
+        cx: &FileContext<'_>,
+    ) -> Result<Walked, String> {
+        let pre = if preamble { 132 } else { 4 };
+        let meta_elements = &bytes[pre.min(r.ds_start)..r.ds_start];
+        let mut w = Walked::default();
+        let body_map = StreamMap {
+            base: r.ds_start as u64,
+            gap_at: r.pixel.start as u64,
+            gap_len: r.pixel.len() as u64,
         };
-        self.dicom_findings(rel, &raw, pixel_labels, walked)
+        self.walk_tokens(
+            meta_elements,
+            META_TRANSFER_SYNTAX,
+            true,
+            StreamMap::at(pre.min(r.ds_start) as u64),
+            cx,
+            &mut w,
+        )?;
+        let ts = walk_transfer_syntax(encoding);
+        self.walk_tokens(r.head().chain(r.tail()), ts, false, body_map, cx, &mut w)?;
+        Ok(w)
     }
 
     /// The findings of one DICOM file: the element verdicts of the header's values (see
@@ -813,7 +859,7 @@ impl Auditor {
         ts_uid: &str,
         meta: bool,
         map: StreamMap,
-        generated: &Generated,
+        cx: &FileContext<'_>,
         w: &mut Walked,
     ) -> Result<(), String> {
         let ts = TransferSyntaxRegistry
@@ -827,11 +873,6 @@ impl Auditor {
         };
         let reader = DataSetReader::new_with_ts_options(counted, ts, options)
             .map_err(|e| format!("cannot parse: {e}"))?;
-        let judge = Judge {
-            written: &self.written,
-            generated,
-            long: LONG_NEEDLE,
-        };
         let mut path: Vec<Step> = Vec::new();
         let mut header: Option<(Tag, VR)> = None;
         for token in reader {
@@ -854,7 +895,7 @@ impl Auditor {
                             .trim_matches(|c: char| c == '\0' || c.is_whitespace())
                             .eq_ignore_ascii_case("YES");
                     }
-                    self.locate(&judge, tag, vr, &value, &path, w);
+                    self.locate(cx, tag, vr, &value, &path, w);
                 }
                 DataToken::SequenceStart { tag, .. } => {
                     if tag.group() % 2 == 1 {
@@ -889,7 +930,7 @@ impl Auditor {
                     w.values.push(map.value(pos.get(), bytes.len() as u64));
                     if let Some(Step::Item { tag, .. }) = path.last() {
                         let tag = *tag;
-                        self.locate(&judge, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
+                        self.locate(cx, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
                     }
                 }
                 DataToken::OffsetTable(table) => {
@@ -898,7 +939,7 @@ impl Auditor {
                     w.values.push(map.value(pos.get(), bytes.len() as u64));
                     if let Some(Step::Item { tag, .. }) = path.last() {
                         let tag = *tag;
-                        self.locate(&judge, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
+                        self.locate(cx, tag, VR::OB, &bytes, &path[..path.len() - 1], w);
                     }
                 }
             }
@@ -910,7 +951,7 @@ impl Auditor {
     /// verdict on each identifying value in it, the strongest per label and element.
     fn locate(
         &self,
-        judge: &Judge<'_>,
+        cx: &FileContext<'_>,
         tag: Tag,
         vr: VR,
         value: &[u8],
@@ -919,7 +960,7 @@ impl Auditor {
     ) {
         let text = is_text(vr);
         let hits: Vec<Hit<'_>> = self
-            .hits(value, Mode::default())
+            .hits(value, cx.mode)
             .into_iter()
             .filter(|h| text || !h.confirm)
             .collect();
@@ -932,6 +973,11 @@ impl Auditor {
             path: &here,
             vr,
             value,
+        };
+        let judge = Judge {
+            written: &self.written,
+            generated: cx.generated,
+            long: LONG_NEEDLE,
         };
         for h in hits {
             let verdict = judge.verdict(&element, h.range.clone(), h.spelled);
@@ -948,6 +994,14 @@ impl Auditor {
             }
         }
     }
+}
+
+/// What the audit knows about one file while reading it.
+struct FileContext<'g> {
+    /// The elements the engine computed in it (known to the export's own audit only).
+    generated: &'g Generated,
+    /// How matches count in it (whose file it is).
+    mode: Mode,
 }
 
 /// The transfer syntax the meta group is read in.
@@ -1086,6 +1140,11 @@ fn bounded_matches<'p>(
         };
         if let Some(exact) = &p.exact
             && hay.get(m.range()) != Some(&exact[..])
+        {
+            continue;
+        }
+        if let (Some(only), Some(subject)) = (&p.only, mode.subject)
+            && only.binary_search(&subject).is_err()
         {
             continue;
         }
@@ -1231,7 +1290,7 @@ fn is_uid_char(b: Option<u8>) -> bool {
 // Spellings
 
 /// Every byte spelling of a needle with its boundary rule. A name, ID or text that is a
-/// de-identification placeholder (`Anonymized`, `NO INFO`, `^^^^`; see [`placeholder`]) is
+/// de-identification placeholder (`Anonymized`, `NO INFO`, `^^^^`; see [`is_placeholder`]) is
 /// not searched, nor is a placeholder part of a name.
 fn spellings_of(n: &Needle) -> Vec<Spelling> {
     let value = n
@@ -1279,276 +1338,33 @@ fn push_ascii(out: &mut Vec<Spelling>, text: String, boundary: Boundary, spelled
     }
 }
 
-/// A birth date as the engine cuts it (and as people write it).
-fn date_texts(value: &str) -> Vec<String> {
-    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
-    if digits.len() != 8 {
-        return vec![value.to_string()];
-    }
-    let (y, rest) = digits.split_at(4);
-    let (m, d) = rest.split_at(2);
-    vec![
-        digits.clone(),
-        format!("{y}-{m}-{d}"),
-        format!("{y}.{m}.{d}"),
-        format!("{y}/{m}/{d}"),
-        format!("{d}.{m}.{y}"),
-        format!("{m}/{d}/{y}"),
-        format!("{d}/{m}/{y}"),
-    ]
-}
-
-/// A person name whole (as given and with spaces), each component group, the group written
-/// together (CJK names are), each component, and each component's parts split on spaces,
-/// hyphens and commas (a hyphenated surname is searched whole and part by part).
-fn name_texts(value: &str) -> Vec<String> {
-    let mut texts: Vec<String> = Vec::new();
-    let mut push = |t: String| {
-        let t = t.trim_matches(|c: char| c.is_whitespace() || c == '.' || c == ',');
-        if !t.is_empty() && !texts.iter().any(|x| x == t) {
-            texts.push(t.to_string());
-        }
-    };
-    fn spaced(s: &str) -> Vec<&str> {
-        s.split(['^', ' ']).filter(|p| !p.is_empty()).collect()
-    }
-    push(value.to_string());
-    push(spaced(value).join(" "));
-    for group in value.split('=') {
-        let group = group.trim_matches(|c: char| c == '^' || c.is_whitespace());
-        push(group.to_string());
-        push(spaced(group).join(" "));
-        if !group.is_ascii() {
-            push(spaced(group).concat());
-        }
-        for component in group.split('^') {
-            push(component.to_string());
-            for part in component.split([' ', '-', ',']) {
-                push(part.to_string());
-            }
-        }
-    }
-    texts
-}
-
-/// Whether a character belongs to a script whose single characters are meaningful names
-/// (Han ideographs, Hangul, kana).
-fn is_cjk(c: char) -> bool {
-    matches!(u32::from(c),
-        0x1100..=0x11FF | 0x3040..=0x30FF | 0x3130..=0x318F | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFF66..=0xFF9F
-        | 0x20000..=0x3FFFF)
-}
-
-/// The text as given, upper-case, lower-case and title-case (full Unicode case mapping).
-fn case_variants(text: &str) -> Vec<String> {
-    if text.is_ascii() {
-        // The automaton folds ASCII case.
-        return vec![text.to_string()];
-    }
-    let mut title = String::with_capacity(text.len());
-    let mut start = true;
-    for c in text.chars() {
-        if start {
-            title.extend(c.to_uppercase());
-        } else {
-            title.extend(c.to_lowercase());
-        }
-        start = !c.is_alphanumeric();
-    }
-    let mut out = vec![text.to_string()];
-    for v in [text.to_uppercase(), text.to_lowercase(), title] {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
-}
-
-/// ISO 8859 parts and TIS 620 by their Specific Character Set terms (ISO 8859-9 and TIS 620 as
-/// their Windows supersets, which encode the same characters with the same bytes).
-static SINGLE_BYTE: [&encoding_rs::Encoding; 9] = [
-    encoding_rs::ISO_8859_2,   // ISO_IR 101
-    encoding_rs::ISO_8859_3,   // ISO_IR 109
-    encoding_rs::ISO_8859_4,   // ISO_IR 110
-    encoding_rs::ISO_8859_5,   // ISO_IR 144
-    encoding_rs::ISO_8859_6,   // ISO_IR 127
-    encoding_rs::ISO_8859_7,   // ISO_IR 126
-    encoding_rs::ISO_8859_8,   // ISO_IR 138
-    encoding_rs::WINDOWS_1254, // ISO_IR 148
-    encoding_rs::WINDOWS_874,  // ISO_IR 166
-];
-
-/// `text` in an encoding, if every character has a spelling in it.
-fn encoded(enc: &'static encoding_rs::Encoding, text: &str) -> Option<Vec<u8>> {
-    let (bytes, _, errors) = enc.encode(text);
-    (!errors).then(|| bytes.into_owned())
-}
-
-/// Whether every non-ASCII character of `text` takes two bytes of 0xA1..=0xFE in `bytes`
-/// (a 94×94 set invoked into G1: KS X 1001, GB 2312, JIS X 0208 in EUC form).
-fn all_g1_pairs(text: &str, bytes: &[u8]) -> bool {
-    let wide = text.chars().filter(|c| !c.is_ascii()).count();
-    let high: Vec<u8> = bytes.iter().copied().filter(|b| *b >= 0x80).collect();
-    high.len() == wide * 2 && high.iter().all(|b| (0xA1..=0xFE).contains(b))
-}
-
 /// Every spelling of one text: its case variants in every character set DICOM defines that
-/// can encode them.
+/// can encode them ([`identity::byte_spellings`], the engine's own), with the audit's
+/// boundary rules.
 fn encode_text(text: &str, out: &mut Vec<Spelling>) {
-    let single_cjk = {
-        let mut chars = text.chars();
-        matches!((chars.next(), chars.next()), (Some(c), None) if is_cjk(c))
-    };
-    // `exact`: the bytes must match as they are (see [`Pattern::exact`]); `escaped`: they
-    // start with an ISO 2022 escape sequence, which makes them specific enough as they are.
-    let mut push = |bytes: Vec<u8>, exact: bool, pixel: bool, escaped: bool| {
-        if bytes.len() < MIN_NEEDLE && !single_cjk {
-            return;
+    let single_cjk = identity::is_single_cjk(text);
+    for sp in identity::byte_spellings(text) {
+        if sp.bytes.len() < MIN_NEEDLE && !single_cjk {
+            continue;
         }
+        // `exact`: the bytes must match as they are (see [`Pattern::exact`]); `escaped`: they
+        // start with an ISO 2022 escape sequence, which makes them specific enough as they are.
+        let exact = sp.exact || sp.escaped;
         out.push(Spelling {
-            boundary: if escaped || (exact && bytes.len() >= LONG_NEEDLE) {
+            boundary: if sp.escaped || (sp.exact && sp.bytes.len() >= LONG_NEEDLE) {
                 Boundary::None
-            } else if bytes.len() >= LONG_NEEDLE {
+            } else if sp.bytes.len() >= LONG_NEEDLE {
                 Boundary::Digits
             } else {
                 Boundary::Word
             },
             spelled: Spelled::Text,
-            confirm: single_cjk && !escaped,
-            pixel: pixel && !single_cjk,
-            exact: exact || escaped,
-            bytes,
+            confirm: single_cjk && !sp.escaped,
+            pixel: sp.common && !single_cjk,
+            exact,
+            bytes: sp.bytes,
         });
-    };
-    for (i, v) in case_variants(text).iter().enumerate() {
-        let as_given = i == 0;
-        // ISO_IR 192 (UTF-8) and ISO_IR 100 (Latin-1): also in pixel data, as given.
-        push(v.as_bytes().to_vec(), false, as_given, false);
-        if let Some(l) = v
-            .chars()
-            .map(|c| u8::try_from(u32::from(c)).ok())
-            .collect::<Option<Vec<u8>>>()
-        {
-            push(l, false, as_given, false);
-        }
-        if v.is_ascii() {
-            continue;
-        }
-        for enc in SINGLE_BYTE {
-            if let Some(b) = encoded(enc, v) {
-                push(b, false, false, false);
-            }
-        }
-        // GB18030 and GBK: trail bytes may be ASCII letters, so exact.
-        for enc in [encoding_rs::GB18030, encoding_rs::GBK] {
-            if let Some(b) = encoded(enc, v) {
-                push(b, true, false, false);
-            }
-        }
-        // ISO 2022 IR 58 (GB 2312) and IR 149 (KS X 1001): the EUC bytes, invoked into G1
-        // after `ESC $ ) A` / `ESC $ ) C`.
-        for (enc, esc) in [
-            (encoding_rs::GBK, b"\x1b$)A"),
-            (encoding_rs::EUC_KR, b"\x1b$)C"),
-        ] {
-            if let Some(b) = encoded(enc, v).filter(|b| all_g1_pairs(v, b)) {
-                if single_cjk {
-                    let mut e = esc.to_vec();
-                    e.extend_from_slice(&b);
-                    push(e, true, false, true);
-                }
-                push(b, true, false, false);
-            }
-        }
-        // ISO 2022 IR 87 (JIS X 0208): seven-bit pairs after `ESC $ B`, with and without it.
-        if v.chars().all(|c| !c.is_ascii())
-            && let Some(b) = encoded(encoding_rs::EUC_JP, v).filter(|b| all_g1_pairs(v, b))
-        {
-            let seven: Vec<u8> = b.iter().map(|x| x & 0x7F).collect();
-            let mut e = b"\x1b$B".to_vec();
-            e.extend_from_slice(&seven);
-            push(e, true, false, true);
-            if !single_cjk {
-                // Seven-bit bytes that are not ASCII text: exact, bounded like any short value.
-                push(seven, true, false, false);
-            }
-        }
-        // ISO_IR 13 (JIS X 0201): half-width katakana, one byte each.
-        if let Some(b) = encoded(encoding_rs::SHIFT_JIS, v).filter(|b| {
-            b.iter().filter(|x| **x >= 0x80).count() == v.chars().filter(|c| !c.is_ascii()).count()
-                && b.iter().all(|x| *x < 0x80 || (0xA1..=0xDF).contains(x))
-        }) {
-            push(b, false, false, false);
-        }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The manifest's vocabulary
-
-/// Whether a package-relative name is the package's manifest.
-fn is_manifest(rel: &str) -> bool {
-    rel == "manifest.json" || rel == "manifest.csv"
-}
-
-/// Every word depot itself writes into `manifest.json` and `manifest.csv`, lower-case: field
-/// names, the CSV header, literals, the regrouping and burned-in message templates, and the
-/// level and option names. A test checks a fully populated manifest against it.
-static VOCABULARY: LazyLock<HashSet<String>> = LazyLock::new(|| {
-    const WORDS: &str = "
-        format created by level options profile digest key fingerprint blank identifiers
-        counts subjects studies series instances bytes left out id number modality files path
-        sha256 regrouping warnings kind groups would become message burned in reason included
-        audit values searched findings blocking
-        subject study instance merge split into on re import and more be rejected no invalid
-        studyinstanceuid seriesinstanceuid sopinstanceuid sopclassuid
-        burnedinannotation is yes without pixels may hold text
-        true false null none depot package dcm
-    ";
-    let mut words: HashSet<String> = WORDS.split_whitespace().map(str::to_string).collect();
-    let names = Level::ALL
-        .iter()
-        .map(|l| l.name())
-        .chain(DeidOption::ALL.iter().map(|o| o.name()));
-    for name in names {
-        words.extend(
-            name.split(|c: char| !c.is_ascii_alphanumeric())
-                .filter(|w| !w.is_empty())
-                .map(str::to_ascii_lowercase),
-        );
-    }
-    words
-});
-
-/// The manifest with depot's own words blanked (replaced by spaces, so offsets and word
-/// boundaries stay), and the modality values (codes from the data, not identifying, some of
-/// which are given names: `ANN`) too.
-fn blank_vocabulary(bytes: &[u8], csv: bool) -> Vec<u8> {
-    let mut out = bytes.to_vec();
-    if csv {
-        blank_csv_column(&mut out, 3);
-    } else {
-        blank_json_field(&mut out, b"\"modality\":");
-    }
-    let mut i = 0;
-    while i < out.len() {
-        if !out[i].is_ascii_alphanumeric() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < out.len() && out[i].is_ascii_alphanumeric() {
-            i += 1;
-        }
-        let word = String::from_utf8_lossy(&out[start..i]).to_ascii_lowercase();
-        // A word glued to a non-ASCII letter is part of a longer word: leave it.
-        let glued = (start > 0 && out[start - 1] >= 0x80) || out.get(i).is_some_and(|b| *b >= 0x80);
-        if !glued && VOCABULARY.contains(&word) {
-            out[start..i].fill(b' ');
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2348,7 +2164,7 @@ impl Auditor {
             false
         } else {
             // Not DICOM: all of it is searched, single characters too when it is text.
-            let (found, nul) = self.stream_all(src, Mode::default(), chunk)?;
+            let (found, nul) = self.stream_all(src, self.mode_for(rel), chunk)?;
             let labels = found
                 .into_iter()
                 .filter(|(_, single)| !nul || !single)
@@ -2356,19 +2172,29 @@ impl Auditor {
                 .collect();
             return Ok(value_findings(rel, Region::Text, labels));
         };
-        let checked = scan::check_reader(
+        let standard = scan::Options {
+            reading: scan::Reading::Standard,
+            header_only: false,
+        };
+        let checked = scan::check_reader_with(
             std::io::BufReader::with_capacity(1 << 16, src.open_at(0)?),
             len,
             preamble,
+            standard,
         );
         let layout = match checked {
             Ok(layout) => layout,
             Err(e) => return self.unreadable_stream(rel, src, e.to_string(), chunk),
         };
+        if layout.unknown_vr {
+            // dicom-rs would misread it as written: see `repaired`.
+            return self.scan_source_repaired(rel, src, len, &layout, chunk);
+        }
+        let mode = self.mode_for(rel);
         let ds_start = layout.data_set_start.min(len);
         let deflated = layout.encoding == Encoding::Deflated;
         let pixel = layout.pixel_data.clone().unwrap_or(u64::MAX..u64::MAX);
-        let new = |pixels, base| RegionSearch::new(self, pixels, Mode::default(), chunk, base);
+        let new = |pixels, base| RegionSearch::new(self, pixels, mode, chunk, base);
         let mut raw: Vec<RawHit> = Vec::new();
         let pixel_labels: BTreeSet<String>;
         let limit = scan::deflate_limit(len);
@@ -2426,14 +2252,12 @@ impl Auditor {
             );
             let meta_map = StreamMap::at(pre.min(ds_start));
             let generated = Generated::none();
-            let mut result = self.walk_tokens(
-                meta,
-                META_TRANSFER_SYNTAX,
-                true,
-                meta_map,
-                &generated,
-                &mut w,
-            );
+            let cx = FileContext {
+                generated: &generated,
+                mode,
+            };
+            let mut result =
+                self.walk_tokens(meta, META_TRANSFER_SYNTAX, true, meta_map, &cx, &mut w);
             if result.is_ok() {
                 let body = src.open_at(ds_start)?;
                 let body: Box<dyn SkipRead + '_> = if deflated {
@@ -2457,7 +2281,7 @@ impl Auditor {
                     walk_transfer_syntax(layout.encoding),
                     false,
                     body_map,
-                    &generated,
+                    &cx,
                     &mut w,
                 );
             }
@@ -2479,7 +2303,7 @@ impl Auditor {
             file: rel.to_string(),
             reason,
         }];
-        let (found, _) = self.stream_all(src, Mode::default(), chunk)?;
+        let (found, _) = self.stream_all(src, self.mode_for(rel), chunk)?;
         findings.extend(value_findings(
             rel,
             Region::Text,
@@ -2497,7 +2321,10 @@ impl Auditor {
         src: &mut dyn Source,
         chunk: usize,
     ) -> std::io::Result<Vec<Finding>> {
-        let mode = Mode { whole_words: true };
+        let mode = Mode {
+            whole_words: true,
+            subject: None,
+        };
         let (found, _) = self.stream_all(src, mode, chunk)?;
         Ok(value_findings(
             rel,
@@ -2520,11 +2347,13 @@ struct SubjectValues {
     pseudonym: String,
 }
 
-/// The identifying values of every archive subject (of `project`, if given), by archive code:
-/// PatientName, PatientID, IssuerOfPatientID, PatientBirthDate, OtherPatientIDs,
-/// OtherPatientNames, and of its studies and series AccessionNumber, StudyID,
+/// The identifying values the index holds for every archive subject (of `project`, if given),
+/// by archive code: PatientName, PatientID, IssuerOfPatientID, PatientBirthDate,
+/// OtherPatientIDs, OtherPatientNames, and of its studies and series AccessionNumber, StudyID,
 /// InstitutionName, ReferringPhysicianName and StationName (multi-valued attributes value by
-/// value); and the subject's pseudonym under `deid`'s key.
+/// value); and the subject's pseudonym under `deid`'s key (a subject without PatientID has one
+/// study, by which the export keys it). The values the subjects' stored headers carry are read
+/// apart ([`stored_values`]).
 fn archive_values(
     archive: &Archive,
     deid: &Deidentifier,
@@ -2671,7 +2500,9 @@ fn claimed_profile(manifest: &serde_json::Value) -> Result<Profile, PackageAudit
 /// package claiming to be de-identified is never checked less strictly than its claim.
 /// Subjects are recognised by archive code or pseudonym among the manifest's subjects and the
 /// package's top-level folders; when none is, every archive subject (of `req.project`) is
-/// searched.
+/// searched. Each subject's values are those of the index and every value its stored headers
+/// carry ([`crate::stored_values`]), so the result does not depend on the order of import;
+/// each belongs to the subject's folders (see [`crate::audit_owners`]).
 pub fn audit_archive_package(
     archive: &Archive,
     package: &Path,
@@ -2721,11 +2552,25 @@ pub fn audit_archive_package(
     } else {
         values.keys().map(String::as_str).collect()
     };
-    let mut needles: Vec<Needle> = Vec::new();
+    // Each subject's values: the index's, and every value its stored headers carry (the
+    // index keeps the first seen only, which depends on the order of import). Each belongs to
+    // the subject's folder, by pseudonym or archive code (see `audit_owners`).
+    let stored = stored_values(archive, &chosen)?;
+    let mut needles: Vec<OwnedNeedle> = Vec::new();
     for code in &chosen {
-        if let Some(v) = values.get(*code) {
-            needles.extend(v.needles.iter().cloned());
+        let Some(v) = values.get(*code) else { continue };
+        let owners: Vec<String> = [code.to_string(), v.pseudonym.clone()]
+            .into_iter()
+            .filter(|o| !o.is_empty())
+            .collect();
+        let mut own: BTreeSet<&Needle> = v.needles.iter().collect();
+        if let Some(s) = stored.get(*code) {
+            own.extend(&s.needles);
         }
+        needles.extend(
+            own.into_iter()
+                .map(|n| OwnedNeedle::new(n.clone(), owners.clone())),
+        );
     }
     if remaps_uids {
         let mut seen = BTreeSet::new();
@@ -2741,7 +2586,8 @@ pub fn audit_archive_package(
                     ("SOPInstanceUID", r.sop_uid),
                 ] {
                     if seen.insert(uid.clone()) {
-                        needles.push(Needle::new(label, ValueKind::Uid, uid));
+                        let n = Needle::new(label, ValueKind::Uid, uid);
+                        needles.push(OwnedNeedle::new(n, Vec::new()));
                     }
                 }
             }
@@ -2760,7 +2606,7 @@ pub fn audit_archive_package(
             written.add(&v.pseudonym);
         }
     }
-    let auditor = Auditor::new(&needles, rules)?.with_written(written);
+    let auditor = Auditor::owned(&needles, rules)?.with_written(written);
     let report = audit_package(package, &auditor)?;
     Ok((
         report,
@@ -3397,159 +3243,6 @@ mod tests {
             matches!(&r.findings[..], [Finding::Unreadable { file, .. }] if file == "b.dcm"),
             "{r:?}"
         );
-    }
-
-    // -- item 6: the manifest's own vocabulary -----------------------------------------
-
-    /// A manifest with every field and message depot writes (built as JSON, so that this
-    /// test does not depend on the manifest's Rust types), and the CSV beside it.
-    fn full_manifest() -> (Vec<u8>, Vec<u8>) {
-        let groups =
-            |n: usize| -> Vec<String> { (0..n).map(|i| format!("PQ2WJ6ZR4T{i}")).collect() };
-        let mut warnings = Vec::new();
-        for (level, plural, singular) in [
-            ("subject", "subjects", "subject"),
-            ("study", "studies", "study"),
-            ("series", "series", "series"),
-            ("instance", "instances", "instance"),
-        ] {
-            let g = groups(12);
-            let names = format!("{}, … and 4 more", g[..8].join(", "));
-            warnings.push(serde_json::json!({
-                "level": level, "kind": "merge", "groups": g, "would_become": 1,
-                "message": format!("12 {plural} would merge into 1 on re-import: {names}"),
-            }));
-            warnings.push(serde_json::json!({
-                "level": level, "kind": "split", "groups": groups(1), "would_become": 2,
-                "message": format!("1 {singular} would split into 2 on re-import: PQ2WJ6ZR4T0"),
-            }));
-        }
-        for reason in [
-            "no StudyInstanceUID",
-            "invalid SeriesInstanceUID",
-            "no SOPInstanceUID",
-            "invalid SOPClassUID",
-        ] {
-            warnings.push(serde_json::json!({
-                "level": "instance", "kind": "rejected", "groups": ["PQ2WJ6ZR4TA/1/3"],
-                "would_become": 0, "reason": reason, "instances": 2,
-                "message": format!(
-                    "2 instances would be rejected on re-import: {reason} (series PQ2WJ6ZR4TA/1/3)"
-                ),
-            }));
-        }
-        let files: Vec<serde_json::Value> = (1..=2)
-            .map(|n| {
-                serde_json::json!({
-                    "path": format!("PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm"),
-                    "sha256": "ab".repeat(32),
-                    "bytes": 524_288,
-                })
-            })
-            .collect();
-        // Every option and level name (one of which is the level field).
-        let options: Vec<&str> = DeidOption::ALL
-            .iter()
-            .map(|o| o.name())
-            .chain(Level::ALL.iter().map(|l| l.name()))
-            .chain(["none"])
-            .collect();
-        let json = serde_json::json!({
-            "format": crate::manifest::FORMAT,
-            "created_by": "depot 0.1.0",
-            "level": "anonymize-full",
-            "options": options,
-            "profile_digest": "cd".repeat(32),
-            "key_fingerprint": "0123456789abcdef",
-            "blank_identifiers": true,
-            "counts": {
-                "subjects": 1, "studies": 1, "series": 1, "instances": 2, "bytes": 1_048_576,
-                "series_left_out": 1
-            },
-            "subjects": [{"id": "PQ2WJ6ZR4TA", "studies": [{"number": 1, "series": [
-                {"number": "3.1", "modality": "ANN", "files": files}
-            ]}]}],
-            "regrouping_warnings": warnings,
-            "burned_in": [
-                {"series": "PQ2WJ6ZR4TA/1/4", "modality": "US", "included": false,
-                 "reason": anon_core::BurnedInReason::FlaggedYes.to_string()},
-                {"series": "PQ2WJ6ZR4TA/1/5", "modality": "SC", "included": true,
-                 "reason": anon_core::BurnedInReason::ModalityWithoutFlag("SC".into()).to_string()},
-            ],
-            "audit": {"files": 4, "values_searched": 72, "findings": 0, "blocking": true},
-        });
-        let mut json_bytes = serde_json::to_vec_pretty(&json).expect("json");
-        json_bytes.push(b'\n');
-        let mut csv = b"subject,study,series,modality,path,sha256,bytes\n".to_vec();
-        for n in 1..=2 {
-            csv.extend_from_slice(
-                format!(
-                    "PQ2WJ6ZR4TA,1,3.1,ANN,PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm,{},524288\n",
-                    "ab".repeat(32)
-                )
-                .as_bytes(),
-            );
-        }
-        csv.extend_from_slice(b"PQ2WJ6ZR4TA,1,4,\"A,N\",PQ2WJ6ZR4TA/1/4/00001.dcm,ab,1\n");
-        (json_bytes, csv)
-    }
-
-    #[test]
-    fn every_word_depot_writes_into_a_manifest_is_vocabulary() {
-        let (json, csv) = full_manifest();
-        for (rel, bytes) in [("manifest.json", json), ("manifest.csv", csv)] {
-            let blanked = blank_vocabulary(&bytes, rel.ends_with(".csv"));
-            let left: BTreeSet<String> = String::from_utf8_lossy(&blanked)
-                .split(|c: char| !c.is_ascii_alphanumeric())
-                .filter(|w| !w.is_empty())
-                // Pseudonyms, numbers and hex digests are not words; shorter ones are never
-                // searched.
-                .filter(|w| w.len() >= MIN_NEEDLE && !w.starts_with("PQ2WJ6ZR4T"))
-                .filter(|w| !w.chars().all(|c| c.is_ascii_hexdigit()))
-                .map(str::to_string)
-                .collect();
-            assert!(left.is_empty(), "{rel}: not in the vocabulary: {left:?}");
-        }
-    }
-
-    #[test]
-    fn names_that_are_manifest_words_are_not_found_in_the_manifest_but_planted_values_are() {
-        let (json, csv) = full_manifest();
-        let names = [
-            "Path^Anna",
-            "Smith^Series",
-            "Kind^Otto",
-            "May^June",
-            "Level^Ann",
-            "Basic^Reason",
-            "Full^Text",
-        ];
-        let needles: Vec<Needle> = names
-            .iter()
-            .map(|n| Needle::new("PatientName", ValueKind::PersonName, *n))
-            .collect();
-        let a = auditor(&needles);
-        assert_eq!(a.scan_file("manifest.json", &json), vec![], "manifest.json");
-        assert_eq!(a.scan_file("manifest.csv", &csv), vec![], "manifest.csv");
-        // A real value planted in the manifest is found; a 6-digit ID is not taken for a part
-        // of a hash or a byte count.
-        let id = auditor(&[
-            Needle::new("PatientID", ValueKind::Identifier, "MRN000040"),
-            Needle::new("OtherPatientIDs", ValueKind::Identifier, "048576"),
-            Needle::new("PatientName", ValueKind::PersonName, "Doe^Jane"),
-        ]);
-        assert_eq!(id.scan_file("manifest.json", &json), vec![]);
-        let mut planted = json.clone();
-        let at = memchr::memmem::find(&planted, b"\"level\"").expect("level");
-        planted.splice(at..at, br#""note": "Doe Jane MRN000040", "#.iter().copied());
-        let f = id.scan_file("manifest.json", &planted);
-        assert_eq!(
-            labels_of(&f),
-            ["PatientID", "PatientName"].map(String::from).into()
-        );
-        let mut row = csv.clone();
-        row.extend_from_slice(b"Doe,1,3,MR,x,y,1\n");
-        assert_eq!(labels_of(&id.scan_file("manifest.csv", &row)).len(), 1);
     }
 
     // -- item 7: tag paths -------------------------------------------------------------

@@ -292,6 +292,90 @@ fn numbers_and_code_strings_count_only_when_the_whole_value_matches() {
     }
 }
 
+/// A coded entry (Code Sequence Macro) of ConceptNameCodeSequence, in an item of
+/// ContentSequence.
+fn coded_entry(elements: Vec<DataElement<InMemDicomObject>>) -> DataElement<InMemDicomObject> {
+    let code = InMemDicomObject::from_element_iter(elements);
+    let item = InMemDicomObject::from_element_iter([DataElement::new(
+        Tag(0x0040, 0xA043),
+        VR::SQ,
+        DataSetSequence::new(vec![code], Length::UNDEFINED),
+    )]);
+    DataElement::new(
+        Tag(0x0040, 0xA730),
+        VR::SQ,
+        DataSetSequence::new(vec![item], Length::UNDEFINED),
+    )
+}
+
+#[test]
+fn codes_of_coded_entries_count_only_whole_and_code_meanings_are_text() {
+    const AT: &str = "(0040,A730)[0]/(0040,A043)[0]/";
+    for syntax in SYNTAXES {
+        let bytes = file(
+            syntax,
+            vec![coded_entry(vec![
+                // A name part equal to a whole designator or code: a coincidence.
+                text(Tag(0x0008, 0x0102), VR::SH, "WHITE"),
+                text(Tag(0x0008, 0x0100), VR::SH, "SMITHSON"),
+                // The accession number inside a longer code: nothing.
+                text(Tag(0x0008, 0x0103), VR::SH, "T-134"),
+                // A record number alone as a code: a leak.
+                text(Tag(0x0008, 0x0119), VR::UC, "4711001"),
+                // The code meaning is free text: a leak.
+                text(Tag(0x0008, 0x0104), VR::LO, "Rowena's lesion"),
+                // A name part equal to a context identifier: a coincidence.
+                text(Tag(0x0008, 0x010F), VR::CS, "BUSH"),
+            ])],
+        );
+        let f = auditor().scan_file("a.dcm", &bytes);
+        assert_eq!(
+            blocking(&f),
+            vec![
+                found("PatientID", &format!("{AT}(0008,0119)")),
+                found("PatientName", &format!("{AT}(0008,0104)")),
+            ],
+            "{syntax:?}: {f:?}"
+        );
+        assert_eq!(
+            coincidences(&f),
+            vec![
+                (
+                    "PatientName".into(),
+                    format!("{AT}(0008,0100)"),
+                    "CodeValue".into()
+                ),
+                (
+                    "ReferringPhysicianName".into(),
+                    format!("{AT}(0008,0102)"),
+                    "CodingSchemeDesignator".into()
+                ),
+                (
+                    "ReferringPhysicianName".into(),
+                    format!("{AT}(0008,010F)"),
+                    "ContextIdentifier".into()
+                ),
+            ],
+            "{syntax:?}"
+        );
+        // A person name in a code value breaks the code's repertoire: the full search.
+        let bytes = file(
+            syntax,
+            vec![coded_entry(vec![text(
+                Tag(0x0008, 0x0100),
+                VR::SH,
+                "X^SMITHSON",
+            )])],
+        );
+        let f = auditor().scan_file("a.dcm", &bytes);
+        assert_eq!(
+            blocking(&f),
+            vec![found("PatientName", &format!("{AT}(0008,0100)"))],
+            "{syntax:?}: {f:?}"
+        );
+    }
+}
+
 #[test]
 fn an_institution_inside_manufacturer_is_a_coincidence_and_elsewhere_a_leak() {
     for syntax in SYNTAXES {
@@ -494,4 +578,98 @@ fn paths_excuse_pseudonyms_and_numbers_inside_longer_numbers_only() {
     assert!(a.scan_path("PQWERTZ2ABC/19000101/00001.dcm").is_empty());
     assert_eq!(a.scan_path("extra/QWERTZ.csv").len(), 1);
     assert_eq!(a.scan_path("extra/000101.csv").len(), 1);
+}
+
+/// A BeamSequence item naming its beam.
+fn beam(name: &str) -> DataElement<InMemDicomObject> {
+    let item = InMemDicomObject::from_element_iter([text(Tag(0x300A, 0x00C2), VR::LO, name)]);
+    DataElement::new(
+        Tag(0x300A, 0x00B0),
+        VR::SQ,
+        DataSetSequence::new(vec![item], Length::UNDEFINED),
+    )
+}
+
+#[test]
+fn short_name_parts_of_other_subjects_count_only_in_their_own_files() {
+    use crate::audit_owners::OwnedNeedle;
+    let of = |n: Needle, owners: &[&str]| {
+        OwnedNeedle::new(n, owners.iter().map(|o| o.to_string()).collect())
+    };
+    let physician = |v: &str| Needle::new("ReferringPhysicianName", ValueKind::PersonName, v);
+    // Subject A's physician is "Dr. floral field"; B's patient is "Brown^Ada"; a physician
+    // both share is "Rivers^Tam".
+    let a = Auditor::owned(
+        &[
+            of(physician("Dr. floral field"), &["PAAAAAAAAAA", "S0001AAA"]),
+            of(
+                Needle::new("PatientName", ValueKind::PersonName, "Brown^Ada"),
+                &["PBBBBBBBBBB"],
+            ),
+            of(physician("Rivers^Tam"), &["PAAAAAAAAAA"]),
+            of(physician("Rivers^Tam"), &["PBBBBBBBBBB"]),
+            of(
+                Needle::new("StudyID", ValueKind::Identifier, "7734"),
+                &["PAAAAAAAAAA"],
+            ),
+        ],
+        Rules::default(),
+    )
+    .expect("auditor");
+    for syntax in SYNTAXES {
+        let bytes = |name: &str| file(syntax, vec![beam(name)]);
+        let at = "(300A,00B0)[0]/(300A,00C2)";
+        let scan = |rel: &str, name: &str| blocking(&a.scan_file(rel, &bytes(name)));
+        let physician_found = vec![found("ReferringPhysicianName", at)];
+        // A's short name part in B's file: a word, not a leak.
+        assert_eq!(
+            scan("PBBBBBBBBBB/1/2/00001.dcm", "Field 1"),
+            vec![],
+            "{syntax:?}"
+        );
+        // ... but in A's own file (by pseudonym or archive code), in a file in no subject's
+        // folder, and as a long part or whole anywhere, it is.
+        for rel in [
+            "PAAAAAAAAAA/1/2/00001.dcm",
+            "S0001AAA/1/2/00001.dcm",
+            "extra/00001.dcm",
+        ] {
+            assert_eq!(scan(rel, "Field 1"), physician_found, "{syntax:?} {rel}");
+        }
+        for name in ["Floral 1", "Dr. floral field"] {
+            assert_eq!(
+                scan("PBBBBBBBBBB/1/2/00001.dcm", name),
+                physician_found,
+                "{syntax:?} {name}"
+            );
+        }
+        // B's own short name part in B's file is found; a physician both share is each one's.
+        assert_eq!(
+            scan("PBBBBBBBBBB/1/2/00001.dcm", "Ada 2"),
+            vec![found("PatientName", at)],
+            "{syntax:?}"
+        );
+        assert_eq!(
+            scan("PBBBBBBBBBB/1/2/00001.dcm", "Tam 3"),
+            physician_found,
+            "{syntax:?}"
+        );
+        // A's whole StudyID, however short, is found in B's file.
+        assert_eq!(
+            scan("PBBBBBBBBBB/1/2/00001.dcm", "Beam 7734"),
+            vec![found("StudyID", at)],
+            "{syntax:?}"
+        );
+    }
+    // Text files, paths and the manifest count every fragment of every subject.
+    assert_eq!(
+        a.scan_file("PBBBBBBBBBB/notes.txt", b"the field of view")
+            .len(),
+        0,
+        "a text file in B's folder is B's"
+    );
+    assert_eq!(a.scan_file("notes.txt", b"the field of view").len(), 1);
+    assert_eq!(a.scan_path("PBBBBBBBBBB/field/00001.dcm").len(), 1);
+    let manifest = br#"{"level": "basic", "note": "field"}"#;
+    assert_eq!(a.scan_manifest("manifest.json", manifest).len(), 1);
 }

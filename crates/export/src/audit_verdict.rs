@@ -13,7 +13,9 @@
 //!    codes; never for a birth date), or inside a well-known UID (`1.2.840.10008.`, the same in
 //!    every DICOM file there is).
 //! 2. **Values of a VR that cannot carry a name or ID as text** (code strings, decimal and
-//!    integer strings, binary numbers: see [`is_value_only`]) count only when the whole value
+//!    integer strings, binary numbers: see [`is_value_only`]), and the codes of the Code
+//!    Sequence Macro whatever their VR ([`crate::audit_codes`]: CodeValue,
+//!    CodingSchemeDesignator, ...; never CodeMeaning), count only when the whole value
 //!    (one value of a multi-valued element, padding trimmed) equals the match. Such a value
 //!    is a leak when it is shaped like an identifier (`long` bytes or more, with a digit or
 //!    several words: a 7-digit MRN alone in an IS), and a coincidence otherwise (a StudyID
@@ -36,6 +38,7 @@ use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
+use crate::audit_codes::is_code;
 use crate::written::{Computed, Generated, WrittenValues, has_computed_shape, trim, trimmed_range};
 
 /// What a match inside one element amounts to.
@@ -200,7 +203,7 @@ impl Judge<'_> {
                 },
             };
         }
-        if is_value_only(el) {
+        if is_value_only(el) || is_code(el) {
             let whole = component.is_some_and(|c| {
                 let t = trimmed_range(&el.value[c.clone()]);
                 c.start + t.start == hit.start && c.start + t.end == hit.end

@@ -244,15 +244,12 @@ pub struct Sealed {
 /// The most times the manifest is written again because auditing it found something new.
 const MAX_PASSES: usize = 3;
 
-/// Added to the message of a finding in the manifest that only its list of findings causes:
-/// that list is depot's own text (tag paths, finding IDs, attribute labels), never data, so
-/// such a finding is a coincidence with it (a PatientID `0010` and the tag `(0010,0020)`).
-pub const LIST_ONLY: &str = " (only in the manifest's list of findings)";
-
 /// Records `findings` (of the files and paths) in the manifest, audits the manifest, and
 /// records what that finds too, so the manifest written lists every finding. `files` is the
-/// number of files audited, the two manifest files included. A finding in the manifest that
-/// only its list of findings causes is marked so ([`LIST_ONLY`]); it counts like any other.
+/// number of files audited, the two manifest files included. The list of findings is depot's
+/// own text (IDs, types, tag paths, attribute keywords), which the manifest's audit blanks
+/// ([`crate::manifest_words`]): recording a finding never causes another, so the manifest is
+/// written at most twice.
 pub fn seal(
     manifest: &mut Manifest,
     auditor: &Auditor,
@@ -266,21 +263,12 @@ pub fn seal(
         out.extend(auditor.scan_file("manifest.csv", csv));
         out
     };
-    let mut list_only: BTreeSet<Finding> = BTreeSet::new();
-    let records = |findings: &[Finding], list_only: &BTreeSet<Finding>| {
-        let mut records = judge.records(findings, &mask);
-        for (r, f) in records.iter_mut().zip(findings) {
-            if list_only.contains(f) {
-                r.message.push_str(LIST_ONLY);
-            }
-        }
-        records
-    };
+    let records = |findings: &[Finding]| judge.records(findings, &mask);
     findings.sort();
     findings.dedup();
     let mut pass = 0;
     loop {
-        let recorded = records(&findings, &list_only);
+        let recorded = records(&findings);
         let t = tally(&recorded);
         manifest.audit = Some(AuditSummary {
             files,
@@ -306,11 +294,6 @@ pub fn seal(
                 records: recorded,
             };
         }
-        // Which of them the manifest has without its list of findings.
-        let mut bare = manifest.clone();
-        bare.findings.clear();
-        let base = scan(&bare.to_json(), &bare.to_csv());
-        list_only.extend(more.iter().filter(|f| !base.contains(f)).cloned());
         findings.append(&mut more);
         findings.sort();
         findings.dedup();
@@ -318,7 +301,7 @@ pub fn seal(
             // Never reached with depot's own manifests (a pass adds only entries naming the
             // manifest); if it were, the last findings still count, though the manifest as
             // written does not list them.
-            let records = records(&findings, &list_only);
+            let records = records(&findings);
             return Sealed {
                 json,
                 csv,
@@ -428,6 +411,86 @@ mod tests {
         let r = advisory.records(&findings, &mask);
         assert!(r.iter().all(|r| !r.blocking && r.accepted.is_none()));
         assert_eq!(tally(&r).advisory, findings.len());
+    }
+
+    /// A manifest of one subject, one file, nothing recorded yet.
+    fn bare_manifest() -> Manifest {
+        let json = br#"{"format": "depot-package/1", "created_by": "depot test",
+            "level": "anonymize-full", "options": [], "profile_digest": "d",
+            "key_fingerprint": "k", "blank_identifiers": false,
+            "counts": {"subjects": 1, "studies": 1, "series": 1, "instances": 1, "bytes": 5,
+                       "series_left_out": 0},
+            "subjects": [{"id": "PQWERTZ2ABC", "studies": [{"number": 1, "series": [
+                {"number": "3", "modality": "MR", "files": [
+                    {"path": "PQWERTZ2ABC/1/3/00001.dcm", "sha256": "aa", "bytes": 5}]}]}]}],
+            "regrouping_warnings": [], "burned_in": [], "audit": null}"#;
+        Manifest::from_json(json).expect("manifest")
+    }
+
+    #[test]
+    fn the_list_of_findings_causes_no_finding_and_the_rest_of_the_manifest_is_searched() {
+        use crate::audit::{Needle, Rules, ValueKind};
+        // Values equal to what the list of findings writes: a tag's group, a finding type,
+        // an attribute keyword's word, a region.
+        let auditor = Auditor::new(
+            &[
+                Needle::new("StudyID", ValueKind::Identifier, "0010"),
+                Needle::new("AccessionNumber", ValueKind::Identifier, "A730"),
+                Needle::new("PatientName", ValueKind::PersonName, "Header^Value"),
+                Needle::new("OtherPatientNames", ValueKind::PersonName, "Coincidence"),
+            ],
+            Rules::default(),
+        )
+        .expect("auditor");
+        let p = profile("");
+        let judge = Judge {
+            blocking_level: true,
+            profile: &p,
+            at: "2030-01-01T00:00:00Z",
+        };
+        let file = "PQWERTZ2ABC/1/3/00001.dcm";
+        let findings = vec![
+            value(file, "PatientID", Some("(0010,0020)")),
+            value(file, "PatientName", Some("(0040,A730)[0]/(0010,0010)")),
+            Finding::Coincidence {
+                file: file.into(),
+                what: "OtherPatientNames".into(),
+                tag: "(0008,0070)".into(),
+                with: "Manufacturer".into(),
+            },
+        ];
+        let sealed = seal(&mut bare_manifest(), &auditor, findings.clone(), &judge, 3);
+        let mut expected = findings;
+        expected.sort();
+        assert_eq!(sealed.findings, expected, "no finding in the manifest");
+        assert_eq!(sealed.records.len(), 3);
+
+        // A value the manifest holds outside its list (a custom profile named after the
+        // patient) is found, and recorded in the manifest that is finally written.
+        let mut named = bare_manifest();
+        named.level = "value-study".into();
+        let value_name = Auditor::new(
+            &[Needle::new(
+                "PatientName",
+                ValueKind::PersonName,
+                "Value^Header",
+            )],
+            Rules::default(),
+        )
+        .expect("auditor");
+        let sealed = seal(&mut named, &value_name, Vec::new(), &judge, 3);
+        assert_eq!(
+            sealed.findings,
+            vec![Finding::Value {
+                file: "manifest.json".into(),
+                what: "PatientName".into(),
+                region: Region::Text,
+                tag: None,
+            }]
+        );
+        let written = Manifest::from_json(&sealed.json).expect("manifest");
+        assert_eq!(written.findings.len(), 1);
+        assert_eq!(written.findings[0].path, "manifest.json");
     }
 
     #[test]

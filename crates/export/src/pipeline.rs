@@ -42,18 +42,19 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use anon_core::identity::{self, OTHER_PATIENT_IDS, PATIENT_ATTRIBUTES, SUBJECT_ATTRIBUTES};
 use anon_core::{Action, Deidentifier, Key, Level, Profile, SubjectContext};
 use archive::{Archive, FactsError, Filter, HeaderFacts, InstanceRecord, SubjectKey};
-use dicom_core::dictionary::DataDictionary;
 use dicom_core::header::Header;
 use dicom_core::value::Value;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
-use dicom_dictionary_std::{StandardDataDictionary, tags};
+use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditReport, Auditor, Finding, Needle, Rules, ValueKind};
+use crate::audit_owners::OwnedNeedle;
 use crate::deid_file::deidentify_with;
 use crate::findings::{FindingRecord, Judge};
 use crate::manifest::{self, Manifest};
@@ -62,6 +63,7 @@ use crate::quarantine::{
     Entry, Manifests, Quarantine, QuarantineError, QuarantineInfo, QuarantineRecord, SpoolSlot,
 };
 use crate::regroup::{self, Placement, RegroupWarning};
+use crate::stored_values::header_needles;
 use crate::written::WrittenValues;
 
 /// What to export, how, and where.
@@ -186,6 +188,11 @@ pub enum ExportError {
     /// silently lose data, so none is written. Each entry is (file label, reason).
     #[error("{}", describe_failures(.0))]
     Files(Vec<(String, String)>),
+    /// Stored files of a package's subjects could not be read to learn the values their
+    /// headers carry (`depot audit`, the check of a release's reason): a search without them
+    /// would pass for complete. Each entry is (stored file, reason).
+    #[error("{}", describe_unread(.0))]
+    StoredFiles(Vec<(String, String)>),
     /// The package could not be built or published.
     #[error(transparent)]
     Package(#[from] PackageError),
@@ -205,6 +212,16 @@ fn describe_failures(failures: &[(String, String)]) -> String {
             failures.len()
         ),
         None => "archived files could not be exported".to_string(),
+    }
+}
+
+fn describe_unread(failures: &[(String, String)]) -> String {
+    match failures.first() {
+        Some((file, reason)) => format!(
+            "{} stored file(s) of the package's subjects could not be read, so their values cannot be searched; first: {file}: {reason}",
+            failures.len()
+        ),
+        None => "stored files of the package's subjects could not be read".to_string(),
     }
 }
 
@@ -368,6 +385,7 @@ pub fn export(
         });
         let needles = needles(
             profile,
+            &deid,
             &subjects,
             plan.iter().map(|p| p.record.subject.as_str()),
             instance_uids
@@ -382,7 +400,7 @@ pub fn export(
         for f in subjects.values() {
             written.add(&pseudonym_of(&deid, f));
         }
-        Some(Auditor::new(&needles, Rules::for_profile(profile))?.with_written(written))
+        Some(Auditor::owned(&needles, Rules::for_profile(profile))?.with_written(written))
     };
     let mut package = Package::create(&req.out, req.force)?;
     // A file whose findings block publication is held back in the archive's quarantine, never
@@ -757,10 +775,12 @@ fn subject_facts<'a>(
                 &se.station_name,
             );
         }
+        // Cut from the subject's cleaned text in the spellings the audit searches (a name
+        // part by part too).
         let identifiers = needles
             .iter()
             .filter(|(_, n)| matches!(n.kind, ValueKind::PersonName | ValueKind::Identifier))
-            .map(|(_, n)| n.value.clone())
+            .flat_map(|(_, n)| identity::texts_of(n.kind, &n.value))
             .collect();
         let key = key.unwrap_or(SubjectKey::BlankPatientId {
             study_uid: code.to_string(),
@@ -823,57 +843,8 @@ struct Collect<'a> {
     seen: &'a Mutex<Seen>,
 }
 
-/// OtherPatientIDs (0010,1000), retired.
-const OTHER_PATIENT_IDS: Tag = Tag(0x0010, 0x1000);
-/// MedicalRecordLocator (0010,1090), retired.
-const MEDICAL_RECORD_LOCATOR: Tag = Tag(0x0010, 0x1090);
-
-/// The attributes whose values the engine's subject context cuts from text, as audit needles:
-/// (attribute, label, kind). Values of OtherPatientIDsSequence items are read separately.
-const IDENTITY_ATTRIBUTES: [(Tag, &str, ValueKind); 11] = [
-    (tags::PATIENT_NAME, "PatientName", ValueKind::PersonName),
-    (
-        tags::PATIENT_BIRTH_NAME,
-        "PatientBirthName",
-        ValueKind::PersonName,
-    ),
-    (
-        tags::PATIENT_MOTHER_BIRTH_NAME,
-        "PatientMotherBirthName",
-        ValueKind::PersonName,
-    ),
-    (
-        tags::OTHER_PATIENT_NAMES,
-        "OtherPatientNames",
-        ValueKind::PersonName,
-    ),
-    (tags::PATIENT_ID, "PatientID", ValueKind::Identifier),
-    (OTHER_PATIENT_IDS, "OtherPatientIDs", ValueKind::Identifier),
-    (
-        tags::ACCESSION_NUMBER,
-        "AccessionNumber",
-        ValueKind::Identifier,
-    ),
-    (
-        MEDICAL_RECORD_LOCATOR,
-        "MedicalRecordLocator",
-        ValueKind::Identifier,
-    ),
-    (
-        tags::PATIENT_TELEPHONE_NUMBERS,
-        "PatientTelephoneNumbers",
-        ValueKind::Identifier,
-    ),
-    (tags::PATIENT_ADDRESS, "PatientAddress", ValueKind::Text),
-    (
-        tags::PATIENT_BIRTH_DATE,
-        "PatientBirthDate",
-        ValueKind::Date,
-    ),
-];
-
 /// The values of one attribute (every value of a multi-valued one), trimmed, non-empty.
-fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
+pub(crate) fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
     let Some(Ok(s)) = obj.get(tag).map(|e| e.to_str()) else {
         return Vec::new();
     };
@@ -884,12 +855,13 @@ fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
         .collect()
 }
 
-/// A header's identifying values (see [`IDENTITY_ATTRIBUTES`]) as needles by attribute.
-fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
+/// A header's identifying values (the subject's attributes of the identity model, whose
+/// values the engine's subject context cuts from text) as needles by attribute.
+pub(crate) fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
     let mut out = Vec::new();
-    for (tag, label, kind) in IDENTITY_ATTRIBUTES {
-        for v in values_of(obj, tag) {
-            out.push((tag, Needle::new(label, kind, v)));
+    for a in SUBJECT_ATTRIBUTES {
+        for v in values_of(obj, a.tag) {
+            out.push((a.tag, Needle::new(a.label, a.kind, v)));
         }
     }
     if let Some(items) = obj
@@ -910,7 +882,7 @@ fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
 
 /// Every UID value at any depth that is not a well-known one (under `1.2.840.10008.`), with
 /// the attribute holding it.
-fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
+pub(crate) fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
     for e in obj.iter() {
         match e.value() {
             Value::Sequence(sq) => {
@@ -929,14 +901,6 @@ fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
             _ => {}
         }
     }
-}
-
-/// The attribute's keyword, for findings (`UID` for private or unknown ones).
-fn attribute_label(tag: Tag) -> &'static str {
-    StandardDataDictionary
-        .by_tag(tag)
-        .map(|e| e.alias)
-        .unwrap_or("UID")
 }
 
 /// The subject's context for the engine, from the file's own (`raw`): its pseudonym comes from
@@ -966,7 +930,7 @@ fn read_stored(record: &InstanceRecord) -> Result<Vec<u8>, String> {
 /// The header of an archived file, up to Pixel Data, read through a buffer (only the header's
 /// bytes are read). Archived files passed the import's structural length check, so dicom-rs
 /// can read them directly.
-fn read_stored_header(
+pub(crate) fn read_stored_header(
     record: &InstanceRecord,
 ) -> Result<
     (
@@ -1036,7 +1000,7 @@ fn plan_one(
     let mut identity = Vec::new();
     let mut originals = Vec::new();
     if collect.identity {
-        identity = identity_needles(&obj);
+        identity = header_needles(&obj);
     }
     if collect.uids {
         uids_in(&obj, &mut originals);
@@ -1087,7 +1051,7 @@ fn plan_one(
         for (uid, tag) in originals {
             seen.original_uids
                 .entry(uid)
-                .or_insert_with(|| attribute_label(tag));
+                .or_insert_with(|| identity::label_of(tag, "UID"));
         }
         for (uid, _) in kept {
             if !seen.kept_uids.contains(&uid) {
@@ -1329,26 +1293,10 @@ fn write_one(
     })
 }
 
-/// The patient's own attributes: at `anonymize`, which keeps everything but a few attributes
-/// on purpose, the audit searches only these (of those the profile changes).
-const PATIENT_ATTRIBUTES: [Tag; 12] = [
-    tags::PATIENT_NAME,
-    tags::PATIENT_BIRTH_NAME,
-    tags::PATIENT_MOTHER_BIRTH_NAME,
-    tags::OTHER_PATIENT_NAMES,
-    tags::PATIENT_BIRTH_DATE,
-    tags::PATIENT_ID,
-    tags::ISSUER_OF_PATIENT_ID,
-    OTHER_PATIENT_IDS,
-    tags::OTHER_PATIENT_I_DS_SEQUENCE,
-    MEDICAL_RECORD_LOCATOR,
-    tags::PATIENT_TELEPHONE_NUMBERS,
-    tags::PATIENT_ADDRESS,
-];
-
 /// The identifying values the audit looks for: those of the exported subjects (`codes`) that
-/// the profile promises to remove, plus `uids` (label, original UID) when the profile remaps
-/// UIDs.
+/// the profile promises to remove, each owned by its subject's folder (its pseudonym; see
+/// [`crate::audit_owners`]), plus `uids` (label, original UID) when the profile remaps UIDs,
+/// owned by no subject.
 ///
 /// - Levels that remove identity: every value whose attribute the profile changes (a value
 ///   kept on purpose, such as InstitutionName under retain-institution-identity, is not a
@@ -1360,27 +1308,20 @@ const PATIENT_ATTRIBUTES: [Tag; 12] = [
 /// - `sup142`: the values of the attributes on its list.
 fn needles<'a>(
     profile: &Profile,
+    deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     codes: impl Iterator<Item = &'a str>,
     uids: impl Iterator<Item = (String, String)>,
-) -> Vec<Needle> {
-    let changed: HashMap<Tag, Action> = profile
-        .rules()
-        .into_iter()
-        .filter_map(|r| parse_tag(&r.tag).map(|t| (t, r.action)))
-        .collect();
-    let patient_only = profile.level() == Level::Anonymize;
-    let promised = |tag: &Tag| {
-        changed.get(tag).is_some_and(|a| *a != Action::K)
-            && (!patient_only || PATIENT_ATTRIBUTES.contains(tag))
-    };
+) -> Vec<OwnedNeedle> {
+    let promised = promised_attributes(profile);
     let exported: BTreeSet<&str> = codes.collect();
     let mut out = Vec::new();
     for code in exported {
         if let Some(f) = subjects.get(code) {
+            let folder = vec![pseudonym_of(deid, f)];
             for (tag, n) in &f.needles {
                 if promised(tag) {
-                    out.push(n.clone());
+                    out.push(OwnedNeedle::new(n.clone(), folder.clone()));
                 }
             }
         }
@@ -1389,11 +1330,26 @@ fn needles<'a>(
         let mut seen = HashSet::new();
         for (label, uid) in uids {
             if seen.insert(uid.clone()) {
-                out.push(Needle::new(label, ValueKind::Uid, uid));
+                let n = Needle::new(label, ValueKind::Uid, uid);
+                out.push(OwnedNeedle::new(n, Vec::new()));
             }
         }
     }
     out
+}
+
+/// Whether the profile promises to remove an attribute's values (see [`needles`]).
+pub(crate) fn promised_attributes(profile: &Profile) -> impl Fn(&Tag) -> bool + use<> {
+    let changed: HashMap<Tag, Action> = profile
+        .rules()
+        .into_iter()
+        .filter_map(|r| parse_tag(&r.tag).map(|t| (t, r.action)))
+        .collect();
+    let patient_only = profile.level() == Level::Anonymize;
+    move |tag: &Tag| {
+        changed.get(tag).is_some_and(|a| *a != Action::K)
+            && (!patient_only || PATIENT_ATTRIBUTES.contains(tag))
+    }
 }
 
 fn parse_tag(s: &str) -> Option<Tag> {

@@ -7,7 +7,9 @@
 //! 2. Check the acceptances: each named finding exists and is blocking; every blocking finding
 //!    not accepted by the profile is accepted (`all` accepts them all).
 //! 3. Check the reason and the name: plain text, and none of the identifying values the
-//!    archive holds for the package's subjects (they are published in the manifest).
+//!    archive holds for the package's subjects (they are published in the manifest): those of
+//!    the index and of every stored header of the subjects, as the export's audit searched
+//!    them.
 //! 4. Check the destination with the export's own rules ([`check_destination`]): never the
 //!    archive or the key file, nothing replaced without the recorded or given `force`, and
 //!    only a depot package.
@@ -31,6 +33,7 @@ use crate::manifest::{FindingEntry, Manifest, ReleaseEntry};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::pipeline::{ExportError, check_destination, index_needles};
 use crate::quarantine::{Entry, Quarantine, QuarantineError};
+use crate::stored_values::stored_values;
 
 /// The longest reason accepted, in characters.
 pub const MAX_REASON: usize = 2000;
@@ -378,7 +381,11 @@ fn plain_text(what: &'static str, text: &str, max: usize) -> Result<String, Rele
 }
 
 /// Refuses text that holds an identifying value the archive holds for the package's subjects
-/// (or one of their archive codes, which would link the package to the archive).
+/// (or one of their archive codes, which would link the package to the archive): the values of
+/// the index, and every value the export's audit searched, read again from the headers of the
+/// subjects' stored files ([`crate::stored_values`]: every identity value, every original
+/// UID). The quarantine record keeps only the subjects' archive codes; the values stay in the
+/// archive.
 fn check_identifying(
     archive: &Archive,
     entry: &Entry,
@@ -386,6 +393,16 @@ fn check_identifying(
 ) -> Result<(), ReleaseError> {
     let codes = &entry.record.archive_subjects;
     let mut needles = index_needles(archive, codes)?;
+    let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
+    for stored in stored_values(archive, &refs)?.into_values() {
+        needles.extend(stored.needles);
+        needles.extend(
+            stored
+                .uids
+                .into_iter()
+                .map(|(label, uid)| Needle::new(label, ValueKind::Uid, uid)),
+        );
+    }
     needles.extend(
         codes
             .iter()

@@ -89,14 +89,22 @@ pub enum FileOutcome {
         output: PathBuf,
         /// Its size.
         bytes: u64,
+        /// Why the file has another name than its SOP Instance UID alone gives (see
+        /// [`FileOutcome::WouldWrite::collision`]).
+        collision: Option<String>,
     },
     /// Dry run: would be written to this path.
     WouldWrite {
         /// The output file it would become.
         output: PathBuf,
+        /// Set when another input already took the name its SOP Instance UID gives and this
+        /// file's de-identified copy differs (the same instance in another encoding, or two
+        /// instances sharing a UID): the copy goes to a name with its input's keyed tag
+        /// instead, and this says so, naming the other input.
+        collision: Option<String>,
     },
-    /// Not written, with the reason: the file is unreadable, not an instance that can be
-    /// named, or would overwrite another input's output.
+    /// Not written, with the reason: the file is unreadable, or not an instance that can be
+    /// named.
     Rejected {
         /// Why.
         reason: String,
@@ -288,17 +296,18 @@ pub fn anonymize_tree(
     // reports them as written only then.
     let _flusher = (!req.dry_run).then(|| archive::flusher::Flusher::start(&req.output));
     let (staged_tx, staged_rx) =
-        std::sync::mpsc::sync_channel::<Pending<(&Path, u64, Report)>>(staged::BATCH_FILES * 2);
+        std::sync::mpsc::sync_channel::<Pending<StagedFile<'_>>>(staged::BATCH_FILES * 2);
     std::thread::scope(|scope| {
         let committer = scope.spawn(move || {
             staged::run_batches(
                 &req.output,
                 &staged_rx,
-                |(input, bytes, report), dest, r| {
+                |(input, bytes, report, collision), dest, r| {
                     let outcome = match r {
                         Ok(()) => FileOutcome::Written {
                             output: dest,
                             bytes,
+                            collision,
                         },
                         Err(e) => FileOutcome::Rejected {
                             reason: format!("cannot write {}: {e}", dest.display()),
@@ -314,8 +323,8 @@ pub fn anonymize_tree(
                 .for_each_with(staged_tx.clone(), |tx, input| {
                     match process_one(deid, req, input, &claimed, &bytes_in) {
                         Step::Done(outcome, report) => finish(input, outcome, report),
-                        Step::Staged(staged, bytes, report) => {
-                            let item = (input.as_path(), bytes, report);
+                        Step::Staged(staged, bytes, report, collision) => {
+                            let item = (input.as_path(), bytes, report, collision);
                             if let Err(unsent) = tx.send(Pending { staged, item }) {
                                 // The committer is gone (it panicked): nothing is lost, the
                                 // file is reported as not written.
@@ -361,10 +370,25 @@ fn same_output(deid: &Deidentifier, req: &TreeRequest, first: &Path, output: &[u
 }
 
 /// Where a file stands after its worker: done (rejected, skipped, or a dry run's verdict), or
-/// staged and waiting for its batch.
+/// staged and waiting for its batch (with its size, the engine's report and any collision
+/// note).
 enum Step {
     Done(FileOutcome, Option<Report>),
-    Staged(Staged, u64, Report),
+    Staged(Staged, u64, Report, Option<String>),
+}
+
+/// A staged file as the committer reports it: input, size, report, collision note.
+type StagedFile<'a> = (&'a Path, u64, Report, Option<String>);
+
+/// `<SOP>.<tag>.dcm` beside `dest` (`<SOP>.dcm`): the name of a second, different copy of an
+/// instance, `tag` being the keyed tag of its input's bytes (the same at every level and in
+/// every run with the key; see [`Deidentifier::content_tag`]).
+fn collision_path(deid: &Deidentifier, dest: &Path, input: &[u8]) -> PathBuf {
+    let stem = dest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!("{stem}.{}.dcm", deid.content_tag(input)))
 }
 
 fn process_one(
@@ -412,35 +436,83 @@ fn process_one(
             }
         }
     };
+    let mut dest = dest;
+    let mut collision = None;
     if let Some(first) = first {
         // Two inputs with the same SOPInstanceUID (and subject, study and series) map to one
-        // output file.
+        // output name.
         let rel = result.rel_path.display();
-        let outcome = if same_output(deid, req, &first, &result.bytes) {
-            FileOutcome::Skipped {
+        if same_output(deid, req, &first, &result.bytes) {
+            let outcome = FileOutcome::Skipped {
                 reason: format!(
                     "a duplicate: its de-identified copy is identical to that of {}, which goes to {rel}",
                     first.display()
                 ),
-            }
-        } else {
-            FileOutcome::Rejected {
-                reason: format!(
-                    "not written: {} has the same SOPInstanceUID and its de-identified copy goes to {rel}; this file's copy differs and would overwrite it (the same instance in another encoding, or two instances sharing a UID)",
-                    first.display()
-                ),
+            };
+            return Step::Done(outcome, Some(result.report));
+        }
+        // Another copy of the instance (another encoding, say) or another instance sharing
+        // the UID: nothing is lost, it goes beside the first under a keyed tag of its input.
+        // (Rare: the input is read again rather than kept in memory for every file.)
+        let alt = match fs::read(input) {
+            Ok(original) => collision_path(deid, &dest, &original),
+            Err(e) => return reject(format!("cannot read again: {e}")),
+        };
+        let taken = {
+            let mut map = match claimed.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            match map.get(&alt) {
+                Some(other) => Some(other.input.clone()),
+                None => {
+                    map.insert(
+                        alt.clone(),
+                        Claim {
+                            input: input.to_path_buf(),
+                        },
+                    );
+                    None
+                }
             }
         };
-        return Step::Done(outcome, Some(result.report));
+        if let Some(other) = taken {
+            // The same tag: the same input bytes, in practice always.
+            let outcome = if same_output(deid, req, &other, &result.bytes) {
+                FileOutcome::Skipped {
+                    reason: format!(
+                        "a duplicate: its de-identified copy is identical to that of {}",
+                        other.display()
+                    ),
+                }
+            } else {
+                FileOutcome::Rejected {
+                    reason: format!(
+                        "not written: {} has the same SOPInstanceUID and a different de-identified copy whose keyed tag begins the same",
+                        other.display()
+                    ),
+                }
+            };
+            return Step::Done(outcome, Some(result.report));
+        }
+        let alt_rel = alt.strip_prefix(&req.output).unwrap_or(&alt).display();
+        collision = Some(format!(
+            "same SOPInstanceUID as {}, whose de-identified copy goes to {rel}; this file's copy differs (the same instance in another encoding, or two instances sharing a UID) and is written beside it as {alt_rel}: a PACS will take both for one instance",
+            first.display()
+        ));
+        dest = alt;
     }
     if req.dry_run {
         return Step::Done(
-            FileOutcome::WouldWrite { output: dest },
+            FileOutcome::WouldWrite {
+                output: dest,
+                collision,
+            },
             Some(result.report),
         );
     }
     match staged::stage(&dest, &result.bytes) {
-        Ok(staged) => Step::Staged(staged, result.bytes.len() as u64, result.report),
+        Ok(staged) => Step::Staged(staged, result.bytes.len() as u64, result.report, collision),
         Err(e) => Step::Done(
             FileOutcome::Rejected {
                 reason: format!("cannot write {}: {e}", dest.display()),

@@ -58,8 +58,8 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
     .expect("write");
     // the same instance twice under another name: the identical copy is skipped
     fs::copy(nested.join("HALVORSEN-0.dcm"), input.join("again.dcm")).expect("copy");
-    // the same SOP Instance UID with other content (here another encoding): it would overwrite
-    // the first, so it is rejected
+    // the same SOP Instance UID with other content (here another encoding): written beside the
+    // first under a name with its content's hash, never lost, never overwriting
     fixture::InstanceSpec {
         syntax: fixture::Syntax::ExplicitBig,
         ..fixture::instance("MRN0001234", "2.25.10", "2.25.11", "2.25.120")
@@ -102,7 +102,7 @@ fn tree_is_written_with_keyed_names_and_problems_reported() {
             summary.rejected,
             summary.skipped
         ),
-        (9, 4, 3, 2)
+        (9, 5, 2, 2)
     );
     assert!(summary.bytes_in > 0 && summary.bytes_out > 0);
     let events = events.into_inner().expect("events");
@@ -123,11 +123,56 @@ fn tree_is_written_with_keyed_names_and_problems_reported() {
         rejected.iter().any(|r| r.contains("cut.dcm")),
         "{rejected:?}"
     );
+    let collisions: Vec<(String, PathBuf)> = events
+        .iter()
+        .filter_map(|(p, o)| match o {
+            FileOutcome::Written {
+                output,
+                collision: Some(c),
+                ..
+            } => Some((format!("{}: {c}", p.display()), output.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(collisions.len(), 1, "{collisions:?}");
+    let (note, other) = &collisions[0];
     assert!(
-        rejected.iter().any(|r| r.contains("zz-other-version.dcm")
-            && r.contains("HALVORSEN-0.dcm has the same SOPInstanceUID")
-            && r.contains("would overwrite it")),
-        "{rejected:?}"
+        note.contains("zz-other-version.dcm")
+            && note.contains("same SOPInstanceUID as")
+            && note.contains("HALVORSEN-0.dcm"),
+        "{note}"
+    );
+    // Beside the first copy: same folder, `<SOP>.<16 hex>.dcm` (a keyed tag of the input's
+    // bytes, the same at every level: see same_key_same_names_across_levels), both kept.
+    let first = events
+        .iter()
+        .find_map(|(p, o)| match o {
+            FileOutcome::Written { output, .. } if p.ends_with("HALVORSEN-0.dcm") => {
+                Some(output.clone())
+            }
+            _ => None,
+        })
+        .expect("first copy written");
+    assert_eq!(first.parent(), other.parent());
+    let (a, b) = (
+        first
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .to_string(),
+        other
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .to_string(),
+    );
+    assert!(
+        b.starts_with(&format!("{a}.")) && b.len() == a.len() + 1 + 16 + 4,
+        "{a} vs {b}"
+    );
+    assert_ne!(
+        fs::read(&first).expect("read"),
+        fs::read(other).expect("read")
     );
     let skipped: Vec<String> = events
         .iter()
@@ -148,7 +193,7 @@ fn tree_is_written_with_keyed_names_and_problems_reported() {
     );
     assert_eq!(snapshot(&input), before, "inputs unchanged");
     let written = collect_inputs(std::slice::from_ref(&out)).expect("outputs");
-    assert_eq!(written.len(), 4);
+    assert_eq!(written.len(), 5);
     for p in &written {
         let rel = p
             .strip_prefix(&out)
@@ -182,7 +227,7 @@ fn dry_run_writes_nothing_and_overlap_is_refused() {
     let mut req = request(&input, &out);
     req.dry_run = true;
     let summary = anonymize_tree(&engine(Level::Basic), &req, &files, &|_| {}).expect("dry run");
-    assert_eq!(summary.written, 4);
+    assert_eq!(summary.written, 5);
     assert_eq!(summary.bytes_out, 0);
     assert!(!out.exists());
     let inside = request(&input, &input.join("out"));
@@ -206,7 +251,11 @@ fn same_key_same_names_across_levels() {
         .enumerate()
     {
         let out = dir.path().join(format!("out{i}"));
-        anonymize_tree(&engine(level), &request(&input, &out), &files, &|_| {}).expect("run");
+        // One worker: which of two copies of an instance keeps the plain name (the other gets
+        // its keyed tag) depends on the order in which parallel workers finish.
+        let mut req = request(&input, &out);
+        req.workers = 1;
+        anonymize_tree(&engine(level), &req, &files, &|_| {}).expect("run");
         let rels: Vec<PathBuf> = collect_inputs(std::slice::from_ref(&out))
             .expect("walk")
             .into_iter()

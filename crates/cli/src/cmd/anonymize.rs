@@ -14,13 +14,13 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anon_core::{DeidOption, Deidentifier, Level, Profile};
+use anon_core::{Deidentifier, Level};
 use anyhow::{Context, bail};
 use export::keyfile;
-use export::profile_store;
 use export::tree::{self, FileOutcome, TreeRequest};
 
 use crate::Global;
+use crate::deid_args::DeidArgs;
 use crate::ui::{self, Progress};
 
 /// How many files are named per kind of warning before the rest are only counted.
@@ -28,30 +28,10 @@ const WARNINGS_NAMED: u64 = 3;
 
 /// Arguments of `depot anonymize`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["level", "profile"])))]
 pub struct Args {
-    /// Level: original, anonymize, anonymize-full, basic, qmenta, sup142 (see `depot profiles`).
-    #[arg(
-        long,
-        value_name = "LEVEL",
-        required_unless_present = "profile",
-        conflicts_with = "profile"
-    )]
-    pub level: Option<String>,
-    /// PS3.15 option, kebab-case or dcm4chee name (e.g. retain-uids, RetainDeviceIdentityOption);
-    /// repeatable; with basic, anonymize-full or a profile built on them.
-    #[arg(long = "option", value_name = "OPTION")]
-    pub options: Vec<String>,
-    /// Custom profile: a TOML file, or a NAME in the profile folder (see `depot profiles`).
-    #[arg(long, value_name = "FILE|NAME")]
-    pub profile: Option<String>,
-    /// The de-identification key (default: $DEPOT_KEY_DIR/deid.key, else
-    /// $XDG_CONFIG_HOME/depot/deid.key, else ~/.config/depot/deid.key; created on first use).
-    #[arg(long, value_name = "FILE")]
-    pub key_file: Option<PathBuf>,
-    /// Empty PatientID and PatientName (NiDB style) instead of writing the keyed pseudonym;
-    /// the output will no longer regroup by subject.
-    #[arg(long)]
-    pub blank_identifiers: bool,
+    #[command(flatten)]
+    pub deid: DeidArgs,
     /// Extra text to cut wherever attributes are cleaned (repeatable), e.g. a study code name.
     #[arg(long = "identifier", value_name = "TEXT")]
     pub identifiers: Vec<String>,
@@ -69,34 +49,15 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
 }
 
-fn build_profile(args: &Args) -> anyhow::Result<Profile> {
-    let options = args
-        .options
-        .iter()
-        .map(|o| o.parse::<DeidOption>())
-        .collect::<Result<Vec<_>, _>>()?;
-    let profile = match (&args.profile, &args.level) {
-        (Some(p), _) => {
-            profile_store::resolve_profile(p, &options, profile_store::profile_dir().as_deref())?
-        }
-        (None, Some(l)) => Profile::builtin(l.parse::<Level>()?, &options)?,
-        (None, None) => bail!("give --level or --profile"),
-    };
-    Ok(if args.blank_identifiers {
-        profile.with_blank_identifiers(true)?
-    } else {
-        profile
-    })
-}
-
 /// Runs `depot anonymize`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
-    let profile = build_profile(&args)?;
+    // (The group makes --level or --profile required; the default is never used.)
+    let profile = args.deid.profile(Level::AnonymizeFull)?;
     let mut paths = args.paths.clone();
     let Some(output) = paths.pop() else {
         bail!("give at least one input and the output folder")
     };
-    let key_path = keyfile::key_path(args.key_file.as_deref())?;
+    let key_path = keyfile::key_path(args.deid.key_file.as_deref())?;
     let loaded = keyfile::load_or_create(&key_path)?;
     if loaded.created {
         ui::info(
@@ -159,7 +120,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     progress.println(format!("depot: {}: {reason}", event.input.display()));
                 }
             }
-            FileOutcome::WouldWrite { output } => {
+            FileOutcome::WouldWrite { output, collision } => {
+                if let Some(c) = collision {
+                    progress.println(format!("depot: warning: {}: {c}", event.input.display()));
+                }
                 let mut text = format!("{} -> {}\n", event.input.display(), output.display());
                 if let Some(report) = event.report {
                     for action in &report.actions {
@@ -180,6 +144,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         }
                     }
                 }
+            }
+            FileOutcome::Written {
+                collision: Some(c), ..
+            } => {
+                progress.println(format!("depot: warning: {}: {c}", event.input.display()));
             }
             FileOutcome::Written { .. } => {}
         }

@@ -37,7 +37,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let root = global.archive_dir();
     let archive = Archive::open_existing(&root)
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
-    let explicit = args.deid.level.is_some() || args.deid.profile.is_some();
+    let explicit = args.deid.names_a_profile();
     if !explicit && (!args.deid.options.is_empty() || args.deid.blank_identifiers) {
         anyhow::bail!(
             "--option and --blank-identifiers describe a level: give --level or --profile with them \
@@ -46,7 +46,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     }
     let req = AuditRequest {
         profile: if explicit {
-            Some(args.deid.profile("anonymize-full")?)
+            Some(args.deid.profile(anon_core::Level::AnonymizeFull)?)
         } else {
             None
         },

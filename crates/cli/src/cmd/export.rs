@@ -84,7 +84,7 @@ impl Selection {
 }
 
 /// Progress bars for the export's phases.
-struct Bars {
+pub(crate) struct Bars {
     quiet: bool,
     current: Mutex<Option<Progress>>,
 }
@@ -110,7 +110,16 @@ impl ExportObserver for Bars {
 }
 
 impl Bars {
-    fn done(&self) {
+    /// No bar yet.
+    pub(crate) fn new(quiet: bool) -> Bars {
+        Bars {
+            quiet,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// Removes the current bar.
+    pub(crate) fn done(&self) {
         if let Some(p) = self
             .current
             .lock()
@@ -127,7 +136,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let root = global.archive_dir();
     let archive = Archive::open_existing(&root)
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
-    let profile = args.deid.profile("anonymize")?;
+    let profile = args.deid.profile(anon_core::Level::Anonymize)?;
     // Before the key file is loaded (or created): a destination holding it, or anything but a
     // depot package under --force, is refused with nothing written.
     export::pipeline::check_destination(

@@ -10,4 +10,6 @@ pub mod profiles;
 pub mod query;
 pub mod release;
 pub mod review;
+pub mod send;
+pub mod serve;
 pub mod synth;

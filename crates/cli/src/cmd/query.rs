@@ -1,4 +1,4 @@
-//! `depot query subjects|studies|series|instances|rejects`: what the archive holds, filtered, as
+//! `depot query subjects|studies|series|instances|rejects|runs`: what the archive holds, filtered, as
 //! an aligned table for people or as JSON / CSV for programs.
 //!
 //! The default format is `table` when stdout is a terminal and `json` otherwise, so that
@@ -30,6 +30,9 @@ pub enum What {
     Instances,
     /// Rejected and conflicting files, with their reasons.
     Rejects,
+    /// Import runs (imports, and what `depot serve` received), with counts and whether they
+    /// stored de-identified data.
+    Runs,
 }
 
 /// Output format.
@@ -263,6 +266,43 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                         r.time.clone(),
                         r.path.clone(),
                         r.reason.clone(),
+                    ]
+                },
+            )?;
+        }
+        What::Runs => {
+            if filter.has_instance_filters() {
+                bail!("only --project and --run apply to `depot query runs`");
+            }
+            let rows = archive.runs(&filter)?;
+            emit(
+                &mut out,
+                format,
+                &rows,
+                &[
+                    "RUN",
+                    "PROJECT",
+                    "STARTED",
+                    "FILES",
+                    "IMPORTED",
+                    "DUPLICATES",
+                    "CONFLICTS",
+                    "REJECTED",
+                    "DE-IDENTIFIED",
+                    "INPUTS",
+                ],
+                |r| {
+                    vec![
+                        r.run_id.to_string(),
+                        r.project.clone(),
+                        r.started_at.clone(),
+                        r.files_seen.to_string(),
+                        r.imported.to_string(),
+                        r.duplicates.to_string(),
+                        r.conflicts.to_string(),
+                        r.rejected.to_string(),
+                        r.deidentified.clone().unwrap_or_else(|| "no".into()),
+                        r.inputs.clone(),
                     ]
                 },
             )?;
