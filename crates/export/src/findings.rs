@@ -15,8 +15,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use anon_core::Profile;
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{Auditor, Finding};
 use crate::manifest::{AuditSummary, FindingEntry, Manifest};
+use audit::{Auditor, Finding};
 
 /// One finding as recorded in the manifest and in a quarantine entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,7 +248,7 @@ const MAX_PASSES: usize = 3;
 /// records what that finds too, so the manifest written lists every finding. `files` is the
 /// number of files audited, the two manifest files included. The list of findings is depot's
 /// own text (IDs, types, tag paths, attribute keywords), which the manifest's audit blanks
-/// ([`crate::manifest_words`]): recording a finding never causes another, so the manifest is
+/// ([`audit::manifest_words`]): recording a finding never causes another, so the manifest is
 /// written at most twice.
 pub fn seal(
     manifest: &mut Manifest,
@@ -324,7 +324,7 @@ pub fn ids_by_file(entries: &[FindingEntry]) -> BTreeMap<&str, Vec<&str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::Region;
+    use audit::Region;
 
     fn value(file: &str, what: &str, tag: Option<&str>) -> Finding {
         Finding::Value {
@@ -429,7 +429,7 @@ mod tests {
 
     #[test]
     fn the_list_of_findings_causes_no_finding_and_the_rest_of_the_manifest_is_searched() {
-        use crate::audit::{Needle, Rules, ValueKind};
+        use audit::{Needle, Rules, ValueKind};
         // Values equal to what the list of findings writes: a tag's group, a finding type,
         // an attribute keyword's word, a region.
         let auditor = Auditor::new(

@@ -20,10 +20,10 @@ use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
 use thiserror::Error;
 
-use crate::audit::{AuditError, Auditor, Finding, Needle, Rules, ValueKind};
 use crate::deid_file::{DeidFileError, deidentify_with};
 use crate::pipeline::{identity_needles, key_fingerprint, promised_attributes, uids_in};
-use crate::written::WrittenValues;
+use audit::written::WrittenValues;
+use audit::{AuditError, Auditor, Finding, Needle, Rules, ValueKind};
 
 /// Why a file could not be de-identified on its way in; it is not stored.
 #[derive(Debug, Error)]

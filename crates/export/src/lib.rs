@@ -11,20 +11,13 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod audit;
-mod audit_codes;
-pub mod audit_owners;
-mod audit_ranges;
-#[cfg(test)]
-mod audit_rules_tests;
-mod audit_verdict;
 pub mod deid_file;
 pub mod findings;
 pub mod incoming;
 pub mod keyfile;
 pub mod manifest;
-mod manifest_words;
 pub mod package;
+pub mod package_audit;
 pub mod pipeline;
 pub mod profile_store;
 pub mod quarantine;
@@ -33,4 +26,3 @@ pub mod release;
 pub mod staged;
 mod stored_values;
 pub mod tree;
-pub mod written;

@@ -53,8 +53,6 @@ use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{AuditReport, Auditor, Finding, Needle, Rules, ValueKind};
-use crate::audit_owners::OwnedNeedle;
 use crate::deid_file::deidentify_with;
 use crate::findings::{FindingRecord, Judge};
 use crate::manifest::{self, Manifest};
@@ -64,7 +62,9 @@ use crate::quarantine::{
 };
 use crate::regroup::{self, Placement, RegroupWarning};
 use crate::stored_values::header_needles;
-use crate::written::WrittenValues;
+use audit::owners::OwnedNeedle;
+use audit::written::WrittenValues;
+use audit::{AuditReport, Auditor, Finding, Needle, Rules, ValueKind};
 
 /// What to export, how, and where.
 #[derive(Debug, Clone)]
@@ -198,7 +198,7 @@ pub enum ExportError {
     Package(#[from] PackageError),
     /// The audit could not run.
     #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
+    Audit(#[from] audit::AuditError),
     /// A package with blocking findings could not be put in quarantine (it was not
     /// published either).
     #[error("cannot put the package in quarantine")]
@@ -1537,50 +1537,6 @@ fn fill_files(manifest: &mut Manifest, files: &HashMap<&str, Written>) {
         }
     }
     manifest.counts.bytes = total;
-}
-
-/// What the standalone audit of a package needs to know.
-#[derive(Debug, Clone, Default)]
-pub struct AuditRequest {
-    /// The profile the package was made with; `None` reads it from the package's manifest
-    /// (built-in levels and options only).
-    pub profile: Option<Profile>,
-    /// The key the package was made with; `None` uses the archive's key.
-    pub key: Option<Key>,
-    /// Restrict the subjects whose values are searched to one project.
-    pub project: Option<String>,
-}
-
-/// How the standalone audit chose what to look for.
-#[derive(Debug, Clone)]
-pub struct AuditScope {
-    /// The profile whose promises were checked.
-    pub profile_name: String,
-    /// Archive subjects whose values were searched.
-    pub subjects: usize,
-    /// True when the package's subjects were recognised by their pseudonyms; false when the
-    /// values of every archive subject (in the project) were searched instead.
-    pub matched_by_pseudonym: bool,
-}
-
-/// Errors of the standalone audit.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PackageAuditError {
-    /// The package's manifest names no usable level and no profile was given.
-    #[error(
-        "cannot tell which level {0} was exported at (no readable manifest.json): give --level or --profile"
-    )]
-    UnknownLevel(PathBuf),
-    /// The manifest's level or options are not built in.
-    #[error("the manifest's profile is not built in ({0}): give --profile")]
-    Profile(String),
-    /// The archive could not be read.
-    #[error(transparent)]
-    Export(#[from] ExportError),
-    /// The package could not be read.
-    #[error(transparent)]
-    Audit(#[from] crate::audit::AuditError),
 }
 
 fn pseudonym_of(deid: &Deidentifier, facts: &SubjectFacts) -> String {

@@ -27,13 +27,13 @@ use std::path::{Path, PathBuf};
 use archive::Archive;
 use sha2::{Digest, Sha256};
 
-use crate::audit::{AuditError, Auditor, Needle, Rules, ValueKind};
 use crate::findings::{self, Accepted, FindingRecord};
 use crate::manifest::{FindingEntry, Manifest, ReleaseEntry};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::pipeline::{ExportError, check_destination, index_needles};
 use crate::quarantine::{Entry, Quarantine, QuarantineError};
 use crate::stored_values::stored_values;
+use audit::{AuditError, Auditor, Needle, Rules, ValueKind};
 
 /// The longest reason accepted, in characters.
 pub const MAX_REASON: usize = 2000;

@@ -20,8 +20,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 
-use crate::audit::{Needle, ValueKind};
 use crate::pipeline::{ExportError, identity_needles, read_stored_header, uids_in, values_of};
+use audit::{Needle, ValueKind};
 
 /// The attributes the index keeps per subject, study or series that the identity attributes
 /// leave out: (attribute, label, kind).

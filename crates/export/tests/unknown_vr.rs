@@ -3,10 +3,10 @@
 //! with dicom-rs and passes depot's own PHI audit; bare data sets become DICOM files.
 
 use anon_core::{Deidentifier, Key, Level, Profile};
+use audit::{Auditor, Needle, Rules, ValueKind};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
-use export::audit::{Auditor, Needle, Rules, ValueKind};
 use export::deid_file::{DeidFileError, deidentify_bytes, parse};
 use synth::fixture::{InstanceSpec, Syntax};
 use synth::unknown_vr as un;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use archive::Archive;
-use export::pipeline::AuditRequest;
+use export::package_audit::AuditRequest;
 
 use crate::Global;
 use crate::deid_args::DeidArgs;
@@ -55,8 +55,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     };
     // Every identifying value the archive holds for the package's subjects is searched,
     // whatever level the manifest claims; the level only adds structural rules.
-    let (report, scope) = export::audit::audit_archive_package(&archive, &args.package, &req)
-        .with_context(|| format!("cannot audit {}", args.package.display()))?;
+    let (report, scope) =
+        export::package_audit::audit_archive_package(&archive, &args.package, &req)
+            .with_context(|| format!("cannot audit {}", args.package.display()))?;
     if args.json {
         ui::out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     }

@@ -18,8 +18,9 @@ use std::process::ExitCode;
 use anon_core::{DeidOption, Level, Profile};
 use anyhow::{Context, bail};
 use archive::{Archive, Filter, ImportOptions, NoObserver};
-use export::audit::{AuditReport, Finding};
-use export::pipeline::{AuditRequest, ExportRequest, ExportSummary, Quiet};
+use audit::{AuditReport, Finding};
+use export::package_audit::AuditRequest;
+use export::pipeline::{ExportRequest, ExportSummary, Quiet};
 
 use crate::Global;
 use crate::ui;
@@ -140,7 +141,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
 
     let full = dir.join("packages").join("anonymize-full.zip");
     let (report, _) =
-        export::audit::audit_archive_package(&archive, &full, &AuditRequest::default())?;
+        export::package_audit::audit_archive_package(&archive, &full, &AuditRequest::default())?;
     say(format!(
         "5. depot audit {}: {} in {} files",
         relative(dir, &full),

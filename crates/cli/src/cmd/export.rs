@@ -330,7 +330,7 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
 }
 
 /// How a finding is introduced: coincidences are advisory at every level.
-pub(crate) fn audit_label(f: &export::audit::Finding) -> &'static str {
+pub(crate) fn audit_label(f: &audit::Finding) -> &'static str {
     if f.is_blocking() {
         "audit"
     } else {
@@ -339,7 +339,7 @@ pub(crate) fn audit_label(f: &export::audit::Finding) -> &'static str {
 }
 
 /// `", 3 coincidence(s) (advisory)"`, or nothing when there is none.
-pub(crate) fn coincidences(a: &export::audit::AuditReport) -> String {
+pub(crate) fn coincidences(a: &audit::AuditReport) -> String {
     match a.coincidence_count() {
         0 => String::new(),
         n => format!(", {n} coincidence(s) (advisory)"),

@@ -9,8 +9,8 @@ use dicom_core::{DataElement, Length, PrimitiveValue, Tag, VR};
 use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use synth::fixture::{InstanceSpec, Syntax};
 
-use crate::audit::{Auditor, Finding, Needle, Rules, ValueKind};
 use crate::written::WrittenValues;
+use crate::{Auditor, Finding, Needle, Rules, ValueKind};
 
 /// The test patient's values, none of which the fixture's own identity fields hold.
 fn needles() -> Vec<Needle> {
@@ -592,7 +592,7 @@ fn beam(name: &str) -> DataElement<InMemDicomObject> {
 
 #[test]
 fn short_name_parts_of_other_subjects_count_only_in_their_own_files() {
-    use crate::audit_owners::OwnedNeedle;
+    use crate::owners::OwnedNeedle;
     let of = |n: Needle, owners: &[&str]| {
         OwnedNeedle::new(n, owners.iter().map(|o| o.to_string()).collect())
     };

@@ -1,6 +1,6 @@
 //! The attributes of the Code Sequence Macro (PS3.3 Table 8.8-1a and 8.8-1b) that hold codes:
 //! to the audit they are codes, judged like code strings (a match counts only when it is a
-//! whole value, see [`crate::audit_verdict`]), whatever their VR.
+//! whole value, see [`crate::verdict`]), whatever their VR.
 //!
 //! A coded entry names a concept by a code value, the designator of the coding scheme that
 //! defines it, the scheme's version and the context group it was taken from: `(121322, DCM,
@@ -21,7 +21,7 @@ use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_dictionary_std::StandardDataDictionary;
 
-use crate::audit_verdict::Element;
+use crate::verdict::Element;
 
 /// The attributes of the Code Sequence Macro that hold codes, with their keywords.
 pub(crate) const CODE_ATTRIBUTES: [(Tag, &str); 9] = [

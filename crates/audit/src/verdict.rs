@@ -14,7 +14,7 @@
 //!    every DICOM file there is).
 //! 2. **Values of a VR that cannot carry a name or ID as text** (code strings, decimal and
 //!    integer strings, binary numbers: see [`is_value_only`]), and the codes of the Code
-//!    Sequence Macro whatever their VR ([`crate::audit_codes`]: CodeValue,
+//!    Sequence Macro whatever their VR ([`crate::codes`]: CodeValue,
 //!    CodingSchemeDesignator, ...; never CodeMeaning), count only when the whole value
 //!    (one value of a multi-valued element, padding trimmed) equals the match. Such a value
 //!    is a leak when it is shaped like an identifier (`long` bytes or more, with a digit or
@@ -38,7 +38,7 @@ use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
-use crate::audit_codes::is_code;
+use crate::codes::is_code;
 use crate::written::{Computed, Generated, WrittenValues, has_computed_shape, trim, trimmed_range};
 
 /// What a match inside one element amounts to.

@@ -2,7 +2,7 @@
 //!
 //! The audit searches a header's raw bytes (every byte counts, the preamble and element headers
 //! too) and then reads the header element by element to judge each match by the element that
-//! holds it ([`crate::audit_verdict`]). The two views must meet: a match lying inside one
+//! holds it ([`crate::verdict`]). The two views must meet: a match lying inside one
 //! element's value gets that value's verdict (which may be "no finding"), and a match lying
 //! anywhere else (in the preamble, across two values, in an element header) is a finding with
 //! no element to excuse it. This module keeps the element values' byte ranges as the token

@@ -20,8 +20,8 @@
 //! the import reads it (a file dicom-rs would misread as written, with UN sequences or a meta
 //! group without its length, through the reading layer's repaired copy: see `repaired`): for
 //! the structural rules, and to search each element's value on its own and judge what is found
-//! there ([`crate::audit_verdict`]); where each value lies in the file
-//! ([`crate::audit_ranges`]) tells a match inside an element from one outside all of them.
+//! there ([`crate::verdict`]); where each value lies in the file
+//! ([`crate::ranges`]) tells a match inside an element from one outside all of them.
 //!
 //! A package's file or zip entry bigger than [`STREAM_ABOVE`] is never held whole: it is
 //! streamed through the same steps ([`archive::scan::check_reader`], the value search in
@@ -39,14 +39,16 @@
 //! ([`anon_core::identity::is_placeholder`]). A match
 //! inside a value depot wrote ([`crate::written`]), inside a number or code that is not the
 //! whole value, or inside a kept equipment attribute is dropped or reported as an advisory
-//! [`Finding::Coincidence`] ([`crate::audit_verdict`]). A single CJK character (a meaningful
+//! [`Finding::Coincidence`] ([`crate::verdict`]). A single CJK character (a meaningful
 //! surname such as 王 or 홍) is searched too, but a byte match of it counts only inside a text
 //! value. A short part of another subject's name counts only in that subject's files
-//! ([`crate::audit_owners`]). In the manifest, which depot writes itself, depot's own
+//! ([`crate::owners`]). In the manifest, which depot writes itself, depot's own
 //! vocabulary (field names, CSV header, message templates, level and option names), its
 //! findings' and release's own terms and computed fields are blanked first
 //! ([`crate::manifest_words`]) and every value must be a whole word, so a patient named "Path"
 //! or "Series" does not make every package unexportable.
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -58,9 +60,8 @@ use std::path::{Path, PathBuf};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 pub use anon_core::identity::ValueKind;
 use anon_core::identity::{self, date_texts, is_placeholder, name_texts};
-use anon_core::{Action, DeidOption, Deidentifier, Key, Level, Profile, Report};
+use anon_core::{Action, Profile, Report};
 use archive::scan::{self, Encoding};
-use archive::{Archive, Filter};
 use dicom_core::{Tag, VR};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_parser::dataset::read::{DataSetReaderOptions, ValueReadStrategy};
@@ -68,16 +69,22 @@ use dicom_parser::dataset::{DataSetReader, DataToken};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use serde::Serialize;
 
-use crate::audit_owners::{OwnedNeedle, Scope, Subjects, whole_texts};
-use crate::audit_ranges::{Counting, StreamMap, ValueRanges};
-use crate::audit_verdict::{Element, Judge, Spelled, Verdict};
 use crate::manifest_words::{blank_manifest, is_manifest};
-use crate::pipeline::{AuditRequest, AuditScope, ExportError, PackageAuditError};
-use crate::stored_values::stored_values;
+use crate::owners::{OwnedNeedle, Scope, Subjects, whole_texts};
+use crate::ranges::{Counting, StreamMap, ValueRanges};
+use crate::verdict::{Element, Judge, Spelled, Verdict};
 use crate::written::{Generated, WrittenValues};
 
+mod codes;
+mod manifest_words;
+pub mod owners;
+mod ranges;
 mod regions;
 mod repaired;
+#[cfg(test)]
+mod rules_tests;
+mod verdict;
+pub mod written;
 
 use regions::Regions;
 
@@ -333,7 +340,7 @@ struct Pattern {
     /// A single CJK character: a byte match counts only inside a text value.
     confirm: bool,
     /// A short fragment of other subjects' values only: counts only in the files of these
-    /// subjects (sorted; see [`crate::audit_owners`]); `None`: everywhere.
+    /// subjects (sorted; see [`crate::owners`]); `None`: everywhere.
     only: Option<Box<[u32]>>,
 }
 
@@ -359,7 +366,7 @@ type SpellingKey = (Vec<u8>, bool, String, Boundary);
 struct Mode {
     /// Every match must be a whole word (the manifest).
     whole_words: bool,
-    /// The subject whose file is searched (see [`crate::audit_owners`]): short fragments of
+    /// The subject whose file is searched (see [`crate::owners`]): short fragments of
     /// other subjects' values do not count there. `None`: everything counts.
     subject: Option<u32>,
 }
@@ -416,7 +423,7 @@ impl Auditor {
 
     /// [`Auditor::new`] for needles that belong to the package's subjects: a short fragment
     /// of a name (a part under [`LONG_NEEDLE`] bytes) counts only in the files of the subjects
-    /// it belongs to (see [`crate::audit_owners`]).
+    /// it belongs to (see [`crate::owners`]).
     pub fn owned(needles: &[OwnedNeedle], rules: Rules) -> Result<Auditor, AuditError> {
         let mut subjects = Subjects::default();
         let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled, Scope)> = BTreeMap::new();
@@ -769,7 +776,7 @@ impl Auditor {
     }
 
     /// The findings of one DICOM file: the element verdicts of the header's values (see
-    /// [`crate::audit_verdict`]), every match in the header that lies outside all element
+    /// [`crate::verdict`]), every match in the header that lies outside all element
     /// values (the preamble, across two values), pixel data values, and the structural rules'
     /// verdicts from the walk. A file whose walk failed gets every header match, untagged.
     fn dicom_findings(
@@ -1016,7 +1023,7 @@ fn walk_transfer_syntax(encoding: Encoding) -> &'static str {
     }
 }
 
-/// A match in a header's raw bytes, at its position in the file (see [`crate::audit_ranges`]).
+/// A match in a header's raw bytes, at its position in the file (see [`crate::ranges`]).
 #[derive(Debug, Clone)]
 struct RawHit {
     label: String,
@@ -1995,7 +2002,7 @@ struct RegionSearch<'a> {
     pixels: bool,
     mode: Mode,
     windows: Windows,
-    /// Where the region starts in the file (see [`crate::audit_ranges`]).
+    /// Where the region starts in the file (see [`crate::ranges`]).
     base: u64,
     searched: Searched,
 }
@@ -2332,290 +2339,6 @@ impl Auditor {
             found.into_keys().collect(),
         ))
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The standalone audit of a package against the archive
-
-/// The most bytes of a package's `manifest.json` read to learn its level and subjects.
-const MAX_MANIFEST: u64 = 256 << 20;
-
-/// Every identifying value the archive's index holds for a subject, as needles.
-#[derive(Debug, Clone, Default)]
-struct SubjectValues {
-    needles: Vec<Needle>,
-    pseudonym: String,
-}
-
-/// The identifying values the index holds for every archive subject (of `project`, if given),
-/// by archive code: PatientName, PatientID, IssuerOfPatientID, PatientBirthDate,
-/// OtherPatientIDs, OtherPatientNames, and of its studies and series AccessionNumber, StudyID,
-/// InstitutionName, ReferringPhysicianName and StationName (multi-valued attributes value by
-/// value); and the subject's pseudonym under `deid`'s key (a subject without PatientID has one
-/// study, by which the export keys it). The values the subjects' stored headers carry are read
-/// apart ([`stored_values`]).
-fn archive_values(
-    archive: &Archive,
-    deid: &Deidentifier,
-    project: Option<&str>,
-) -> Result<BTreeMap<String, SubjectValues>, ExportError> {
-    let filter = Filter {
-        project: project.map(str::to_string),
-        ..Filter::default()
-    };
-    let mut out: BTreeMap<String, SubjectValues> = BTreeMap::new();
-    let push = |v: &mut SubjectValues, label: &str, kind: ValueKind, value: &Option<String>| {
-        for part in value.iter().flat_map(|v| v.split('\\')) {
-            if !part.trim().is_empty() {
-                v.needles.push(Needle::new(label, kind, part.trim()));
-            }
-        }
-    };
-    let mut keyed: BTreeSet<String> = BTreeSet::new();
-    for s in archive.subjects(&filter)? {
-        let v = out.entry(s.subject.clone()).or_default();
-        push(v, "PatientName", ValueKind::PersonName, &s.patient_name);
-        push(v, "PatientID", ValueKind::Identifier, &s.patient_id);
-        push(
-            v,
-            "IssuerOfPatientID",
-            ValueKind::Text,
-            &s.issuer_of_patient_id,
-        );
-        push(v, "PatientBirthDate", ValueKind::Date, &s.birth_date);
-        push(
-            v,
-            "OtherPatientIDs",
-            ValueKind::Identifier,
-            &s.other_patient_ids,
-        );
-        push(
-            v,
-            "OtherPatientNames",
-            ValueKind::PersonName,
-            &s.other_patient_names,
-        );
-        if let (Some(id), false) = (&s.patient_id, s.blank_patient_id) {
-            v.pseudonym = deid.pseudonym(id, s.issuer_of_patient_id.as_deref());
-            keyed.insert(s.subject.clone());
-        }
-    }
-    for st in archive.studies(&filter)? {
-        let Some(v) = out.get_mut(&st.subject) else {
-            continue;
-        };
-        push(
-            v,
-            "AccessionNumber",
-            ValueKind::Identifier,
-            &st.accession_number,
-        );
-        push(v, "StudyID", ValueKind::Identifier, &st.study_id);
-        push(v, "InstitutionName", ValueKind::Text, &st.institution_name);
-        let referring = &st.referring_physician_name;
-        push(
-            v,
-            "ReferringPhysicianName",
-            ValueKind::PersonName,
-            referring,
-        );
-        // A subject without PatientID is keyed by its (first) study, as the export keys it.
-        if keyed.insert(st.subject.clone()) {
-            let issuer = format!("depot:blank-patient-id:{}", st.study_uid);
-            v.pseudonym = deid.pseudonym("", Some(&issuer));
-        }
-    }
-    for se in archive.series(&filter)? {
-        if let Some(v) = out.get_mut(&se.subject) {
-            push(v, "StationName", ValueKind::Text, &se.station_name);
-        }
-    }
-    Ok(out)
-}
-
-/// A package's `manifest.json` (bounded read), if it has a readable one.
-fn read_manifest(package: &Path) -> Option<serde_json::Value> {
-    let mut buf = Vec::new();
-    if package.is_dir() {
-        std::fs::File::open(package.join("manifest.json"))
-            .ok()?
-            .take(MAX_MANIFEST)
-            .read_to_end(&mut buf)
-            .ok()?;
-    } else {
-        let f = std::fs::File::open(package).ok()?;
-        let mut z = zip::ZipArchive::new(std::io::BufReader::new(f)).ok()?;
-        let e = z.by_name("manifest.json").ok()?;
-        e.take(MAX_MANIFEST).read_to_end(&mut buf).ok()?;
-    }
-    serde_json::from_slice(&buf).ok()
-}
-
-/// The names at the top of a package (its subject folders), whatever its manifest says.
-fn top_level_names(package: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    if package.is_dir() {
-        if let Ok(dir) = std::fs::read_dir(package) {
-            out.extend(
-                dir.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned()),
-            );
-        }
-    } else if let Ok(f) = std::fs::File::open(package)
-        && let Ok(z) = zip::ZipArchive::new(std::io::BufReader::new(f))
-    {
-        out.extend(
-            z.file_names()
-                .flatten()
-                .filter_map(|n| n.split('/').next().map(str::to_string)),
-        );
-    }
-    out
-}
-
-/// The level a package's manifest claims (built-in levels and options only).
-fn claimed_profile(manifest: &serde_json::Value) -> Result<Profile, PackageAuditError> {
-    let level: Level = manifest["level"]
-        .as_str()
-        .and_then(|l| l.parse().ok())
-        .ok_or_else(|| PackageAuditError::Profile(manifest["level"].to_string()))?;
-    let options: Vec<DeidOption> = manifest["options"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|o| o.as_str()?.parse().ok()).collect())
-        .unwrap_or_default();
-    let p =
-        Profile::builtin(level, &options).map_err(|e| PackageAuditError::Profile(e.to_string()))?;
-    let blank = manifest["blank_identifiers"].as_bool().unwrap_or(false);
-    p.with_blank_identifiers(blank)
-        .map_err(|e| PackageAuditError::Profile(e.to_string()))
-}
-
-/// Audits a package (folder or zip) against the archive: what `depot audit` runs.
-///
-/// Whatever level the package's manifest claims (or `req.profile` names), every identifying
-/// value the archive holds for the package's subjects is searched: a package that says
-/// `original`, or whose manifest was edited to say so, is not thereby clean. The original
-/// UIDs are searched too when either the claimed or the given profile remaps UIDs. The
-/// structural rules are those of the given profile and of the claimed one together, so a
-/// package claiming to be de-identified is never checked less strictly than its claim.
-/// Subjects are recognised by archive code or pseudonym among the manifest's subjects and the
-/// package's top-level folders; when none is, every archive subject (of `req.project`) is
-/// searched. Each subject's values are those of the index and every value its stored headers
-/// carry ([`crate::stored_values`]), so the result does not depend on the order of import;
-/// each belongs to the subject's folders (see [`crate::audit_owners`]).
-pub fn audit_archive_package(
-    archive: &Archive,
-    package: &Path,
-    req: &AuditRequest,
-) -> Result<(AuditReport, AuditScope), PackageAuditError> {
-    let manifest = read_manifest(package);
-    let claimed = match manifest.as_ref().map(claimed_profile) {
-        Some(Ok(p)) => Some(p),
-        Some(Err(e)) if req.profile.is_none() => return Err(e),
-        _ => None,
-    };
-    let profile = match (&req.profile, &claimed) {
-        (Some(p), _) => p.clone(),
-        (None, Some(c)) => c.clone(),
-        (None, None) => return Err(PackageAuditError::UnknownLevel(package.to_path_buf())),
-    };
-    let mut rules = Rules::for_profile(&profile);
-    if let Some(c) = &claimed {
-        rules = rules.union(Rules::for_profile(c));
-    }
-    let remaps_uids = profile.remaps_uids() || claimed.as_ref().is_some_and(Profile::remaps_uids);
-
-    let key = match &req.key {
-        Some(k) => k.clone(),
-        None => Key::from_bytes(archive.secret("deid").map_err(ExportError::Key)?),
-    };
-    let deid = Deidentifier::new(profile.clone(), key.clone());
-    let values = archive_values(archive, &deid, req.project.as_deref())?;
-    let mut in_package: BTreeSet<String> = manifest
-        .as_ref()
-        .and_then(|m| m["subjects"].as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["id"].as_str().map(str::to_string))
-        .collect();
-    in_package.extend(top_level_names(package));
-    // A pseudonym under another key cannot equal this key's: no need to trust the manifest's
-    // key fingerprint.
-    let matched: Vec<&str> = values
-        .iter()
-        .filter(|(code, v)| in_package.contains(code.as_str()) || in_package.contains(&v.pseudonym))
-        .map(|(code, _)| code.as_str())
-        .collect();
-    let matched_by_pseudonym = !matched.is_empty();
-    let chosen: Vec<&str> = if matched_by_pseudonym {
-        matched
-    } else {
-        values.keys().map(String::as_str).collect()
-    };
-    // Each subject's values: the index's, and every value its stored headers carry (the
-    // index keeps the first seen only, which depends on the order of import). Each belongs to
-    // the subject's folder, by pseudonym or archive code (see `audit_owners`).
-    let stored = stored_values(archive, &chosen)?;
-    let mut needles: Vec<OwnedNeedle> = Vec::new();
-    for code in &chosen {
-        let Some(v) = values.get(*code) else { continue };
-        let owners: Vec<String> = [code.to_string(), v.pseudonym.clone()]
-            .into_iter()
-            .filter(|o| !o.is_empty())
-            .collect();
-        let mut own: BTreeSet<&Needle> = v.needles.iter().collect();
-        if let Some(s) = stored.get(*code) {
-            own.extend(&s.needles);
-        }
-        needles.extend(
-            own.into_iter()
-                .map(|n| OwnedNeedle::new(n.clone(), owners.clone())),
-        );
-    }
-    if remaps_uids {
-        let mut seen = BTreeSet::new();
-        for code in &chosen {
-            let f = Filter {
-                subject: Some((*code).to_string()),
-                ..Filter::default()
-            };
-            for r in archive.instances(&f).map_err(ExportError::from)? {
-                for (label, uid) in [
-                    ("StudyInstanceUID", r.study_uid),
-                    ("SeriesInstanceUID", r.series_uid),
-                    ("SOPInstanceUID", r.sop_uid),
-                ] {
-                    if seen.insert(uid.clone()) {
-                        let n = Needle::new(label, ValueKind::Uid, uid);
-                        needles.push(OwnedNeedle::new(n, Vec::new()));
-                    }
-                }
-            }
-        }
-    }
-    // What depot writes, as far as the package's claim and the archive tell: the constants of
-    // the claimed and the given profile, and the pseudonyms of the subjects searched. (Dates
-    // the engine shifted and keyed value codes cannot be recomputed here: see `written`.)
-    let mut written = WrittenValues::new();
-    written.add_profile(&profile);
-    if let Some(c) = &claimed {
-        written.add_profile(c);
-    }
-    for code in &chosen {
-        if let Some(v) = values.get(*code) {
-            written.add(&v.pseudonym);
-        }
-    }
-    let auditor = Auditor::owned(&needles, rules)?.with_written(written);
-    let report = audit_package(package, &auditor)?;
-    Ok((
-        report,
-        AuditScope {
-            profile_name: profile.name().to_string(),
-            subjects: chosen.len(),
-            matched_by_pseudonym,
-        },
-    ))
 }
 
 #[cfg(test)]

@@ -394,7 +394,7 @@ mod tests {
 
     use std::collections::BTreeSet;
 
-    use crate::audit::{Auditor, Finding, MIN_NEEDLE, Needle, Rules, ValueKind};
+    use crate::{Auditor, Finding, MIN_NEEDLE, Needle, Rules, ValueKind};
 
     fn auditor(needles: &[Needle]) -> Auditor {
         Auditor::new(needles, Rules::default()).expect("auditor")
@@ -463,7 +463,7 @@ mod tests {
             .chain(["none"])
             .collect();
         let json = serde_json::json!({
-            "format": crate::manifest::FORMAT,
+            "format": "depot-package/1",
             "created_by": "depot 0.1.0",
             "level": "anonymize-full",
             "options": options,
