@@ -21,7 +21,7 @@ use dicom_core::Tag;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_dictionary_std::StandardDataDictionary;
 
-use crate::verdict::Element;
+use crate::element::Element;
 
 /// The attributes of the Code Sequence Macro that hold codes, with their keywords.
 pub(crate) const CODE_ATTRIBUTES: [(Tag, &str); 9] = [

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::{LONG_NEEDLE, Needle, ValueKind};
+use crate::needle::{LONG_NEEDLE, Needle, ValueKind};
 
 /// A value to search for, with the package subjects it belongs to: the names of their folders
 /// (pseudonym, or archive code; a subject may be known by several). A needle without owners

@@ -3,29 +3,28 @@
 //! value, and what follows it (the data set inflated first when it is deflated).
 
 use std::borrow::Cow;
+use std::io::Read;
 use std::ops::Range;
 
 use archive::scan::{self, Encoding};
 
-use super::inflate;
-
 /// A DICOM file's data set as the audit reads it: inflated when its transfer syntax is
 /// deflated, with the top-level Pixel Data element (header included) located in it.
-pub(super) struct Regions<'a> {
+pub(crate) struct Regions<'a> {
     /// Where the data set starts in the file.
-    pub(super) ds_start: usize,
+    pub(crate) ds_start: usize,
     /// The data set: the file's bytes, or the inflated stream.
-    pub(super) body: Cow<'a, [u8]>,
+    pub(crate) body: Cow<'a, [u8]>,
     /// The top-level Pixel Data element in `body` (empty at its end when there is none).
-    pub(super) pixel: Range<usize>,
+    pub(crate) pixel: Range<usize>,
     /// Whether `body` was inflated (the meta group is then searched apart).
-    pub(super) deflated: bool,
+    pub(crate) deflated: bool,
 }
 
 impl<'a> Regions<'a> {
     /// The regions of `bytes`, laid out as `layout` says; the error is why a deflated data set
     /// does not inflate.
-    pub(super) fn of(bytes: &'a [u8], layout: &scan::Layout) -> Result<Regions<'a>, String> {
+    pub(crate) fn of(bytes: &'a [u8], layout: &scan::Layout) -> Result<Regions<'a>, String> {
         let ds_start = usize::try_from(layout.data_set_start)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
@@ -54,22 +53,42 @@ impl<'a> Regions<'a> {
     }
 
     /// The preamble, `DICM` and meta group.
-    pub(super) fn meta<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
+    pub(crate) fn meta<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
         &bytes[..self.ds_start.min(bytes.len())]
     }
 
     /// The data set before the top-level Pixel Data.
-    pub(super) fn head(&self) -> &[u8] {
+    pub(crate) fn head(&self) -> &[u8] {
         &self.body[..self.pixel.start]
     }
 
     /// The top-level Pixel Data element.
-    pub(super) fn pixels(&self) -> &[u8] {
+    pub(crate) fn pixels(&self) -> &[u8] {
         &self.body[self.pixel.clone()]
     }
 
     /// What follows the top-level Pixel Data.
-    pub(super) fn tail(&self) -> &[u8] {
+    pub(crate) fn tail(&self) -> &[u8] {
         &self.body[self.pixel.end..]
     }
+}
+
+/// Inflates a deflated data set, refusing to produce more than `limit` bytes.
+pub(crate) fn inflate(deflated: &[u8], limit: u64) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(
+        deflated
+            .len()
+            .saturating_mul(4)
+            .min(usize::try_from(limit).unwrap_or(usize::MAX)),
+    );
+    flate2::read::DeflateDecoder::new(deflated)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| format!("deflated data set does not inflate: {e}"))?;
+    if out.len() as u64 > limit {
+        return Err(format!(
+            "the deflated data set inflates beyond {limit} bytes (a decompression bomb?)"
+        ));
+    }
+    Ok(out)
 }

@@ -39,6 +39,7 @@ use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 
 use crate::codes::is_code;
+use crate::element::Element;
 use crate::written::{Computed, Generated, WrittenValues, has_computed_shape, trim, trimmed_range};
 
 /// What a match inside one element amounts to.
@@ -64,19 +65,6 @@ pub(crate) enum Spelled {
     Uid,
     /// A name, an ID or other text.
     Text,
-}
-
-/// One element of a header, as the token walk reads it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Element<'a> {
-    /// The attribute (the last step of `path`).
-    pub tag: Tag,
-    /// Its tag path, e.g. `(0040,A730)[0]/(0040,A160)`.
-    pub path: &'a str,
-    /// The VR the file declares (or, in implicit VR, the dictionary's; UN for private data).
-    pub vr: VR,
-    /// The raw value bytes.
-    pub value: &'a [u8],
 }
 
 /// What the rules know about the package and the file.

@@ -1,0 +1,244 @@
+//! The prepared search: every spelling of every needle in one automaton (and the long ones in a
+//! second, for pixel data), the structural rules, depot's own values and the package's
+//! subjects; and the search of paths, whose findings show the path masked.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::boundary::Boundary;
+use crate::error::AuditError;
+use crate::finding::{Finding, Region};
+use crate::matcher::{Hit, Mode, Pattern, bounded_matches};
+use crate::needle::{LONG_NEEDLE, Needle, ValueKind};
+use crate::owners::{OwnedNeedle, Scope, Subjects, whole_texts};
+use crate::rules::Rules;
+use crate::spellings::{search_bytes, spellings_of};
+use crate::verdict::Spelled;
+use crate::written::WrittenValues;
+
+/// A prepared search for a set of needles plus structural rules; cheap to share across threads.
+#[derive(Debug)]
+pub struct Auditor {
+    pub(crate) all: Option<AhoCorasick>,
+    pub(crate) all_patterns: Vec<Pattern>,
+    pub(crate) long: Option<AhoCorasick>,
+    pub(crate) long_patterns: Vec<Pattern>,
+    /// Every byte that occurs in a long spelling (both ASCII cases).
+    pub(crate) long_alphabet: [bool; 256],
+    /// The longest spelling, in bytes: what windows of a streamed file must overlap by.
+    pub(crate) longest: usize,
+    pub(crate) rules: Rules,
+    pub(crate) searched: usize,
+    /// Values depot writes: a match inside one is not a finding.
+    pub(crate) written: WrittenValues,
+    /// The package's subjects by folder name, for [`Pattern::only`].
+    pub(crate) subjects: Subjects,
+}
+
+/// A spelling as deduplicated: (bytes, exact, label, boundary); mapped to (confirm, pixel,
+/// what it spells, where it counts).
+pub(crate) type SpellingKey = (Vec<u8>, bool, String, Boundary);
+
+impl Auditor {
+    /// Prepares the search. Values shorter than [`MIN_NEEDLE`] are dropped (they would match
+    /// everywhere), except single CJK characters; [`Auditor::searched_values`] tells how many
+    /// spellings remain. Every spelling counts everywhere (no needle belongs to a subject).
+    pub fn new(needles: &[Needle], rules: Rules) -> Result<Auditor, AuditError> {
+        let owned: Vec<OwnedNeedle> = needles
+            .iter()
+            .map(|n| OwnedNeedle::new(n.clone(), Vec::new()))
+            .collect();
+        Auditor::owned(&owned, rules)
+    }
+
+    /// [`Auditor::new`] for needles that belong to the package's subjects: a short fragment
+    /// of a name (a part under [`LONG_NEEDLE`] bytes) counts only in the files of the subjects
+    /// it belongs to (see [`crate::owners`]).
+    pub fn owned(needles: &[OwnedNeedle], rules: Rules) -> Result<Auditor, AuditError> {
+        let mut subjects = Subjects::default();
+        let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled, Scope)> = BTreeMap::new();
+        for OwnedNeedle { needle: n, owners } in needles {
+            // The spellings of the whole value, when only they are not fragments.
+            let whole: Option<HashSet<(Vec<u8>, bool)>> =
+                whole_texts(n).filter(|_| !owners.is_empty()).map(|texts| {
+                    texts
+                        .into_iter()
+                        .flat_map(|t| spellings_of(&Needle::new("", ValueKind::Text, t)))
+                        .map(|s| (search_bytes(&s), s.exact))
+                        .collect()
+                });
+            for s in spellings_of(n) {
+                let bytes = search_bytes(&s);
+                let fragment = whole
+                    .as_ref()
+                    .is_some_and(|w| !w.contains(&(bytes.clone(), s.exact)));
+                let scope = subjects.scope(owners, fragment, bytes.len());
+                let e = spellings
+                    .entry((bytes, s.exact, n.label.clone(), s.boundary))
+                    .or_insert((s.confirm, s.pixel, s.spelled, scope.clone()));
+                e.0 &= s.confirm;
+                e.1 |= s.pixel;
+                e.3.merge(scope);
+            }
+        }
+        let mut all_bytes = Vec::new();
+        let mut all_patterns = Vec::new();
+        let mut long_bytes = Vec::new();
+        let mut long_patterns = Vec::new();
+        for ((bytes, exact, label, bounded), (confirm, pixel, spelled, scope)) in spellings {
+            let pattern = Pattern {
+                label,
+                bounded,
+                spelled,
+                exact: exact.then(|| bytes.clone().into_boxed_slice()),
+                confirm,
+                only: scope.into_subjects(),
+            };
+            if pixel && !confirm && !exact && bytes.len() >= LONG_NEEDLE {
+                long_bytes.push(bytes.clone());
+                long_patterns.push(pattern.clone());
+            }
+            all_bytes.push(bytes);
+            all_patterns.push(pattern);
+        }
+        let mut long_alphabet = [false; 256];
+        for b in long_bytes.iter().flatten() {
+            long_alphabet[usize::from(b.to_ascii_lowercase())] = true;
+            long_alphabet[usize::from(b.to_ascii_uppercase())] = true;
+        }
+        let build = |pats: &[Vec<u8>]| -> Result<Option<AhoCorasick>, AuditError> {
+            if pats.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(pats)?,
+            ))
+        };
+        let longest = all_bytes.iter().map(Vec::len).max().unwrap_or(0);
+        Ok(Auditor {
+            longest,
+            all: build(&all_bytes)?,
+            long: build(&long_bytes)?,
+            searched: all_patterns.len(),
+            all_patterns,
+            long_patterns,
+            long_alphabet,
+            rules,
+            written: WrittenValues::new(),
+            subjects,
+        })
+    }
+
+    /// How matches count in the file at package-relative `rel`: short fragments of other
+    /// subjects' values do not, when the file lies in a subject's folder.
+    pub(crate) fn mode_for(&self, rel: &str) -> Mode {
+        Mode {
+            whole_words: false,
+            subject: self.subjects.of_file(rel),
+        }
+    }
+
+    /// The same search, knowing the values depot wrote into the package (its constants under
+    /// the profile, the subjects' pseudonyms): a match inside one of them is not a finding.
+    pub fn with_written(mut self, written: WrittenValues) -> Auditor {
+        self.written = written;
+        self
+    }
+
+    /// How many spellings of identifying values are searched for.
+    pub fn searched_values(&self) -> usize {
+        self.searched
+    }
+
+    /// The structural rules checked.
+    pub fn rules(&self) -> Rules {
+        self.rules
+    }
+
+    pub(crate) fn hits<'a>(&'a self, hay: &[u8], mode: Mode) -> Vec<Hit<'a>> {
+        bounded_matches(self.all.as_ref(), &self.all_patterns, hay, mode)
+    }
+
+    /// Labels of the matches in `hay`; single-character matches count when `text` is true.
+    pub(crate) fn labels(&self, hay: &[u8], mode: Mode, text: bool) -> BTreeSet<String> {
+        self.hits(hay, mode)
+            .into_iter()
+            .filter(|h| text || !h.confirm)
+            .map(|h| h.label.to_string())
+            .collect()
+    }
+
+    /// The path with every identifying value in it replaced by `<Label>`, and the labels
+    /// found. Findings name files by their masked path, so a report never repeats a value
+    /// that sits in a file name.
+    pub fn mask_path(&self, rel: &str) -> (String, BTreeSet<String>) {
+        let hits: Vec<Hit<'_>> = self
+            .hits(rel.as_bytes(), Mode::default())
+            .into_iter()
+            .filter(|h| !self.in_written_component(rel.as_bytes(), &h.range))
+            .collect();
+        let labels: BTreeSet<String> = hits.iter().map(|h| h.label.to_string()).collect();
+        if hits.is_empty() {
+            return (rel.to_string(), labels);
+        }
+        // Cover each byte hit by any match; label a covered run by its first match.
+        let bytes = rel.as_bytes();
+        let mut cover: Vec<Option<&str>> = vec![None; bytes.len()];
+        for h in &hits {
+            for c in cover.get_mut(h.range.clone()).into_iter().flatten() {
+                c.get_or_insert(h.label);
+            }
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match cover[i] {
+                Some(label) => {
+                    out.extend_from_slice(format!("<{label}>").as_bytes());
+                    while i < bytes.len() && cover[i].is_some() {
+                        i += 1;
+                    }
+                }
+                None => {
+                    out.push(bytes[i]);
+                    i += 1;
+                }
+            }
+        }
+        (String::from_utf8_lossy(&out).into_owned(), labels)
+    }
+
+    /// Whether a match in a path lies inside one of its folder or file names that depot wrote
+    /// (a subject pseudonym).
+    pub(crate) fn in_written_component(&self, path: &[u8], r: &Range<usize>) -> bool {
+        let start = path[..r.start]
+            .iter()
+            .rposition(|b| *b == b'/')
+            .map_or(0, |i| i + 1);
+        let end = path[r.start..]
+            .iter()
+            .position(|b| *b == b'/')
+            .map_or(path.len(), |i| r.start + i);
+        r.end <= end && self.written.contains(&path[start..end])
+    }
+
+    /// Checks a package-relative path (or zip entry name) for identifying values; the
+    /// findings show the path masked.
+    pub fn scan_path(&self, rel: &str) -> Vec<Finding> {
+        let (masked, labels) = self.mask_path(rel);
+        labels
+            .into_iter()
+            .map(|what| Finding::Value {
+                file: masked.clone(),
+                what,
+                region: Region::Path,
+                tag: None,
+            })
+            .collect()
+    }
+}
