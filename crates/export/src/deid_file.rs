@@ -70,7 +70,8 @@ pub struct DeidentifiedFile {
     pub report: Report,
 }
 
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error and its causes, each after a colon.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -10,11 +10,12 @@
 //! [`seal`] writes the findings into the manifest and audits the manifest itself: a value found
 //! there is a finding too, listed with the others in the manifest that is finally written.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use anon_core::Profile;
 use serde::{Deserialize, Serialize};
 
+pub use crate::manifest::Accepted;
 use crate::manifest::{AuditSummary, FindingEntry, Manifest};
 use audit::{Auditor, Finding};
 
@@ -48,31 +49,19 @@ pub struct FindingRecord {
     pub accepted: Option<Accepted>,
 }
 
-/// Who accepted a blocking finding, and when. The JSON forms are
-/// `{"profile": NAME, "profile_digest": HEX, "at": TIME}` and
-/// `{"by": NAME, "reason": TEXT, "at": TIME}` (field names the manifest audit knows as
-/// depot's own words, or too short to be searched).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged, deny_unknown_fields)]
-pub enum Accepted {
-    /// An `[[accept]]` entry of the export's profile.
-    Profile {
-        /// The profile's name.
-        profile: String,
-        /// The profile's digest (rules and accepted coincidences).
-        profile_digest: String,
-        /// When (the export's time, RFC 3339 UTC).
-        at: String,
-    },
-    /// A person, at `depot release`.
-    User {
-        /// Who (`--by`, else the login name).
-        by: String,
-        /// Why (`--reason`).
-        reason: String,
-        /// When (RFC 3339 UTC).
-        at: String,
-    },
+impl From<&FindingRecord> for FindingEntry {
+    fn from(r: &FindingRecord) -> FindingEntry {
+        FindingEntry {
+            id: r.id.clone(),
+            finding: r.finding.clone(),
+            path: r.file.clone(),
+            region: r.region.clone(),
+            tag: r.tag.clone(),
+            kind: r.kind.clone(),
+            blocking: r.blocking,
+            accepted: r.accepted.clone(),
+        }
+    }
 }
 
 impl FindingRecord {
@@ -310,15 +299,6 @@ pub fn seal(
             };
         }
     }
-}
-
-/// The IDs of the findings about each file, for `manifest.csv`.
-pub fn ids_by_file(entries: &[FindingEntry]) -> BTreeMap<&str, Vec<&str>> {
-    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for e in entries {
-        out.entry(e.path.as_str()).or_default().push(e.id.as_str());
-    }
-    out
 }
 
 #[cfg(test)]

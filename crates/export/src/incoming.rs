@@ -4,7 +4,7 @@
 //! The same engine and the same audit as `depot export`: the file is de-identified with
 //! [`deidentify_with`] and a keyed [`Deidentifier`], and the result is searched by an
 //! [`Auditor`] for every identifying value of the original header that the profile promises to
-//! remove (the rule of the export's audit, `pipeline::promised_attributes`), and for the
+//! remove (the rule of the export's audit, `promised::promised_attributes`), and for the
 //! original UIDs when the profile remaps them. At levels that claim to remove identity a
 //! finding refuses the file (nothing is stored); at the others (`anonymize`, `qmenta`,
 //! `sup142`) findings are returned as warnings, as an export records them.
@@ -21,7 +21,9 @@ use dicom_dictionary_std::tags;
 use thiserror::Error;
 
 use crate::deid_file::{DeidFileError, deidentify_with};
-use crate::pipeline::{identity_needles, key_fingerprint, promised_attributes, uids_in};
+use crate::header_values::{identity_needles, uids_in};
+use crate::keyfile::key_fingerprint;
+use crate::promised::promised_attributes;
 use audit::written::WrittenValues;
 use audit::{AuditError, Auditor, Finding, Needle, Rules, ValueKind};
 

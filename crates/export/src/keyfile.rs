@@ -1,4 +1,5 @@
-//! Where the de-identification key lives, and creating it safely on first use.
+//! Where the de-identification key lives, creating it safely on first use, and its one-way
+//! fingerprint.
 //!
 //! The key decides every UID mapping, pseudonym and date offset, so losing it means later
 //! exports no longer match earlier ones, and leaking it lets anyone recompute pseudonyms. It is
@@ -13,6 +14,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anon_core::{Key, KeyError};
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// The key file's name inside the key folder.
@@ -233,6 +235,15 @@ fn loose_permissions(path: &Path) -> bool {
 #[cfg(not(unix))]
 fn loose_permissions(_path: &Path) -> bool {
     false
+}
+
+/// A one-way fingerprint of the key: lets two packages be checked to share a key without
+/// revealing it.
+pub fn key_fingerprint(key: &Key) -> String {
+    let mut h = Sha256::new();
+    h.update(b"depot key fingerprint v1\0");
+    h.update(key.to_hex().as_bytes());
+    hex::encode(&h.finalize()[..8])
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 
 pub mod deid_file;
 pub mod findings;
+mod header_values;
 pub mod incoming;
 pub mod keyfile;
 pub mod manifest;
@@ -20,9 +21,11 @@ pub mod package;
 pub mod package_audit;
 pub mod pipeline;
 pub mod profile_store;
+mod promised;
 pub mod quarantine;
 pub mod regroup;
 pub mod release;
 pub mod staged;
-mod stored_values;
+pub mod stored;
+pub mod stored_values;
 pub mod tree;

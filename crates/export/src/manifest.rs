@@ -15,9 +15,10 @@
 //! A manifest reads back as it was written ([`Manifest::from_json`]): releasing a quarantined
 //! package rewrites only what the release adds.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{self, Accepted, FindingRecord};
 use crate::regroup::{GroupLevel, RegroupKind};
 
 /// Format tag written into every manifest.
@@ -59,7 +60,7 @@ pub struct Manifest {
     pub release: Option<ReleaseEntry>,
 }
 
-/// A finding as the manifest lists it: what [`FindingRecord`] says but the message (whose
+/// A finding as the manifest lists it: what `findings::FindingRecord` says but the message (whose
 /// prose would only add words the manifest's own audit could mistake for names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FindingEntry {
@@ -85,19 +86,31 @@ pub struct FindingEntry {
     pub accepted: Option<Accepted>,
 }
 
-impl From<&FindingRecord> for FindingEntry {
-    fn from(r: &FindingRecord) -> FindingEntry {
-        FindingEntry {
-            id: r.id.clone(),
-            finding: r.finding.clone(),
-            path: r.file.clone(),
-            region: r.region.clone(),
-            tag: r.tag.clone(),
-            kind: r.kind.clone(),
-            blocking: r.blocking,
-            accepted: r.accepted.clone(),
-        }
-    }
+/// Who accepted a blocking finding, and when. The JSON forms are
+/// `{"profile": NAME, "profile_digest": HEX, "at": TIME}` and
+/// `{"by": NAME, "reason": TEXT, "at": TIME}` (field names the manifest audit knows as
+/// depot's own words, or too short to be searched).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Accepted {
+    /// An `[[accept]]` entry of the export's profile.
+    Profile {
+        /// The profile's name.
+        profile: String,
+        /// The profile's digest (rules and accepted coincidences).
+        profile_digest: String,
+        /// When (the export's time, RFC 3339 UTC).
+        at: String,
+    },
+    /// A person, at `depot release`.
+    User {
+        /// Who (`--by`, else the login name).
+        by: String,
+        /// Why (`--reason`).
+        reason: String,
+        /// When (RFC 3339 UTC).
+        at: String,
+    },
 }
 
 /// The release of a quarantined package: who released it, why and when, and what was accepted.
@@ -248,7 +261,7 @@ impl Manifest {
     /// `manifest.csv`: one row per file; the last column lists the IDs of the findings about
     /// the file (space-separated; see `manifest.json` for what each is and who accepted it).
     pub fn to_csv(&self) -> Vec<u8> {
-        let ids = findings::ids_by_file(&self.findings);
+        let ids = ids_by_file(&self.findings);
         let mut out = String::from("subject,study,series,modality,path,sha256,bytes,findings\n");
         for s in &self.subjects {
             for st in &s.studies {
@@ -396,6 +409,15 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+/// The IDs of the findings about each file, for `manifest.csv`.
+fn ids_by_file(entries: &[FindingEntry]) -> BTreeMap<&str, Vec<&str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for e in entries {
+        out.entry(e.path.as_str()).or_default().push(e.id.as_str());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use audit::written::WrittenValues;
 use audit::{AuditReport, Auditor, Needle, Rules, ValueKind, audit_package};
 
 use crate::pipeline::ExportError;
-use crate::stored_values::stored_values;
+use crate::stored_values::{StoredValuesError, stored_values};
 
 /// What the standalone audit of a package needs to know.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +60,9 @@ pub enum PackageAuditError {
     /// The archive could not be read.
     #[error(transparent)]
     Export(#[from] ExportError),
+    /// The stored files of the package's subjects could not be read to learn their values.
+    #[error(transparent)]
+    StoredValues(#[from] StoredValuesError),
     /// The package could not be read.
     #[error(transparent)]
     Audit(#[from] audit::AuditError),

@@ -32,6 +32,7 @@ use crate::manifest::{FindingEntry, Manifest, ReleaseEntry};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::pipeline::{ExportError, check_destination, index_needles};
 use crate::quarantine::{Entry, Quarantine, QuarantineError};
+use crate::stored_values::StoredValuesError;
 use crate::stored_values::stored_values;
 use audit::{AuditError, Auditor, Needle, Rules, ValueKind};
 
@@ -174,6 +175,9 @@ pub enum ReleaseError {
         #[source]
         source: zip::result::ZipError,
     },
+    /// The stored files of the package's subjects cannot be read to learn their values.
+    #[error(transparent)]
+    StoredValues(#[from] StoredValuesError),
     /// The search for identifying values cannot be built.
     #[error(transparent)]
     Audit(#[from] AuditError),
@@ -396,12 +400,7 @@ fn check_identifying(
     let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
     for stored in stored_values(archive, &refs)?.into_values() {
         needles.extend(stored.needles);
-        needles.extend(
-            stored
-                .uids
-                .into_iter()
-                .map(|(label, uid)| Needle::new(label, ValueKind::Uid, uid)),
-        );
+        needles.extend(stored.uids);
     }
     needles.extend(
         codes

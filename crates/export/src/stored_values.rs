@@ -8,64 +8,59 @@
 //! on that order, and miss the other value. So the export's plan, `depot audit` and the check
 //! of a release's reason all read the subject's headers and search every value of the
 //! attributes the index keeps, and of the identity attributes the engine cuts from text
-//! ([`crate::pipeline`]'s identity attributes): in the export, the headers it exports; in
+//! (anon-core's identity model, see [`crate::header_values`]): in the export, the headers it exports; in
 //! `depot audit` and `depot release`, every stored file of the package's subjects, read again
 //! from the archive (nothing of it is stored anywhere else).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use archive::{Archive, Filter};
+use audit::{Needle, ValueKind};
 use dicom_core::Tag;
-use dicom_dictionary_std::tags;
-use dicom_object::InMemDicomObject;
 use rayon::prelude::*;
 
-use crate::pipeline::{ExportError, identity_needles, read_stored_header, uids_in, values_of};
-use audit::{Needle, ValueKind};
-
-/// The attributes the index keeps per subject, study or series that the identity attributes
-/// leave out: (attribute, label, kind).
-const INDEXED_ATTRIBUTES: [(Tag, &str, ValueKind); 5] = [
-    (
-        tags::ISSUER_OF_PATIENT_ID,
-        "IssuerOfPatientID",
-        ValueKind::Text,
-    ),
-    (tags::STUDY_ID, "StudyID", ValueKind::Identifier),
-    (tags::INSTITUTION_NAME, "InstitutionName", ValueKind::Text),
-    (
-        tags::REFERRING_PHYSICIAN_NAME,
-        "ReferringPhysicianName",
-        ValueKind::PersonName,
-    ),
-    (tags::STATION_NAME, "StationName", ValueKind::Text),
-];
-
-/// A header's identifying values, by attribute: its identity attributes and the other
-/// attributes the index keeps (top level).
-pub(crate) fn header_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
-    let mut out = identity_needles(obj);
-    for (tag, label, kind) in INDEXED_ATTRIBUTES {
-        for v in values_of(obj, tag) {
-            out.push((tag, Needle::new(label, kind, v)));
-        }
-    }
-    out
-}
+use crate::deid_file::chain;
+use crate::header_values::{header_needles, uids_in};
+use crate::stored::{StoredFileError, read_stored_header};
 
 /// What the stored headers of one subject carry.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stored {
-    /// Every identifying value (see [`header_needles`]), each once.
+    /// Every identifying value (see `header_values::header_needles`), each once.
     pub needles: Vec<Needle>,
-    /// Every UID at any depth that is not a well-known one, with the attribute first seen
-    /// holding it, each once.
-    pub uids: Vec<(String, String)>,
+    /// Every UID at any depth that is not a well-known one, labelled with the attribute first
+    /// seen holding it, each once.
+    pub uids: Vec<Needle>,
 }
 
 /// What one stored header carries: its identifying values, and its UIDs with the attribute
 /// holding each.
 type OneHeader = (Vec<Needle>, Vec<(String, Tag)>);
+
+/// Why the values of a package's subjects could not be learnt.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoredValuesError {
+    /// The archive could not be queried.
+    #[error("cannot read the archive index")]
+    Query(#[from] archive::QueryError),
+    /// Stored files of the subjects could not be read: a search without their values would
+    /// pass for complete.
+    #[error("{}", describe_unread(.0))]
+    Unread(Vec<StoredFileError>),
+}
+
+fn describe_unread(failures: &[StoredFileError]) -> String {
+    match failures.first() {
+        Some(e) => format!(
+            "{} stored file(s) of the package's subjects could not be read, so their values cannot be searched; first: {}: {}",
+            failures.len(),
+            e.path().display(),
+            std::error::Error::source(e).map(chain).unwrap_or_default()
+        ),
+        None => "stored files of the package's subjects could not be read".to_string(),
+    }
+}
 
 /// Reads the header of every stored file of the subjects `codes` (archive codes) and returns
 /// what they carry, by code. A stored file that cannot be read stops it (an error naming the
@@ -73,7 +68,7 @@ type OneHeader = (Vec<Needle>, Vec<(String, Tag)>);
 pub(crate) fn stored_values(
     archive: &Archive,
     codes: &[&str],
-) -> Result<BTreeMap<String, Stored>, ExportError> {
+) -> Result<BTreeMap<String, Stored>, StoredValuesError> {
     let mut out = BTreeMap::new();
     let mut failures = Vec::new();
     for code in codes.iter().collect::<BTreeSet<_>>() {
@@ -82,10 +77,10 @@ pub(crate) fn stored_values(
             ..Filter::default()
         };
         let records = archive.instances(&filter)?;
-        let read: Vec<Result<OneHeader, (String, String)>> = records
+        let read: Vec<Result<OneHeader, StoredFileError>> = records
             .par_iter()
             .map(|r| {
-                let (obj, _memory) = read_stored_header(r).map_err(|e| (r.path.clone(), e))?;
+                let (obj, _memory) = read_stored_header(r)?;
                 let needles = header_needles(&obj).into_iter().map(|(_, n)| n).collect();
                 let mut uids = Vec::new();
                 uids_in(&obj, &mut uids);
@@ -111,13 +106,16 @@ pub(crate) fn stored_values(
             (*code).to_string(),
             Stored {
                 needles: needles.into_iter().collect(),
-                uids: uids.into_iter().map(|(uid, label)| (label, uid)).collect(),
+                uids: uids
+                    .into_iter()
+                    .map(|(uid, label)| Needle::new(label, ValueKind::Uid, uid))
+                    .collect(),
             },
         );
     }
     if failures.is_empty() {
         Ok(out)
     } else {
-        Err(ExportError::StoredFiles(failures))
+        Err(StoredValuesError::Unread(failures))
     }
 }

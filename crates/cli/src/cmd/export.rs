@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
+use anon_core::Level;
 use anyhow::Context;
 use archive::{Archive, Filter};
 use export::pipeline::{ExportError, ExportObserver, ExportRequest, ExportSummary};
@@ -136,7 +137,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let root = global.archive_dir();
     let archive = Archive::open_existing(&root)
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
-    let profile = args.deid.profile(anon_core::Level::Anonymize)?;
+    let profile = args.deid.profile(Level::Anonymize)?;
     // Before the key file is loaded (or created): a destination holding it, or anything but a
     // depot package under --force, is refused with nothing written.
     export::pipeline::check_destination(
@@ -172,8 +173,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(ExportError::Files(failures)) => {
-            for (file, reason) in &failures {
-                ui::problem(file, reason);
+            for f in &failures {
+                ui::problem(&f.file, f.reason());
             }
             anyhow::bail!(
                 "{} archived file(s) could not be exported; nothing was written to {}",
@@ -220,9 +221,9 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
         ));
     }
     let mut shown = 0;
-    for (file, msg) in &s.engine_warnings {
+    for w in &s.engine_warnings {
         if shown < 5 {
-            ui::warn(format!("{file}: {msg}"));
+            ui::warn(format!("{}: {}", w.file, w.message));
         }
         shown += 1;
     }
@@ -243,7 +244,7 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
         c.studies,
         c.series,
         c.bytes as f64 / 1e6,
-        s.manifest.level
+        s.profile_name
     );
     match &s.published {
         None => ui::info(
@@ -273,7 +274,7 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
                         if tally.accepted > 0 {
                             left.push(format!(
                                 "{} finding(s) accepted by profile {}",
-                                tally.accepted, s.manifest.level
+                                tally.accepted, s.profile_name
                             ));
                         }
                         format!(
@@ -285,7 +286,7 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
                     } else {
                         // Levels that do not claim to remove identity (anonymize, qmenta,
                         // sup142): findings are advisory (printed above).
-                        let what = if s.manifest.level == "anonymize" {
+                        let what = if s.level == Level::Anonymize {
                             "the patient's name and birth date"
                         } else {
                             "the values of the attributes on its list"
@@ -300,7 +301,7 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
                         if files > 0 {
                             ui::warn(format!(
                                 "level {} removes {what} from those attributes only; the audit found them elsewhere in {files} file(s) of the package (use --level anonymize-full to clean all text)",
-                                s.manifest.level,
+                                s.profile_name,
                             ));
                         }
                         format!(

@@ -128,8 +128,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(1));
         }
         Err(NetError::Export(ExportError::Files(failures))) => {
-            for (file, reason) in &failures {
-                ui::problem(file, reason);
+            for f in &failures {
+                ui::problem(&f.file, f.reason());
             }
             anyhow::bail!(
                 "{} archived file(s) could not be exported; nothing was sent",
@@ -179,7 +179,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             s.seconds,
             s.associations,
             if s.associations == 1 { "" } else { "s" },
-            e.manifest.level
+            e.profile_name
         ),
     );
     Ok(if s.failed == 0 {

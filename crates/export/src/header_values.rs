@@ -1,0 +1,103 @@
+//! The identifying values a header carries, as audit needles by attribute: the subject's
+//! attributes of anon-core's identity model, the other attributes the index keeps, and every
+//! original UID. Read from the exported headers by the plan, from the stored headers by
+//! `depot audit` and the check of a release's reason, and from a received file by the
+//! de-identification on receive.
+
+use anon_core::identity::SUBJECT_ATTRIBUTES;
+use audit::{Needle, ValueKind};
+use dicom_core::header::Header;
+use dicom_core::value::Value;
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+/// The values of one attribute (every value of a multi-valued one), trimmed, non-empty.
+pub(crate) fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
+    let Some(Ok(s)) = obj.get(tag).map(|e| e.to_str()) else {
+        return Vec::new();
+    };
+    s.split('\\')
+        .map(|v| v.trim_matches(|c: char| c == '\0' || c.is_whitespace()))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A header's identifying values (the subject's attributes of the identity model, whose
+/// values the engine's subject context cuts from text) as needles by attribute.
+pub(crate) fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
+    let mut out = Vec::new();
+    for a in SUBJECT_ATTRIBUTES {
+        for v in values_of(obj, a.tag) {
+            out.push((a.tag, Needle::new(a.label, a.kind, v)));
+        }
+    }
+    if let Some(items) = obj
+        .get(tags::OTHER_PATIENT_I_DS_SEQUENCE)
+        .and_then(|e| e.items())
+    {
+        for item in items {
+            for v in values_of(item, tags::PATIENT_ID) {
+                out.push((
+                    tags::OTHER_PATIENT_I_DS_SEQUENCE,
+                    Needle::new("OtherPatientIDsSequence", ValueKind::Identifier, v),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Every UID value at any depth that is not a well-known one (under `1.2.840.10008.`), with
+/// the attribute holding it.
+pub(crate) fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
+    for e in obj.iter() {
+        match e.value() {
+            Value::Sequence(sq) => {
+                for item in sq.items() {
+                    uids_in(item, out);
+                }
+            }
+            Value::Primitive(v) if e.vr() == VR::UI => {
+                for uid in v.to_str().split('\\') {
+                    let uid = uid.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+                    if !uid.is_empty() && !uid.starts_with("1.2.840.10008.") {
+                        out.push((uid.to_string(), e.tag()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The attributes the index keeps per subject, study or series that the identity attributes
+/// leave out: (attribute, label, kind).
+const INDEXED_ATTRIBUTES: [(Tag, &str, ValueKind); 5] = [
+    (
+        tags::ISSUER_OF_PATIENT_ID,
+        "IssuerOfPatientID",
+        ValueKind::Text,
+    ),
+    (tags::STUDY_ID, "StudyID", ValueKind::Identifier),
+    (tags::INSTITUTION_NAME, "InstitutionName", ValueKind::Text),
+    (
+        tags::REFERRING_PHYSICIAN_NAME,
+        "ReferringPhysicianName",
+        ValueKind::PersonName,
+    ),
+    (tags::STATION_NAME, "StationName", ValueKind::Text),
+];
+
+/// A header's identifying values, by attribute: its identity attributes and the other
+/// attributes the index keeps (top level).
+pub(crate) fn header_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
+    let mut out = identity_needles(obj);
+    for (tag, label, kind) in INDEXED_ATTRIBUTES {
+        for v in values_of(obj, tag) {
+            out.push((tag, Needle::new(label, kind, v)));
+        }
+    }
+    out
+}

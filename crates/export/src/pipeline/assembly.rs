@@ -1,0 +1,186 @@
+//! The package's manifest as the plan knows it (subjects, studies, series and files by package
+//! label, counts, regrouping warnings and burned-in series named by package labels only),
+//! completed with each file's SHA-256 and size once written.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anon_core::{Key, Profile};
+
+use crate::keyfile::key_fingerprint;
+use crate::manifest::{self, Manifest};
+use crate::regroup::{self, RegroupWarning};
+
+use super::numbering::package_series_label;
+use super::plan::{Planned, series_sort_key};
+use super::summary::BurnedInSeries;
+use super::write::Written;
+
+/// A study's series in display order (numeric series labels first by number).
+pub(crate) type SeriesBySortKey = BTreeMap<(Vec<u64>, String), manifest::SeriesEntry>;
+
+/// The package labels of a warning's archive groups: each label once, annotated with how many
+/// archive groups it stands for when several share it (archive subjects of two projects with
+/// one pseudonym), so the list never names the same label twice and never an archive code.
+pub(crate) fn package_names(
+    level: regroup::GroupLevel,
+    groups: &[String],
+    label_of: &HashMap<String, String>,
+) -> (Vec<String>, Vec<String>) {
+    let mut counted: BTreeMap<String, usize> = BTreeMap::new();
+    for g in groups {
+        let label = label_of
+            .get(g)
+            .cloned()
+            .unwrap_or_else(|| "(left out)".to_string());
+        *counted.entry(label).or_insert(0) += 1;
+    }
+    let what = match level {
+        regroup::GroupLevel::Subject => "subjects",
+        regroup::GroupLevel::Study => "studies",
+        regroup::GroupLevel::Series => "series",
+        regroup::GroupLevel::Instance => "instances",
+    };
+    let shown = counted
+        .iter()
+        .map(|(label, n)| {
+            if *n > 1 {
+                format!("{label} ({n} archive {what})")
+            } else {
+                label.clone()
+            }
+        })
+        .collect();
+    (counted.into_keys().collect(), shown)
+}
+
+pub(crate) fn base_manifest(
+    profile: &Profile,
+    key: &Key,
+    original: bool,
+    plan: &[Planned],
+    warnings: &[RegroupWarning],
+    burned_in: &[BurnedInSeries],
+) -> Manifest {
+    // Archive labels → package labels, for warnings that travel with the package.
+    let mut label_of: HashMap<String, String> = HashMap::new();
+    for p in plan {
+        let series_dir = package_series_label(&p.rel);
+        let study_dir = package_series_label(&series_dir);
+        label_of.insert(p.placement.archive_subject.clone(), p.subject_label.clone());
+        label_of.insert(p.placement.archive_study.clone(), study_dir);
+        label_of.insert(p.placement.archive_series.clone(), series_dir.clone());
+        label_of.insert(p.placement.archive_instance.clone(), p.rel.clone());
+    }
+    let mut subjects: BTreeMap<String, BTreeMap<u32, SeriesBySortKey>> = BTreeMap::new();
+    for p in plan {
+        let study = u32::try_from(p.study).unwrap_or(0);
+        subjects
+            .entry(p.subject_label.clone())
+            .or_default()
+            .entry(study)
+            .or_default()
+            .entry(series_sort_key(&p.record.series_label))
+            .or_insert_with(|| manifest::SeriesEntry {
+                number: p.record.series_label.clone(),
+                modality: manifest::modality_code(p.record.modality.as_deref().unwrap_or("")),
+                files: Vec::new(),
+            })
+            .files
+            .push(manifest::FileEntry {
+                path: p.rel.clone(),
+                sha256: String::new(),
+                bytes: 0,
+            });
+    }
+    let subjects: Vec<manifest::SubjectEntry> = subjects
+        .into_iter()
+        .map(|(id, studies)| manifest::SubjectEntry {
+            id,
+            studies: studies
+                .into_iter()
+                .map(|(number, series)| manifest::StudyEntry {
+                    number,
+                    series: series.into_values().collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let counts = manifest::Counts {
+        subjects: subjects.len(),
+        studies: subjects.iter().map(|s| s.studies.len()).sum(),
+        series: subjects
+            .iter()
+            .flat_map(|s| &s.studies)
+            .map(|st| st.series.len())
+            .sum(),
+        instances: plan.len(),
+        // The archived size until the files are written (a dry run reports this).
+        bytes: plan.iter().map(|p| p.record.size).sum(),
+        series_left_out: burned_in.iter().filter(|b| !b.included).count(),
+    };
+    let regrouping_warnings = warnings
+        .iter()
+        .map(|w| {
+            let (groups, shown) = package_names(w.level, &w.archive_groups, &label_of);
+            manifest::WarningEntry {
+                level: w.level,
+                kind: w.kind,
+                groups,
+                would_become: w.would_become,
+                reason: w.rejected.as_ref().map(|r| r.reason.clone()),
+                instances: w.rejected.as_ref().map(|r| r.instances),
+                message: w.describe(&shown),
+            }
+        })
+        .collect();
+    Manifest {
+        format: manifest::FORMAT.to_string(),
+        created_by: format!("depot {}", env!("CARGO_PKG_VERSION")),
+        level: profile.name().to_string(),
+        options: profile
+            .options()
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect(),
+        profile_digest: profile.digest(),
+        key_fingerprint: if original {
+            "none".to_string()
+        } else {
+            key_fingerprint(key)
+        },
+        blank_identifiers: profile.blanks_identifiers(),
+        counts,
+        subjects,
+        regrouping_warnings,
+        burned_in: burned_in
+            .iter()
+            .map(|b| manifest::BurnedInEntry {
+                series: b.package_series.clone(),
+                modality: manifest::modality_code(&b.modality),
+                reason: b.reason.clone(),
+                included: b.included,
+            })
+            .collect(),
+        audit: None,
+        findings: Vec::new(),
+        release: None,
+    }
+}
+
+pub(crate) fn fill_files(manifest: &mut Manifest, files: &HashMap<&str, Written>) {
+    let mut total = 0;
+    for s in &mut manifest.subjects {
+        for st in &mut s.studies {
+            for se in &mut st.series {
+                for f in &mut se.files {
+                    if let Some(w) = files.get(f.path.as_str()) {
+                        f.sha256.clone_from(&w.sha256);
+                        f.bytes = w.bytes;
+                        total += w.bytes;
+                    }
+                }
+            }
+        }
+    }
+    manifest.counts.bytes = total;
+}

@@ -1,0 +1,206 @@
+//! Exporting a selection of the archive as a package at a chosen level: plan, check, write,
+//! audit, publish.
+//!
+//! The order matters for the people relying on it:
+//! 1. **Plan.** Refuse a destination that overlaps the archive (a `--force` over it would
+//!    delete the archive) or that exists without `force`. Select instances in the archive and
+//!    read every header once (header only, up to Pixel Data). Each header is de-identified in
+//!    memory with the real engine, so the plan knows what the files will say: the keys they
+//!    would be grouped by on re-import, and whether their pixels may carry burned-in text.
+//!    The same read collects, per archive subject, every identifying value its files carry
+//!    (the index holds only the first one seen: a patient's birth name in an older study would
+//!    otherwise be neither cut nor searched), and the original UIDs the level remaps.
+//! 2. **Check.** Compare the would-be grouping with the archive's ([`crate::regroup`]) and
+//!    collect the warnings. Series that may carry burned-in text are left out at levels that
+//!    remove identity, unless the caller includes them; they are listed either way. A dry run
+//!    stops here, having written nothing.
+//! 3. **Write.** De-identify every file in parallel (each read once, in full), with every
+//!    identifier of its subject seen in the plan, hash it, audit its bytes, and add it to the
+//!    staging package. `original` copies the stored bytes and checks them against the archive's
+//!    SHA-256 while doing so.
+//! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, record
+//!    every finding in the manifest ([`crate::findings`]), sync, and move the package into
+//!    place. At a level that claims to remove identity, a blocking finding that the profile
+//!    does not accept ([`anon_core::Acceptance`]) stops publication: the complete package goes
+//!    to the archive's quarantine ([`crate::quarantine`]) for a person to review and release
+//!    ([`crate::release`]) or discard. A level that keeps identifying data by design
+//!    (`anonymize`, `qmenta`, `sup142`) is audited only for the values it promises to remove,
+//!    and its findings are advisory: recorded, and the package published. Findings name file,
+//!    tag path and kind, never the value.
+//!
+//! Package layout, at every level: `SUBJECT/STUDY/SERIES/NNNNN.dcm` plus `manifest.json` and
+//! `manifest.csv`. SUBJECT is the subject's keyed pseudonym (its archive code at `original`),
+//! STUDY the archive's study number (renumbered 1..n over the whole archive when archive
+//! subjects of several projects share one pseudonym, so their studies never share a folder and
+//! a path names the same study whatever the selection, see `numbering`), SERIES
+//! the archive's series label, NNNNN the instance's position in its series. Nothing from the
+//! data's text ever reaches a path.
+
+mod assembly;
+mod check;
+mod destination;
+mod error;
+mod needles;
+mod numbering;
+mod plan;
+mod publish;
+mod request;
+mod subjects;
+mod summary;
+mod write;
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use anon_core::{Deidentifier, Key};
+use archive::Archive;
+use audit::Finding;
+
+use crate::findings::Judge;
+use crate::package::{Package, PackageKind};
+use crate::quarantine::{Quarantine, SpoolSlot};
+
+pub use destination::check_destination;
+pub use error::{ExportError, FileError, FileFailure, PlanError, WriteError};
+pub use request::{ExportObserver, ExportRequest, Quiet};
+pub use summary::{BurnedInSeries, EngineWarning, ExportSummary};
+
+pub(crate) use subjects::index_needles;
+
+/// Runs an export. See the module documentation for the order of steps.
+pub fn export(
+    archive: &Archive,
+    req: &ExportRequest,
+    observer: &dyn ExportObserver,
+) -> Result<ExportSummary, ExportError> {
+    let started = Instant::now();
+    // Refuse a destination that overlaps the archive, or exists (without `force`, or is no
+    // depot package), before any work (and in a dry run, which must say what the real run
+    // would do). The caller checks the key file the same way before loading it.
+    check_destination(archive.root(), &req.out, None, req.force)?;
+    let profile = &req.profile;
+    let original = !profile.changes_anything();
+    let key = match &req.key {
+        Some(k) => k.clone(),
+        None => Key::from_bytes(archive.secret("deid").map_err(ExportError::Key)?),
+    };
+    let deid = Deidentifier::new(profile.clone(), key.clone());
+
+    let records = plan::select(archive, &req.selection)?;
+    let mut subjects =
+        subjects::subject_facts(archive, records.iter().map(|r| r.subject.as_str()))?;
+
+    // 1. Plan: read and de-identify every header once, collecting what the headers say.
+    observer.phase("reading headers", records.len() as u64);
+    let (plan, mut seen) = plan::read_headers(&deid, &subjects, records, original, observer)?;
+    for (code, s) in std::mem::take(&mut seen.subjects) {
+        if let Some(f) = subjects.get_mut(&code) {
+            f.add_seen(s);
+        }
+    }
+    let mut plan = plan;
+    let shared = if original {
+        HashMap::new()
+    } else {
+        numbering::shared_study_numbers(archive, &deid, &subjects)?
+    };
+    numbering::number_files(&mut plan, &shared);
+
+    // 2. Check: burned-in series and regrouping.
+    let leave_out_burned_in = profile.removes_identity() && !req.include_burned_in;
+    let (plan, warnings, burned_in) = check::check(plan, leave_out_burned_in);
+    observer.planned(plan.len() as u64);
+
+    let mut manifest =
+        assembly::base_manifest(profile, &key, original, &plan, &warnings, &burned_in);
+    if plan.is_empty() {
+        return Err(ExportError::AllLeftOut(burned_in.len()));
+    }
+    let summary = |manifest, findings, engine_warnings, audit| ExportSummary {
+        published: None,
+        quarantined: None,
+        findings,
+        kind: PackageKind::for_destination(&req.out),
+        level: profile.level(),
+        profile_name: profile.name().to_string(),
+        manifest,
+        warnings: warnings.clone(),
+        burned_in: burned_in.clone(),
+        engine_warnings,
+        audit,
+        elapsed: started.elapsed(),
+    };
+    if req.dry_run {
+        return Ok(summary(manifest, Vec::new(), Vec::new(), None));
+    }
+
+    // 3. Write. Every level that changes files is audited; the needles are the values the
+    // level removes (see `needles`). At levels that claim to remove identity (basic,
+    // anonymize-full and profiles built on them) a finding stops publication. `anonymize`,
+    // `qmenta` and `sup142` change their listed attributes only and keep the rest by design
+    // (NiDB's default level keeps PatientID, dates and every other text): there the findings
+    // are advisory, printed and recorded in the manifest, and the package is published.
+    let auditor = if original {
+        None
+    } else {
+        Some(needles::auditor(&deid, &subjects, &plan, &seen)?)
+    };
+    let package = Package::create(&req.out, req.force)?;
+    // A file whose findings block publication is held back in the archive's quarantine, never
+    // staged beside the destination.
+    let at = archive::db::now();
+    let judge = Judge {
+        blocking_level: profile.removes_identity(),
+        profile,
+        at: &at,
+    };
+    let spool = SpoolSlot::new(&Quarantine::of(archive.root()));
+    observer.phase("writing", plan.len() as u64);
+    let sinks = write::Sinks {
+        auditor: auditor.as_ref(),
+        judge: &judge,
+        package: &package,
+        spool: &spool,
+    };
+    let written = write::write_all(&deid, &subjects, &plan, original, &sinks, observer)?;
+    let mut files: HashMap<&str, write::Written> = HashMap::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut engine_warnings = Vec::new();
+    for (p, mut w) in plan.iter().zip(written) {
+        findings.append(&mut w.findings);
+        engine_warnings.extend(w.warnings.drain(..).map(|message| EngineWarning {
+            file: p.rel.clone(),
+            message,
+        }));
+        files.insert(p.rel.as_str(), w);
+    }
+    assembly::fill_files(&mut manifest, &files);
+    let bytes: u64 = files.values().map(|w| w.bytes).sum();
+
+    // 4. Audit the rest, record every finding in the manifest, publish (or quarantine).
+    let staged = publish::Staged {
+        package,
+        spool,
+        findings,
+        bytes,
+        judge: &judge,
+    };
+    let dest = publish::Destination {
+        out: &req.out,
+        force: req.force,
+        key_file: req.key_file.as_deref(),
+    };
+    let outcome = publish::finish(
+        archive,
+        &plan,
+        &mut manifest,
+        auditor.as_ref(),
+        staged,
+        &dest,
+    )?;
+    Ok(ExportSummary {
+        published: outcome.published,
+        quarantined: outcome.quarantined,
+        ..summary(manifest, outcome.findings, engine_warnings, outcome.audit)
+    })
+}

@@ -1,0 +1,96 @@
+//! The identifying values the export's audit looks for in a package: the exported subjects'
+//! values that the profile promises to remove, each owned by its subject's folder, and the
+//! original UIDs when the profile remaps them.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use anon_core::{Deidentifier, Profile};
+use audit::owners::OwnedNeedle;
+use audit::written::WrittenValues;
+use audit::{AuditError, Auditor, Needle, Rules, ValueKind};
+
+use crate::promised::promised_attributes;
+
+use super::plan::{Planned, Seen};
+use super::subjects::{SubjectFacts, pseudonym_of};
+
+/// The identifying values the audit looks for: those of the exported subjects (`codes`) that
+/// the profile promises to remove, each owned by its subject's folder (its pseudonym; see
+/// `audit::owners`), plus `uids` (original UIDs, each once) when the profile remaps UIDs,
+/// owned by no subject.
+///
+/// - Levels that remove identity: every value whose attribute the profile changes (a value
+///   kept on purpose, such as InstitutionName under retain-institution-identity, is not a
+///   finding).
+/// - `anonymize` (and profiles built on it), which keeps PatientID, dates, UIDs and text on
+///   purpose: only the patient's own values it changes, that is the patient's name (whole and
+///   part by part) and birth date. The physicians' names it empties are commonly repeated in
+///   attributes it keeps (RequestingPhysician), and it does not promise to remove them there.
+/// - `sup142`: the values of the attributes on its list.
+pub(crate) fn needles<'a>(
+    profile: &Profile,
+    deid: &Deidentifier,
+    subjects: &HashMap<String, SubjectFacts>,
+    codes: impl Iterator<Item = &'a str>,
+    uids: impl Iterator<Item = Needle>,
+) -> Vec<OwnedNeedle> {
+    let promised = promised_attributes(profile);
+    let exported: BTreeSet<&str> = codes.collect();
+    let mut out = Vec::new();
+    for code in exported {
+        if let Some(f) = subjects.get(code) {
+            let folder = vec![pseudonym_of(deid, f)];
+            for (tag, n) in &f.needles {
+                if promised(tag) {
+                    out.push(OwnedNeedle::new(n.clone(), folder.clone()));
+                }
+            }
+        }
+    }
+    if profile.remaps_uids() {
+        let mut seen = HashSet::new();
+        for n in uids {
+            if seen.insert(n.value.clone()) {
+                out.push(OwnedNeedle::new(n, Vec::new()));
+            }
+        }
+    }
+    out
+}
+
+/// The export's auditor: the needles of the exported subjects and of the original UIDs the
+/// level changed (a UID the exported headers keep is no finding), with the structural rules
+/// the profile promises. Depot's own values are never findings: the engine's constants under
+/// the profile and every exported subject's pseudonym (in the files, the paths and the
+/// manifest).
+pub(crate) fn auditor(
+    deid: &Deidentifier,
+    subjects: &HashMap<String, SubjectFacts>,
+    plan: &[Planned],
+    seen: &Seen,
+) -> Result<Auditor, AuditError> {
+    let profile = deid.profile();
+    let instance_uids = plan.iter().flat_map(|p| {
+        [
+            ("StudyInstanceUID", p.record.study_uid.as_str()),
+            ("SeriesInstanceUID", p.record.series_uid.as_str()),
+            ("SOPInstanceUID", p.record.sop_uid.as_str()),
+        ]
+    });
+    let needles = needles(
+        profile,
+        deid,
+        subjects,
+        plan.iter().map(|p| p.record.subject.as_str()),
+        instance_uids
+            .filter(|(_, uid)| !seen.kept_uids.contains(*uid))
+            .map(|(label, uid)| Needle::new(label, ValueKind::Uid, uid))
+            .chain(seen.uid_needles()),
+    );
+    let mut written = WrittenValues::new();
+    written.add_profile(profile);
+    for f in subjects.values() {
+        written.add(&pseudonym_of(deid, f));
+    }
+    Ok(Auditor::owned(&needles, Rules::for_profile(profile))?.with_written(written))
+}

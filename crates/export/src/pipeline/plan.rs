@@ -1,0 +1,312 @@
+//! The plan of an export: the selected instances in package order, every header read once and
+//! de-identified in memory with the real engine, so the plan knows what the files will say
+//! (the keys they would be grouped by on re-import, whether their pixels may carry burned-in
+//! text), and what the headers carry beyond the index (every identifying value per subject,
+//! the original and the kept UIDs).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use anon_core::{Deidentifier, Profile, identity};
+use archive::{Archive, FactsError, Filter, HeaderFacts, InstanceRecord, SubjectKey};
+use audit::{Needle, ValueKind};
+use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
+use dicom_dictionary_std::tags;
+use dicom_object::InMemDicomObject;
+
+use crate::header_values::header_needles;
+use crate::header_values::uids_in;
+use crate::regroup::Placement;
+use crate::stored::read_stored_header;
+
+use super::error::{ExportError, FileFailure, PlanError};
+use super::request::ExportObserver;
+use super::subjects::{SubjectFacts, SubjectSeen, context_from};
+
+/// The selected instances in package order: by subject, study, series (numerically where
+/// the labels are numbers), instance number and SOP Instance UID.
+pub(crate) fn select(
+    archive: &Archive,
+    selection: &Filter,
+) -> Result<Vec<InstanceRecord>, ExportError> {
+    let mut records = archive.instances(selection)?;
+    if records.is_empty() {
+        return Err(ExportError::NothingSelected);
+    }
+    records.sort_by(|a, b| {
+        (
+            &a.subject,
+            a.study_number,
+            series_sort_key(&a.series_label),
+            a.instance_number,
+            &a.sop_uid,
+        )
+            .cmp(&(
+                &b.subject,
+                b.study_number,
+                series_sort_key(&b.series_label),
+                b.instance_number,
+                &b.sop_uid,
+            ))
+    });
+    Ok(records)
+}
+
+/// Reads and de-identifies every header once, in parallel, collecting what the headers say
+/// (identifying values per subject when `identity`, original and kept UIDs when `uids`).
+/// A file that cannot be planned stops the export, with every such file named.
+pub(crate) fn read_headers(
+    deid: &Deidentifier,
+    subjects: &HashMap<String, SubjectFacts>,
+    records: Vec<InstanceRecord>,
+    original: bool,
+    observer: &dyn ExportObserver,
+) -> Result<(Vec<Planned>, Seen), ExportError> {
+    let seen = Mutex::new(Seen::default());
+    let collect = Collect {
+        identity: !original,
+        uids: deid.profile().remaps_uids(),
+        seen: &seen,
+    };
+    let planned: Vec<Result<Planned, FileFailure>> = records
+        .into_par_iter()
+        .map(|record| {
+            let r = plan_one(deid, subjects, record, original, &collect);
+            observer.advance();
+            r
+        })
+        .collect();
+    let mut failures = Vec::new();
+    let mut plan = Vec::with_capacity(planned.len());
+    for p in planned {
+        match p {
+            Ok(p) => plan.push(p),
+            Err(f) => failures.push(f),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(ExportError::Files(failures));
+    }
+    Ok((plan, seen.into_inner().unwrap_or_else(|p| p.into_inner())))
+}
+
+/// One selected instance with everything the plan decided about it.
+pub(crate) struct Planned {
+    pub(crate) record: InstanceRecord,
+    pub(crate) archive_series: String,
+    pub(crate) subject_label: String,
+    /// The study's number in the package (the archive's, unless several archive subjects
+    /// share the subject folder).
+    pub(crate) study: i64,
+    pub(crate) rel: String,
+    pub(crate) placement: Placement,
+    pub(crate) burned_in: Option<String>,
+    /// The exported header has no PatientID although the level writes the pseudonym there:
+    /// the write phase adds it (see `write::add_patient_id`).
+    pub(crate) add_patient_id: bool,
+}
+
+/// Series labels sort numerically where they are numbers (`2` before `10`, `3` before `3.1`).
+pub(crate) fn series_sort_key(label: &str) -> (Vec<u64>, String) {
+    let nums = label
+        .split('.')
+        .map(|p| p.parse::<u64>().unwrap_or(u64::MAX))
+        .collect();
+    (nums, label.to_string())
+}
+
+/// What the plan collects from the headers beyond the index. Only distinct values are kept,
+/// so memory grows with what differs between files, not with their number.
+#[derive(Default)]
+pub(crate) struct Seen {
+    /// Per archive subject.
+    pub(crate) subjects: HashMap<String, SubjectSeen>,
+    /// Original UIDs (not under `1.2.840.10008.`) at any depth, with the attribute first seen
+    /// holding each.
+    pub(crate) original_uids: HashMap<String, &'static str>,
+    /// UIDs in the de-identified headers: those the level keeps are no finding.
+    pub(crate) kept_uids: HashSet<String>,
+}
+
+impl Seen {
+    /// The original UIDs the level changed everywhere: searched for by the audit.
+    pub(crate) fn uid_needles(&self) -> Vec<Needle> {
+        let mut out: Vec<Needle> = self
+            .original_uids
+            .iter()
+            .filter(|(uid, _)| !self.kept_uids.contains(*uid))
+            .map(|(uid, label)| Needle::new(*label, ValueKind::Uid, uid.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// What `plan_one` collects, and where.
+pub(crate) struct Collect<'a> {
+    /// Identifying values per subject (every level that changes files).
+    pub(crate) identity: bool,
+    /// Original and kept UIDs (levels that remap UIDs).
+    pub(crate) uids: bool,
+    pub(crate) seen: &'a Mutex<Seen>,
+}
+
+/// Why the import would reject a header, naming the attribute and never its value (the reason
+/// travels into the manifest).
+pub(crate) fn rejection_reason(e: &FactsError) -> String {
+    match e {
+        FactsError::MissingUid { attribute, .. } => format!("no {attribute}"),
+        FactsError::InvalidUid { attribute, .. } => format!("invalid {attribute}"),
+        FactsError::InvalidKey { attribute, .. } => format!("unusable {attribute}"),
+        _ => "unreadable header".to_string(),
+    }
+}
+
+/// Whether the level writes the subject's pseudonym into PatientID but the de-identified
+/// header has none (the attribute was absent, so no rule touched it). The package promises a
+/// PatientID per subject at such levels, so the export adds it.
+pub(crate) fn lacks_patient_id(profile: &Profile, obj: &InMemDicomObject) -> bool {
+    profile.pseudonymizes_patient_id() && obj.get(tags::PATIENT_ID).is_none()
+}
+
+/// Writes the pseudonym as PatientID.
+pub(crate) fn put_patient_id(obj: &mut InMemDicomObject, pseudonym: &str) {
+    obj.put(DataElement::new(
+        tags::PATIENT_ID,
+        VR::LO,
+        PrimitiveValue::from(pseudonym),
+    ));
+}
+
+pub(crate) fn plan_one(
+    deid: &Deidentifier,
+    subjects: &HashMap<String, SubjectFacts>,
+    record: InstanceRecord,
+    original: bool,
+    collect: &Collect<'_>,
+) -> Result<Planned, FileFailure> {
+    let fail = |error: PlanError| FileFailure {
+        file: format!(
+            "{}/{}/{} {}",
+            record.subject, record.study_number, record.series_label, record.path
+        ),
+        error: Box::new(error.into()),
+    };
+    let facts = subjects
+        .get(&record.subject)
+        .ok_or_else(|| fail(PlanError::SubjectVanished))?;
+    let (mut obj, _memory) = read_stored_header(&record).map_err(|e| fail(e.into()))?;
+    let raw = deid.subject_context(&obj);
+    let mut identity = Vec::new();
+    let mut originals = Vec::new();
+    if collect.identity {
+        identity = header_needles(&obj);
+    }
+    if collect.uids {
+        uids_in(&obj, &mut originals);
+    }
+    let identifiers = if collect.identity {
+        raw.identifiers.clone()
+    } else {
+        Vec::new()
+    };
+    let ctx = context_from(raw, deid, facts);
+    let report = deid.apply(&mut obj, &ctx).map_err(|e| fail(e.into()))?;
+    let add_patient_id = !original && lacks_patient_id(deid.profile(), &obj);
+    if add_patient_id {
+        put_patient_id(&mut obj, &ctx.pseudonym);
+    }
+    let mut kept = Vec::new();
+    if collect.uids {
+        uids_in(&obj, &mut kept);
+        let meta = obj.meta();
+        for uid in [
+            meta.media_storage_sop_class_uid(),
+            meta.media_storage_sop_instance_uid(),
+            meta.transfer_syntax(),
+            meta.implementation_class_uid.as_str(),
+        ] {
+            kept.push((
+                uid.trim_end_matches('\0').trim().to_string(),
+                Tag(0x0002, 0),
+            ));
+        }
+    }
+    if !identity.is_empty() || !identifiers.is_empty() || !originals.is_empty() {
+        let mut seen = collect.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = &mut *seen;
+        let subject = seen.subjects.entry(record.subject.clone()).or_default();
+        for i in identifiers {
+            if !subject.identifiers.contains(&i) {
+                subject.identifiers.insert(i);
+            }
+        }
+        for n in identity {
+            if !subject.needles.contains(&n) {
+                subject.needles.insert(n);
+            }
+        }
+        for (uid, tag) in originals {
+            seen.original_uids
+                .entry(uid)
+                .or_insert_with(|| identity::label_of(tag, "UID"));
+        }
+        for (uid, _) in kept {
+            if !seen.kept_uids.contains(&uid) {
+                seen.kept_uids.insert(uid);
+            }
+        }
+    }
+    let after = HeaderFacts::from_file_object(&obj);
+    let (subject_key, study_key, series_key, instance_key, unimportable) = match after {
+        Ok(f) => {
+            let k = SubjectKey::of(&f);
+            (
+                format!("{}|{}|{}", k.kind(), k.value(), k.issuer()),
+                f.study_uid,
+                f.series_uid,
+                f.sop_uid,
+                None,
+            )
+        }
+        // A header that lost a required UID cannot be imported again: it would be rejected.
+        Err(e) => (
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            Some(rejection_reason(&e)),
+        ),
+    };
+    let subject_label = if original {
+        record.subject.clone()
+    } else {
+        ctx.pseudonym.clone()
+    };
+    let archive_series = format!(
+        "{}/{}/{}",
+        record.subject, record.study_number, record.series_label
+    );
+    Ok(Planned {
+        placement: Placement {
+            archive_subject: record.subject.clone(),
+            archive_study: format!("{}/{}", record.subject, record.study_number),
+            archive_series: archive_series.clone(),
+            archive_instance: format!("{archive_series}/{}", record.sop_uid),
+            subject_key,
+            study_key,
+            series_key,
+            instance_key,
+            unimportable,
+        },
+        burned_in: report.burned_in.map(|r| r.to_string()),
+        archive_series,
+        subject_label,
+        study: record.study_number,
+        rel: String::new(),
+        add_patient_id,
+        record,
+    })
+}

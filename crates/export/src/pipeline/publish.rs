@@ -1,0 +1,139 @@
+//! The last step of an export: every path of the package audited, every finding recorded in
+//! the manifest ([`crate::findings`]), and the package published atomically, or, when a
+//! blocking finding is left that the profile does not accept, handed whole to the archive's
+//! quarantine ([`crate::quarantine`]) for a person to release or discard.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use archive::Archive;
+use audit::{AuditReport, Auditor, Finding};
+
+use crate::findings::{self, FindingRecord, Judge};
+use crate::manifest::Manifest;
+use crate::package::Package;
+use crate::quarantine::{
+    Entry, Manifests, Quarantine, QuarantineInfo, QuarantineRecord, SpoolSlot,
+};
+
+use super::error::ExportError;
+use super::plan::Planned;
+
+/// What the last step did: the package published or put in quarantine, with every finding
+/// numbered and judged, and the audit (absent at `original`).
+pub(crate) struct Outcome {
+    pub(crate) published: Option<std::path::PathBuf>,
+    pub(crate) quarantined: Option<Entry>,
+    pub(crate) findings: Vec<FindingRecord>,
+    pub(crate) audit: Option<AuditReport>,
+}
+
+/// Where the package goes and how it was asked for.
+pub(crate) struct Destination<'a> {
+    pub(crate) out: &'a Path,
+    pub(crate) force: bool,
+    pub(crate) key_file: Option<&'a Path>,
+}
+
+/// What the write phase left for the last step.
+pub(crate) struct Staged<'a> {
+    pub(crate) package: Package,
+    pub(crate) spool: SpoolSlot,
+    /// The findings of the files, in plan order.
+    pub(crate) findings: Vec<Finding>,
+    /// Bytes of the files written.
+    pub(crate) bytes: u64,
+    pub(crate) judge: &'a Judge<'a>,
+}
+
+/// Audits the package's paths and manifest, records every finding, and publishes the package
+/// or puts it in quarantine. Without an auditor (`original`), the manifest is written as it
+/// is and the package published.
+pub(crate) fn finish(
+    archive: &Archive,
+    plan: &[Planned],
+    manifest: &mut Manifest,
+    auditor: Option<&Auditor>,
+    staged: Staged<'_>,
+    dest: &Destination<'_>,
+) -> Result<Outcome, ExportError> {
+    let Staged {
+        mut package,
+        spool,
+        mut findings,
+        bytes,
+        judge,
+    } = staged;
+    let Some(auditor) = auditor else {
+        package.add("manifest.json", &manifest.to_json())?;
+        package.add("manifest.csv", &manifest.to_csv())?;
+        package.finish()?;
+        let path = package.publish(dest.force)?;
+        return Ok(Outcome {
+            published: Some(path),
+            quarantined: None,
+            findings: Vec::new(),
+            audit: None,
+        });
+    };
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for p in plan {
+        let mut prefix = String::new();
+        for part in p.rel.split('/') {
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+            names.insert(prefix.clone());
+        }
+    }
+    for n in &names {
+        findings.extend(auditor.scan_path(n));
+    }
+    let sealed = findings::seal(manifest, auditor, findings, judge, plan.len() + 2);
+    let audit = AuditReport {
+        files: plan.len() + 2,
+        bytes: bytes + sealed.json.len() as u64 + sealed.csv.len() as u64,
+        values_searched: auditor.searched_values(),
+        findings: sealed.findings.clone(),
+    };
+    // (A held-back file always has a finding awaiting acceptance; the second test is a
+    // safety net.)
+    if sealed.records.iter().any(FindingRecord::awaits_acceptance) || !spool.is_empty() {
+        let subjects: BTreeSet<String> = plan.iter().map(|p| p.record.subject.clone()).collect();
+        let record = QuarantineRecord::new(
+            manifest,
+            &sealed,
+            QuarantineInfo {
+                destination: dest.out,
+                force: dest.force,
+                key_file: dest.key_file,
+                audited_files: audit.files,
+                archive_subjects: subjects.into_iter().collect(),
+            },
+        );
+        let order: Vec<String> = plan.iter().map(|p| p.rel.clone()).collect();
+        let manifests = Manifests {
+            json: &sealed.json,
+            csv: &sealed.csv,
+        };
+        let entry =
+            Quarantine::of(archive.root()).admit(package, spool, manifests, &order, record)?;
+        return Ok(Outcome {
+            published: None,
+            quarantined: Some(entry),
+            findings: sealed.records,
+            audit: Some(audit),
+        });
+    }
+    package.add("manifest.json", &sealed.json)?;
+    package.add("manifest.csv", &sealed.csv)?;
+    package.finish()?;
+    let path = package.publish(dest.force)?;
+    Ok(Outcome {
+        published: Some(path),
+        quarantined: None,
+        findings: sealed.records,
+        audit: Some(audit),
+    })
+}

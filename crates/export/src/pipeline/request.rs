@@ -1,0 +1,43 @@
+//! What an export is asked to do, and who hears of its progress.
+
+use std::path::PathBuf;
+
+use anon_core::{Key, Profile};
+use archive::Filter;
+
+/// What to export, how, and where.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    /// Which instances (project, subject code, study/series UID, modality, dates).
+    pub selection: Filter,
+    /// The de-identification profile, options and flags already applied.
+    pub profile: Profile,
+    /// The key for pseudonyms and UIDs; `None` uses the archive's own key.
+    pub key: Option<Key>,
+    /// The package: a folder, or a zip when the name ends in `.zip`.
+    pub out: PathBuf,
+    /// Plan and check only; write nothing.
+    pub dry_run: bool,
+    /// Replace an existing package at `out`.
+    pub force: bool,
+    /// Keep series that may carry burned-in text at levels that would leave them out.
+    pub include_burned_in: bool,
+    /// The key file `key` was read from, if any: recorded with a quarantined package, whose
+    /// later release must not overlap it either.
+    pub key_file: Option<PathBuf>,
+}
+
+/// Progress reports, from worker threads.
+pub trait ExportObserver: Sync {
+    /// The plan is made: this many files will be written.
+    fn planned(&self, _files: u64) {}
+    /// A phase starts (`reading headers`, `writing`, `auditing`).
+    fn phase(&self, _name: &'static str, _total: u64) {}
+    /// One more file of the current phase is done.
+    fn advance(&self) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+impl ExportObserver for Quiet {}

@@ -1,0 +1,162 @@
+//! The write phase: every planned file read once in full, de-identified with every identifier
+//! of its subject, hashed, audited, and added to the staging package (or, when its findings
+//! block publication, held back in the archive's quarantine); `original` copies the stored
+//! bytes, checked against the index's SHA-256.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use anon_core::Deidentifier;
+use audit::{Auditor, Finding};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::deid_file::deidentify_with;
+use crate::findings::Judge;
+use crate::package::Package;
+use crate::quarantine::SpoolSlot;
+use crate::stored::read_stored;
+
+use super::error::{ExportError, FileFailure, WriteError};
+use super::plan::{Planned, put_patient_id};
+use super::request::ExportObserver;
+use super::subjects::{SubjectFacts, context_from};
+
+/// What writing one file produced.
+pub(crate) struct Written {
+    pub(crate) sha256: String,
+    pub(crate) bytes: u64,
+    pub(crate) findings: Vec<Finding>,
+    pub(crate) warnings: Vec<String>,
+}
+
+/// Where `write_one` audits and puts a file.
+pub(crate) struct Sinks<'a> {
+    pub(crate) auditor: Option<&'a Auditor>,
+    pub(crate) judge: &'a Judge<'a>,
+    pub(crate) package: &'a Package,
+    pub(crate) spool: &'a SpoolSlot,
+}
+
+/// The encoded file with the pseudonym added as PatientID (rare: subjects whose files have no
+/// PatientID element at all). The file is parsed whole and encoded again in its own transfer
+/// syntax.
+pub(crate) fn add_patient_id(bytes: &[u8], pseudonym: &str) -> Result<Vec<u8>, WriteError> {
+    let mut obj = crate::deid_file::parse(bytes, false).map_err(WriteError::Reparse)?;
+    put_patient_id(&mut obj, pseudonym);
+    let mut out = Vec::with_capacity(bytes.len() + 32);
+    obj.write_all(&mut out)
+        .map_err(|e| WriteError::Encode(Box::new(e)))?;
+    Ok(out)
+}
+
+/// Writes one planned file.
+pub(crate) fn write_one(
+    deid: &Deidentifier,
+    subjects: &HashMap<String, SubjectFacts>,
+    p: &Planned,
+    original: bool,
+    sinks: &Sinks<'_>,
+) -> Result<Written, FileFailure> {
+    let fail = |error: WriteError| FileFailure {
+        file: p.rel.clone(),
+        error: Box::new(error.into()),
+    };
+    let input = read_stored(&p.record).map_err(|e| fail(e.into()))?;
+    let (bytes, warnings, sha256, report) = if original {
+        let sha = hex::encode(Sha256::digest(&input));
+        if sha != p.record.sha256 {
+            return Err(fail(WriteError::Sha256Mismatch {
+                path: PathBuf::from(&p.record.path),
+            }));
+        }
+        (input, Vec::new(), sha, None)
+    } else {
+        let facts = subjects
+            .get(&p.record.subject)
+            .ok_or_else(|| fail(WriteError::SubjectVanished))?;
+        let (pseudonym, mut out, mut report) = deidentify_with(deid, &input, |obj| {
+            let ctx = context_from(deid.subject_context(obj), deid, facts);
+            let pseudonym = ctx.pseudonym.clone();
+            Ok((ctx, pseudonym))
+        })
+        .map_err(|e| fail(e.into()))?;
+        drop(input);
+        if p.add_patient_id {
+            out = add_patient_id(&out, &pseudonym).map_err(fail)?;
+        }
+        // The engine's note on a missing PatientID concerns its own pseudonym; here the
+        // archive's subject decides the pseudonym, so the note would mislead. (The engine
+        // reports warnings as text only; this is its wording.)
+        let warnings = std::mem::take(&mut report.warnings)
+            .into_iter()
+            .filter(|w| !w.starts_with("no PatientID"))
+            .collect();
+        let sha = hex::encode(Sha256::digest(&out));
+        (out, warnings, sha, Some(report))
+    };
+    let findings = match (sinks.auditor, &report) {
+        (Some(a), Some(report)) => a.scan_exported_file(&p.rel, &bytes, report),
+        (Some(a), None) => a.scan_file(&p.rel, &bytes),
+        (None, _) => Vec::new(),
+    };
+    // A file whose findings block publication is held back in the archive's quarantine (the
+    // package waits there, whole); never staged beside the destination.
+    if sinks.judge.blocks(&findings) {
+        sinks
+            .spool
+            .add(&p.rel, &bytes)
+            .map_err(|e| fail(e.into()))?;
+    } else {
+        sinks
+            .package
+            .add(&p.rel, &bytes)
+            .map_err(|e| fail(e.into()))?;
+    }
+    Ok(Written {
+        sha256,
+        bytes: bytes.len() as u64,
+        findings,
+        warnings,
+    })
+}
+
+/// The files of the plan, written in parallel (two workers per core: while one waits on a
+/// read, another computes; each holds one file in and one out, so memory stays bounded), in
+/// plan order. A file that cannot be written stops the export, with every such file named.
+pub(crate) fn write_all(
+    deid: &Deidentifier,
+    subjects: &HashMap<String, SubjectFacts>,
+    plan: &[Planned],
+    original: bool,
+    sinks: &Sinks<'_>,
+    observer: &dyn ExportObserver,
+) -> Result<Vec<Written>, ExportError> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let write = || -> Vec<Result<Written, FileFailure>> {
+        plan.par_iter()
+            .map(|p| {
+                let r = write_one(deid, subjects, p, original, sinks);
+                observer.advance();
+                r
+            })
+            .collect()
+    };
+    let written = match rayon::ThreadPoolBuilder::new().num_threads(workers).build() {
+        Ok(pool) => pool.install(write),
+        Err(_) => write(),
+    };
+    let mut failures = Vec::new();
+    let mut out = Vec::with_capacity(written.len());
+    for w in written {
+        match w {
+            Ok(w) => out.push(w),
+            Err(f) => failures.push(f),
+        }
+    }
+    if failures.is_empty() {
+        Ok(out)
+    } else {
+        Err(ExportError::Files(failures))
+    }
+}
