@@ -13,7 +13,9 @@
 //! export, a person at `depot release` (see [`crate::quarantine`]).
 //!
 //! A manifest reads back as it was written ([`Manifest::from_json`]): releasing a quarantined
-//! package rewrites only what the release adds.
+//! package rewrites only what the release adds, and `depot audit` reads the level, options and
+//! subjects a package claims. A manifest written before a field existed still reads: every
+//! field but `format` and `level` has a default.
 
 use std::collections::BTreeMap;
 
@@ -30,24 +32,33 @@ pub struct Manifest {
     /// Always [`FORMAT`].
     pub format: String,
     /// The program that wrote it, e.g. `depot 0.1.0`.
+    #[serde(default)]
     pub created_by: String,
     /// De-identification level or profile name.
     pub level: String,
     /// Options in effect (kebab-case names).
+    #[serde(default)]
     pub options: Vec<String>,
     /// SHA-256 of the profile's canonical rules (identifies custom profiles exactly).
+    #[serde(default)]
     pub profile_digest: String,
     /// A one-way fingerprint of the key used for pseudonyms and UIDs (`none` at `original`).
+    #[serde(default)]
     pub key_fingerprint: String,
     /// Whether identifiers were blanked (NiDB style) rather than pseudonymized.
+    #[serde(default)]
     pub blank_identifiers: bool,
     /// Counts of what the package holds.
+    #[serde(default)]
     pub counts: Counts,
     /// Subjects, their studies, series and files.
+    #[serde(default)]
     pub subjects: Vec<SubjectEntry>,
     /// Regrouping problems found before writing.
+    #[serde(default)]
     pub regrouping_warnings: Vec<WarningEntry>,
     /// Series flagged as possibly carrying burned-in text.
+    #[serde(default)]
     pub burned_in: Vec<BurnedInEntry>,
     /// The audit's summary (absent at `original`, which is not audited).
     pub audit: Option<AuditSummary>,
@@ -153,6 +164,7 @@ pub struct SubjectEntry {
     /// Pseudonym (archive code at `original`); also the subject's folder name.
     pub id: String,
     /// Its studies.
+    #[serde(default)]
     pub studies: Vec<StudyEntry>,
 }
 
@@ -236,6 +248,7 @@ pub struct AuditSummary {
     /// Whether the level blocks publication on findings (basic, anonymize-full and profiles on
     /// them): a blocking finding is published only once accepted. False at `anonymize`,
     /// `qmenta` and `sup142`, whose findings are advisory.
+    #[serde(default)]
     pub blocking: bool,
     /// Blocking findings accepted (by the profile or at release).
     #[serde(default)]
@@ -423,6 +436,23 @@ fn ids_by_file(entries: &[FindingEntry]) -> BTreeMap<&str, Vec<&str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manifest_written_before_a_field_existed_still_reads() {
+        let old = br#"{"format": "depot-package/1", "level": "basic",
+            "options": ["retain-uids"], "blank_identifiers": true,
+            "subjects": [{"id": "PABC"}],
+            "audit": {"files": 3, "values_searched": 9, "findings": 0}}"#;
+        let m = Manifest::from_json(old).expect("an older manifest");
+        assert_eq!(m.level, "basic");
+        assert_eq!(m.options, ["retain-uids"]);
+        assert!(m.blank_identifiers);
+        assert_eq!(m.subjects[0].id, "PABC");
+        assert!(m.subjects[0].studies.is_empty());
+        assert!(m.audit.is_some_and(|a| !a.blocking && a.files == 3));
+        // The level is what a manifest is read for: without it, it is no manifest.
+        assert!(Manifest::from_json(br#"{"format": "depot-package/1"}"#).is_err());
+    }
 
     #[test]
     fn modalities_are_reduced_to_codes() {

@@ -18,6 +18,7 @@ use audit::owners::OwnedNeedle;
 use audit::written::WrittenValues;
 use audit::{AuditReport, Auditor, Needle, Rules, ValueKind, audit_package};
 
+use crate::manifest::Manifest;
 use crate::pipeline::ExportError;
 use crate::stored_values::{StoredValuesError, stored_values};
 
@@ -165,7 +166,7 @@ fn archive_values(
 }
 
 /// A package's `manifest.json` (bounded read), if it has a readable one.
-fn read_manifest(package: &Path) -> Option<serde_json::Value> {
+fn read_manifest(package: &Path) -> Option<Manifest> {
     let mut buf = Vec::new();
     if package.is_dir() {
         std::fs::File::open(package.join("manifest.json"))
@@ -179,7 +180,7 @@ fn read_manifest(package: &Path) -> Option<serde_json::Value> {
         let e = z.by_name("manifest.json").ok()?;
         e.take(MAX_MANIFEST).read_to_end(&mut buf).ok()?;
     }
-    serde_json::from_slice(&buf).ok()
+    Manifest::from_json(&buf).ok()
 }
 
 /// The names at the top of a package (its subject folders), whatever its manifest says.
@@ -205,19 +206,19 @@ fn top_level_names(package: &Path) -> BTreeSet<String> {
 }
 
 /// The level a package's manifest claims (built-in levels and options only).
-fn claimed_profile(manifest: &serde_json::Value) -> Result<Profile, PackageAuditError> {
-    let level: Level = manifest["level"]
-        .as_str()
-        .and_then(|l| l.parse().ok())
-        .ok_or_else(|| PackageAuditError::Profile(manifest["level"].to_string()))?;
-    let options: Vec<DeidOption> = manifest["options"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|o| o.as_str()?.parse().ok()).collect())
-        .unwrap_or_default();
+fn claimed_profile(manifest: &Manifest) -> Result<Profile, PackageAuditError> {
+    let level: Level = manifest
+        .level
+        .parse()
+        .map_err(|_| PackageAuditError::Profile(format!("{:?}", manifest.level)))?;
+    let options: Vec<DeidOption> = manifest
+        .options
+        .iter()
+        .filter_map(|o| o.parse().ok())
+        .collect();
     let p =
         Profile::builtin(level, &options).map_err(|e| PackageAuditError::Profile(e.to_string()))?;
-    let blank = manifest["blank_identifiers"].as_bool().unwrap_or(false);
-    p.with_blank_identifiers(blank)
+    p.with_blank_identifiers(manifest.blank_identifiers)
         .map_err(|e| PackageAuditError::Profile(e.to_string()))
 }
 
@@ -263,11 +264,9 @@ pub fn audit_archive_package(
     let deid = Deidentifier::new(profile.clone(), key.clone());
     let values = archive_values(archive, &deid, req.project.as_deref())?;
     let mut in_package: BTreeSet<String> = manifest
-        .as_ref()
-        .and_then(|m| m["subjects"].as_array())
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["id"].as_str().map(str::to_string))
+        .iter()
+        .flat_map(|m| &m.subjects)
+        .map(|s| s.id.clone())
         .collect();
     in_package.extend(top_level_names(package));
     // A pseudonym under another key cannot equal this key's: no need to trust the manifest's
