@@ -18,7 +18,7 @@ use crate::clean::{Scrubber, Terms, is_code};
 use crate::error::AnonError;
 use crate::identity::{self, SUBJECT_ATTRIBUTES};
 use crate::key::Key;
-use crate::level::{DeidOption, Level};
+use crate::level::DeidOption;
 use crate::patterns::{WrittenDates, pattern_edits};
 use crate::private::is_safe;
 use crate::profile::{DateMode, PrivatePolicy, Profile};
@@ -68,6 +68,39 @@ pub struct SubjectContext {
     /// accession number, address, telephone, plus whatever the caller adds.
     pub identifiers: Vec<String>,
 }
+
+/// What a subject's keyed pseudonym is derived from: the one input of
+/// [`Deidentifier::pseudonym_of`], so that every place that names a subject (the engine, the
+/// export's folders and manifest, the audit's expected values) names it alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectId<'a> {
+    /// A subject with a PatientID, and its Issuer of Patient ID if any (surrounding blanks do
+    /// not count; no issuer and an empty one are the same).
+    Patient {
+        /// The PatientID.
+        patient_id: &'a str,
+        /// The Issuer of Patient ID.
+        issuer: Option<&'a str>,
+    },
+    /// A subject without a PatientID in an archive, where each such study is a subject of its
+    /// own (the archive's `blank_patient_id` subject key), keyed by its Study Instance UID.
+    BlankPatientId {
+        /// The Study Instance UID.
+        study_uid: &'a str,
+    },
+    /// A subject without a PatientID outside an archive (`depot anonymize`, a file received
+    /// on its own): its name (compared upper-cased) and birth date stand in, so patients
+    /// without IDs stay apart. What [`Deidentifier::subject_context`] uses for such a header.
+    NameAndBirthDate {
+        /// PatientName as written.
+        name: &'a str,
+        /// PatientBirthDate as written.
+        birth_date: &'a str,
+    },
+}
+
+/// The issuer under which a blank-PatientID subject's Study Instance UID is keyed.
+const BLANK_PATIENT_ID_ISSUER: &str = "depot:blank-patient-id:";
 
 /// Applies one profile under one key.
 #[derive(Debug, Clone)]
@@ -317,9 +350,46 @@ impl Deidentifier {
     }
 
     /// The keyed pseudonym of a patient ID (and its issuer): `P` + 10 base32 characters.
+    /// The same as [`Deidentifier::pseudonym_of`] with [`SubjectId::Patient`].
     pub fn pseudonym(&self, patient_id: &str, issuer: Option<&str>) -> String {
-        self.key
-            .pseudonym_for(patient_id.trim(), issuer.unwrap_or("").trim())
+        self.pseudonym_of(SubjectId::Patient { patient_id, issuer })
+    }
+
+    /// The subject's keyed pseudonym: `P` + 10 base32 characters, the same for the same
+    /// subject in every run under one key, and no one without the key can tell whose it is.
+    pub fn pseudonym_of(&self, subject: SubjectId<'_>) -> String {
+        match subject {
+            SubjectId::Patient { patient_id, issuer } => self
+                .key
+                .pseudonym_for(patient_id.trim(), issuer.unwrap_or("").trim()),
+            SubjectId::BlankPatientId { study_uid } => {
+                let issuer = format!("{BLANK_PATIENT_ID_ISSUER}{study_uid}");
+                self.key.pseudonym_for("", issuer.trim())
+            }
+            SubjectId::NameAndBirthDate { name, birth_date } => self
+                .key
+                .pseudonym_without_id(&name.to_uppercase(), birth_date),
+        }
+    }
+
+    /// The pseudonym of the subject a header names, as [`Deidentifier::subject_context`]
+    /// gives it (PatientID and issuer, or without a PatientID name and birth date), without
+    /// gathering the identifiers.
+    pub fn header_pseudonym(&self, obj: &InMemDicomObject) -> String {
+        let id = first_str(obj, tags::PATIENT_ID).unwrap_or_default();
+        if id.is_empty() {
+            let name = first_str(obj, tags::PATIENT_NAME).unwrap_or_default();
+            let birth = first_str(obj, tags::PATIENT_BIRTH_DATE).unwrap_or_default();
+            return self.pseudonym_of(SubjectId::NameAndBirthDate {
+                name: &name,
+                birth_date: &birth,
+            });
+        }
+        let issuer = first_str(obj, tags::ISSUER_OF_PATIENT_ID);
+        self.pseudonym_of(SubjectId::Patient {
+            patient_id: &id,
+            issuer: issuer.as_deref(),
+        })
     }
 
     /// The subject of `obj`: pseudonym and date offset from the key and PatientID (+ issuer),
@@ -351,18 +421,24 @@ impl Deidentifier {
         identifiers.dedup();
         if id.is_empty() {
             // No PatientID: name and birth date stand in, so patients without IDs stay apart.
-            let name = first_str(obj, tags::PATIENT_NAME)
-                .unwrap_or_default()
-                .to_uppercase();
+            let name = first_str(obj, tags::PATIENT_NAME).unwrap_or_default();
             let birth = first_str(obj, tags::PATIENT_BIRTH_DATE).unwrap_or_default();
             return SubjectContext {
-                pseudonym: self.key.pseudonym_without_id(&name, &birth),
-                date_offset_days: self.key.date_offset_without_id(&name, &birth),
+                pseudonym: self.pseudonym_of(SubjectId::NameAndBirthDate {
+                    name: &name,
+                    birth_date: &birth,
+                }),
+                date_offset_days: self
+                    .key
+                    .date_offset_without_id(&name.to_uppercase(), &birth),
                 identifiers,
             };
         }
         SubjectContext {
-            pseudonym: self.key.pseudonym_for(&id, &issuer),
+            pseudonym: self.pseudonym_of(SubjectId::Patient {
+                patient_id: &id,
+                issuer: Some(&issuer),
+            }),
             date_offset_days: self.key.date_offset_for(&id, &issuer),
             identifiers,
         }
@@ -419,7 +495,7 @@ impl Deidentifier {
         if self.profile.cleans_meta() {
             self.clean_meta(obj, new_sop.as_deref(), &mut walk.report);
         }
-        if self.profile.removes_identity() {
+        if self.profile.claims_identity_removal() {
             self.add_markers(&mut dataset, &mut walk.report);
         }
         **obj = dataset;
@@ -1318,11 +1394,4 @@ fn is_ae_pseudonym(v: &str) -> bool {
         && v[2..]
             .bytes()
             .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
-}
-
-impl Level {
-    /// Whether this level writes files different from the input (false for `original`).
-    pub fn rewrites_files(self) -> bool {
-        self != Level::Original
-    }
 }

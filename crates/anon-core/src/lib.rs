@@ -38,7 +38,7 @@ mod written;
 
 pub use acceptance::Acceptance;
 pub use action::Action;
-pub use engine::{Deidentifier, SubjectContext};
+pub use engine::{Deidentifier, SubjectContext, SubjectId};
 pub use error::{AnonError, KeyError, ProfileError};
 pub use key::Key;
 pub use level::{DeidOption, Level};
