@@ -22,7 +22,7 @@ use dicom_core::Tag;
 use serde::Deserialize;
 
 use crate::error::ProfileError;
-use crate::profile::parse_tag_key;
+use crate::tag_names::parse_tag_key;
 
 /// One `[[accept]]` entry of a custom profile, as written in TOML.
 #[derive(Debug, Deserialize)]

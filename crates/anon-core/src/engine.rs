@@ -4,17 +4,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
 use dicom_core::header::{HasLength, Header};
 use dicom_core::value::{DataSetSequence, PrimitiveValue, Value};
 use dicom_core::{DataElement, Length, Tag, VR};
-use dicom_dictionary_std::{StandardDataDictionary, tags};
+use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemElement;
 use dicom_object::{DefaultDicomObject, InMemDicomObject};
 
 use crate::action::{Action, Resolved};
 use crate::charset::CodeExtensions;
 use crate::clean::{Scrubber, Terms, is_code};
+use crate::element_text::{
+    code_extensions, effective_vr, first_str, is_text_vr, text_value, text_values,
+};
 use crate::error::AnonError;
 use crate::identity::{self, SUBJECT_ATTRIBUTES};
 use crate::key::Key;
@@ -22,36 +24,13 @@ use crate::level::DeidOption;
 use crate::patterns::{WrittenDates, pattern_edits};
 use crate::private::is_safe;
 use crate::profile::{DateMode, PrivatePolicy, Profile};
-use crate::report::{AppliedAction, BurnedInReason, Done, PathStep, Report, TagPath};
+use crate::report::{AppliedAction, BurnedInReason, Done, PathStep, Report, TagPath, with_step};
+use crate::uids::{CLASS_UID_TAGS, clean_uid, is_well_known};
 use crate::values::{dummy, max_len, shift_dates};
+use crate::written::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};
 
 /// Sequences nested deeper than this are refused (hostile or broken files).
 const MAX_DEPTH: usize = 64;
-
-/// depot's implementation class UID (a fixed UUID-derived UID) and version name, written into
-/// the file meta of de-identified files in place of the source system's.
-pub(crate) const IMPLEMENTATION_CLASS_UID: &str = "2.25.143286715530302467196658128404227517302";
-pub(crate) const IMPLEMENTATION_VERSION_NAME: &str = "DEPOT_0_1";
-
-/// Attributes holding class or definition UIDs (never instance identity); never remapped.
-pub(crate) const CLASS_UID_TAGS: [Tag; 16] = [
-    Tag(0x0000, 0x0002), // AffectedSOPClassUID
-    Tag(0x0000, 0x0003), // RequestedSOPClassUID
-    Tag(0x0002, 0x0002), // MediaStorageSOPClassUID
-    Tag(0x0002, 0x0010), // TransferSyntaxUID
-    Tag(0x0002, 0x0012), // ImplementationClassUID
-    Tag(0x0004, 0x1510), // ReferencedSOPClassUIDInFile
-    Tag(0x0004, 0x1512), // ReferencedTransferSyntaxUIDInFile
-    Tag(0x0008, 0x0016), // SOPClassUID
-    Tag(0x0008, 0x001A), // RelatedGeneralSOPClassUID
-    Tag(0x0008, 0x001B), // OriginalSpecializedSOPClassUID
-    Tag(0x0008, 0x0062), // SOPClassesInStudy
-    Tag(0x0008, 0x010C), // CodingSchemeUID
-    Tag(0x0008, 0x0117), // ContextUID
-    Tag(0x0008, 0x0118), // MappingResourceUID
-    Tag(0x0008, 0x1150), // ReferencedSOPClassUID
-    Tag(0x0400, 0x0010), // MACCalculationTransferSyntaxUID
-];
 
 /// Modalities whose images commonly carry burned-in text.
 const BURN_IN_MODALITIES: [&str; 5] = ["US", "SC", "XC", "ES", "OT"];
@@ -129,49 +108,6 @@ struct Walk<'a> {
     report: Report,
 }
 
-/// The data set's ISO 2022 code extensions, if it uses any (see [`crate::charset`]).
-fn code_extensions(obj: &InMemDicomObject) -> Option<CodeExtensions> {
-    let values = strs_of(obj.get(tags::SPECIFIC_CHARACTER_SET)?)?;
-    CodeExtensions::from_values(&values)
-}
-
-/// The values of a text attribute as characters. With code extensions, dicom-rs has split the
-/// bytes on every 0x5C, including one inside a two-byte character (本 is 4B 5C in JIS X 0208),
-/// so the values are joined back into the original bytes, decoded as a whole, and split on the
-/// backslashes that really are delimiters.
-fn text_values(obj: &InMemDicomObject, tag: Tag, ext: Option<CodeExtensions>) -> Vec<String> {
-    obj.get(tag)
-        .map(|e| element_texts(e, ext))
-        .unwrap_or_default()
-}
-
-/// The values of one text element as characters, trimmed, without empty ones (see
-/// [`text_values`]).
-pub(crate) fn element_texts(e: &InMemElement, ext: Option<CodeExtensions>) -> Vec<String> {
-    let Some(values) = strs_of(e) else {
-        return Vec::new();
-    };
-    let Some(ext) = ext else {
-        return values
-            .into_iter()
-            .map(|s| {
-                s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
-                    .to_string()
-            })
-            .filter(|s| !s.is_empty())
-            .collect();
-    };
-    let joined = values.join("\\");
-    let text = ext.decode(&joined).map_or(joined, |d| d.text);
-    text.split('\\')
-        .map(|s| {
-            s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
-                .to_string()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 /// Whether a decoded value shows that dicom-rs could not decode its bytes: dicom-rs splits
 /// values on the byte 0x5C before decoding, and writes a byte it cannot decode as `\ooo`. A
 /// backslash therefore never stands in a correctly decoded value; where it does (GB18030, GBK
@@ -241,79 +177,6 @@ fn is_overlay_data(tag: Tag) -> bool {
     (0x6000..=0x601E).contains(&tag.group())
         && tag.group().is_multiple_of(2)
         && tag.element() == 0x3000
-}
-
-pub(crate) fn is_well_known(uid: &str) -> bool {
-    uid.starts_with("1.2.840.10008.")
-}
-
-fn clean_uid(s: &str) -> &str {
-    s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
-}
-
-/// An element's values as text; a UN value as the text its bytes spell (see `unknown`).
-fn strs_of(e: &InMemElement) -> Option<Vec<String>> {
-    if let Some(text) = crate::unknown::un_text(e) {
-        return Some(text.split('\\').map(str::to_string).collect());
-    }
-    e.to_multi_str().ok().map(|v| v.to_vec())
-}
-
-fn first_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
-    let e = obj.get(tag)?;
-    let s = match crate::unknown::un_text(e) {
-        Some(text) => text,
-        None => e.to_str().ok()?.into_owned(),
-    };
-    let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
-    (!t.is_empty()).then(|| t.to_string())
-}
-
-fn is_text_vr(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::AE
-            | VR::AS
-            | VR::CS
-            | VR::LO
-            | VR::LT
-            | VR::PN
-            | VR::SH
-            | VR::ST
-            | VR::UC
-            | VR::UT
-            | VR::UR
-    )
-}
-
-fn single_valued_text(vr: VR) -> bool {
-    matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR)
-}
-
-fn text_value(vr: VR, values: Vec<String>) -> PrimitiveValue {
-    if single_valued_text(vr) || values.len() == 1 {
-        PrimitiveValue::Str(values.join("\\"))
-    } else {
-        PrimitiveValue::Strs(values.into())
-    }
-}
-
-/// The VR to work with: the element's, or for UN the dictionary's (implicit VR files).
-pub(crate) fn effective_vr(elem: &InMemElement) -> VR {
-    let vr = elem.vr();
-    if vr != VR::UN {
-        return vr;
-    }
-    StandardDataDictionary
-        .by_tag(elem.tag())
-        .and_then(|e| e.vr().exact())
-        .unwrap_or(VR::UN)
-}
-
-fn with_step(path: &[PathStep], tag: Tag) -> TagPath {
-    let mut steps = path.to_vec();
-    steps.push(PathStep { tag, item: None });
-    TagPath(steps)
 }
 
 impl Deidentifier {

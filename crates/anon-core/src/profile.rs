@@ -6,8 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use dicom_core::Tag;
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
-use dicom_dictionary_std::{StandardDataDictionary, tags};
+use dicom_dictionary_std::tags;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -16,6 +15,7 @@ use crate::action::{Action, Resolved};
 use crate::error::ProfileError;
 use crate::level::{DeidOption, Level};
 use crate::table::{self, TagPattern};
+use crate::tag_names::{keyword_of, parse_tag_key};
 
 /// Where a rule comes from (shown by `profiles show`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,26 +161,6 @@ struct ProfileToml {
     actions: BTreeMap<String, String>,
     #[serde(default)]
     accept: Vec<AcceptToml>,
-}
-
-/// Reads `GGGG,EEEE`, `(GGGG,EEEE)`, `GGGGEEEE` or a DICOM keyword.
-pub(crate) fn parse_tag_key(key: &str) -> Option<Tag> {
-    let k = key.trim().trim_start_matches('(').trim_end_matches(')');
-    let hex: String = k.chars().filter(|c| *c != ',').collect();
-    if hex.len() == 8 && hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        let g = u16::from_str_radix(hex.get(..4)?, 16).ok()?;
-        let e = u16::from_str_radix(hex.get(4..)?, 16).ok()?;
-        return Some(Tag(g, e));
-    }
-    StandardDataDictionary.by_name(k).map(|entry| entry.tag())
-}
-
-/// The DICOM keyword of a tag, if the dictionary knows it.
-pub(crate) fn keyword_of(tag: Tag) -> String {
-    StandardDataDictionary
-        .by_tag(tag)
-        .map(|e| e.alias().to_string())
-        .unwrap_or_default()
 }
 
 impl Profile {
