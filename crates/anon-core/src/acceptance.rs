@@ -22,7 +22,7 @@ use dicom_core::Tag;
 use serde::Deserialize;
 
 use crate::error::ProfileError;
-use crate::profile::parse_tag_key;
+use crate::tag_names::parse_tag_key;
 
 /// One `[[accept]]` entry of a custom profile, as written in TOML.
 #[derive(Debug, Deserialize)]
@@ -217,51 +217,6 @@ mod tests {
         let top = Acceptance::new("0029,1010", "private-element").expect("valid");
         assert!(top.covers("(0029,1010)", "private-element", true));
         assert!(!top.covers("(0040,A730)[0]/(0029,1010)", "private-element", true));
-    }
-
-    #[test]
-    fn profiles_parse_entries_and_their_digest_covers_them() {
-        use crate::Profile;
-        let plain = Profile::from_toml("base = \"anonymize-full\"").expect("plain");
-        let text = r#"
-            base = "anonymize-full"
-            [[accept]]
-            tag = "StudyDescription"
-            kind = "InstitutionName"
-            [[accept]]
-            tag = "(0040,A730)[0]/(0040,A160)"
-            kind = "StationName"
-            [[accept]]
-            tag = "0008,1030"
-            kind = "InstitutionName"
-        "#;
-        let p = Profile::from_toml(text).expect("with accepts");
-        assert_eq!(p.accepts().len(), 2, "duplicates collapse");
-        assert_ne!(p.digest(), plain.digest(), "accepts are in the digest");
-        assert_eq!(
-            p.with_options(&[crate::DeidOption::RetainUids])
-                .expect("options")
-                .accepts(),
-            p.accepts(),
-            "options keep the list"
-        );
-        let other = Profile::from_toml(&text.replace("StationName", "PatientName")).expect("ok");
-        assert_ne!(p.digest(), other.digest());
-        assert_eq!(
-            plain.digest(),
-            Profile::builtin(crate::Level::AnonymizeFull, &[])
-                .expect("builtin")
-                .digest(),
-            "a profile without accepts keeps the digest it always had"
-        );
-        for bad in [
-            "base = \"basic\"\n[[accept]]\ntag = \"StudyDescription\"\n",
-            "base = \"basic\"\n[[accept]]\ntag = \"StudyDescription\"\nkind = \"X\"\nwhy = 1\n",
-            "base = \"basic\"\n[[accept]]\ntag = \"Nope\"\nkind = \"X\"\n",
-            "base = \"original\"\n[[accept]]\ntag = \"StudyDescription\"\nkind = \"X\"\n",
-        ] {
-            assert!(Profile::from_toml(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

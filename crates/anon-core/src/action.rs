@@ -9,7 +9,7 @@ use crate::error::ProfileError;
 /// What a profile says to do with one attribute (PS3.15 Table E.1-1a codes, plus `P`).
 ///
 /// Compound codes (`Z/D`, `X/Z`, ...) depend on the attribute's Type in the IOD of the SOP class
-/// being de-identified. The engine has no per-IOD Type knowledge, so [`Action::resolve`] picks
+/// being de-identified. The engine has no per-IOD Type knowledge, so `Action::resolve` picks
 /// the alternative that keeps any object valid whatever the Type (see `docs/deid.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Action {

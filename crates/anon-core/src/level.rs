@@ -68,6 +68,12 @@ impl Level {
         }
     }
 
+    /// Whether this level writes files different from the input (false for `original`):
+    /// the one place that decides it ([`crate::Profile::changes_anything`] asks it).
+    pub fn rewrites_files(self) -> bool {
+        self != Level::Original
+    }
+
     /// Whether options may be added (only on top of the Basic Profile).
     pub fn takes_options(self) -> bool {
         matches!(self, Level::Basic | Level::AnonymizeFull)

@@ -19,9 +19,10 @@ use dicom_object::mem::InMemElement;
 
 use crate::action::Resolved;
 use crate::charset::CodeExtensions;
-use crate::engine::{CLASS_UID_TAGS, effective_vr, element_texts, is_well_known};
+use crate::element_text::{effective_vr, element_texts};
 use crate::identity::{self, ValueKind};
 use crate::profile::{DateMode, PrivatePolicy, Profile};
+use crate::uids::{CLASS_UID_TAGS, is_well_known};
 
 /// Sequences nested deeper than this are not followed (the walk refuses them anyway).
 const MAX_DEPTH: usize = 64;

@@ -48,6 +48,13 @@ impl fmt::Display for TagPath {
     }
 }
 
+/// The path of attribute `tag` in the data set reached by `path`.
+pub(crate) fn with_step(path: &[PathStep], tag: Tag) -> TagPath {
+    let mut steps = path.to_vec();
+    steps.push(PathStep { tag, item: None });
+    TagPath(steps)
+}
+
 /// What was done to an attribute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Done {

@@ -11,9 +11,13 @@
 use dicom_core::VR;
 use dicom_core::value::PrimitiveValue;
 
-use crate::engine::{IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME};
 use crate::profile::Profile;
 use crate::values::dummy;
+
+/// depot's implementation class UID (a fixed UUID-derived UID) and version name, written into
+/// the file meta of de-identified files in place of the source system's.
+pub(crate) const IMPLEMENTATION_CLASS_UID: &str = "2.25.143286715530302467196658128404227517302";
+pub(crate) const IMPLEMENTATION_VERSION_NAME: &str = "DEPOT_0_1";
 
 /// Every VR whose dummy is text (the binary dummies are zero bytes).
 const TEXT_VRS: [VR; 17] = [

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::SynthError;
+use crate::error::SynthError;
 
 /// Writes `bytes` to `path` atomically: temporary file in the same folder, fsync, rename.
 /// The parent folder must exist. An existing file at `path` is replaced.

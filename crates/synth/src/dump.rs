@@ -20,8 +20,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::fixture::{InstanceSpec, SopReference, SrDocument, Syntax, push_name};
-use crate::{SynthError, names};
+use crate::error::SynthError;
+use crate::fixture::{InstanceSpec, SopReference, SrDocument, Syntax};
+use crate::names;
+use crate::phi::{push_name, push_phi};
+use crate::random::{date_from_days, digits, pick, uid, uid_int};
 
 /// The size and seed of a dump.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,39 +187,6 @@ impl SeriesPlan {
     fn file(&self, i: u32) -> PathBuf {
         self.dir.join(format!("IM{:04}{}", i + 1, self.extension))
     }
-}
-
-/// A 2.25 UID root: a random 126-bit integer (headroom to add instance numbers).
-fn uid_int(rng: &mut ChaCha8Rng) -> u128 {
-    rng.random::<u128>() >> 2
-}
-
-pub(crate) fn uid(rng: &mut ChaCha8Rng) -> String {
-    format!("2.25.{}", uid_int(rng))
-}
-
-pub(crate) fn digits(rng: &mut ChaCha8Rng, n: u32) -> String {
-    (0..n)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect()
-}
-
-fn pick<'a, T>(rng: &mut ChaCha8Rng, pool: &'a [T]) -> &'a T {
-    &pool[rng.random_range(0..pool.len())]
-}
-
-/// Days since 1970-01-01 → `YYYYMMDD` (proleptic Gregorian).
-pub(crate) fn date_from_days(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}{m:02}{d:02}")
 }
 
 fn physician(rng: &mut ChaCha8Rng) -> String {
@@ -470,12 +440,6 @@ fn plan(opts: &DumpOptions) -> Result<Plan, SynthError> {
     })
 }
 
-pub(crate) fn push_phi(out: &mut Vec<String>, v: &str) {
-    if v.len() >= 3 && !out.iter().any(|o| o == v) {
-        out.push(v.to_string());
-    }
-}
-
 /// Writes a synthetic scanner dump below `out` (created if missing; existing files with the
 /// same names are replaced, others are left alone) and says what it holds.
 ///
@@ -537,7 +501,7 @@ pub fn write_dump_with_progress(
                 reason: "series index out of plan".into(),
             })?;
             let bytes = plan.spec(i).to_bytes()?;
-            crate::write_atomic(&out.join(plan.file(i)), &bytes)?;
+            crate::atomic::write_atomic(&out.join(plan.file(i)), &bytes)?;
             progress(1);
             Ok(bytes.len() as u64)
         })
@@ -559,139 +523,4 @@ pub fn dump_paths(opts: &DumpOptions) -> Result<Vec<PathBuf>, SynthError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use dicom_dictionary_std::tags;
-    use dicom_object::open_file;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(date_from_days(0), "19700101");
-        assert_eq!(date_from_days(19_723), "20240101");
-        assert_eq!(date_from_days(-1), "19691231");
-        assert_eq!(date_from_days(11_016), "20000229");
-    }
-
-    #[test]
-    fn invalid_options_are_refused() {
-        let err = write_dump(
-            Path::new("/nonexistent"),
-            &DumpOptions {
-                subjects: 0,
-                ..DumpOptions::default()
-            },
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("subjects"), "{err}");
-        assert!(
-            DumpOptions {
-                subjects: u32::MAX,
-                studies_per_subject: u32::MAX,
-                ..DumpOptions::default()
-            }
-            .file_count()
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn default_dump_has_every_hard_case_and_is_deterministic() {
-        let a = tempfile::tempdir().unwrap();
-        let opts = DumpOptions {
-            rows: 16,
-            columns: 16,
-            ..DumpOptions::default()
-        };
-        let sum = write_dump(a.path(), &opts).unwrap();
-        assert_eq!(sum.files, 78);
-        assert_eq!(sum.instances, 78);
-        assert_eq!((sum.subjects, sum.studies, sum.series), (3, 6, 24));
-        let cases: Vec<HardCase> = sum.landmarks.iter().map(|l| l.case).collect();
-        assert_eq!(cases.len(), 9, "{cases:?}");
-        for l in &sum.landmarks {
-            assert!(a.path().join(&l.path).is_dir(), "{l:?}");
-        }
-        let paths = dump_paths(&opts).unwrap();
-        assert_eq!(paths.len(), 78);
-        assert!(paths.iter().any(|p| p.extension().is_some()));
-        assert!(paths.iter().any(|p| p.extension().is_none()));
-        let mut total = 0;
-        for p in &paths {
-            let obj =
-                open_file(a.path().join(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            total += std::fs::metadata(a.path().join(p)).unwrap().len();
-            assert!(obj.get(tags::SOP_INSTANCE_UID).is_some());
-        }
-        assert_eq!(total, sum.bytes);
-        // Same seed: same bytes. Different seed: different names.
-        let b = tempfile::tempdir().unwrap();
-        let sum_b = write_dump(b.path(), &opts).unwrap();
-        assert_eq!(sum, sum_b);
-        for p in &paths {
-            assert_eq!(
-                std::fs::read(a.path().join(p)).unwrap(),
-                std::fs::read(b.path().join(p)).unwrap()
-            );
-        }
-        let other = dump_paths(&DumpOptions {
-            seed: 2,
-            ..opts.clone()
-        })
-        .unwrap();
-        assert_ne!(other, paths);
-    }
-
-    #[test]
-    fn blank_patient_id_subject_and_phi() {
-        let dir = tempfile::tempdir().unwrap();
-        let opts = DumpOptions {
-            subjects: 2,
-            studies_per_subject: 1,
-            series_per_study: 1,
-            instances_per_series: 1,
-            rows: 4,
-            columns: 4,
-            seed: 9,
-        };
-        let sum = write_dump(dir.path(), &opts).unwrap();
-        let blank = sum
-            .landmarks
-            .iter()
-            .find(|l| l.case == HardCase::BlankPatientId)
-            .unwrap();
-        let files: Vec<PathBuf> = dump_paths(&opts)
-            .unwrap()
-            .into_iter()
-            .filter(|p| p.starts_with(&blank.path))
-            .collect();
-        assert_eq!(files.len(), 2, "one image + one SR");
-        for f in files {
-            let obj = open_file(dir.path().join(f)).unwrap();
-            assert_eq!(
-                obj.get(tags::PATIENT_ID).unwrap().to_str().unwrap().trim(),
-                ""
-            );
-        }
-        assert!(
-            sum.landmarks
-                .iter()
-                .any(|l| l.case == HardCase::SharedSeriesNumber)
-        );
-        // Every folder name part that is identifying is in the phi list.
-        let first = dump_paths(&opts).unwrap()[0].clone();
-        let subject_folder = first
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_string_lossy()
-            .to_string();
-        let (name, id) = subject_folder.split_once('_').unwrap();
-        assert!(
-            sum.phi.iter().any(|p| p == name) && sum.phi.iter().any(|p| p == id),
-            "{:?}",
-            sum.phi
-        );
-        assert!(sum.phi.iter().all(|p| p.len() >= 3));
-    }
-}
+mod tests;

@@ -25,7 +25,9 @@ mod dump;
 mod error;
 pub mod fixture;
 mod names;
+mod phi;
 mod pixels;
+mod random;
 mod replica;
 pub mod unknown_vr;
 

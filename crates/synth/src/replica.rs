@@ -31,9 +31,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use crate::dump::{date_from_days, digits, push_phi, uid};
-use crate::fixture::push_name;
-use crate::{DumpSummary, SynthError, names};
+use crate::dump::DumpSummary;
+use crate::error::SynthError;
+use crate::names;
+use crate::phi::{push_name, push_phi};
+use crate::random::{date_from_days, digits, uid};
 
 /// What to replicate, and how many times.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,7 +149,7 @@ pub fn write_replicas(
                     source: Box::new(source),
                 })?;
             let path = out.join(&plan.dir).join(format!("IM{:04}.dcm", i + 1));
-            crate::write_atomic(&path, &bytes)?;
+            crate::atomic::write_atomic(&path, &bytes)?;
             progress(1);
             Ok(bytes.len() as u64)
         })

@@ -13,7 +13,7 @@ use dicom_core::{DataElement, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-use crate::SynthError;
+use crate::error::SynthError;
 use crate::fixture::{InstanceSpec, Syntax, encode};
 
 /// The standard attributes [`un_attributes`] encodes as UN: the three UIDs, PatientName,
