@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -42,13 +42,13 @@ use crate::grouping::HeaderFacts;
 use crate::reading::HeaderSource;
 use crate::records::RejectKind;
 use crate::store::{self, RunDir};
+use crate::zip_entries::{self, ZipEntries};
 
 /// Files up to this size are read into memory once; bigger ones are parsed from disk and
 /// streamed into the store (one at a time, to bound memory).
 pub const IN_MEMORY_LIMIT: u64 = 8 * 1024 * 1024;
 
-/// Zip entries claiming more than this are refused (a zip bomb guard).
-pub const MAX_ZIP_ENTRY: u64 = 16 * 1024 * 1024 * 1024;
+pub use crate::zip_entries::MAX_ZIP_ENTRY;
 
 /// The most worker threads an import starts ([`ImportOptions::workers`] above it is capped).
 pub const MAX_WORKERS: usize = 256;
@@ -731,23 +731,15 @@ fn sniff_zip(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
         && (magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06");
-    starts_like_zip
-        || (has_zip_name(path)
-            && File::open(path)
-                .map(BufReader::new)
-                .map_err(zip::result::ZipError::Io)
-                .and_then(zip::ZipArchive::new)
-                .is_ok())
+    starts_like_zip || (has_zip_name(path) && zip_entries::is_zip(path))
 }
 
 /// Streams a zip's entries to the workers: small ones in memory, big ones spooled to the run's
 /// temporary folder. Entry names are only ever used in messages (`dump.zip!/inner/path`).
 ///
-/// Every entry of the central directory is read, in its order. The zip crate keys entries by
-/// name, so of several entries sharing a name it exposes only the last; when a zip has such
-/// names, the central directory is walked here as well, and the entries the crate hides are read
-/// from their local headers (with the sizes and CRC the central directory gives). Entries named
-/// like folders (`name/`) are passed over only when they hold no data.
+/// Every entry of the central directory is read, in its order, those hidden behind a later
+/// entry of the same name included ([`ZipEntries`]). Entries named like folders (`name/`) are
+/// passed over only when they hold no data.
 fn feed_zip(
     ctx: &Ctx<'_>,
     path: &Path,
@@ -766,117 +758,70 @@ fn feed_zip(
             })
             .is_ok()
     };
-    let mut archive = match File::open(path)
-        .map(BufReader::new)
-        .map_err(zip::result::ZipError::Io)
-        .and_then(zip::ZipArchive::new)
-    {
-        Ok(a) => a,
+    let mut zip = match ZipEntries::open(path) {
+        Ok(z) => z,
         Err(e) => return reject(zip_name, format!("cannot read zip archive: {e}"), None),
     };
-    let zip_is_package = archive
-        .by_name("manifest.json")
-        .ok()
-        .map(|mut m| {
-            let mut head = Vec::new();
+    let zip_is_package = zip.find("manifest.json").is_some_and(|position| {
+        let mut head = Vec::new();
+        if let Ok(mut m) = zip.data(position, MAX_ZIP_ENTRY) {
             let _ = (&mut m).take(4096).read_to_end(&mut head);
-            is_package_manifest_text(&head)
-        })
-        .unwrap_or(false);
-
-    // The entries to read, in central directory order.
-    let mut items: Vec<ZipItem> = (0..archive.len()).map(ZipItem::Crate).collect();
-    if archive.has_duplicate_names() {
-        let exposed: BTreeMap<u64, usize> = (0..archive.len())
-            .filter_map(|i| {
-                let e = archive.by_index_data(i).ok()?;
-                Some((e.central_header_start(), i))
-            })
-            .collect();
-        let walked = File::open(path)
-            .map(BufReader::new)
-            .and_then(|mut f| central_directory(&mut f, archive.central_directory_start()));
-        match walked {
-            Ok(cd) => {
-                items = cd
-                    .into_iter()
-                    .map(|e| match exposed.get(&e.header_start) {
-                        Some(&i) => ZipItem::Crate(i),
-                        None => ZipItem::Hidden(e),
-                    })
-                    .collect();
-            }
-            Err(e) => {
-                let reason = format!(
-                    "entries of this zip share names, and its central directory cannot be read to find them all ({e}): of each name only the last entry is imported, the others are lost"
-                );
-                if !reject(zip_name.clone(), reason, None) {
-                    return false;
-                }
-            }
+        }
+        is_package_manifest_text(&head)
+    });
+    if zip.has_duplicate_names()
+        && let Some(e) = zip.incomplete()
+    {
+        let reason = format!(
+            "entries of this zip share names, and its central directory cannot be read to find them all ({e}): of each name only the last entry is imported, the others are lost"
+        );
+        if !reject(zip_name.clone(), reason, None) {
+            return false;
         }
     }
-    // Names (raw bytes) and how often each occurs: entries sharing a name are told apart by
-    // their position.
-    let raw_name = |item: &ZipItem| -> Vec<u8> {
-        match item {
-            ZipItem::Crate(i) => archive
-                .by_index_data(*i)
-                .map(|e| e.name_raw().to_vec())
-                .unwrap_or_default(),
-            ZipItem::Hidden(e) => e.name_raw.clone(),
+    // Names (raw bytes) shared by several entries: those entries are told apart by their
+    // position.
+    let shared: Vec<bool> = {
+        let mut name_counts: BTreeMap<&[u8], usize> = BTreeMap::new();
+        for e in zip.entries() {
+            *name_counts.entry(e.name_raw.as_slice()).or_default() += 1;
         }
+        zip.entries()
+            .iter()
+            .map(|e| name_counts.get(e.name_raw.as_slice()).copied().unwrap_or(0) > 1)
+            .collect()
     };
-    let raws: Vec<Vec<u8>> = items.iter().map(raw_name).collect();
-    let mut name_counts: BTreeMap<&[u8], usize> = BTreeMap::new();
-    for raw in &raws {
-        *name_counts.entry(raw.as_slice()).or_default() += 1;
-    }
-    let mut body = None;
-    for (position, (item, raw)) in items.iter().zip(&raws).enumerate() {
-        // A hidden entry's name is the one of the exposed entry it shares it with.
-        let index = match item {
-            ZipItem::Crate(i) => Some(*i),
-            ZipItem::Hidden(_) => archive.index_for_name_raw(raw),
+    for (position, shared) in shared.into_iter().enumerate() {
+        let entry = &zip.entries()[position];
+        let raw = entry.name_raw.as_slice();
+        let inner = match &entry.name {
+            Some(name) => escape_text(name),
+            None if raw.is_empty() => format!("#{}", position + 1),
+            None => escape_bytes(raw),
         };
-        let inner = match index.map(|i| {
-            archive
-                .by_index_data(i)
-                .map(|e| e.name().map(|n| escape_text(&n)))
-        }) {
-            Some(Ok(Ok(name))) => name,
-            _ if raw.is_empty() => format!("#{}", position + 1),
-            _ => escape_bytes(raw),
-        };
-        let source = if name_counts.get(raw.as_slice()).copied().unwrap_or(0) > 1 {
+        let source = if shared {
             format!("{zip_name}!/{inner} [entry {}]", position + 1)
         } else {
             format!("{zip_name}!/{inner}")
         };
-        let folder_like = raw.ends_with(b"/") || raw.ends_with(b"\\");
+        let size = entry.size;
         // A depot package's own manifests sit at the zip's root; they are not DICOM.
         let manifest = (raw == b"manifest.json" || raw == b"manifest.csv") && zip_is_package;
-        let job = match item {
-            ZipItem::Crate(i) => match archive.by_index(*i) {
-                Ok(mut entry) => {
-                    let size = entry.size();
-                    if (folder_like && size == 0) || manifest {
-                        continue;
-                    }
-                    entry_job(ctx, source, size, &mut entry)
-                }
-                Err(e) => Err((source, format!("cannot read zip entry: {e}"), None)),
-            },
-            ZipItem::Hidden(e) => {
-                if (folder_like && e.size == 0) || manifest {
-                    continue;
-                }
-                let reader = match &mut body {
-                    Some(r) => Ok(r),
-                    None => File::open(path).map(BufReader::new).map(|r| body.insert(r)),
-                };
-                read_hidden(ctx, reader, archive.offset(), e, source)
-            }
+        let pass_over = (entry.is_folder_like() && size == 0) || manifest;
+        // An entry hidden by the zip crate is read from its local header: passed over before
+        // that is read; the others once opened.
+        let shadowed = entry.is_shadowed();
+        if pass_over && shadowed {
+            continue;
+        }
+        let job = match zip.data(position, MAX_ZIP_ENTRY) {
+            Ok(_) if pass_over => continue,
+            Ok(mut data) => entry_job(ctx, source, size, &mut data),
+            Err(e) => Err((
+                source,
+                format!("cannot read zip entry: {e}"),
+                shadowed.then_some(size),
+            )),
         };
         let sent = match job {
             Ok(job) => {
@@ -890,50 +835,6 @@ fn feed_zip(
         }
     }
     true
-}
-
-/// An entry of a zip to read: one the zip crate exposes (by its index), or one it hides behind
-/// a later entry of the same name.
-enum ZipItem {
-    Crate(usize),
-    Hidden(CdEntry),
-}
-
-/// Reads an entry the zip crate hides, from its local header on.
-fn read_hidden(
-    ctx: &Ctx<'_>,
-    reader: io::Result<&mut BufReader<File>>,
-    zip_offset: u64,
-    e: &CdEntry,
-    source: String,
-) -> Result<Job, (String, String, Option<u64>)> {
-    let fail = |source: String, reason: String| Err((source, reason, Some(e.size)));
-    let reader = match reader {
-        Ok(r) => r,
-        Err(err) => return fail(source, format!("cannot read zip entry: {err}")),
-    };
-    let Some(start) = zip_offset.checked_add(e.local_offset) else {
-        return fail(
-            source,
-            "cannot read zip entry: its offset is out of range".into(),
-        );
-    };
-    if let Err(err) = reader.seek(SeekFrom::Start(start)) {
-        return fail(source, format!("cannot read zip entry: {err}"));
-    }
-    let options = zip::ZipReadOptions::new()
-        .override_compressed_size(e.compressed_size)
-        .override_uncompressed_size(e.size)
-        .override_crc(e.crc32);
-    match zip::read::read_zipfile_from_stream_with_options(reader, options) {
-        Ok(Some(mut entry)) => entry_job(ctx, source, e.size, &mut entry),
-        Ok(None) => fail(
-            source,
-            "cannot read zip entry: the central directory points at no local entry (corrupt zip)"
-                .into(),
-        ),
-        Err(err) => fail(source, format!("cannot read zip entry: {err}")),
-    }
 }
 
 /// Reads one zip entry (`size` as its headers claim) into a job: in memory when small, spooled
@@ -978,112 +879,6 @@ fn entry_job(
             }
         }
     }
-}
-
-/// One header of a zip's central directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct CdEntry {
-    /// Where the header starts in the file.
-    header_start: u64,
-    /// The entry's name as stored.
-    name_raw: Vec<u8>,
-    crc32: u32,
-    compressed_size: u64,
-    /// Uncompressed size.
-    size: u64,
-    /// Where its local header starts, relative to the start of the zip.
-    local_offset: u64,
-}
-
-/// The most central directory headers read (each takes at least 46 bytes).
-const MAX_ZIP_ENTRIES: usize = 10_000_000;
-
-/// Reads the central directory headers from `start` on, in order, until the first thing that is
-/// not one (the end records). Zip64 sizes and offsets are taken from the zip64 extra field.
-fn central_directory(r: &mut (impl Read + Seek), start: u64) -> io::Result<Vec<CdEntry>> {
-    const SIGNATURE: u32 = 0x0201_4b50;
-    const FIXED: usize = 42;
-    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
-    r.seek(SeekFrom::Start(start))?;
-    let mut entries = Vec::new();
-    let mut pos = start;
-    loop {
-        let mut sig = [0u8; 4];
-        match r.read_exact(&mut sig) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(e),
-        }
-        if u32::from_le_bytes(sig) != SIGNATURE {
-            break;
-        }
-        if entries.len() >= MAX_ZIP_ENTRIES {
-            return Err(invalid("more central directory entries than accepted"));
-        }
-        let mut h = [0u8; FIXED];
-        r.read_exact(&mut h)?;
-        let u16_at = |i: usize| u16::from_le_bytes([h[i], h[i + 1]]);
-        let u32_at = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-        let crc32 = u32_at(12);
-        let (csize32, size32, offset32) = (u32_at(16), u32_at(20), u32_at(38));
-        let (name_len, extra_len, comment_len) = (u16_at(24), u16_at(26), u16_at(28));
-        let mut name_raw = vec![0u8; usize::from(name_len)];
-        r.read_exact(&mut name_raw)?;
-        let mut extra = vec![0u8; usize::from(extra_len)];
-        r.read_exact(&mut extra)?;
-        r.seek(SeekFrom::Current(i64::from(comment_len)))?;
-        let (mut size, mut compressed_size, mut local_offset) =
-            (u64::from(size32), u64::from(csize32), u64::from(offset32));
-        if size32 == u32::MAX || csize32 == u32::MAX || offset32 == u32::MAX {
-            let zip64 = zip64_field(&extra)
-                .ok_or_else(|| invalid("zip64 entry without its extra field"))?;
-            let mut values = zip64.chunks_exact(8).map(|c| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(c);
-                u64::from_le_bytes(b)
-            });
-            let mut take = |flagged: bool, v: &mut u64| -> io::Result<()> {
-                if flagged {
-                    *v = values
-                        .next()
-                        .ok_or_else(|| invalid("zip64 extra field too short"))?;
-                }
-                Ok(())
-            };
-            take(size32 == u32::MAX, &mut size)?;
-            take(csize32 == u32::MAX, &mut compressed_size)?;
-            take(offset32 == u32::MAX, &mut local_offset)?;
-        }
-        entries.push(CdEntry {
-            header_start: pos,
-            name_raw,
-            crc32,
-            compressed_size,
-            size,
-            local_offset,
-        });
-        pos = pos
-            .checked_add(4 + FIXED as u64)
-            .and_then(|p| p.checked_add(u64::from(name_len) + u64::from(extra_len)))
-            .and_then(|p| p.checked_add(u64::from(comment_len)))
-            .ok_or_else(|| invalid("central directory offset overflows"))?;
-    }
-    Ok(entries)
-}
-
-/// The data of the zip64 extended information extra field (id 0x0001), if present.
-fn zip64_field(extra: &[u8]) -> Option<&[u8]> {
-    let mut rest = extra;
-    while rest.len() >= 4 {
-        let id = u16::from_le_bytes([rest[0], rest[1]]);
-        let len = usize::from(u16::from_le_bytes([rest[2], rest[3]]));
-        let data = rest.get(4..4 + len)?;
-        if id == 0x0001 {
-            return Some(data);
-        }
-        rest = rest.get(4 + len..)?;
-    }
-    None
 }
 
 /// A worker: takes jobs until the channel closes.
@@ -1840,39 +1635,5 @@ mod tests {
         let distinct: BTreeSet<&String> = all.iter().collect();
         assert_eq!(distinct.len(), 256, "every byte has its own text");
         assert!(all.iter().all(|t| !t.chars().any(char::is_control)));
-    }
-
-    #[test]
-    fn central_directories_are_read_entry_by_entry() {
-        let mut zip = Vec::new();
-        {
-            let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zip));
-            for name in ["a", "b/", "c"] {
-                w.start_file(name, zip::write::SimpleFileOptions::default())
-                    .unwrap();
-                w.write_all(name.as_bytes()).unwrap();
-            }
-            w.finish().unwrap();
-        }
-        let archive = zip::ZipArchive::new(std::io::Cursor::new(&zip)).unwrap();
-        let cd = central_directory(
-            &mut std::io::Cursor::new(&zip),
-            archive.central_directory_start(),
-        )
-        .unwrap();
-        let names: Vec<&[u8]> = cd.iter().map(|e| e.name_raw.as_slice()).collect();
-        assert_eq!(names, [&b"a"[..], b"b/", b"c"]);
-        for (i, e) in cd.iter().enumerate() {
-            let by_crate = archive.by_index_data(i).unwrap();
-            assert_eq!(e.header_start, by_crate.central_header_start());
-            assert_eq!(e.local_offset, by_crate.header_start());
-            assert_eq!((e.size, e.crc32), (by_crate.size(), by_crate.crc32()));
-        }
-        assert_eq!(
-            zip64_field(&[1, 0, 8, 0, 1, 2, 3, 4, 5, 6, 7, 8]),
-            Some(&[1, 2, 3, 4, 5, 6, 7, 8][..])
-        );
-        assert_eq!(zip64_field(&[9, 0, 2, 0, 1, 2]), None);
-        assert_eq!(zip64_field(&[1, 0, 9, 0, 1]), None, "a field cut short");
     }
 }

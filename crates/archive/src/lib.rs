@@ -37,6 +37,7 @@ pub mod records;
 pub mod scan;
 pub mod secret;
 pub mod store;
+pub mod zip_entries;
 
 use std::fs;
 use std::io;
