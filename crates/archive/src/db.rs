@@ -808,7 +808,7 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
 }
 
 fn path_string(p: &Path) -> String {
-    crate::import::path_text(p)
+    crate::text::path_text(p)
 }
 
 /// The archived instance with a SOPInstanceUID, with its project and subject.

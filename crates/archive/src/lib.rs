@@ -37,6 +37,7 @@ pub mod records;
 pub mod scan;
 pub mod secret;
 pub mod store;
+pub mod text;
 pub mod zip_entries;
 
 use std::fs;
@@ -46,15 +47,13 @@ use std::sync::{Mutex, MutexGuard};
 
 pub use error::{FactsError, ImportError, IntakeError, OpenError, QueryError};
 pub use grouping::{HeaderFacts, SubjectKey};
-pub use import::{
-    FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome, escape_bytes,
-    escape_controls, escape_text, path_text,
-};
+pub use import::{FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome};
 pub use intake::{Expected, Intake, IntakeOptions, Spool};
 pub use records::{
     Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, RunRecord, SeriesRecord,
     StudyRecord, SubjectRecord, parse_date,
 };
+pub use text::{escape_bytes, escape_controls, escape_text, path_text};
 
 use db::Db;
 
