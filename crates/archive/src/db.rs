@@ -37,10 +37,12 @@
 //! into SQL text). A query may run on a read-only connection ([`Db::open_read_only`]), so that a
 //! user who may read the archive but not write it can still query it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+pub use crate::layout::{INDEX_FILE, index_path};
 
 use crate::grouping::{self, HeaderFacts, SubjectKey};
 use crate::records::{
@@ -58,9 +60,6 @@ const MIGRATIONS: &[&str] = &[
 
 /// How long a writer waits for another writer's batch before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// The file name of the index inside the archive root.
-pub const INDEX_FILE: &str = "index.sqlite";
 
 /// The current time as stored in the index (RFC 3339, UTC, seconds).
 pub fn now() -> String {
@@ -580,7 +579,7 @@ impl Db {
             mods.dedup();
             Ok(StudyRecord {
                 project: r.get(0)?,
-                path: path_string(&crate::store::study_dir(root, &code, number)),
+                path: path_string(&crate::layout::study_dir(root, &code, number)),
                 subject: code,
                 study_number: number,
                 study_uid: r.get(3)?,
@@ -621,7 +620,7 @@ impl Db {
             let label: String = r.get(4)?;
             Ok(SeriesRecord {
                 project: r.get(0)?,
-                path: path_string(&crate::store::series_dir(root, &code, number, &label)),
+                path: path_string(&crate::layout::series_dir(root, &code, number, &label)),
                 subject: code,
                 study_number: number,
                 study_uid: r.get(3)?,
@@ -1242,11 +1241,6 @@ impl Batch<'_> {
     pub fn commit(self) -> Result<(), rusqlite::Error> {
         self.tx.commit()
     }
-}
-
-/// The index file of an archive rooted at `root`.
-pub fn index_path(root: &Path) -> PathBuf {
-    root.join(INDEX_FILE)
 }
 
 #[cfg(test)]

@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 use crate::db::{Db, Placement, RejectRow, RunCounts};
 use crate::error::ImportError;
 use crate::grouping::HeaderFacts;
+use crate::layout;
 use crate::reading::HeaderSource;
 use crate::records::RejectKind;
 use crate::store::{self, RunDir};
@@ -383,7 +384,7 @@ fn run_batches(
     tally: &mut Tally,
 ) -> Result<(), ImportError> {
     let run_dir = RunDir::create(root).map_err(|source| ImportError::Write {
-        path: root.join(store::TMP_DIR),
+        path: root.join(layout::TMP_DIR),
         source,
     })?;
     let workers = if opts.workers > 0 {
@@ -401,7 +402,7 @@ fn run_batches(
     let ctx = Ctx {
         root,
         project_id,
-        index: crate::db::index_path(root),
+        index: layout::index_path(root),
         run_dir: &run_dir,
         opts,
         batch_files,
@@ -1372,7 +1373,7 @@ impl Committer<'_, '_> {
                                 series_label,
                                 warnings: w,
                             } => {
-                                let rel = store::instance_rel(
+                                let rel = layout::instance_rel(
                                     &subject_code,
                                     study_number,
                                     &series_label,
@@ -1400,7 +1401,7 @@ impl Committer<'_, '_> {
                         },
                     };
                     {
-                        let rel = store::conflict_rel(&sha256);
+                        let rel = layout::conflict_rel(&sha256);
                         let kept = b
                             .stored_path_referenced(&rel)
                             .map_err(db_err("looking up a conflict"))?
