@@ -33,15 +33,13 @@ mod value;
 use std::borrow::Cow;
 use std::io::{Read, Write};
 
-use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
-use dicom_core::{Tag, VR};
-use dicom_dictionary_std::StandardDataDictionary;
-
 use crate::scan::{self, Encoding, Layout, Options, Reading, ScanError};
 
 pub use file::{FileError, HeaderSource, header_source};
 pub use meta::with_group_length;
 pub use raw::{RawDataSet, raw_data_set, raw_encoding};
+
+pub use crate::scan::dictionary_vr;
 
 /// A file ready for dicom-rs: its bytes (the input, or a repaired copy) and their layout as
 /// dicom-rs reads them.
@@ -121,23 +119,6 @@ fn reencoded(bytes: &[u8], layout: &Layout) -> Result<Vec<u8>, ScanError> {
         Encoding::ImplicitLittle => out.extend_from_slice(data),
     }
     Ok(out)
-}
-
-/// The VR a standard attribute encoded as UN is read with: its dictionary VR, OW for pixel
-/// and overlay data (their VR in Implicit VR Little Endian, PS3.5 A.1). `None` for private
-/// elements, attributes the dictionary does not know or lists as UN, and attributes whose VR
-/// depends on other attributes (US or SS, US or OW), which stay UN.
-pub fn dictionary_vr(tag: Tag) -> Option<VR> {
-    if tag.group() % 2 == 1 || tag.group() == 0xFFFE {
-        return None;
-    }
-    match StandardDataDictionary.by_tag(tag)?.vr() {
-        VirtualVr::Exact(VR::UN) => None,
-        VirtualVr::Exact(vr) => Some(vr),
-        VirtualVr::Px | VirtualVr::Ox => Some(VR::OW),
-        // US or SS, US or OW, and whatever a later dicom-rs adds.
-        _ => None,
-    }
 }
 
 #[cfg(test)]

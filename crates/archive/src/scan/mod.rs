@@ -49,6 +49,7 @@ pub use limits::{
     deflate_header_limit, deflate_limit,
 };
 pub use options::{Layout, Options, Reading};
+pub use vr::dictionary_vr;
 pub(crate) use vr::short_vr;
 
 use encoding::resolve;

@@ -15,6 +15,7 @@ use super::header::{Header, ITEM, ITEM_END, PADDING, PIXEL_DATA, SEQ_END, UNDEFI
 use super::limits::{MAX_DEPTH, deflate_header_limit};
 use super::options::{Layout, Options, Reading};
 use super::source::{Source, check_len, skip};
+use super::vr::dictionary_vr;
 use crate::memory::ParseCost;
 
 /// A walk over a data set's element headers, remembering where the top-level Pixel Data is.
@@ -91,8 +92,7 @@ impl Walk {
         if h.vr.as_ref() != Some(b"UN") {
             return;
         }
-        self.unknown_vr |=
-            h.len == UNDEFINED || crate::reading::dictionary_vr(Tag(h.group, h.element)).is_some();
+        self.unknown_vr |= h.len == UNDEFINED || dictionary_vr(Tag(h.group, h.element)).is_some();
     }
 
     /// A UN element of undefined length under [`Reading::Standard`]: a sequence of items in
