@@ -1,5 +1,6 @@
 use std::io::{Cursor, Read, Write};
 
+use super::central::{central_directory_at_most, zip64_field};
 use super::*;
 
 /// One entry of a zip made by hand: what no zip writer would write (shared names, claimed
