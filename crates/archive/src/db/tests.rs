@@ -1,3 +1,6 @@
+//! Tests of the index: migrations, concurrent opens, prepared look-ups, grouping and numbering,
+//! conflicts, blank PatientIDs, rejects, read-only opens, filters.
+
 use super::batch::FIND_INSTANCE;
 use super::*;
 use crate::grouping::HeaderFacts;

@@ -1,3 +1,6 @@
+//! Tests of the grouping rules and header facts: keys read and trimmed, blank and hostile
+//! PatientIDs, UIDs, nested UIDs, series labels, subject codes, dates.
+
 use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;

@@ -39,7 +39,7 @@ pub enum Outcome {
 /// One file's outcome, as reported to the observer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileOutcome {
-    /// The file: its absolute path as text ([`path_text`]); `/abs/dump.zip!/inner/path` for zip
+    /// The file: its absolute path as text ([`path_text`](crate::text::path_text)); `/abs/dump.zip!/inner/path` for zip
     /// entries.
     pub source: String,
     /// Its size in bytes (0 when unreadable).

@@ -11,7 +11,7 @@
 //! * **Elements encoded as UN in an explicit VR data set** (PS3.5 6.2.2): a standard attribute
 //!   the dictionary knows is re-encoded with its dictionary VR when its bytes are a valid value
 //!   of it, and a UN element of undefined length, a sequence whose items are Implicit VR Little
-//!   Endian, becomes an SQ in the data set's encoding ([`reencode`]). dicom-rs would keep the
+//!   Endian, becomes an SQ in the data set's encoding (`reencode`). dicom-rs would keep the
 //!   first as opaque bytes (a UID read as numbers) and read the second's items in the wrong
 //!   encoding. Binary values of UN elements are little endian whatever the transfer syntax
 //!   (PS3.5 6.2.2: the value field "shall not be byte-swapped" while the VR is unknown, and a

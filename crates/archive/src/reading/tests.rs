@@ -1,3 +1,6 @@
+//! Tests of the bytes handed to dicom-rs: UN elements re-encoded with their dictionary VR (or
+//! kept UN), UN sequences re-encoded as SQ (or refused), header-only scans, file headers.
+
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;

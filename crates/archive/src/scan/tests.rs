@@ -1,3 +1,6 @@
+//! Tests of the structural scan: every syntax, cut files, hostile lengths, meta groups, deflate
+//! bombs, layouts, value counts and sizes, nesting.
+
 use super::source::Stream;
 use super::walk::Walk;
 use super::*;

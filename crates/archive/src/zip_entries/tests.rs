@@ -1,3 +1,6 @@
+//! Tests of the zip walker on zips made by hand: shared names, folder-named entries, stubs,
+//! zip64 fields, bombs, raw metadata, a central directory that cannot be walked.
+
 use std::io::{Cursor, Read, Write};
 
 use super::central::{central_directory_at_most, zip64_field};
