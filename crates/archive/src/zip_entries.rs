@@ -57,13 +57,12 @@ use std::path::{Path, PathBuf};
 
 use crate::scan::deflate_limit;
 
+pub use central::MAX_ZIP_ENTRIES;
+
 use central::{CdEntry, central_directory, read_central_header};
 
 /// Zip entries claiming more than this are refused unread (a zip bomb guard).
 pub const MAX_ZIP_ENTRY: u64 = 16 * 1024 * 1024 * 1024;
-
-/// The most central directory headers read (each takes at least 46 bytes).
-pub const MAX_ZIP_ENTRIES: usize = 10_000_000;
 
 /// Why a zip cannot be opened at all (its end records or central directory are unreadable).
 /// Shows as the zip crate's error does.

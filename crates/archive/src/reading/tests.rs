@@ -9,6 +9,7 @@ use synth::fixture::{InstanceSpec, Syntax};
 use synth::unknown_vr::{self as un, implicit_element, implicit_item, implicit_sequence};
 
 use super::*;
+use crate::scan::{self, Options, Reading, ScanError};
 
 fn spec(syntax: Syntax) -> InstanceSpec {
     InstanceSpec {

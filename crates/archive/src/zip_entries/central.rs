@@ -4,7 +4,8 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
-use super::MAX_ZIP_ENTRIES;
+/// The most central directory headers read (each takes at least 46 bytes).
+pub const MAX_ZIP_ENTRIES: usize = 10_000_000;
 
 /// One header of a zip's central directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
