@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use dicom_core::Tag;
 
-use crate::import::path_text;
+use crate::text::path_text;
 
 /// Why an archive could not be opened (or a secret not created or read).
 #[derive(Debug, thiserror::Error)]

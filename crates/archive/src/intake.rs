@@ -30,7 +30,8 @@ use crate::import::{
     self, Committer, Ctx, FileOutcome, ImportObserver, ImportOptions, ImportSummary, Origin,
     Prepared, Tally,
 };
-use crate::store::{self, RunDir};
+use crate::layout;
+use crate::store::RunDir;
 
 /// How an intake files what it is given.
 #[derive(Debug, Clone)]
@@ -195,7 +196,7 @@ impl Intake {
                 name: opts.project.clone(),
             });
         }
-        let index = crate::db::index_path(root);
+        let index = layout::index_path(root);
         let db_err = |op: &'static str| move |source| ImportError::Db { op, source };
         let mut db = Db::open(&index).map_err(|e| match e {
             crate::db::MigrateError::Sql(source) => ImportError::Db {
@@ -216,7 +217,7 @@ impl Intake {
                 .map_err(db_err("recording the run's de-identification"))?;
         }
         let run_dir = RunDir::create(root).map_err(|source| ImportError::Write {
-            path: root.join(store::TMP_DIR),
+            path: root.join(layout::TMP_DIR),
             source,
         })?;
         let shared = Arc::new(Shared {

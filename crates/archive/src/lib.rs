@@ -21,7 +21,7 @@
 //! ```
 //!
 //! The design of locking, crash safety and concurrency is written down in [`db`]; the folder
-//! layout in [`store`].
+//! layout in [`layout`], crash-safe writes in [`store`] and [`recovery`].
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -31,12 +31,16 @@ pub mod flusher;
 pub mod grouping;
 pub mod import;
 pub mod intake;
+pub mod layout;
 pub mod memory;
 pub mod reading;
 pub mod records;
+pub mod recovery;
 pub mod scan;
 pub mod secret;
 pub mod store;
+pub mod text;
+pub mod zip_entries;
 
 use std::fs;
 use std::io;
@@ -45,15 +49,13 @@ use std::sync::{Mutex, MutexGuard};
 
 pub use error::{FactsError, ImportError, IntakeError, OpenError, QueryError};
 pub use grouping::{HeaderFacts, SubjectKey};
-pub use import::{
-    FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome, escape_bytes,
-    escape_controls, escape_text, path_text,
-};
+pub use import::{FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome};
 pub use intake::{Expected, Intake, IntakeOptions, Spool};
 pub use records::{
     Filter, InstanceRecord, NaiveDate, RejectKind, RejectRecord, RunRecord, SeriesRecord,
     StudyRecord, SubjectRecord, parse_date,
 };
+pub use text::{escape_bytes, escape_controls, escape_text, path_text};
 
 use db::Db;
 
@@ -106,7 +108,7 @@ impl Archive {
                 });
             }
             Ok(_) => {
-                let index = db::index_path(root);
+                let index = layout::index_path(root);
                 let empty = fs::read_dir(root)
                     .map_err(|e| folder(root, e))?
                     .next()
@@ -129,7 +131,7 @@ impl Archive {
     /// write to it, such as export).
     pub fn open_existing(root: &Path) -> Result<Archive, OpenError> {
         let root = &absolute_root(root)?;
-        if !db::index_path(root).is_file() {
+        if !layout::index_path(root).is_file() {
             return Err(OpenError::Missing {
                 path: root.to_path_buf(),
             });
@@ -144,7 +146,7 @@ impl Archive {
     /// Importing into an archive opened this way fails (the index refuses writes).
     pub fn open_read_only(root: &Path) -> Result<Archive, OpenError> {
         let root = &absolute_root(root)?;
-        let index = db::index_path(root);
+        let index = layout::index_path(root);
         if !index.is_file() {
             return Err(OpenError::Missing {
                 path: root.to_path_buf(),
@@ -161,13 +163,13 @@ impl Archive {
     }
 
     fn open_index(root: &Path) -> Result<Archive, OpenError> {
-        let index = db::index_path(root);
+        let index = layout::index_path(root);
         let mut db = Db::open(&index).map_err(|e| open_error(&index, e))?;
-        for sub in [store::STORE_DIR, store::CONFLICTS_DIR, store::TMP_DIR] {
+        for sub in [layout::STORE_DIR, layout::CONFLICTS_DIR, layout::TMP_DIR] {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).map_err(|source| OpenError::Folder { path: dir, source })?;
         }
-        store::recover(root, &mut db)?;
+        recovery::recover(root, &mut db)?;
         Ok(Archive {
             root: root.to_path_buf(),
             db: Mutex::new(db),
@@ -300,7 +302,7 @@ impl Archive {
             }
             indexed.insert(path);
         }
-        for area in [store::STORE_DIR, store::CONFLICTS_DIR] {
+        for area in [layout::STORE_DIR, layout::CONFLICTS_DIR] {
             for entry in walkdir::WalkDir::new(self.root.join(area)) {
                 match entry {
                     Ok(e) if e.file_type().is_file() && !indexed.contains(e.path()) => {

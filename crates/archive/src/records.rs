@@ -202,7 +202,7 @@ pub struct InstanceRecord {
     pub size: u64,
     /// The stored file (absolute path).
     pub path: String,
-    /// Where it was imported from: the absolute path as text (see `import::path_text`);
+    /// Where it was imported from: the absolute path as text (see `text::path_text`);
     /// `/abs/dump.zip!/inner` for zip entries.
     pub source_path: String,
     /// The import run that stored it.
@@ -263,7 +263,7 @@ pub struct RejectRecord {
     pub id: i64,
     /// `rejected` or `conflict`.
     pub kind: RejectKind,
-    /// The file: its absolute path as text (see `import::path_text`); `/abs/dump.zip!/inner` for
+    /// The file: its absolute path as text (see `text::path_text`); `/abs/dump.zip!/inner` for
     /// zip entries.
     pub path: String,
     /// Why.

@@ -10,7 +10,8 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::OpenError;
-use crate::store::{self, KEYS_DIR};
+use crate::layout::KEYS_DIR;
+use crate::store;
 
 /// Returns the secret `name` of the archive at `root`, creating it if it does not exist.
 pub fn secret(root: &Path, name: &str) -> Result<[u8; 32], OpenError> {

@@ -1,86 +1,24 @@
-//! The archive's folder layout and the file operations that keep it crash-safe.
-//!
-//! ```text
-//! <root>/index.sqlite                      the index (see db.rs), plus -wal and -shm
-//! <root>/store/<S0421KTX>/<study>/<series>/<sha256>.dcm   archived instances, byte for byte
-//! <root>/conflicts/<sha256>.dcm            files kept apart because they contradict the store
-//! <root>/tmp/run-<id>.lock, run-<id>/      one private folder per running import
-//! <root>/keys/<name>.key                   secrets (see secret.rs)
-//! ```
-//!
-//! Storage paths are built only from archive codes (the random subject code), numbers (study
-//! number, series label) and the content's SHA-256: never from names, IDs, descriptions or UIDs
-//! found in the data, so a hostile value cannot steer a write and a path leaks no PHI.
+//! The file operations that keep the archive's folders crash-safe (where things live is
+//! `layout`'s).
 //!
 //! Every write goes to a temporary file inside the import's own `tmp/run-<id>/` folder, is
 //! fsynced, and is renamed into place only inside the index transaction that records it (see
-//! the design notes in db.rs). The run folder is guarded by an exclusive lock on
+//! the design notes in db). The run folder is guarded by an exclusive lock on
 //! `tmp/run-<id>.lock`, held for the life of the import; the kernel drops it when the process
-//! dies, which is how [`recover`] (run at every writable open) tells a dead import's leftovers
+//! dies, which is how recovery (run at every writable open) tells a dead import's leftovers
 //! from a live one's. Before a batch renames anything, it writes a journal of the final paths;
 //! recovery deletes those journalled paths that no index row references, then the run folder.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::db::Db;
-use crate::error::OpenError;
+use crate::layout::{TMP_DIR, is_archive_rel};
 
-/// Folder of archived instances.
-pub const STORE_DIR: &str = "store";
-/// Folder of conflicting files.
-pub const CONFLICTS_DIR: &str = "conflicts";
-/// Folder of temporary files.
-pub const TMP_DIR: &str = "tmp";
-/// Folder of secrets.
-pub const KEYS_DIR: &str = "keys";
-
-const JOURNAL: &str = "journal";
-
-/// The folder of a study.
-pub fn study_dir(root: &Path, subject_code: &str, study_number: i64) -> PathBuf {
-    root.join(STORE_DIR)
-        .join(subject_code)
-        .join(study_number.to_string())
-}
-
-/// The folder of a series.
-pub fn series_dir(
-    root: &Path,
-    subject_code: &str,
-    study_number: i64,
-    series_label: &str,
-) -> PathBuf {
-    study_dir(root, subject_code, study_number).join(series_label)
-}
-
-/// The stored path of an instance, relative to the root (`/`-separated, as kept in the index).
-pub fn instance_rel(
-    subject_code: &str,
-    study_number: i64,
-    series_label: &str,
-    sha256: &str,
-) -> String {
-    format!("{STORE_DIR}/{subject_code}/{study_number}/{series_label}/{sha256}.dcm")
-}
-
-/// The stored path of a conflicting file, relative to the root.
-pub fn conflict_rel(sha256: &str) -> String {
-    format!("{CONFLICTS_DIR}/{sha256}.dcm")
-}
-
-/// Whether a relative path from a journal is one the archive could have written: under `store/`
-/// or `conflicts/`, made only of plain components. Recovery deletes nothing else.
-pub fn is_archive_rel(rel: &str) -> bool {
-    let p = Path::new(rel);
-    let mut comps = p.components();
-    let first_ok =
-        matches!(comps.next(), Some(Component::Normal(c)) if c == STORE_DIR || c == CONFLICTS_DIR);
-    first_ok && p.components().count() >= 2 && comps.all(|c| matches!(c, Component::Normal(_)))
-}
+/// The journal of a run folder: the final paths its batch in flight renames into place.
+pub(crate) const JOURNAL: &str = "journal";
 
 /// Fsyncs a folder, making renames and creations inside it durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -260,125 +198,5 @@ pub fn remove_rel(root: &Path, rel: &str) -> io::Result<()> {
     match fs::remove_file(root.join(rel)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
-    }
-}
-
-/// Cleans up after imports that died: for every run folder under `tmp/` whose lock is free,
-/// deletes the journalled files no index row references, then the folder and its lock. Folders
-/// of live imports (lock held) are left alone.
-pub fn recover(root: &Path, db: &mut Db) -> Result<(), OpenError> {
-    let tmp = root.join(TMP_DIR);
-    let rec = |path: &Path, source: io::Error| OpenError::Recovery {
-        path: path.to_path_buf(),
-        source,
-    };
-    let entries = match fs::read_dir(&tmp) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(rec(&tmp, e)),
-    };
-    let mut names: Vec<String> = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| rec(&tmp, e))?;
-        names.push(entry.file_name().to_string_lossy().into_owned());
-    }
-    for name in &names {
-        let path = tmp.join(name);
-        if let Some(run) = name.strip_suffix(".lock") {
-            let lock = match File::options().read(true).write(true).open(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(rec(&path, e)),
-            };
-            match lock.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => continue,
-                Err(fs::TryLockError::Error(e)) => return Err(rec(&path, e)),
-            }
-            let dir = tmp.join(run);
-            let journal = read_journal(&dir.join(JOURNAL)).map_err(|e| rec(&dir, e))?;
-            if !journal.is_empty() {
-                let result = db
-                    .forget_unreferenced(&journal, |rel| remove_rel(root, rel))
-                    .map_err(|source| OpenError::Db {
-                        path: crate::db::index_path(root),
-                        op: "recovering an interrupted import",
-                        source,
-                    })?;
-                result.map_err(|e| rec(&dir, e))?;
-            }
-            remove_dir_if_present(&dir).map_err(|e| rec(&dir, e))?;
-            fs::remove_file(&path).map_err(|e| rec(&path, e))?;
-        } else if !names.iter().any(|n| n == &format!("{name}.lock")) {
-            // A run folder whose lock file is gone (its owner finished removing it), or a stray
-            // file: nothing in tmp/ is ever referenced by the index.
-            let result = if path.is_dir() {
-                remove_dir_if_present(&path)
-            } else {
-                fs::remove_file(&path)
-            };
-            match result {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(rec(&path, e)),
-                _ => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-fn remove_dir_if_present(dir: &Path) -> io::Result<()> {
-    match fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_archive_paths_are_accepted_from_journals() {
-        assert!(is_archive_rel("store/S0001BCD/1/3/ab.dcm"));
-        assert!(is_archive_rel("conflicts/ab.dcm"));
-        assert!(!is_archive_rel("store"));
-        assert!(!is_archive_rel("../store/x"));
-        assert!(!is_archive_rel("store/../../etc/passwd"));
-        assert!(!is_archive_rel("/etc/passwd"));
-        assert!(!is_archive_rel("index.sqlite"));
-    }
-
-    #[test]
-    fn run_dirs_are_locked_and_recovered() {
-        let root = tempfile::tempdir().unwrap();
-        let mut db = Db::open(&root.path().join(crate::db::INDEX_FILE)).unwrap();
-        let live = RunDir::create(root.path()).unwrap();
-        let temp = live.temp_path("part");
-        write_new(&temp, b"x", true).unwrap();
-        // A dead run: lock file unlocked, journal naming an unreferenced store file.
-        let dead = root.path().join(TMP_DIR).join("run-dead");
-        fs::create_dir(&dead).unwrap();
-        File::create(root.path().join(TMP_DIR).join("run-dead.lock")).unwrap();
-        let orphan = "store/S0001BCD/1/1/ff.dcm";
-        let mut touched = BTreeSet::new();
-        ensure_dir(
-            root.path(),
-            &root.path().join("store/S0001BCD/1/1"),
-            &mut touched,
-        )
-        .unwrap();
-        fs::write(root.path().join(orphan), b"orphan").unwrap();
-        fs::write(dead.join(JOURNAL), format!("{orphan}\n../../evil\n")).unwrap();
-
-        recover(root.path(), &mut db).unwrap();
-        assert!(
-            !root.path().join(orphan).exists(),
-            "unreferenced journalled file removed"
-        );
-        assert!(!dead.exists());
-        assert!(temp.exists(), "a live run's files are left alone");
-        drop(live);
-        recover(root.path(), &mut db).unwrap();
-        assert_eq!(fs::read_dir(root.path().join(TMP_DIR)).unwrap().count(), 0);
     }
 }

@@ -8,7 +8,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::{readable, with_group_length};
+use super::meta::with_group_length;
+use super::readable::readable;
 use crate::scan::{self, Encoding, Layout, Options, Reading, ScanError};
 
 /// How much of a file is read first: its preamble and meta group, and for nearly every file its

@@ -17,9 +17,8 @@
 
 use dicom_core::{Tag, VR};
 
-use super::dictionary_vr;
 use super::value;
-use crate::scan::{MAX_DEPTH, ScanError, short_vr};
+use crate::scan::{MAX_DEPTH, ScanError, dictionary_vr, short_vr};
 
 const UNDEFINED: u32 = 0xFFFF_FFFF;
 const ITEM: Tag = Tag(0xFFFE, 0xE000);

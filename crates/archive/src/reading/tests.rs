@@ -1,3 +1,6 @@
+//! Tests of the bytes handed to dicom-rs: UN elements re-encoded with their dictionary VR (or
+//! kept UN), UN sequences re-encoded as SQ (or refused), header-only scans, file headers.
+
 use dicom_core::value::Value;
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
@@ -6,6 +9,7 @@ use synth::fixture::{InstanceSpec, Syntax};
 use synth::unknown_vr::{self as un, implicit_element, implicit_item, implicit_sequence};
 
 use super::*;
+use crate::scan::{self, Options, Reading, ScanError};
 
 fn spec(syntax: Syntax) -> InstanceSpec {
     InstanceSpec {
