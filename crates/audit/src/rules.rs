@@ -1,7 +1,7 @@
 //! The structural rules a level promises (no private element, PatientIdentityRemoved), checked
 //! in every DICOM file beside the value search.
 
-use anon_core::{Action, Profile};
+use anon_core::Profile;
 
 /// Structural rules, set by the level that was exported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,13 +16,9 @@ impl Rules {
     /// The rules a profile promises: private elements gone when it removes them all,
     /// PatientIdentityRemoved when it claims to remove identity.
     pub fn for_profile(profile: &Profile) -> Rules {
-        let private_removed = profile
-            .rules()
-            .iter()
-            .any(|r| r.tag.eq_ignore_ascii_case("gggg,eeee") && r.action == Action::X);
         Rules {
-            forbid_private: private_removed,
-            require_identity_removed: profile.removes_identity(),
+            forbid_private: profile.removes_all_private(),
+            require_identity_removed: profile.claims_identity_removal(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! The same engine and the same audit as `depot export`: the file is de-identified with
 //! [`deidentify_with`] and a keyed [`Deidentifier`], and the result is searched by an
 //! [`Auditor`] for every identifying value of the original header that the profile promises to
-//! remove (the rule of the export's audit, `promised::promised_attributes`), and for the
+//! remove (the rule of the export's audit, `promised::promises_to_remove`), and for the
 //! original UIDs when the profile remaps them. At levels that claim to remove identity a
 //! finding refuses the file (nothing is stored); at the others (`anonymize`, `qmenta`,
 //! `sup142`) findings are returned as warnings, as an export records them.
@@ -14,7 +14,7 @@
 //! patient into one subject). When the profile writes the pseudonym into PatientID and the file
 //! has none, it is added, as an export adds it.
 
-use anon_core::{Deidentifier, Key, Profile};
+use anon_core::{Deidentifier, Key, Profile, SubjectId};
 use archive::{HeaderFacts, SubjectKey};
 use dicom_core::{DataElement, PrimitiveValue, VR};
 use dicom_dictionary_std::tags;
@@ -23,7 +23,7 @@ use thiserror::Error;
 use crate::deid_file::{DeidFileError, deidentify_with};
 use crate::header_values::{identity_needles, uids_in};
 use crate::keyfile::key_fingerprint;
-use crate::promised::promised_attributes;
+use crate::promised::promises_to_remove;
 use audit::written::WrittenValues;
 use audit::{AuditError, Auditor, Finding, Needle, Rules, ValueKind};
 
@@ -111,19 +111,19 @@ impl IncomingDeid {
     pub fn apply(&self, input: &[u8]) -> Result<Coerced, IncomingError> {
         let deid = &self.deid;
         let profile = deid.profile();
-        let promised = promised_attributes(profile);
         let ((mut needles, uids, class, instance, add_patient_id, pseudonym), mut bytes, report) =
             deidentify_with(deid, input, |obj| {
                 let mut ctx = deid.subject_context(obj);
                 if let Ok(facts) = HeaderFacts::from_object(obj)
                     && let SubjectKey::BlankPatientId { study_uid } = SubjectKey::of(&facts)
                 {
-                    ctx.pseudonym =
-                        deid.pseudonym("", Some(&format!("depot:blank-patient-id:{study_uid}")));
+                    ctx.pseudonym = deid.pseudonym_of(SubjectId::BlankPatientId {
+                        study_uid: &study_uid,
+                    });
                 }
                 let needles: Vec<Needle> = identity_needles(obj)
                     .into_iter()
-                    .filter(|(tag, _)| promised(tag))
+                    .filter(|(tag, _)| promises_to_remove(profile, *tag))
                     .map(|(_, n)| n)
                     .collect();
                 let mut uids = Vec::new();

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anon_core::{DeidOption, Deidentifier, Key, Level, Profile};
+use anon_core::{DeidOption, Deidentifier, Key, Level, Profile, SubjectId};
 use archive::{Archive, Filter};
 use audit::owners::OwnedNeedle;
 use audit::written::WrittenValues;
@@ -153,8 +153,9 @@ fn archive_values(
         );
         // A subject without PatientID is keyed by its (first) study, as the export keys it.
         if keyed.insert(st.subject.clone()) {
-            let issuer = format!("depot:blank-patient-id:{}", st.study_uid);
-            v.pseudonym = deid.pseudonym("", Some(&issuer));
+            v.pseudonym = deid.pseudonym_of(SubjectId::BlankPatientId {
+                study_uid: &st.study_uid,
+            });
         }
     }
     for se in archive.series(&filter)? {

@@ -9,10 +9,10 @@ use audit::owners::OwnedNeedle;
 use audit::written::WrittenValues;
 use audit::{AuditError, Auditor, Needle, Rules, ValueKind};
 
-use crate::promised::promised_attributes;
+use crate::promised::promises_to_remove;
 
 use super::plan::{Planned, Seen};
-use super::subjects::{SubjectFacts, pseudonym_of};
+use super::subjects::SubjectFacts;
 
 /// The identifying values the audit looks for: those of the exported subjects (`codes`) that
 /// the profile promises to remove, each owned by its subject's folder (its pseudonym; see
@@ -34,14 +34,13 @@ pub(crate) fn needles<'a>(
     codes: impl Iterator<Item = &'a str>,
     uids: impl Iterator<Item = Needle>,
 ) -> Vec<OwnedNeedle> {
-    let promised = promised_attributes(profile);
     let exported: BTreeSet<&str> = codes.collect();
     let mut out = Vec::new();
     for code in exported {
         if let Some(f) = subjects.get(code) {
-            let folder = vec![pseudonym_of(deid, f)];
+            let folder = vec![f.pseudonym(deid)];
             for (tag, n) in &f.needles {
-                if promised(tag) {
+                if promises_to_remove(profile, *tag) {
                     out.push(OwnedNeedle::new(n.clone(), folder.clone()));
                 }
             }
@@ -90,7 +89,7 @@ pub(crate) fn auditor(
     let mut written = WrittenValues::new();
     written.add_profile(profile);
     for f in subjects.values() {
-        written.add(&pseudonym_of(deid, f));
+        written.add(&f.pseudonym(deid));
     }
     Ok(Auditor::owned(&needles, Rules::for_profile(profile))?.with_written(written))
 }

@@ -9,7 +9,7 @@ use archive::{Archive, Filter};
 
 use super::error::ExportError;
 use super::plan::Planned;
-use super::subjects::{SubjectFacts, pseudonym_of};
+use super::subjects::SubjectFacts;
 
 /// The package study numbers of the exported subjects whose pseudonym is shared by several
 /// archive subjects, by (archive code, archive study number); subjects absent from the map
@@ -33,7 +33,7 @@ pub(crate) fn shared_study_numbers(
     let mut holders: HashMap<String, BTreeSet<String>> = HashMap::new();
     for (code, f) in subjects {
         holders
-            .entry(pseudonym_of(deid, f))
+            .entry(f.pseudonym(deid))
             .or_default()
             .insert(code.clone());
     }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use anon_core::identity::{self, OTHER_PATIENT_IDS};
-use anon_core::{Deidentifier, SubjectContext};
+use anon_core::{Deidentifier, SubjectContext, SubjectId};
 use archive::{Archive, Filter, SubjectKey};
 use audit::{Needle, ValueKind};
 use dicom_core::Tag;
@@ -34,6 +34,18 @@ pub(crate) struct SubjectFacts {
 }
 
 impl SubjectFacts {
+    /// The subject's keyed pseudonym, from its key in the archive (anon-core's one
+    /// `pseudonym_of`): also its folder name in the package.
+    pub(crate) fn pseudonym(&self, deid: &Deidentifier) -> String {
+        deid.pseudonym_of(match &self.key {
+            SubjectKey::Patient { patient_id, issuer } => SubjectId::Patient {
+                patient_id,
+                issuer: issuer.as_deref(),
+            },
+            SubjectKey::BlankPatientId { study_uid } => SubjectId::BlankPatientId { study_uid },
+        })
+    }
+
     /// Adds what the plan saw in the subject's headers.
     pub(crate) fn add_seen(&mut self, seen: SubjectSeen) {
         self.identifiers.extend(seen.identifiers);
@@ -202,18 +214,9 @@ pub(crate) fn context_from(
     deid: &Deidentifier,
     facts: &SubjectFacts,
 ) -> SubjectContext {
-    ctx.pseudonym = pseudonym_of(deid, facts);
+    ctx.pseudonym = facts.pseudonym(deid);
     ctx.identifiers.extend(facts.identifiers.iter().cloned());
     ctx.identifiers.sort();
     ctx.identifiers.dedup();
     ctx
-}
-
-pub(crate) fn pseudonym_of(deid: &Deidentifier, facts: &SubjectFacts) -> String {
-    match &facts.key {
-        SubjectKey::Patient { patient_id, issuer } => deid.pseudonym(patient_id, issuer.as_deref()),
-        SubjectKey::BlankPatientId { study_uid } => {
-            deid.pseudonym("", Some(&format!("depot:blank-patient-id:{study_uid}")))
-        }
-    }
 }
