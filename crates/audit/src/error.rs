@@ -22,7 +22,7 @@ pub enum AuditError {
         path: PathBuf,
         /// Cause.
         #[source]
-        source: zip::result::ZipError,
+        source: archive::zip_entries::ZipOpenError,
     },
     /// The search automaton could not be built.
     #[error("cannot build the value search: {0}")]

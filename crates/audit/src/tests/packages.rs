@@ -111,3 +111,49 @@ fn a_symbolic_link_in_a_folder_package_is_a_finding() {
         "{r:?}"
     );
 }
+
+#[test]
+fn an_entry_hidden_behind_a_duplicate_name_is_audited() {
+    use std::io::Write;
+    // Two entries named alike: the zip crate's by-name index shows only the last one. The
+    // first holds a name, the second nothing; both are audited (and counted) all the same.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).expect("create"));
+    for (name, method) in [
+        ("a.txt", zip::CompressionMethod::Stored),
+        ("b.txt", zip::CompressionMethod::Deflated),
+    ] {
+        let opts = zip::write::SimpleFileOptions::default().compression_method(method);
+        z.start_file(name, opts).expect("entry");
+        let text: &[u8] = if name == "a.txt" {
+            b"name: DOE, J"
+        } else {
+            b"nothing"
+        };
+        z.write_all(text).expect("write");
+    }
+    z.finish().expect("finish");
+    // Rename b.txt to a.txt in its local and central headers.
+    let mut raw = std::fs::read(&path).expect("read");
+    let mut at = 0;
+    while let Some(i) = memchr::memmem::find(&raw[at..], b"b.txt") {
+        raw[at + i..at + i + 5].copy_from_slice(b"a.txt");
+        at += i + 5;
+    }
+    std::fs::write(&path, &raw).expect("write");
+    let shown = zip::ZipArchive::new(std::fs::File::open(&path).expect("open")).expect("zip");
+    assert_eq!(shown.len(), 1, "the crate's index shows one entry");
+    let a = auditor(&[Needle::new("PatientName", ValueKind::PersonName, "DOE^JO")]);
+    let r = audit_package(&path, &a).expect("audit");
+    assert!(labels_of(&r.findings).contains("PatientName"), "{r:?}");
+    assert_eq!(r.files, 2, "{r:?}");
+    // The same in a stored entry read by streaming.
+    let r = crate::package::audit_package_with(
+        &path,
+        &a,
+        crate::stream::Streaming { above: 0, chunk: 3 },
+    )
+    .expect("audit");
+    assert!(labels_of(&r.findings).contains("PatientName"), "{r:?}");
+}
