@@ -28,7 +28,7 @@ use crate::config::Route;
 use crate::dimse::{self, Command, status};
 use crate::pdu::{self, PduError, PduReader, is_timeout};
 use crate::receive::{self, Instance};
-use crate::scp::{AssociationReport, Ending, InstanceFailure, Shared};
+use crate::served::{AssociationReport, Ending, InstanceFailure, Shared};
 use crate::syntax;
 
 /// The DICOM application context name.

@@ -28,6 +28,7 @@ pub mod pdu;
 pub mod scp;
 pub mod scu;
 pub mod send;
+mod served;
 pub mod syntax;
 
 mod association;
