@@ -42,7 +42,7 @@ pub struct Auditor {
 pub(crate) type SpellingKey = (Vec<u8>, bool, String, Boundary);
 
 impl Auditor {
-    /// Prepares the search. Values shorter than [`MIN_NEEDLE`] are dropped (they would match
+    /// Prepares the search. Values shorter than [`crate::MIN_NEEDLE`] are dropped (they would match
     /// everywhere), except single CJK characters; [`Auditor::searched_values`] tells how many
     /// spellings remain. Every spelling counts everywhere (no needle belongs to a subject).
     pub fn new(needles: &[Needle], rules: Rules) -> Result<Auditor, AuditError> {

@@ -67,7 +67,7 @@ impl Auditor {
     /// Checks the package's `manifest.json` or `manifest.csv`: depot's own vocabulary (field
     /// names, the CSV header, message templates, level and option names, modality codes), the
     /// terms of its findings and release (IDs, types, tag paths, keywords, times) and the
-    /// fields it computes (numbers, digests) are blanked first ([`crate::manifest_words`]),
+    /// fields it computes (numbers, digests) are blanked first (`manifest_words`),
     /// and a value counts only as a whole word. A value depot never writes there is still
     /// found.
     pub fn scan_manifest(&self, rel: &str, bytes: &[u8]) -> Vec<Finding> {

@@ -20,8 +20,8 @@
 //! the import reads it (a file dicom-rs would misread as written, with UN sequences or a meta
 //! group without its length, through the reading layer's repaired copy: see `repaired`): for
 //! the structural rules, and to search each element's value on its own and judge what is found
-//! there ([`crate::verdict`]); where each value lies in the file
-//! ([`crate::ranges`]) tells a match inside an element from one outside all of them.
+//! there (`verdict`); where each value lies in the file
+//! (`ranges`) tells a match inside an element from one outside all of them.
 //!
 //! A package's file or zip entry bigger than [`STREAM_ABOVE`] is never held whole: it is
 //! streamed through the same steps ([`archive::scan::check_reader`], the value search in
@@ -39,13 +39,13 @@
 //! ([`anon_core::identity::is_placeholder`]). A match
 //! inside a value depot wrote ([`crate::written`]), inside a number or code that is not the
 //! whole value, or inside a kept equipment attribute is dropped or reported as an advisory
-//! [`Finding::Coincidence`] ([`crate::verdict`]). A single CJK character (a meaningful
+//! [`Finding::Coincidence`] (`verdict`). A single CJK character (a meaningful
 //! surname such as 王 or 홍) is searched too, but a byte match of it counts only inside a text
 //! value. A short part of another subject's name counts only in that subject's files
 //! ([`crate::owners`]). In the manifest, which depot writes itself, depot's own
 //! vocabulary (field names, CSV header, message templates, level and option names), its
 //! findings' and release's own terms and computed fields are blanked first
-//! ([`crate::manifest_words`]) and every value must be a whole word, so a patient named "Path"
+//! (`manifest_words`) and every value must be a whole word, so a patient named "Path"
 //! or "Series" does not make every package unexportable.
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]

@@ -11,7 +11,7 @@ use crate::stream::{STREAMING, Streaming};
 use crate::zip_package::audit_zip;
 
 /// Audits a package: a folder, or a `.zip` file. Paths in findings are package-relative.
-/// Files and zip entries bigger than [`STREAM_ABOVE`] are streamed, not read whole.
+/// Files and zip entries bigger than [`crate::STREAM_ABOVE`] are streamed, not read whole.
 pub fn audit_package(path: &Path, auditor: &Auditor) -> Result<AuditReport, AuditError> {
     audit_package_with(path, auditor, STREAMING)
 }

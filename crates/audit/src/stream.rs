@@ -19,7 +19,7 @@ use crate::windows::{RegionSearch, route};
 use crate::written::Generated;
 
 /// Files and zip entries bigger than this are audited by streaming them (see
-/// [`Auditor::scan_source`]) instead of reading each whole into memory.
+/// `Auditor::scan_source`) instead of reading each whole into memory.
 pub const STREAM_ABOVE: u64 = 256 << 20;
 
 /// Bytes searched at a time in a streamed file.

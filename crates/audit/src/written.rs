@@ -22,7 +22,7 @@
 //!   shifted.
 //!
 //! The manifest, which depot writes whole, has depot-computed fields too (study numbers, file
-//! sizes, SHA-256 digests, counts): [`blank_computed_fields`] blanks them before the manifest
+//! sizes, SHA-256 digests, counts): `blank_computed_fields` blanks them before the manifest
 //! is searched, so a PatientID `134308` is not "found" in a file size.
 
 use std::collections::{HashMap, HashSet};

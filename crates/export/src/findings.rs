@@ -237,7 +237,7 @@ const MAX_PASSES: usize = 3;
 /// records what that finds too, so the manifest written lists every finding. `files` is the
 /// number of files audited, the two manifest files included. The list of findings is depot's
 /// own text (IDs, types, tag paths, attribute keywords), which the manifest's audit blanks
-/// ([`audit::manifest_words`]): recording a finding never causes another, so the manifest is
+/// (`audit::manifest_words`): recording a finding never causes another, so the manifest is
 /// written at most twice.
 pub fn seal(
     manifest: &mut Manifest,

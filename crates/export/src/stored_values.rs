@@ -8,7 +8,7 @@
 //! on that order, and miss the other value. So the export's plan, `depot audit` and the check
 //! of a release's reason all read the subject's headers and search every value of the
 //! attributes the index keeps, and of the identity attributes the engine cuts from text
-//! (anon-core's identity model, see [`crate::header_values`]): in the export, the headers it exports; in
+//! (anon-core's identity model, see `header_values`): in the export, the headers it exports; in
 //! `depot audit` and `depot release`, every stored file of the package's subjects, read again
 //! from the archive (nothing of it is stored anywhere else).
 

@@ -1,4 +1,4 @@
-//! The Storage SCP: a listener, one thread per association (see [`crate::association`] for
+//! The Storage SCP: a listener, one thread per association (see `association` for
 //! what happens on one), the intakes the associations file into (one per project and
 //! de-identification, opened on first use), and a clean stop: on request, no new connection
 //! is accepted, open associations finish, the import runs are closed.
