@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::{
+use super::entry::{
     Entry, INCOMING, Quarantine, QuarantineError, QuarantineRecord, RECORD, RECORD_FORMAT, io,
     new_id, remove_any, sync_dir,
 };
