@@ -1,0 +1,389 @@
+//! Package containers: a folder or a zip file that appears at its destination only when it is
+//! complete, synced and audited.
+//!
+//! A package is built in a hidden staging place beside its destination (same file system, so
+//! publishing is one rename): `.NAME.depot-partial-NONCE` for a folder, the same with `.zip` for
+//! a zip. Files are added from many threads; a zip is streamed straight into its staging file
+//! (no temporary copy of the whole package) with entries stored, not deflated: DICOM pixel data
+//! barely compresses and deflating would dominate the export time. Dropping an unpublished
+//! package removes its staging place, so a failed or refused export leaves nothing behind.
+//!
+//! Publishing never overwrites an existing destination unless asked to (`force`), and even then
+//! only a depot package (see [`is_replaceable_package`]): a folder of other work, a key file or
+//! any other file at the destination is refused, never removed. A zip is
+//! published with a hard link and a folder with `renameat2(RENAME_NOREPLACE)` (Linux; a check
+//! just before a plain rename elsewhere), both of which fail if the name exists, even when it
+//! appears after the last check (a plain rename would silently replace an empty folder). With
+//! `force`, the old package is first moved aside, then removed once the new one is in place; if
+//! the new one cannot be placed, the old one is moved back, so a failed publish never hides it.
+//! The parent folder is synced after each rename.
+//!
+//! Entry names are checked here, whatever the caller built them from: relative, `/`-separated,
+//! made of ASCII letters, digits, `.`, `_` and `-` only, with no `..`.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use zip::write::SimpleFileOptions;
+
+mod error;
+mod files;
+mod replace;
+
+pub use error::PackageError;
+use error::io;
+pub use files::check_name;
+use files::sync_path;
+pub(crate) use files::{rand_suffix, rename_noreplace, sync_parent};
+pub use replace::{check_replaceable, is_replaceable_package};
+
+/// Folder or zip, decided by the destination's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageKind {
+    /// A folder tree.
+    Folder,
+    /// A zip file (destination ends in `.zip`).
+    Zip,
+}
+
+impl PackageKind {
+    /// Zip when the destination ends in `.zip` (any case), otherwise a folder.
+    pub fn for_destination(dest: &Path) -> PackageKind {
+        match dest.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("zip") => PackageKind::Zip,
+            _ => PackageKind::Folder,
+        }
+    }
+}
+
+enum Container {
+    Folder {
+        made_dirs: Mutex<HashSet<PathBuf>>,
+    },
+    Zip {
+        writer: Mutex<Option<Box<zip::ZipWriter<BufWriter<File>>>>>,
+    },
+}
+
+/// A package being built in its staging place.
+pub struct Package {
+    dest: PathBuf,
+    staging: PathBuf,
+    kind: PackageKind,
+    container: Container,
+    names: Mutex<HashSet<String>>,
+    published: bool,
+    /// Flushes the staging place's file system in the background until [`Package::finish`]
+    /// (see [`archive::flusher`]).
+    flusher: Option<archive::flusher::Flusher>,
+}
+
+impl std::fmt::Debug for Package {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Package")
+            .field("dest", &self.dest)
+            .field("staging", &self.staging)
+            .field("kind", &self.kind)
+            .finish()
+    }
+}
+
+impl Package {
+    /// Starts a package for `dest`. Fails at once if `dest` exists and `force` is false, so
+    /// nothing is computed for an export that could never be published.
+    pub fn create(dest: &Path, force: bool) -> Result<Package, PackageError> {
+        check_replaceable(dest, force)?;
+        let kind = PackageKind::for_destination(dest);
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(io("cannot create", &parent))?;
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let nonce = format!("{}-{:x}", std::process::id(), rand_suffix());
+        let staging = match kind {
+            PackageKind::Folder => parent.join(format!(".{name}.depot-partial-{nonce}")),
+            PackageKind::Zip => parent.join(format!(".{name}.depot-partial-{nonce}.zip")),
+        };
+        let container = match kind {
+            PackageKind::Folder => {
+                std::fs::create_dir(&staging).map_err(io("cannot create", &staging))?;
+                Container::Folder {
+                    made_dirs: Mutex::new(HashSet::new()),
+                }
+            }
+            PackageKind::Zip => {
+                let file = File::create_new(&staging).map_err(io("cannot create", &staging))?;
+                let writer = Box::new(zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, file)));
+                Container::Zip {
+                    writer: Mutex::new(Some(writer)),
+                }
+            }
+        };
+        Ok(Package {
+            dest: dest.to_path_buf(),
+            staging,
+            kind,
+            container,
+            names: Mutex::new(HashSet::new()),
+            published: false,
+            flusher: Some(archive::flusher::Flusher::start(&parent)),
+        })
+    }
+
+    /// Folder or zip.
+    pub fn kind(&self) -> PackageKind {
+        self.kind
+    }
+
+    /// Where the package is being built (audited there before publishing).
+    pub fn staging_path(&self) -> &Path {
+        &self.staging
+    }
+
+    /// Where the package will appear.
+    pub fn destination(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Adds one file. Safe to call from many threads.
+    pub fn add(&self, rel: &str, bytes: &[u8]) -> Result<(), PackageError> {
+        check_name(rel)?;
+        {
+            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+            if !names.insert(rel.to_string()) {
+                return Err(PackageError::Duplicate(rel.to_string()));
+            }
+        }
+        match &self.container {
+            Container::Folder { made_dirs } => {
+                let path = self.staging.join(rel);
+                if let Some(dir) = path.parent() {
+                    let mut made = made_dirs.lock().unwrap_or_else(|p| p.into_inner());
+                    if !made.contains(dir) {
+                        std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+                        made.insert(dir.to_path_buf());
+                    }
+                }
+                let mut f = File::create_new(&path).map_err(io("cannot create", &path))?;
+                f.write_all(bytes).map_err(io("cannot write", &path))?;
+                Ok(())
+            }
+            Container::Zip { writer } => {
+                let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+                let zip_err = |source| PackageError::Zip {
+                    path: self.staging.clone(),
+                    source,
+                };
+                let w = guard.as_mut().ok_or_else(|| {
+                    zip_err(zip::result::ZipError::Io(std::io::Error::other(
+                        "zip already finished",
+                    )))
+                })?;
+                let opts = SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored)
+                    .large_file(bytes.len() as u64 >= u64::from(u32::MAX))
+                    .unix_permissions(0o644);
+                w.start_file(rel, opts).map_err(zip_err)?;
+                w.write_all(bytes)
+                    .map_err(io("cannot write", &self.staging))?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds a copy of the file at `src` (read whole; a package's files are DICOM instances,
+    /// which the export holds in memory one by one too). Returns the bytes added, for the
+    /// caller to check.
+    pub fn add_copy(&self, rel: &str, src: &Path) -> Result<Vec<u8>, PackageError> {
+        let bytes = std::fs::read(src).map_err(io("cannot read", src))?;
+        self.add(rel, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Adds a zip entry of another package as it is stored (no decompression or
+    /// recompression: the same bytes, CRC and sizes). Only for zip packages.
+    pub fn add_zip_entry<R: Read>(
+        &self,
+        entry: zip::read::ZipFile<'_, R>,
+    ) -> Result<(), PackageError> {
+        let zip_err = |source| PackageError::Zip {
+            path: self.staging.clone(),
+            source,
+        };
+        let rel = entry.name().map_err(zip_err)?.into_owned();
+        check_name(&rel)?;
+        {
+            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+            if !names.insert(rel.clone()) {
+                return Err(PackageError::Duplicate(rel));
+            }
+        }
+        let Container::Zip { writer } = &self.container else {
+            return Err(zip_err(zip::result::ZipError::Io(std::io::Error::other(
+                "a zip entry can only be copied into a zip package",
+            ))));
+        };
+        let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+        let w = guard.as_mut().ok_or_else(|| {
+            zip_err(zip::result::ZipError::Io(std::io::Error::other(
+                "zip already finished",
+            )))
+        })?;
+        w.raw_copy_file(entry).map_err(zip_err)
+    }
+
+    /// Finishes the package and hands its staging place over to the caller, who then owns it
+    /// (it is no longer removed when the package is dropped): how a package that may not be
+    /// published goes to the quarantine.
+    pub fn into_staged(mut self) -> Result<(PathBuf, PackageKind), PackageError> {
+        self.finish()?;
+        self.published = true;
+        Ok((self.staging.clone(), self.kind))
+    }
+
+    /// Completes the container (zip directory written) and makes its bytes durable.
+    pub fn finish(&mut self) -> Result<(), PackageError> {
+        self.flusher = None;
+        match &self.container {
+            Container::Zip { writer } => {
+                let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(w) = guard.take() {
+                    let buf = w.finish().map_err(|source| PackageError::Zip {
+                        path: self.staging.clone(),
+                        source,
+                    })?;
+                    let file = buf.into_inner().map_err(|e| PackageError::Io {
+                        action: "cannot write",
+                        path: self.staging.clone(),
+                        source: e.into_error(),
+                    })?;
+                    file.sync_all().map_err(io("cannot sync", &self.staging))?;
+                }
+            }
+            Container::Folder { .. } => {
+                // One syncfs makes every staged file and folder durable (Linux); elsewhere
+                // each is fsynced.
+                if archive::store::CAN_SYNC_FILESYSTEM {
+                    archive::store::sync_filesystem(&self.staging)
+                        .map_err(io("cannot sync", &self.staging))?;
+                } else {
+                    use rayon::prelude::*;
+                    let files: Vec<PathBuf> = walkdir::WalkDir::new(&self.staging)
+                        .into_iter()
+                        .filter_map(Result::ok)
+                        .map(walkdir::DirEntry::into_path)
+                        .collect();
+                    files.par_iter().try_for_each(|p| sync_path(p))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the finished package into place. Refuses to replace an existing destination
+    /// unless `force`. With `force`, an existing package is moved aside first and put back if
+    /// the new one cannot be placed, so a failed publish never hides the old package.
+    pub fn publish(mut self, force: bool) -> Result<PathBuf, PackageError> {
+        let dest = self.dest.clone();
+        // Checked again: what is at the destination may have changed since `create`.
+        check_replaceable(&dest, force)?;
+        let exists = dest.symlink_metadata().is_ok();
+        let aside = exists.then(|| {
+            let name = dest
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            dest.with_file_name(format!(".{name}.depot-replaced-{:x}", rand_suffix()))
+        });
+        if let Some(aside) = &aside {
+            rename_noreplace(&dest, aside).map_err(io("cannot move aside", &dest))?;
+        }
+        if let Err(e) = self.place() {
+            let Some(aside) = aside else {
+                return Err(e);
+            };
+            return match rename_noreplace(&aside, &dest) {
+                Ok(()) => {
+                    sync_parent(&dest);
+                    Err(e)
+                }
+                Err(source) => Err(PackageError::NotRestored {
+                    dest,
+                    cause: e.to_string(),
+                    aside,
+                    source,
+                }),
+            };
+        }
+        self.published = true;
+        sync_parent(&dest);
+        if let Some(aside) = aside {
+            let _ = if aside.is_dir() {
+                std::fs::remove_dir_all(&aside)
+            } else {
+                std::fs::remove_file(&aside)
+            };
+        }
+        Ok(dest)
+    }
+
+    /// Puts the staged package at its destination, never replacing anything there.
+    fn place(&mut self) -> Result<(), PackageError> {
+        let dest = &self.dest;
+        let taken = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                PackageError::Exists(dest.clone())
+            } else {
+                PackageError::Io {
+                    action: "cannot publish",
+                    path: dest.clone(),
+                    source: e,
+                }
+            }
+        };
+        match self.kind {
+            PackageKind::Zip => {
+                // A hard link never replaces an existing name: no clobbering, even in a race.
+                std::fs::hard_link(&self.staging, dest).map_err(taken)?;
+                // The package is in place; the staging name is only a second link to it.
+                self.published = true;
+                let _ = std::fs::remove_file(&self.staging);
+            }
+            PackageKind::Folder => {
+                // A plain rename would silently replace an empty folder created at the
+                // destination after the existence check.
+                rename_noreplace(&self.staging, dest).map_err(taken)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Package {
+    fn drop(&mut self) {
+        if self.published {
+            return;
+        }
+        if let Container::Zip { writer } = &self.container {
+            // Close the file before removing it.
+            let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+            drop(guard.take());
+        }
+        let _ = if self.staging.is_dir() {
+            std::fs::remove_dir_all(&self.staging)
+        } else {
+            std::fs::remove_file(&self.staging)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests;
