@@ -74,7 +74,7 @@ pub(crate) fn uids_in(obj: &InMemDicomObject, out: &mut Vec<(String, Tag)>) {
 
 /// The attributes the index keeps per subject, study or series that the identity attributes
 /// leave out: (attribute, label, kind).
-const INDEXED_ATTRIBUTES: [(Tag, &str, ValueKind); 5] = [
+pub(crate) const INDEXED_ATTRIBUTES: [(Tag, &str, ValueKind); 5] = [
     (
         tags::ISSUER_OF_PATIENT_ID,
         "IssuerOfPatientID",
@@ -89,6 +89,17 @@ const INDEXED_ATTRIBUTES: [(Tag, &str, ValueKind); 5] = [
     ),
     (tags::STATION_NAME, "StationName", ValueKind::Text),
 ];
+
+/// The label and kind of an attribute the index keeps: one of the subject's attributes of the
+/// identity model, or of [`INDEXED_ATTRIBUTES`].
+pub(crate) fn indexed_attribute(tag: Tag) -> Option<(&'static str, ValueKind)> {
+    SUBJECT_ATTRIBUTES
+        .iter()
+        .map(|a| (a.tag, a.label, a.kind))
+        .chain(INDEXED_ATTRIBUTES)
+        .find(|(t, _, _)| *t == tag)
+        .map(|(_, label, kind)| (label, kind))
+}
 
 /// A header's identifying values, by attribute: its identity attributes and the other
 /// attributes the index keeps (top level).

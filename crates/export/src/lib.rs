@@ -15,6 +15,7 @@ pub mod deid_file;
 pub mod findings;
 mod header_values;
 pub mod incoming;
+mod index_values;
 pub mod keyfile;
 pub mod manifest;
 pub mod package;

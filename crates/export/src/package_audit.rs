@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anon_core::{DeidOption, Deidentifier, Key, Level, Profile, SubjectId};
+use anon_core::{DeidOption, Deidentifier, Key, Level, Profile};
 use archive::{Archive, Filter};
 use audit::owners::OwnedNeedle;
 use audit::written::WrittenValues;
 use audit::{AuditReport, Auditor, Needle, Rules, ValueKind, audit_package};
 
+use crate::index_values::{indexed_subjects, subject_pseudonym};
 use crate::manifest::Manifest;
 use crate::pipeline::ExportError;
 use crate::stored_values::{StoredValuesError, stored_values};
@@ -80,12 +81,8 @@ struct SubjectValues {
 }
 
 /// The identifying values the index holds for every archive subject (of `project`, if given),
-/// by archive code: PatientName, PatientID, IssuerOfPatientID, PatientBirthDate,
-/// OtherPatientIDs, OtherPatientNames, and of its studies and series AccessionNumber, StudyID,
-/// InstitutionName, ReferringPhysicianName and StationName (multi-valued attributes value by
-/// value); and the subject's pseudonym under `deid`'s key (a subject without PatientID has one
-/// study, by which the export keys it). The values the subjects' stored headers carry are read
-/// apart ([`stored_values`]).
+/// by archive code ([`crate::index_values`]), and the subject's pseudonym under `deid`'s key.
+/// The values the subjects' stored headers carry are read apart ([`stored_values`]).
 fn archive_values(
     archive: &Archive,
     deid: &Deidentifier,
@@ -95,75 +92,16 @@ fn archive_values(
         project: project.map(str::to_string),
         ..Filter::default()
     };
-    let mut out: BTreeMap<String, SubjectValues> = BTreeMap::new();
-    let push = |v: &mut SubjectValues, label: &str, kind: ValueKind, value: &Option<String>| {
-        for part in value.iter().flat_map(|v| v.split('\\')) {
-            if !part.trim().is_empty() {
-                v.needles.push(Needle::new(label, kind, part.trim()));
-            }
-        }
-    };
-    let mut keyed: BTreeSet<String> = BTreeSet::new();
-    for s in archive.subjects(&filter)? {
-        let v = out.entry(s.subject.clone()).or_default();
-        push(v, "PatientName", ValueKind::PersonName, &s.patient_name);
-        push(v, "PatientID", ValueKind::Identifier, &s.patient_id);
-        push(
-            v,
-            "IssuerOfPatientID",
-            ValueKind::Text,
-            &s.issuer_of_patient_id,
-        );
-        push(v, "PatientBirthDate", ValueKind::Date, &s.birth_date);
-        push(
-            v,
-            "OtherPatientIDs",
-            ValueKind::Identifier,
-            &s.other_patient_ids,
-        );
-        push(
-            v,
-            "OtherPatientNames",
-            ValueKind::PersonName,
-            &s.other_patient_names,
-        );
-        if let (Some(id), false) = (&s.patient_id, s.blank_patient_id) {
-            v.pseudonym = deid.pseudonym(id, s.issuer_of_patient_id.as_deref());
-            keyed.insert(s.subject.clone());
-        }
-    }
-    for st in archive.studies(&filter)? {
-        let Some(v) = out.get_mut(&st.subject) else {
-            continue;
-        };
-        push(
-            v,
-            "AccessionNumber",
-            ValueKind::Identifier,
-            &st.accession_number,
-        );
-        push(v, "StudyID", ValueKind::Identifier, &st.study_id);
-        push(v, "InstitutionName", ValueKind::Text, &st.institution_name);
-        let referring = &st.referring_physician_name;
-        push(
-            v,
-            "ReferringPhysicianName",
-            ValueKind::PersonName,
-            referring,
-        );
-        // A subject without PatientID is keyed by its (first) study, as the export keys it.
-        if keyed.insert(st.subject.clone()) {
-            v.pseudonym = deid.pseudonym_of(SubjectId::BlankPatientId {
-                study_uid: &st.study_uid,
-            });
-        }
-    }
-    for se in archive.series(&filter)? {
-        if let Some(v) = out.get_mut(&se.subject) {
-            push(v, "StationName", ValueKind::Text, &se.station_name);
-        }
-    }
-    Ok(out)
+    Ok(indexed_subjects(archive, &filter)?
+        .into_iter()
+        .map(|(code, s)| {
+            let values = SubjectValues {
+                pseudonym: subject_pseudonym(deid, &s.key),
+                needles: s.needles.into_iter().map(|(_, n)| n).collect(),
+            };
+            (code, values)
+        })
+        .collect())
 }
 
 /// A package's `manifest.json` (bounded read), if it has a readable one.

@@ -144,6 +144,24 @@ pub enum WriteError {
     Spool(#[from] QuarantineError),
 }
 
+/// Every file's result, or, when any file failed, the export's error naming every failure: a
+/// package without them would silently lose data.
+pub(crate) fn every_file<T>(results: Vec<Result<T, FileFailure>>) -> Result<Vec<T>, ExportError> {
+    let mut failures = Vec::new();
+    let mut out = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(v) => out.push(v),
+            Err(f) => failures.push(f),
+        }
+    }
+    if failures.is_empty() {
+        Ok(out)
+    } else {
+        Err(ExportError::Files(failures))
+    }
+}
+
 fn describe_failures(failures: &[FileFailure]) -> String {
     match failures.first() {
         Some(f) => format!(

@@ -21,7 +21,7 @@ use crate::header_values::uids_in;
 use crate::regroup::Placement;
 use crate::stored::read_stored_header;
 
-use super::error::{ExportError, FileFailure, PlanError};
+use super::error::{ExportError, FileFailure, PlanError, every_file};
 use super::request::ExportObserver;
 use super::subjects::{SubjectFacts, SubjectSeen, context_from};
 
@@ -78,17 +78,7 @@ pub(crate) fn read_headers(
             r
         })
         .collect();
-    let mut failures = Vec::new();
-    let mut plan = Vec::with_capacity(planned.len());
-    for p in planned {
-        match p {
-            Ok(p) => plan.push(p),
-            Err(f) => failures.push(f),
-        }
-    }
-    if !failures.is_empty() {
-        return Err(ExportError::Files(failures));
-    }
+    let plan = every_file(planned)?;
     Ok((plan, seen.into_inner().unwrap_or_else(|p| p.into_inner())))
 }
 

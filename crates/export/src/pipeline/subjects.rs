@@ -5,12 +5,13 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use anon_core::identity::{self, OTHER_PATIENT_IDS};
-use anon_core::{Deidentifier, SubjectContext, SubjectId};
+use anon_core::identity;
+use anon_core::{Deidentifier, SubjectContext};
 use archive::{Archive, Filter, SubjectKey};
 use audit::{Needle, ValueKind};
 use dicom_core::Tag;
-use dicom_dictionary_std::tags;
+
+use crate::index_values::{indexed_subjects, subject_pseudonym};
 
 use super::error::ExportError;
 
@@ -37,13 +38,7 @@ impl SubjectFacts {
     /// The subject's keyed pseudonym, from its key in the archive (anon-core's one
     /// `pseudonym_of`): also its folder name in the package.
     pub(crate) fn pseudonym(&self, deid: &Deidentifier) -> String {
-        deid.pseudonym_of(match &self.key {
-            SubjectKey::Patient { patient_id, issuer } => SubjectId::Patient {
-                patient_id,
-                issuer: issuer.as_deref(),
-            },
-            SubjectKey::BlankPatientId { study_uid } => SubjectId::BlankPatientId { study_uid },
-        })
+        subject_pseudonym(deid, &self.key)
     }
 
     /// Adds what the plan saw in the subject's headers.
@@ -76,6 +71,9 @@ pub(crate) fn index_needles(
         .collect())
 }
 
+/// What the index holds of the subjects `codes` (archive codes), with the identifiers the
+/// engine cuts from their cleaned text: their names and IDs, in the spellings the audit
+/// searches (a name part by part too).
 pub(crate) fn subject_facts<'a>(
     archive: &Archive,
     codes: impl Iterator<Item = &'a str>,
@@ -87,111 +85,21 @@ pub(crate) fn subject_facts<'a>(
             subject: Some(code.to_string()),
             ..Filter::default()
         };
-        let mut needles: Vec<(Tag, Needle)> = Vec::new();
-        let mut push = |tag: Tag, label: &str, kind: ValueKind, value: &Option<String>| {
-            if let Some(v) = value {
-                for part in v.split('\\') {
-                    if !part.trim().is_empty() {
-                        needles.push((tag, Needle::new(label, kind, part.trim())));
-                    }
-                }
-            }
+        let indexed = indexed_subjects(archive, &filter)?.remove(code);
+        let (key, needles) = match indexed {
+            Some(s) => (s.key, s.needles),
+            None => (
+                SubjectKey::BlankPatientId {
+                    study_uid: code.to_string(),
+                },
+                Vec::new(),
+            ),
         };
-        let mut key = None;
-        for s in archive.subjects(&filter)? {
-            push(
-                tags::PATIENT_NAME,
-                "PatientName",
-                ValueKind::PersonName,
-                &s.patient_name,
-            );
-            push(
-                tags::PATIENT_ID,
-                "PatientID",
-                ValueKind::Identifier,
-                &s.patient_id,
-            );
-            push(
-                tags::ISSUER_OF_PATIENT_ID,
-                "IssuerOfPatientID",
-                ValueKind::Text,
-                &s.issuer_of_patient_id,
-            );
-            push(
-                tags::PATIENT_BIRTH_DATE,
-                "PatientBirthDate",
-                ValueKind::Date,
-                &s.birth_date,
-            );
-            push(
-                OTHER_PATIENT_IDS,
-                "OtherPatientIDs",
-                ValueKind::Identifier,
-                &s.other_patient_ids,
-            );
-            push(
-                tags::OTHER_PATIENT_NAMES,
-                "OtherPatientNames",
-                ValueKind::PersonName,
-                &s.other_patient_names,
-            );
-            if let (Some(id), false) = (&s.patient_id, s.blank_patient_id) {
-                key = Some(SubjectKey::Patient {
-                    patient_id: id.clone(),
-                    issuer: s.issuer_of_patient_id.clone(),
-                });
-            }
-        }
-        for st in archive.studies(&filter)? {
-            push(
-                tags::ACCESSION_NUMBER,
-                "AccessionNumber",
-                ValueKind::Identifier,
-                &st.accession_number,
-            );
-            push(
-                tags::STUDY_ID,
-                "StudyID",
-                ValueKind::Identifier,
-                &st.study_id,
-            );
-            push(
-                tags::INSTITUTION_NAME,
-                "InstitutionName",
-                ValueKind::Text,
-                &st.institution_name,
-            );
-            push(
-                tags::REFERRING_PHYSICIAN_NAME,
-                "ReferringPhysicianName",
-                ValueKind::PersonName,
-                &st.referring_physician_name,
-            );
-            // A subject without PatientID is keyed by its (only) study.
-            if key.is_none() {
-                key = Some(SubjectKey::BlankPatientId {
-                    study_uid: st.study_uid.clone(),
-                });
-            }
-        }
-        for se in archive.series(&filter)? {
-            push(
-                tags::STATION_NAME,
-                "StationName",
-                ValueKind::Text,
-                &se.station_name,
-            );
-        }
-        // Cut from the subject's cleaned text in the spellings the audit searches (a name
-        // part by part too).
         let identifiers = needles
             .iter()
             .filter(|(_, n)| matches!(n.kind, ValueKind::PersonName | ValueKind::Identifier))
             .flat_map(|(_, n)| identity::texts_of(n.kind, &n.value))
             .collect();
-        let key = key.unwrap_or(SubjectKey::BlankPatientId {
-            study_uid: code.to_string(),
-        });
         out.insert(
             code.to_string(),
             SubjectFacts {

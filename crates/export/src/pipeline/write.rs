@@ -17,7 +17,7 @@ use crate::package::Package;
 use crate::quarantine::SpoolSlot;
 use crate::stored::read_stored;
 
-use super::error::{ExportError, FileFailure, WriteError};
+use super::error::{ExportError, FileFailure, WriteError, every_file};
 use super::plan::{Planned, put_patient_id};
 use super::request::ExportObserver;
 use super::subjects::{SubjectFacts, context_from};
@@ -146,17 +146,5 @@ pub(crate) fn write_all(
         Ok(pool) => pool.install(write),
         Err(_) => write(),
     };
-    let mut failures = Vec::new();
-    let mut out = Vec::with_capacity(written.len());
-    for w in written {
-        match w {
-            Ok(w) => out.push(w),
-            Err(f) => failures.push(f),
-        }
-    }
-    if failures.is_empty() {
-        Ok(out)
-    } else {
-        Err(ExportError::Files(failures))
-    }
+    every_file(written)
 }
