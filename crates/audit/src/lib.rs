@@ -2,6 +2,11 @@
 //! identifying values the archive holds for its subjects, and none of the structures that
 //! usually hide them.
 //!
+//! The crate is given the values to search ([`Needle`]s, owned by the package's subjects
+//! through [`owners`]) and the structural rules to check ([`Rules`]); which values those are
+//! for a package is the export's business. It reads files, folders and zips (through the
+//! archive's structural scan, reading layer and zip walker) and knows nothing of the export.
+//!
 //! De-identification is only as good as its blind spots, so the audit does not trust the
 //! engine: it searches every byte of every file (inflating deflated data sets first, since PHI
 //! in a compressed stream is invisible to a byte search), every path, zip entry name, zip comment

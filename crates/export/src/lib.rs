@@ -5,9 +5,10 @@
 //! files; this crate does the I/O around it: selecting instances, reading and writing files
 //! atomically, laying out packages from archive codes and pseudonyms only, checking that the
 //! exported headers would regroup as archived ([`regroup`]), auditing every byte of a package
-//! for PHI before it is published ([`audit`], recorded by [`findings`]), and keeping a package
-//! the audit blocks in the archive's [`quarantine`] until a person releases it ([`release`]) or
-//! discards it.
+//! for PHI before it is published (the [`audit`] crate, given the values the package must not
+//! hold; recorded by [`findings`]), and keeping a package the audit blocks in the archive's
+//! [`quarantine`] until a person releases it ([`release`]) or discards it. `depot audit` of a
+//! package against the archive is [`package_audit`].
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
