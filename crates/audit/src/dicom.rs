@@ -8,6 +8,7 @@ use std::ops::Range;
 use archive::scan;
 
 use crate::auditor::Auditor;
+use crate::error::FileError;
 use crate::finding::{Finding, Region, value_findings};
 use crate::matcher::{Hit, Mode, alphabet_runs, find_any};
 use crate::needle::LONG_NEEDLE;
@@ -61,7 +62,7 @@ impl Auditor {
     ) -> Vec<Finding> {
         let regions = match Regions::of(bytes, layout) {
             Ok(r) => r,
-            Err(reason) => return self.unreadable(rel, bytes, reason),
+            Err(e) => return self.unreadable(rel, bytes, e.to_string()),
         };
         let raw = self.header_hits(bytes, &regions, cx.mode);
         let pixel_labels = self.pixel_labels(&regions);
@@ -113,7 +114,7 @@ impl Auditor {
         rel: &str,
         raw: &[RawHit],
         pixel_labels: BTreeSet<String>,
-        mut walked: Result<Walked, String>,
+        mut walked: Result<Walked, FileError>,
     ) -> Vec<Finding> {
         if let Ok(w) = &mut walked {
             w.values.finish();
@@ -177,9 +178,9 @@ impl Auditor {
                     });
                 }
             }
-            Err(reason) => findings.push(Finding::Unreadable {
+            Err(e) => findings.push(Finding::Unreadable {
                 file: rel.to_string(),
-                reason,
+                reason: e.to_string(),
             }),
         }
         findings

@@ -8,6 +8,8 @@ use std::ops::Range;
 
 use archive::scan::{self, Encoding};
 
+use crate::error::FileError;
+
 /// A DICOM file's data set as the audit reads it: inflated when its transfer syntax is
 /// deflated, with the top-level Pixel Data element (header included) located in it.
 pub(crate) struct Regions<'a> {
@@ -24,7 +26,7 @@ pub(crate) struct Regions<'a> {
 impl<'a> Regions<'a> {
     /// The regions of `bytes`, laid out as `layout` says; the error is why a deflated data set
     /// does not inflate.
-    pub(crate) fn of(bytes: &'a [u8], layout: &scan::Layout) -> Result<Regions<'a>, String> {
+    pub(crate) fn of(bytes: &'a [u8], layout: &scan::Layout) -> Result<Regions<'a>, FileError> {
         let ds_start = usize::try_from(layout.data_set_start)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
@@ -74,7 +76,7 @@ impl<'a> Regions<'a> {
 }
 
 /// Inflates a deflated data set, refusing to produce more than `limit` bytes.
-pub(crate) fn inflate(deflated: &[u8], limit: u64) -> Result<Vec<u8>, String> {
+pub(crate) fn inflate(deflated: &[u8], limit: u64) -> Result<Vec<u8>, FileError> {
     let mut out = Vec::with_capacity(
         deflated
             .len()
@@ -84,11 +86,9 @@ pub(crate) fn inflate(deflated: &[u8], limit: u64) -> Result<Vec<u8>, String> {
     flate2::read::DeflateDecoder::new(deflated)
         .take(limit.saturating_add(1))
         .read_to_end(&mut out)
-        .map_err(|e| format!("deflated data set does not inflate: {e}"))?;
+        .map_err(FileError::Inflate)?;
     if out.len() as u64 > limit {
-        return Err(format!(
-            "the deflated data set inflates beyond {limit} bytes (a decompression bomb?)"
-        ));
+        return Err(FileError::InflatesBeyond { limit });
     }
     Ok(out)
 }

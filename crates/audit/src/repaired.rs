@@ -49,17 +49,17 @@ impl Auditor {
     ) -> Vec<Finding> {
         let regions = match Regions::of(&copy.bytes, &copy.layout) {
             Ok(r) => r,
-            Err(reason) => return self.unreadable(rel, bytes, reason),
+            Err(e) => return self.unreadable(rel, bytes, e.to_string()),
         };
         let copy_hits = self.header_hits(&copy.bytes, &regions, cx.mode);
         let pixel_labels = self.pixel_labels(&regions);
         let walked = self.walk(&copy.bytes, preamble, copy.layout.encoding, &regions, cx);
         let mut findings = self.dicom_findings(rel, &copy_hits, pixel_labels, walked);
         let written = written_layout(bytes, preamble)
-            .map_err(|e| e.to_string())
-            .and_then(|layout| Regions::of(bytes, &layout));
+            .ok()
+            .and_then(|layout| Regions::of(bytes, &layout).ok());
         match written {
-            Ok(r) => {
+            Some(r) => {
                 let as_written = self.header_hits(bytes, &r, cx.mode);
                 findings.extend(
                     unaccounted(&as_written, &copy_hits)
@@ -73,7 +73,7 @@ impl Auditor {
                 );
             }
             // Not expected (the reading layer scanned these bytes): every value in them counts.
-            Err(_) => findings.extend(value_findings(
+            None => findings.extend(value_findings(
                 rel,
                 Region::Header,
                 self.labels(bytes, cx.mode, false),

@@ -10,6 +10,7 @@ use archive::scan::{self, Encoding};
 
 use crate::auditor::Auditor;
 use crate::dicom::RawHit;
+use crate::error::FileError;
 use crate::finding::{Finding, Region, value_findings};
 use crate::matcher::Mode;
 use crate::ranges::StreamMap;
@@ -114,13 +115,11 @@ impl Auditor {
             };
             match inflated {
                 Err(e) => {
-                    let reason = format!("deflated data set does not inflate: {e}");
+                    let reason = FileError::Inflate(e).to_string();
                     return self.unreadable_stream(rel, src, reason, chunk);
                 }
                 Ok(n) if n > limit => {
-                    let reason = format!(
-                        "the deflated data set inflates beyond {limit} bytes (a decompression bomb?)"
-                    );
+                    let reason = FileError::InflatesBeyond { limit }.to_string();
                     return self.unreadable_stream(rel, src, reason, chunk);
                 }
                 Ok(_) => {}

@@ -15,6 +15,7 @@ use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::auditor::Auditor;
 use crate::element::Element;
+use crate::error::FileError;
 use crate::matcher::{Hit, Mode};
 use crate::needle::LONG_NEEDLE;
 use crate::ranges::{Counting, StreamMap, ValueRanges};
@@ -113,7 +114,7 @@ impl Auditor {
         encoding: Encoding,
         r: &Regions<'_>,
         cx: &FileContext<'_>,
-    ) -> Result<Walked, String> {
+    ) -> Result<Walked, FileError> {
         let pre = if preamble { 132 } else { 4 };
         let meta_elements = &bytes[pre.min(r.ds_start)..r.ds_start];
         let mut w = Walked::default();
@@ -147,22 +148,22 @@ impl Auditor {
         map: StreamMap,
         cx: &FileContext<'_>,
         w: &mut Walked,
-    ) -> Result<(), String> {
+    ) -> Result<(), FileError> {
         let ts = TransferSyntaxRegistry
             .get(ts_uid)
-            .ok_or_else(|| format!("transfer syntax {ts_uid} unknown"))?;
+            .ok_or_else(|| FileError::UnknownTransferSyntax(ts_uid.to_string()))?;
         let options = DataSetReaderOptions::default().value_read(ValueReadStrategy::Raw);
         let pos = Cell::new(0u64);
         let counted = Counting {
             inner: source,
             pos: &pos,
         };
-        let reader = DataSetReader::new_with_ts_options(counted, ts, options)
-            .map_err(|e| format!("cannot parse: {e}"))?;
+        let reader =
+            DataSetReader::new_with_ts_options(counted, ts, options).map_err(FileError::Parse)?;
         let mut path: Vec<Step> = Vec::new();
         let mut header: Option<(Tag, VR)> = None;
         for token in reader {
-            let token = token.map_err(|e| format!("cannot parse: {e}"))?;
+            let token = token.map_err(FileError::Parse)?;
             match token {
                 DataToken::ElementHeader(h) => {
                     if h.tag.group() % 2 == 1 {
