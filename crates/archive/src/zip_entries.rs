@@ -56,6 +56,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::scan::deflate_limit;
+use crate::text::path_text;
 
 pub use central::MAX_ZIP_ENTRIES;
 
@@ -64,11 +65,17 @@ use central::{CdEntry, central_directory, read_central_header};
 /// Zip entries claiming more than this are refused unread (a zip bomb guard).
 pub const MAX_ZIP_ENTRY: u64 = 16 * 1024 * 1024 * 1024;
 
-/// Why a zip cannot be opened at all (its end records or central directory are unreadable).
-/// Shows as the zip crate's error does.
+/// Why a zip cannot be opened at all: the file cannot be read, or its end records or central
+/// directory cannot (the zip crate's error is the source).
 #[derive(Debug, thiserror::Error)]
-#[error(transparent)]
-pub struct ZipOpenError(#[from] zip::result::ZipError);
+#[error("cannot read zip archive {}", path_text(.path))]
+pub struct ZipOpenError {
+    /// The zip file.
+    pub path: PathBuf,
+    /// What went wrong.
+    #[source]
+    pub source: zip::result::ZipError,
+}
 
 /// Why an entry's data cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -225,9 +232,16 @@ impl ZipEntries {
     /// header by header, the entries the crate shows are listed and [`ZipEntries::incomplete`]
     /// says why.
     pub fn open(path: &Path) -> Result<ZipEntries, ZipOpenError> {
-        let file = File::open(path).map_err(zip::result::ZipError::Io)?;
-        let file_size = file.metadata().map_err(zip::result::ZipError::Io)?.len();
-        let archive = zip::ZipArchive::new(BufReader::new(file))?;
+        let failed = |source| ZipOpenError {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(|e| failed(zip::result::ZipError::Io(e)))?;
+        let file_size = file
+            .metadata()
+            .map_err(|e| failed(zip::result::ZipError::Io(e)))?
+            .len();
+        let archive = zip::ZipArchive::new(BufReader::new(file)).map_err(failed)?;
         let mut zip = ZipEntries {
             path: path.to_path_buf(),
             file_size,

@@ -39,7 +39,13 @@ pub(super) fn feed_zip(
     };
     let mut zip = match ZipEntries::open(path) {
         Ok(z) => z,
-        Err(e) => return reject(zip_name, format!("cannot read zip archive: {e}"), None),
+        Err(e) => {
+            return reject(
+                zip_name,
+                format!("cannot read zip archive: {}", e.source),
+                None,
+            );
+        }
     };
     let zip_is_package = zip.find("manifest.json").is_some_and(|position| {
         let mut head = Vec::new();

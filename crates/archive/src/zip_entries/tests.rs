@@ -527,5 +527,11 @@ fn only_zips_open_as_zips() {
     assert!(is_zip(&path));
     let (_dir2, not) = on_disk(b"PK\x03\x04 but nothing else");
     assert!(!is_zip(&not));
-    assert!(ZipEntries::open(&not).is_err());
+    let err = ZipEntries::open(&not).unwrap_err();
+    assert_eq!(err.path, not);
+    assert!(
+        err.to_string().starts_with("cannot read zip archive "),
+        "{err}"
+    );
+    assert!(std::error::Error::source(&err).is_some());
 }
