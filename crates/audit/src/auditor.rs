@@ -80,6 +80,10 @@ impl Auditor {
                     .or_insert((s.confirm, s.pixel, s.spelled, scope.clone()));
                 e.0 &= s.confirm;
                 e.1 |= s.pixel;
+                // A whole name of one needle stays one where it is also a part of another's.
+                if s.spelled == Spelled::FullName {
+                    e.2 = Spelled::FullName;
+                }
                 e.3.merge(scope);
             }
         }

@@ -8,6 +8,7 @@ use std::ops::Range;
 use archive::scan;
 
 use crate::auditor::Auditor;
+use crate::byte_order::{pixel_words_swapped, units_reversed};
 use crate::error::FileError;
 use crate::finding::{Finding, Region, value_findings};
 use crate::matcher::{Hit, Mode, alphabet_runs, find_any};
@@ -65,7 +66,7 @@ impl Auditor {
             Err(e) => return self.unreadable(rel, bytes, e.to_string()),
         };
         let raw = self.header_hits(bytes, &regions, cx.mode);
-        let pixel_labels = self.pixel_labels(&regions);
+        let pixel_labels = self.pixel_labels(&regions, layout.encoding);
         let walked = self.walk(bytes, preamble, layout.encoding, &regions, cx);
         self.dicom_findings(rel, &raw, pixel_labels, walked)
     }
@@ -88,9 +89,24 @@ impl Auditor {
         raw
     }
 
-    /// The labels of the long values found inside the top-level pixel data value.
-    pub(crate) fn pixel_labels(&self, r: &Regions<'_>) -> BTreeSet<String> {
-        let pixels = r.pixels();
+    /// The labels of the long values found inside the top-level pixel data value of a data
+    /// set encoded as `encoding`; big endian OW words also with their bytes swapped back (see
+    /// `byte_order`).
+    pub(crate) fn pixel_labels(
+        &self,
+        r: &Regions<'_>,
+        encoding: scan::Encoding,
+    ) -> BTreeSet<String> {
+        let mut labels = self.long_labels(r.pixels());
+        if pixel_words_swapped(encoding, r.pixels()) {
+            // The element's header is 12 bytes: its words start at an even offset.
+            labels.extend(self.long_labels(&units_reversed(r.pixels(), 2, 0)));
+        }
+        labels
+    }
+
+    /// The labels of the long values found in `pixels` (pixel data's rule).
+    fn long_labels(&self, pixels: &[u8]) -> BTreeSet<String> {
         let mut labels = BTreeSet::new();
         for run in alphabet_runs(pixels, &self.long_alphabet, LONG_NEEDLE) {
             find_any(

@@ -57,6 +57,7 @@
 
 mod auditor;
 mod boundary;
+mod byte_order;
 mod codes;
 mod dicom;
 mod element;
@@ -64,6 +65,7 @@ mod error;
 mod file_scan;
 mod finding;
 mod folder;
+mod full_name;
 mod manifest_words;
 mod matcher;
 mod needle;

@@ -52,7 +52,7 @@ impl Auditor {
             Err(e) => return self.unreadable(rel, bytes, e.to_string()),
         };
         let copy_hits = self.header_hits(&copy.bytes, &regions, cx.mode);
-        let pixel_labels = self.pixel_labels(&regions);
+        let pixel_labels = self.pixel_labels(&regions, copy.layout.encoding);
         let walked = self.walk(&copy.bytes, preamble, copy.layout.encoding, &regions, cx);
         let mut findings = self.dicom_findings(rel, &copy_hits, pixel_labels, walked);
         let written = written_layout(bytes, preamble)

@@ -6,6 +6,7 @@
 use anon_core::identity::{self, date_texts, is_placeholder, name_texts};
 
 use crate::boundary::Boundary;
+use crate::full_name::full_names;
 use crate::needle::{LONG_NEEDLE, MIN_NEEDLE, Needle, ValueKind};
 use crate::verdict::Spelled;
 
@@ -46,14 +47,20 @@ pub(crate) fn spellings_of(n: &Needle) -> Vec<Spelling> {
         // A placeholder name is skipped whole, with all its parts (`Last Name^First Name`).
         ValueKind::PersonName if is_placeholder(value) => {}
         ValueKind::PersonName => {
+            let full = full_names(value);
             for t in name_texts(value) {
                 if !is_placeholder(&t) {
-                    encode_text(&t, &mut out);
+                    let spelled = if full.contains(&t) {
+                        Spelled::FullName
+                    } else {
+                        Spelled::Text
+                    };
+                    encode_text(&t, spelled, &mut out);
                 }
             }
         }
         ValueKind::Identifier | ValueKind::Text if is_placeholder(value) => {}
-        ValueKind::Identifier | ValueKind::Text => encode_text(value, &mut out),
+        ValueKind::Identifier | ValueKind::Text => encode_text(value, Spelled::Text, &mut out),
         // A masked date (`11111111`) is a placeholder too; a conventional one (`19000101`) is
         // a real-looking date and is searched.
         ValueKind::Date if is_placeholder(value) => {}
@@ -85,10 +92,10 @@ pub(crate) fn push_ascii(
     }
 }
 
-/// Every spelling of one text: its case variants in every character set DICOM defines that
-/// can encode them ([`identity::byte_spellings`], the engine's own), with the audit's
-/// boundary rules.
-pub(crate) fn encode_text(text: &str, out: &mut Vec<Spelling>) {
+/// Every spelling of one text (`spelled`: what it spells): its case variants in every
+/// character set DICOM defines that can encode them ([`identity::byte_spellings`], the
+/// engine's own), with the audit's boundary rules.
+pub(crate) fn encode_text(text: &str, spelled: Spelled, out: &mut Vec<Spelling>) {
     let single_cjk = identity::is_single_cjk(text);
     for sp in identity::byte_spellings(text) {
         if sp.bytes.len() < MIN_NEEDLE && !single_cjk {
@@ -105,7 +112,7 @@ pub(crate) fn encode_text(text: &str, out: &mut Vec<Spelling>) {
             } else {
                 Boundary::Word
             },
-            spelled: Spelled::Text,
+            spelled,
             confirm: single_cjk && !sp.escaped,
             pixel: sp.common && !single_cjk,
             exact,

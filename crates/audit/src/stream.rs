@@ -9,6 +9,7 @@ use archive::reading::readable;
 use archive::scan::{self, Encoding};
 
 use crate::auditor::Auditor;
+use crate::byte_order::pixel_words_swapped;
 use crate::dicom::RawHit;
 use crate::error::FileError;
 use crate::finding::{Finding, Region, value_findings};
@@ -133,7 +134,12 @@ impl Auditor {
                 ds_start.saturating_add(pixel.start).min(len),
                 ds_start.saturating_add(pixel.end).min(len),
             ];
-            let mut regions = [new(false, 0), new(true, cuts[0]), new(false, cuts[1])];
+            let swapped = self.pixel_words_swapped_at(src, layout.encoding, cuts[0])?;
+            let mut regions = [
+                new(false, 0),
+                new(true, cuts[0]).with_swapped_words(swapped),
+                new(false, cuts[1]),
+            ];
             route(&mut *src.open_at(0)?, &cuts, &mut regions)?;
             let [head, pixels, tail] = regions;
             raw.extend(head.finish().hits);
@@ -272,13 +278,11 @@ impl Auditor {
             Ok(copy) => self.scan_repaired(rel, &bytes, preamble, &copy, &cx),
             Err(e) => self.unreadable(rel, &bytes, e.to_string()),
         };
-        let mut search = [RegionSearch::new(
-            self,
-            true,
-            Mode::default(),
-            chunk,
-            pixel.start,
-        )];
+        let swapped = self.pixel_words_swapped_at(src, layout.encoding, pixel.start)?;
+        let mut search = [
+            RegionSearch::new(self, true, Mode::default(), chunk, pixel.start)
+                .with_swapped_words(swapped),
+        ];
         route(
             &mut src.open_at(pixel.start)?.take(pixel.end - pixel.start),
             &[],
@@ -293,5 +297,21 @@ impl Auditor {
         findings.sort();
         findings.dedup();
         Ok(findings)
+    }
+
+    /// Whether the top-level Pixel Data element starting at `at` in the file holds big endian
+    /// words (see `byte_order`), from its header.
+    fn pixel_words_swapped_at(
+        &self,
+        src: &mut dyn Source,
+        encoding: Encoding,
+        at: u64,
+    ) -> std::io::Result<bool> {
+        if encoding != Encoding::ExplicitBig {
+            return Ok(false);
+        }
+        let mut header = Vec::new();
+        src.open_at(at)?.take(6).read_to_end(&mut header)?;
+        Ok(pixel_words_swapped(encoding, &header))
     }
 }

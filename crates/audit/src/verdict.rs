@@ -28,7 +28,9 @@
 //!    coincidence when short and a leak when shaped like an identifier; an original UID found
 //!    whole is always a leak.
 //! 3. **Kept attributes that describe equipment** ([`KEPT_EQUIPMENT`]) hold coincidences: a
-//!    match inside Manufacturer is shown as advisory, never blocking.
+//!    match inside Manufacturer is shown as advisory, never blocking; but not a person's
+//!    whole name of two words or more (`Lee Ann` in ReceiveCoilName: see `full_name`),
+//!    which is no product word, and is a leak.
 //! 4. Anything else is a leak, and so is an original UID wherever it is found (UIDs are unique
 //!    by construction: one cannot coincide with anything).
 
@@ -65,6 +67,9 @@ pub(crate) enum Spelled {
     Uid,
     /// A name, an ID or other text.
     Text,
+    /// A person's whole name of two words or more (`Lee Ann`; see `full_name`): a leak in a
+    /// kept equipment attribute too.
+    FullName,
 }
 
 /// What the rules know about the package and the file.
@@ -206,7 +211,9 @@ impl Judge<'_> {
                 },
             };
         }
-        if let Some((_, name)) = KEPT_EQUIPMENT.iter().find(|(t, _)| *t == el.tag) {
+        if let Some((_, name)) = KEPT_EQUIPMENT.iter().find(|(t, _)| *t == el.tag)
+            && spelled != Spelled::FullName
+        {
             return Verdict::Coincidence {
                 with: (*name).to_string(),
             };
@@ -435,6 +442,29 @@ mod tests {
         assert_eq!(
             verdict(Tag(0x0009, 0x1001), VR::UN, b"x\\SMITH", b"SMITH"),
             Verdict::Blocking
+        );
+    }
+
+    #[test]
+    fn a_whole_name_in_kept_equipment_is_a_leak_and_a_single_word_a_coincidence() {
+        let written = WrittenValues::new();
+        let generated = Generated::none();
+        let judge = judge_with(&written, &generated);
+        let coil = Element {
+            tag: Tag(0x0018, 0x1250),
+            path: "(0018,1250)",
+            vr: VR::SH,
+            value: b"Lee Ann coil",
+        };
+        assert_eq!(
+            judge.verdict(&coil, 0..7, Spelled::FullName),
+            Verdict::Blocking
+        );
+        assert_eq!(
+            judge.verdict(&coil, 0..3, Spelled::Text),
+            Verdict::Coincidence {
+                with: "ReceiveCoilName".into()
+            }
         );
     }
 

@@ -14,6 +14,7 @@ use dicom_parser::dataset::{DataSetReader, DataToken};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 
 use crate::auditor::Auditor;
+use crate::byte_order::{unit_of, units_reversed};
 use crate::element::Element;
 use crate::error::FileError;
 use crate::matcher::{Hit, Mode};
@@ -160,6 +161,7 @@ impl Auditor {
         };
         let reader =
             DataSetReader::new_with_ts_options(counted, ts, options).map_err(FileError::Parse)?;
+        let big_endian = ts_uid == walk_transfer_syntax(Encoding::ExplicitBig);
         let mut path: Vec<Step> = Vec::new();
         let mut header: Option<(Tag, VR)> = None;
         for token in reader {
@@ -183,6 +185,11 @@ impl Auditor {
                             .eq_ignore_ascii_case("YES");
                     }
                     self.locate(cx, tag, vr, &value, &path, w);
+                    // Words a big endian file stores most significant byte first: also as a
+                    // little endian copy of the file would hold them (see `byte_order`).
+                    if big_endian && let Some(unit) = unit_of(vr) {
+                        self.locate(cx, tag, vr, &units_reversed(&value, unit, 0), &path, w);
+                    }
                 }
                 DataToken::SequenceStart { tag, .. } => {
                     if tag.group() % 2 == 1 {

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::ops::Range;
 
 use crate::auditor::Auditor;
+use crate::byte_order::units_reversed;
 use crate::dicom::RawHit;
 use crate::matcher::{Mode, alphabet_runs, find_any};
 use crate::needle::LONG_NEEDLE;
@@ -86,6 +87,9 @@ pub(crate) struct RegionSearch<'a> {
     /// The top-level pixel data value: long UTF-8 and Latin-1 spellings only, in runs of
     /// their bytes.
     pub(crate) pixels: bool,
+    /// The pixel data value holds big endian words: searched also with their bytes swapped
+    /// back (see `byte_order`).
+    pub(crate) swapped_words: bool,
     pub(crate) mode: Mode,
     pub(crate) windows: Windows,
     /// Where the region starts in the file (see [`crate::ranges`]).
@@ -104,6 +108,7 @@ impl<'a> RegionSearch<'a> {
         RegionSearch {
             auditor,
             pixels,
+            swapped_words: false,
             mode,
             windows: Windows::new(chunk, auditor.longest + 2 * CONTEXT),
             base,
@@ -111,10 +116,18 @@ impl<'a> RegionSearch<'a> {
         }
     }
 
+    /// The same search of a pixel data region whose element (starting the region, header
+    /// first) holds big endian words when `swapped` is true.
+    pub(crate) fn with_swapped_words(mut self, swapped: bool) -> RegionSearch<'a> {
+        self.swapped_words = swapped;
+        self
+    }
+
     pub(crate) fn push(&mut self, data: &[u8]) {
         let RegionSearch {
             auditor,
             pixels,
+            swapped_words,
             mode,
             windows,
             base,
@@ -123,8 +136,9 @@ impl<'a> RegionSearch<'a> {
         if !searched.nul && memchr::memchr(0, data).is_some() {
             searched.nul = true;
         }
+        let pixels = pixels.then_some(*swapped_words);
         windows.push(data, &mut |w| {
-            auditor.search_window(w, *base, *pixels, *mode, searched);
+            auditor.search_window(w, *base, pixels, *mode, searched);
         });
     }
 
@@ -133,11 +147,13 @@ impl<'a> RegionSearch<'a> {
         let RegionSearch {
             auditor,
             pixels,
+            swapped_words,
             mode,
             windows,
             base,
             mut searched,
         } = self;
+        let pixels = pixels.then_some(swapped_words);
         windows.finish(&mut |w| {
             auditor.search_window(w, base, pixels, mode, &mut searched);
         });
@@ -182,29 +198,40 @@ impl Auditor {
     /// Searches one window of a streamed region. A match counts only where its context lies in
     /// the window too (or the region begins or ends there), so a window edge never passes
     /// for a word boundary; the overlap of windows puts every match whole in some window.
+    /// `pixels`: the window is of the top-level pixel data (pixel data's rule), `Some(true)`
+    /// when it holds big endian words, searched also with their bytes swapped back.
     pub(crate) fn search_window(
         &self,
         (w, first, last, offset): Window<'_>,
         base: u64,
-        pixels: bool,
+        pixels: Option<bool>,
         mode: Mode,
         searched: &mut Searched,
     ) {
         let found = &mut searched.found;
-        if pixels {
+        if let Some(swapped_words) = pixels {
             let mut labels = BTreeSet::new();
             // As for the header below: a match counts where its context lies in the window.
             let keep =
                 |r: &Range<usize>| (first || r.start >= CONTEXT) && (last || r.end < w.len());
-            for run in alphabet_runs(w, &self.long_alphabet, LONG_NEEDLE) {
-                find_any(
-                    self.long.as_ref(),
-                    &self.long_patterns,
-                    w,
-                    run,
-                    &keep,
-                    &mut labels,
-                );
+            let mut search = |hay: &[u8]| {
+                for run in alphabet_runs(hay, &self.long_alphabet, LONG_NEEDLE) {
+                    find_any(
+                        self.long.as_ref(),
+                        &self.long_patterns,
+                        hay,
+                        run,
+                        &keep,
+                        &mut labels,
+                    );
+                }
+            };
+            search(w);
+            if swapped_words {
+                // The region starts with the element's 12-byte header: its words start at
+                // even offsets of the region.
+                let phase = usize::from(offset % 2 == 1);
+                search(&units_reversed(w, 2, phase));
             }
             for l in labels {
                 found.insert(l, false);

@@ -1,9 +1,16 @@
 //! The identifying values a header carries, as audit needles by attribute: the subject's
 //! attributes of anon-core's identity model, the other attributes the index keeps, and every
 //! original UID. Read from the exported headers by the plan, from the stored headers by
-//! `depot audit` and the check of a release's reason, and from a received file by the
-//! de-identification on receive.
+//! `depot audit`, the check of a release's reason and the export (a subject's files it does
+//! not export, [`crate::stored_values`]), and from a received file by the de-identification on
+//! receive.
+//!
+//! Values are read as the engine reads them ([`HeaderText`]): a data set with ISO 2022 code
+//! extensions (`\ISO 2022 IR 87`, IR 149, IR 58, IR 13) gives the characters its bytes spell
+//! (`山田^太郎`), which the audit then spells in every character set, not dicom-rs's reading
+//! of those bytes through the first character set (escape sequences and Latin-1 mojibake).
 
+use anon_core::HeaderText;
 use anon_core::identity::SUBJECT_ATTRIBUTES;
 use audit::{Needle, ValueKind};
 use dicom_core::header::Header;
@@ -12,24 +19,13 @@ use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
-/// The values of one attribute (every value of a multi-valued one), trimmed, non-empty.
-pub(crate) fn values_of(obj: &InMemDicomObject, tag: Tag) -> Vec<String> {
-    let Some(Ok(s)) = obj.get(tag).map(|e| e.to_str()) else {
-        return Vec::new();
-    };
-    s.split('\\')
-        .map(|v| v.trim_matches(|c: char| c == '\0' || c.is_whitespace()))
-        .filter(|v| !v.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 /// A header's identifying values (the subject's attributes of the identity model, whose
 /// values the engine's subject context cuts from text) as needles by attribute.
 pub(crate) fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
+    let text = HeaderText::of(obj);
     let mut out = Vec::new();
     for a in SUBJECT_ATTRIBUTES {
-        for v in values_of(obj, a.tag) {
+        for v in text.values(obj, a.tag) {
             out.push((a.tag, Needle::new(a.label, a.kind, v)));
         }
     }
@@ -38,7 +34,7 @@ pub(crate) fn identity_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
         .and_then(|e| e.items())
     {
         for item in items {
-            for v in values_of(item, tags::PATIENT_ID) {
+            for v in text.values(item, tags::PATIENT_ID) {
                 out.push((
                     tags::OTHER_PATIENT_I_DS_SEQUENCE,
                     Needle::new("OtherPatientIDsSequence", ValueKind::Identifier, v),
@@ -104,9 +100,10 @@ pub(crate) fn indexed_attribute(tag: Tag) -> Option<(&'static str, ValueKind)> {
 /// A header's identifying values, by attribute: its identity attributes and the other
 /// attributes the index keeps (top level).
 pub(crate) fn header_needles(obj: &InMemDicomObject) -> Vec<(Tag, Needle)> {
+    let text = HeaderText::of(obj);
     let mut out = identity_needles(obj);
     for (tag, label, kind) in INDEXED_ATTRIBUTES {
-        for v in values_of(obj, tag) {
+        for v in text.values(obj, tag) {
             out.push((tag, Needle::new(label, kind, v)));
         }
     }

@@ -234,7 +234,7 @@ pub fn audit_archive_package(
             .collect();
         let mut own: BTreeSet<&Needle> = v.needles.iter().collect();
         if let Some(s) = stored.get(*code) {
-            own.extend(&s.needles);
+            own.extend(s.needles.iter().map(|(_, n)| n));
         }
         needles.extend(
             own.into_iter()

@@ -399,8 +399,8 @@ fn check_identifying(
     let mut needles = index_needles(archive, codes)?;
     let refs: Vec<&str> = codes.iter().map(String::as_str).collect();
     for stored in stored_values(archive, &refs)?.into_values() {
-        needles.extend(stored.needles);
-        needles.extend(stored.uids);
+        needles.extend(stored.uid_needles());
+        needles.extend(stored.needles.into_iter().map(|(_, n)| n));
     }
     needles.extend(
         codes

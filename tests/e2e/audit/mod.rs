@@ -17,6 +17,7 @@ use crate::export::{
 use crate::support::*;
 
 mod claims;
+mod iso2022;
 mod planted;
 mod spellings;
 mod stored_values;

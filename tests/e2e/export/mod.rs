@@ -29,6 +29,7 @@ mod dates;
 mod destination;
 mod keys;
 mod original;
+mod other_files;
 mod regrouping;
 mod selection;
 

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::{Auditor, Finding, Needle, Region, Rules};
 
+mod byte_order;
 mod dicom;
 mod packages;
 mod repaired;

@@ -413,6 +413,58 @@ fn an_institution_inside_manufacturer_is_a_coincidence_and_elsewhere_a_leak() {
     }
 }
 
+#[test]
+fn a_whole_name_inside_kept_equipment_is_a_leak_and_a_single_word_a_coincidence() {
+    let a = Auditor::new(
+        &[
+            Needle::new("PatientName", ValueKind::PersonName, "Lee^Ann"),
+            Needle::new(
+                "ReferringPhysicianName",
+                ValueKind::PersonName,
+                "Kowalczyk^Agnieszka",
+            ),
+        ],
+        Rules::default(),
+    )
+    .expect("auditor");
+    for syntax in SYNTAXES {
+        let bytes = file(
+            syntax,
+            vec![
+                text(Tag(0x0018, 0x1250), VR::SH, "Lee Ann coil"),
+                text(Tag(0x0018, 0x1251), VR::SH, "Body Lee"),
+                text(Tag(0x0018, 0x1020), VR::LO, "VE11C Kowalczyk"),
+                text(Tag(0x0008, 0x1090), VR::LO, "KOWALCZYK AGNIESZKA 3T"),
+            ],
+        );
+        let f = a.scan_file("a.dcm", &bytes);
+        assert_eq!(
+            blocking(&f),
+            vec![
+                found("PatientName", "(0018,1250)"),
+                found("ReferringPhysicianName", "(0008,1090)"),
+            ],
+            "{syntax:?}: {f:?}"
+        );
+        assert_eq!(
+            coincidences(&f),
+            vec![
+                (
+                    "PatientName".into(),
+                    "(0018,1251)".into(),
+                    "TransmitCoilName".into()
+                ),
+                (
+                    "ReferringPhysicianName".into(),
+                    "(0018,1020)".into(),
+                    "SoftwareVersions".into()
+                ),
+            ],
+            "{syntax:?}: {f:?}"
+        );
+    }
+}
+
 /// Every kind of planted leak the rules must leave blocking, in one file.
 fn planted_leaks() -> Vec<DataElement<InMemDicomObject>> {
     let item = InMemDicomObject::from_element_iter([

@@ -58,6 +58,10 @@ pub enum ExportError {
     /// The package could not be built or published.
     #[error(transparent)]
     Package(#[from] PackageError),
+    /// The headers of the exported subjects' other stored files could not be read, so their
+    /// values could be neither cut nor searched.
+    #[error(transparent)]
+    StoredValues(#[from] crate::stored_values::StoredValuesError),
     /// The audit could not run.
     #[error(transparent)]
     Audit(#[from] audit::AuditError),

@@ -42,6 +42,7 @@ mod destination;
 mod error;
 mod needles;
 mod numbering;
+mod others;
 mod plan;
 mod publish;
 mod request;
@@ -97,6 +98,11 @@ pub fn export(
         if let Some(f) = subjects.get_mut(&code) {
             f.add_seen(s);
         }
+    }
+    // The subjects' stored files the selection leaves out: their values are cut and searched
+    // too (as `depot audit` searches them).
+    if !original {
+        others::add_other_files(archive, &deid, &plan, &mut subjects, &mut seen, observer)?;
     }
     let mut plan = plan;
     let shared = if original {

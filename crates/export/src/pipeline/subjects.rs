@@ -5,13 +5,15 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use anon_core::identity;
+use anon_core::identity::{self, SUBJECT_ATTRIBUTES};
 use anon_core::{Deidentifier, SubjectContext};
 use archive::{Archive, Filter, SubjectKey};
 use audit::{Needle, ValueKind};
 use dicom_core::Tag;
+use dicom_dictionary_std::tags;
 
 use crate::index_values::{indexed_subjects, subject_pseudonym};
+use crate::stored_values::Stored;
 
 use super::error::ExportError;
 
@@ -41,11 +43,10 @@ impl SubjectFacts {
         subject_pseudonym(deid, &self.key)
     }
 
-    /// Adds what the plan saw in the subject's headers.
+    /// Adds what the plan saw in the subject's headers: their values are searched, and cut
+    /// from the subject's cleaned text as the index's are ([`cut_texts`]).
     pub(crate) fn add_seen(&mut self, seen: SubjectSeen) {
         self.identifiers.extend(seen.identifiers);
-        self.identifiers.sort();
-        self.identifiers.dedup();
         let known: HashSet<(Tag, Needle)> = self.needles.iter().cloned().collect();
         let mut more: Vec<(Tag, Needle)> = seen
             .needles
@@ -53,7 +54,35 @@ impl SubjectFacts {
             .filter(|n| !known.contains(n))
             .collect();
         more.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        self.identifiers
+            .extend(more.iter().flat_map(|(tag, n)| cut_texts(*tag, n)));
+        self.identifiers.sort();
+        self.identifiers.dedup();
         self.needles.extend(more);
+    }
+
+    /// Adds what the headers of the subject's stored files that the export does not export
+    /// carry (see `others`): searched and cut like the exported headers' values.
+    pub(crate) fn add_stored(&mut self, stored: Stored) {
+        self.add_seen(SubjectSeen {
+            identifiers: HashSet::new(),
+            needles: stored.needles.into_iter().collect(),
+        });
+    }
+}
+
+/// The texts cut from every cleaned text of a subject for one of its values (`tag`: the
+/// attribute holding it): for the subject's identity attributes (anon-core's identity model,
+/// and the IDs of OtherPatientIDsSequence) every text of the value, as the engine's own
+/// subject context gathers them from a file; for the other attributes the index keeps, names
+/// and IDs only (ReferringPhysicianName part by part, StudyID), not institutions and stations.
+pub(crate) fn cut_texts(tag: Tag, n: &Needle) -> Vec<String> {
+    let identity =
+        tag == tags::OTHER_PATIENT_I_DS_SEQUENCE || SUBJECT_ATTRIBUTES.iter().any(|a| a.tag == tag);
+    if identity || matches!(n.kind, ValueKind::PersonName | ValueKind::Identifier) {
+        identity::texts_of(n.kind, &n.value)
+    } else {
+        Vec::new()
     }
 }
 
@@ -95,11 +124,12 @@ pub(crate) fn subject_facts<'a>(
                 Vec::new(),
             ),
         };
-        let identifiers = needles
+        let mut identifiers: Vec<String> = needles
             .iter()
-            .filter(|(_, n)| matches!(n.kind, ValueKind::PersonName | ValueKind::Identifier))
-            .flat_map(|(_, n)| identity::texts_of(n.kind, &n.value))
+            .flat_map(|(tag, n)| cut_texts(*tag, n))
             .collect();
+        identifiers.sort();
+        identifiers.dedup();
         out.insert(
             code.to_string(),
             SubjectFacts {

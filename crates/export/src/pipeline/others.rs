@@ -1,0 +1,56 @@
+//! The exported subjects' stored files that the selection leaves out (`--study`, `--series`,
+//! `--modality`, dates): their headers are read too, so that a value only they hold (a birth
+//! name, another PatientID or an older accession number in a study not exported) is cut from
+//! the exported files' text and searched by the audit. `depot audit` and the check of a
+//! release's reason read every stored file of the package's subjects with the same code
+//! ([`crate::stored_values`]), so the export and a later `depot audit` search the same values.
+//! Only the files the plan did not read are read here: a whole subject's export reads nothing
+//! more.
+
+use std::collections::{HashMap, HashSet};
+
+use anon_core::Deidentifier;
+use archive::Archive;
+
+use crate::stored_values::{read_values, stored_files};
+
+use super::error::ExportError;
+use super::plan::{Planned, Seen};
+use super::request::ExportObserver;
+use super::subjects::SubjectFacts;
+
+/// Reads the headers of the exported subjects' stored files that `plan` does not hold and adds
+/// what they carry to the subjects' facts (values searched and cut) and, when the level remaps
+/// UIDs, their original UIDs to `seen`. Returns how many headers it read. A stored file that
+/// cannot be read stops the export, as a planned one does: without its values the audit's
+/// search would pass for complete.
+pub(crate) fn add_other_files(
+    archive: &Archive,
+    deid: &Deidentifier,
+    plan: &[Planned],
+    subjects: &mut HashMap<String, SubjectFacts>,
+    seen: &mut Seen,
+    observer: &dyn ExportObserver,
+) -> Result<usize, ExportError> {
+    let read: HashSet<&str> = plan.iter().map(|p| p.record.path.as_str()).collect();
+    let codes: Vec<&str> = subjects.keys().map(String::as_str).collect();
+    let files = stored_files(archive, &codes, &read)?;
+    let count: usize = files.values().map(Vec::len).sum();
+    if count == 0 {
+        return Ok(0);
+    }
+    observer.phase("reading the subjects' other headers", count as u64);
+    let stored = read_values(&files, &|| observer.advance())?;
+    let remaps_uids = deid.profile().remaps_uids();
+    for (code, s) in stored {
+        if remaps_uids {
+            for (uid, label) in &s.uids {
+                seen.original_uids.entry(uid.clone()).or_insert(*label);
+            }
+        }
+        if let Some(f) = subjects.get_mut(&code) {
+            f.add_stored(s);
+        }
+    }
+    Ok(count)
+}
