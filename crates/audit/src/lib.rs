@@ -14,8 +14,9 @@
 //! birth dates in the spellings people write, accession numbers, institutions, physicians,
 //! original UIDs — in every character set DICOM defines that can encode them (the index holds
 //! decoded text; the file holds bytes in its own Specific Character Set) and in their Unicode
-//! case variants. It also checks structure: no private element at any depth, and
-//! PatientIdentityRemoved where the level promises it.
+//! case variants; in a big endian file, OW (OL, OF, OD, OV) values also in the byte order a
+//! little endian copy of the file gives them (`byte_order`). It also checks structure: no
+//! private element at any depth, and PatientIdentityRemoved where the level promises it.
 //!
 //! Where a file's regions lie (meta group, data set, top-level Pixel Data) comes from
 //! [`archive::scan::check`], the one structural walker, which also refuses hostile lengths and
@@ -43,7 +44,8 @@
 //! counts). De-identification placeholders are not searched
 //! ([`anon_core::identity::is_placeholder`]). A match
 //! inside a value depot wrote ([`crate::written`]), inside a number or code that is not the
-//! whole value, or inside a kept equipment attribute is dropped or reported as an advisory
+//! whole value, or inside a kept equipment attribute (unless it is a person's whole name of two
+//! words or more, `full_name`) is dropped or reported as an advisory
 //! [`Finding::Coincidence`] (`verdict`). A single CJK character (a meaningful
 //! surname such as 王 or 홍) is searched too, but a byte match of it counts only inside a text
 //! value. A short part of another subject's name counts only in that subject's files
