@@ -119,9 +119,21 @@ impl CodeExtensions {
             .collect()
     }
 
+    /// The string dicom-rs makes of a value's bytes in such a data set (one character per byte,
+    /// or Shift JIS): how a value read some other way (a standard attribute encoded as UN) is
+    /// brought to the form the rest of the engine reads and [`CodeExtensions::decode`] takes.
+    pub(crate) fn as_read(&self, bytes: &[u8]) -> String {
+        read_as(bytes, self.read_as_shift_jis)
+    }
+
     /// Decodes one value (as dicom-rs read it) into text, each character with its bytes.
     pub(crate) fn decode(&self, read: &str) -> Option<Decoded> {
         let bytes = self.bytes_of(read)?;
+        Some(self.decode_bytes(bytes))
+    }
+
+    /// Decodes one value's bytes into text, each character with its bytes.
+    fn decode_bytes(&self, bytes: Vec<u8>) -> Decoded {
         let mut text = String::new();
         let mut spans = Vec::new();
         let (mut g0, mut g1) = (self.g0, self.g1);
@@ -170,12 +182,37 @@ impl CodeExtensions {
             spans.push(i..i + len);
             i += len;
         }
-        Some(Decoded {
+        Decoded {
             text,
             spans,
             bytes,
             read_as_shift_jis: self.read_as_shift_jis,
-        })
+        }
+    }
+}
+
+/// A text that still holds ISO 2022 escape sequences, read one character per byte (as dicom-rs
+/// reads a data set whose first Specific Character Set value is empty or `ISO 2022 IR 6`),
+/// decoded: what an index that stored such a value undecoded holds for `Yamada^Tarou=山田^太郎`.
+/// `None` if it is not one character per byte.
+pub(crate) fn decode_escaped(read: &str) -> Option<String> {
+    let plain = CodeExtensions {
+        g0: G0::Ascii,
+        g1: None,
+        read_as_shift_jis: false,
+    };
+    plain.decode(read).map(|d| d.text)
+}
+
+/// The string dicom-rs makes of bytes it decodes one character per byte, or as Shift JIS.
+fn read_as(bytes: &[u8], shift_jis: bool) -> String {
+    if shift_jis {
+        encoding_rs::SHIFT_JIS
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned()
+    } else {
+        bytes.iter().copied().map(char::from).collect()
     }
 }
 
@@ -245,14 +282,7 @@ impl Decoded {
             .filter(|(_, d)| !d)
             .map(|(b, _)| *b)
             .collect();
-        if self.read_as_shift_jis {
-            encoding_rs::SHIFT_JIS
-                .decode_without_bom_handling(&kept)
-                .0
-                .into_owned()
-        } else {
-            kept.into_iter().map(char::from).collect()
-        }
+        read_as(&kept, self.read_as_shift_jis)
     }
 }
 
