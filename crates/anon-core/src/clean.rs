@@ -198,7 +198,10 @@ impl Scrubber {
     fn subject_sources<'a>(identifiers: impl IntoIterator<Item = &'a str>) -> Vec<Source> {
         let mut out = Vec::new();
         for id in identifiers.into_iter().map(str::trim) {
-            let decoded = id.contains('\u{1b}').then(|| charset::decode_escaped(id)).flatten();
+            let decoded = id
+                .contains('\u{1b}')
+                .then(|| charset::decode_escaped(id))
+                .flatten();
             for text in std::iter::once(id).chain(decoded.as_deref().map(str::trim)) {
                 if worth_cutting(text) {
                     out.push(Source {

@@ -119,7 +119,8 @@ mod tests {
         let uid = as_dictionary_text(&un(Tag(0x0020, 0x000D), b"1.2.3\0"), None).unwrap();
         assert_eq!(uid.vr(), VR::UI);
         assert_eq!(uid.to_str().unwrap(), "1.2.3");
-        let types = as_dictionary_text(&un(Tag(0x0008, 0x0008), b"ORIGINAL\\PRIMARY "), None).unwrap();
+        let types =
+            as_dictionary_text(&un(Tag(0x0008, 0x0008), b"ORIGINAL\\PRIMARY "), None).unwrap();
         assert_eq!(types.vr(), VR::CS);
         assert_eq!(types.to_multi_str().unwrap().len(), 2);
         // Private elements and binary attributes are not text.

@@ -379,7 +379,11 @@ fn a_standard_text_attribute_encoded_as_un_is_decoded_with_the_code_extensions()
             .expect("apply");
         let obj = reread(&obj);
         let cleaned = obj.get(CONTENT_DESCRIPTION).expect("kept");
-        assert_eq!(cleaned.vr(), VR::LO, "{charset}: written anew in its own VR");
+        assert_eq!(
+            cleaned.vr(),
+            VR::LO,
+            "{charset}: written anew in its own VR"
+        );
         assert_eq!(
             value_bytes(&obj, CONTENT_DESCRIPTION),
             e(case.honorific),
@@ -400,11 +404,7 @@ fn a_nameless_patient_gets_one_pseudonym_whatever_the_encoding() {
             name: &format!("{}={}", case.patient.0, case.patient.1),
             birth_date: "19800704",
         });
-        assert_eq!(
-            d.subject_context(&original).pseudonym,
-            by_name,
-            "{charset}"
-        );
+        assert_eq!(d.subject_context(&original).pseudonym, by_name, "{charset}");
         assert_eq!(d.header_pseudonym(&original), by_name, "{charset}");
     }
 }
@@ -489,5 +489,33 @@ fn katakana_in_g1_and_kanji_in_g0_under_iso_2022_ir_13() {
     );
     for gone in [&b";3ED"[..], b"B@O:", b"\xd4\xcf\xc0\xde"] {
         assert!(!bytes.windows(gone.len()).any(|w| w == gone), "{gone:?}");
+    }
+}
+
+#[test]
+fn nested_names_are_cut_until_none_is_left() {
+    // 山山田田先生: cutting 山田 out of the middle joins 山 and 田 into 山田 again.
+    for case in cases() {
+        let e = case.charset.encode;
+        let charset = case.charset.values.join("\\");
+        let mut original = case.file(Some("JP55501234"));
+        let patient = Case::joined(case.patient.1);
+        let (first, rest) = patient.split_at(patient.chars().next().map_or(0, char::len_utf8));
+        original.put(text_el(
+            CONTENT_DESCRIPTION,
+            VR::LO,
+            &e(&format!("{first}{patient}{rest}{}", case.honorific)),
+        ));
+        let original = reread(&original);
+        let d = deid(Level::AnonymizeFull, &[]);
+        let mut obj = original.clone();
+        d.apply(&mut obj, &d.subject_context(&original))
+            .expect("apply");
+        let obj = reread(&obj);
+        assert_eq!(
+            value_bytes(&obj, CONTENT_DESCRIPTION),
+            e(case.honorific),
+            "{charset}"
+        );
     }
 }

@@ -65,7 +65,12 @@ pub(crate) fn fold(text: &str) -> Folded {
     let mut chars = 0;
     for (i, c) in text.chars().enumerate() {
         lower(c, |l| {
-            decompose_canonical(l, |d| units.push(Unit { c: d, from: i..i + 1 }))
+            decompose_canonical(l, |d| {
+                units.push(Unit {
+                    c: d,
+                    from: i..i + 1,
+                })
+            })
         });
         chars = i + 1;
     }

@@ -1,9 +1,9 @@
 //! What anonymize-full does to attributes no rule lists (PS3.15 E.1.1 notes 1, 4, 5): decided
 //! by VR and value, not by tag. The walk applies the decision.
 
-use dicom_core::{Tag, VR};
 use dicom_core::header::{HasLength, Header};
 use dicom_core::value::Value;
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemElement;
 
