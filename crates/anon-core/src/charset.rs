@@ -191,17 +191,36 @@ impl CodeExtensions {
     }
 }
 
-/// A text that still holds ISO 2022 escape sequences, read one character per byte (as dicom-rs
-/// reads a data set whose first Specific Character Set value is empty or `ISO 2022 IR 6`),
-/// decoded: what an index that stored such a value undecoded holds for `Yamada^Tarou=山田^太郎`.
-/// `None` if it is not one character per byte.
-pub(crate) fn decode_escaped(read: &str) -> Option<String> {
+/// A text that still holds ISO 2022 escape sequences, as the characters it encodes. Read one
+/// character per byte (as dicom-rs reads a data set whose first Specific Character Set value
+/// is empty or `ISO 2022 IR 6`, and as an index that stored such a value undecoded holds
+/// `Yamada^Tarou=山田^太郎`), it is decoded; read otherwise (a single-valued `ISO 2022 IR 149`
+/// or `ISO 2022 IR 58`, which dicom-rs decodes as EUC-KR or GBK, leaving the escape sequences
+/// in the text), the escape sequences are dropped.
+pub(crate) fn without_escapes(read: &str) -> String {
     let plain = CodeExtensions {
         g0: G0::Ascii,
         g1: None,
         read_as_shift_jis: false,
     };
-    plain.decode(read).map(|d| d.text)
+    if let Some(d) = plain.decode(read) {
+        return d.text;
+    }
+    let mut out = String::with_capacity(read.len());
+    let mut chars = read.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        // ESC, intermediate bytes 0x20..=0x2F, one final byte 0x30..=0x7E (ISO 2022 6.3).
+        while chars
+            .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
+            .is_some()
+        {}
+        chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+    }
+    out
 }
 
 /// The string dicom-rs makes of bytes it decodes one character per byte, or as Shift JIS.
@@ -346,6 +365,20 @@ mod tests {
             .decode(&latin1(b"M\xfcller \x1b-L\xb8\xd2\xd0\xdd"))
             .expect("decoded");
         assert_eq!(d.text, "Müller Иван");
+    }
+
+    #[test]
+    fn escaped_text_read_either_way_loses_its_escape_sequences() {
+        // Read one character per byte: decoded.
+        assert_eq!(
+            without_escapes(&latin1(
+                b"Hong^Gildong=\x1b$)C\xc8\xab^\x1b$)C\xb1\xe6\xb5\xbf"
+            )),
+            "Hong^Gildong=홍^길동"
+        );
+        // Read as EUC-KR (a single-valued ISO 2022 IR 149): the escapes dropped.
+        assert_eq!(without_escapes("\u{1b}$)C홍^\u{1b}$)C길동"), "홍^길동");
+        assert_eq!(without_escapes("plain"), "plain");
     }
 
     #[test]

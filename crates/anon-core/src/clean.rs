@@ -9,6 +9,7 @@
 //! only as a whole word (`Li` not out of `Clinical`), a longer one anywhere except glued to
 //! digits (a StudyID `000101` not out of `19000101`), a UID never out of a longer UID.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
@@ -194,24 +195,26 @@ impl Scrubber {
 
     /// The subject's identifiers as values to cut. An identifier that still holds ISO 2022
     /// escape sequences (a value read one character per byte from a data set with code
-    /// extensions, as an index may hold it) is cut as the text it encodes too.
+    /// extensions, as an index may hold it, or read by dicom-rs from a data set whose only
+    /// Specific Character Set value is an ISO 2022 one) is cut as the text it encodes (see
+    /// [`charset::without_escapes`]): its characters, never the escape sequences of the text
+    /// it is cut from.
     fn subject_sources<'a>(identifiers: impl IntoIterator<Item = &'a str>) -> Vec<Source> {
-        let mut out = Vec::new();
-        for id in identifiers.into_iter().map(str::trim) {
-            let decoded = id
-                .contains('\u{1b}')
-                .then(|| charset::decode_escaped(id))
-                .flatten();
-            for text in std::iter::once(id).chain(decoded.as_deref().map(str::trim)) {
-                if worth_cutting(text) {
-                    out.push(Source {
-                        text: text.to_string(),
-                        uid: false,
-                    });
+        identifiers
+            .into_iter()
+            .map(|id| {
+                if id.contains('\u{1b}') {
+                    Cow::Owned(charset::without_escapes(id))
+                } else {
+                    Cow::Borrowed(id)
                 }
-            }
-        }
-        out
+            })
+            .filter(|id| worth_cutting(id.trim()))
+            .map(|id| Source {
+                text: id.trim().to_string(),
+                uid: false,
+            })
+            .collect()
     }
 
     fn from_sources(mut sources: Vec<Source>) -> Scrubber {

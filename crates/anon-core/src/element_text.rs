@@ -33,15 +33,22 @@ pub(crate) fn text_values(
 }
 
 /// The values of one text element as characters, trimmed, without empty ones (see
-/// [`text_values`]).
+/// [`text_values`]); ISO 2022 escape sequences are never part of them.
 pub(crate) fn element_texts(e: &InMemElement, ext: Option<CodeExtensions>) -> Vec<String> {
     let Some(values) = strs_of(e, ext) else {
         return Vec::new();
     };
     let Some(ext) = ext else {
+        // A data set that declares an ISO 2022 set as its only Specific Character Set value:
+        // dicom-rs decodes its text with that one set and leaves the escape sequences in it.
         return values
             .into_iter()
             .map(|s| {
+                let s = if s.contains('\u{1b}') {
+                    crate::charset::without_escapes(&s)
+                } else {
+                    s
+                };
                 s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
                     .to_string()
             })

@@ -519,3 +519,33 @@ fn nested_names_are_cut_until_none_is_left() {
         );
     }
 }
+
+#[test]
+fn a_single_valued_iso_2022_character_set_is_cut_too() {
+    // Specific Character Set `ISO 2022 IR 149` alone (code extensions declared without the
+    // initial set): dicom-rs decodes such text as EUC-KR and leaves the escape sequences in it,
+    // so the name's parts reach the engine as `ESC $ ) C 홍`.
+    let original = as_file(InMemDicomObject::from_element_iter([
+        el(tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO 2022 IR 149"),
+        el(tags::SOP_CLASS_UID, VR::UI, uids::MR_IMAGE_STORAGE),
+        el(tags::SOP_INSTANCE_UID, VR::UI, "2.25.4711"),
+        el(tags::PATIENT_ID, VR::LO, "KR1"),
+        el(
+            tags::PATIENT_NAME,
+            VR::PN,
+            "Hong^Gildong=\u{1b}$)C홍^\u{1b}$)C길동",
+        ),
+        el(CONTENT_DESCRIPTION, VR::LO, "\u{1b}$)C홍길동님, 길동"),
+    ]));
+    let d = deid(Level::AnonymizeFull, &[]);
+    let mut obj = original.clone();
+    d.apply(&mut obj, &d.subject_context(&original))
+        .expect("apply");
+    let obj = reread(&obj);
+    let out = obj
+        .get(CONTENT_DESCRIPTION)
+        .and_then(|e| e.to_str().ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    assert_eq!(out, "\u{1b}$)C님,");
+}
