@@ -119,9 +119,21 @@ impl CodeExtensions {
             .collect()
     }
 
+    /// The string dicom-rs makes of a value's bytes in such a data set (one character per byte,
+    /// or Shift JIS): how a value read some other way (a standard attribute encoded as UN) is
+    /// brought to the form the rest of the engine reads and [`CodeExtensions::decode`] takes.
+    pub(crate) fn as_read(&self, bytes: &[u8]) -> String {
+        read_as(bytes, self.read_as_shift_jis)
+    }
+
     /// Decodes one value (as dicom-rs read it) into text, each character with its bytes.
     pub(crate) fn decode(&self, read: &str) -> Option<Decoded> {
         let bytes = self.bytes_of(read)?;
+        Some(self.decode_bytes(bytes))
+    }
+
+    /// Decodes one value's bytes into text, each character with its bytes.
+    fn decode_bytes(&self, bytes: Vec<u8>) -> Decoded {
         let mut text = String::new();
         let mut spans = Vec::new();
         let (mut g0, mut g1) = (self.g0, self.g1);
@@ -170,12 +182,56 @@ impl CodeExtensions {
             spans.push(i..i + len);
             i += len;
         }
-        Some(Decoded {
+        Decoded {
             text,
             spans,
             bytes,
             read_as_shift_jis: self.read_as_shift_jis,
-        })
+        }
+    }
+}
+
+/// A text that still holds ISO 2022 escape sequences, as the characters it encodes. Read one
+/// character per byte (as dicom-rs reads a data set whose first Specific Character Set value
+/// is empty or `ISO 2022 IR 6`, and as an index that stored such a value undecoded holds
+/// `Yamada^Tarou=山田^太郎`), it is decoded; read otherwise (a single-valued `ISO 2022 IR 149`
+/// or `ISO 2022 IR 58`, which dicom-rs decodes as EUC-KR or GBK, leaving the escape sequences
+/// in the text), the escape sequences are dropped.
+pub(crate) fn without_escapes(read: &str) -> String {
+    let plain = CodeExtensions {
+        g0: G0::Ascii,
+        g1: None,
+        read_as_shift_jis: false,
+    };
+    if let Some(d) = plain.decode(read) {
+        return d.text;
+    }
+    let mut out = String::with_capacity(read.len());
+    let mut chars = read.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        // ESC, intermediate bytes 0x20..=0x2F, one final byte 0x30..=0x7E (ISO 2022 6.3).
+        while chars
+            .next_if(|c| ('\u{20}'..='\u{2f}').contains(c))
+            .is_some()
+        {}
+        chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+    }
+    out
+}
+
+/// The string dicom-rs makes of bytes it decodes one character per byte, or as Shift JIS.
+fn read_as(bytes: &[u8], shift_jis: bool) -> String {
+    if shift_jis {
+        encoding_rs::SHIFT_JIS
+            .decode_without_bom_handling(bytes)
+            .0
+            .into_owned()
+    } else {
+        bytes.iter().copied().map(char::from).collect()
     }
 }
 
@@ -245,14 +301,7 @@ impl Decoded {
             .filter(|(_, d)| !d)
             .map(|(b, _)| *b)
             .collect();
-        if self.read_as_shift_jis {
-            encoding_rs::SHIFT_JIS
-                .decode_without_bom_handling(&kept)
-                .0
-                .into_owned()
-        } else {
-            kept.into_iter().map(char::from).collect()
-        }
+        read_as(&kept, self.read_as_shift_jis)
     }
 }
 
@@ -316,6 +365,20 @@ mod tests {
             .decode(&latin1(b"M\xfcller \x1b-L\xb8\xd2\xd0\xdd"))
             .expect("decoded");
         assert_eq!(d.text, "Müller Иван");
+    }
+
+    #[test]
+    fn escaped_text_read_either_way_loses_its_escape_sequences() {
+        // Read one character per byte: decoded.
+        assert_eq!(
+            without_escapes(&latin1(
+                b"Hong^Gildong=\x1b$)C\xc8\xab^\x1b$)C\xb1\xe6\xb5\xbf"
+            )),
+            "Hong^Gildong=홍^길동"
+        );
+        // Read as EUC-KR (a single-valued ISO 2022 IR 149): the escapes dropped.
+        assert_eq!(without_escapes("\u{1b}$)C홍^\u{1b}$)C길동"), "홍^길동");
+        assert_eq!(without_escapes("plain"), "plain");
     }
 
     #[test]

@@ -9,11 +9,19 @@
 //! only as a whole word (`Li` not out of `Clinical`), a longer one anywhere except glued to
 //! digits (a StudyID `000101` not out of `19000101`), a UID never out of a longer UID.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::OnceLock;
 
+use unicode_normalization::char::is_combining_mark;
+
+use crate::charset;
 use crate::identity::{self, ValueKind};
 use crate::needles::NeedleSet;
+
+use fold::{continues, fold, fold_str};
+
+mod fold;
 
 /// Identifiers shorter than this (in characters) are not cut: a single letter would shred
 /// every text. Two-letter name parts (e.g. "Li") are cut as whole words, and so is a single
@@ -159,26 +167,6 @@ impl Clone for Scrubber {
     }
 }
 
-/// Case folding for matching, character by character: full lower-casing, with the final
-/// sigma read as sigma and sharp s as "ss" (so "ΠΑΠΑΔΌΠΟΥΛΟΣ" finds "Παπαδόπουλος" and "WEISS"
-/// finds "Weiß"). One character may fold to several.
-fn fold_into(c: char, out: &mut String) {
-    match c {
-        'ß' | 'ẞ' => out.push_str("ss"),
-        'ς' => out.push('σ'),
-        _ if c.is_ascii() => out.push(c.to_ascii_lowercase()),
-        _ => out.extend(c.to_lowercase().map(|l| if l == 'ς' { 'σ' } else { l })),
-    }
-}
-
-fn fold_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        fold_into(c, &mut out);
-    }
-    out
-}
-
 impl Scrubber {
     /// Compiles the subject's `identifiers` (blank and one-letter ones are ignored).
     pub(crate) fn new<'a>(identifiers: impl IntoIterator<Item = &'a str>) -> Scrubber {
@@ -205,13 +193,25 @@ impl Scrubber {
         Scrubber::from_sources(sources)
     }
 
+    /// The subject's identifiers as values to cut. An identifier that still holds ISO 2022
+    /// escape sequences (a value read one character per byte from a data set with code
+    /// extensions, as an index may hold it, or read by dicom-rs from a data set whose only
+    /// Specific Character Set value is an ISO 2022 one) is cut as the text it encodes (see
+    /// [`charset::without_escapes`]): its characters, never the escape sequences of the text
+    /// it is cut from.
     fn subject_sources<'a>(identifiers: impl IntoIterator<Item = &'a str>) -> Vec<Source> {
         identifiers
             .into_iter()
-            .map(str::trim)
-            .filter(|id| worth_cutting(id))
+            .map(|id| {
+                if id.contains('\u{1b}') {
+                    Cow::Owned(charset::without_escapes(id))
+                } else {
+                    Cow::Borrowed(id)
+                }
+            })
+            .filter(|id| worth_cutting(id.trim()))
             .map(|id| Source {
-                text: id.to_string(),
+                text: id.trim().to_string(),
                 uid: false,
             })
             .collect()
@@ -225,8 +225,9 @@ impl Scrubber {
         let mut chars = Vec::with_capacity(sources.len());
         for s in &sources {
             let f = fold_str(&s.text);
+            // Lengths as the value's composed form has them (the audit's byte lengths).
             bounds.push(boundary_of(s.uid, f.len()));
-            chars.push(f.chars().count());
+            chars.push(f.chars().filter(|c| !is_combining_mark(*c)).count());
             folded.push(f.into_bytes());
         }
         Scrubber {
@@ -249,7 +250,8 @@ impl Scrubber {
     }
 
     /// Which characters of `text` belong to a value to cut (one flag per `char`), or `None` if
-    /// none occurs.
+    /// none occurs. One pass: cutting them may join what is left into a value again (see
+    /// [`Scrubber::clean_text`]).
     pub(crate) fn cut_mask(&self, text: &str) -> Option<Vec<bool>> {
         self.mask_of(text, 0)
     }
@@ -259,17 +261,9 @@ impl Scrubber {
         if self.is_empty() || text.is_empty() {
             return None;
         }
-        // The folded text, and for each of its bytes the index of the original character.
-        let mut folded = String::with_capacity(text.len());
-        let mut origin: Vec<usize> = Vec::with_capacity(text.len());
-        let mut n_chars = 0;
-        for (i, c) in text.chars().enumerate() {
-            let before = folded.len();
-            fold_into(c, &mut folded);
-            origin.extend(std::iter::repeat_n(i, folded.len() - before));
-            n_chars = i + 1;
-        }
-        let hay = folded.as_bytes();
+        // Composed or decomposed, the text is compared in one form (see `fold`).
+        let folded = fold(text);
+        let hay = folded.text.as_bytes();
         let mut cut: Option<Vec<bool>> = None;
         let mut mark = |p: usize, start: usize, end: usize| {
             if self.chars.get(p).is_some_and(|n| *n < min_len) {
@@ -278,12 +272,12 @@ impl Scrubber {
             let Some(b) = self.bounds.get(p) else {
                 return;
             };
-            if !bounded(hay, start, end, *b) {
+            if !bounded(hay, start, end, *b) || continues(&folded.text, end) {
                 return;
             }
-            let flags = cut.get_or_insert_with(|| vec![false; n_chars]);
-            for &o in origin.get(start..end).unwrap_or_default() {
-                if let Some(f) = flags.get_mut(o) {
+            let flags = cut.get_or_insert_with(|| vec![false; folded.chars]);
+            for o in folded.origin.get(start..end).unwrap_or_default() {
+                for f in flags.get_mut(o.clone()).unwrap_or_default() {
                     *f = true;
                 }
             }
@@ -292,16 +286,21 @@ impl Scrubber {
         cut
     }
 
-    /// `text` with every value cut out, or `None` if none occurs.
+    /// `text` with the characters flagged in `cut` removed.
+    fn without(text: &str, cut: &[bool]) -> String {
+        text.chars()
+            .zip(cut)
+            .filter(|(_, c)| !**c)
+            .map(|(ch, _)| ch)
+            .collect()
+    }
+
+    /// `text` with every value cut out, or `None` if none occurs. Cutting is repeated until
+    /// nothing matches (`MüllMüllerer` loses `Müller`, and then the `Müller` left behind).
     pub(crate) fn clean_text(&self, text: &str) -> Option<String> {
-        let cut = self.cut_mask(text)?;
-        Some(
-            text.chars()
-                .zip(cut)
-                .filter(|(_, c)| !c)
-                .map(|(ch, _)| ch)
-                .collect(),
-        )
+        to_fixed_point(text, |t| {
+            self.cut_mask(t).map(|cut| Scrubber::without(t, &cut))
+        })
     }
 
     /// A Code String value (CS, nearly always a defined term such as `CT` or `PRIMARY`) with the
@@ -314,11 +313,16 @@ impl Scrubber {
     /// defined term and stays. A value that is no valid code string (lower case, punctuation:
     /// free text in a CS attribute) is cleaned as any text.
     pub(crate) fn clean_code(&self, value: &str, terms: Terms) -> Option<String> {
+        to_fixed_point(value, |v| self.clean_code_once(v, terms))
+    }
+
+    /// One pass of [`Scrubber::clean_code`].
+    fn clean_code_once(&self, value: &str, terms: Terms) -> Option<String> {
         if value.contains('\\') {
             // Several values in one string: each is a code of its own.
             let parts: Vec<Option<String>> = value
                 .split('\\')
-                .map(|v| self.clean_code(v, terms))
+                .map(|v| self.clean_code_once(v, terms))
                 .collect();
             if parts.iter().all(Option::is_none) {
                 return None;
@@ -333,7 +337,9 @@ impl Scrubber {
             );
         }
         if !is_code(value) || value.is_empty() {
-            return self.clean_text(value);
+            return self
+                .cut_mask(value)
+                .map(|cut| Scrubber::without(value, &cut));
         }
         let whole = value.trim_matches([' ', '_']);
         if terms == Terms::Keep
@@ -348,12 +354,7 @@ impl Scrubber {
         let mut changed = false;
         let mut text = value.to_string();
         if let Some(mask) = self.mask_of(&text, LONG_CODE_NEEDLE) {
-            text = text
-                .chars()
-                .zip(mask)
-                .filter(|(_, cut)| !cut)
-                .map(|(c, _)| c)
-                .collect();
+            text = Scrubber::without(&text, &mask);
             changed = true;
         }
         let is_identifier = |word: &str| {
@@ -418,7 +419,8 @@ impl Scrubber {
     }
 
     /// Overwrites every encoded value in `bytes` with zero bytes; returns whether any was
-    /// found. ASCII letters match case-insensitively.
+    /// found. ASCII letters match case-insensitively. Repeated until nothing matches: zeroing
+    /// one value can leave another between word boundaries that it was glued to before.
     pub(crate) fn clean_bytes(&self, bytes: &mut [u8]) -> bool {
         if self.is_empty() {
             return false;
@@ -426,20 +428,49 @@ impl Scrubber {
         let Some(search) = self.bytes() else {
             return false;
         };
-        let mut ranges = Vec::new();
-        search.set.for_each_match(bytes, |p, start, end| {
-            let b = search.bounds.get(p).copied().unwrap_or(Boundary::Word);
-            if bounded(bytes, start, end, b) {
-                ranges.push(start..end);
+        let mut found = false;
+        // Each pass zeroes at least one byte that was not zero (no spelling holds a zero
+        // byte), so the passes end; the bound only guards the time hostile input can take.
+        for _ in 0..MAX_PASSES {
+            let mut ranges = Vec::new();
+            search.set.for_each_match(bytes, |p, start, end| {
+                let b = search.bounds.get(p).copied().unwrap_or(Boundary::Word);
+                if bounded(bytes, start, end, b) {
+                    ranges.push(start..end);
+                }
+            });
+            if ranges.is_empty() {
+                return found;
             }
-        });
-        for r in &ranges {
-            if let Some(s) = bytes.get_mut(r.clone()) {
-                s.fill(0);
+            for r in &ranges {
+                if let Some(s) = bytes.get_mut(r.clone()) {
+                    s.fill(0);
+                }
             }
+            found = true;
         }
-        !ranges.is_empty()
+        // Still matching after that many passes: nothing of it can be trusted.
+        bytes.fill(0);
+        true
     }
+}
+
+/// How many times cutting is repeated on one value at most (see [`to_fixed_point`]).
+const MAX_PASSES: usize = 32;
+
+/// Applies `cut` (one pass of cutting, `None` when nothing matches) to its own result until
+/// nothing matches; `None` if the first pass found nothing. Each pass shortens the text, so the
+/// passes end; a value that still matches after [`MAX_PASSES`] (values nested in each other on
+/// purpose, `MüllMüllMüllererer...`) becomes empty.
+pub(crate) fn to_fixed_point(text: &str, cut: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let mut current = cut(text)?;
+    for _ in 1..MAX_PASSES {
+        match cut(&current) {
+            Some(next) => current = next,
+            None => return Some(current),
+        }
+    }
+    Some(String::new())
 }
 
 /// What becomes of a code string value that is one word equal to a value to cut as a whole.

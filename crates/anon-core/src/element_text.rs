@@ -14,7 +14,7 @@ use crate::charset::CodeExtensions;
 
 /// The data set's ISO 2022 code extensions, if it uses any (see [`crate::charset`]).
 pub(crate) fn code_extensions(obj: &InMemDicomObject) -> Option<CodeExtensions> {
-    let values = strs_of(obj.get(tags::SPECIFIC_CHARACTER_SET)?)?;
+    let values = strs_of(obj.get(tags::SPECIFIC_CHARACTER_SET)?, None)?;
     CodeExtensions::from_values(&values)
 }
 
@@ -33,15 +33,22 @@ pub(crate) fn text_values(
 }
 
 /// The values of one text element as characters, trimmed, without empty ones (see
-/// [`text_values`]).
+/// [`text_values`]); ISO 2022 escape sequences are never part of them.
 pub(crate) fn element_texts(e: &InMemElement, ext: Option<CodeExtensions>) -> Vec<String> {
-    let Some(values) = strs_of(e) else {
+    let Some(values) = strs_of(e, ext) else {
         return Vec::new();
     };
     let Some(ext) = ext else {
+        // A data set that declares an ISO 2022 set as its only Specific Character Set value:
+        // dicom-rs decodes its text with that one set and leaves the escape sequences in it.
         return values
             .into_iter()
             .map(|s| {
+                let s = if s.contains('\u{1b}') {
+                    crate::charset::without_escapes(&s)
+                } else {
+                    s
+                };
                 s.trim_matches(|c: char| c == '\0' || c.is_whitespace())
                     .to_string()
             })
@@ -59,21 +66,28 @@ pub(crate) fn element_texts(e: &InMemElement, ext: Option<CodeExtensions>) -> Ve
         .collect()
 }
 
-/// An element's values as text; a UN value as the text its bytes spell (see `unknown`).
-fn strs_of(e: &InMemElement) -> Option<Vec<String>> {
-    if let Some(text) = crate::unknown::un_text(e) {
+/// An element's values as text, as dicom-rs reads them; a UN value as the text its bytes spell
+/// (see `unknown`).
+fn strs_of(e: &InMemElement, ext: Option<CodeExtensions>) -> Option<Vec<String>> {
+    if let Some(text) = crate::unknown::un_text(e, ext) {
         return Some(text.split('\\').map(str::to_string).collect());
     }
     e.to_multi_str().ok().map(|v| v.to_vec())
 }
 
-/// The first value of an attribute as text, trimmed of padding, if it has a non-empty one (a UN
-/// value as the text its bytes spell).
+/// The value of an attribute of a top-level data set as text (several values joined by
+/// backslashes, as written), trimmed of padding, if it is not empty: decoded with the data
+/// set's code extensions if it uses any, a UN value as the text its bytes spell.
 pub(crate) fn first_str(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
     let e = obj.get(tag)?;
-    let s = match crate::unknown::un_text(e) {
+    let ext = code_extensions(obj);
+    let s = match crate::unknown::un_text(e, ext) {
         Some(text) => text,
         None => e.to_str().ok()?.into_owned(),
+    };
+    let s = match ext.and_then(|x| x.decode(&s)) {
+        Some(d) => d.text,
+        None => s,
     };
     let t = s.trim_matches(|c: char| c == '\0' || c.is_whitespace());
     (!t.is_empty()).then(|| t.to_string())

@@ -61,7 +61,7 @@ impl Pass<'_> {
             if tag.element() == 0x0000 {
                 continue;
             }
-            let read = crate::unknown::as_dictionary_text(e);
+            let read = crate::unknown::as_dictionary_text(e, self.ext);
             let e = read.as_ref().unwrap_or(e);
             if tag.group() % 2 == 1 {
                 match self.profile.exact(tag).map(|r| r.action.resolve()) {
@@ -130,7 +130,7 @@ impl Pass<'_> {
             Value::Sequence(seq) => {
                 for item in seq.items() {
                     for inner in item.iter() {
-                        let read = crate::unknown::as_dictionary_text(inner);
+                        let read = crate::unknown::as_dictionary_text(inner, self.ext);
                         self.everything(read.as_ref().unwrap_or(inner), depth + 1, out);
                     }
                 }

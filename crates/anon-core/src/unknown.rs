@@ -20,6 +20,8 @@ use dicom_core::{DataElement, VR};
 use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::mem::InMemElement;
 
+use crate::charset::CodeExtensions;
+
 /// VRs whose values are text (the ones dicom-rs decodes to strings).
 fn is_text(vr: VR) -> bool {
     matches!(
@@ -55,8 +57,10 @@ fn text_vr(elem: &InMemElement) -> Option<VR> {
 }
 
 /// The text a UN value's bytes spell, padding removed; `None` for anything but a primitive UN
-/// value.
-pub(crate) fn un_text(elem: &InMemElement) -> Option<String> {
+/// value. In a data set with ISO 2022 code extensions (`ext`), the bytes are read as dicom-rs
+/// reads the data set's other text (one character per byte, or Shift JIS), so that the value
+/// is decoded, cut and written back like any other (see [`crate::charset`]).
+pub(crate) fn un_text(elem: &InMemElement, ext: Option<CodeExtensions>) -> Option<String> {
     if elem.vr() != VR::UN {
         return None;
     }
@@ -64,16 +68,22 @@ pub(crate) fn un_text(elem: &InMemElement) -> Option<String> {
         return None;
     };
     let bytes: Cow<'_, [u8]> = p.to_bytes();
-    let text = String::from_utf8_lossy(&bytes);
+    let text = match ext {
+        Some(ext) => Cow::Owned(ext.as_read(&bytes)),
+        None => String::from_utf8_lossy(&bytes),
+    };
     Some(text.trim_end_matches(['\0', ' ']).to_string())
 }
 
 /// A UN-encoded standard attribute of a text VR as the engine reads it: its dictionary VR,
 /// and the values its bytes spell. `None` for anything else (private elements, attributes the
 /// dictionary does not know, binary VRs, elements not encoded as UN).
-pub(crate) fn as_dictionary_text(elem: &InMemElement) -> Option<InMemElement> {
+pub(crate) fn as_dictionary_text(
+    elem: &InMemElement,
+    ext: Option<CodeExtensions>,
+) -> Option<InMemElement> {
     let vr = text_vr(elem)?;
-    let text = un_text(elem)?;
+    let text = un_text(elem, ext)?;
     let value = if matches!(vr, VR::LT | VR::ST | VR::UT | VR::UR) || !text.contains('\\') {
         PrimitiveValue::Str(text)
     } else {
@@ -106,14 +116,15 @@ mod tests {
 
     #[test]
     fn un_text_attributes_are_read_with_their_dictionary_vr() {
-        let uid = as_dictionary_text(&un(Tag(0x0020, 0x000D), b"1.2.3\0")).unwrap();
+        let uid = as_dictionary_text(&un(Tag(0x0020, 0x000D), b"1.2.3\0"), None).unwrap();
         assert_eq!(uid.vr(), VR::UI);
         assert_eq!(uid.to_str().unwrap(), "1.2.3");
-        let types = as_dictionary_text(&un(Tag(0x0008, 0x0008), b"ORIGINAL\\PRIMARY ")).unwrap();
+        let types =
+            as_dictionary_text(&un(Tag(0x0008, 0x0008), b"ORIGINAL\\PRIMARY "), None).unwrap();
         assert_eq!(types.vr(), VR::CS);
         assert_eq!(types.to_multi_str().unwrap().len(), 2);
         // Private elements and binary attributes are not text.
-        assert!(as_dictionary_text(&un(Tag(0x0009, 0x1001), b"AB")).is_none());
-        assert!(as_dictionary_text(&un(Tag(0x0028, 0x0010), &[0, 2])).is_none());
+        assert!(as_dictionary_text(&un(Tag(0x0009, 0x1001), b"AB"), None).is_none());
+        assert!(as_dictionary_text(&un(Tag(0x0028, 0x0010), &[0, 2]), None).is_none());
     }
 }

@@ -272,3 +272,52 @@ fn values_the_caller_adds_are_cut_too() {
     d.apply(&mut out, &subject).expect("applied");
     assert_eq!(text(&out, tags::STUDY_DESCRIPTION), "cohort, visit 2");
 }
+
+#[test]
+fn cutting_repeats_until_no_value_is_left() {
+    // Cutting `Halvorsen` out of `HalvHalvorsenorsen` joins the rest into `Halvorsen` again;
+    // cutting the ID first leaves `Wu` between word boundaries, where it counts.
+    let obj = file(vec![
+        el(tags::OTHER_PATIENT_NAMES, VR::PN, "Wu^Li"),
+        el(
+            tags::SERIES_DESCRIPTION,
+            VR::LO,
+            "T1 HalvHalvorsenorsen, id MRN-5512Wu",
+        ),
+        el(
+            tags::REASON_FOR_THE_ATTRIBUTE_MODIFICATION,
+            VR::CS,
+            "COERCE HALVHALVORSENORSEN",
+        ),
+        // Beyond the table (anonymize-full): the safety net cuts the subject's values the
+        // same way (not the removed operator's: see docs/deid.md).
+        el(
+            Tag(0x0028, 0x1055),
+            VR::LO,
+            "OpsOpsahlahl HalvHalvorsenorsen",
+        ),
+        DataElement::new(
+            tags::MAKER_NOTE,
+            VR::OB,
+            PrimitiveValue::U8(b"id=MRN-5512Wu;".to_vec().into()),
+        ),
+    ]);
+    let (out, _) = run(custom(), 1, &obj);
+    assert_eq!(text(&out, tags::SERIES_DESCRIPTION), "T1 , id");
+    assert_eq!(
+        text(&out, tags::REASON_FOR_THE_ATTRIBUTE_MODIFICATION),
+        "COERCE"
+    );
+    let maker = out
+        .get(tags::MAKER_NOTE)
+        .and_then(|e| e.to_bytes().ok())
+        .expect("maker note")
+        .into_owned();
+    assert_eq!(&maker, b"id=\0\0\0\0\0\0\0\0\0\0;");
+    let (full, _) = run(
+        Profile::builtin(Level::AnonymizeFull, &[]).unwrap(),
+        1,
+        &obj,
+    );
+    assert_eq!(text(&full, Tag(0x0028, 0x1055)), "OpsOpsahlahl");
+}

@@ -1,9 +1,9 @@
 //! What anonymize-full does to attributes no rule lists (PS3.15 E.1.1 notes 1, 4, 5): decided
 //! by VR and value, not by tag. The walk applies the decision.
 
-use dicom_core::VR;
 use dicom_core::header::{HasLength, Header};
 use dicom_core::value::Value;
+use dicom_core::{Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemElement;
 
@@ -29,10 +29,14 @@ pub(super) enum Beyond {
     Rule(Action),
     /// Text (of this VR) in which the subject's identifiers occur: they are cut out (C).
     CleanText(VR),
-    /// A binary value (OB, UN): the subject's identifiers, in every encoding, zeroed where
-    /// found (C).
+    /// A binary value (OB, UN, OW, OL, OF, OD, OV): the subject's identifiers, in every
+    /// encoding and both byte orders, zeroed where found (C).
     CleanBinary,
 }
+
+/// Binary attributes that hold samples, as Pixel Data does: measurements whose bytes are never
+/// changed, as pixel data's are not.
+const SAMPLES: [Tag; 2] = [tags::WAVEFORM_DATA, tags::SPECTROSCOPY_DATA];
 
 impl Deidentifier {
     /// Attributes the table does not list (E.1.1 notes 1, 4, 5), at anonymize-full: person
@@ -100,7 +104,11 @@ impl Deidentifier {
                     Beyond::Keep
                 }
             }
-            _ if matches!(elem.vr(), VR::OB | VR::UN) && tag != tags::WAVEFORM_DATA => {
+            _ if matches!(
+                elem.vr(),
+                VR::OB | VR::UN | VR::OW | VR::OL | VR::OF | VR::OD | VR::OV
+            ) && !SAMPLES.contains(&tag) =>
+            {
                 Beyond::CleanBinary
             }
             _ => Beyond::Keep,

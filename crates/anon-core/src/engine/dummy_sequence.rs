@@ -69,8 +69,9 @@ impl Deidentifier {
                     continue;
                 }
                 // A UN-encoded standard attribute is read as its own VR (see `unknown`); a
-                // value kept below stays as it came.
-                let (e, original) = match crate::unknown::as_dictionary_text(&e) {
+                // value kept below stays as it came, the others become dummies, so how its
+                // text is encoded does not matter here.
+                let (e, original) = match crate::unknown::as_dictionary_text(&e, None) {
                     Some(read) => (read, Some(e)),
                     None => (e, None),
                 };

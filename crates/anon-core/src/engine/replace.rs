@@ -7,7 +7,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::mem::InMemElement;
 
 use crate::action::Action;
-use crate::element_text::{is_text_vr, text_value};
+use crate::element_text::{element_texts, is_text_vr, text_value};
 use crate::report::{Done, PathStep};
 use crate::uids::clean_uid;
 use crate::values::{dummy, max_len};
@@ -68,20 +68,15 @@ impl Deidentifier {
         let values: Vec<String> = if subject_attr {
             vec![walk.subject.pseudonym.clone()]
         } else {
-            elem.to_multi_str()
-                .map(|v| {
-                    v.iter()
-                        .map(|s| s.trim())
-                        .filter(|s| !s.is_empty())
-                        .map(|s| {
-                            self.key.value_code_for(
-                                u32::from(tag.group()) << 16 | u32::from(tag.element()),
-                                s,
-                            )
-                        })
-                        .collect()
+            // Each value as the characters it holds (decoded with the data set's code
+            // extensions): the same text gets the same code whatever its encoding.
+            element_texts(&elem, walk.ext)
+                .iter()
+                .map(|s| {
+                    self.key
+                        .value_code_for(u32::from(tag.group()) << 16 | u32::from(tag.element()), s)
                 })
-                .unwrap_or_default()
+                .collect()
         };
         let values: Vec<String> = values
             .into_iter()

@@ -8,8 +8,8 @@ use dicom_core::{DataElement, VR};
 use dicom_object::mem::InMemElement;
 
 use crate::action::Action;
-use crate::charset::CodeExtensions;
-use crate::clean::{Scrubber, Terms, is_code};
+use crate::charset::{CodeExtensions, Decoded};
+use crate::clean::{Scrubber, Terms, is_code, to_fixed_point};
 use crate::element_text::{is_text_vr, text_value};
 use crate::patterns::{WrittenDates, pattern_edits};
 use crate::report::{Done, PathStep};
@@ -54,7 +54,7 @@ impl Deidentifier {
                 let scrubber = walk.cleaner.as_ref().unwrap_or(&walk.scrubber);
                 self.scrub_text(elem, vr, scrubber, walk.ext, Some(walk.dates))
             }
-            VR::OB | VR::UN | VR::OW => {
+            VR::OB | VR::UN | VR::OW | VR::OL | VR::OF | VR::OD | VR::OV => {
                 walk.record(path, tag, action, Done::Cleaned);
                 let scrubber = walk.cleaner.as_ref().unwrap_or(&walk.scrubber);
                 self.scrub_binary(elem, scrubber).0
@@ -135,26 +135,7 @@ impl Deidentifier {
                 let patterns = patterns.filter(|_| !code);
                 let cut = match ext.and_then(|e| e.decode(&v)) {
                     _ if code => scrubber.clean_code(&v, terms),
-                    Some(d) => {
-                        // Bytes can only be dropped here: pattern matches are cut, never
-                        // rewritten (a written date is cut rather than shifted).
-                        let mut mask = scrubber.cut_mask(&d.text);
-                        if let Some(dates) = patterns {
-                            let edits = pattern_edits(&d.text, dates);
-                            if !edits.is_empty() {
-                                let m =
-                                    mask.get_or_insert_with(|| vec![false; d.text.chars().count()]);
-                                for (i, (at, _)) in d.text.char_indices().enumerate() {
-                                    if edits.iter().any(|e| e.range.contains(&at))
-                                        && let Some(f) = m.get_mut(i)
-                                    {
-                                        *f = true;
-                                    }
-                                }
-                            }
-                        }
-                        mask.map(|mask| d.without(&mask))
-                    }
+                    Some(d) => cut_decoded(scrubber, ext, &d, patterns),
                     None => {
                         let edited = patterns.and_then(|dates| {
                             let edits = pattern_edits(&v, dates);
@@ -183,6 +164,13 @@ impl Deidentifier {
     }
 
     /// Zeroes encoded identifiers inside a binary value; returns whether any was found.
+    ///
+    /// dicom-rs holds the words of OW (and the 32- and 64-bit units of OL, OF, OV and OD) as
+    /// numbers, whose bytes [`PrimitiveValue::to_bytes`] gives in little endian order: the
+    /// order a little endian file stores. A big endian file stores each unit's bytes the other
+    /// way round, so text written into its value byte by byte reads with every unit reversed
+    /// here (`HTSI` for `THIS` in OW). Both orders are searched whatever the transfer syntax:
+    /// a file converted from big to little endian keeps its text reversed unit by unit.
     pub(super) fn scrub_binary(
         &self,
         elem: InMemElement,
@@ -198,28 +186,82 @@ impl Deidentifier {
         };
         let mut bytes = p.to_bytes().into_owned();
         let mut found = scrubber.clean_bytes(&mut bytes);
-        if vr == VR::OW {
-            // Words are held in memory order; in a big endian file the bytes on disk (and the
-            // text an overlay may spell) are swapped pairwise, so look at that order too.
-            let swap = |b: &mut [u8]| b.chunks_exact_mut(2).for_each(|w| w.swap(0, 1));
-            swap(&mut bytes);
+        let unit = unit_size(vr);
+        if unit > 1 {
+            let reverse = |b: &mut [u8]| b.chunks_exact_mut(unit).for_each(<[u8]>::reverse);
+            reverse(&mut bytes);
             found |= scrubber.clean_bytes(&mut bytes);
-            swap(&mut bytes);
+            reverse(&mut bytes);
         }
         if !found {
             return (elem, false);
         }
-        let value = if vr == VR::OW {
-            PrimitiveValue::U16(
-                bytes
-                    .chunks(2)
-                    .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
-                    .collect(),
-            )
-        } else {
-            PrimitiveValue::U8(bytes.into())
-        };
-        (DataElement::new(tag, vr, value), true)
+        (DataElement::new(tag, vr, from_le_bytes(vr, bytes)), true)
+    }
+}
+
+/// Cuts the scrubber's values (and, with `patterns`, e-mail addresses, URLs, telephone
+/// numbers and written dates) out of a value decoded with its ISO 2022 code extensions:
+/// characters are cut and exactly their bytes dropped, escape sequences kept. Bytes can only
+/// be dropped here: pattern matches are cut, never rewritten (a written date is cut rather
+/// than shifted). Cutting is repeated until nothing matches (see [`to_fixed_point`]).
+fn cut_decoded(
+    scrubber: &Scrubber,
+    ext: Option<CodeExtensions>,
+    d: &Decoded,
+    patterns: Option<WrittenDates>,
+) -> Option<String> {
+    let mut mask = scrubber.cut_mask(&d.text);
+    if let Some(dates) = patterns {
+        let edits = pattern_edits(&d.text, dates);
+        if !edits.is_empty() {
+            let m = mask.get_or_insert_with(|| vec![false; d.text.chars().count()]);
+            for (i, (at, _)) in d.text.char_indices().enumerate() {
+                if edits.iter().any(|e| e.range.contains(&at))
+                    && let Some(f) = m.get_mut(i)
+                {
+                    *f = true;
+                }
+            }
+        }
+    }
+    let first = d.without(&mask?);
+    let again = |read: &str| {
+        let d = ext.and_then(|e| e.decode(read))?;
+        scrubber.cut_mask(&d.text).map(|mask| d.without(&mask))
+    };
+    Some(to_fixed_point(&first, again).unwrap_or(first))
+}
+
+/// The size of the units a binary VR holds (1 for bytes).
+fn unit_size(vr: VR) -> usize {
+    match vr {
+        VR::OW => 2,
+        VR::OL | VR::OF => 4,
+        VR::OD | VR::OV => 8,
+        _ => 1,
+    }
+}
+
+/// A binary value of `vr` from its bytes in little endian order (see
+/// [`Deidentifier::scrub_binary`]); a trailing partial unit is padded with zeros.
+fn from_le_bytes(vr: VR, bytes: Vec<u8>) -> PrimitiveValue {
+    fn units<const N: usize>(bytes: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+        bytes.chunks(N).map(|c| {
+            let mut u = [0u8; N];
+            for (d, s) in u.iter_mut().zip(c) {
+                *d = *s;
+            }
+            u
+        })
+    }
+    match vr {
+        VR::OW => PrimitiveValue::U16(units(&bytes).map(u16::from_le_bytes).collect()),
+        VR::OL => PrimitiveValue::U32(units(&bytes).map(u32::from_le_bytes).collect()),
+        VR::OF => PrimitiveValue::F32(units(&bytes).map(f32::from_le_bytes).collect()),
+        VR::OV => PrimitiveValue::U64(units(&bytes).map(u64::from_le_bytes).collect()),
+        VR::OD => PrimitiveValue::F64(units(&bytes).map(f64::from_le_bytes).collect()),
+        _ => PrimitiveValue::U8(bytes.into()),
     }
 }
 

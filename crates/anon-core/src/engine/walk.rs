@@ -122,7 +122,7 @@ impl Deidentifier {
             }
             // A standard attribute still encoded as UN gets its tag's rule as its own VR
             // (see `unknown`); kept, it stays as it came.
-            let result = match crate::unknown::as_dictionary_text(&elem) {
+            let result = match crate::unknown::as_dictionary_text(&elem, walk.ext) {
                 Some(read) => {
                     let result = self.standard_element(read.clone(), path, depth, walk)?;
                     crate::unknown::restore(result, &read, elem)

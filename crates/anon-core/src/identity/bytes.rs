@@ -1,7 +1,7 @@
 //! The byte spellings of a text in every character set DICOM defines (and Shift JIS): what
 //! cleaning zeroes in binary values and the audit searches in files.
 
-use super::texts::{case_variants, is_single_cjk};
+use super::texts::{is_single_cjk, spelling_variants};
 
 /// One byte spelling of a text in a character set DICOM defines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +13,9 @@ pub struct ByteSpelling {
     pub exact: bool,
     /// The bytes start with an ISO 2022 escape sequence (specific enough to need no boundary).
     pub escaped: bool,
-    /// UTF-8 or ISO 8859-1 spelling of the text as given (not a case variant): the spellings
-    /// worth looking for where random bytes are (pixel data).
+    /// A UTF-8 or ISO 8859-1 spelling (of any case variant and normalisation form): the
+    /// spellings worth looking for where random bytes are (pixel data), since text written
+    /// into pixels or a JPEG comment by a program is nearly always in one of these two.
     pub common: bool,
 }
 
@@ -46,11 +47,13 @@ fn all_g1_pairs(text: &str, bytes: &[u8]) -> bool {
     high.len() == wide * 2 && high.iter().all(|b| (0xA1..=0xFE).contains(b))
 }
 
-/// Every byte spelling of one text: its case variants in every character set DICOM defines
-/// that can encode them (UTF-8, ISO 8859-1 to -9, TIS 620, GB18030 and GBK, the G1 bytes of
-/// ISO 2022 IR 58, IR 149 and IR 87 with and without their escape sequence, JIS X 0201
-/// katakana), and Shift JIS, which files from some Japanese systems use although DICOM does
-/// not define it.
+/// Every byte spelling of one text: its case variants (as given, upper, lower, title) in
+/// both Unicode normalisation forms (see [`spelling_variants`]), composed ones in every
+/// character set DICOM defines that can encode them (UTF-8, ISO 8859-1 to -9, TIS 620, GB18030
+/// and GBK, the G1 bytes of ISO 2022 IR 58, IR 149 and IR 87 with and without their escape
+/// sequence, JIS X 0201 katakana) and Shift JIS, which files from some Japanese systems use
+/// although DICOM does not define it; decomposed ones in UTF-8, the one character set that
+/// holds combining marks as written.
 pub fn byte_spellings(text: &str) -> Vec<ByteSpelling> {
     let single_cjk = is_single_cjk(text);
     let mut out: Vec<ByteSpelling> = Vec::new();
@@ -72,17 +75,17 @@ pub fn byte_spellings(text: &str) -> Vec<ByteSpelling> {
             common,
         });
     };
-    for (i, v) in case_variants(text).iter().enumerate() {
-        let as_given = i == 0;
-        push(v.as_bytes().to_vec(), false, as_given, false);
+    for (v, composed) in spelling_variants(text) {
+        let v = v.as_str();
+        push(v.as_bytes().to_vec(), false, true, false);
         if let Some(l) = v
             .chars()
             .map(|c| u8::try_from(u32::from(c)).ok())
             .collect::<Option<Vec<u8>>>()
         {
-            push(l, false, as_given, false);
+            push(l, false, true, false);
         }
-        if v.is_ascii() {
+        if v.is_ascii() || !composed {
             continue;
         }
         for enc in SINGLE_BYTE {

@@ -24,4 +24,7 @@ pub use attributes::{
 };
 pub use bytes::{ByteSpelling, byte_spellings};
 pub use placeholder::is_placeholder;
-pub use texts::{case_variants, date_texts, is_cjk, is_single_cjk, name_texts, texts_of};
+pub use texts::{
+    case_variants, date_texts, is_cjk, is_single_cjk, name_texts, normal_forms, spelling_variants,
+    texts_of,
+};

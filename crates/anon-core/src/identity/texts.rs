@@ -1,6 +1,8 @@
 //! The texts that count as one value: a name whole and part by part, a date in the ways people
 //! write it, and the case variants of a text.
 
+use unicode_normalization::{UnicodeNormalization, is_nfc};
+
 use super::attributes::ValueKind;
 use super::placeholder::is_placeholder;
 
@@ -132,6 +134,39 @@ pub fn case_variants(text: &str) -> Vec<String> {
     for v in [text.to_uppercase(), text.to_lowercase(), title] {
         if !out.contains(&v) {
             out.push(v);
+        }
+    }
+    out
+}
+
+/// The text in its Unicode normalisation forms: composed (NFC, how most systems write `Müller`)
+/// first, then decomposed (NFD, how macOS writes it: `Mu` U+0308 `ller`), then as given if it
+/// is neither; an ASCII text only as given (it has one form).
+pub fn normal_forms(text: &str) -> Vec<String> {
+    if text.is_ascii() {
+        return vec![text.to_string()];
+    }
+    let mut out = vec![text.nfc().collect::<String>()];
+    for form in [text.nfd().collect::<String>(), text.to_string()] {
+        if !out.contains(&form) {
+            out.push(form);
+        }
+    }
+    out
+}
+
+/// The spellings of a text that differ only in case or normalisation: the case variants
+/// ([`case_variants`]) of each normalisation form ([`normal_forms`]), composed ones first.
+/// Each comes with whether it is composed (NFC): only a composed text has a spelling in the
+/// character sets other than UTF-8 (they have no combining marks, or encode them apart).
+pub fn spelling_variants(text: &str) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = Vec::new();
+    for form in normal_forms(text) {
+        for v in case_variants(&form) {
+            if !out.iter().any(|(x, _)| *x == v) {
+                let composed = is_nfc(&v);
+                out.push((v, composed));
+            }
         }
     }
     out
