@@ -735,3 +735,35 @@ fn a_release_reason_naming_a_value_only_a_stored_header_carries_is_refused() {
     release(&t, &id, &["all"], "sequence label checked", "ana").ok();
     assert!(t.join("pkg").exists());
 }
+
+#[test]
+fn a_release_reason_naming_the_patient_in_another_normal_form_is_refused() {
+    let t = TestDir::new();
+    // A patient whose name has umlauts (UTF-8), written composed as most systems write it.
+    let a = fixture::instance("MRN-8801", "2.25.8801", "2.25.8802", "2.25.8803");
+    let file = edited(&a, |o| {
+        put_text(o, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 192");
+        put_text(o, tags::PATIENT_NAME, VR::PN, "Müller-Lüdenscheidt^Hans");
+        put_text(o, tags::SEQUENCE_NAME, VR::SH, "HALVORSEN 3T");
+        put_text(o, tags::PATIENT_BIRTH_NAME, VR::PN, "HALVORSEN^INGRID");
+    });
+    import_specs(&t, &t.archive(), "in", "p", &[("a.dcm", file)]);
+    let id = quarantine_id(&export_basic(&t, "pkg", &[]).expect_code(1));
+    // Decomposed, as macOS writes it (u + U+0308), in the reason and in the name given as --by.
+    let decomposed = "Mu\u{308}ller-Lu\u{308}denscheidt";
+    for (reason, by) in [
+        (format!("checked with {decomposed}"), "ana"),
+        ("checked with Müller-Lüdenscheidt".to_string(), "ana"),
+        ("sequence label checked".to_string(), decomposed),
+    ] {
+        let run = release(&t, &id, &["all"], &reason, by).expect_code(2);
+        assert!(
+            run.stderr.contains("identifying values") && run.stderr.contains("PatientName"),
+            "{reason:?} by {by:?}: {}",
+            run.stderr
+        );
+        assert!(!t.join("pkg").exists());
+    }
+    release(&t, &id, &["all"], "sequence label checked", "ana").ok();
+    assert!(t.join("pkg").exists());
+}
