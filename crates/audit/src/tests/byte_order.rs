@@ -32,7 +32,7 @@ fn be_short(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
 /// `text` as the words of a big endian file hold it: each pair of bytes swapped.
 fn swapped(text: &[u8], unit: usize) -> Vec<u8> {
     let mut b = text.to_vec();
-    while b.len() % unit != 0 {
+    while !b.len().is_multiple_of(unit) {
         b.push(b' ');
     }
     for u in b.chunks_exact_mut(unit) {
