@@ -31,16 +31,21 @@ pub(crate) fn full_names(value: &str) -> HashSet<String> {
         .split('=')
         .map(|g| g.trim_matches(|c: char| c == '^' || c.is_whitespace()));
     for whole in std::iter::once(value.trim()).chain(groups) {
-        if words(whole).len() < 2 {
+        let all = words(whole);
+        if all.len() < 2 {
             continue;
         }
+        wholes.push(trim(whole));
+        wholes.push(trim(&all.join(" ")));
+        // By the family, given and middle names alone: a full name only with two of them
+        // (`Smith^^^Dr` names `Smith`, one word).
         let names: Vec<&str> = whole.split('^').take(3).collect();
         let named = words(&names.join("^"));
-        wholes.push(trim(whole));
-        wholes.push(trim(&words(whole).join(" ")));
-        wholes.push(trim(&named.join(" ")));
-        if !whole.is_ascii() {
-            wholes.push(trim(&named.concat()));
+        if named.len() >= 2 {
+            wholes.push(trim(&named.join(" ")));
+            if !whole.is_ascii() {
+                wholes.push(trim(&named.concat()));
+            }
         }
     }
     let texts: HashSet<String> = name_texts(value).into_iter().collect();
@@ -66,6 +71,7 @@ mod tests {
         assert_eq!(sorted("Dr. floral field"), ["Dr. floral field"]);
         assert!(sorted("Smith").is_empty());
         assert!(sorted("Smith^").is_empty());
+        assert_eq!(sorted("Smith^^^Dr"), ["Smith Dr", "Smith^^^Dr"]);
         let yamada = sorted("Yamada^Tarou=山田^太郎");
         for t in [
             "Yamada^Tarou",
