@@ -85,3 +85,51 @@ fn burned_in_pixels_are_refused_where_identity_is_removed() {
         "anonymize keeps pixels as an export does"
     );
 }
+
+#[test]
+fn a_received_iso_2022_name_is_searched_as_the_characters_it_spells() {
+    use dicom_core::{DataElement, PrimitiveValue, VR};
+    use dicom_object::FileMetaTableBuilder;
+    // Yamada^Tarou=山田^太郎 in ISO 2022 IR 87; 山田太郎 in UTF-8 hidden in the pixel data.
+    let latin1 = |b: &[u8]| -> String { b.iter().copied().map(char::from).collect() };
+    let spec = mr("JP55501234", "1.2.6", "1.2.6.1.1");
+    let mut obj = spec.to_object().unwrap();
+    obj.put(DataElement::new(
+        tags::SPECIFIC_CHARACTER_SET,
+        VR::CS,
+        PrimitiveValue::Strs(["".to_string(), "ISO 2022 IR 87".to_string()].into()),
+    ));
+    obj.put(DataElement::new(
+        tags::PATIENT_NAME,
+        VR::PN,
+        PrimitiveValue::from(latin1(b"Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B")),
+    ));
+    let mut pixels: Vec<u8> = (0..64u16).flat_map(|v| (v * 37).to_le_bytes()).collect();
+    pixels[40..52].copy_from_slice("山田太郎".as_bytes());
+    obj.put(DataElement::new(
+        tags::PIXEL_DATA,
+        VR::OW,
+        PrimitiveValue::U8(pixels.into_iter().collect()),
+    ));
+    let mut input = Vec::new();
+    obj.with_meta(
+        FileMetaTableBuilder::new()
+            .transfer_syntax(spec.syntax.uid())
+            .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+            .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
+    )
+    .unwrap()
+    .write_all(&mut input)
+    .unwrap();
+    match deid(Level::Basic, false).apply(&input) {
+        Err(IncomingError::Findings(findings)) => assert!(
+            findings.iter().any(|f| matches!(
+                f,
+                audit::Finding::Value { what, region: audit::Region::PixelData, .. }
+                    if what == "PatientName"
+            )),
+            "{findings:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
