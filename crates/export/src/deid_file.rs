@@ -232,8 +232,16 @@ pub fn output_rel_path(
     deid: &Deidentifier,
     obj: &InMemDicomObject,
 ) -> Result<(PathBuf, String), DeidFileError> {
+    rel_path_of(deid, obj, deid.subject_context(obj).pseudonym)
+}
+
+/// [`output_rel_path`] for a subject whose pseudonym is known.
+fn rel_path_of(
+    deid: &Deidentifier,
+    obj: &InMemDicomObject,
+    pseudonym: String,
+) -> Result<(PathBuf, String), DeidFileError> {
     let sop = uid_of(obj, tags::SOP_INSTANCE_UID).ok_or(DeidFileError::NoSopInstanceUid)?;
-    let pseudonym = deid.subject_context(obj).pseudonym;
     let study = name_component(
         deid,
         uid_of(obj, tags::STUDY_INSTANCE_UID).as_deref(),
@@ -273,8 +281,8 @@ pub fn deidentify_bytes(
     if !deid.profile().changes_anything() {
         let mut obj = parse(input, true)?;
         refuse_dicomdir(&obj)?;
-        let (rel_path, pseudonym) = output_rel_path(deid, &obj)?;
         let subject = deid.subject_context(&obj);
+        let (rel_path, pseudonym) = rel_path_of(deid, &obj, subject.pseudonym.clone())?;
         // `original` changes nothing: apply only runs the burned-in check.
         let report = deid.apply(&mut obj, &subject)?;
         return Ok(DeidentifiedFile {
@@ -286,8 +294,8 @@ pub fn deidentify_bytes(
     }
     let ((rel_path, pseudonym), bytes, report) = deidentify_with(deid, input, |obj| {
         refuse_dicomdir(obj)?;
-        let named = output_rel_path(deid, obj)?;
         let mut subject = deid.subject_context(obj);
+        let named = rel_path_of(deid, obj, subject.pseudonym.clone())?;
         subject.identifiers.extend(
             extra_identifiers
                 .iter()
