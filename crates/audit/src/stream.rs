@@ -160,8 +160,15 @@ impl Auditor {
                 generated: &generated,
                 mode,
             };
-            let mut result =
-                self.walk_tokens(meta, META_TRANSFER_SYNTAX, true, meta_map, &cx, &mut w);
+            let mut result = self.walk_tokens(
+                meta,
+                None,
+                META_TRANSFER_SYNTAX,
+                true,
+                meta_map,
+                &cx,
+                &mut w,
+            );
             if result.is_ok() {
                 let body = src.open_at(ds_start)?;
                 let body: Box<dyn SkipRead + '_> = if deflated {
@@ -182,6 +189,7 @@ impl Auditor {
                 };
                 result = self.walk_tokens(
                     std::io::BufReader::with_capacity(1 << 16, without),
+                    None,
                     walk_transfer_syntax(layout.encoding),
                     false,
                     body_map,

@@ -126,6 +126,7 @@ impl Auditor {
         };
         self.walk_tokens(
             meta_elements,
+            Some(meta_elements.len() as u64),
             META_TRANSFER_SYNTAX,
             true,
             StreamMap::at(pre.min(r.ds_start) as u64),
@@ -133,17 +134,32 @@ impl Auditor {
             &mut w,
         )?;
         let ts = walk_transfer_syntax(encoding);
-        self.walk_tokens(r.head().chain(r.tail()), ts, false, body_map, cx, &mut w)?;
+        let body_len = (r.head().len() + r.tail().len()) as u64;
+        self.walk_tokens(
+            r.head().chain(r.tail()),
+            Some(body_len),
+            ts,
+            false,
+            body_map,
+            cx,
+            &mut w,
+        )?;
         Ok(w)
     }
 
     /// Reads one part of a file (the meta group, or the data set without its top-level pixel
     /// data) with dicom-rs's token reader, values as raw bytes: private elements,
     /// PatientIdentityRemoved, where each value lies (`map` places the stream's positions in
-    /// the file) and the verdict on every identifying value inside each element.
+    /// the file) and the verdict on every identifying value inside each element. `len`, when
+    /// known, is how many bytes `source` holds: the walk stops when it has read them all
+    /// outside any sequence, rather than asking dicom-rs for one more element, which it
+    /// answers by building an end-of-data error (and capturing a backtrace, whatever
+    /// `RUST_BACKTRACE` says) before it reports a clean end.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn walk_tokens(
         &self,
         source: impl Read,
+        len: Option<u64>,
         ts_uid: &str,
         meta: bool,
         map: StreamMap,
@@ -159,12 +175,17 @@ impl Auditor {
             inner: source,
             pos: &pos,
         };
-        let reader =
+        let mut reader =
             DataSetReader::new_with_ts_options(counted, ts, options).map_err(FileError::Parse)?;
         let big_endian = ts_uid == walk_transfer_syntax(Encoding::ExplicitBig);
         let mut path: Vec<Step> = Vec::new();
         let mut header: Option<(Tag, VR)> = None;
-        for token in reader {
+        loop {
+            let read_all = len.is_some_and(|len| pos.get() >= len);
+            if read_all && path.is_empty() && header.is_none() {
+                break;
+            }
+            let Some(token) = reader.next() else { break };
             let token = token.map_err(FileError::Parse)?;
             match token {
                 DataToken::ElementHeader(h) => {

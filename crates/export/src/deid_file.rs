@@ -4,11 +4,13 @@
 //! input file or folder name (which often holds the patient's name) reaches the output.
 
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anon_core::{AnonError, Deidentifier, Report, SubjectContext};
 use archive::memory::{Budget, Permit};
 use archive::reading::{HeaderSource, Readable};
+use archive::scan::Layout;
 use dicom_dictionary_std::tags;
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 use dicom_object::file::ReadPreamble;
@@ -230,8 +232,16 @@ pub fn output_rel_path(
     deid: &Deidentifier,
     obj: &InMemDicomObject,
 ) -> Result<(PathBuf, String), DeidFileError> {
+    rel_path_of(deid, obj, deid.subject_context(obj).pseudonym)
+}
+
+/// [`output_rel_path`] for a subject whose pseudonym is known.
+fn rel_path_of(
+    deid: &Deidentifier,
+    obj: &InMemDicomObject,
+    pseudonym: String,
+) -> Result<(PathBuf, String), DeidFileError> {
     let sop = uid_of(obj, tags::SOP_INSTANCE_UID).ok_or(DeidFileError::NoSopInstanceUid)?;
-    let pseudonym = deid.subject_context(obj).pseudonym;
     let study = name_component(
         deid,
         uid_of(obj, tags::STUDY_INSTANCE_UID).as_deref(),
@@ -271,8 +281,8 @@ pub fn deidentify_bytes(
     if !deid.profile().changes_anything() {
         let mut obj = parse(input, true)?;
         refuse_dicomdir(&obj)?;
-        let (rel_path, pseudonym) = output_rel_path(deid, &obj)?;
         let subject = deid.subject_context(&obj);
+        let (rel_path, pseudonym) = rel_path_of(deid, &obj, subject.pseudonym.clone())?;
         // `original` changes nothing: apply only runs the burned-in check.
         let report = deid.apply(&mut obj, &subject)?;
         return Ok(DeidentifiedFile {
@@ -284,8 +294,8 @@ pub fn deidentify_bytes(
     }
     let ((rel_path, pseudonym), bytes, report) = deidentify_with(deid, input, |obj| {
         refuse_dicomdir(obj)?;
-        let named = output_rel_path(deid, obj)?;
         let mut subject = deid.subject_context(obj);
+        let named = rel_path_of(deid, obj, subject.pseudonym.clone())?;
         subject.identifiers.extend(
             extra_identifiers
                 .iter()
@@ -331,11 +341,7 @@ pub fn deidentify_with<T>(
         0
     };
     let (input, layout) = (&readable.bytes[..], &readable.layout);
-    // Pixel Data can be copied through when nothing but padding follows it (the header-only
-    // parse stops at it) and the data set is not deflated (then its bytes are compressed).
-    let pixel = layout
-        .pixel_data_in_file()
-        .filter(|_| layout.pixel_data_is_last && !deid.profile().lists(tags::PIXEL_DATA));
+    let pixel = copied_pixel_data(deid, layout);
     // The parsed object, the repaired copy and the encoded result come out of the budget
     // shared by the workers, until this file is done.
     let parsed = if pixel.is_some() {
@@ -359,4 +365,39 @@ pub fn deidentify_with<T>(
         bytes.extend_from_slice(input.get(range).unwrap_or_default());
     }
     Ok((extra, bytes, report))
+}
+
+/// The top-level Pixel Data that de-identification copies through unchanged: when nothing but
+/// padding follows it (the header-only parse stops at it), the data set is not deflated (then
+/// its bytes are compressed) and no rule names it.
+fn copied_pixel_data(deid: &Deidentifier, layout: &Layout) -> Option<Range<usize>> {
+    layout
+        .pixel_data_in_file()
+        .filter(|_| layout.pixel_data_is_last && !deid.profile().lists(tags::PIXEL_DATA))
+}
+
+/// What [`deidentify_with`] returns for `input` as bytes, for a caller that already holds the
+/// header it would encode (`header`: the file's header, up to its top-level Pixel Data,
+/// parsed from the file's own bytes, de-identified with the context `deidentify_with` would
+/// use, and encoded): `header` followed by the file's Pixel Data. `None` when
+/// `deidentify_with` would not copy the pixel data through from the file's own bytes (a
+/// repaired copy, no Pixel Data, Pixel Data not last or named by a rule, a file it refuses):
+/// then `deidentify_with` does the whole work.
+pub(crate) fn reuse_header(deid: &Deidentifier, input: &[u8], header: &[u8]) -> Option<Vec<u8>> {
+    let start = dicm_offset(input)?;
+    let readable = prescan(input, start).ok()?;
+    if readable.is_copy() {
+        return None;
+    }
+    let layout = &readable.layout;
+    let pixels = input.get(copied_pixel_data(deid, layout)?)?;
+    // The same share of the budget as `deidentify_with` takes (the output), so that a file
+    // too big for it is refused alike, by `deidentify_with`.
+    let _memory = Budget::global()
+        .acquire(&layout.header_cost, input.len() as u64)
+        .ok()?;
+    let mut bytes = Vec::with_capacity(header.len() + pixels.len());
+    bytes.extend_from_slice(header);
+    bytes.extend_from_slice(pixels);
+    Some(bytes)
 }

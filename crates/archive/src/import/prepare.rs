@@ -72,9 +72,7 @@ pub(crate) fn prepare_file(
         return prepare_big_file(ctx, reader, path, source, size, origin);
     }
     // Into the buffer the worker keeps from file to file.
-    buf.clear();
-    buf.reserve(usize::try_from(size).unwrap_or(0).saturating_add(1));
-    if let Err(e) = file.take(IN_MEMORY_LIMIT + 1).read_to_end(buf) {
+    if let Err(e) = read_into(file, size, IN_MEMORY_LIMIT + 1, buf) {
         return reject(source, format!("cannot read: {e}"), None, Some(size));
     }
     if buf.len() as u64 > IN_MEMORY_LIMIT {
@@ -82,6 +80,31 @@ pub(crate) fn prepare_file(
         return prepare_big_file(ctx, reader, path, source, buf.len() as u64, origin);
     }
     prepare_bytes(ctx, reader, source, buf, origin)
+}
+
+/// Reads `file` (of `size` bytes when it was opened), at most `limit` bytes of it, into `buf`
+/// (whatever it held): in one read when the file is in the page cache, and one more to see
+/// its end, where `Read::take(limit).read_to_end` grows its reads from 8 kB (eight reads for
+/// half a megabyte). The buffer is the worker's, kept from file to file, so only bytes it
+/// never held are zeroed first. A file that shrank or grew since it was opened is read as it
+/// is now, up to `limit`.
+fn read_into(mut file: File, size: u64, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let expected = usize::try_from(size.min(limit)).unwrap_or(usize::MAX);
+    buf.resize(expected, 0);
+    let mut filled = 0;
+    while filled < expected {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    // The end (or what was added since): nothing, for a file nobody writes to.
+    let rest = limit.saturating_sub(filled as u64);
+    file.take(rest).read_to_end(buf)?;
+    Ok(())
 }
 
 pub(crate) fn prepare_bytes(
@@ -122,5 +145,29 @@ pub(crate) fn prepare_bytes(
         sha256,
         size,
         temp: Some(temp),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_read_as_it_is_now_up_to_the_limit_whatever_the_buffer_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut buf = vec![7u8; 20_000];
+        // The size it had when opened: the same, larger (it shrank), smaller (it grew).
+        for size in [10_000, 15_000, 4_000, 0] {
+            read_into(File::open(&path).unwrap(), size, 100_000, &mut buf).unwrap();
+            assert!(buf == data, "opened at {size} bytes");
+        }
+        // The limit bounds what is read, growth included (one byte over says "too big").
+        read_into(File::open(&path).unwrap(), 4_000, 6_001, &mut buf).unwrap();
+        assert!(buf[..] == data[..6_001]);
+        read_into(File::open(&path).unwrap(), 10_000, 6_001, &mut buf).unwrap();
+        assert!(buf[..] == data[..6_001]);
     }
 }

@@ -28,7 +28,9 @@ pub enum HeaderSource {
     Disk,
     /// These bytes: the file's first bytes, with the preamble if it has one, up to its
     /// top-level Pixel Data (the whole file when it has none or its data set is deflated),
-    /// repaired where dicom-rs needs it (see [`super::readable`]).
+    /// repaired where dicom-rs needs it (see [`super::readable`]). When they are the file's
+    /// own bytes, the Pixel Data element's header follows (not its value), so that a parser
+    /// reading up to Pixel Data stops at its tag.
     Memory(Vec<u8>),
 }
 
@@ -91,7 +93,8 @@ pub fn header_source(
         let source = match usize::try_from(end) {
             Ok(end) if end <= first.len() => {
                 let mut header = first;
-                header.truncate(end);
+                let keep = with_pixel_data_header(&layout, end, header.len());
+                header.truncate(keep);
                 HeaderSource::Memory(header)
             }
             _ => HeaderSource::Disk,
@@ -105,6 +108,26 @@ pub fn header_source(
     let copy = readable(&bytes, preamble)?;
     Ok((HeaderSource::Memory(copy.bytes.into_owned()), copy.layout))
 }
+
+/// How many of the `have` bytes read to keep for a header that ends at `end`: with the Pixel
+/// Data element's header too when it lies within them, so that a parser reading up to Pixel
+/// Data stops at its tag instead of running into the end of the bytes (where dicom-rs builds
+/// an error, capturing a backtrace whatever `RUST_BACKTRACE` says, before it reports a clean
+/// end). The header is 8 or 12 bytes; 12 are kept either way (a parser never reads on after
+/// the header), and none when fewer than 12 were read, since a header cut short after its tag
+/// is an error to dicom-rs, not an end.
+fn with_pixel_data_header(layout: &Layout, end: usize, have: usize) -> usize {
+    let at_pixel_data = layout
+        .pixel_data_in_file()
+        .is_some_and(|pixel| pixel.start == end);
+    match end.checked_add(PIXEL_DATA_HEADER) {
+        Some(with_header) if at_pixel_data && with_header <= have => with_header,
+        _ => end,
+    }
+}
+
+/// The longest element header: tag, explicit VR, two reserved bytes and a 4-byte length.
+const PIXEL_DATA_HEADER: usize = 12;
 
 /// Where the header ends: at the top-level Pixel Data, or the end of the file when there is
 /// none or the data set is deflated (its bytes cannot be cut).

@@ -320,10 +320,14 @@ fn headers_are_taken_from_the_first_bytes_read() {
                 assert!(in_memory, "a 100 kB header is parsed from the file");
                 assert_eq!(
                     header,
-                    bytes[..pixel.start],
-                    "the header, not its pixel data"
+                    bytes[..pixel.start + 12],
+                    "the header and Pixel Data's tag, VR and length, not its value"
                 );
-                let obj = parse(&header);
+                // Parsed as the export's plan parses it: up to Pixel Data, where it stops.
+                let obj = OpenFileOptions::new()
+                    .read_until(tags::PIXEL_DATA)
+                    .from_reader(&header[128..])
+                    .expect("dicom-rs reads the header");
                 assert_eq!(vr_and_text(&obj, tags::SOP_INSTANCE_UID).1, spec.sop_uid);
                 assert!(obj.get(tags::PIXEL_DATA).is_none());
             }
@@ -332,5 +336,39 @@ fn headers_are_taken_from_the_first_bytes_read() {
                 assert!(pixel.start > 64 << 10);
             }
         }
+    }
+}
+
+#[test]
+fn a_header_in_memory_ends_with_the_pixel_data_tag_in_every_syntax() {
+    let dir = tempfile::tempdir().unwrap();
+    for syntax in [
+        Syntax::ExplicitLittle,
+        Syntax::ImplicitLittle,
+        Syntax::ExplicitBig,
+        Syntax::EncapsulatedJpegBaseline,
+    ] {
+        let spec = spec(syntax);
+        let bytes = spec.to_bytes().unwrap();
+        let path = dir.path().join("f.dcm");
+        std::fs::write(&path, &bytes).unwrap();
+        let pixel = scan::check(&bytes, true)
+            .unwrap()
+            .pixel_data_in_file()
+            .unwrap();
+        let HeaderSource::Memory(header) = header_source(&path, bytes.len() as u64, true, true)
+            .unwrap()
+            .0
+        else {
+            panic!("{syntax:?}: a small header is kept from the first read");
+        };
+        // Pixel Data's tag, VR and length (8 or 12 bytes; 12 kept, never read past the header).
+        assert_eq!(header, bytes[..pixel.start + 12], "{syntax:?}");
+        let obj = OpenFileOptions::new()
+            .read_until(tags::PIXEL_DATA)
+            .from_reader(&header[128..])
+            .unwrap_or_else(|e| panic!("{syntax:?}: {e}"));
+        assert_eq!(vr_and_text(&obj, tags::SOP_INSTANCE_UID).1, spec.sop_uid);
+        assert!(obj.get(tags::PIXEL_DATA).is_none());
     }
 }

@@ -15,8 +15,9 @@
 //!    remove identity, unless the caller includes them; they are listed either way. A dry run
 //!    stops here, having written nothing.
 //! 3. **Write.** De-identify every file in parallel (each read once, in full), with every
-//!    identifier of its subject seen in the plan, hash it, audit its bytes, and add it to the
-//!    staging package. `original` copies the stored bytes and checks them against the archive's
+//!    identifier of its subject seen in the plan (the plan's de-identified header is used
+//!    when it was made with all of them: [`reuse`]), hash it, audit its bytes, and add it to
+//!    the staging package. `original` copies the stored bytes and checks them against the archive's
 //!    SHA-256 while doing so.
 //! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, record
 //!    every finding in the manifest ([`crate::findings`]), sync, and move the package into
@@ -46,6 +47,7 @@ mod others;
 mod plan;
 mod publish;
 mod request;
+mod reuse;
 mod subjects;
 mod summary;
 mod write;
@@ -93,7 +95,8 @@ pub fn export(
 
     // 1. Plan: read and de-identify every header once, collecting what the headers say.
     observer.phase("reading headers", records.len() as u64);
-    let (plan, mut seen) = plan::read_headers(&deid, &subjects, records, original, observer)?;
+    let (plan, mut seen) =
+        plan::read_headers(&deid, &subjects, records, original, !req.dry_run, observer)?;
     for (code, s) in std::mem::take(&mut seen.subjects) {
         if let Some(f) = subjects.get_mut(&code) {
             f.add_seen(s);

@@ -157,6 +157,7 @@ mod tests {
             },
             burned_in: None,
             add_patient_id: false,
+            kept: Default::default(),
         };
         let mut plan = vec![
             planned("S1", 1, "1"),

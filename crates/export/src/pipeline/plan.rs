@@ -23,6 +23,7 @@ use crate::stored::read_stored_header;
 
 use super::error::{ExportError, FileFailure, PlanError, every_file};
 use super::request::ExportObserver;
+use super::reuse::{KEEP_LIMIT, Keeping, Kept, Slot};
 use super::subjects::{SubjectFacts, SubjectSeen, context_from};
 
 /// The selected instances in package order: by subject, study, series (numerically where
@@ -55,20 +56,24 @@ pub(crate) fn select(
 }
 
 /// Reads and de-identifies every header once, in parallel, collecting what the headers say
-/// (identifying values per subject when `identity`, original and kept UIDs when `uids`).
+/// (identifying values per subject when `identity`, original and kept UIDs when `uids`), and
+/// keeping the de-identified headers for the write phase when `keep` (see [`super::reuse`]).
 /// A file that cannot be planned stops the export, with every such file named.
 pub(crate) fn read_headers(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     records: Vec<InstanceRecord>,
     original: bool,
+    keep: bool,
     observer: &dyn ExportObserver,
 ) -> Result<(Vec<Planned>, Seen), ExportError> {
     let seen = Mutex::new(Seen::default());
+    let keeping = Keeping::new(KEEP_LIMIT);
     let collect = Collect {
         identity: !original,
         uids: deid.profile().remaps_uids(),
         seen: &seen,
+        keep: (keep && !original).then_some(&keeping),
     };
     let planned: Vec<Result<Planned, FileFailure>> = records
         .into_par_iter()
@@ -96,6 +101,8 @@ pub(crate) struct Planned {
     /// The exported header has no PatientID although the level writes the pseudonym there:
     /// the write phase adds it (see `write::add_patient_id`).
     pub(crate) add_patient_id: bool,
+    /// The de-identified header, kept for the write phase (see [`super::reuse`]).
+    pub(crate) kept: Slot,
 }
 
 /// Series labels sort numerically where they are numbers (`2` before `10`, `3` before `3.1`).
@@ -141,6 +148,8 @@ pub(crate) struct Collect<'a> {
     /// Original and kept UIDs (levels that remap UIDs).
     pub(crate) uids: bool,
     pub(crate) seen: &'a Mutex<Seen>,
+    /// Where de-identified headers are kept for the write phase, if they are.
+    pub(crate) keep: Option<&'a Keeping>,
 }
 
 /// Why the import would reject a header, naming the attribute and never its value (the reason
@@ -202,7 +211,7 @@ pub(crate) fn plan_one(
     } else {
         Vec::new()
     };
-    let ctx = context_from(raw, deid, facts);
+    let mut ctx = context_from(raw, deid, facts);
     let report = deid.apply(&mut obj, &ctx).map_err(|e| fail(e.into()))?;
     let add_patient_id = !original && lacks_patient_id(deid.profile(), &obj);
     if add_patient_id {
@@ -279,6 +288,22 @@ pub(crate) fn plan_one(
         "{}/{}/{}",
         record.subject, record.study_number, record.series_label
     );
+    let burned_in = report.burned_in.as_ref().map(ToString::to_string);
+    // The header as the write phase would encode it, unless the write phase changes it again
+    // (adding the PatientID) or cannot encode it (it reports why itself).
+    let kept = match collect.keep {
+        Some(keeping) if !add_patient_id => {
+            let mut header = Vec::new();
+            match obj.write_all(&mut header) {
+                Ok(()) => {
+                    let identifiers = std::mem::take(&mut ctx.identifiers);
+                    keeping.keep(Kept::new(header, report, identifiers))
+                }
+                Err(_) => Slot::default(),
+            }
+        }
+        _ => Slot::default(),
+    };
     Ok(Planned {
         placement: Placement {
             archive_subject: record.subject.clone(),
@@ -291,12 +316,13 @@ pub(crate) fn plan_one(
             instance_key,
             unimportable,
         },
-        burned_in: report.burned_in.map(|r| r.to_string()),
+        burned_in,
         archive_series,
         subject_label,
         study: record.study_number,
         rel: String::new(),
         add_patient_id,
         record,
+        kept,
     })
 }

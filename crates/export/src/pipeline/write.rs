@@ -1,7 +1,8 @@
 //! The write phase: every planned file read once in full, de-identified with every identifier
-//! of its subject, hashed, audited, and added to the staging package (or, when its findings
-//! block publication, held back in the archive's quarantine); `original` copies the stored
-//! bytes, checked against the index's SHA-256.
+//! of its subject (or given the plan's de-identified header when that is the same, see
+//! `reuse`), hashed, audited, and added to the staging package (or, when its findings block
+//! publication, held back in the archive's quarantine); `original` copies the stored bytes,
+//! checked against the index's SHA-256.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,7 +12,7 @@ use audit::{Auditor, Finding};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::deid_file::deidentify_with;
+use crate::deid_file::{deidentify_with, reuse_header};
 use crate::findings::Judge;
 use crate::package::Package;
 use crate::quarantine::SpoolSlot;
@@ -75,16 +76,32 @@ pub(crate) fn write_one(
         let facts = subjects
             .get(&p.record.subject)
             .ok_or_else(|| fail(WriteError::SubjectVanished))?;
-        let (pseudonym, mut out, mut report) = deidentify_with(deid, &input, |obj| {
-            let ctx = context_from(deid.subject_context(obj), deid, facts);
-            let pseudonym = ctx.pseudonym.clone();
-            Ok((ctx, pseudonym))
-        })
-        .map_err(|e| fail(e.into()))?;
+        // The plan's header when it is the one this file gets (see `reuse`), else the whole
+        // work.
+        let reused = p
+            .kept
+            .take()
+            .filter(|kept| !p.add_patient_id && kept.complete_for(facts))
+            .and_then(|kept| {
+                let out = reuse_header(deid, &input, &kept.header)?;
+                Some((out, kept.report))
+            });
+        let (out, mut report) = match reused {
+            Some(done) => done,
+            None => {
+                let (pseudonym, mut out, report) = deidentify_with(deid, &input, |obj| {
+                    let ctx = context_from(deid.subject_context(obj), deid, facts);
+                    let pseudonym = ctx.pseudonym.clone();
+                    Ok((ctx, pseudonym))
+                })
+                .map_err(|e| fail(e.into()))?;
+                if p.add_patient_id {
+                    out = add_patient_id(&out, &pseudonym).map_err(fail)?;
+                }
+                (out, report)
+            }
+        };
         drop(input);
-        if p.add_patient_id {
-            out = add_patient_id(&out, &pseudonym).map_err(fail)?;
-        }
         // The engine's note on a missing PatientID concerns its own pseudonym; here the
         // archive's subject decides the pseudonym, so the note would mislead. (The engine
         // reports warnings as text only; this is its wording.)

@@ -1,0 +1,204 @@
+//! The plan's de-identified header, kept for the write phase when it is the header the write
+//! would produce, so that each file's header is parsed and de-identified once instead of twice.
+//!
+//! The plan de-identifies every header with the identifiers known when it reads the file: the
+//! file's own and the index's. The write phase de-identifies with those of every file of the
+//! subject, which the plan gathers. When the plan's identifiers for a file already held all of
+//! the subject's (the usual case: a subject's files carry the same name and IDs), the engine
+//! was given the same object and the same context, and its output (header and report) is the
+//! same; the write phase then appends the file's pixel data to the kept header instead of
+//! parsing, de-identifying and encoding the header again. Otherwise, or when the write phase
+//! would not copy the pixel data through (see [`crate::deid_file::reuse_header`]), it does the
+//! whole work as before: the output is byte for byte what it would have been.
+//!
+//! What is kept is bounded ([`KEEP_LIMIT`] in all): an export of many files keeps the headers
+//! of the files planned first, and de-identifies the rest twice.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anon_core::{AppliedAction, PathStep, Report};
+
+use super::subjects::SubjectFacts;
+
+/// How many bytes of kept headers, reports and identifiers an export holds at most between
+/// its plan and its write phase (about 16 kB per file for a CT header with a few hundred
+/// actions: a few thousand files).
+pub(crate) const KEEP_LIMIT: u64 = 48 << 20;
+
+/// What the plan made of one file's header, for the write phase.
+pub(crate) struct Kept {
+    /// The de-identified header, encoded as the write phase encodes it: everything before the
+    /// top-level Pixel Data.
+    pub(crate) header: Vec<u8>,
+    /// The engine's report on it.
+    pub(crate) report: Report,
+    /// The identifiers the plan cut (sorted, each once): the file's own and the index's.
+    identifiers: Vec<String>,
+    /// What this takes out of the export's [`Keeping`] allowance.
+    bytes: u64,
+}
+
+impl Kept {
+    /// The plan's result for a file, with the identifiers it was made with.
+    pub(crate) fn new(header: Vec<u8>, report: Report, identifiers: Vec<String>) -> Kept {
+        let actions: u64 = report
+            .actions
+            .iter()
+            .map(|a| {
+                (std::mem::size_of::<AppliedAction>()
+                    + a.path.0.len() * std::mem::size_of::<PathStep>()) as u64
+            })
+            .sum();
+        let texts: u64 = identifiers
+            .iter()
+            .chain(&report.warnings)
+            .map(|s| (s.len() + std::mem::size_of::<String>()) as u64)
+            .sum();
+        let bytes = header.len() as u64 + actions + texts;
+        Kept {
+            header,
+            report,
+            identifiers,
+            bytes,
+        }
+    }
+
+    /// Whether the write phase, which cuts the file's identifiers and every one of `facts`
+    /// (the subject's, after the plan), cuts exactly what the plan cut. The plan's identifiers
+    /// are the file's own and a subset of the subject's, so this holds when none of the
+    /// subject's is missing from them.
+    pub(crate) fn complete_for(&self, facts: &SubjectFacts) -> bool {
+        facts
+            .identifiers
+            .iter()
+            .all(|i| self.identifiers.binary_search(i).is_ok())
+    }
+}
+
+/// The allowance of an export's kept headers ([`KEEP_LIMIT`]), shared by the plan's workers.
+pub(crate) struct Keeping {
+    left: AtomicU64,
+}
+
+impl Keeping {
+    pub(crate) fn new(limit: u64) -> Keeping {
+        Keeping {
+            left: AtomicU64::new(limit),
+        }
+    }
+
+    /// `kept`, in a slot for the write phase, if the allowance has room for it.
+    pub(crate) fn keep(&self, kept: Kept) -> Slot {
+        let taken = self
+            .left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(kept.bytes)
+            });
+        Slot(Mutex::new(taken.is_ok().then(|| Box::new(kept))))
+    }
+}
+
+/// A planned file's kept header, taken (and freed) by the write phase.
+#[derive(Default)]
+pub(crate) struct Slot(Mutex<Option<Box<Kept>>>);
+
+impl Slot {
+    /// The kept header, if there is one; it is gone from the slot afterwards.
+    pub(crate) fn take(&self) -> Option<Box<Kept>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use anon_core::{Deidentifier, Key, Level, Profile};
+    use archive::SubjectKey;
+    use synth::fixture::{self, InstanceSpec, Syntax};
+
+    use super::*;
+    use crate::deid_file::{deidentify_with, parse_header_file, reuse_header};
+
+    fn kept(identifiers: &[&str]) -> Kept {
+        let identifiers = identifiers.iter().map(|s| s.to_string()).collect();
+        Kept::new(vec![0; 1000], Report::default(), identifiers)
+    }
+
+    #[test]
+    fn the_allowance_bounds_what_is_kept() {
+        let one = kept(&["DOE"]).bytes;
+        assert!(one > 1000);
+        let keeping = Keeping::new(2 * one + one / 2);
+        assert!(keeping.keep(kept(&["DOE"])).take().is_some());
+        let second = keeping.keep(kept(&["DOE"]));
+        assert!(second.take().is_some());
+        assert!(second.take().is_none(), "taken once");
+        assert!(
+            keeping.keep(kept(&["DOE"])).take().is_none(),
+            "over the allowance: nothing kept"
+        );
+    }
+
+    #[test]
+    fn a_kept_header_serves_only_when_it_cut_every_identifier_of_the_subject() {
+        let facts = |ids: &[&str]| SubjectFacts {
+            key: SubjectKey::BlankPatientId {
+                study_uid: "1.2.3".into(),
+            },
+            identifiers: ids.iter().map(|s| s.to_string()).collect(),
+            needles: Vec::new(),
+        };
+        let k = kept(&["DOE", "JANE", "PID1"]);
+        assert!(k.complete_for(&facts(&[])));
+        assert!(k.complete_for(&facts(&["DOE", "PID1"])));
+        assert!(
+            !k.complete_for(&facts(&["DOE", "SMITH"])),
+            "a birth name seen elsewhere"
+        );
+    }
+
+    #[test]
+    fn a_kept_header_and_the_pixel_data_are_the_whole_work_byte_for_byte() {
+        // The plan's steps (header read from disk as the plan reads it, the file's own
+        // context, apply, encode), then the write phase's reuse, against the whole work.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.dcm");
+        for level in [Level::AnonymizeFull, Level::Basic, Level::Anonymize] {
+            let deid = Deidentifier::new(
+                Profile::builtin(level, &[]).unwrap(),
+                Key::from_bytes([9; 32]),
+            );
+            for syntax in [
+                Syntax::ExplicitLittle,
+                Syntax::ImplicitLittle,
+                Syntax::ExplicitBig,
+                Syntax::EncapsulatedJpegBaseline,
+                Syntax::DeflatedExplicitLittle,
+            ] {
+                let spec = InstanceSpec {
+                    syntax,
+                    patient_name: "HALVORSEN^INGRID".into(),
+                    study_description: "FOLLOW-UP HALVORSEN".into(),
+                    ..fixture::instance("MRN-4711", "2.25.71", "2.25.72", "2.25.73")
+                };
+                let bytes = spec.to_bytes().unwrap();
+                std::fs::write(&path, &bytes).unwrap();
+                let (mut obj, _memory) = parse_header_file(&path).unwrap();
+                let ctx = deid.subject_context(&obj);
+                deid.apply(&mut obj, &ctx).unwrap();
+                let mut header = Vec::new();
+                obj.write_all(&mut header).unwrap();
+                let (_, whole, _) =
+                    deidentify_with(&deid, &bytes, |o| Ok((deid.subject_context(o), ()))).unwrap();
+                match reuse_header(&deid, &bytes, &header) {
+                    Some(out) => assert!(out == whole, "{level:?} {syntax:?}: bytes differ"),
+                    None => assert_eq!(
+                        syntax,
+                        Syntax::DeflatedExplicitLittle,
+                        "{level:?}: only a deflated data set is not copied through"
+                    ),
+                }
+            }
+        }
+    }
+}
