@@ -22,7 +22,7 @@ const LONG_INDEX_LIST: Tag = Tag(0x0066, 0x0040);
 /// `text` padded to a multiple of 8 bytes with `x`.
 fn padded(text: &[u8]) -> Vec<u8> {
     let mut b = text.to_vec();
-    while b.len() % 8 != 0 {
+    while !b.len().is_multiple_of(8) {
         b.push(b'x');
     }
     b
