@@ -16,7 +16,7 @@
 //!    stops here, having written nothing.
 //! 3. **Write.** De-identify every file in parallel (each read once, in full), with every
 //!    identifier of its subject seen in the plan (the plan's de-identified header is used
-//!    when it was made with all of them: [`reuse`]), hash it, audit its bytes, and add it to
+//!    when it was made with all of them: `reuse`), hash it, audit its bytes, and add it to
 //!    the staging package. `original` copies the stored bytes and checks them against the archive's
 //!    SHA-256 while doing so.
 //! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, record
