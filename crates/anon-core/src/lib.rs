@@ -38,6 +38,7 @@ mod tag_names;
 mod uids;
 mod unknown;
 mod values;
+pub mod vr_class;
 mod written;
 
 pub use acceptance::Acceptance;

@@ -21,30 +21,7 @@ use dicom_dictionary_std::StandardDataDictionary;
 use dicom_object::mem::InMemElement;
 
 use crate::charset::CodeExtensions;
-
-/// VRs whose values are text (the ones dicom-rs decodes to strings).
-fn is_text(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::AE
-            | VR::AS
-            | VR::CS
-            | VR::DA
-            | VR::DS
-            | VR::DT
-            | VR::IS
-            | VR::LO
-            | VR::LT
-            | VR::PN
-            | VR::SH
-            | VR::ST
-            | VR::TM
-            | VR::UC
-            | VR::UI
-            | VR::UR
-            | VR::UT
-    )
-}
+use crate::vr_class::is_character_string;
 
 /// The dictionary's text VR of a standard attribute that arrived as UN.
 fn text_vr(elem: &InMemElement) -> Option<VR> {
@@ -53,7 +30,7 @@ fn text_vr(elem: &InMemElement) -> Option<VR> {
         return None;
     }
     let vr = StandardDataDictionary.by_tag(tag)?.vr().exact()?;
-    is_text(vr).then_some(vr)
+    is_character_string(vr).then_some(vr)
 }
 
 /// The text a UN value's bytes spell, padding removed; `None` for anything but a primitive UN

@@ -36,6 +36,7 @@
 
 use std::ops::Range;
 
+use anon_core::vr_class::splits_on_backslash;
 use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry, VirtualVr};
 use dicom_core::{Tag, VR};
 use dicom_dictionary_std::StandardDataDictionary;
@@ -135,26 +136,6 @@ const VALUE_ONLY: [VR; 16] = [
     VR::AT,
 ];
 
-/// VRs whose values are character strings split into values by backslashes.
-fn multi_valued_text(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::AE
-            | VR::AS
-            | VR::CS
-            | VR::DA
-            | VR::DS
-            | VR::DT
-            | VR::IS
-            | VR::LO
-            | VR::PN
-            | VR::SH
-            | VR::TM
-            | VR::UC
-            | VR::UI
-    )
-}
-
 impl Judge<'_> {
     /// The verdict on a match at `hit` (a range of `el.value`) of a value spelled `spelled`.
     pub(crate) fn verdict(&self, el: &Element<'_>, hit: Range<usize>, spelled: Spelled) -> Verdict {
@@ -238,7 +219,7 @@ fn looks_like_an_identifier(matched: &[u8], long: usize) -> bool {
 /// backslash-separated value holding all of it (`None` when it spans a backslash); otherwise
 /// the whole value.
 fn component_of(el: &Element<'_>, hit: &Range<usize>) -> Option<Range<usize>> {
-    if !multi_valued_text(el.vr) {
+    if !splits_on_backslash(el.vr) {
         return Some(0..el.value.len());
     }
     let start = el.value[..hit.start]

@@ -6,6 +6,7 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use anon_core::vr_class::is_character_string;
 use archive::scan::Encoding;
 use dicom_core::{Tag, VR};
 use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
@@ -76,30 +77,6 @@ pub(crate) fn tag_path(path: &[Step], tag: Tag) -> String {
     }
     out.push_str(&format!("({:04X},{:04X})", tag.group(), tag.element()));
     out
-}
-
-/// Value representations whose values are character strings.
-pub(crate) fn is_text(vr: VR) -> bool {
-    matches!(
-        vr,
-        VR::AE
-            | VR::AS
-            | VR::CS
-            | VR::DA
-            | VR::DS
-            | VR::DT
-            | VR::IS
-            | VR::LO
-            | VR::LT
-            | VR::PN
-            | VR::SH
-            | VR::ST
-            | VR::TM
-            | VR::UC
-            | VR::UI
-            | VR::UR
-            | VR::UT
-    )
 }
 
 impl Auditor {
@@ -273,7 +250,7 @@ impl Auditor {
         path: &[Step],
         w: &mut Walked,
     ) {
-        let text = is_text(vr);
+        let text = is_character_string(vr);
         let hits: Vec<Hit<'_>> = self
             .hits(value, cx.mode)
             .into_iter()
