@@ -28,6 +28,17 @@ impl Auditor {
         self.scan_file_with(rel, bytes, &Generated::from_report(report))
     }
 
+    /// [`Auditor::scan_exported_file`] with what the audit needs of the engine's report, taken
+    /// from it beforehand ([`Generated::from_report`]) by a caller that keeps it for a while.
+    pub fn scan_file_computed(
+        &self,
+        rel: &str,
+        bytes: &[u8],
+        generated: &Generated,
+    ) -> Vec<Finding> {
+        self.scan_file_with(rel, bytes, generated)
+    }
+
     pub(crate) fn scan_file_with(
         &self,
         rel: &str,

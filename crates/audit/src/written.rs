@@ -127,6 +127,12 @@ impl Generated {
         Generated { elements }
     }
 
+    /// About how many bytes of memory this holds (for callers that keep many).
+    pub fn heap_bytes(&self) -> usize {
+        self.elements.capacity() * (std::mem::size_of::<(String, Computed)>() + 1)
+            + self.elements.keys().map(String::capacity).sum::<usize>()
+    }
+
     /// What the engine computed into the element at `path`, if anything.
     pub(crate) fn computed(&self, path: &str) -> Option<Computed> {
         self.elements.get(path).copied()

@@ -17,13 +17,13 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anon_core::{AppliedAction, PathStep, Report};
+use anon_core::Report;
+use audit::written::Generated;
 
 use super::subjects::SubjectFacts;
 
-/// How many bytes of kept headers, reports and identifiers an export holds at most between
-/// its plan and its write phase (about 16 kB per file for a CT header with a few hundred
-/// actions: a few thousand files).
+/// How many bytes of kept headers, identifiers and audit notes an export holds at most between
+/// its plan and its write phase (about 8 kB per file for a CT header: a few thousand files).
 pub(crate) const KEEP_LIMIT: u64 = 48 << 20;
 
 /// What the plan made of one file's header, for the write phase.
@@ -31,36 +31,41 @@ pub(crate) struct Kept {
     /// The de-identified header, encoded as the write phase encodes it: everything before the
     /// top-level Pixel Data.
     pub(crate) header: Vec<u8>,
-    /// The engine's report on it.
-    pub(crate) report: Report,
+    /// What the audit needs of the engine's report on it (the values it computed from the
+    /// key), taken from the report so that the report's list of every action is not kept.
+    pub(crate) generated: Generated,
+    /// The engine's warnings on it.
+    pub(crate) warnings: Vec<String>,
     /// The identifiers the plan cut (sorted, each once): the file's own and the index's.
     identifiers: Vec<String>,
-    /// What this takes out of the export's [`Keeping`] allowance.
+    /// What this takes out of the export's [`Keeping`] allowance: the memory it holds, as
+    /// allocated (capacities, and a word of the allocator's per allocation).
     bytes: u64,
 }
 
 impl Kept {
     /// The plan's result for a file, with the identifiers it was made with.
-    pub(crate) fn new(header: Vec<u8>, report: Report, identifiers: Vec<String>) -> Kept {
-        let actions: u64 = report
-            .actions
+    pub(crate) fn new(mut header: Vec<u8>, report: Report, identifiers: Vec<String>) -> Kept {
+        header.shrink_to_fit();
+        let generated = Generated::from_report(&report);
+        let warnings = report.warnings;
+        const ALLOCATION: usize = 16;
+        let texts: usize = identifiers
             .iter()
-            .map(|a| {
-                (std::mem::size_of::<AppliedAction>()
-                    + a.path.0.len() * std::mem::size_of::<PathStep>()) as u64
-            })
+            .chain(&warnings)
+            .map(|s| s.capacity() + std::mem::size_of::<String>() + ALLOCATION)
             .sum();
-        let texts: u64 = identifiers
-            .iter()
-            .chain(&report.warnings)
-            .map(|s| (s.len() + std::mem::size_of::<String>()) as u64)
-            .sum();
-        let bytes = header.len() as u64 + actions + texts;
+        let bytes = std::mem::size_of::<Kept>()
+            + header.capacity()
+            + generated.heap_bytes()
+            + texts
+            + 4 * ALLOCATION;
         Kept {
             header,
-            report,
+            generated,
+            warnings,
             identifiers,
-            bytes,
+            bytes: bytes as u64,
         }
     }
 

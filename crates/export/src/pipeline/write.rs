@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anon_core::Deidentifier;
+use audit::written::Generated;
 use audit::{Auditor, Finding};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -64,7 +65,7 @@ pub(crate) fn write_one(
         error: Box::new(error.into()),
     };
     let input = read_stored(&p.record).map_err(|e| fail(e.into()))?;
-    let (bytes, warnings, sha256, report) = if original {
+    let (bytes, warnings, sha256, generated) = if original {
         let sha = hex::encode(Sha256::digest(&input));
         if sha != p.record.sha256 {
             return Err(fail(WriteError::Sha256Mismatch {
@@ -84,9 +85,9 @@ pub(crate) fn write_one(
             .filter(|kept| !p.add_patient_id && kept.complete_for(facts))
             .and_then(|kept| {
                 let out = reuse_header(deid, &input, &kept.header)?;
-                Some((out, kept.report))
+                Some((out, kept.warnings, kept.generated))
             });
-        let (out, mut report) = match reused {
+        let (out, warnings, generated) = match reused {
             Some(done) => done,
             None => {
                 let (pseudonym, mut out, report) = deidentify_with(deid, &input, |obj| {
@@ -98,22 +99,23 @@ pub(crate) fn write_one(
                 if p.add_patient_id {
                     out = add_patient_id(&out, &pseudonym).map_err(fail)?;
                 }
-                (out, report)
+                let generated = Generated::from_report(&report);
+                (out, report.warnings, generated)
             }
         };
         drop(input);
         // The engine's note on a missing PatientID concerns its own pseudonym; here the
         // archive's subject decides the pseudonym, so the note would mislead. (The engine
         // reports warnings as text only; this is its wording.)
-        let warnings = std::mem::take(&mut report.warnings)
+        let warnings = warnings
             .into_iter()
             .filter(|w| !w.starts_with("no PatientID"))
             .collect();
         let sha = hex::encode(Sha256::digest(&out));
-        (out, warnings, sha, Some(report))
+        (out, warnings, sha, Some(generated))
     };
-    let findings = match (sinks.auditor, &report) {
-        (Some(a), Some(report)) => a.scan_exported_file(&p.rel, &bytes, report),
+    let findings = match (sinks.auditor, &generated) {
+        (Some(a), Some(generated)) => a.scan_file_computed(&p.rel, &bytes, generated),
         (Some(a), None) => a.scan_file(&p.rel, &bytes),
         (None, _) => Vec::new(),
     };
