@@ -107,27 +107,7 @@ pub(crate) fn run(
         op: "finishing the import run",
         source,
     })?;
-    let counts = tally.counts;
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(ImportSummary {
-        run_id,
-        project: opts.project.clone(),
-        files_seen: counts.files_seen,
-        imported: counts.imported,
-        duplicates: counts.duplicates,
-        conflicts: counts.conflicts,
-        rejected: counts.rejected,
-        skipped: counts.skipped,
-        warnings: tally.warnings,
-        bytes_seen: tally.bytes_seen,
-        bytes_imported: counts.bytes_imported,
-        seconds,
-        files_per_second: if seconds > 0.0 {
-            counts.files_seen as f64 / seconds
-        } else {
-            0.0
-        },
-    })
+    Ok(tally.into_summary(run_id, &opts.project, started))
 }
 
 /// An error and its causes on one line (for the run's row).

@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use super::options::ImportOptions;
-use super::report::ImportObserver;
+use super::report::{ImportObserver, ImportSummary};
 use crate::db::RunCounts;
 use crate::grouping::HeaderFacts;
 use crate::store::{self, RunDir};
@@ -101,6 +102,38 @@ pub(crate) struct Tally {
     pub(crate) counts: RunCounts,
     pub(crate) warnings: u64,
     pub(crate) bytes_seen: u64,
+}
+
+impl Tally {
+    /// The run's summary: what it filed, and how fast, since `started`.
+    pub(crate) fn into_summary(
+        self,
+        run_id: i64,
+        project: &str,
+        started: Instant,
+    ) -> ImportSummary {
+        let counts = self.counts;
+        let seconds = started.elapsed().as_secs_f64();
+        ImportSummary {
+            run_id,
+            project: project.to_string(),
+            files_seen: counts.files_seen,
+            imported: counts.imported,
+            duplicates: counts.duplicates,
+            conflicts: counts.conflicts,
+            rejected: counts.rejected,
+            skipped: counts.skipped,
+            warnings: self.warnings,
+            bytes_seen: self.bytes_seen,
+            bytes_imported: counts.bytes_imported,
+            seconds,
+            files_per_second: if seconds > 0.0 {
+                counts.files_seen as f64 / seconds
+            } else {
+                0.0
+            },
+        }
+    }
 }
 
 /// Where a file's bytes come from (for accurate reasons).
