@@ -294,3 +294,64 @@ fn another_patient_s_name_part_and_a_coding_scheme_are_no_leak_but_a_long_part_i
         run.stderr
     );
 }
+
+#[test]
+fn a_subject_with_nothing_to_search_still_owns_its_files() {
+    // A is referred by "Dr. floral field"; D, as pydicom's `reportsi.dcm`, has no PatientID
+    // and a placeholder name, and nothing else that identifies anyone: no value of D is
+    // searched, yet D's files are D's, and A's short name part in D's beam name is a word there.
+    let t = TestDir::new();
+    let text = |tag, vr, v: &str| DataElement::new(tag, vr, PrimitiveValue::from(v));
+    let a = InstanceSpec {
+        patient_name: "Waterfall^Nameless".into(),
+        patient_id: "COOKIE-1".into(),
+        referring_physician: "Dr. floral field".into(),
+        study_uid: "2.25.7711".into(),
+        series_uid: "2.25.7712".into(),
+        sop_uid: "2.25.7713".into(),
+        burned_in: Some(false),
+        ..InstanceSpec::default()
+    };
+    let d = InstanceSpec {
+        patient_name: "Last Name^First Name".into(),
+        patient_id: String::new(),
+        issuer_of_patient_id: None,
+        birth_date: String::new(),
+        study_id: String::new(),
+        accession: String::new(),
+        institution: String::new(),
+        institution_address: String::new(),
+        referring_physician: String::new(),
+        performing_physician: String::new(),
+        operator_name: String::new(),
+        station_name: String::new(),
+        study_uid: "2.25.7741".into(),
+        series_uid: "2.25.7742".into(),
+        sop_uid: "2.25.7743".into(),
+        burned_in: Some(false),
+        ..InstanceSpec::default()
+    };
+    std::fs::create_dir_all(t.join("dump")).expect("mkdir");
+    std::fs::write(t.join("dump/a.dcm"), file_with(&a, vec![])).expect("write");
+    let beam = sequence_of(
+        Tag(0x300A, 0x00B0),
+        vec![text(Tag(0x300A, 0x00C2), VR::LO, "Field 1")],
+    );
+    std::fs::write(t.join("dump/d.dcm"), file_with(&d, vec![beam])).expect("write");
+    at_archive(&t, &t.archive())
+        .arg("import")
+        .arg(t.join("dump"))
+        .run()
+        .ok();
+    for level in ["anonymize-full", "basic"] {
+        let run = export(&t, level, &["--level", level]);
+        assert_eq!(run.code, Some(0), "{level}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("(blocking)"),
+            "{level}: {}",
+            run.stderr
+        );
+        let (run, findings) = audit_json(&t, level);
+        assert_eq!(run.code, Some(0), "{level}: {findings:?}");
+    }
+}

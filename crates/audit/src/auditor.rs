@@ -147,6 +147,20 @@ impl Auditor {
         }
     }
 
+    /// The same search, knowing every subject folder of the package (`folders`: pseudonyms, or
+    /// archive codes), including those of subjects with no value to search (a placeholder
+    /// name, no PatientID): a file in one of them is that subject's, so other subjects' short
+    /// name parts do not count there, as in any subject's file (see [`crate::owners`]).
+    pub fn with_subject_folders<'a>(
+        mut self,
+        folders: impl IntoIterator<Item = &'a str>,
+    ) -> Auditor {
+        for folder in folders {
+            self.subjects.index(folder);
+        }
+        self
+    }
+
     /// The same search, knowing the values depot wrote into the package (its constants under
     /// the profile, the subjects' pseudonyms): a match inside one of them is not a finding.
     pub fn with_written(mut self, written: WrittenValues) -> Auditor {

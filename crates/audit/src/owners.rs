@@ -12,9 +12,11 @@
 //! every file, and a value two subjects share (the same physician) is each one's own.
 //!
 //! A file belongs to the subject whose folder it is in: the first component of its
-//! package-relative path, the subject's pseudonym (its archive code at `original`). A file in
-//! no subject's folder, every path, the manifest and zip metadata count every fragment of
-//! every subject.
+//! package-relative path, the subject's pseudonym (its archive code at `original`). The
+//! subjects known are those owning a value, and every folder the caller names
+//! (`Auditor::with_subject_folders`), so that the files of a subject with nothing to search
+//! (a placeholder name) are still its own. A file in no known subject's folder, every path,
+//! the manifest and zip metadata count every fragment of every subject.
 
 use std::collections::{BTreeSet, HashMap};
 

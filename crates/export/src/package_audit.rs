@@ -275,7 +275,19 @@ pub fn audit_archive_package(
             written.add(&v.pseudonym);
         }
     }
-    let auditor = Auditor::owned(&needles, rules)?.with_written(written);
+    // Every chosen subject's folder, by archive code and pseudonym, those with no value to
+    // search included (see `audit::owners`).
+    let folders: Vec<&str> = chosen
+        .iter()
+        .flat_map(|code| {
+            let pseudonym = values.get(*code).map(|v| v.pseudonym.as_str());
+            std::iter::once(*code).chain(pseudonym)
+        })
+        .filter(|f| !f.is_empty())
+        .collect();
+    let auditor = Auditor::owned(&needles, rules)?
+        .with_subject_folders(folders)
+        .with_written(written);
     let report = audit_package(package, &auditor)?;
     Ok((
         report,

@@ -651,23 +651,20 @@ fn short_name_parts_of_other_subjects_count_only_in_their_own_files() {
     let physician = |v: &str| Needle::new("ReferringPhysicianName", ValueKind::PersonName, v);
     // Subject A's physician is "Dr. floral field"; B's patient is "Brown^Ada"; a physician
     // both share is "Rivers^Tam".
-    let a = Auditor::owned(
-        &[
-            of(physician("Dr. floral field"), &["PAAAAAAAAAA", "S0001AAA"]),
-            of(
-                Needle::new("PatientName", ValueKind::PersonName, "Brown^Ada"),
-                &["PBBBBBBBBBB"],
-            ),
-            of(physician("Rivers^Tam"), &["PAAAAAAAAAA"]),
-            of(physician("Rivers^Tam"), &["PBBBBBBBBBB"]),
-            of(
-                Needle::new("StudyID", ValueKind::Identifier, "7734"),
-                &["PAAAAAAAAAA"],
-            ),
-        ],
-        Rules::default(),
-    )
-    .expect("auditor");
+    let needles = [
+        of(physician("Dr. floral field"), &["PAAAAAAAAAA", "S0001AAA"]),
+        of(
+            Needle::new("PatientName", ValueKind::PersonName, "Brown^Ada"),
+            &["PBBBBBBBBBB"],
+        ),
+        of(physician("Rivers^Tam"), &["PAAAAAAAAAA"]),
+        of(physician("Rivers^Tam"), &["PBBBBBBBBBB"]),
+        of(
+            Needle::new("StudyID", ValueKind::Identifier, "7734"),
+            &["PAAAAAAAAAA"],
+        ),
+    ];
+    let a = Auditor::owned(&needles, Rules::default()).expect("auditor");
     for syntax in SYNTAXES {
         let bytes = |name: &str| file(syntax, vec![beam(name)]);
         let at = "(300A,00B0)[0]/(300A,00C2)";
@@ -711,6 +708,37 @@ fn short_name_parts_of_other_subjects_count_only_in_their_own_files() {
             scan("PBBBBBBBBBB/1/2/00001.dcm", "Beam 7734"),
             vec![found("StudyID", at)],
             "{syntax:?}"
+        );
+    }
+    // A subject with nothing to search (a placeholder name) is a subject too, once its folder
+    // is named: A's short name part in its file is a word there as in B's.
+    let with_c = Auditor::owned(&needles, Rules::default())
+        .expect("auditor")
+        .with_subject_folders(["PCCCCCCCCCC"]);
+    for syntax in SYNTAXES {
+        let bytes = file(syntax, vec![beam("Field 1")]);
+        let rel = "PCCCCCCCCCC/1/1/00001.dcm";
+        assert_eq!(
+            blocking(&with_c.scan_file(rel, &bytes)),
+            vec![],
+            "{syntax:?}"
+        );
+        assert_eq!(
+            blocking(&a.scan_file(rel, &bytes)),
+            vec![found(
+                "ReferringPhysicianName",
+                "(300A,00B0)[0]/(300A,00C2)"
+            )],
+            "{syntax:?}: an unknown folder counts every fragment"
+        );
+        let whole = file(syntax, vec![beam("Dr. floral field")]);
+        assert_eq!(
+            blocking(&with_c.scan_file(rel, &whole)),
+            vec![found(
+                "ReferringPhysicianName",
+                "(300A,00B0)[0]/(300A,00C2)"
+            )],
+            "{syntax:?}: a whole name counts everywhere"
         );
     }
     // Text files, paths and the manifest count every fragment of every subject.

@@ -88,8 +88,17 @@ pub(crate) fn auditor(
     );
     let mut written = WrittenValues::new();
     written.add_profile(profile);
-    for f in subjects.values() {
-        written.add(&f.pseudonym(deid));
+    let pseudonyms: Vec<String> = subjects.values().map(|f| f.pseudonym(deid)).collect();
+    for p in &pseudonyms {
+        written.add(p);
     }
-    Ok(Auditor::owned(&needles, Rules::for_profile(profile))?.with_written(written))
+    // Every exported subject's folder (its pseudonym, or its archive code at `original`),
+    // those with no value to search included.
+    let folders = pseudonyms
+        .iter()
+        .map(String::as_str)
+        .chain(plan.iter().map(|p| p.subject_label.as_str()));
+    Ok(Auditor::owned(&needles, Rules::for_profile(profile))?
+        .with_subject_folders(folders)
+        .with_written(written))
 }
