@@ -22,6 +22,7 @@ mod charset;
 mod clean;
 mod element_text;
 mod engine;
+mod enumerated;
 mod error;
 mod header_text;
 pub mod identity;

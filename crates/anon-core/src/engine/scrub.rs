@@ -11,6 +11,7 @@ use crate::action::Action;
 use crate::charset::{CodeExtensions, Decoded};
 use crate::clean::{Scrubber, Terms, is_code, to_fixed_point};
 use crate::element_text::{is_text_vr, text_value};
+use crate::enumerated::is_enumerated_value;
 use crate::patterns::{WrittenDates, pattern_edits};
 use crate::report::{Done, PathStep};
 use crate::values::shift_dates;
@@ -120,6 +121,10 @@ impl Deidentifier {
         let cleaned: Vec<String> = values
             .into_iter()
             .map(|v| {
+                if vr == VR::CS && is_enumerated_value(tag, &v) {
+                    // A structural attribute's enumerated value (see `enumerated`).
+                    return v;
+                }
                 // With code extensions, cut characters and drop exactly their bytes. A code
                 // string loses only whole words (see `Scrubber::clean_code`).
                 // A standard code string is made of defined terms (see
