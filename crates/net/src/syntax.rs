@@ -77,10 +77,18 @@ pub fn is_storage_sop_class(uid: &str) -> bool {
     if !matches!(entry.r#type, UidType::SopClass) {
         return false;
     }
-    let name = entry.name;
-    let stored = name.ends_with(" Storage")
-        || name.contains(" Storage (Retired)")
-        || name.contains(" Storage SOP Class");
+    // The name without the qualifiers PS3.6 appends to a storage class's name: "Digital
+    // X-Ray Image Storage - For Presentation", "Comprehensive SR Storage - Trial", "... (Retired)".
+    let mut name = entry.name.trim();
+    for suffix in [
+        " (Retired)",
+        " - For Presentation",
+        " - For Processing",
+        " - Trial",
+    ] {
+        name = name.strip_suffix(suffix).unwrap_or(name).trim_end();
+    }
+    let stored = name.ends_with(" Storage") || name.ends_with(" Storage SOP Class");
     stored
         && !name.starts_with("Storage Commitment")
         && !name.starts_with("Media Storage Directory")
@@ -108,6 +116,15 @@ mod tests {
             "1.2.840.10008.5.1.4.1.1.66.4",  // Segmentation
             "1.2.840.10008.5.1.4.1.1.481.3", // RT Structure Set
             "1.2.840.10008.5.1.4.1.1.7\0",   // Secondary Capture, padded
+            // Names with a qualifier after "Storage".
+            "1.2.840.10008.5.1.4.1.1.1.1", // Digital X-Ray - For Presentation
+            "1.2.840.10008.5.1.4.1.1.1.1.1", // Digital X-Ray - For Processing
+            "1.2.840.10008.5.1.4.1.1.1.2", // Digital Mammography - For Presentation
+            "1.2.840.10008.5.1.4.1.1.1.3.1", // Digital Intra-Oral - For Processing
+            "1.2.840.10008.5.1.4.1.1.13.1.4", // Breast Projection - For Presentation
+            "1.2.840.10008.5.1.4.1.1.14.1", // Intravascular OCT - For Presentation
+            "1.2.840.10008.5.1.4.1.1.88.4", // Comprehensive SR - Trial (retired)
+            "1.2.840.10008.5.1.4.1.1.9.1", // Waveform - Trial (retired)
         ] {
             assert!(is_storage_sop_class(uid), "{uid}");
         }
@@ -115,6 +132,7 @@ mod tests {
             VERIFICATION,
             "1.2.840.10008.1.3.10",        // Media Storage Directory
             "1.2.840.10008.1.20.1",        // Storage Commitment
+            "1.2.840.10008.1.20.2",        // Storage Commitment Pull (retired)
             "1.2.840.10008.5.1.4.1.2.2.1", // Study Root FIND
             "1.2.3.4.5",
         ] {

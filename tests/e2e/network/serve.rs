@@ -345,3 +345,53 @@ fn concurrent_senders_are_filed_like_a_folder_import() {
     assert_eq!(runs.len(), 1, "one run for the project: {runs:?}");
     assert_eq!(runs[0]["imported"], 52);
 }
+
+#[test]
+fn storage_classes_named_for_presentation_processing_or_trial_are_accepted() {
+    // PS3.6 names some storage classes with a qualifier after "Storage": Digital X-Ray Image
+    // Storage - For Presentation, Digital Mammography X-Ray Image Storage - For Processing.
+    // They were refused as "abstract syntax not supported" (deid-data's animals/cat.dcm).
+    if !dcmtk() {
+        return;
+    }
+    let t = TestDir::new();
+    std::fs::create_dir_all(t.join("dx")).expect("mkdir");
+    let classes = [
+        "1.2.840.10008.5.1.4.1.1.1.1",   // DX, For Presentation
+        "1.2.840.10008.5.1.4.1.1.1.2.1", // MG, For Processing
+        "1.2.840.10008.5.1.4.1.1.1.3",   // Intra-oral, For Presentation
+    ];
+    let mut files = Vec::new();
+    for (i, class) in classes.iter().enumerate() {
+        let spec = synth::fixture::InstanceSpec {
+            sop_class_uid: (*class).to_string(),
+            modality: "DX".into(),
+            ..synth::fixture::instance(
+                "DX-1",
+                "2.25.9901",
+                "2.25.9902",
+                &format!("2.25.990{}", i + 3),
+            )
+        };
+        let path = t.join(format!("dx/{i}.dcm"));
+        std::fs::write(&path, spec.to_bytes().expect("fixture")).expect("write");
+        files.push(path.to_str().expect("utf8").to_string());
+    }
+    let serve = Serve::start(&t, &["--aet", "DEPOT"]);
+    let port = serve.port.to_string();
+    let mut args = vec!["-aet", "XRAY", "-aec", "DEPOT", "127.0.0.1", &port];
+    args.extend(files.iter().map(String::as_str));
+    let sent = run_tool("storescu", &args, t.path());
+    assert!(sent.status.success(), "storescu: {}", text(&sent));
+    let (code, log) = serve.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        log.contains("3 instances (3 stored, 0 duplicates, 0 failed)"),
+        "{log}"
+    );
+    let stored: BTreeSet<String> = query(&t, "archive", "instances")
+        .iter()
+        .map(|i| i["sop_class_uid"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(stored, classes.iter().map(|c| c.to_string()).collect());
+}
