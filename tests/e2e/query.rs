@@ -364,3 +364,57 @@ fn queries_open_the_archive_read_only_and_report_absolute_paths() {
         index
     );
 }
+
+#[test]
+fn table_cells_escape_control_characters_and_nothing_else() {
+    // A name with a terminal escape sequence, and a Japanese name in halfwidth katakana whose
+    // voiced sound mark (U+FF9E) is a letter that combines with the one before it.
+    let t = TestDir::new();
+    std::fs::create_dir_all(t.join("dump")).expect("mkdir");
+    let spec = fixture::instance("P-ESC", "1.30.1", "1.30.1.1", "1.30.1.1.1");
+    let mut obj: dicom_object::InMemDicomObject = spec.to_object().expect("fixture");
+    for (tag, vr, value) in [
+        (
+            dicom_core::Tag(0x0008, 0x0005),
+            dicom_core::VR::CS,
+            "ISO_IR 192",
+        ),
+        (
+            dicom_core::Tag(0x0010, 0x0010),
+            dicom_core::VR::PN,
+            "ﾔﾏﾀﾞ^ﾀﾛｳ\u{1b}[31mRED",
+        ),
+    ] {
+        obj.put(dicom_core::DataElement::new(
+            tag,
+            vr,
+            dicom_core::PrimitiveValue::from(value),
+        ));
+    }
+    obj.with_meta(
+        dicom_object::FileMetaTableBuilder::new()
+            .transfer_syntax(spec.syntax.uid())
+            .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
+            .media_storage_sop_instance_uid(spec.sop_uid.as_str()),
+    )
+    .expect("meta")
+    .write_to_file(t.join("dump/f1"))
+    .expect("write");
+    t.depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["import", "--quiet"])
+        .arg(t.join("dump"))
+        .run()
+        .ok();
+    let table = t
+        .depot()
+        .arg("--archive")
+        .arg(t.archive())
+        .args(["query", "subjects", "--format", "table"])
+        .run()
+        .ok()
+        .stdout;
+    assert!(!table.contains('\u{1b}'), "{table}");
+    assert!(table.contains("ﾔﾏﾀﾞ^ﾀﾛｳ\\x1B[31mRED"), "{table}");
+}

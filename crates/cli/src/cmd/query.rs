@@ -332,13 +332,11 @@ fn size(bytes: u64) -> String {
     }
 }
 
-/// A table cell: control characters escaped, so hostile values cannot drive the terminal.
+/// A table cell: control characters escaped as everywhere else (`ui::sanitize`), so hostile
+/// values cannot drive the terminal; every other character as it is (a halfwidth katakana
+/// sound mark of a Japanese name is a letter, not something to escape).
 fn cell(s: &str) -> String {
-    if s.chars().any(char::is_control) {
-        s.chars().flat_map(char::escape_debug).collect()
-    } else {
-        s.to_string()
-    }
+    crate::ui::sanitize(s)
 }
 
 fn emit<T: Serialize>(
