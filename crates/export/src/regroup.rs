@@ -16,8 +16,9 @@
 //! It is pure: the caller computes the would-be keys (by de-identifying the headers with the
 //! real engine and applying the archive's real grouping rules) and passes them in.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -153,21 +154,21 @@ fn abbreviated(names: &[String], max: usize) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     /// Archive label of the subject (its archive code).
-    pub archive_subject: String,
+    pub archive_subject: Arc<str>,
     /// Archive label of the study (`code/study number`).
-    pub archive_study: String,
+    pub archive_study: Arc<str>,
     /// Archive label of the series (`code/study number/series number`).
-    pub archive_series: String,
+    pub archive_series: Arc<str>,
     /// Archive label of the instance (series label plus the instance's position).
-    pub archive_instance: String,
+    pub archive_instance: Arc<str>,
     /// The subject key the exported header would produce on import.
-    pub subject_key: String,
+    pub subject_key: Arc<str>,
     /// The StudyInstanceUID of the exported header.
-    pub study_key: String,
+    pub study_key: Arc<str>,
     /// The SeriesInstanceUID of the exported header.
-    pub series_key: String,
+    pub series_key: Arc<str>,
     /// The SOPInstanceUID of the exported header.
-    pub instance_key: String,
+    pub instance_key: Arc<str>,
     /// Why the import would reject the exported header (value-free), if it would; the keys
     /// are then meaningless and ignored.
     pub unimportable: Option<String>,
@@ -176,19 +177,20 @@ pub struct Placement {
 /// Compares archive grouping with re-import grouping at every level and returns the merges and
 /// splits, subjects first, then the instances the import would reject. An empty result means
 /// the package regroups exactly as archived.
-pub fn check(placements: &[Placement]) -> Vec<RegroupWarning> {
+pub fn check<'a>(placements: impl IntoIterator<Item = &'a Placement>) -> Vec<RegroupWarning> {
     let mut out = Vec::new();
-    let (rejected, placements): (Vec<&Placement>, Vec<&Placement>) =
-        placements.iter().partition(|p| p.unimportable.is_some());
+    let (rejected, placements): (Vec<&Placement>, Vec<&Placement>) = placements
+        .into_iter()
+        .partition(|p| p.unimportable.is_some());
     type Pick = fn(&Placement) -> (&str, &str);
     let levels: [(GroupLevel, Pick); 4] = [
         (GroupLevel::Subject, |p| {
-            (&p.archive_subject, &p.subject_key)
+            (&*p.archive_subject, &*p.subject_key)
         }),
-        (GroupLevel::Study, |p| (&p.archive_study, &p.study_key)),
-        (GroupLevel::Series, |p| (&p.archive_series, &p.series_key)),
+        (GroupLevel::Study, |p| (&*p.archive_study, &*p.study_key)),
+        (GroupLevel::Series, |p| (&*p.archive_series, &*p.series_key)),
         (GroupLevel::Instance, |p| {
-            (&p.archive_instance, &p.instance_key)
+            (&*p.archive_instance, &*p.instance_key)
         }),
     ];
     for (level, pick) in levels {
@@ -199,7 +201,7 @@ pub fn check(placements: &[Placement]) -> Vec<RegroupWarning> {
         let reason = p.unimportable.as_deref().unwrap_or_default();
         let entry = by_reason.entry(reason).or_default();
         entry.0 += 1;
-        entry.1.insert(&p.archive_series);
+        entry.1.insert(&*p.archive_series);
     }
     for (reason, (instances, series)) in by_reason {
         out.push(RegroupWarning {
@@ -216,12 +218,31 @@ pub fn check(placements: &[Placement]) -> Vec<RegroupWarning> {
     out
 }
 
+/// Whether every archive group has exactly one re-import key and every key one archive group:
+/// the usual case, found without building the graph (one small map entry per group instead of
+/// two sets, which at the instance level means per file).
+fn one_to_one<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    let mut key_of: HashMap<&str, &str> = HashMap::new();
+    let mut archive_of: HashMap<&str, &str> = HashMap::new();
+    for (archive, key) in pairs {
+        if *key_of.entry(archive).or_insert(key) != key
+            || *archive_of.entry(key).or_insert(archive) != archive
+        {
+            return false;
+        }
+    }
+    true
+}
+
 /// Finds the connected components of the bipartite graph archive group ↔ re-import key and
 /// reports every component that is not one-to-one.
 fn compare_level<'a>(
     level: GroupLevel,
-    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
 ) -> Vec<RegroupWarning> {
+    if one_to_one(pairs.clone()) {
+        return Vec::new();
+    }
     let mut by_archive: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut by_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (archive, key) in pairs {
@@ -275,9 +296,9 @@ mod tests {
     fn place(subject: &str, study: &str, series: &str, inst: &str, keys: [&str; 4]) -> Placement {
         Placement {
             archive_subject: subject.into(),
-            archive_study: format!("{subject}/{study}"),
-            archive_series: format!("{subject}/{study}/{series}"),
-            archive_instance: format!("{subject}/{study}/{series}/{inst}"),
+            archive_study: format!("{subject}/{study}").into(),
+            archive_series: format!("{subject}/{study}/{series}").into(),
+            archive_instance: format!("{subject}/{study}/{series}/{inst}").into(),
             subject_key: keys[0].into(),
             study_key: keys[1].into(),
             series_key: keys[2].into(),

@@ -5,7 +5,6 @@
 use std::io::Read;
 use std::path::PathBuf;
 
-use archive::InstanceRecord;
 use archive::memory::Permit;
 use dicom_object::DefaultDicomObject;
 
@@ -50,14 +49,14 @@ impl StoredFileError {
 }
 
 /// The whole archived file.
-pub(crate) fn read_stored(record: &InstanceRecord) -> Result<Vec<u8>, StoredFileError> {
-    let path = PathBuf::from(&record.path);
+pub(crate) fn read_stored(path: &str, size: u64) -> Result<Vec<u8>, StoredFileError> {
+    let path = PathBuf::from(path);
     let read = |source| StoredFileError::Read {
         path: path.clone(),
         source,
     };
     let mut f = std::fs::File::open(&path).map_err(read)?;
-    let mut buf = Vec::with_capacity(usize::try_from(record.size).unwrap_or(0));
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     f.read_to_end(&mut buf).map_err(read)?;
     Ok(buf)
 }
@@ -67,8 +66,8 @@ pub(crate) fn read_stored(record: &InstanceRecord) -> Result<Vec<u8>, StoredFile
 /// Archived files passed the import's structural length check, so dicom-rs can read them
 /// directly.
 pub(crate) fn read_stored_header(
-    record: &InstanceRecord,
+    path: &str,
 ) -> Result<(DefaultDicomObject, Permit<'static>), StoredFileError> {
-    let path = PathBuf::from(&record.path);
+    let path = PathBuf::from(path);
     parse_header_file(&path).map_err(|source| StoredFileError::Header { path, source })
 }

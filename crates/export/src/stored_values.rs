@@ -121,7 +121,7 @@ pub(crate) fn read_values(
         let read: Vec<Result<OneHeader, StoredFileError>> = records
             .par_iter()
             .map(|r| {
-                let one = read_stored_header(r).map(|(obj, _memory)| {
+                let one = read_stored_header(&r.path).map(|(obj, _memory)| {
                     let mut uids = Vec::new();
                     uids_in(&obj, &mut uids);
                     (header_needles(&obj), uids)

@@ -2,7 +2,7 @@
 //! label, counts, regrouping warnings and burned-in series named by package labels only),
 //! completed with each file's SHA-256 and size once written.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anon_core::{Key, Profile};
 
@@ -61,27 +61,49 @@ pub(crate) fn base_manifest(
     warnings: &[RegroupWarning],
     burned_in: &[BurnedInSeries],
 ) -> Manifest {
-    // Archive labels → package labels, for warnings that travel with the package.
+    // Archive labels → package labels, for warnings that travel with the package: only the
+    // groups the warnings name.
+    let named: HashSet<&str> = warnings
+        .iter()
+        .flat_map(|w| &w.archive_groups)
+        .map(String::as_str)
+        .collect();
     let mut label_of: HashMap<String, String> = HashMap::new();
     for p in plan {
+        let pl = &p.placement;
+        let wanted = [
+            &pl.archive_subject,
+            &pl.archive_study,
+            &pl.archive_series,
+            &pl.archive_instance,
+        ];
+        if !wanted.iter().any(|g| named.contains(&***g)) {
+            continue;
+        }
         let series_dir = package_series_label(&p.rel);
         let study_dir = package_series_label(&series_dir);
-        label_of.insert(p.placement.archive_subject.clone(), p.subject_label.clone());
-        label_of.insert(p.placement.archive_study.clone(), study_dir);
-        label_of.insert(p.placement.archive_series.clone(), series_dir.clone());
-        label_of.insert(p.placement.archive_instance.clone(), p.rel.clone());
+        for (group, label) in wanted.into_iter().zip([
+            p.subject_label.to_string(),
+            study_dir,
+            series_dir,
+            p.rel.clone(),
+        ]) {
+            if named.contains(&**group) {
+                label_of.insert(group.to_string(), label);
+            }
+        }
     }
     let mut subjects: BTreeMap<String, BTreeMap<u32, SeriesBySortKey>> = BTreeMap::new();
     for p in plan {
         let study = u32::try_from(p.study).unwrap_or(0);
         subjects
-            .entry(p.subject_label.clone())
+            .entry(p.subject_label.to_string())
             .or_default()
             .entry(study)
             .or_default()
             .entry(series_sort_key(&p.record.series_label))
             .or_insert_with(|| manifest::SeriesEntry {
-                number: p.record.series_label.clone(),
+                number: p.record.series_label.to_string(),
                 modality: manifest::modality_code(p.record.modality.as_deref().unwrap_or("")),
                 files: Vec::new(),
             })

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::regroup::{self, Placement, RegroupWarning};
+use crate::regroup::{self, RegroupWarning};
 
 use super::numbering::package_series_label;
 use super::plan::Planned;
@@ -20,20 +20,19 @@ pub(crate) fn check(
     for p in &plan {
         if let Some(reason) = &p.burned_in {
             burned_in
-                .entry(p.archive_series.clone())
+                .entry(p.archive_series.to_string())
                 .or_insert_with(|| BurnedInSeries {
-                    archive_series: p.archive_series.clone(),
+                    archive_series: p.archive_series.to_string(),
                     package_series: package_series_label(&p.rel),
-                    modality: p.record.modality.clone().unwrap_or_default(),
+                    modality: p.record.modality.as_deref().unwrap_or_default().to_string(),
                     reason: reason.clone(),
                     included: !leave_out_burned_in,
                 });
         }
     }
     if leave_out_burned_in {
-        plan.retain(|p| !burned_in.contains_key(&p.archive_series));
+        plan.retain(|p| !burned_in.contains_key(&*p.archive_series));
     }
-    let placements: Vec<Placement> = plan.iter().map(|p| p.placement.clone()).collect();
-    let warnings = regroup::check(&placements);
+    let warnings = regroup::check(plan.iter().map(|p| &p.placement));
     (plan, warnings, burned_in.into_values().collect())
 }

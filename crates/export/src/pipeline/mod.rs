@@ -48,6 +48,7 @@ mod plan;
 mod publish;
 mod request;
 mod reuse;
+mod selected;
 mod subjects;
 mod summary;
 mod write;
@@ -62,6 +63,8 @@ use audit::Finding;
 use crate::findings::Judge;
 use crate::package::{Package, PackageKind};
 use crate::quarantine::{Quarantine, SpoolSlot};
+
+use selected::Names;
 
 pub use destination::check_destination;
 pub use error::{ExportError, FileError, FileFailure, PlanError, WriteError};
@@ -89,14 +92,22 @@ pub fn export(
     };
     let deid = Deidentifier::new(profile.clone(), key.clone());
 
-    let records = plan::select(archive, &req.selection)?;
-    let mut subjects =
-        subjects::subject_facts(archive, records.iter().map(|r| r.subject.as_str()))?;
+    let names = Names::default();
+    let records = plan::select(archive, &req.selection, &names)?;
+    let mut subjects = subjects::subject_facts(archive, records.iter().map(|r| &*r.subject))?;
 
     // 1. Plan: read and de-identify every header once, collecting what the headers say.
     observer.phase("reading headers", records.len() as u64);
     let (plan, mut seen) =
-        plan::read_headers(&deid, &subjects, records, original, !req.dry_run, observer)?;
+        plan::read_headers(
+        &deid,
+        &subjects,
+        records,
+        &names,
+        original,
+        !req.dry_run,
+        observer,
+    )?;
     for (code, s) in std::mem::take(&mut seen.subjects) {
         if let Some(f) = subjects.get_mut(&code) {
             f.add_seen(s);

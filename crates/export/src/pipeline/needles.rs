@@ -71,16 +71,16 @@ pub(crate) fn auditor(
     let profile = deid.profile();
     let instance_uids = plan.iter().flat_map(|p| {
         [
-            ("StudyInstanceUID", p.record.study_uid.as_str()),
-            ("SeriesInstanceUID", p.record.series_uid.as_str()),
-            ("SOPInstanceUID", p.record.sop_uid.as_str()),
+            ("StudyInstanceUID", &*p.record.study_uid),
+            ("SeriesInstanceUID", &*p.record.series_uid),
+            ("SOPInstanceUID", &*p.record.sop_uid),
         ]
     });
     let needles = needles(
         profile,
         deid,
         subjects,
-        plan.iter().map(|p| p.record.subject.as_str()),
+        plan.iter().map(|p| &*p.record.subject),
         instance_uids
             .filter(|(_, uid)| !seen.kept_uids.contains(*uid))
             .map(|(label, uid)| Needle::new(label, ValueKind::Uid, uid))
@@ -97,7 +97,7 @@ pub(crate) fn auditor(
     let folders = pseudonyms
         .iter()
         .map(String::as_str)
-        .chain(plan.iter().map(|p| p.subject_label.as_str()));
+        .chain(plan.iter().map(|p| &*p.subject_label));
     Ok(Auditor::owned(&needles, Rules::for_profile(profile))?
         .with_subject_folders(folders)
         .with_written(written))

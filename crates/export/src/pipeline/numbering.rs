@@ -94,7 +94,7 @@ pub(crate) fn number_files(plan: &mut [Planned], shared: &HashMap<(String, i64),
     let mut counters: HashMap<String, u32> = HashMap::new();
     for p in plan.iter_mut() {
         p.study = shared
-            .get(&(p.record.subject.clone(), p.record.study_number))
+            .get(&(p.record.subject.to_string(), p.record.study_number))
             .copied()
             .unwrap_or(p.record.study_number);
         let dir = format!("{}/{}/{}", p.subject_label, p.study, p.record.series_label);
@@ -112,47 +112,38 @@ pub(crate) fn package_series_label(rel: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use archive::InstanceRecord;
-
     use super::*;
+    use crate::pipeline::selected::Selected;
     use crate::regroup::Placement;
 
     #[test]
     fn studies_of_archive_subjects_sharing_a_pseudonym_are_renumbered() {
         let planned = |code: &str, study: i64, series: &str| Planned {
-            record: InstanceRecord {
-                project: "p".into(),
-                subject: code.to_string(),
+            record: Selected {
+                subject: code.into(),
                 study_number: study,
-                series_label: series.to_string(),
-                study_uid: String::new(),
-                series_uid: String::new(),
-                sop_uid: String::new(),
-                sop_class_uid: None,
-                transfer_syntax: None,
+                series_label: series.into(),
                 modality: None,
-                instance_number: None,
-                number_of_frames: None,
-                sha256: String::new(),
+                study_uid: "".into(),
+                series_uid: "".into(),
+                sop_uid: "".into(),
+                sha256: "".into(),
                 size: 0,
-                path: String::new(),
-                source_path: String::new(),
-                run_id: 1,
-                imported_at: String::new(),
+                path: "".into(),
             },
-            archive_series: format!("{code}/{study}/{series}"),
-            subject_label: if code == "S3" { "PB" } else { "PA" }.to_string(),
+            archive_series: format!("{code}/{study}/{series}").into(),
+            subject_label: if code == "S3" { "PB" } else { "PA" }.into(),
             study,
             rel: String::new(),
             placement: Placement {
                 archive_subject: code.into(),
-                archive_study: String::new(),
-                archive_series: String::new(),
-                archive_instance: String::new(),
-                subject_key: String::new(),
-                study_key: String::new(),
-                series_key: String::new(),
-                instance_key: String::new(),
+                archive_study: "".into(),
+                archive_series: "".into(),
+                archive_instance: "".into(),
+                subject_key: "".into(),
+                study_key: "".into(),
+                series_key: "".into(),
+                instance_key: "".into(),
                 unimportable: None,
             },
             burned_in: None,

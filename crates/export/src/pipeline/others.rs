@@ -32,7 +32,7 @@ pub(crate) fn add_other_files(
     seen: &mut Seen,
     observer: &dyn ExportObserver,
 ) -> Result<usize, ExportError> {
-    let read: HashSet<&str> = plan.iter().map(|p| p.record.path.as_str()).collect();
+    let read: HashSet<&str> = plan.iter().map(|p| &*p.record.path).collect();
     let codes: Vec<&str> = subjects.keys().map(String::as_str).collect();
     let files = stored_files(archive, &codes, &read)?;
     let count: usize = files.values().map(Vec::len).sum();

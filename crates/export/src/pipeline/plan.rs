@@ -5,12 +5,12 @@
 //! the original and the kept UIDs).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
 use anon_core::{Deidentifier, Profile, identity};
-use archive::{Archive, FactsError, Filter, HeaderFacts, InstanceRecord, SubjectKey};
+use archive::{Archive, FactsError, Filter, HeaderFacts, SubjectKey};
 use audit::{Needle, ValueKind};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
@@ -24,14 +24,16 @@ use crate::stored::read_stored_header;
 use super::error::{ExportError, FileFailure, PlanError, every_file};
 use super::request::ExportObserver;
 use super::reuse::{KEEP_LIMIT, Keeping, Kept, Slot};
+use super::selected::{Names, Selected};
 use super::subjects::{SubjectFacts, SubjectSeen, context_from};
 
 /// The selected instances in package order: by subject, study, series (numerically where
-/// the labels are numbers), instance number and SOP Instance UID.
+/// the labels are numbers), instance number and SOP Instance UID; shared values from `names`.
 pub(crate) fn select(
     archive: &Archive,
     selection: &Filter,
-) -> Result<Vec<InstanceRecord>, ExportError> {
+    names: &Names,
+) -> Result<Vec<Selected>, ExportError> {
     let mut records = archive.instances(selection)?;
     if records.is_empty() {
         return Err(ExportError::NothingSelected);
@@ -52,7 +54,10 @@ pub(crate) fn select(
                 &b.sop_uid,
             ))
     });
-    Ok(records)
+    Ok(records
+        .into_iter()
+        .map(|r| Selected::new(r, names))
+        .collect())
 }
 
 /// Reads and de-identifies every header once, in parallel, collecting what the headers say
@@ -62,7 +67,8 @@ pub(crate) fn select(
 pub(crate) fn read_headers(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
-    records: Vec<InstanceRecord>,
+    records: Vec<Selected>,
+    names: &Names,
     original: bool,
     keep: bool,
     observer: &dyn ExportObserver,
@@ -74,6 +80,7 @@ pub(crate) fn read_headers(
         uids: deid.profile().remaps_uids(),
         seen: &seen,
         keep: (keep && !original).then_some(&keeping),
+        names,
     };
     let planned: Vec<Result<Planned, FileFailure>> = records
         .into_par_iter()
@@ -89,9 +96,9 @@ pub(crate) fn read_headers(
 
 /// One selected instance with everything the plan decided about it.
 pub(crate) struct Planned {
-    pub(crate) record: InstanceRecord,
-    pub(crate) archive_series: String,
-    pub(crate) subject_label: String,
+    pub(crate) record: Selected,
+    pub(crate) archive_series: Arc<str>,
+    pub(crate) subject_label: Arc<str>,
     /// The study's number in the package (the archive's, unless several archive subjects
     /// share the subject folder).
     pub(crate) study: i64,
@@ -150,6 +157,8 @@ pub(crate) struct Collect<'a> {
     pub(crate) seen: &'a Mutex<Seen>,
     /// Where de-identified headers are kept for the write phase, if they are.
     pub(crate) keep: Option<&'a Keeping>,
+    /// Where the values files share are held once.
+    pub(crate) names: &'a Names,
 }
 
 /// Why the import would reject a header, naming the attribute and never its value (the reason
@@ -182,7 +191,7 @@ pub(crate) fn put_patient_id(obj: &mut InMemDicomObject, pseudonym: &str) {
 pub(crate) fn plan_one(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
-    record: InstanceRecord,
+    record: Selected,
     original: bool,
     collect: &Collect<'_>,
 ) -> Result<Planned, FileFailure> {
@@ -194,9 +203,9 @@ pub(crate) fn plan_one(
         error: Box::new(error.into()),
     };
     let facts = subjects
-        .get(&record.subject)
+        .get(&*record.subject)
         .ok_or_else(|| fail(PlanError::SubjectVanished))?;
-    let (mut obj, _memory) = read_stored_header(&record).map_err(|e| fail(e.into()))?;
+    let (mut obj, _memory) = read_stored_header(&record.path).map_err(|e| fail(e.into()))?;
     let raw = deid.subject_context(&obj);
     let mut identity = Vec::new();
     let mut originals = Vec::new();
@@ -236,7 +245,7 @@ pub(crate) fn plan_one(
     if !identity.is_empty() || !identifiers.is_empty() || !originals.is_empty() {
         let mut seen = collect.seen.lock().unwrap_or_else(|p| p.into_inner());
         let seen = &mut *seen;
-        let subject = seen.subjects.entry(record.subject.clone()).or_default();
+        let subject = seen.subjects.entry(record.subject.to_string()).or_default();
         for i in identifiers {
             if !subject.identifiers.contains(&i) {
                 subject.identifiers.insert(i);
@@ -279,15 +288,14 @@ pub(crate) fn plan_one(
             Some(rejection_reason(&e)),
         ),
     };
+    let names = collect.names;
     let subject_label = if original {
-        record.subject.clone()
+        Arc::clone(&record.subject)
     } else {
-        ctx.pseudonym.clone()
+        names.get(&ctx.pseudonym)
     };
-    let archive_series = format!(
-        "{}/{}/{}",
-        record.subject, record.study_number, record.series_label
-    );
+    let archive_study = names.get(&format!("{}/{}", record.subject, record.study_number));
+    let archive_series = names.get(&format!("{archive_study}/{}", record.series_label));
     let burned_in = report.burned_in.as_ref().map(ToString::to_string);
     // The header as the write phase would encode it, unless the write phase changes it again
     // (adding the PatientID) or cannot encode it (it reports why itself).
@@ -306,14 +314,14 @@ pub(crate) fn plan_one(
     };
     Ok(Planned {
         placement: Placement {
-            archive_subject: record.subject.clone(),
-            archive_study: format!("{}/{}", record.subject, record.study_number),
-            archive_series: archive_series.clone(),
-            archive_instance: format!("{archive_series}/{}", record.sop_uid),
-            subject_key,
-            study_key,
-            series_key,
-            instance_key,
+            archive_subject: Arc::clone(&record.subject),
+            archive_study,
+            archive_series: Arc::clone(&archive_series),
+            archive_instance: format!("{archive_series}/{}", record.sop_uid).into(),
+            subject_key: names.get(&subject_key),
+            study_key: names.get(&study_key),
+            series_key: names.get(&series_key),
+            instance_key: instance_key.into(),
             unimportable,
         },
         burned_in,

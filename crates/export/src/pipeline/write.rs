@@ -64,18 +64,18 @@ pub(crate) fn write_one(
         file: p.rel.clone(),
         error: Box::new(error.into()),
     };
-    let input = read_stored(&p.record).map_err(|e| fail(e.into()))?;
+    let input = read_stored(&p.record.path, p.record.size).map_err(|e| fail(e.into()))?;
     let (bytes, warnings, sha256, generated) = if original {
         let sha = hex::encode(Sha256::digest(&input));
-        if sha != p.record.sha256 {
+        if *sha != *p.record.sha256 {
             return Err(fail(WriteError::Sha256Mismatch {
-                path: PathBuf::from(&p.record.path),
+                path: PathBuf::from(&*p.record.path),
             }));
         }
         (input, Vec::new(), sha, None)
     } else {
         let facts = subjects
-            .get(&p.record.subject)
+            .get(&*p.record.subject)
             .ok_or_else(|| fail(WriteError::SubjectVanished))?;
         // The plan's header when it is the one this file gets (see `reuse`), else the whole
         // work.
