@@ -7,6 +7,7 @@
 //! Exit codes are a contract shared by every subcommand: 0 everything went fine, 1 the run
 //! finished but some files were rejected (or findings were made), 2 a fatal error stopped it.
 
+mod allocator;
 mod cmd;
 mod deid_args;
 mod ui;
@@ -16,14 +17,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc rather than the C library's allocator: glibc gives every thread an arena of its own
-/// and keeps what a thread freed in it, so eight import workers each parsing a large header in
-/// turn kept eight headers' worth of memory resident (550 MB for a folder of crafted files
-/// whose parses the memory budget allowed only two at a time, 145 MB with one arena).
-/// mimalloc returns freed pages to the system, so the budget bounds what stays resident
-/// ([`archive::memory`]); its small allocations are also cheaper for the parser's many maps.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// depot: a DICOM archive for research imaging groups.
 #[derive(Debug, Parser)]

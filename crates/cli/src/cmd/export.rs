@@ -92,6 +92,7 @@ pub(crate) struct Bars {
 
 impl ExportObserver for Bars {
     fn phase(&self, name: &'static str, total: u64) {
+        crate::allocator::return_freed_memory();
         let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(old) = cur.take() {
             old.finish();
