@@ -17,7 +17,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-
 /// depot: a DICOM archive for research imaging groups.
 #[derive(Debug, Parser)]
 #[command(name = "depot", version, about, long_about = None, propagate_version = true)]

@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use anon_core::{AnonError, Deidentifier, Report, SubjectContext};
-use archive::memory::{Budget, Permit};
+use archive::memory::{Budget, ParseCost, Permit};
 use archive::reading::{HeaderSource, Readable};
 use archive::scan::Layout;
 use dicom_dictionary_std::tags;
@@ -18,6 +18,8 @@ use dicom_object::meta::FileMetaTableBuilder;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 use dicom_transfer_syntax_registry::TransferSyntaxRegistry;
 use thiserror::Error;
+
+use crate::spliced::Spliced;
 
 /// Why one file could not be de-identified (the caller adds the file's path).
 #[derive(Debug, Error)]
@@ -379,25 +381,36 @@ fn copied_pixel_data(deid: &Deidentifier, layout: &Layout) -> Option<Range<usize
 /// What [`deidentify_with`] returns for `input` as bytes, for a caller that already holds the
 /// header it would encode (`header`: the file's header, up to its top-level Pixel Data,
 /// parsed from the file's own bytes, de-identified with the context `deidentify_with` would
-/// use, and encoded): `header` followed by the file's Pixel Data. `None` when
+/// use, and encoded): `header` followed by the file's Pixel Data, in `input`'s own buffer
+/// when the header fits before the Pixel Data (see [`Spliced`]). `Err(input)` when
 /// `deidentify_with` would not copy the pixel data through from the file's own bytes (a
 /// repaired copy, no Pixel Data, Pixel Data not last or named by a rule, a file it refuses):
 /// then `deidentify_with` does the whole work.
-pub(crate) fn reuse_header(deid: &Deidentifier, input: &[u8], header: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn reuse_header(
+    deid: &Deidentifier,
+    input: Vec<u8>,
+    header: &[u8],
+) -> Result<Spliced, Vec<u8>> {
+    let Some(pixels) = pixel_range(deid, &input) else {
+        return Err(input);
+    };
+    // The same share of the budget as `deidentify_with` takes (the output), so that a file
+    // too big for it is refused alike, by `deidentify_with`.
+    let Ok(_memory) = Budget::global().acquire(&pixels.1, input.len() as u64) else {
+        return Err(input);
+    };
+    Spliced::join(input, header, pixels.0)
+}
+
+/// The range of `input`'s Pixel Data that [`deidentify_with`] copies through, and the
+/// header's parse cost; `None` when it copies nothing through.
+fn pixel_range(deid: &Deidentifier, input: &[u8]) -> Option<(Range<usize>, ParseCost)> {
     let start = dicm_offset(input)?;
     let readable = prescan(input, start).ok()?;
     if readable.is_copy() {
         return None;
     }
-    let layout = &readable.layout;
-    let pixels = input.get(copied_pixel_data(deid, layout)?)?;
-    // The same share of the budget as `deidentify_with` takes (the output), so that a file
-    // too big for it is refused alike, by `deidentify_with`.
-    let _memory = Budget::global()
-        .acquire(&layout.header_cost, input.len() as u64)
-        .ok()?;
-    let mut bytes = Vec::with_capacity(header.len() + pixels.len());
-    bytes.extend_from_slice(header);
-    bytes.extend_from_slice(pixels);
-    Some(bytes)
+    let layout = readable.layout;
+    let pixels = copied_pixel_data(deid, &layout)?;
+    Some((pixels, layout.header_cost))
 }

@@ -27,6 +27,7 @@ mod promised;
 pub mod quarantine;
 pub mod regroup;
 pub mod release;
+mod spliced;
 pub mod staged;
 pub mod stored;
 pub mod stored_values;

@@ -98,8 +98,7 @@ pub fn export(
 
     // 1. Plan: read and de-identify every header once, collecting what the headers say.
     observer.phase("reading headers", records.len() as u64);
-    let (plan, mut seen) =
-        plan::read_headers(
+    let (plan, mut seen) = plan::read_headers(
         &deid,
         &subjects,
         records,

@@ -100,7 +100,8 @@ pub(crate) fn finish(
     // (A held-back file always has a finding awaiting acceptance; the second test is a
     // safety net.)
     if sealed.records.iter().any(FindingRecord::awaits_acceptance) || !spool.is_empty() {
-        let subjects: BTreeSet<String> = plan.iter().map(|p| p.record.subject.to_string()).collect();
+        let subjects: BTreeSet<String> =
+            plan.iter().map(|p| p.record.subject.to_string()).collect();
         let record = QuarantineRecord::new(
             manifest,
             &sealed,

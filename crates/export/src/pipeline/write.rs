@@ -17,6 +17,7 @@ use crate::deid_file::{deidentify_with, reuse_header};
 use crate::findings::Judge;
 use crate::package::Package;
 use crate::quarantine::SpoolSlot;
+use crate::spliced::Spliced;
 use crate::stored::read_stored;
 
 use super::error::{ExportError, FileFailure, WriteError, every_file};
@@ -72,21 +73,24 @@ pub(crate) fn write_one(
                 path: PathBuf::from(&*p.record.path),
             }));
         }
-        (input, Vec::new(), sha, None)
+        (Spliced::from(input), Vec::new(), sha, None)
     } else {
         let facts = subjects
             .get(&*p.record.subject)
             .ok_or_else(|| fail(WriteError::SubjectVanished))?;
         // The plan's header when it is the one this file gets (see `reuse`), else the whole
         // work.
-        let reused = p
+        let kept = p
             .kept
             .take()
-            .filter(|kept| !p.add_patient_id && kept.complete_for(facts))
-            .and_then(|kept| {
-                let out = reuse_header(deid, &input, &kept.header)?;
-                Some((out, kept.warnings, kept.generated))
-            });
+            .filter(|kept| !p.add_patient_id && kept.complete_for(facts));
+        let (input, reused) = match kept {
+            Some(kept) => match reuse_header(deid, input, &kept.header) {
+                Ok(out) => (Vec::new(), Some((out, kept.warnings, kept.generated))),
+                Err(input) => (input, None),
+            },
+            None => (input, None),
+        };
         let (out, warnings, generated) = match reused {
             Some(done) => done,
             None => {
@@ -100,7 +104,7 @@ pub(crate) fn write_one(
                     out = add_patient_id(&out, &pseudonym).map_err(fail)?;
                 }
                 let generated = Generated::from_report(&report);
-                (out, report.warnings, generated)
+                (Spliced::from(out), report.warnings, generated)
             }
         };
         drop(input);
@@ -111,7 +115,7 @@ pub(crate) fn write_one(
             .into_iter()
             .filter(|w| !w.starts_with("no PatientID"))
             .collect();
-        let sha = hex::encode(Sha256::digest(&out));
+        let sha = hex::encode(Sha256::digest(&*out));
         (out, warnings, sha, Some(generated))
     };
     let findings = match (sinks.auditor, &generated) {
