@@ -77,7 +77,8 @@ mod tests {
             Spliced::join(input.clone(), b"X", 20..30).unwrap_err(),
             input
         );
-        assert_eq!(Spliced::join(input.clone(), b"X", 5..3).unwrap_err(), input);
+        let (start, end) = (5, 3);
+        assert_eq!(Spliced::join(input.clone(), b"X", start..end).unwrap_err(), input);
     }
 
     #[test]
