@@ -78,7 +78,10 @@ mod tests {
             input
         );
         let (start, end) = (5, 3);
-        assert_eq!(Spliced::join(input.clone(), b"X", start..end).unwrap_err(), input);
+        assert_eq!(
+            Spliced::join(input.clone(), b"X", start..end).unwrap_err(),
+            input
+        );
     }
 
     #[test]
