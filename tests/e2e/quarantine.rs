@@ -296,7 +296,7 @@ fn a_leak_is_quarantined_reviewed_and_released_only_when_every_finding_is_accept
             );
         }
         let csv = String::from_utf8(published["manifest.csv"].clone()).expect("csv");
-        assert!(csv.starts_with("subject,study,series,modality,path,sha256,bytes,findings\n"));
+        assert!(csv.starts_with("subject,study,series,modality,path,blake3,bytes,findings\n"));
         assert!(
             csv.lines()
                 .skip(1)
