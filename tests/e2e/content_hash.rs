@@ -354,3 +354,65 @@ fn depot_audit_reads_a_manifest_written_before_the_algorithm_was_named() {
         run.stderr
     );
 }
+
+#[test]
+fn a_package_quarantined_with_a_manifest_of_sha256_fields_is_released_by_them() {
+    use crate::quarantine::{archive, export_basic, quarantine_id, release};
+    let t = TestDir::new();
+    archive(&t, true);
+    let id = quarantine_id(&export_basic(&t, "pkg", &[]).expect_code(1));
+    let entry = t.archive().join("quarantine").join(&id);
+    let package = entry.join("package");
+
+    // What an older depot quarantined: no `checksum`, every file's `sha256`, and the record's
+    // digest of that manifest.
+    let manifest_path = package.join("manifest.json");
+    let mut m: Json =
+        serde_json::from_slice(&std::fs::read(&manifest_path).expect("manifest")).expect("json");
+    assert_eq!(m["checksum"], "blake3");
+    m.as_object_mut().expect("object").remove("checksum");
+    let mut listed = 0;
+    for subject in m["subjects"].as_array_mut().expect("subjects") {
+        for study in subject["studies"].as_array_mut().expect("studies") {
+            for series in study["series"].as_array_mut().expect("series") {
+                for f in series["files"].as_array_mut().expect("files") {
+                    let data = std::fs::read(package.join(s(f, "path"))).expect("file");
+                    let f = f.as_object_mut().expect("file entry");
+                    f.remove("blake3").expect("a blake3 checksum");
+                    f.insert("sha256".into(), Json::String(sha(&data)));
+                    listed += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(listed, 2);
+    let mut old = serde_json::to_vec_pretty(&m).expect("json");
+    old.push(b'\n');
+    std::fs::write(&manifest_path, &old).expect("write");
+    let record_path = entry.join("quarantine.json");
+    let mut record: Json =
+        serde_json::from_slice(&std::fs::read(&record_path).expect("record")).expect("json");
+    record["package_digest"] = Json::String(sha(&old));
+    std::fs::write(
+        &record_path,
+        serde_json::to_vec_pretty(&record).expect("json"),
+    )
+    .expect("write");
+
+    release(&t, &id, &["all"], "checked", "ana").ok();
+    let files = read_package(&t.join("pkg"));
+    let released = manifest(&files);
+    assert_eq!(released["checksum"], "sha256");
+    let dicom = dicom_files(&files);
+    let entries = manifest_files(&released);
+    assert_eq!(entries.len(), 2);
+    for f in &entries {
+        assert_eq!(s(f, "sha256"), sha(&dicom[s(f, "path")]), "{f}");
+        assert!(f.get("blake3").is_none(), "{f}");
+    }
+    let csv = String::from_utf8(files["manifest.csv"].clone()).expect("utf8");
+    assert!(
+        csv.starts_with("subject,study,series,modality,path,sha256,bytes,findings\n"),
+        "{csv}"
+    );
+}
