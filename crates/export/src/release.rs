@@ -15,8 +15,8 @@
 //!    only a depot package.
 //! 5. Copy the package into a new staging place beside the destination, each file checked
 //!    against the checksum its manifest records, by the manifest's algorithm (the manifest
-//!    itself against the record's SHA-256 digest). A zip's entries are copied raw, byte for byte; the manifest is rewritten with the
-//!    acceptances and the release. Then the package is synced and published as an export is.
+//!    itself against the record's SHA-256 digest). A zip's entries are copied raw, byte for
+//!    byte; the manifest is rewritten with the acceptances and the release. Then the package is synced and published as an export is.
 //! 6. Only then is the quarantine entry removed.
 
 use std::collections::{BTreeMap, BTreeSet};

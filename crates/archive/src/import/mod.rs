@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! discovery (1 thread)  --jobs (bounded)-->  workers (N threads)  --prepared (bounded)-->  committer (caller's thread)
-//! walk folders, stream      read file into a buffer, SHA-256 it,         one BEGIN IMMEDIATE per batch: dedupe,
-//! zip entries, report       scan every element length against the       place (subject/study/series), record
+//! walk folders, stream      read file into a buffer, hash it (the       one BEGIN IMMEDIATE per batch: dedupe,
+//! zip entries, report       archive's content hash), scan every         place (subject/study/series), record
+//!                           element length against the
 //! unreadable paths          file size (truncation, hostile lengths),     rejects, rename staged files into the
 //!                           parse the header, check the keys, pre-check  store, fsync folders, COMMIT, report
 //!                           duplicates, stage + fsync
