@@ -136,7 +136,11 @@ fn standard_attributes_encoded_as_un_are_indexed_with_their_values() {
         // which names the stored file.
         let hash = blake3::hash(&stored).to_hex().to_string();
         assert_eq!(inst.content_hash, hash, "{}", s.sop_uid);
-        assert!(inst.path.ends_with(&format!("/{hash}.dcm")), "{}", inst.path);
+        assert!(
+            inst.path.ends_with(&format!("/{hash}.dcm")),
+            "{}",
+            inst.path
+        );
     }
     assert_eq!(archive.content_hash(), archive::HashAlgorithm::Blake3);
     assert!(archive.verify().unwrap().is_empty());
