@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use synth::fixture::{self, InstanceSpec, MissingUid, Syntax};
 
 use crate::support::*;
@@ -67,8 +66,8 @@ fn assert_store_consistent(t: &TestDir) {
         let path = PathBuf::from(field(&i, "path"));
         let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(
-            hex::encode(Sha256::digest(&data)),
-            field(&i, "sha256"),
+            blake3::hash(&data).to_hex().to_string(),
+            field(&i, "content_hash"),
             "{}",
             path.display()
         );
@@ -312,8 +311,8 @@ fn duplicates_conflicts_and_reimport() {
         bytes(&changed)
     );
     assert_ne!(
-        field(conflict, "sha256"),
-        field(conflict, "existing_sha256")
+        field(conflict, "content_hash"),
+        field(conflict, "existing_hash")
     );
     let after = query(&t, &["instances", "--series-uid", "1.10.1.1"]);
     assert_eq!(after.len(), 2);

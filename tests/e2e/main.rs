@@ -8,6 +8,7 @@ mod support;
 mod anonymize;
 mod audit;
 mod audit_rules;
+mod content_hash;
 mod export;
 mod import;
 mod network;

@@ -26,7 +26,7 @@ const NAME: &str = "HALVORSEN";
 const STATION: &str = "MRC40213";
 
 /// An archive holding the two files (or only the coincidence, with `leak` false).
-fn archive(t: &TestDir, leak: bool) {
+pub(crate) fn archive(t: &TestDir, leak: bool) {
     let mut files = Vec::new();
     if leak {
         let a = fixture::instance("MRN-8801", "2.25.8801", "2.25.8802", "2.25.8803");
@@ -53,7 +53,7 @@ fn depot(t: &TestDir) -> Depot {
 }
 
 /// Exports at `basic` to `out` (exit code not checked).
-fn export_basic(t: &TestDir, out: &str, extra: &[&str]) -> Run {
+pub(crate) fn export_basic(t: &TestDir, out: &str, extra: &[&str]) -> Run {
     depot(t)
         .args(["export", "--level", "basic", "--out"])
         .arg(t.join(out))
@@ -62,7 +62,7 @@ fn export_basic(t: &TestDir, out: &str, extra: &[&str]) -> Run {
 }
 
 /// The quarantine ID an export printed.
-fn quarantine_id(run: &Run) -> String {
+pub(crate) fn quarantine_id(run: &Run) -> String {
     let at = run
         .stderr
         .find("kept in quarantine as ")
@@ -93,7 +93,7 @@ fn finding_ids(entry: &Json) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn release(t: &TestDir, id: &str, accept: &[&str], reason: &str, by: &str) -> Run {
+pub(crate) fn release(t: &TestDir, id: &str, accept: &[&str], reason: &str, by: &str) -> Run {
     depot(t)
         .args(["release", id, "--by", by, "--reason", reason, "--accept"])
         .args(accept)
@@ -296,7 +296,7 @@ fn a_leak_is_quarantined_reviewed_and_released_only_when_every_finding_is_accept
             );
         }
         let csv = String::from_utf8(published["manifest.csv"].clone()).expect("csv");
-        assert!(csv.starts_with("subject,study,series,modality,path,sha256,bytes,findings\n"));
+        assert!(csv.starts_with("subject,study,series,modality,path,blake3,bytes,findings\n"));
         assert!(
             csv.lines()
                 .skip(1)

@@ -129,7 +129,8 @@ fn levels_and_counts() {
     assert_eq!(instances.len(), 2);
     for i in &instances {
         assert!(Path::new(i["path"].as_str().expect("path")).is_file());
-        assert_eq!(i["sha256"].as_str().map(str::len), Some(64));
+        assert_eq!(i["content_hash"].as_str().map(str::len), Some(64));
+        assert_eq!(i["hash_algorithm"], "blake3");
         assert!(i["transfer_syntax"].is_string() && i["sop_class_uid"].is_string());
     }
     let rejects = query(&t, &["rejects"]);

@@ -54,6 +54,15 @@ pub enum OpenError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The index does not say (or says nonsense about) how its content is hashed.
+    #[error("archive index {}", path_text(.path))]
+    ContentHash {
+        /// The database file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::db::ContentHashError,
+    },
     /// The index was written by a newer depot.
     #[error(
         "archive index {} has schema version {found}, this depot knows up to {known}; upgrade depot",

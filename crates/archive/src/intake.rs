@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::content_hash::HashAlgorithm;
 use crate::db::Db;
 use crate::error::{ImportError, IntakeError};
 use crate::import::{
@@ -78,6 +79,8 @@ struct Shared {
     root: PathBuf,
     index: PathBuf,
     project_id: i64,
+    /// The archive's content hash algorithm.
+    hash: HashAlgorithm,
     run_dir: RunDir,
     opts: ImportOptions,
     observer: Arc<dyn ImportObserver + Send + Sync>,
@@ -96,6 +99,7 @@ impl Shared {
             batch_files: self.opts.batch_files,
             observer: &*self.observer,
             skip: None,
+            hash: self.hash,
             big_file: Mutex::new(()),
             sync_each_file: true,
         }
@@ -188,6 +192,7 @@ impl Intake {
     /// committer thread.
     pub(crate) fn open(
         root: &Path,
+        hash: HashAlgorithm,
         opts: &IntakeOptions,
         observer: Arc<dyn ImportObserver + Send + Sync>,
     ) -> Result<Intake, ImportError> {
@@ -224,6 +229,7 @@ impl Intake {
             root: root.to_path_buf(),
             index,
             project_id,
+            hash,
             run_dir,
             opts: ImportOptions {
                 project: opts.project.clone(),
@@ -324,11 +330,10 @@ impl Intake {
         reason: &str,
         file: &[u8],
     ) -> Result<FileOutcome, IntakeError> {
-        use sha2::Digest;
         self.commit(Prepared::Rejected {
             source: source.to_string(),
             reason: reason.to_string(),
-            sha256: Some(hex::encode(sha2::Sha256::digest(file))),
+            content_hash: Some(self.shared.hash.hex(file)),
             size: Some(file.len() as u64),
         })
     }
@@ -399,7 +404,7 @@ fn checked(prepared: Prepared, expect: Option<&Expected>) -> Prepared {
     let Prepared::Candidate {
         source,
         facts,
-        sha256,
+        content_hash,
         size,
         temp,
     } = prepared
@@ -428,7 +433,7 @@ fn checked(prepared: Prepared, expect: Option<&Expected>) -> Prepared {
         None => Prepared::Candidate {
             source,
             facts,
-            sha256,
+            content_hash,
             size,
             temp,
         },
@@ -439,7 +444,7 @@ fn checked(prepared: Prepared, expect: Option<&Expected>) -> Prepared {
             Prepared::Rejected {
                 source,
                 reason,
-                sha256: Some(sha256),
+                content_hash: Some(content_hash),
                 size: Some(size),
             }
         }

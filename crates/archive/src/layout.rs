@@ -1,15 +1,15 @@
 //! Where everything lives in an archive folder, and the names of stored files.
 //!
 //! ```text
-//! <root>/index.sqlite                      the index (see db), plus -wal and -shm
-//! <root>/store/<S0421KTX>/<study>/<series>/<sha256>.dcm   archived instances, byte for byte
-//! <root>/conflicts/<sha256>.dcm            files kept apart because they contradict the store
-//! <root>/tmp/run-<id>.lock, run-<id>/      one private folder per running import (see store)
-//! <root>/keys/<name>.key                   secrets (see secret)
+//! <root>/index.sqlite                           the index (see db), plus -wal and -shm
+//! <root>/store/<S0421KTX>/<study>/<series>/<hash>.dcm  archived instances, byte for byte
+//! <root>/conflicts/<hash>.dcm                   files kept apart: they contradict the store
+//! <root>/tmp/run-<id>.lock, run-<id>/           one private folder per running import (see store)
+//! <root>/keys/<name>.key                        secrets (see secret)
 //! ```
 //!
 //! Storage paths are built only from archive codes (the random subject code), numbers (study
-//! number, series label) and the content's SHA-256: never from names, IDs, descriptions or UIDs
+//! number, series label) and the content hash (64 hex digits, see [`crate::content_hash`]): never from names, IDs, descriptions or UIDs
 //! found in the data, so a hostile value cannot steer a write and a path leaks no PHI.
 
 use std::path::{Component, Path, PathBuf};
@@ -53,14 +53,14 @@ pub fn instance_rel(
     subject_code: &str,
     study_number: i64,
     series_label: &str,
-    sha256: &str,
+    content_hash: &str,
 ) -> String {
-    format!("{STORE_DIR}/{subject_code}/{study_number}/{series_label}/{sha256}.dcm")
+    format!("{STORE_DIR}/{subject_code}/{study_number}/{series_label}/{content_hash}.dcm")
 }
 
 /// The stored path of a conflicting file, relative to the root.
-pub fn conflict_rel(sha256: &str) -> String {
-    format!("{CONFLICTS_DIR}/{sha256}.dcm")
+pub fn conflict_rel(content_hash: &str) -> String {
+    format!("{CONFLICTS_DIR}/{content_hash}.dcm")
 }
 
 /// Whether a relative path from a journal is one the archive could have written: under `store/`

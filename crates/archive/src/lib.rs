@@ -3,9 +3,10 @@
 //!
 //! An archive is a folder holding `index.sqlite` and a `store/` of original files, each kept
 //! byte for byte under a path made only of archive codes and numbers
-//! (`store/S0421KTX/1/3/<sha256>.dcm`). Subjects, studies, series and instances are grouped
+//! (`store/S0421KTX/1/3/<content_hash>.dcm`). Subjects, studies, series and instances are grouped
 //! exactly by PatientID (+ issuer, within a project), StudyInstanceUID, SeriesInstanceUID and
-//! SOPInstanceUID ([`grouping`]); duplicates are recognised by SOPInstanceUID and content hash,
+//! SOPInstanceUID ([`grouping`]); duplicates are recognised by SOPInstanceUID and content hash
+//! ([`content_hash`]: BLAKE3, or SHA-256 in archives created before depot recorded it),
 //! conflicts are kept apart and never overwrite, bad files are recorded with their reason.
 //!
 //! ```no_run
@@ -25,6 +26,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod content_hash;
 pub mod db;
 pub mod error;
 pub mod flusher;
@@ -47,6 +49,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+pub use content_hash::{ContentHasher, HashAlgorithm};
 pub use error::{FactsError, ImportError, IntakeError, OpenError, QueryError};
 pub use grouping::{HeaderFacts, SubjectKey};
 pub use import::{FileOutcome, ImportObserver, ImportOptions, ImportSummary, NoObserver, Outcome};
@@ -75,11 +78,21 @@ fn open_error(index: &Path, e: db::MigrateError) -> OpenError {
     }
 }
 
+/// The content hash algorithm the index at `index` records.
+fn content_hash_of(index: &Path, db: &Db) -> Result<HashAlgorithm, OpenError> {
+    db.content_hash().map_err(|source| OpenError::ContentHash {
+        path: index.to_path_buf(),
+        source,
+    })
+}
+
 /// An open archive: its root folder and its index.
 #[derive(Debug)]
 pub struct Archive {
     root: PathBuf,
     db: Mutex<Db>,
+    /// The content hash algorithm its index records.
+    hash: HashAlgorithm,
 }
 
 /// The archive root as an absolute path (without resolving symlinks), so that every path the
@@ -155,6 +168,7 @@ impl Archive {
         match Db::open_read_only(&index) {
             Ok(db::ReadOnly::Ready(db)) => Ok(Archive {
                 root: root.to_path_buf(),
+                hash: content_hash_of(&index, &db)?,
                 db: Mutex::new(db),
             }),
             Ok(db::ReadOnly::NeedsMigration) => Archive::open_index(root),
@@ -172,6 +186,7 @@ impl Archive {
         recovery::recover(root, &mut db)?;
         Ok(Archive {
             root: root.to_path_buf(),
+            hash: content_hash_of(&index, &db)?,
             db: Mutex::new(db),
         })
     }
@@ -179,6 +194,13 @@ impl Archive {
     /// The archive's root folder (absolute).
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The algorithm of the archive's content hashes (stored file names, the index's
+    /// `content_hash` of instances, rejects and conflicts): BLAKE3, or SHA-256 for an archive
+    /// that held files before depot recorded its algorithm.
+    pub fn content_hash(&self) -> HashAlgorithm {
+        self.hash
     }
 
     fn db(&self) -> MutexGuard<'_, Db> {
@@ -199,7 +221,7 @@ impl Archive {
         observer: &dyn ImportObserver,
     ) -> Result<ImportSummary, ImportError> {
         let mut db = self.db();
-        import::run(&self.root, &mut db, inputs, opts, observer)
+        import::run(&self.root, &mut db, self.hash, inputs, opts, observer)
     }
 
     /// Opens an [`Intake`]: an import run that files single files as they arrive (a DICOM
@@ -210,7 +232,7 @@ impl Archive {
         opts: &IntakeOptions,
         observer: std::sync::Arc<dyn ImportObserver + Send + Sync>,
     ) -> Result<Intake, ImportError> {
-        Intake::open(&self.root, opts, observer)
+        Intake::open(&self.root, self.hash, opts, observer)
     }
 
     /// Subjects matching the filter.
@@ -244,7 +266,7 @@ impl Archive {
     /// Instances matching the filter, with absolute stored paths, hashes and sizes.
     pub fn instances(&self, f: &Filter) -> Result<Vec<InstanceRecord>, QueryError> {
         self.db()
-            .instances(f, &self.root)
+            .instances(f, &self.root, self.hash)
             .map_err(|source| QueryError::Db {
                 op: "listing instances",
                 source,
@@ -263,7 +285,7 @@ impl Archive {
     /// Rejected and conflicting files (only `project` and `run` of the filter apply).
     pub fn rejects(&self, f: &Filter) -> Result<Vec<RejectRecord>, QueryError> {
         self.db()
-            .rejects(f, &self.root)
+            .rejects(f, &self.root, self.hash)
             .map_err(|source| QueryError::Db {
                 op: "listing rejects",
                 source,
@@ -290,11 +312,11 @@ impl Archive {
             let path = self.root.join(&rel);
             match fs::read(&path) {
                 Ok(bytes) => {
-                    use sha2::Digest;
-                    let actual = hex::encode(sha2::Sha256::digest(&bytes));
+                    let actual = self.hash.hex(&bytes);
                     if actual != sha {
                         problems.push(format!(
-                            "{rel}: content hash {actual} differs from the index ({sha})"
+                            "{rel}: content hash ({}) {actual} differs from the index ({sha})",
+                            self.hash
                         ));
                     }
                 }

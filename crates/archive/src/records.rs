@@ -8,6 +8,8 @@
 pub use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::content_hash::HashAlgorithm;
+
 /// Parses a study-date bound as given on a command line: `YYYY-MM-DD` or `YYYYMMDD`.
 pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
     let t = s.trim();
@@ -196,8 +198,10 @@ pub struct InstanceRecord {
     pub instance_number: Option<i64>,
     /// NumberOfFrames.
     pub number_of_frames: Option<i64>,
-    /// SHA-256 of the stored bytes (hex).
-    pub sha256: String,
+    /// Content hash of the stored bytes (hex; also the stored file's name).
+    pub content_hash: String,
+    /// The algorithm of `content_hash` (the archive's).
+    pub hash_algorithm: HashAlgorithm,
     /// Size in bytes.
     pub size: u64,
     /// The stored file (absolute path).
@@ -280,14 +284,16 @@ pub struct RejectRecord {
     pub times_seen: u64,
     /// The project of the imports that saw it (a file rejected in two projects is two records).
     pub project: String,
-    /// SHA-256 of its bytes, when it could be read.
-    pub sha256: Option<String>,
+    /// Content hash of its bytes, when it could be read.
+    pub content_hash: Option<String>,
     /// Size in bytes, when known.
     pub size: Option<u64>,
     /// SOPInstanceUID, when known.
     pub sop_uid: Option<String>,
-    /// Conflicts: SHA-256 of the instance already stored under the same SOPInstanceUID.
-    pub existing_sha256: Option<String>,
+    /// Conflicts: content hash of the instance already stored under the same SOPInstanceUID.
+    pub existing_hash: Option<String>,
+    /// The algorithm of `content_hash` and `existing_hash` (the archive's).
+    pub hash_algorithm: HashAlgorithm,
     /// Conflicts: where the conflicting bytes are kept (absolute path).
     pub stored_path: Option<String>,
 }

@@ -132,7 +132,18 @@ fn standard_attributes_encoded_as_un_are_indexed_with_their_values() {
             un::un_attributes(s).unwrap()
         };
         assert!(stored == original, "{} changed when stored", s.sop_uid);
+        // Hashed (streamed, for the big file) with BLAKE3, the new archive's content hash,
+        // which names the stored file.
+        let hash = blake3::hash(&stored).to_hex().to_string();
+        assert_eq!(inst.content_hash, hash, "{}", s.sop_uid);
+        assert!(
+            inst.path.ends_with(&format!("/{hash}.dcm")),
+            "{}",
+            inst.path
+        );
     }
+    assert_eq!(archive.content_hash(), archive::HashAlgorithm::Blake3);
+    assert!(archive.verify().unwrap().is_empty());
 }
 
 #[test]

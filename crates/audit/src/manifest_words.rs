@@ -36,7 +36,7 @@ pub(crate) static VOCABULARY: LazyLock<HashSet<String>> = LazyLock::new(|| {
     const WORDS: &str = "
         format created by level options profile digest key fingerprint blank identifiers
         counts subjects studies series instances bytes left out id number modality files path
-        sha256 regrouping warnings kind groups would become message burned in reason included
+        checksum blake3 sha256 regrouping warnings kind groups would become message burned in reason included
         audit values searched findings blocking accepted advisory type region tag release
         quarantined released at
         subject study instance merge split into on re import and more be rejected no invalid
@@ -446,13 +446,18 @@ mod tests {
                 ),
             }));
         }
-        let files: Vec<serde_json::Value> = (1..=2)
-            .map(|n| {
-                serde_json::json!({
-                    "path": format!("PQ2WJ6ZR4TA/1/3.1/{n:05}.dcm"),
-                    "sha256": "ab".repeat(32),
+        // A file's checksum is named after the manifest's algorithm (`blake3`, or `sha256` as
+        // asked for and as older manifests have it): both names appear here.
+        let files: Vec<serde_json::Value> = ["blake3", "sha256"]
+            .iter()
+            .enumerate()
+            .map(|(n, algorithm)| {
+                let mut file = serde_json::json!({
+                    "path": format!("PQ2WJ6ZR4TA/1/3.1/{:05}.dcm", n + 1),
                     "bytes": 524_288,
-                })
+                });
+                file[*algorithm] = serde_json::json!("ab".repeat(32));
+                file
             })
             .collect();
         // Every option and level name (one of which is the level field).
@@ -470,6 +475,7 @@ mod tests {
             "profile_digest": "cd".repeat(32),
             "key_fingerprint": "0123456789abcdef",
             "blank_identifiers": true,
+            "checksum": "blake3",
             "counts": {
                 "subjects": 1, "studies": 1, "series": 1, "instances": 2, "bytes": 1_048_576,
                 "series_left_out": 1
@@ -518,7 +524,7 @@ mod tests {
         });
         let mut json_bytes = serde_json::to_vec_pretty(&json).expect("json");
         json_bytes.push(b'\n');
-        let mut csv = b"subject,study,series,modality,path,sha256,bytes,findings\n".to_vec();
+        let mut csv = b"subject,study,series,modality,path,blake3,bytes,findings\n".to_vec();
         for n in 1..=2 {
             csv.extend_from_slice(
                 format!(

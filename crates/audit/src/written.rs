@@ -22,7 +22,7 @@
 //!   shifted.
 //!
 //! The manifest, which depot writes whole, has depot-computed fields too (study numbers, file
-//! sizes, SHA-256 digests, counts): `blank_computed_fields` blanks them before the manifest
+//! sizes, checksums, counts): `blank_computed_fields` blanks them before the manifest
 //! is searched, so a PatientID `134308` is not "found" in a file size.
 
 use std::collections::{HashMap, HashSet};
@@ -162,9 +162,10 @@ pub(crate) fn has_computed_shape(computed: Computed, component: &[u8]) -> bool {
     }
 }
 
-/// Fields of `manifest.json` whose values depot computes (numbers, digests): blanked before
-/// the manifest is searched.
-const COMPUTED_JSON_FIELDS: [&[u8]; 4] = [
+/// Fields of `manifest.json` whose values depot computes (numbers, digests; a file's checksum
+/// is named after its algorithm): blanked before the manifest is searched.
+const COMPUTED_JSON_FIELDS: [&[u8]; 5] = [
+    b"\"blake3\":",
     b"\"sha256\":",
     b"\"profile_digest\":",
     b"\"key_fingerprint\":",
@@ -172,12 +173,12 @@ const COMPUTED_JSON_FIELDS: [&[u8]; 4] = [
 ];
 
 /// Columns of `manifest.csv` depot computes or takes from a number: study number, series label,
-/// SHA-256, bytes.
+/// checksum, bytes.
 const COMPUTED_CSV_COLUMNS: [usize; 4] = [1, 2, 5, 6];
 
 /// Blanks (with spaces, so offsets and word boundaries stay) what depot computes in a
 /// manifest: every JSON number (counts, sizes, study numbers: the manifest's only numbers),
-/// the digests and a study's or series' `number`, or in the CSV the study, series, SHA-256 and
+/// the digests and a study's or series' `number`, or in the CSV the study, series, checksum and
 /// bytes columns. A series label is SeriesNumber (an IS) with depot's `.1` suffix: a number
 /// that equals an identifier is still found in the file's SeriesNumber and in the series'
 /// folder name, both searched. A value planted as a string (`"note": "PA000021"`) is still
@@ -359,12 +360,14 @@ mod tests {
 
     #[test]
     fn computed_manifest_fields_are_blanked_and_planted_strings_kept() {
-        let mut json =
-            br#"{"bytes": 134308, "sha256": "ab12", "number": "3.1", "note": "134308"}"#.to_vec();
+        let mut json = br#"{"bytes": 134308, "sha256": "ab12", "blake3": "cd34", "number": "3.1", "note": "134308"}"#.to_vec();
         blank_computed_fields(&mut json, false);
         let text = String::from_utf8_lossy(&json).into_owned();
         assert_eq!(text.matches("134308").count(), 1, "{text}");
-        assert!(!text.contains("ab12") && !text.contains("3.1"), "{text}");
+        assert!(
+            !text.contains("ab12") && !text.contains("cd34") && !text.contains("3.1"),
+            "{text}"
+        );
         let mut csv = b"subject,study,series,modality,path,sha256,bytes\nP1,1,0,CT,P1/1/0/00001.dcm,ab,2012\n".to_vec();
         blank_computed_fields(&mut csv, true);
         let text = String::from_utf8_lossy(&csv).into_owned();

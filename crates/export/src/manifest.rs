@@ -7,7 +7,8 @@
 //! codes would let two projects' packages from one archive be linked). It records what a
 //! recipient and an IRB need: the level, options and profile digest, a fingerprint of the key
 //! (so two packages can be checked to share a key without revealing it), counts, every file with
-//! its SHA-256, the regrouping warnings, the series left out or included despite possible
+//! its checksum (BLAKE3 unless the export asked for SHA-256; the manifest names the algorithm
+//! in `checksum` and each file's checksum field after it), the regrouping warnings, the series left out or included despite possible
 //! burned-in text, the audit's summary, and every finding of the audit (by file, tag path and
 //! kind, never by value) with who accepted it and why: a profile's accepted coincidences at
 //! export, a person at `depot release` (see [`crate::quarantine`]).
@@ -15,10 +16,12 @@
 //! A manifest reads back as it was written ([`Manifest::from_json`]): releasing a quarantined
 //! package rewrites only what the release adds, and `depot audit` reads the level, options and
 //! subjects a package claims. A manifest written before a field existed still reads: every
-//! field but `format` and `level` has a default.
+//! field but `format` and `level` has a default (a manifest without `checksum` was written
+//! before depot named its algorithm: its files carry `sha256`).
 
 use std::collections::BTreeMap;
 
+use archive::HashAlgorithm;
 use serde::{Deserialize, Serialize};
 
 use crate::regroup::{GroupLevel, RegroupKind};
@@ -48,6 +51,11 @@ pub struct Manifest {
     /// Whether identifiers were blanked (NiDB style) rather than pseudonymized.
     #[serde(default)]
     pub blank_identifiers: bool,
+    /// The algorithm of every file's checksum (`blake3` or `sha256`); each file's checksum is
+    /// the field named after it. Absent in manifests written before depot named it, whose
+    /// files carry `sha256`.
+    #[serde(default = "before_named")]
+    pub checksum: HashAlgorithm,
     /// Counts of what the package holds.
     #[serde(default)]
     pub counts: Counts,
@@ -188,15 +196,100 @@ pub struct SeriesEntry {
     pub files: Vec<FileEntry>,
 }
 
+/// The checksum algorithm of a manifest that does not name one.
+fn before_named() -> HashAlgorithm {
+    HashAlgorithm::Sha256
+}
+
 /// One instance file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "FileFields")]
 pub struct FileEntry {
     /// Package-relative path.
     pub path: String,
-    /// SHA-256 of the file as written.
-    pub sha256: String,
+    /// Checksum of the file as written, in a field named after its algorithm
+    /// (`"blake3": HEX` or `"sha256": HEX`).
+    #[serde(flatten)]
+    pub checksum: FileChecksum,
     /// Size in bytes.
     pub bytes: u64,
+}
+
+/// A file entry as read: exactly one checksum field must be there.
+#[derive(Deserialize)]
+struct FileFields {
+    path: String,
+    blake3: Option<String>,
+    sha256: Option<String>,
+    bytes: u64,
+}
+
+/// A file entry without exactly one checksum.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {}", if *.both { "two checksums (blake3 and sha256)" } else { "no checksum (blake3 or sha256)" })]
+pub struct ChecksumFieldError {
+    path: String,
+    both: bool,
+}
+
+impl TryFrom<FileFields> for FileEntry {
+    type Error = ChecksumFieldError;
+
+    fn try_from(f: FileFields) -> Result<FileEntry, ChecksumFieldError> {
+        let checksum = match (f.blake3, f.sha256) {
+            (Some(h), None) => FileChecksum::Blake3(h),
+            (None, Some(h)) => FileChecksum::Sha256(h),
+            (b, _) => {
+                return Err(ChecksumFieldError {
+                    path: f.path,
+                    both: b.is_some(),
+                });
+            }
+        };
+        Ok(FileEntry {
+            path: f.path,
+            checksum,
+            bytes: f.bytes,
+        })
+    }
+}
+
+/// A file's checksum (lower-case hex), by algorithm; written as one field named after the
+/// algorithm, so that a reader who knows only older manifests (`sha256`) finds no value of
+/// another algorithm under that name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum FileChecksum {
+    /// BLAKE3 (`b3sum`).
+    #[serde(rename = "blake3")]
+    Blake3(String),
+    /// SHA-256 (`sha256sum`).
+    #[serde(rename = "sha256")]
+    Sha256(String),
+}
+
+impl FileChecksum {
+    /// The checksum `hex` made with `algorithm`.
+    pub fn new(algorithm: HashAlgorithm, hex: String) -> FileChecksum {
+        match algorithm {
+            HashAlgorithm::Blake3 => FileChecksum::Blake3(hex),
+            HashAlgorithm::Sha256 => FileChecksum::Sha256(hex),
+        }
+    }
+
+    /// Its algorithm.
+    pub fn algorithm(&self) -> HashAlgorithm {
+        match self {
+            FileChecksum::Blake3(_) => HashAlgorithm::Blake3,
+            FileChecksum::Sha256(_) => HashAlgorithm::Sha256,
+        }
+    }
+
+    /// The checksum, lower-case hex.
+    pub fn hex(&self) -> &str {
+        match self {
+            FileChecksum::Blake3(h) | FileChecksum::Sha256(h) => h,
+        }
+    }
 }
 
 /// A regrouping warning, with package labels instead of archive codes.
@@ -266,16 +359,42 @@ impl Manifest {
         out
     }
 
-    /// A manifest as [`Manifest::to_json`] wrote it.
+    /// A manifest as [`Manifest::to_json`] wrote it. Every file's checksum must be of the
+    /// algorithm the manifest names.
     pub fn from_json(bytes: &[u8]) -> Result<Manifest, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        let manifest: Manifest = serde_json::from_slice(bytes)?;
+        if let Some(f) = manifest
+            .files()
+            .find(|f| f.checksum.algorithm() != manifest.checksum)
+        {
+            return Err(serde::de::Error::custom(format_args!(
+                "{} has a {} checksum, the manifest says its checksums are {}",
+                f.path,
+                f.checksum.algorithm(),
+                manifest.checksum
+            )));
+        }
+        Ok(manifest)
     }
 
-    /// `manifest.csv`: one row per file; the last column lists the IDs of the findings about
+    /// Every file, in manifest order.
+    pub fn files(&self) -> impl Iterator<Item = &FileEntry> {
+        self.subjects
+            .iter()
+            .flat_map(|s| &s.studies)
+            .flat_map(|st| &st.series)
+            .flat_map(|se| &se.files)
+    }
+
+    /// `manifest.csv`: one row per file, its checksum in the column named after the manifest's
+    /// algorithm (`blake3` or `sha256`); the last column lists the IDs of the findings about
     /// the file (space-separated; see `manifest.json` for what each is and who accepted it).
     pub fn to_csv(&self) -> Vec<u8> {
         let ids = ids_by_file(&self.findings);
-        let mut out = String::from("subject,study,series,modality,path,sha256,bytes,findings\n");
+        let mut out = format!(
+            "subject,study,series,modality,path,{},bytes,findings\n",
+            self.checksum
+        );
         for s in &self.subjects {
             for st in &s.studies {
                 for se in &st.series {
@@ -291,7 +410,7 @@ impl Manifest {
                             csv_field(&se.number),
                             csv_field(&se.modality),
                             csv_field(&f.path),
-                            f.sha256,
+                            f.checksum.hex(),
                             f.bytes,
                             found
                         ));
@@ -474,6 +593,7 @@ mod tests {
             profile_digest: "d".into(),
             key_fingerprint: "k".into(),
             blank_identifiers: false,
+            checksum: HashAlgorithm::Blake3,
             counts: Counts::default(),
             subjects: vec![SubjectEntry {
                 id: "PABC".into(),
@@ -485,12 +605,12 @@ mod tests {
                         files: vec![
                             FileEntry {
                                 path: "PABC/1/3/00001.dcm".into(),
-                                sha256: "aa".into(),
+                                checksum: FileChecksum::Blake3("aa".into()),
                                 bytes: 5,
                             },
                             FileEntry {
                                 path: "PABC/1/3/00002.dcm".into(),
-                                sha256: "bb".into(),
+                                checksum: FileChecksum::Blake3("bb".into()),
                                 bytes: 6,
                             },
                         ],
@@ -515,12 +635,24 @@ mod tests {
         let csv = String::from_utf8(m.to_csv()).expect("utf8");
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
+        assert_eq!(
+            lines[0],
+            "subject,study,series,modality,path,blake3,bytes,findings"
+        );
         assert_eq!(lines[1], "PABC,1,3,\"M,R\",PABC/1/3/00001.dcm,aa,5,");
         assert_eq!(lines[2], "PABC,1,3,\"M,R\",PABC/1/3/00002.dcm,bb,6,F1");
         let json: serde_json::Value = serde_json::from_slice(&m.to_json()).expect("json");
-        assert_eq!(
-            json["subjects"][0]["studies"][0]["series"][0]["files"][1]["bytes"],
-            6
+        assert_eq!(json["checksum"], "blake3");
+        let file = &json["subjects"][0]["studies"][0]["series"][0]["files"][1];
+        assert_eq!(file["bytes"], 6);
+        assert_eq!(file["blake3"], "bb");
+        assert!(file.get("sha256").is_none());
+        let text = String::from_utf8(m.to_json()).expect("utf8");
+        assert!(
+            text.contains(
+                "\"path\": \"PABC/1/3/00002.dcm\",\n                  \"blake3\": \"bb\",\n                  \"bytes\": 6"
+            ),
+            "path, checksum, bytes in that order:\n{text}"
         );
         let back = Manifest::from_json(&m.to_json()).expect("reads back");
         assert_eq!(
@@ -528,5 +660,63 @@ mod tests {
             m.to_json(),
             "what is read back writes the same bytes"
         );
+    }
+
+    /// A manifest as depot wrote it before it named its checksum algorithm (`sha256` fields,
+    /// no `checksum`).
+    const BEFORE_NAMED: &[u8] = br#"{"format": "depot-package/1", "created_by": "depot 0.1.0",
+        "level": "anonymize-full", "options": [], "profile_digest": "d", "key_fingerprint": "k",
+        "blank_identifiers": false,
+        "counts": {"subjects": 1, "studies": 1, "series": 1, "instances": 1, "bytes": 5,
+                   "series_left_out": 0},
+        "subjects": [{"id": "PABC", "studies": [{"number": 1, "series": [
+            {"number": "3", "modality": "MR", "files": [
+                {"path": "PABC/1/3/00001.dcm", "sha256": "aa", "bytes": 5}]}]}]}],
+        "regrouping_warnings": [], "burned_in": [], "audit": null, "findings": []}"#;
+
+    #[test]
+    fn a_manifest_written_before_the_algorithm_was_named_reads_as_sha256() {
+        let m = Manifest::from_json(BEFORE_NAMED).expect("reads");
+        assert_eq!(m.checksum, HashAlgorithm::Sha256);
+        let files: Vec<&FileEntry> = m.files().collect();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files[0].checksum, FileChecksum::Sha256("aa".into()));
+        assert_eq!(files[0].bytes, 5);
+        // Written again, it names its algorithm and keeps the `sha256` field and column.
+        let json: serde_json::Value = serde_json::from_slice(&m.to_json()).expect("json");
+        assert_eq!(json["checksum"], "sha256");
+        assert_eq!(
+            json["subjects"][0]["studies"][0]["series"][0]["files"][0]["sha256"],
+            "aa"
+        );
+        assert!(
+            String::from_utf8(m.to_csv())
+                .expect("utf8")
+                .starts_with("subject,study,series,modality,path,sha256,bytes,findings\n")
+        );
+    }
+
+    #[test]
+    fn a_file_checksum_of_another_algorithm_than_the_manifest_names_is_refused() {
+        let text = String::from_utf8(BEFORE_NAMED.to_vec()).expect("utf8");
+        let named = text.replace(
+            "\"blank_identifiers\"",
+            "\"checksum\": \"blake3\", \"blank_identifiers\"",
+        );
+        let e = Manifest::from_json(named.as_bytes()).expect_err("mixed");
+        assert!(
+            e.to_string()
+                .contains("PABC/1/3/00001.dcm has a sha256 checksum"),
+            "{e}"
+        );
+        let unknown = text.replace("\"sha256\"", "\"md5\"");
+        let e = Manifest::from_json(unknown.as_bytes()).expect_err("no checksum");
+        assert!(e.to_string().contains("no checksum"), "{e}");
+        let two = text.replace(
+            "\"sha256\": \"aa\"",
+            "\"sha256\": \"aa\", \"blake3\": \"bb\"",
+        );
+        let e = Manifest::from_json(two.as_bytes()).expect_err("two checksums");
+        assert!(e.to_string().contains("two checksums"), "{e}");
     }
 }

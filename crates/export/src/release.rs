@@ -14,9 +14,9 @@
 //!    archive or the key file, nothing replaced without the recorded or given `force`, and
 //!    only a depot package.
 //! 5. Copy the package into a new staging place beside the destination, each file checked
-//!    against the SHA-256 its manifest records (the manifest itself against the record's
-//!    digest). A zip's entries are copied raw, byte for byte; the manifest is rewritten with the
-//!    acceptances and the release. Then the package is synced and published as an export is.
+//!    against the checksum its manifest records, by the manifest's algorithm (the manifest
+//!    itself against the record's SHA-256 digest). A zip's entries are copied raw, byte for
+//!    byte; the manifest is rewritten with the acceptances and the release. Then the package is synced and published as an export is.
 //! 6. Only then is the quarantine entry removed.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,7 +28,7 @@ use archive::Archive;
 use sha2::{Digest, Sha256};
 
 use crate::findings::{self, Accepted, FindingRecord};
-use crate::manifest::{FindingEntry, Manifest, ReleaseEntry};
+use crate::manifest::{FileChecksum, FindingEntry, Manifest, ReleaseEntry};
 use crate::package::{Package, PackageError, PackageKind};
 use crate::pipeline::{ExportError, check_destination, index_needles};
 use crate::quarantine::{Entry, Quarantine, QuarantineError};
@@ -263,16 +263,10 @@ pub fn release(archive: &Archive, req: &ReleaseRequest) -> Result<ReleaseSummary
         accepted: as_given,
     });
 
-    let mut expected: BTreeMap<String, String> = BTreeMap::new();
-    for s in &manifest.subjects {
-        for st in &s.studies {
-            for se in &st.series {
-                for f in &se.files {
-                    expected.insert(f.path.clone(), f.sha256.clone());
-                }
-            }
-        }
-    }
+    let expected: BTreeMap<String, FileChecksum> = manifest
+        .files()
+        .map(|f| (f.path.clone(), f.checksum.clone()))
+        .collect();
     let mut package = Package::create(&dest, force)?;
     match entry.record.kind {
         PackageKind::Folder => copy_folder(&package, &source, &expected, &tampered)?,
@@ -464,7 +458,7 @@ fn is_manifest(rel: &str) -> bool {
 /// Checks that the package holds exactly the manifest's files and the manifest.
 fn same_files(
     found: &BTreeSet<String>,
-    expected: &BTreeMap<String, String>,
+    expected: &BTreeMap<String, FileChecksum>,
     tampered: &dyn Fn(String) -> ReleaseError,
 ) -> Result<(), ReleaseError> {
     if let Some(extra) = found
@@ -482,7 +476,7 @@ fn same_files(
 fn copy_folder(
     package: &Package,
     source: &Path,
-    expected: &BTreeMap<String, String>,
+    expected: &BTreeMap<String, FileChecksum>,
     tampered: &dyn Fn(String) -> ReleaseError,
 ) -> Result<(), ReleaseError> {
     let mut found = BTreeSet::new();
@@ -504,9 +498,9 @@ fn copy_folder(
         found.insert(rel);
     }
     same_files(&found, expected, tampered)?;
-    for (rel, sha) in expected {
+    for (rel, checksum) in expected {
         let bytes = package.add_copy(rel, &source.join(rel))?;
-        if hex::encode(Sha256::digest(&bytes)) != *sha {
+        if checksum.algorithm().hex(&bytes) != checksum.hex() {
             return Err(tampered(format!("{rel} changed")));
         }
     }
@@ -516,7 +510,7 @@ fn copy_folder(
 fn copy_zip(
     package: &Package,
     source: &Path,
-    expected: &BTreeMap<String, String>,
+    expected: &BTreeMap<String, FileChecksum>,
     tampered: &dyn Fn(String) -> ReleaseError,
 ) -> Result<(), ReleaseError> {
     let zip_err = |source_err| ReleaseError::Zip {
@@ -541,9 +535,12 @@ fn copy_zip(
             if is_manifest(&name) {
                 continue;
             }
-            let mut h = Sha256::new();
+            let Some(checksum) = expected.get(&name) else {
+                return Err(tampered(format!("{name} is not in its manifest")));
+            };
+            let mut h = checksum.algorithm().hasher();
             std::io::copy(&mut e, &mut h).map_err(read_error(source))?;
-            if expected.get(&name) != Some(&hex::encode(h.finalize())) {
+            if h.finalize_hex() != checksum.hex() {
                 return Err(tampered(format!("{name} changed")));
             }
             name

@@ -140,11 +140,13 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
         );
     }
 
-    // Manifest: level, options, digest, counts, and every file with its true sha256.
+    // Manifest: level, options, digest, counts, and every file with its true checksum (BLAKE3
+    // unless asked otherwise, named in the manifest).
     assert_eq!(m["format"], "depot-package/1");
     assert_eq!(m["level"], "anonymize-full");
     assert_eq!(m["options"], serde_json::json!([]));
     assert_eq!(m["profile_digest"].as_str().map(str::len), Some(64));
+    assert_eq!(m["checksum"], "blake3");
     assert_eq!(m["audit"]["blocking"], true);
     assert_eq!(n(&m["audit"], "findings"), 0);
     let mut listed = BTreeMap::new();
@@ -165,7 +167,8 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
                         )),
                         "{path}"
                     );
-                    listed.insert(path, (s(f, "sha256").to_string(), n(f, "bytes")));
+                    assert!(f.get("sha256").is_none(), "{f}");
+                    listed.insert(path, (s(f, "blake3").to_string(), n(f, "bytes")));
                 }
             }
         }
@@ -173,11 +176,11 @@ fn anonymize_full_package_holds_no_identifier_and_keeps_series_and_references_wh
     let dicom = dicom_files(&files);
     let actual: BTreeMap<String, (String, u64)> = dicom
         .iter()
-        .map(|(k, v)| (k.clone(), (sha(v), v.len() as u64)))
+        .map(|(k, v)| (k.clone(), (b3(v), v.len() as u64)))
         .collect();
     assert_eq!(
         listed, actual,
-        "manifest files = package files, with their sha256"
+        "manifest files = package files, with their BLAKE3"
     );
     let c = &m["counts"];
     assert_eq!(n(c, "subjects") as usize, subjects.len());

@@ -174,7 +174,8 @@ fn a_failed_export_leaves_nothing_behind() {
     for out in ["o", "o.zip"] {
         let run = export(&t, out, &["--level", "original"]).expect_code(2);
         assert!(
-            run.stderr.contains("does not match its SHA-256"),
+            run.stderr
+                .contains("does not match its BLAKE3 content hash in the index"),
             "{}",
             run.stderr
         );

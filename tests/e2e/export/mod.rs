@@ -191,9 +191,15 @@ pub fn text(obj: &InMemDicomObject, tag: Tag) -> Option<String> {
         .map(|v| v.trim_end_matches(['\0', ' ']).to_string())
 }
 
-/// The sha256 of bytes, hex.
+/// The SHA-256 of bytes, hex (what `sha256sum` prints).
 pub fn sha(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// The BLAKE3 of bytes, hex (what `b3sum` prints): a new archive's content hash and the
+/// manifest's default checksum.
+pub fn b3(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 /// Every element at every depth, keyed by its tag path (`(0040,0275)[0]/(0008,0090)`), with its

@@ -8,7 +8,7 @@ fn original_copies_are_byte_identical_in_folder_and_zip() {
     archive_with_dump(&t, &small_dump());
     let stored: BTreeMap<String, Json> = query(&t, "instances", &[])
         .into_iter()
-        .map(|i| (s(&i, "sha256").to_string(), i))
+        .map(|i| (s(&i, "content_hash").to_string(), i))
         .collect();
     let before = snapshot(&t.archive().join("store"));
     for out in ["orig", "orig.zip"] {
@@ -27,7 +27,7 @@ fn original_copies_are_byte_identical_in_folder_and_zip() {
         );
         for (rel, bytes) in &dicom {
             let rec = stored
-                .get(&sha(bytes))
+                .get(&b3(bytes))
                 .unwrap_or_else(|| panic!("{out}/{rel} matches no archived file"));
             assert_eq!(
                 &std::fs::read(s(rec, "path")).expect("stored"),

@@ -34,7 +34,7 @@ fn selection_flags_narrow_the_package() {
     for (i, (export_args, query_args)) in cases.iter().enumerate() {
         let want: BTreeSet<String> = query(&t, "instances", query_args)
             .iter()
-            .map(|r| s(r, "sha256").to_string())
+            .map(|r| s(r, "content_hash").to_string())
             .collect();
         assert!(!want.is_empty() && want.len() < 44, "{query_args:?}");
         let out = format!("sel{i}");
@@ -46,7 +46,7 @@ fn selection_flags_narrow_the_package() {
         .ok();
         let got: BTreeSet<String> = dicom_files(&read_package(&t.join(&out)))
             .values()
-            .map(|b| sha(b))
+            .map(|b| b3(b))
             .collect();
         assert_eq!(got, want, "{export_args:?}");
     }

@@ -15,7 +15,7 @@ pub struct ExistingInstance {
     /// Row id.
     pub id: i64,
     /// Content hash.
-    pub sha256: String,
+    pub content_hash: String,
     /// Where it is stored (relative to the archive root).
     pub stored_path: String,
     /// The project it is filed in (row id).
@@ -59,13 +59,13 @@ pub struct RejectRow<'a> {
     /// Why.
     pub reason: &'a str,
     /// Content hash (`None` when the file could not be read).
-    pub sha256: Option<&'a str>,
+    pub content_hash: Option<&'a str>,
     /// Size in bytes, when known.
     pub size: Option<u64>,
     /// SOPInstanceUID, when known.
     pub sop_uid: Option<&'a str>,
     /// Hash of the instance already stored (conflicts).
-    pub existing_sha256: Option<&'a str>,
+    pub existing_hash: Option<&'a str>,
     /// Where the conflicting bytes are kept (relative to the root).
     pub stored_path: Option<&'a str>,
 }
@@ -122,7 +122,7 @@ impl Db {
 
 /// The archived instance with a SOPInstanceUID, with its project and subject.
 pub(super) const FIND_INSTANCE: &str =
-    "SELECT i.id, i.sha256, i.stored_path, sub.project_id, p.name, sub.code
+    "SELECT i.id, i.content_hash, i.stored_path, sub.project_id, p.name, sub.code
      FROM instances i JOIN series se ON se.id = i.series_id
      JOIN studies st ON st.id = se.study_id JOIN subjects sub ON sub.id = st.subject_id
      JOIN projects p ON p.id = sub.project_id
@@ -136,7 +136,7 @@ fn find_instance(
         .query_row([sop_uid], |r| {
             Ok(ExistingInstance {
                 id: r.get(0)?,
-                sha256: r.get(1)?,
+                content_hash: r.get(1)?,
                 stored_path: r.get(2)?,
                 project_id: r.get(3)?,
                 project: r.get(4)?,
@@ -470,7 +470,7 @@ impl Batch<'_> {
         &mut self,
         series_id: i64,
         f: &HeaderFacts,
-        sha256: &str,
+        content_hash: &str,
         size: u64,
         stored_path: &str,
         source_path: &str,
@@ -478,7 +478,7 @@ impl Batch<'_> {
         self.tx
             .prepare_cached(
                 "INSERT INTO instances (series_id, sop_uid, sop_class_uid, transfer_syntax,
-                     instance_number, number_of_frames, sha256, size, stored_path, source_path,
+                     instance_number, number_of_frames, content_hash, size, stored_path, source_path,
                      run_id, imported_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
@@ -489,7 +489,7 @@ impl Batch<'_> {
                 f.transfer_syntax,
                 f.instance_number,
                 f.number_of_frames,
-                sha256,
+                content_hash,
                 to_i64(size),
                 stored_path,
                 source_path,
@@ -509,11 +509,11 @@ impl Batch<'_> {
         };
         self.tx
             .prepare_cached(
-                "INSERT INTO rejects (kind, source_path, reason, sha256, size, sop_uid,
-                     existing_sha256, stored_path, first_run_id, last_run_id, first_seen, last_seen,
+                "INSERT INTO rejects (kind, source_path, reason, content_hash, size, sop_uid,
+                     existing_hash, stored_path, first_run_id, last_run_id, first_seen, last_seen,
                      project_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?10, ?11)
-                 ON CONFLICT(project_id, source_path, sha256, reason) DO UPDATE SET
+                 ON CONFLICT(project_id, source_path, content_hash, reason) DO UPDATE SET
                      last_run_id = excluded.last_run_id, last_seen = excluded.last_seen,
                      times_seen = times_seen + 1",
             )?
@@ -521,10 +521,10 @@ impl Batch<'_> {
                 kind,
                 r.source_path,
                 r.reason,
-                r.sha256.unwrap_or(""),
+                r.content_hash.unwrap_or(""),
                 r.size.map(to_i64),
                 r.sop_uid,
-                r.existing_sha256,
+                r.existing_hash,
                 r.stored_path,
                 self.run_id,
                 self.now,

@@ -53,6 +53,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+use crate::content_hash::{HashAlgorithm, UnknownAlgorithm};
+
 pub use crate::layout::{INDEX_FILE, index_path};
 pub use batch::{Batch, ExistingInstance, Placement, RejectRow};
 pub use migrate::{MigrateError, migrate};
@@ -64,6 +66,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../schema/0001_init.sql"),
     include_str!("../../../../schema/0002_rejects_per_project_run_outcome.sql"),
     include_str!("../../../../schema/0003_deidentified_runs.sql"),
+    include_str!("../../../../schema/0004_content_hash.sql"),
 ];
 
 /// How long a writer waits for another writer's batch before giving up.
@@ -238,6 +241,17 @@ impl Db {
         i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
     }
 
+    /// The archive's content hash algorithm, as its index records it (`content_hash` table,
+    /// see `schema/0004_content_hash.sql`).
+    pub fn content_hash(&self) -> Result<HashAlgorithm, ContentHashError> {
+        let name: String =
+            self.conn
+                .query_row("SELECT algorithm FROM content_hash WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(name.parse()?)
+    }
+
     /// The stored schema version.
     pub fn schema_version(&self) -> Result<i64, rusqlite::Error> {
         self.conn
@@ -245,6 +259,17 @@ impl Db {
                 r.get(0)
             })
     }
+}
+
+/// Why [`Db::content_hash`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ContentHashError {
+    /// SQLite failed (or the row is missing).
+    #[error("cannot read the archive's content hash algorithm: {0}")]
+    Sql(#[from] rusqlite::Error),
+    /// The index names an algorithm this build does not know.
+    #[error("the index names a content hash this build does not know: {0}")]
+    Unknown(#[from] UnknownAlgorithm),
 }
 
 #[cfg(test)]

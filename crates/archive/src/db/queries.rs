@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::{Db, to_u64};
+use crate::content_hash::HashAlgorithm;
 use crate::records::{
     Filter, InstanceRecord, RejectKind, RejectRecord, SeriesRecord, StudyRecord, SubjectRecord,
 };
@@ -137,12 +138,13 @@ impl Db {
         &self,
         f: &Filter,
         root: &Path,
+        hash: HashAlgorithm,
     ) -> Result<Vec<InstanceRecord>, rusqlite::Error> {
         let (where_sql, args) = filter_sql(f);
         let sql = format!(
             "SELECT p.name, sub.code, st.number, se.label, st.study_uid, se.series_uid, i.sop_uid,
                     i.sop_class_uid, i.transfer_syntax, i.instance_number, i.number_of_frames,
-                    i.sha256, i.size, i.stored_path, i.source_path, i.run_id, i.imported_at,
+                    i.content_hash, i.size, i.stored_path, i.source_path, i.run_id, i.imported_at,
                     se.modality
              {FROM_ALL} {where_sql}
              ORDER BY p.name, sub.code, st.number, se.series_number, se.label, i.instance_number, i.sop_uid"
@@ -162,7 +164,8 @@ impl Db {
                 transfer_syntax: r.get(8)?,
                 instance_number: r.get(9)?,
                 number_of_frames: r.get(10)?,
-                sha256: r.get(11)?,
+                content_hash: r.get(11)?,
+                hash_algorithm: hash,
                 size: to_u64(r.get(12)?),
                 path: path_string(&root.join(&stored)),
                 source_path: r.get(14)?,
@@ -176,7 +179,12 @@ impl Db {
 
     /// Rejected and conflicting files matching the filter (only `project` and `run` apply). Each
     /// row belongs to the project of the imports that saw it.
-    pub fn rejects(&self, f: &Filter, root: &Path) -> Result<Vec<RejectRecord>, rusqlite::Error> {
+    pub fn rejects(
+        &self,
+        f: &Filter,
+        root: &Path,
+        hash: HashAlgorithm,
+    ) -> Result<Vec<RejectRecord>, rusqlite::Error> {
         let mut clauses: Vec<&str> = Vec::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
         if let Some(p) = &f.project {
@@ -194,7 +202,7 @@ impl Db {
         };
         let sql = format!(
             "SELECT r.id, r.kind, r.source_path, r.reason, r.last_seen, r.last_run_id, r.first_run_id,
-                    r.first_seen, r.times_seen, r.sha256, r.size, r.sop_uid, r.existing_sha256,
+                    r.first_seen, r.times_seen, r.content_hash, r.size, r.sop_uid, r.existing_hash,
                     r.stored_path, p.name
              FROM rejects r JOIN projects p ON p.id = r.project_id
              {where_sql} ORDER BY r.id"
@@ -218,10 +226,11 @@ impl Db {
                 first_run_id: r.get(6)?,
                 first_seen: r.get(7)?,
                 times_seen: to_u64(r.get(8)?),
-                sha256: (!sha.is_empty()).then_some(sha),
+                content_hash: (!sha.is_empty()).then_some(sha),
                 size: r.get::<_, Option<i64>>(10)?.map(to_u64),
                 sop_uid: r.get(11)?,
-                existing_sha256: r.get(12)?,
+                existing_hash: r.get(12)?,
+                hash_algorithm: hash,
                 stored_path: stored.map(|s| path_string(&root.join(s))),
                 project: r.get(14)?,
             })
@@ -229,11 +238,12 @@ impl Db {
         rows.collect()
     }
 
-    /// Every instance's stored path and hash (for consistency checks).
+    /// Every stored file's path (instances and conflicts) and content hash (for consistency
+    /// checks).
     pub fn stored_files(&self) -> Result<Vec<(String, String)>, rusqlite::Error> {
         let mut stmt = self.conn.prepare(
-            "SELECT stored_path, sha256 FROM instances
-             UNION ALL SELECT stored_path, sha256 FROM rejects WHERE stored_path IS NOT NULL",
+            "SELECT stored_path, content_hash FROM instances
+             UNION ALL SELECT stored_path, content_hash FROM rejects WHERE stored_path IS NOT NULL",
         )?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()

@@ -3,6 +3,7 @@
 
 use super::batch::FIND_INSTANCE;
 use super::*;
+use crate::content_hash::HashAlgorithm;
 use crate::grouping::HeaderFacts;
 use crate::records::{Filter, RejectKind};
 
@@ -324,16 +325,18 @@ fn rejects_are_recorded_once_per_file() {
             kind: RejectKind::Rejected,
             source_path: "x",
             reason: "not DICOM",
-            sha256: Some("ab"),
+            content_hash: Some("ab"),
             size: Some(3),
             sop_uid: None,
-            existing_sha256: None,
+            existing_hash: None,
             stored_path: None,
         })
         .unwrap();
         b.commit().unwrap();
     }
-    let r = db.rejects(&Filter::default(), dir.path()).unwrap();
+    let r = db
+        .rejects(&Filter::default(), dir.path(), HashAlgorithm::Blake3)
+        .unwrap();
     assert_eq!(r.len(), 1);
     assert_eq!(r[0].times_seen, 2);
     assert_eq!(r[0].project, "p");
@@ -346,20 +349,121 @@ fn rejects_are_recorded_once_per_file() {
         kind: RejectKind::Rejected,
         source_path: "x",
         reason: "not DICOM",
-        sha256: Some("ab"),
+        content_hash: Some("ab"),
         size: Some(3),
         sop_uid: None,
-        existing_sha256: None,
+        existing_hash: None,
         stored_path: None,
     })
     .unwrap();
     b.commit().unwrap();
-    let r = db.rejects(&Filter::default(), dir.path()).unwrap();
+    let r = db
+        .rejects(&Filter::default(), dir.path(), HashAlgorithm::Blake3)
+        .unwrap();
     let projects: Vec<(&str, u64, i64)> = r
         .iter()
         .map(|r| (r.project.as_str(), r.times_seen, r.run_id))
         .collect();
     assert_eq!(projects, [("p", 2, run), ("q", 1, run2)]);
+}
+
+/// An index at schema version 3 (before the content hash was named), with `rows` inserted.
+fn version_3_index(rows: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(INDEX_FILE);
+    let mut conn = Connection::open(&path).unwrap();
+    migrate(&mut conn, &MIGRATIONS[..3]).unwrap();
+    conn.execute_batch(
+        "INSERT INTO projects (id, name, created_at) VALUES (1, 'p', 't');
+         INSERT INTO import_runs (id, project_id, inputs, started_at) VALUES (1, 1, '[]', 't');",
+    )
+    .unwrap();
+    conn.execute_batch(rows).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_new_index_hashes_with_blake3() {
+    let (_dir, db) = temp_db();
+    assert_eq!(db.content_hash().unwrap(), HashAlgorithm::Blake3);
+    // Exactly one row, and only the two known names.
+    assert!(
+        db.conn
+            .execute(
+                "INSERT INTO content_hash (id, algorithm) VALUES (2, 'sha256')",
+                []
+            )
+            .is_err()
+    );
+    assert!(
+        db.conn
+            .execute("UPDATE content_hash SET algorithm = 'md5'", [])
+            .is_err()
+    );
+}
+
+#[test]
+fn an_index_that_holds_hashes_keeps_sha256_and_one_without_gets_blake3() {
+    let sha = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    let instance = format!(
+        "INSERT INTO subjects (id, project_id, code, key_kind, key_value, created_at)
+             VALUES (1, 1, 'S0000AAA', 'patient', 'P1', 't');
+         INSERT INTO studies (id, subject_id, number, study_uid, created_at) VALUES (1, 1, 1, '1.2', 't');
+         INSERT INTO series (id, study_id, label, series_uid, created_at) VALUES (1, 1, '1', '1.2.3', 't');
+         INSERT INTO instances (series_id, sop_uid, sha256, size, stored_path, source_path, run_id, imported_at)
+             VALUES (1, '1.2.3.4', '{sha}', 3, 'store/S0000AAA/1/1/{sha}.dcm', '/d/a', 1, 't');"
+    );
+    let reject = |hash: &str, existing: &str| {
+        format!(
+            "INSERT INTO rejects (project_id, kind, source_path, reason, sha256, existing_sha256,
+                 first_run_id, last_run_id, first_seen, last_seen)
+                 VALUES (1, 'rejected', '/d/x', 'not DICOM', '{hash}', {existing}, 1, 1, 't', 't');"
+        )
+    };
+    let cases = [
+        (String::new(), HashAlgorithm::Blake3),
+        (reject("", "NULL"), HashAlgorithm::Blake3),
+        (instance.clone(), HashAlgorithm::Sha256),
+        (reject(sha, "NULL"), HashAlgorithm::Sha256),
+        (reject("", &format!("'{sha}'")), HashAlgorithm::Sha256),
+    ];
+    for (rows, expected) in cases {
+        let (dir, path) = version_3_index(&rows);
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.content_hash().unwrap(), expected, "{rows}");
+        assert_eq!(db.schema_version().unwrap(), Db::schema_version_known());
+        // Nothing was rehashed or renamed but the columns.
+        if rows == instance {
+            let found = db.find_instance("1.2.3.4").unwrap().unwrap();
+            assert_eq!(found.content_hash, sha);
+            assert_eq!(found.stored_path, format!("store/S0000AAA/1/1/{sha}.dcm"));
+            let listed = db
+                .instances(&Filter::default(), dir.path(), expected)
+                .unwrap();
+            assert_eq!(listed[0].content_hash, sha);
+            assert_eq!(listed[0].hash_algorithm, HashAlgorithm::Sha256);
+        }
+    }
+    // A reject seen again with the same content is still the same row.
+    let (dir, path) = version_3_index(&reject(sha, "NULL"));
+    let mut db = Db::open(&path).unwrap();
+    let mut b = db.begin_batch(1, 1).unwrap();
+    b.record_reject(&RejectRow {
+        kind: RejectKind::Rejected,
+        source_path: "/d/x",
+        reason: "not DICOM",
+        content_hash: Some(sha),
+        size: None,
+        sop_uid: None,
+        existing_hash: None,
+        stored_path: None,
+    })
+    .unwrap();
+    b.commit().unwrap();
+    let r = db
+        .rejects(&Filter::default(), dir.path(), HashAlgorithm::Sha256)
+        .unwrap();
+    assert_eq!((r.len(), r[0].times_seen), (1, 2));
 }
 
 #[test]
@@ -377,7 +481,10 @@ fn version_1_rejects_keep_their_project_when_migrated() {
     .unwrap();
     drop(conn);
     let db = Db::open(&path).unwrap();
-    let r = db.rejects(&Filter::default(), dir.path()).unwrap();
+    assert_eq!(db.content_hash().unwrap(), HashAlgorithm::Sha256);
+    let r = db
+        .rejects(&Filter::default(), dir.path(), HashAlgorithm::Sha256)
+        .unwrap();
     assert_eq!(r.len(), 1);
     assert_eq!((r[0].project.as_str(), r[0].path.as_str()), ("b", "/d/x"));
 }
@@ -500,5 +607,9 @@ fn filters_select() {
         patient_id: Some("nobody".into()),
         ..Filter::default()
     };
-    assert!(db.instances(&f, dir.path()).unwrap().is_empty());
+    assert!(
+        db.instances(&f, dir.path(), HashAlgorithm::Blake3)
+            .unwrap()
+            .is_empty()
+    );
 }

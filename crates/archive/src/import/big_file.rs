@@ -8,11 +8,11 @@ use std::path::Path;
 use dicom_dictionary_std::tags;
 use dicom_object::OpenFileOptions;
 use dicom_object::file::ReadPreamble;
-use sha2::{Digest, Sha256};
 
 use super::examine::{describe_read_error, facts_of, marker};
 use super::pipeline::{Ctx, Origin, Prepared, Refusal, refuse, reject};
 use super::precheck::archived_here;
+use crate::content_hash::HashAlgorithm;
 use crate::db::Db;
 use crate::reading::HeaderSource;
 
@@ -75,12 +75,12 @@ pub(super) fn prepare_big_file(
         }
     };
     if let Some(existing) = archived_here(ctx, reader, &facts) {
-        match hash_stream(path, None) {
-            Ok((sha256, n)) if sha256 == existing.sha256 => {
+        match hash_stream(ctx.hash, path, None) {
+            Ok((content_hash, n)) if content_hash == existing.content_hash => {
                 return Prepared::Candidate {
                     source,
                     facts: Box::new(facts),
-                    sha256,
+                    content_hash,
                     size: n,
                     temp: None,
                 };
@@ -91,17 +91,17 @@ pub(super) fn prepare_big_file(
     }
     let temp = ctx.run_dir.temp_path("part");
     let staged = File::create_new(&temp).and_then(|mut out| {
-        let r = hash_stream(path, Some(&mut out))?;
+        let r = hash_stream(ctx.hash, path, Some(&mut out))?;
         if ctx.fsync_each_file() {
             out.sync_data()?;
         }
         Ok(r)
     });
     match staged {
-        Ok((sha256, n)) => Prepared::Candidate {
+        Ok((content_hash, n)) => Prepared::Candidate {
             source,
             facts: Box::new(facts),
-            sha256,
+            content_hash,
             size: n,
             temp: Some(temp),
         },
@@ -118,9 +118,13 @@ pub(super) fn prepare_big_file(
 }
 
 /// Hashes a file, copying it to `out` on the way if given.
-fn hash_stream(path: &Path, mut out: Option<&mut File>) -> io::Result<(String, u64)> {
+fn hash_stream(
+    algorithm: HashAlgorithm,
+    path: &Path,
+    mut out: Option<&mut File>,
+) -> io::Result<(String, u64)> {
     let mut f = File::open(path)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = algorithm.hasher();
     let mut chunk = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
@@ -135,5 +139,5 @@ fn hash_stream(path: &Path, mut out: Option<&mut File>) -> io::Result<(String, u
         }
         total += n as u64;
     }
-    Ok((hex::encode(hasher.finalize()), total))
+    Ok((hasher.finalize_hex(), total))
 }

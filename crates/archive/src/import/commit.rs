@@ -115,17 +115,17 @@ impl Committer<'_, '_> {
                 Prepared::Rejected {
                     source,
                     reason,
-                    sha256,
+                    content_hash,
                     size,
                 } => {
                     b.record_reject(&RejectRow {
                         kind: RejectKind::Rejected,
                         source_path: &source,
                         reason: &reason,
-                        sha256: sha256.as_deref(),
+                        content_hash: content_hash.as_deref(),
                         size,
                         sop_uid: None,
-                        existing_sha256: None,
+                        existing_hash: None,
                         stored_path: None,
                     })
                     .map_err(db_err("recording a rejected file"))?;
@@ -138,7 +138,7 @@ impl Committer<'_, '_> {
                 Prepared::Candidate {
                     source,
                     facts,
-                    sha256,
+                    content_hash,
                     size,
                     temp,
                 } => {
@@ -146,7 +146,10 @@ impl Committer<'_, '_> {
                         .find_instance(&facts.sop_uid)
                         .map_err(db_err("looking up an instance"))?;
                     let conflict = match existing {
-                        Some(ex) if ex.sha256 == sha256 && ex.project_id == self.project_id => {
+                        Some(ex)
+                            if ex.content_hash == content_hash
+                                && ex.project_id == self.project_id =>
+                        {
                             leftovers.extend(temp);
                             outcomes.push(FileOutcome {
                                 source,
@@ -157,19 +160,19 @@ impl Committer<'_, '_> {
                         }
                         // The same bytes, archived in another project: not a duplicate (the file
                         // is not in this project), and a study belongs to one project.
-                        Some(ex) if ex.sha256 == sha256 => Some((
+                        Some(ex) if ex.content_hash == content_hash => Some((
                             format!(
                                 "conflict: SOPInstanceUID {} is already archived, with the same content, in project {:?} (subject {}); a study belongs to one project, so this file is kept apart, not filed in this project",
                                 facts.sop_uid, ex.project, ex.subject_code
                             ),
-                            Some(ex.sha256),
+                            Some(ex.content_hash),
                         )),
                         Some(ex) => Some((
                             format!(
-                                "conflict: SOPInstanceUID {} is already archived with different content (archived sha256 {}, this file {}); kept apart, the archived file is unchanged",
-                                facts.sop_uid, ex.sha256, sha256
+                                "conflict: SOPInstanceUID {} is already archived with different content (archived {} {}, this file {}); kept apart, the archived file is unchanged",
+                                facts.sop_uid, self.ctx.hash, ex.content_hash, content_hash
                             ),
-                            Some(ex.sha256),
+                            Some(ex.content_hash),
                         )),
                         None => None,
                     };
@@ -181,10 +184,10 @@ impl Committer<'_, '_> {
                             kind: RejectKind::Rejected,
                             source_path: &source,
                             reason: &reason,
-                            sha256: Some(&sha256),
+                            content_hash: Some(&content_hash),
                             size: Some(size),
                             sop_uid: Some(&facts.sop_uid),
-                            existing_sha256: None,
+                            existing_hash: None,
                             stored_path: None,
                         })
                         .map_err(db_err("recording a rejected file"))?;
@@ -195,7 +198,7 @@ impl Committer<'_, '_> {
                         });
                         continue;
                     };
-                    let (reason, existing_sha256) = match conflict {
+                    let (reason, existing_hash) = match conflict {
                         Some(c) => c,
                         None => match b.place(&facts).map_err(db_err("filing an instance"))? {
                             Placement::Conflict { reason } => (reason, None),
@@ -210,10 +213,17 @@ impl Committer<'_, '_> {
                                     &subject_code,
                                     study_number,
                                     &series_label,
-                                    &sha256,
+                                    &content_hash,
                                 );
-                                b.insert_instance(series_id, &facts, &sha256, size, &rel, &source)
-                                    .map_err(db_err("recording an instance"))?;
+                                b.insert_instance(
+                                    series_id,
+                                    &facts,
+                                    &content_hash,
+                                    size,
+                                    &rel,
+                                    &source,
+                                )
+                                .map_err(db_err("recording an instance"))?;
                                 for message in w {
                                     b.record_warning(&source, &message)
                                         .map_err(db_err("recording a warning"))?;
@@ -234,7 +244,7 @@ impl Committer<'_, '_> {
                         },
                     };
                     {
-                        let rel = layout::conflict_rel(&sha256);
+                        let rel = layout::conflict_rel(&content_hash);
                         let kept = b
                             .stored_path_referenced(&rel)
                             .map_err(db_err("looking up a conflict"))?
@@ -252,10 +262,10 @@ impl Committer<'_, '_> {
                             kind: RejectKind::Conflict,
                             source_path: &source,
                             reason: &reason,
-                            sha256: Some(&sha256),
+                            content_hash: Some(&content_hash),
                             size: Some(size),
                             sop_uid: Some(&facts.sop_uid),
-                            existing_sha256: existing_sha256.as_deref(),
+                            existing_hash: existing_hash.as_deref(),
                             stored_path: Some(&rel),
                         })
                         .map_err(db_err("recording a conflict"))?;

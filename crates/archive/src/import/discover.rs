@@ -29,7 +29,7 @@ pub(super) fn discover(
             .send(Prepared::Rejected {
                 source,
                 reason,
-                sha256: None,
+                content_hash: None,
                 size: None,
             })
             .is_ok()

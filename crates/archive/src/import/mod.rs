@@ -3,8 +3,9 @@
 //!
 //! ```text
 //! discovery (1 thread)  --jobs (bounded)-->  workers (N threads)  --prepared (bounded)-->  committer (caller's thread)
-//! walk folders, stream      read file into a buffer, SHA-256 it,         one BEGIN IMMEDIATE per batch: dedupe,
-//! zip entries, report       scan every element length against the       place (subject/study/series), record
+//! walk folders, stream      read file into a buffer, hash it (the       one BEGIN IMMEDIATE per batch: dedupe,
+//! zip entries, report       archive's content hash), scan every         place (subject/study/series), record
+//!                           element length against the
 //! unreadable paths          file size (truncation, hostile lengths),     rejects, rename staged files into the
 //!                           parse the header, check the keys, pre-check  store, fsync folders, COMMIT, report
 //!                           duplicates, stage + fsync
@@ -54,6 +55,7 @@ use discover::discover;
 use pipeline::Job;
 use prepare::worker;
 
+use crate::content_hash::HashAlgorithm;
 use crate::db::Db;
 use crate::error::ImportError;
 use crate::layout;
@@ -63,6 +65,7 @@ use crate::store::RunDir;
 pub(crate) fn run(
     root: &Path,
     db: &mut Db,
+    hash: HashAlgorithm,
     inputs: &[PathBuf],
     opts: &ImportOptions,
     observer: &dyn ImportObserver,
@@ -97,7 +100,7 @@ pub(crate) fn run(
         })?;
     let mut tally = Tally::default();
     let outcome = run_batches(
-        root, db, inputs, opts, observer, project_id, run_id, &mut tally,
+        root, db, hash, inputs, opts, observer, project_id, run_id, &mut tally,
     );
     // The run row records what its committed batches filed, even when a fatal error stopped it.
     let error = outcome.as_ref().err().map(|e| error_chain(e));
@@ -128,6 +131,7 @@ pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
 fn run_batches(
     root: &Path,
     db: &mut Db,
+    hash: HashAlgorithm,
     inputs: &[PathBuf],
     opts: &ImportOptions,
     observer: &dyn ImportObserver,
@@ -160,6 +164,7 @@ fn run_batches(
         batch_files,
         observer,
         skip: root.canonicalize().ok(),
+        hash,
         big_file: Mutex::new(()),
         sync_each_file: false,
     };

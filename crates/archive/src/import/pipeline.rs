@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use super::options::ImportOptions;
 use super::report::{ImportObserver, ImportSummary};
+use crate::content_hash::HashAlgorithm;
 use crate::db::RunCounts;
 use crate::grouping::HeaderFacts;
 use crate::store::{self, RunDir};
@@ -43,7 +44,7 @@ pub(crate) enum Prepared {
     Candidate {
         source: String,
         facts: Box<HeaderFacts>,
-        sha256: String,
+        content_hash: String,
         size: u64,
         temp: Option<PathBuf>,
     },
@@ -51,7 +52,7 @@ pub(crate) enum Prepared {
     Rejected {
         source: String,
         reason: String,
-        sha256: Option<String>,
+        content_hash: Option<String>,
         size: Option<u64>,
     },
     /// Passed over on purpose (a DICOMDIR).
@@ -74,6 +75,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) observer: &'a dyn ImportObserver,
     /// Canonical archive root, skipped when walking inputs.
     pub(crate) skip: Option<PathBuf>,
+    /// The archive's content hash algorithm.
+    pub(crate) hash: HashAlgorithm,
     /// Serialises the parsing of big files.
     pub(crate) big_file: Mutex<()>,
     /// Stage each file durably on its own (fsync by the thread that prepared it) instead of
@@ -148,13 +151,13 @@ pub(crate) enum Origin {
 pub(super) fn reject(
     source: String,
     reason: String,
-    sha256: Option<String>,
+    content_hash: Option<String>,
     size: Option<u64>,
 ) -> Prepared {
     Prepared::Rejected {
         source,
         reason,
-        sha256,
+        content_hash,
         size,
     }
 }
@@ -163,11 +166,11 @@ pub(super) fn reject(
 pub(super) fn refuse(
     source: String,
     refusal: Refusal,
-    sha256: Option<String>,
+    content_hash: Option<String>,
     size: u64,
 ) -> Prepared {
     match refusal {
-        Refusal::Rejected(reason) => reject(source, reason, sha256, Some(size)),
+        Refusal::Rejected(reason) => reject(source, reason, content_hash, Some(size)),
         Refusal::Skipped(reason) => Prepared::Skipped {
             source,
             reason,

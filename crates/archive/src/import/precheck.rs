@@ -1,15 +1,9 @@
 //! The workers' duplicate pre-check: a file whose very instance is archived in the run's
 //! project is not staged again (the committer still decides, under the write lock).
 
-use sha2::{Digest, Sha256};
-
 use super::pipeline::Ctx;
 use crate::db::{Db, ExistingInstance};
 use crate::grouping::HeaderFacts;
-
-pub(super) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// Whether the pre-check finds the very same instance archived in this run's project (the same
 /// instance archived in another project is a conflict, decided by the committer).
@@ -17,9 +11,9 @@ pub(super) fn already_archived(
     ctx: &Ctx<'_>,
     reader: Option<&Db>,
     facts: &HeaderFacts,
-    sha256: &str,
+    content_hash: &str,
 ) -> bool {
-    archived_here(ctx, reader, facts).is_some_and(|existing| existing.sha256 == sha256)
+    archived_here(ctx, reader, facts).is_some_and(|existing| existing.content_hash == content_hash)
 }
 
 /// The instance archived under the file's SOPInstanceUID in this run's project, if any.

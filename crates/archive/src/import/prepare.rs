@@ -12,7 +12,7 @@ use super::big_file::prepare_big_file;
 use super::examine::inspect;
 use super::options::IN_MEMORY_LIMIT;
 use super::pipeline::{Ctx, Job, Origin, Prepared, refuse, reject};
-use super::precheck::{already_archived, sha256_hex};
+use super::precheck::already_archived;
 use crate::db::Db;
 use crate::store;
 
@@ -115,16 +115,16 @@ pub(crate) fn prepare_bytes(
     origin: Origin,
 ) -> Prepared {
     let size = bytes.len() as u64;
-    let sha256 = sha256_hex(bytes);
+    let content_hash = ctx.hash.hex(bytes);
     let facts = match inspect(bytes, origin) {
         Ok(f) => f,
-        Err(refusal) => return refuse(source, refusal, Some(sha256), size),
+        Err(refusal) => return refuse(source, refusal, Some(content_hash), size),
     };
-    if already_archived(ctx, reader, &facts, &sha256) {
+    if already_archived(ctx, reader, &facts, &content_hash) {
         return Prepared::Candidate {
             source,
             facts: Box::new(facts),
-            sha256,
+            content_hash,
             size,
             temp: None,
         };
@@ -135,14 +135,14 @@ pub(crate) fn prepare_bytes(
         return reject(
             source,
             format!("cannot stage a copy in the archive: {e}"),
-            Some(sha256),
+            Some(content_hash),
             Some(size),
         );
     }
     Prepared::Candidate {
         source,
         facts: Box::new(facts),
-        sha256,
+        content_hash,
         size,
         temp: Some(temp),
     }

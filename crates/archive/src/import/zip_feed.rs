@@ -32,7 +32,7 @@ pub(super) fn feed_zip(
             .send(Prepared::Rejected {
                 source,
                 reason,
-                sha256: None,
+                content_hash: None,
                 size,
             })
             .is_ok()

@@ -135,8 +135,8 @@ fn duplicates_conflicts_and_grouping_rules() {
         .unwrap();
     assert_eq!(archived.len(), 1);
     assert_eq!(
-        sop_conflict.existing_sha256.as_deref(),
-        Some(archived[0].sha256.as_str())
+        sop_conflict.existing_hash.as_deref(),
+        Some(archived[0].content_hash.as_str())
     );
     // Conflicting bytes are kept apart, the archived file unchanged.
     let kept = std::fs::read(sop_conflict.stored_path.as_ref().unwrap()).unwrap();
@@ -200,7 +200,7 @@ fn the_same_file_imported_into_another_project_is_a_conflict_naming_its_project(
     let rejects = archive.rejects(&Filter::default()).unwrap();
     assert_eq!(rejects.len(), 1);
     assert_eq!(rejects[0].project, "beta");
-    assert_eq!(rejects[0].sha256, rejects[0].existing_sha256);
+    assert_eq!(rejects[0].content_hash, rejects[0].existing_hash);
     let kept = std::fs::read(rejects[0].stored_path.as_ref().unwrap()).unwrap();
     assert_eq!(kept, bytes, "the bytes are kept apart under conflicts/");
     let in_beta = Filter {

@@ -109,12 +109,16 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             force: false,
             include_burned_in: false,
             key_file: None,
+            checksum: archive::HashAlgorithm::DEFAULT,
         };
         let outcome = match export::pipeline::export(&archive, &req, &Quiet) {
             Ok(s) if s.quarantined.is_some() => quarantined(&s),
             Ok(s) => {
                 let audit = match &s.audit {
-                    None => "bytes identical to the archive (SHA-256 checked)".to_string(),
+                    None => format!(
+                        "bytes identical to the archive ({} checked)",
+                        archive.content_hash().title()
+                    ),
                     Some(a) if !a.has_blocking() => format!(
                         "audit clean{} ({} values searched)",
                         super::export::coincidences(a),
@@ -162,6 +166,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         force: false,
         include_burned_in: false,
         key_file: None,
+        checksum: archive::HashAlgorithm::DEFAULT,
     };
     let s = export::pipeline::export(&archive, &blank, &Quiet)?;
     say(
@@ -200,6 +205,7 @@ fn quarantine_step(dir: &Path, archive: &Archive, all: &Filter) -> anyhow::Resul
         force: false,
         include_burned_in: false,
         key_file: None,
+        checksum: archive::HashAlgorithm::DEFAULT,
     };
     let s = export::pipeline::export(archive, &req, &Quiet)?;
     let Some(entry) = &s.quarantined else {

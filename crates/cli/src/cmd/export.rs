@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use anon_core::Level;
 use anyhow::Context;
-use archive::{Archive, Filter};
+use archive::{Archive, Filter, HashAlgorithm};
 use export::pipeline::{ExportError, ExportObserver, ExportRequest, ExportSummary};
 
 use crate::Global;
@@ -35,6 +35,28 @@ pub struct Args {
     /// Keep series whose pixels may carry burned-in text at levels that leave them out.
     #[arg(long)]
     pub include_burned_in: bool,
+    /// The algorithm of the per-file checksums in manifest.json and manifest.csv: blake3
+    /// (b3sum), or sha256 (sha256sum) for recipients whose tools or agreement require it.
+    #[arg(long, value_enum, default_value_t = Checksum::Blake3)]
+    pub checksum: Checksum,
+}
+
+/// A manifest checksum algorithm, as `--checksum` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Checksum {
+    /// BLAKE3 (the default; `b3sum` checks it).
+    Blake3,
+    /// SHA-256 (`sha256sum` checks it).
+    Sha256,
+}
+
+impl From<Checksum> for HashAlgorithm {
+    fn from(c: Checksum) -> HashAlgorithm {
+        match c {
+            Checksum::Blake3 => HashAlgorithm::Blake3,
+            Checksum::Sha256 => HashAlgorithm::Sha256,
+        }
+    }
 }
 
 /// Which part of the archive to export (all flags combine; none means everything).
@@ -156,6 +178,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         force: args.force,
         include_burned_in: args.include_burned_in,
         key_file: args.deid.key_file.clone(),
+        checksum: args.checksum.into(),
     };
     let bars = Bars {
         quiet: global.quiet,
@@ -170,7 +193,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                 quarantined(&args, &summary, entry);
                 return Ok(ExitCode::from(1));
             }
-            report(global, &args, &summary);
+            report(global, &args, &summary, archive.content_hash());
             Ok(ExitCode::SUCCESS)
         }
         Err(ExportError::Files(failures)) => {
@@ -206,7 +229,7 @@ fn quarantined(args: &Args, s: &ExportSummary, entry: &export::quarantine::Entry
     ));
 }
 
-fn report(global: &Global, args: &Args, s: &ExportSummary) {
+fn report(global: &Global, args: &Args, s: &ExportSummary, stored: HashAlgorithm) {
     for w in &s.warnings {
         ui::warn(w);
     }
@@ -318,7 +341,10 @@ fn report(global: &Global, args: &Args, s: &ExportSummary) {
                         )
                     }
                 }
-                None => "; original bytes verified by SHA-256".to_string(),
+                None => format!(
+                    "; original bytes verified by their {} content hash",
+                    stored.title()
+                ),
             };
             ui::info(
                 global.quiet,

@@ -226,7 +226,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                     "SERIES",
                     "INSTANCE",
                     "SIZE",
-                    "SHA256",
+                    // The archive's content hash algorithm names the column.
+                    archive.content_hash().title(),
                     "SOP INSTANCE UID",
                     "PATH",
                 ],
@@ -239,7 +240,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
                             .map(|n| n.to_string())
                             .unwrap_or_else(|| "-".into()),
                         size(r.size),
-                        r.sha256.chars().take(12).collect(),
+                        r.content_hash.chars().take(12).collect(),
                         r.sop_uid.clone(),
                         r.path.clone(),
                     ]

@@ -91,6 +91,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             force: false,
             include_burned_in: args.include_burned_in,
             key_file: args.deid.key_file.clone(),
+            // The package is a temporary one, gone once sent: its manifest's checksums are
+            // never read.
+            checksum: archive::HashAlgorithm::DEFAULT,
         },
         peer: Peer {
             address: args.to.clone(),

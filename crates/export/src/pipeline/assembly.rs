@@ -1,10 +1,11 @@
 //! The package's manifest as the plan knows it (subjects, studies, series and files by package
 //! label, counts, regrouping warnings and burned-in series named by package labels only),
-//! completed with each file's SHA-256 and size once written.
+//! completed with each file's checksum and size once written.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use anon_core::{Key, Profile};
+use archive::HashAlgorithm;
 
 use crate::keyfile::key_fingerprint;
 use crate::manifest::{self, Manifest};
@@ -60,6 +61,7 @@ pub(crate) fn base_manifest(
     plan: &[Planned],
     warnings: &[RegroupWarning],
     burned_in: &[BurnedInSeries],
+    checksum: HashAlgorithm,
 ) -> Manifest {
     // Archive labels → package labels, for warnings that travel with the package: only the
     // groups the warnings name.
@@ -110,7 +112,7 @@ pub(crate) fn base_manifest(
             .files
             .push(manifest::FileEntry {
                 path: p.rel.clone(),
-                sha256: String::new(),
+                checksum: manifest::FileChecksum::new(checksum, String::new()),
                 bytes: 0,
             });
     }
@@ -171,6 +173,7 @@ pub(crate) fn base_manifest(
             key_fingerprint(key)
         },
         blank_identifiers: profile.blanks_identifiers(),
+        checksum,
         counts,
         subjects,
         regrouping_warnings,
@@ -196,7 +199,8 @@ pub(crate) fn fill_files(manifest: &mut Manifest, files: &HashMap<&str, Written>
             for se in &mut st.series {
                 for f in &mut se.files {
                     if let Some(w) = files.get(f.path.as_str()) {
-                        f.sha256.clone_from(&w.sha256);
+                        f.checksum =
+                            manifest::FileChecksum::new(f.checksum.algorithm(), w.checksum.clone());
                         f.bytes = w.bytes;
                         total += w.bytes;
                     }

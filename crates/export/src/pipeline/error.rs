@@ -123,10 +123,12 @@ pub enum WriteError {
     #[error(transparent)]
     Stored(#[from] StoredFileError),
     /// At `original`, the stored bytes are not those the index recorded.
-    #[error("stored file does not match its SHA-256 in the index ({})", path.display())]
-    Sha256Mismatch {
+    #[error("stored file does not match its {} content hash in the index ({})", algorithm.title(), path.display())]
+    ContentHashMismatch {
         /// The stored file.
         path: PathBuf,
+        /// The archive's content hash algorithm.
+        algorithm: archive::HashAlgorithm,
     },
     /// The file's subject is no longer in the index.
     #[error("subject vanished from the index")]

@@ -17,8 +17,9 @@
 //! 3. **Write.** De-identify every file in parallel (each read once, in full), with every
 //!    identifier of its subject seen in the plan (the plan's de-identified header is used
 //!    when it was made with all of them: `reuse`), hash it, audit its bytes, and add it to
-//!    the staging package. `original` copies the stored bytes and checks them against the archive's
-//!    SHA-256 while doing so.
+//!    the staging package, with its checksum by the manifest's algorithm (`req.checksum`).
+//!    `original` copies the stored bytes and checks them against the archive's content hash
+//!    while doing so (one hash when the algorithms agree, else both in one pass).
 //! 4. **Audit and publish.** Write the manifest, audit every path and the manifest, record
 //!    every finding in the manifest ([`crate::findings`]), sync, and move the package into
 //!    place. At a level that claims to remove identity, a blocking finding that the profile
@@ -130,8 +131,15 @@ pub fn export(
     let (plan, warnings, burned_in) = check::check(plan, leave_out_burned_in);
     observer.planned(plan.len() as u64);
 
-    let mut manifest =
-        assembly::base_manifest(profile, &key, original, &plan, &warnings, &burned_in);
+    let mut manifest = assembly::base_manifest(
+        profile,
+        &key,
+        original,
+        &plan,
+        &warnings,
+        &burned_in,
+        req.checksum,
+    );
     if plan.is_empty() {
         return Err(ExportError::AllLeftOut(burned_in.len()));
     }
@@ -176,6 +184,7 @@ pub fn export(
     let spool = SpoolSlot::new(&Quarantine::of(archive.root()));
     observer.phase("writing", plan.len() as u64);
     let sinks = write::Sinks {
+        checksum: req.checksum,
         auditor: auditor.as_ref(),
         judge: &judge,
         package: &package,

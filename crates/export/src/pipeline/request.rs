@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anon_core::{Key, Profile};
-use archive::Filter;
+use archive::{Filter, HashAlgorithm};
 
 /// What to export, how, and where.
 #[derive(Debug, Clone)]
@@ -25,6 +25,9 @@ pub struct ExportRequest {
     /// The key file `key` was read from, if any: recorded with a quarantined package, whose
     /// later release must not overlap it either.
     pub key_file: Option<PathBuf>,
+    /// The algorithm of the manifest's per-file checksums ([`HashAlgorithm::DEFAULT`]:
+    /// BLAKE3; SHA-256 for recipients whose tools or agreement require it).
+    pub checksum: HashAlgorithm,
 }
 
 /// Progress reports, from worker threads.

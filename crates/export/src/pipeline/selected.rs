@@ -19,8 +19,10 @@ pub(crate) struct Selected {
     pub(crate) study_uid: Arc<str>,
     pub(crate) series_uid: Arc<str>,
     pub(crate) sop_uid: Box<str>,
-    /// SHA-256 of the stored bytes (hex), as the index holds it.
-    pub(crate) sha256: Box<str>,
+    /// The content hash of the stored bytes (hex), as the index holds it.
+    pub(crate) content_hash: Box<str>,
+    /// The archive's content hash algorithm.
+    pub(crate) hash_algorithm: archive::HashAlgorithm,
     pub(crate) size: u64,
     /// The stored file (absolute path).
     pub(crate) path: Box<str>,
@@ -37,7 +39,8 @@ impl Selected {
             study_uid: names.get(&record.study_uid),
             series_uid: names.get(&record.series_uid),
             sop_uid: record.sop_uid.into_boxed_str(),
-            sha256: record.sha256.into_boxed_str(),
+            content_hash: record.content_hash.into_boxed_str(),
+            hash_algorithm: record.hash_algorithm,
             size: record.size,
             path: record.path.into_boxed_str(),
         }

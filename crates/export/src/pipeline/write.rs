@@ -2,16 +2,17 @@
 //! of its subject (or given the plan's de-identified header when that is the same, see
 //! `reuse`), hashed, audited, and added to the staging package (or, when its findings block
 //! publication, held back in the archive's quarantine); `original` copies the stored bytes,
-//! checked against the index's SHA-256.
+//! checked against the index's content hash (hashed once when the manifest's checksum is of
+//! the archive's algorithm, else by both in one pass).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anon_core::Deidentifier;
+use archive::HashAlgorithm;
 use audit::written::Generated;
 use audit::{Auditor, Finding};
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::deid_file::{deidentify_with, reuse_header};
 use crate::findings::Judge;
@@ -27,14 +28,17 @@ use super::subjects::{SubjectFacts, context_from};
 
 /// What writing one file produced.
 pub(crate) struct Written {
-    pub(crate) sha256: String,
+    /// The checksum of the file as written, by the manifest's algorithm.
+    pub(crate) checksum: String,
     pub(crate) bytes: u64,
     pub(crate) findings: Vec<Finding>,
     pub(crate) warnings: Vec<String>,
 }
 
-/// Where `write_one` audits and puts a file.
+/// Where `write_one` audits and puts a file, and how it checksums it.
 pub(crate) struct Sinks<'a> {
+    /// The manifest's checksum algorithm.
+    pub(crate) checksum: HashAlgorithm,
     pub(crate) auditor: Option<&'a Auditor>,
     pub(crate) judge: &'a Judge<'a>,
     pub(crate) package: &'a Package,
@@ -66,14 +70,16 @@ pub(crate) fn write_one(
         error: Box::new(error.into()),
     };
     let input = read_stored(&p.record.path, p.record.size).map_err(|e| fail(e.into()))?;
-    let (bytes, warnings, sha256, generated) = if original {
-        let sha = hex::encode(Sha256::digest(&input));
-        if *sha != *p.record.sha256 {
-            return Err(fail(WriteError::Sha256Mismatch {
+    let (bytes, warnings, checksum, generated) = if original {
+        let stored = p.record.hash_algorithm;
+        let (actual, checksum) = stored.hex_with(sinks.checksum, &input);
+        if *actual != *p.record.content_hash {
+            return Err(fail(WriteError::ContentHashMismatch {
                 path: PathBuf::from(&*p.record.path),
+                algorithm: stored,
             }));
         }
-        (Spliced::from(input), Vec::new(), sha, None)
+        (Spliced::from(input), Vec::new(), checksum, None)
     } else {
         let facts = subjects
             .get(&*p.record.subject)
@@ -115,8 +121,8 @@ pub(crate) fn write_one(
             .into_iter()
             .filter(|w| !w.starts_with("no PatientID"))
             .collect();
-        let sha = hex::encode(Sha256::digest(&*out));
-        (out, warnings, sha, Some(generated))
+        let checksum = sinks.checksum.hex(&out);
+        (out, warnings, checksum, Some(generated))
     };
     let findings = match (sinks.auditor, &generated) {
         (Some(a), Some(generated)) => a.scan_file_computed(&p.rel, &bytes, generated),
@@ -137,7 +143,7 @@ pub(crate) fn write_one(
             .map_err(|e| fail(e.into()))?;
     }
     Ok(Written {
-        sha256,
+        checksum,
         bytes: bytes.len() as u64,
         findings,
         warnings,

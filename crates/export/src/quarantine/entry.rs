@@ -111,7 +111,7 @@ pub struct QuarantineRecord {
     pub profile_digest: String,
     /// Fingerprint of the key.
     pub key_fingerprint: String,
-    /// SHA-256 of the package's `manifest.json`, which lists every file's SHA-256: the
+    /// SHA-256 of the package's `manifest.json`, which lists every file's checksum: the
     /// package is released only if it still matches.
     pub package_digest: String,
     /// What the package holds.
