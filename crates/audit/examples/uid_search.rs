@@ -7,7 +7,8 @@
 //! 100 files and a StudyInstanceUID per 1,000, plus a FrameOfReferenceUID per series. The
 //! heap the search holds is measured from outside, e.g. with
 //! `valgrind --tool=dhat target/release/examples/uid_search N 0`: the needles are dropped
-//! once the auditor is built, so what is left at the end is the auditor's.
+//! once the auditor is built, and the example exits without dropping it, so what is left at
+//! the end is the auditor's (with the 64 headers searched, 70 kB).
 
 use std::time::Instant;
 
@@ -76,7 +77,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let usage = "usage: uid_search FILES [headers]";
     let files: u64 = args.next().ok_or(usage)?.parse()?;
-    let headers: u64 = args.next().map(|h| h.parse()).transpose()?.unwrap_or(20_000);
+    let headers: u64 = args
+        .next()
+        .map(|h| h.parse())
+        .transpose()?
+        .unwrap_or(20_000);
     let needles = needles(files);
     let count = needles.len();
     let started = Instant::now();
@@ -96,5 +101,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         texts[0].len(),
         searched * 1e6 / headers.max(1) as f64,
     );
-    Ok(())
+    // Exits without dropping the auditor, so that what a heap profiler finds still allocated
+    // at the end is what the auditor holds.
+    std::process::exit(0)
 }
