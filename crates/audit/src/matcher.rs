@@ -146,7 +146,8 @@ pub(crate) fn bounded_matches<'p>(
 ) -> Vec<Hit<'p>> {
     let mut out = Vec::new();
     let automaton = ac.into_iter().flat_map(|ac| ac.find_overlapping_iter(hay));
-    for m in merged(automaton, patterns, uids, uids.find_all(hay)) {
+    // Only a UID occurrence that is a whole run of digits and dots passes its boundary rule.
+    for m in merged(automaton, patterns, uids, uids.find_bounded(hay)) {
         let r = m.range;
         let (confirm, spelled) = match m.of {
             Of::Pattern(p) => {

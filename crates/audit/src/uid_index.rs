@@ -57,8 +57,8 @@ pub(crate) struct UidMatch {
 
 /// UIDs with their labels, searched exactly. Entries are sorted by their bytes, then by label,
 /// the order the automaton's patterns have (see `matcher`); the same UID under two labels is two
-/// entries.
-#[derive(Debug, Default)]
+/// entries. Its `Debug` shows how many it holds, never a UID.
+#[derive(Default)]
 pub(crate) struct UidIndex {
     /// Every entry's bytes, one after the other.
     arena: Vec<u8>,
@@ -75,7 +75,7 @@ pub(crate) struct UidIndex {
 }
 
 /// Collects UIDs for a [`UidIndex`].
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct UidIndexBuilder {
     arena: Vec<u8>,
     /// (start in `arena`, length, label index in `labels`).
@@ -191,9 +191,18 @@ fn slot_of(tail: &[u8]) -> usize {
     let (lo, hi) = (half(0..8), half(8..16));
     let m = u128::from(lo ^ 0x243F_6A88_85A3_08D3) * u128::from(hi ^ 0x1319_8A2E_0370_7344);
     // Only the low bits index the table.
-    #[allow(clippy::cast_possible_truncation)]
     let folded = (m as u64) ^ ((m >> 64) as u64);
     folded as usize
+}
+
+impl std::fmt::Debug for UidIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UidIndex")
+            .field("uids", &self.len())
+            .field("bytes", &self.arena.len())
+            .field("labels", &self.labels)
+            .finish()
+    }
 }
 
 impl UidIndex {
@@ -265,6 +274,33 @@ impl UidIndex {
         out
     }
 
+    /// The occurrences of held UIDs in `hay` that are neither preceded nor followed by a digit
+    /// or a dot: a whole run of UID characters each, so one probe per run finds them. These
+    /// are the only occurrences a UID's boundary rule (`Boundary::Uid`) lets count, in the
+    /// order of [`UidIndex::find_all`].
+    pub(crate) fn find_bounded(&self, hay: &[u8]) -> Vec<UidMatch> {
+        let mut out = Vec::new();
+        if self.is_empty() {
+            return out;
+        }
+        let mask = self.slots.len() - 1;
+        for run in alphabet_runs(hay, &UID_ALPHABET, WIDTH) {
+            let here = out.len();
+            let mut slot = slot_of(&hay[run.end - WIDTH..run.end]) & mask;
+            while let Some(id) = self.slots[slot].checked_sub(1) {
+                if self.bytes(id as usize) == &hay[run.clone()] {
+                    out.push(UidMatch {
+                        range: run.clone(),
+                        id,
+                    });
+                }
+                slot = (slot + 1) & mask;
+            }
+            out[here..].sort_unstable_by_key(|m| m.id);
+        }
+        out
+    }
+
     /// The heap bytes the index holds.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
@@ -319,6 +355,14 @@ mod tests {
         assert!(b.push(b"1.2.840.10008.1.2", "A"), "17 bytes");
         assert!(b.push(b"1.22.333.4444.55", "A"), "exactly WIDTH bytes");
         assert_eq!(b.build().len(), 2);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_uid() {
+        let i = index(&[("1.2.826.0.1.3680043.8.498.10", "StudyInstanceUID")]);
+        let shown = format!("{i:?}");
+        assert!(!shown.contains("3680043"), "{shown}");
+        assert!(shown.contains("uids: 1"), "{shown}");
     }
 
     #[test]
@@ -388,6 +432,7 @@ mod tests {
             .map(|(k, u)| (u.as_str(), if k % 3 == 0 { "A" } else { "B" }))
             .collect();
         let i = index(&pairs);
+        let mut bounded_seen = 0;
         for _ in 0..300 {
             let mut hay = Vec::new();
             while hay.len() < 200 {
@@ -401,8 +446,18 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(i.find_all(&hay), naive(&i, &hay));
+            let all = i.find_all(&hay);
+            assert_eq!(all, naive(&i, &hay));
+            let uid_byte =
+                |p: Option<usize>| p.and_then(|p| hay.get(p)).is_some_and(|b| is_uid_byte(*b));
+            let bounded: Vec<UidMatch> = all
+                .into_iter()
+                .filter(|m| !uid_byte(m.range.start.checked_sub(1)) && !uid_byte(Some(m.range.end)))
+                .collect();
+            bounded_seen += bounded.len();
+            assert_eq!(i.find_bounded(&hay), bounded);
         }
+        assert!(bounded_seen > 100, "{bounded_seen}");
     }
 
     #[test]
