@@ -1,6 +1,7 @@
 //! The prepared search: every spelling of every needle in one automaton (and the long ones in a
-//! second, for pixel data), the structural rules, depot's own values and the package's
-//! subjects; and the search of paths, whose findings show the path masked.
+//! second, for pixel data) but the original UIDs, which lie in a compact index of their own
+//! (`uid_index`: an export has as many as files), the structural rules, depot's own values and
+//! the package's subjects; and the search of paths, whose findings show the path masked.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Range;
@@ -15,6 +16,7 @@ use crate::needle::{LONG_NEEDLE, Needle, ValueKind};
 use crate::owners::{OwnedNeedle, Scope, Subjects, whole_texts};
 use crate::rules::Rules;
 use crate::spellings::{search_bytes, spellings_of};
+use crate::uid_index::{UidIndex, UidIndexBuilder};
 use crate::verdict::Spelled;
 use crate::written::WrittenValues;
 
@@ -25,7 +27,9 @@ pub struct Auditor {
     pub(crate) all_patterns: Vec<Pattern>,
     pub(crate) long: Option<AhoCorasick>,
     pub(crate) long_patterns: Vec<Pattern>,
-    /// Every byte that occurs in a long spelling (both ASCII cases).
+    /// The original UIDs, searched with both automata (see [`crate::matcher`]).
+    pub(crate) uids: UidIndex,
+    /// Every byte that occurs in a long spelling (both ASCII cases), the UIDs' included.
     pub(crate) long_alphabet: [bool; 256],
     /// The longest spelling, in bytes: what windows of a streamed file must overlap by.
     pub(crate) longest: usize,
@@ -57,9 +61,41 @@ impl Auditor {
     /// of a name (a part under [`LONG_NEEDLE`] bytes) counts only in the files of the subjects
     /// it belongs to (see [`crate::owners`]).
     pub fn owned(needles: &[OwnedNeedle], rules: Rules) -> Result<Auditor, AuditError> {
+        Auditor::prepare(needles, rules, true)
+    }
+
+    /// [`Auditor::owned`] with every UID a pattern of the automata, as the search was before
+    /// the UID index: what the index must give the same findings as.
+    #[cfg(test)]
+    pub(crate) fn owned_in_automata(
+        needles: &[OwnedNeedle],
+        rules: Rules,
+    ) -> Result<Auditor, AuditError> {
+        Auditor::prepare(needles, rules, false)
+    }
+
+    /// Prepares the search, with the UIDs the index can hold in it when `index_uids` is true.
+    fn prepare(
+        needles: &[OwnedNeedle],
+        rules: Rules,
+        index_uids: bool,
+    ) -> Result<Auditor, AuditError> {
         let mut subjects = Subjects::default();
         let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled, Scope)> = BTreeMap::new();
+        let mut uids = UidIndexBuilder::default();
         for OwnedNeedle { needle: n, owners } in needles {
+            if index_uids && n.kind == ValueKind::Uid {
+                // Its one spelling: plain (digits and dots have no case), bounded as a UID,
+                // long (so searched in pixel data too, with no boundary there) and counting
+                // everywhere, as every UID the index holds.
+                let spelled = spellings_of(n);
+                if let [s] = &spelled[..]
+                    && s.boundary == Boundary::Uid
+                    && uids.push(&s.bytes, &n.label)
+                {
+                    continue;
+                }
+            }
             // The spellings of the whole value, when only they are not fragments.
             let whole: Option<HashSet<(Vec<u8>, bool)>> =
                 whole_texts(n).filter(|_| !owners.is_empty()).map(|texts| {
@@ -107,11 +143,13 @@ impl Auditor {
             all_bytes.push(bytes);
             all_patterns.push(pattern);
         }
+        let uids: UidIndex = uids.build();
         let mut long_alphabet = [false; 256];
         for b in long_bytes.iter().flatten() {
             long_alphabet[usize::from(b.to_ascii_lowercase())] = true;
             long_alphabet[usize::from(b.to_ascii_uppercase())] = true;
         }
+        uids.add_alphabet(&mut long_alphabet);
         let build = |pats: &[Vec<u8>]| -> Result<Option<AhoCorasick>, AuditError> {
             if pats.is_empty() {
                 return Ok(None);
@@ -123,14 +161,20 @@ impl Auditor {
                     .build(pats)?,
             ))
         };
-        let longest = all_bytes.iter().map(Vec::len).max().unwrap_or(0);
+        let longest = all_bytes
+            .iter()
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+            .max(uids.longest());
         Ok(Auditor {
             longest,
             all: build(&all_bytes)?,
             long: build(&long_bytes)?,
-            searched: all_patterns.len(),
+            searched: all_patterns.len() + uids.len(),
             all_patterns,
             long_patterns,
+            uids,
             long_alphabet,
             rules,
             written: WrittenValues::new(),
@@ -179,7 +223,7 @@ impl Auditor {
     }
 
     pub(crate) fn hits<'a>(&'a self, hay: &[u8], mode: Mode) -> Vec<Hit<'a>> {
-        bounded_matches(self.all.as_ref(), &self.all_patterns, hay, mode)
+        bounded_matches(self.all.as_ref(), &self.all_patterns, &self.uids, hay, mode)
     }
 
     /// Labels of the matches in `hay`; single-character matches count when `text` is true.

@@ -11,9 +11,10 @@ use crate::auditor::Auditor;
 use crate::byte_order::{pixel_words_swapped, units_reversed};
 use crate::error::FileError;
 use crate::finding::{Finding, Region, value_findings};
-use crate::matcher::{Hit, Mode, alphabet_runs, find_any};
+use crate::matcher::{Hit, Mode, find_any};
 use crate::needle::LONG_NEEDLE;
 use crate::regions::Regions;
+use crate::runs::alphabet_runs;
 use crate::verdict::Verdict;
 use crate::walk::{FileContext, Walked};
 
@@ -112,6 +113,7 @@ impl Auditor {
             find_any(
                 self.long.as_ref(),
                 &self.long_patterns,
+                &self.uids,
                 pixels,
                 run,
                 &|_| true,

@@ -1,6 +1,11 @@
-//! The search itself: the automaton's matches filtered by each pattern's boundary rule and by
-//! whose file is searched, and the fast search of long values in pixel data (runs of bytes
-//! that can spell them, non-overlapping first).
+//! The search itself: the matches of the automaton and of the index of original UIDs
+//! (`uid_index`), taken together in the order the automaton reports its own, filtered by each
+//! pattern's boundary rule and by whose file is searched; and the fast search of long values
+//! in pixel data (runs of bytes that can spell them, non-overlapping first).
+//!
+//! The UIDs were once patterns of the automaton like every other value; they now lie in an
+//! index that costs a fraction of the memory, and every search here gives exactly what the
+//! automaton holding them gave, in the same order (the tests compare the two).
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -8,6 +13,7 @@ use std::ops::Range;
 use aho_corasick::AhoCorasick;
 
 use crate::boundary::{Boundary, digit_bounded, is_uid_char, word_bounded};
+use crate::uid_index::{UidIndex, UidMatch};
 use crate::verdict::Spelled;
 
 /// One spelling of a needle, as searched.
@@ -47,44 +53,133 @@ pub(crate) struct Hit<'p> {
     pub(crate) spelled: Spelled,
 }
 
-/// Every match of `ac` in `hay` that satisfies its pattern's boundary rule, with its range.
+/// What a match is of: a pattern of the automaton, or an original UID of the index (whose
+/// spelling is plain, bounded as a UID, never confirmed, and counts everywhere).
+#[derive(Debug, Clone, Copy)]
+enum Of<'p> {
+    Pattern(&'p Pattern),
+    Uid(&'p str),
+}
+
+impl<'p> Of<'p> {
+    fn label(self) -> &'p str {
+        match self {
+            Of::Pattern(p) => p.label.as_str(),
+            Of::Uid(label) => label,
+        }
+    }
+
+    fn bounded(self) -> Boundary {
+        match self {
+            Of::Pattern(p) => p.bounded,
+            Of::Uid(_) => Boundary::Uid,
+        }
+    }
+
+    /// The pattern's place among the spellings of the same bytes: the automaton's patterns
+    /// were the spellings sorted by (bytes, exact, label, boundary), and it reports the
+    /// matches of one range in the order of its patterns.
+    fn rank(self) -> (bool, &'p str, Boundary) {
+        match self {
+            Of::Pattern(p) => (p.exact.is_some(), p.label.as_str(), p.bounded),
+            Of::Uid(label) => (false, label, Boundary::Uid),
+        }
+    }
+}
+
+/// A match of the automaton or of the UID index.
+#[derive(Debug, Clone)]
+struct Matched<'p> {
+    range: Range<usize>,
+    of: Of<'p>,
+}
+
+impl Matched<'_> {
+    /// Whether the automaton holding the UIDs too would report `self` before `other`: by where
+    /// they end, then the longer first, then by pattern. Two matches of one range have equal
+    /// bytes when one is a UID's (digits and dots have no case), so their patterns compare by
+    /// [`Of::rank`].
+    fn precedes(&self, other: &Matched<'_>) -> bool {
+        (self.range.end, self.range.start, self.of.rank())
+            < (other.range.end, other.range.start, other.of.rank())
+    }
+}
+
+/// The matches of the automaton (`ac`, its matches in the order it reports them) and the
+/// occurrences of UIDs (`uids`, in the same order), merged in that order.
+fn merged<'p>(
+    ac: impl Iterator<Item = aho_corasick::Match>,
+    patterns: &'p [Pattern],
+    uids: &'p UidIndex,
+    found: Vec<UidMatch>,
+) -> impl Iterator<Item = Matched<'p>> {
+    let mut ac = ac
+        .filter_map(move |m| {
+            Some(Matched {
+                range: m.range(),
+                of: Of::Pattern(patterns.get(m.pattern().as_usize())?),
+            })
+        })
+        .peekable();
+    let mut found = found
+        .into_iter()
+        .map(move |u| Matched {
+            range: u.range,
+            of: Of::Uid(uids.label(u.id)),
+        })
+        .peekable();
+    std::iter::from_fn(move || match (ac.peek(), found.peek()) {
+        (Some(a), Some(u)) if u.precedes(a) => found.next(),
+        (Some(_), _) => ac.next(),
+        (None, _) => found.next(),
+    })
+}
+
+/// Every match of `ac` and of `uids` in `hay` that satisfies its pattern's boundary rule, with
+/// its range, in the order the automaton reports overlapping matches.
 pub(crate) fn bounded_matches<'p>(
     ac: Option<&AhoCorasick>,
     patterns: &'p [Pattern],
+    uids: &'p UidIndex,
     hay: &[u8],
     mode: Mode,
 ) -> Vec<Hit<'p>> {
-    let Some(ac) = ac else { return Vec::new() };
     let mut out = Vec::new();
-    for m in ac.find_overlapping_iter(hay) {
-        let Some(p) = patterns.get(m.pattern().as_usize()) else {
-            continue;
+    let automaton = ac.into_iter().flat_map(|ac| ac.find_overlapping_iter(hay));
+    // Only a UID occurrence that is a whole run of digits and dots passes its boundary rule.
+    for m in merged(automaton, patterns, uids, uids.find_bounded(hay)) {
+        let r = m.range;
+        let (confirm, spelled) = match m.of {
+            Of::Pattern(p) => {
+                if let Some(exact) = &p.exact
+                    && hay.get(r.clone()) != Some(&exact[..])
+                {
+                    continue;
+                }
+                if let (Some(only), Some(subject)) = (&p.only, mode.subject)
+                    && only.binary_search(&subject).is_err()
+                {
+                    continue;
+                }
+                (p.confirm, p.spelled)
+            }
+            Of::Uid(_) => (false, Spelled::Uid),
         };
-        if let Some(exact) = &p.exact
-            && hay.get(m.range()) != Some(&exact[..])
-        {
-            continue;
-        }
-        if let (Some(only), Some(subject)) = (&p.only, mode.subject)
-            && only.binary_search(&subject).is_err()
-        {
-            continue;
-        }
-        let before = m.start().checked_sub(1).and_then(|i| hay.get(i)).copied();
-        let after = hay.get(m.end()).copied();
-        let ok = match p.bounded {
+        let before = r.start.checked_sub(1).and_then(|i| hay.get(i)).copied();
+        let after = hay.get(r.end).copied();
+        let ok = match m.of.bounded() {
             Boundary::None => true,
-            Boundary::Digits => digit_bounded(hay, m.range()),
-            Boundary::Word => word_bounded(hay, m.range()),
+            Boundary::Digits => digit_bounded(hay, r.clone()),
+            Boundary::Word => word_bounded(hay, r.clone()),
             Boundary::Uid => !is_uid_char(before) && !is_uid_char(after),
             Boundary::DateStart => !before.is_some_and(|b| b.is_ascii_digit()),
         };
-        if ok && (!mode.whole_words || word_bounded(hay, m.range())) {
+        if ok && (!mode.whole_words || word_bounded(hay, r.clone())) {
             out.push(Hit {
-                label: p.label.as_str(),
-                range: m.range(),
-                confirm: p.confirm,
-                spelled: p.spelled,
+                label: m.of.label(),
+                range: r,
+                confirm,
+                spelled,
             });
         }
     }
@@ -95,74 +190,68 @@ pub(crate) fn bounded_matches<'p>(
 /// boundary rule is the digits' one: a non-overlapping search, which lets the automaton use
 /// its fast prefilters; only a run where a match fails the rule (and might hide an
 /// overlapping one) is searched again with every overlapping match.
+///
+/// Where a UID of the index occurs in the run (rarely: it is a finding), the non-overlapping
+/// matches are those the automaton would have found had it held the UIDs: of all matches in
+/// its order, each one that starts where the one taken before it ends, or after.
 pub(crate) fn find_any(
     ac: Option<&AhoCorasick>,
     patterns: &[Pattern],
+    uids: &UidIndex,
     hay: &[u8],
     run: Range<usize>,
     keep: &dyn Fn(&Range<usize>) -> bool,
     out: &mut BTreeSet<String>,
 ) {
-    let Some(ac) = ac else { return };
     let Some(slice) = hay.get(run.clone()) else {
         return;
     };
-    let found = |m: aho_corasick::Match, out: &mut BTreeSet<String>| -> bool {
-        let Some(p) = patterns.get(m.pattern().as_usize()) else {
-            return true;
-        };
-        let r = run.start + m.start()..run.start + m.end();
+    let found = |m: &Matched<'_>, out: &mut BTreeSet<String>| -> bool {
+        let r = run.start + m.range.start..run.start + m.range.end;
         if !keep(&r) {
             // Not counted here, and it may hide an overlapping match that is.
             return false;
         }
-        if p.bounded == Boundary::Digits && !digit_bounded(hay, r) {
+        if m.of.bounded() == Boundary::Digits && !digit_bounded(hay, r) {
             return false;
         }
-        out.insert(p.label.clone());
+        if !out.contains(m.of.label()) {
+            out.insert(m.of.label().to_string());
+        }
         true
     };
+    let in_uids = uids.find_all(slice);
+    if in_uids.is_empty() {
+        let Some(ac) = ac else { return };
+        let mut refused = false;
+        for m in merged(ac.find_iter(slice), patterns, uids, Vec::new()) {
+            refused |= !found(&m, out);
+        }
+        if refused {
+            for m in merged(ac.find_overlapping_iter(slice), patterns, uids, Vec::new()) {
+                found(&m, out);
+            }
+        }
+        return;
+    }
+    let automaton = ac
+        .into_iter()
+        .flat_map(|ac| ac.find_overlapping_iter(slice));
+    let all: Vec<Matched<'_>> = merged(automaton, patterns, uids, in_uids).collect();
     let mut refused = false;
-    for m in ac.find_iter(slice) {
+    let mut taken_to = 0;
+    for m in all.iter().filter(|m| {
+        let take = m.range.start >= taken_to;
+        if take {
+            taken_to = m.range.end;
+        }
+        take
+    }) {
         refused |= !found(m, out);
     }
     if refused {
-        for m in ac.find_overlapping_iter(slice) {
+        for m in &all {
             found(m, out);
         }
     }
-}
-
-/// The runs of at least `min` consecutive bytes of `hay` that all belong to `alphabet`: the only
-/// places a value of `min` bytes or more spelled with those bytes can occur.
-///
-/// Such a run covers `min` consecutive positions, so it contains a position on any grid of step
-/// `min`: only every `min`-th byte is looked at, and the neighbourhood only of those in the
-/// alphabet. Image data rarely has long runs of text bytes (16-bit samples have small high
-/// bytes), so most of a pixel data value is skipped at a sixth of a lookup per byte.
-pub(crate) fn alphabet_runs(hay: &[u8], alphabet: &[bool; 256], min: usize) -> Vec<Range<usize>> {
-    let inside = |i: usize| hay.get(i).is_some_and(|b| alphabet[usize::from(*b)]);
-    let mut runs = Vec::new();
-    let mut floor = 0; // nothing before this belongs to a run not yet reported
-    let mut pos = min.saturating_sub(1);
-    while pos < hay.len() {
-        if !inside(pos) {
-            pos += min.max(1);
-            continue;
-        }
-        let mut start = pos;
-        while start > floor && inside(start - 1) {
-            start -= 1;
-        }
-        let mut end = pos + 1;
-        while end < hay.len() && inside(end) {
-            end += 1;
-        }
-        if end - start >= min {
-            runs.push(start..end);
-        }
-        floor = end;
-        pos = end + min.max(1);
-    }
-    runs
 }

@@ -9,8 +9,9 @@ use std::ops::Range;
 use crate::auditor::Auditor;
 use crate::byte_order::units_reversed;
 use crate::dicom::RawHit;
-use crate::matcher::{Mode, alphabet_runs, find_any};
+use crate::matcher::{Mode, find_any};
 use crate::needle::LONG_NEEDLE;
+use crate::runs::alphabet_runs;
 use crate::source::Source;
 
 /// Bytes a boundary rule may look at before a match (an ISO 2022 escape sequence is at most 4
@@ -219,6 +220,7 @@ impl Auditor {
                     find_any(
                         self.long.as_ref(),
                         &self.long_patterns,
+                        &self.uids,
                         hay,
                         run,
                         &keep,

@@ -13,6 +13,7 @@ mod repaired;
 mod rules;
 mod search;
 mod stream;
+mod uids;
 
 pub(crate) fn auditor(needles: &[Needle]) -> Auditor {
     Auditor::new(needles, Rules::default()).expect("auditor")

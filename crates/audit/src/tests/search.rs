@@ -1,7 +1,7 @@
 //! The value search: spellings, boundaries, character sets, paths.
 
 use super::auditor;
-use crate::matcher::alphabet_runs;
+use crate::runs::alphabet_runs;
 use crate::{Auditor, Needle, ValueKind};
 
 #[test]

@@ -1,0 +1,477 @@
+//! The original UIDs the audit searches for, held compactly.
+//!
+//! An export remapping UIDs searches every original UID of its files: about 45,000 for 40,000
+//! files, and as many more as the package has files. In an Aho-Corasick automaton (and the
+//! table of spellings that builds it) each costs over a kilobyte; here it costs its bytes and
+//! about 20 more: the bytes of every UID in one arena, each UID's label as an index into a
+//! small table of interned labels, and an open-addressing hash table keyed by a fingerprint of
+//! each UID's last [`WIDTH`] bytes.
+//!
+//! The search is exact and finds every occurrence, overlapping ones included: a UID is made
+//! of UID characters (digits and dots) only, so where it occurs it ends a run of at least its
+//! length of such characters, and its last [`WIDTH`] bytes are the last [`WIDTH`] bytes of the
+//! run so far. The search looks at the runs of at least [`WIDTH`] UID characters only
+//! ([`alphabet_runs`], which skips most other bytes), fingerprints the last [`WIDTH`] bytes at
+//! every position of such a run, and compares each candidate's bytes in full with those
+//! ending there. Digits and dots have no case, so the comparison is of bytes. Boundary rules
+//! are the caller's (see `matcher`).
+//!
+//! Only UIDs of at least [`WIDTH`] bytes made of UID characters alone are held here
+//! ([`UidIndexBuilder::accepts`]); a shorter or malformed one stays in the automaton.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use crate::runs::alphabet_runs;
+
+/// The bytes at the end of a UID that key the hash table: a UID shorter than this is not held.
+/// Real UIDs are 20 to 64 bytes; runs of 16 digits and dots that are no UID (a DT value with
+/// fractions, a long number) are few in headers.
+pub(crate) const WIDTH: usize = 16;
+
+/// The bytes a UID is made of.
+const UID_ALPHABET: [bool; 256] = {
+    let mut a = [false; 256];
+    let mut b = b'0';
+    while b <= b'9' {
+        a[b as usize] = true;
+        b += 1;
+    }
+    a[b'.' as usize] = true;
+    a
+};
+
+/// Whether `b` is a byte a UID is made of: an ASCII digit or a dot.
+fn is_uid_byte(b: u8) -> bool {
+    UID_ALPHABET[usize::from(b)]
+}
+
+/// One occurrence of an indexed UID in a haystack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UidMatch {
+    /// Where it lies.
+    pub(crate) range: Range<usize>,
+    /// Which UID (see [`UidIndex::label`]).
+    pub(crate) id: u32,
+}
+
+/// UIDs with their labels, searched exactly. Entries are sorted by their bytes, then by label,
+/// the order the automaton's patterns have (see `matcher`); the same UID under two labels is two
+/// entries. Its `Debug` shows how many it holds, never a UID.
+#[derive(Default)]
+pub(crate) struct UidIndex {
+    /// Every entry's bytes, one after the other.
+    arena: Vec<u8>,
+    /// Where each entry's bytes end in `arena` (they start where the entry before ends).
+    ends: Vec<u32>,
+    /// Each entry's label, an index into `labels`.
+    label_of: Vec<u16>,
+    /// The distinct labels, sorted.
+    labels: Vec<Box<str>>,
+    /// Open addressing by the fingerprint of an entry's last [`WIDTH`] bytes, linear probing:
+    /// entry index + 1, 0 for an empty slot. Its length is a power of two, at least twice the
+    /// number of entries.
+    slots: Vec<u32>,
+}
+
+/// Collects UIDs for a [`UidIndex`].
+#[derive(Default)]
+pub(crate) struct UidIndexBuilder {
+    arena: Vec<u8>,
+    /// (start in `arena`, length, label index in `labels`).
+    entries: Vec<(u32, u32, u16)>,
+    labels: Vec<Box<str>>,
+    label_ids: HashMap<Box<str>, u16>,
+}
+
+impl UidIndexBuilder {
+    /// Whether a UID spelled `bytes` can be held by the index: at least [`WIDTH`] bytes, all
+    /// of them digits or dots.
+    pub(crate) fn accepts(bytes: &[u8]) -> bool {
+        bytes.len() >= WIDTH && bytes.iter().all(|b| is_uid_byte(*b))
+    }
+
+    /// Adds a UID with its label; false (nothing added) when the index cannot hold it: not a
+    /// UID it [`accepts`](Self::accepts), or past what its 32-bit offsets and 16-bit label
+    /// indices reach.
+    pub(crate) fn push(&mut self, bytes: &[u8], label: &str) -> bool {
+        if !Self::accepts(bytes) {
+            return false;
+        }
+        let (Ok(start), Ok(len)) = (u32::try_from(self.arena.len()), u32::try_from(bytes.len()))
+        else {
+            return false;
+        };
+        if start.checked_add(len).is_none() {
+            return false;
+        }
+        let label_id = match self.label_ids.get(label) {
+            Some(id) => *id,
+            None => {
+                let Ok(id) = u16::try_from(self.labels.len()) else {
+                    return false;
+                };
+                self.labels.push(label.into());
+                self.label_ids.insert(label.into(), id);
+                id
+            }
+        };
+        self.arena.extend_from_slice(bytes);
+        self.entries.push((start, len, label_id));
+        true
+    }
+
+    /// The index: entries sorted by bytes and label, each (bytes, label) once.
+    pub(crate) fn build(self) -> UidIndex {
+        let UidIndexBuilder {
+            arena,
+            mut entries,
+            labels,
+            label_ids: _,
+        } = self;
+        // Labels sorted, and each entry's label index with them.
+        let mut order: Vec<u16> = (0..labels.len())
+            .filter_map(|i| u16::try_from(i).ok())
+            .collect();
+        order.sort_by(|a, b| labels[usize::from(*a)].cmp(&labels[usize::from(*b)]));
+        let mut rank = vec![0u16; labels.len()];
+        for (r, old) in order.iter().enumerate() {
+            rank[usize::from(*old)] = u16::try_from(r).unwrap_or(u16::MAX);
+        }
+        let sorted_labels: Vec<Box<str>> = order
+            .iter()
+            .map(|old| labels[usize::from(*old)].clone())
+            .collect();
+        let bytes_of = |&(start, len, _): &(u32, u32, u16)| {
+            &arena[start as usize..start as usize + len as usize]
+        };
+        for e in &mut entries {
+            e.2 = rank[usize::from(e.2)];
+        }
+        entries.sort_unstable_by(|a, b| bytes_of(a).cmp(bytes_of(b)).then(a.2.cmp(&b.2)));
+        entries.dedup_by(|a, b| a.2 == b.2 && bytes_of(a) == bytes_of(b));
+        let mut index = UidIndex {
+            arena: Vec::with_capacity(entries.iter().map(|e| e.1 as usize).sum()),
+            ends: Vec::with_capacity(entries.len()),
+            label_of: Vec::with_capacity(entries.len()),
+            labels: sorted_labels,
+            slots: vec![0; (entries.len() * 2).next_power_of_two()],
+        };
+        for e in &entries {
+            index.arena.extend_from_slice(bytes_of(e));
+            // The builder refused what would not fit 32 bits.
+            index
+                .ends
+                .push(u32::try_from(index.arena.len()).unwrap_or(u32::MAX));
+            index.label_of.push(e.2);
+        }
+        drop(arena);
+        let mask = index.slots.len() - 1;
+        for id in 0..index.ends.len() {
+            let bytes = index.bytes(id);
+            let mut slot = slot_of(&bytes[bytes.len() - WIDTH..]) & mask;
+            while index.slots[slot] != 0 {
+                slot = (slot + 1) & mask;
+            }
+            // At most twice as many slots as entries, and entries fit 32 bits.
+            index.slots[slot] = u32::try_from(id + 1).unwrap_or(u32::MAX);
+        }
+        index
+    }
+}
+
+/// Where the UIDs whose last [`WIDTH`] bytes are `tail` start their probe: a folded
+/// multiplication of the two halves, which spreads the few values digits and dots take.
+fn slot_of(tail: &[u8]) -> usize {
+    let half = |r: Range<usize>| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&tail[r]);
+        u64::from_le_bytes(b)
+    };
+    let (lo, hi) = (half(0..8), half(8..16));
+    let m = u128::from(lo ^ 0x243F_6A88_85A3_08D3) * u128::from(hi ^ 0x1319_8A2E_0370_7344);
+    // Only the low bits index the table.
+    let folded = (m as u64) ^ ((m >> 64) as u64);
+    folded as usize
+}
+
+impl std::fmt::Debug for UidIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UidIndex")
+            .field("uids", &self.len())
+            .field("bytes", &self.arena.len())
+            .field("labels", &self.labels)
+            .finish()
+    }
+}
+
+impl UidIndex {
+    /// How many (UID, label) entries are held.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether no UID is held.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The bytes of entry `id`.
+    pub(crate) fn bytes(&self, id: usize) -> &[u8] {
+        let start = id.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        &self.arena[start..self.ends[id] as usize]
+    }
+
+    /// The label of entry `id`.
+    pub(crate) fn label(&self, id: u32) -> &str {
+        &self.labels[usize::from(self.label_of[id as usize])]
+    }
+
+    /// The longest UID held, in bytes (0 when none is).
+    pub(crate) fn longest(&self) -> usize {
+        (0..self.len())
+            .map(|id| self.bytes(id).len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Marks in `alphabet` every byte a held UID uses.
+    pub(crate) fn add_alphabet(&self, alphabet: &mut [bool; 256]) {
+        for b in &self.arena {
+            alphabet[usize::from(*b)] = true;
+        }
+    }
+
+    /// Every occurrence of every held UID in `hay`, overlapping ones included, in the order an
+    /// Aho-Corasick automaton reports overlapping matches: by where they end, then longest
+    /// first, then by entry.
+    pub(crate) fn find_all(&self, hay: &[u8]) -> Vec<UidMatch> {
+        let mut out = Vec::new();
+        if self.is_empty() {
+            return out;
+        }
+        let mask = self.slots.len() - 1;
+        for run in alphabet_runs(hay, &UID_ALPHABET, WIDTH) {
+            for end in run.start + WIDTH..=run.end {
+                let here = out.len();
+                let mut slot = slot_of(&hay[end - WIDTH..end]) & mask;
+                while let Some(id) = self.slots[slot].checked_sub(1) {
+                    let uid = self.bytes(id as usize);
+                    if uid.len() <= end - run.start
+                        && uid[uid.len() - WIDTH..] == hay[end - WIDTH..end]
+                        && uid[..uid.len() - WIDTH] == hay[end - uid.len()..end - WIDTH]
+                    {
+                        out.push(UidMatch {
+                            range: end - uid.len()..end,
+                            id,
+                        });
+                    }
+                    slot = (slot + 1) & mask;
+                }
+                out[here..].sort_unstable_by_key(|m| (m.range.start, m.id));
+            }
+        }
+        out
+    }
+
+    /// The occurrences of held UIDs in `hay` that are neither preceded nor followed by a digit
+    /// or a dot: a whole run of UID characters each, so one probe per run finds them. These
+    /// are the only occurrences a UID's boundary rule (`Boundary::Uid`) lets count, in the
+    /// order of [`UidIndex::find_all`].
+    pub(crate) fn find_bounded(&self, hay: &[u8]) -> Vec<UidMatch> {
+        let mut out = Vec::new();
+        if self.is_empty() {
+            return out;
+        }
+        let mask = self.slots.len() - 1;
+        for run in alphabet_runs(hay, &UID_ALPHABET, WIDTH) {
+            let here = out.len();
+            let mut slot = slot_of(&hay[run.end - WIDTH..run.end]) & mask;
+            while let Some(id) = self.slots[slot].checked_sub(1) {
+                if self.bytes(id as usize) == &hay[run.clone()] {
+                    out.push(UidMatch {
+                        range: run.clone(),
+                        id,
+                    });
+                }
+                slot = (slot + 1) & mask;
+            }
+            out[here..].sort_unstable_by_key(|m| m.id);
+        }
+        out
+    }
+
+    /// The heap bytes the index holds.
+    #[cfg(test)]
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.ends.capacity() * 4
+            + self.label_of.capacity() * 2
+            + self.slots.capacity() * 4
+            + self
+                .labels
+                .iter()
+                .map(|l| l.len() + size_of::<Box<str>>())
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every occurrence of every entry, found the slow way, in the order `find_all` gives.
+    fn naive(index: &UidIndex, hay: &[u8]) -> Vec<UidMatch> {
+        let mut out = Vec::new();
+        for id in 0..index.len() {
+            let uid = index.bytes(id);
+            for start in 0..(hay.len() + 1).saturating_sub(uid.len()) {
+                if &hay[start..start + uid.len()] == uid {
+                    out.push(UidMatch {
+                        range: start..start + uid.len(),
+                        id: u32::try_from(id).expect("id"),
+                    });
+                }
+            }
+        }
+        out.sort_by_key(|m| (m.range.end, m.range.start, m.id));
+        out
+    }
+
+    fn index(uids: &[(&str, &str)]) -> UidIndex {
+        let mut b = UidIndexBuilder::default();
+        for (uid, label) in uids {
+            assert!(b.push(uid.as_bytes(), label), "{uid}");
+        }
+        b.build()
+    }
+
+    #[test]
+    fn only_long_uids_of_digits_and_dots_are_held() {
+        let mut b = UidIndexBuilder::default();
+        assert!(!b.push(b"1.2.840.1000", "A"), "shorter than WIDTH");
+        assert!(!b.push(b"1.2.840.10008.1.2.X", "A"), "a letter");
+        assert!(!b.push(b"1.2.840.10008.1.2 ", "A"), "a space");
+        assert!(b.push(b"1.2.840.10008.1.2", "A"), "17 bytes");
+        assert!(b.push(b"1.22.333.4444.55", "A"), "exactly WIDTH bytes");
+        assert_eq!(b.build().len(), 2);
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_uid() {
+        let i = index(&[("1.2.826.0.1.3680043.8.498.10", "StudyInstanceUID")]);
+        let shown = format!("{i:?}");
+        assert!(!shown.contains("3680043"), "{shown}");
+        assert!(shown.contains("uids: 1"), "{shown}");
+    }
+
+    #[test]
+    fn entries_are_sorted_by_bytes_then_label_and_held_once() {
+        let i = index(&[
+            ("2.25.1111111111111111111", "SOPInstanceUID"),
+            ("1.25.1111111111111111111", "StudyInstanceUID"),
+            ("2.25.1111111111111111111", "FrameOfReferenceUID"),
+            ("2.25.1111111111111111111", "SOPInstanceUID"),
+        ]);
+        assert_eq!(i.len(), 3);
+        assert_eq!(i.bytes(0), b"1.25.1111111111111111111");
+        assert_eq!(i.label(0), "StudyInstanceUID");
+        assert_eq!(i.label(1), "FrameOfReferenceUID");
+        assert_eq!(i.label(2), "SOPInstanceUID");
+        assert_eq!(i.bytes(1), i.bytes(2));
+        assert_eq!(i.longest(), 24);
+    }
+
+    #[test]
+    fn every_occurrence_is_found_overlapping_and_nested() {
+        let a = "1.2.826.0.1.3680043.8.498.10";
+        let i = index(&[
+            (a, "StudyInstanceUID"),
+            ("1.2.826.0.1.3680043.8.498.10.1", "SeriesInstanceUID"),
+            ("3680043.8.498.10.1", "SOPInstanceUID"),
+            ("0000000000000000", "SOPInstanceUID"),
+            ("00000000000000000000", "StudyInstanceUID"),
+            ("9.9.1.1234567890123456", "SOPInstanceUID"),
+            ("8.1234567890123456", "SOPInstanceUID"),
+        ]);
+        let mut hay = b"x1.2.826.0.1.3680043.8.498.10.1.2.826.0.1.3680043.8.498.10\\".to_vec();
+        hay.extend_from_slice(&[b'0'; 40]);
+        hay.extend_from_slice(b".9.9.1.1234567890123456 98.1234567890123456");
+        let found = i.find_all(&hay);
+        assert_eq!(found, naive(&i, &hay));
+        // The whole of both UIDs, the series UID sharing the study's first 28 bytes, the
+        // SOP UID that is the series UID's end, 25 + 21 zero runs, both shared suffixes.
+        assert_eq!(found.len(), 2 + 1 + 1 + 25 + 21 + 2);
+        for m in &found {
+            assert_eq!(&hay[m.range.clone()], i.bytes(m.id as usize));
+        }
+    }
+
+    #[test]
+    fn the_index_finds_what_a_naive_search_finds() {
+        // UIDs from a few digits and dots, so that they overlap and share suffixes often.
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let alphabet = b"0011.";
+        let mut uids = Vec::new();
+        for _ in 0..60 {
+            let len = WIDTH + next(12) as usize;
+            let uid: String = (0..len)
+                .map(|_| char::from(alphabet[next(alphabet.len() as u64) as usize]))
+                .collect();
+            uids.push(uid);
+        }
+        let pairs: Vec<(&str, &str)> = uids
+            .iter()
+            .enumerate()
+            .map(|(k, u)| (u.as_str(), if k % 3 == 0 { "A" } else { "B" }))
+            .collect();
+        let i = index(&pairs);
+        let mut bounded_seen = 0;
+        for _ in 0..300 {
+            let mut hay = Vec::new();
+            while hay.len() < 200 {
+                match next(4) {
+                    0 => hay.extend_from_slice(uids[next(60) as usize].as_bytes()),
+                    1 => hay.push(alphabet[next(5) as usize]),
+                    2 => hay.push(b"x \\\x00\xff"[next(4) as usize]),
+                    _ => {
+                        let u = uids[next(60) as usize].as_bytes();
+                        hay.extend_from_slice(&u[next(u.len() as u64) as usize..]);
+                    }
+                }
+            }
+            let all = i.find_all(&hay);
+            assert_eq!(all, naive(&i, &hay));
+            let uid_byte =
+                |p: Option<usize>| p.and_then(|p| hay.get(p)).is_some_and(|b| is_uid_byte(*b));
+            let bounded: Vec<UidMatch> = all
+                .into_iter()
+                .filter(|m| !uid_byte(m.range.start.checked_sub(1)) && !uid_byte(Some(m.range.end)))
+                .collect();
+            bounded_seen += bounded.len();
+            assert_eq!(i.find_bounded(&hay), bounded);
+        }
+        assert!(bounded_seen > 100, "{bounded_seen}");
+    }
+
+    #[test]
+    fn a_uid_costs_its_bytes_and_about_twenty_more() {
+        let mut b = UidIndexBuilder::default();
+        let mut bytes = 0;
+        for k in 0..10_000u64 {
+            let uid = format!("2.25.{:020}", k.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            bytes += uid.len();
+            assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
+        }
+        let i = b.build();
+        // 4 (end) + 2 (label) + 8 to 16 (two to four slots of 4 bytes).
+        let overhead = (i.heap_bytes() - bytes) / i.len();
+        assert!(overhead <= 24, "{overhead} bytes per UID beyond its own");
+    }
+}
