@@ -57,7 +57,9 @@ pub fn header_source(
 ) -> Result<(HeaderSource, Layout), FileError> {
     let start = if preamble { 132 } else { 4 };
     let mut file = File::open(path)?;
-    let mut head = Vec::new();
+    // Sized up front: one read for the whole first part (a growing vector reads it in a
+    // dozen pieces).
+    let mut head = Vec::with_capacity(usize::try_from(size.min(FIRST)).unwrap_or(0) + 1);
     (&mut file).take(FIRST).read_to_end(&mut head)?;
     let fixed = match with_group_length(&head, start) {
         Ok(fixed) => fixed,

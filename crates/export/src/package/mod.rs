@@ -37,6 +37,10 @@ pub use error::PackageError;
 use error::io;
 pub use files::check_name;
 use files::sync_path;
+
+/// The zip writer's buffer: bigger than an entry's local header and name, smaller than the
+/// files of a package (a write at least this long bypasses it).
+const ZIP_BUFFER: usize = 64 << 10;
 pub(crate) use files::{rand_suffix, rename_noreplace, sync_parent};
 pub use replace::{check_replaceable, is_replaceable_package};
 
@@ -121,7 +125,11 @@ impl Package {
             }
             PackageKind::Zip => {
                 let file = File::create_new(&staging).map_err(io("cannot create", &staging))?;
-                let writer = Box::new(zip::ZipWriter::new(BufWriter::with_capacity(1 << 20, file)));
+                // A small buffer: entry headers are gathered, an entry's bytes (larger) go to
+                // the file directly instead of being copied into the buffer under the lock.
+                let writer = Box::new(zip::ZipWriter::new(BufWriter::with_capacity(
+                    ZIP_BUFFER, file,
+                )));
                 Container::Zip {
                     writer: Mutex::new(Some(writer)),
                 }
