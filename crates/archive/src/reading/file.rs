@@ -14,8 +14,12 @@ use crate::scan::{self, Encoding, Layout, Options, Reading, ScanError};
 
 /// How much of a file is read first: its preamble and meta group, and for nearly every file its
 /// whole header (a CT or MR header is a few kilobytes), so that a header-only reader reads
-/// each file's first bytes once and never its pixel data.
-const FIRST: u64 = 64 << 10;
+/// each file's first bytes once and little of its pixel data.
+const FIRST: u64 = 16 << 10;
+
+/// The longest header read into memory: one that the first read did not hold is read on from
+/// where it stopped, up to this size; a longer one is parsed from the file.
+const HEADER_IN_MEMORY: u64 = 64 << 10;
 
 /// How much of a file is read to find a meta group that is longer than [`FIRST`] and lacks its
 /// group length.
@@ -72,7 +76,6 @@ pub fn header_source(
         }
         Err(e) => return Err(e.into()),
     };
-    drop(file);
     let head_len = head.len() as u64;
     let first = fixed.unwrap_or(head);
     let repaired_meta = first.len() as u64 != head_len;
@@ -92,9 +95,18 @@ pub fn header_source(
     let layout = scan::check_reader_with(open()?, total, preamble, options)?;
     if !layout.unknown_vr && !repaired_meta {
         let end = header_end(&layout, total);
+        let mut header = first;
+        if end > header.len() as u64 && end <= HEADER_IN_MEMORY {
+            // The rest of the header, and Pixel Data's element header, from where the first
+            // read stopped (the bytes read are the file's own: nothing was repaired).
+            let want = end.saturating_add(PIXEL_DATA_HEADER as u64).min(size);
+            file.seek(SeekFrom::Start(head_len))?;
+            (&mut file)
+                .take(want.saturating_sub(head_len))
+                .read_to_end(&mut header)?;
+        }
         let source = match usize::try_from(end) {
-            Ok(end) if end <= first.len() => {
-                let mut header = first;
+            Ok(end) if end <= header.len() => {
                 let keep = with_pixel_data_header(&layout, end, header.len());
                 header.truncate(keep);
                 HeaderSource::Memory(header)
@@ -103,6 +115,7 @@ pub fn header_source(
         };
         return Ok((source, layout));
     }
+    drop(file);
     let mut bytes = Vec::new();
     open()?
         .take(header_end(&layout, total))
