@@ -12,12 +12,24 @@ use std::ops::Range;
 /// bytes), so most of a pixel data value is skipped at a sixth of a lookup per byte.
 pub(crate) fn alphabet_runs(hay: &[u8], alphabet: &[bool; 256], min: usize) -> Vec<Range<usize>> {
     let inside = |i: usize| hay.get(i).is_some_and(|b| alphabet[usize::from(*b)]);
+    let step = min.max(1);
     let mut runs = Vec::new();
     let mut floor = 0; // nothing before this belongs to a run not yet reported
     let mut pos = min.saturating_sub(1);
     while pos < hay.len() {
+        // Four grid positions at a time, with one branch: in image data nearly every
+        // position is outside.
+        if let Some(four) = hay.get(pos..=pos + 3 * step)
+            && !(alphabet[usize::from(four[0])]
+                | alphabet[usize::from(four[step])]
+                | alphabet[usize::from(four[2 * step])]
+                | alphabet[usize::from(four[3 * step])])
+        {
+            pos += 4 * step;
+            continue;
+        }
         if !inside(pos) {
-            pos += min.max(1);
+            pos += step;
             continue;
         }
         let mut start = pos;
@@ -32,7 +44,7 @@ pub(crate) fn alphabet_runs(hay: &[u8], alphabet: &[bool; 256], min: usize) -> V
             runs.push(start..end);
         }
         floor = end;
-        pos = end + min.max(1);
+        pos = end + step;
     }
     runs
 }

@@ -63,6 +63,47 @@ fn alphabet_runs_find_every_long_run_and_nothing_else() {
             }
         }
     }
+    // Pseudo-random bytes, text-like and image-like, against the plain definition: every
+    // maximal run of alphabet bytes at least `min` long.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for case in 0..400 {
+        let len = (next() % 700) as usize;
+        let inside_share = next() % 100;
+        let hay: Vec<u8> = (0..len)
+            .map(|_| {
+                if next() % 100 < inside_share {
+                    b"AZ09.^"[(next() % 6) as usize]
+                } else {
+                    (next() % 40) as u8
+                }
+            })
+            .collect();
+        for min in [1, 2, 5, 6, 16] {
+            let mut expected = Vec::new();
+            let mut i = 0;
+            while i < hay.len() {
+                let start = i;
+                while i < hay.len() && alphabet[usize::from(hay[i])] {
+                    i += 1;
+                }
+                if i - start >= min {
+                    expected.push(start..i);
+                }
+                i = i.max(start + 1);
+            }
+            assert_eq!(
+                alphabet_runs(&hay, &alphabet, min),
+                expected,
+                "case {case} min {min}"
+            );
+        }
+    }
     // 16-bit samples below 4096 never form a run.
     let samples: Vec<u8> = (0u16..5000)
         .flat_map(|v| (v % 4096).to_le_bytes())
