@@ -273,6 +273,21 @@ impl Archive {
             })
     }
 
+    /// [`Archive::instances`] one at a time, in the same order: a caller keeping only part of
+    /// each record never holds them all.
+    pub fn each_instance(
+        &self,
+        f: &Filter,
+        visit: impl FnMut(InstanceRecord),
+    ) -> Result<(), QueryError> {
+        self.db()
+            .each_instance(f, &self.root, self.hash, visit)
+            .map_err(|source| QueryError::Db {
+                op: "listing instances",
+                source,
+            })
+    }
+
     /// Import runs, oldest first (only `project` and `run` of the filter apply): counts,
     /// inputs, errors, and whether the run stored de-identified files.
     pub fn runs(&self, f: &Filter) -> Result<Vec<RunRecord>, QueryError> {

@@ -354,7 +354,12 @@ pub struct AuditSummary {
 impl Manifest {
     /// `manifest.json`, pretty-printed.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        // About 200 bytes per file, pretty-printed: sized up front, so that a package of many
+        // files does not hold a half-empty doubled buffer.
+        let mut out = Vec::with_capacity(self.files().count() * 256 + (64 << 10));
+        if serde_json::to_writer_pretty(&mut out, self).is_err() {
+            out.clear();
+        }
         out.push(b'\n');
         out
     }

@@ -140,6 +140,19 @@ impl Db {
         root: &Path,
         hash: HashAlgorithm,
     ) -> Result<Vec<InstanceRecord>, rusqlite::Error> {
+        let mut out = Vec::new();
+        self.each_instance(f, root, hash, |r| out.push(r))?;
+        Ok(out)
+    }
+
+    /// [`Db::instances`] one row at a time, for a caller that keeps less of each.
+    pub fn each_instance(
+        &self,
+        f: &Filter,
+        root: &Path,
+        hash: HashAlgorithm,
+        mut visit: impl FnMut(InstanceRecord),
+    ) -> Result<(), rusqlite::Error> {
         let (where_sql, args) = filter_sql(f);
         let sql = format!(
             "SELECT p.name, sub.code, st.number, se.label, st.study_uid, se.series_uid, i.sop_uid,
@@ -174,7 +187,10 @@ impl Db {
                 modality: r.get(17)?,
             })
         })?;
-        rows.collect()
+        for row in rows {
+            visit(row?);
+        }
+        Ok(())
     }
 
     /// Rejected and conflicting files matching the filter (only `project` and `run` apply). Each

@@ -72,7 +72,9 @@ pub(crate) fn base_manifest(
         .collect();
     let mut label_of: HashMap<String, String> = HashMap::new();
     for p in plan {
-        let pl = &p.placement;
+        let Some(pl) = p.placement.as_deref() else {
+            continue;
+        };
         let wanted = [
             &pl.archive_subject,
             &pl.archive_study,
@@ -192,15 +194,23 @@ pub(crate) fn base_manifest(
     }
 }
 
-pub(crate) fn fill_files(manifest: &mut Manifest, files: &HashMap<&str, Written>) {
+/// Gives every file of the manifest its checksum and size: `written[i]` is what writing the
+/// file at package path `paths[i]` produced (its checksum is moved, not copied).
+pub(crate) fn fill_files(manifest: &mut Manifest, paths: &[&str], written: &mut [Written]) {
+    let position: HashMap<&str, usize> = paths.iter().enumerate().map(|(i, p)| (*p, i)).collect();
     let mut total = 0;
     for s in &mut manifest.subjects {
         for st in &mut s.studies {
             for se in &mut st.series {
                 for f in &mut se.files {
-                    if let Some(w) = files.get(f.path.as_str()) {
-                        f.checksum =
-                            manifest::FileChecksum::new(f.checksum.algorithm(), w.checksum.clone());
+                    if let Some(w) = position
+                        .get(f.path.as_str())
+                        .and_then(|i| written.get_mut(*i))
+                    {
+                        f.checksum = manifest::FileChecksum::new(
+                            f.checksum.algorithm(),
+                            std::mem::take(&mut w.checksum),
+                        );
                         f.bytes = w.bytes;
                         total += w.bytes;
                     }

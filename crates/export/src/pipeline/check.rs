@@ -33,6 +33,6 @@ pub(crate) fn check(
     if leave_out_burned_in {
         plan.retain(|p| !burned_in.contains_key(&*p.archive_series));
     }
-    let warnings = regroup::check(plan.iter().map(|p| &p.placement));
+    let warnings = regroup::check(plan.iter().filter_map(|p| p.placement.as_deref()));
     (plan, warnings, burned_in.into_values().collect())
 }

@@ -143,6 +143,9 @@ pub fn export(
     if plan.is_empty() {
         return Err(ExportError::AllLeftOut(burned_in.len()));
     }
+    // Where each file sits in the archive was needed for the warnings only.
+    let mut plan = plan;
+    plan.iter_mut().for_each(plan::Planned::forget_placement);
     let summary = |manifest, findings, engine_warnings, audit| ExportSummary {
         published: None,
         quarantined: None,
@@ -190,20 +193,20 @@ pub fn export(
         package: &package,
         spool: &spool,
     };
-    let written = write::write_all(&deid, &subjects, &plan, original, &sinks, observer)?;
-    let mut files: HashMap<&str, write::Written> = HashMap::new();
+    let mut written = write::write_all(&deid, &subjects, &plan, original, &sinks, observer)?;
     let mut findings: Vec<Finding> = Vec::new();
     let mut engine_warnings = Vec::new();
-    for (p, mut w) in plan.iter().zip(written) {
+    for (p, w) in plan.iter().zip(written.iter_mut()) {
         findings.append(&mut w.findings);
         engine_warnings.extend(w.warnings.drain(..).map(|message| EngineWarning {
             file: p.rel.clone(),
             message,
         }));
-        files.insert(p.rel.as_str(), w);
     }
-    assembly::fill_files(&mut manifest, &files);
-    let bytes: u64 = files.values().map(|w| w.bytes).sum();
+    let paths: Vec<&str> = plan.iter().map(|p| p.rel.as_str()).collect();
+    assembly::fill_files(&mut manifest, &paths, &mut written);
+    let bytes: u64 = written.iter().map(|w| w.bytes).sum();
+    drop(written);
 
     // 4. Audit the rest, record every finding in the manifest, publish (or quarantine).
     let staged = publish::Staged {

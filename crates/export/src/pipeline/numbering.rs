@@ -127,6 +127,7 @@ mod tests {
                 study_uid: "".into(),
                 series_uid: "".into(),
                 sop_uid: "".into(),
+                instance_number: None,
                 content_hash: "".into(),
                 hash_algorithm: archive::HashAlgorithm::Blake3,
                 size: 0,
@@ -136,7 +137,7 @@ mod tests {
             subject_label: if code == "S3" { "PB" } else { "PA" }.into(),
             study,
             rel: String::new(),
-            placement: Placement {
+            placement: Some(Box::new(Placement {
                 archive_subject: code.into(),
                 archive_study: "".into(),
                 archive_series: "".into(),
@@ -146,7 +147,7 @@ mod tests {
                 series_key: "".into(),
                 instance_key: "".into(),
                 unimportable: None,
-            },
+            })),
             burned_in: None,
             add_patient_id: false,
             kept: Default::default(),

@@ -34,7 +34,8 @@ pub(crate) fn select(
     selection: &Filter,
     names: &Names,
 ) -> Result<Vec<Selected>, ExportError> {
-    let mut records = archive.instances(selection)?;
+    let mut records = Vec::new();
+    archive.each_instance(selection, |r| records.push(Selected::new(r, names)))?;
     if records.is_empty() {
         return Err(ExportError::NothingSelected);
     }
@@ -54,10 +55,8 @@ pub(crate) fn select(
                 &b.sop_uid,
             ))
     });
-    Ok(records
-        .into_iter()
-        .map(|r| Selected::new(r, names))
-        .collect())
+    records.shrink_to_fit();
+    Ok(records)
 }
 
 /// Reads and de-identifies every header once, in parallel, collecting what the headers say
@@ -103,13 +102,22 @@ pub(crate) struct Planned {
     /// share the subject folder).
     pub(crate) study: i64,
     pub(crate) rel: String,
-    pub(crate) placement: Placement,
+    /// Where it sits in the archive and how it would regroup; only until the package's
+    /// warnings are written (see [`Planned::forget_placement`]).
+    pub(crate) placement: Option<Box<Placement>>,
     pub(crate) burned_in: Option<String>,
     /// The exported header has no PatientID although the level writes the pseudonym there:
     /// the write phase adds it (see `write::add_patient_id`).
     pub(crate) add_patient_id: bool,
     /// The de-identified header, kept for the write phase (see [`super::reuse`]).
     pub(crate) kept: Slot,
+}
+
+impl Planned {
+    /// Frees what only the regrouping check and the package's warnings need.
+    pub(crate) fn forget_placement(&mut self) {
+        self.placement = None;
+    }
 }
 
 /// Series labels sort numerically where they are numbers (`2` before `10`, `3` before `3.1`).
@@ -313,7 +321,7 @@ pub(crate) fn plan_one(
         _ => Slot::default(),
     };
     Ok(Planned {
-        placement: Placement {
+        placement: Some(Box::new(Placement {
             archive_subject: Arc::clone(&record.subject),
             archive_study,
             archive_series: Arc::clone(&archive_series),
@@ -323,7 +331,7 @@ pub(crate) fn plan_one(
             series_key: names.get(&series_key),
             instance_key: instance_key.into(),
             unimportable,
-        },
+        })),
         burned_in,
         archive_series,
         subject_label,

@@ -19,6 +19,8 @@ pub(crate) struct Selected {
     pub(crate) study_uid: Arc<str>,
     pub(crate) series_uid: Arc<str>,
     pub(crate) sop_uid: Box<str>,
+    /// InstanceNumber (the package's order within a series).
+    pub(crate) instance_number: Option<i64>,
     /// The content hash of the stored bytes (hex), as the index holds it.
     pub(crate) content_hash: Box<str>,
     /// The archive's content hash algorithm.
@@ -39,6 +41,7 @@ impl Selected {
             study_uid: names.get(&record.study_uid),
             series_uid: names.get(&record.series_uid),
             sop_uid: record.sop_uid.into_boxed_str(),
+            instance_number: record.instance_number,
             content_hash: record.content_hash.into_boxed_str(),
             hash_algorithm: record.hash_algorithm,
             size: record.size,
