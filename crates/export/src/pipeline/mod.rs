@@ -175,6 +175,8 @@ pub fn export(
     } else {
         Some(needles::auditor(&deid, &subjects, &plan, &seen)?)
     };
+    // Every original and kept UID the headers held: in the auditor now, where searched.
+    drop(seen);
     let package = Package::create(&req.out, req.force)?;
     // A file whose findings block publication is held back in the archive's quarantine, never
     // staged beside the destination.
