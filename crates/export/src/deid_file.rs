@@ -155,15 +155,17 @@ pub fn parse_header_file(
     path: &Path,
 ) -> Result<(DefaultDicomObject, Permit<'static>), DeidFileError> {
     let unreadable = |reason: String| DeidFileError::Unreadable { reason };
+    let cannot_read = |e: std::io::Error| unreadable(format!("cannot read: {e}"));
+    // One open for everything the plan reads of the file.
+    let mut file = std::fs::File::open(path).map_err(cannot_read)?;
     let mut head = Vec::with_capacity(132);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(132).read_to_end(&mut head))
-        .map_err(|e| unreadable(format!("cannot read: {e}")))?;
+    (&mut file)
+        .take(132)
+        .read_to_end(&mut head)
+        .map_err(cannot_read)?;
     let start = dicm_offset(&head).ok_or(DeidFileError::NotDicom)?;
-    let size = std::fs::metadata(path)
-        .map_err(|e| unreadable(format!("cannot read: {e}")))?
-        .len();
-    let (header, layout) = archive::reading::header_source(path, size, start == 128, true)
+    let size = file.metadata().map_err(cannot_read)?.len();
+    let (header, layout) = archive::reading::header_source_of(file, size, start == 128, true)
         .map_err(|e| unreadable(e.to_string()))?;
     let held = match &header {
         HeaderSource::Memory(bytes) => bytes.len() as u64,

@@ -59,8 +59,19 @@ pub fn header_source(
     preamble: bool,
     header_only: bool,
 ) -> Result<(HeaderSource, Layout), FileError> {
+    header_source_of(File::open(path)?, size, preamble, header_only)
+}
+
+/// [`header_source`] for a file already open (read from its start, whatever its position).
+pub fn header_source_of(
+    file: File,
+    size: u64,
+    preamble: bool,
+    header_only: bool,
+) -> Result<(HeaderSource, Layout), FileError> {
     let start = if preamble { 132 } else { 4 };
-    let mut file = File::open(path)?;
+    let mut file = file;
+    file.seek(SeekFrom::Start(0))?;
     // Sized up front: one read for the whole first part (a growing vector reads it in a
     // dozen pieces).
     let mut head = Vec::with_capacity(usize::try_from(size.min(FIRST)).unwrap_or(0) + 1);
@@ -82,7 +93,7 @@ pub fn header_source(
     let total = size + (first.len() as u64 - head_len);
     // The file as the scan and the parser see it: the (repaired) head, then the rest.
     let open = || -> io::Result<Box<dyn Read + '_>> {
-        let mut f = File::open(path)?;
+        let mut f = &file;
         f.seek(SeekFrom::Start(head_len))?;
         Ok(Box::new(
             Cursor::new(&first[..]).chain(BufReader::with_capacity(1 << 16, f)),
@@ -100,9 +111,9 @@ pub fn header_source(
             // The rest of the header, and Pixel Data's element header, from where the first
             // read stopped (the bytes read are the file's own: nothing was repaired).
             let want = end.saturating_add(PIXEL_DATA_HEADER as u64).min(size);
-            file.seek(SeekFrom::Start(head_len))?;
-            (&mut file)
-                .take(want.saturating_sub(head_len))
+            let mut f = &file;
+            f.seek(SeekFrom::Start(head_len))?;
+            f.take(want.saturating_sub(head_len))
                 .read_to_end(&mut header)?;
         }
         let source = match usize::try_from(end) {
@@ -115,7 +126,6 @@ pub fn header_source(
         };
         return Ok((source, layout));
     }
-    drop(file);
     let mut bytes = Vec::new();
     open()?
         .take(header_end(&layout, total))

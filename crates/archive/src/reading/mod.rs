@@ -32,7 +32,7 @@ mod readable;
 mod reencode;
 mod value;
 
-pub use file::{FileError, HeaderSource, header_source};
+pub use file::{FileError, HeaderSource, header_source, header_source_of};
 pub use meta::with_group_length;
 pub use raw::{RawDataSet, raw_data_set, raw_encoding};
 pub use readable::{Readable, readable};
