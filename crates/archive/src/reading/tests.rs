@@ -289,13 +289,13 @@ fn headers_are_taken_from_the_first_bytes_read() {
         ..spec(Syntax::ExplicitLittle)
     };
     let small = spec.to_bytes().unwrap();
-    // A header longer than the first read: a text value (UT) of 100 kB.
-    let long = {
+    // The same instance with a text value (UT) of `len` bytes in its header.
+    let with_text = |len: usize| {
         let mut obj = spec.to_object().unwrap();
         obj.put(DataElement::new(
             Tag(0x0040, 0xA160),
             VR::UT,
-            PrimitiveValue::from("x".repeat(100_000)),
+            PrimitiveValue::from("x".repeat(len)),
         ));
         let meta = FileMetaTableBuilder::new()
             .transfer_syntax(Syntax::ExplicitLittle.uid())
@@ -305,22 +305,10 @@ fn headers_are_taken_from_the_first_bytes_read() {
         obj.with_meta(meta).unwrap().write_all(&mut out).unwrap();
         out
     };
-    // A header longer than the first read, shorter than what is read into memory: 30 kB.
-    let medium = {
-        let mut obj = spec.to_object().unwrap();
-        obj.put(DataElement::new(
-            Tag(0x0040, 0xA160),
-            VR::UT,
-            PrimitiveValue::from("x".repeat(30_000)),
-        ));
-        let meta = FileMetaTableBuilder::new()
-            .transfer_syntax(Syntax::ExplicitLittle.uid())
-            .media_storage_sop_class_uid(spec.sop_class_uid.as_str())
-            .media_storage_sop_instance_uid(spec.sop_uid.as_str());
-        let mut out = Vec::new();
-        obj.with_meta(meta).unwrap().write_all(&mut out).unwrap();
-        out
-    };
+    // Longer than the first read, shorter than what is read into memory: 30 kB.
+    let medium = with_text(30_000);
+    // Longer than what is read into memory: 100 kB.
+    let long = with_text(100_000);
     for (bytes, in_memory) in [(small, true), (medium, true), (long, false)] {
         let path = dir.path().join("f.dcm");
         std::fs::write(&path, &bytes).unwrap();
