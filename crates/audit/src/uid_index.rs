@@ -244,34 +244,44 @@ impl UidIndex {
 
     /// Every occurrence of every held UID in `hay`, overlapping ones included, in the order an
     /// Aho-Corasick automaton reports overlapping matches: by where they end, then longest
-    /// first, then by entry.
-    pub(crate) fn find_all(&self, hay: &[u8]) -> Vec<UidMatch> {
-        let mut out = Vec::new();
-        if self.is_empty() {
-            return out;
-        }
+    /// first, then by entry. Found as they are taken, as the automaton finds its own: pixel
+    /// data that repeats a UID (`1.1.1.1...`) holds one at nearly every byte, which the
+    /// search must not gather all at once.
+    pub(crate) fn find_all<'a>(&'a self, hay: &'a [u8]) -> impl Iterator<Item = UidMatch> + 'a {
+        let runs = if self.is_empty() {
+            Vec::new()
+        } else {
+            alphabet_runs(hay, &UID_ALPHABET, WIDTH)
+        };
+        runs.into_iter()
+            .flat_map(|run| {
+                let start = run.start;
+                (start + WIDTH..=run.end).map(move |end| (start, end))
+            })
+            .flat_map(move |(start, end)| self.ending_at(hay, start, end))
+    }
+
+    /// The occurrences of held UIDs that end at `end` in a run of UID characters that starts
+    /// at `start` (at least [`WIDTH`] before `end`), in the order of [`UidIndex::find_all`].
+    fn ending_at(&self, hay: &[u8], start: usize, end: usize) -> Vec<UidMatch> {
+        let mut here = Vec::new();
         let mask = self.slots.len() - 1;
-        for run in alphabet_runs(hay, &UID_ALPHABET, WIDTH) {
-            for end in run.start + WIDTH..=run.end {
-                let here = out.len();
-                let mut slot = slot_of(&hay[end - WIDTH..end]) & mask;
-                while let Some(id) = self.slots[slot].checked_sub(1) {
-                    let uid = self.bytes(id as usize);
-                    if uid.len() <= end - run.start
-                        && uid[uid.len() - WIDTH..] == hay[end - WIDTH..end]
-                        && uid[..uid.len() - WIDTH] == hay[end - uid.len()..end - WIDTH]
-                    {
-                        out.push(UidMatch {
-                            range: end - uid.len()..end,
-                            id,
-                        });
-                    }
-                    slot = (slot + 1) & mask;
-                }
-                out[here..].sort_unstable_by_key(|m| (m.range.start, m.id));
+        let mut slot = slot_of(&hay[end - WIDTH..end]) & mask;
+        while let Some(id) = self.slots[slot].checked_sub(1) {
+            let uid = self.bytes(id as usize);
+            if uid.len() <= end - start
+                && uid[uid.len() - WIDTH..] == hay[end - WIDTH..end]
+                && uid[..uid.len() - WIDTH] == hay[end - uid.len()..end - WIDTH]
+            {
+                here.push(UidMatch {
+                    range: end - uid.len()..end,
+                    id,
+                });
             }
+            slot = (slot + 1) & mask;
         }
-        out
+        here.sort_unstable_by_key(|m| (m.range.start, m.id));
+        here
     }
 
     /// The occurrences of held UIDs in `hay` that are neither preceded nor followed by a digit
@@ -397,7 +407,7 @@ mod tests {
         let mut hay = b"x1.2.826.0.1.3680043.8.498.10.1.2.826.0.1.3680043.8.498.10\\".to_vec();
         hay.extend_from_slice(&[b'0'; 40]);
         hay.extend_from_slice(b".9.9.1.1234567890123456 98.1234567890123456");
-        let found = i.find_all(&hay);
+        let found: Vec<UidMatch> = i.find_all(&hay).collect();
         assert_eq!(found, naive(&i, &hay));
         // The whole of both UIDs, the series UID sharing the study's first 28 bytes, the
         // SOP UID that is the series UID's end, 25 + 21 zero runs, both shared suffixes.
@@ -446,7 +456,7 @@ mod tests {
                     }
                 }
             }
-            let all = i.find_all(&hay);
+            let all: Vec<UidMatch> = i.find_all(&hay).collect();
             assert_eq!(all, naive(&i, &hay));
             let uid_byte =
                 |p: Option<usize>| p.and_then(|p| hay.get(p)).is_some_and(|b| is_uid_byte(*b));
