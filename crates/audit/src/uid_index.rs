@@ -17,7 +17,11 @@
 //! are the caller's (see `matcher`).
 //!
 //! Only UIDs of at least [`WIDTH`] bytes made of UID characters alone are held here
-//! ([`UidIndexBuilder::accepts`]); a shorter or malformed one stays in the automaton.
+//! ([`UidIndexBuilder::accepts`]), and at most [`SAME_TAIL`] distinct ones of the same last
+//! [`WIDTH`] bytes (every UID of a tail is compared wherever the tail occurs, so many of one
+//! tail, `1.2.<n>.1111111111111111` in a crafted archive, would make a search of a run of
+//! `1`s cost their number at every byte); a shorter, malformed or further one stays in the
+//! automaton, which finds it as it did before the index existed.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -28,6 +32,9 @@ use crate::runs::alphabet_runs;
 /// Real UIDs are 20 to 64 bytes; runs of 16 digits and dots that are no UID (a DT value with
 /// fractions, a long number) are few in headers.
 pub(crate) const WIDTH: usize = 16;
+
+/// The most distinct UIDs of one tail (last [`WIDTH`] bytes) the index holds.
+pub(crate) const SAME_TAIL: usize = 8;
 
 /// The bytes a UID is made of.
 const UID_ALPHABET: [bool; 256] = {
@@ -82,6 +89,8 @@ pub(crate) struct UidIndexBuilder {
     entries: Vec<(u32, u32, u16)>,
     labels: Vec<Box<str>>,
     label_ids: HashMap<Box<str>, u16>,
+    /// The distinct UIDs held of each tail (indices into `entries`, at most [`SAME_TAIL`]).
+    by_tail: HashMap<[u8; WIDTH], Vec<u32>>,
 }
 
 impl UidIndexBuilder {
@@ -92,8 +101,8 @@ impl UidIndexBuilder {
     }
 
     /// Adds a UID with its label; false (nothing added) when the index cannot hold it: not a
-    /// UID it [`accepts`](Self::accepts), or past what its 32-bit offsets and 16-bit label
-    /// indices reach.
+    /// UID it [`accepts`](Self::accepts), a UID of a tail it already holds [`SAME_TAIL`]
+    /// others of, or past what its 32-bit offsets and 16-bit label indices reach.
     pub(crate) fn push(&mut self, bytes: &[u8], label: &str) -> bool {
         if !Self::accepts(bytes) {
             return false;
@@ -103,6 +112,20 @@ impl UidIndexBuilder {
             return false;
         };
         if start.checked_add(len).is_none() {
+            return false;
+        }
+        let Ok(tail) = <[u8; WIDTH]>::try_from(&bytes[bytes.len() - WIDTH..]) else {
+            return false;
+        };
+        let Ok(entry) = u32::try_from(self.entries.len()) else {
+            return false;
+        };
+        let held = self.by_tail.get(&tail).map_or(&[][..], Vec::as_slice);
+        let known = held.iter().any(|&e| {
+            let (s, l, _) = self.entries[e as usize];
+            self.arena[s as usize..(s + l) as usize] == *bytes
+        });
+        if !known && held.len() >= SAME_TAIL {
             return false;
         }
         let label_id = match self.label_ids.get(label) {
@@ -118,6 +141,9 @@ impl UidIndexBuilder {
         };
         self.arena.extend_from_slice(bytes);
         self.entries.push((start, len, label_id));
+        if !known {
+            self.by_tail.entry(tail).or_default().push(entry);
+        }
         true
     }
 
@@ -128,6 +154,7 @@ impl UidIndexBuilder {
             mut entries,
             labels,
             label_ids: _,
+            by_tail: _,
         } = self;
         // Labels sorted, and each entry's label index with them.
         let mut order: Vec<u16> = (0..labels.len())
@@ -365,6 +392,27 @@ mod tests {
         assert!(b.push(b"1.2.840.10008.1.2", "A"), "17 bytes");
         assert!(b.push(b"1.22.333.4444.55", "A"), "exactly WIDTH bytes");
         assert_eq!(b.build().len(), 2);
+    }
+
+    #[test]
+    fn only_a_few_uids_of_one_tail_are_held() {
+        let mut b = UidIndexBuilder::default();
+        let held = (0..100)
+            .filter(|k| {
+                b.push(
+                    format!("1.2.{k}.1111111111111111").as_bytes(),
+                    "SOPInstanceUID",
+                )
+            })
+            .count();
+        assert_eq!(held, SAME_TAIL);
+        // One held already, again or under another label, is held; one more of the tail is not.
+        assert!(b.push(b"1.2.0.1111111111111111", "SOPInstanceUID"));
+        assert!(b.push(b"1.2.0.1111111111111111", "StudyInstanceUID"));
+        assert!(!b.push(b"1.2.99.1111111111111111", "StudyInstanceUID"));
+        // Other tails are not affected.
+        assert!(b.push(b"1.2.0.1111111111111112", "SOPInstanceUID"));
+        assert_eq!(b.build().len(), SAME_TAIL + 2);
     }
 
     #[test]
