@@ -79,6 +79,9 @@ pub(crate) struct UidIndex {
     /// entry index + 1, 0 for an empty slot. Its length is a power of two, at least twice the
     /// number of entries.
     slots: Vec<u32>,
+    /// The secret of [`slot_of`], drawn for each index: tails made to share a slot (UIDs of a
+    /// crafted archive whose every probe would walk them all) cannot be made without it.
+    key: [u64; 2],
 }
 
 /// Collects UIDs for a [`UidIndex`].
@@ -183,6 +186,7 @@ impl UidIndexBuilder {
             label_of: Vec::with_capacity(entries.len()),
             labels: sorted_labels,
             slots: vec![0; (entries.len() * 2).next_power_of_two()],
+            key: random_key(),
         };
         for e in &entries {
             index.arena.extend_from_slice(bytes_of(e));
@@ -196,7 +200,7 @@ impl UidIndexBuilder {
         let mask = index.slots.len() - 1;
         for id in 0..index.ends.len() {
             let bytes = index.bytes(id);
-            let mut slot = slot_of(&bytes[bytes.len() - WIDTH..]) & mask;
+            let mut slot = slot_of(index.key, &bytes[bytes.len() - WIDTH..]) & mask;
             while index.slots[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
@@ -207,16 +211,28 @@ impl UidIndexBuilder {
     }
 }
 
+/// A secret for [`slot_of`], from the standard library's per-process random hash keys.
+fn random_key() -> [u64; 2] {
+    use std::hash::{BuildHasher, Hasher};
+    let keys = std::collections::hash_map::RandomState::new();
+    [1u8, 2].map(|n| {
+        let mut h = keys.build_hasher();
+        h.write_u8(n);
+        h.finish()
+    })
+}
+
 /// Where the UIDs whose last [`WIDTH`] bytes are `tail` start their probe: a folded
-/// multiplication of the two halves, which spreads the few values digits and dots take.
-fn slot_of(tail: &[u8]) -> usize {
+/// multiplication of the two halves, each mixed with the index's secret `key`, which spreads
+/// the few values digits and dots take.
+fn slot_of(key: [u64; 2], tail: &[u8]) -> usize {
     let half = |r: Range<usize>| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&tail[r]);
         u64::from_le_bytes(b)
     };
     let (lo, hi) = (half(0..8), half(8..16));
-    let m = u128::from(lo ^ 0x243F_6A88_85A3_08D3) * u128::from(hi ^ 0x1319_8A2E_0370_7344);
+    let m = u128::from(lo ^ key[0]) * u128::from(hi ^ key[1]);
     // Only the low bits index the table.
     let folded = (m as u64) ^ ((m >> 64) as u64);
     folded as usize
@@ -293,7 +309,7 @@ impl UidIndex {
     fn ending_at(&self, hay: &[u8], start: usize, end: usize) -> Vec<UidMatch> {
         let mut here = Vec::new();
         let mask = self.slots.len() - 1;
-        let mut slot = slot_of(&hay[end - WIDTH..end]) & mask;
+        let mut slot = slot_of(self.key, &hay[end - WIDTH..end]) & mask;
         while let Some(id) = self.slots[slot].checked_sub(1) {
             let uid = self.bytes(id as usize);
             if uid.len() <= end - start
@@ -323,7 +339,7 @@ impl UidIndex {
         let mask = self.slots.len() - 1;
         for run in alphabet_runs(hay, &UID_ALPHABET, WIDTH) {
             let here = out.len();
-            let mut slot = slot_of(&hay[run.end - WIDTH..run.end]) & mask;
+            let mut slot = slot_of(self.key, &hay[run.end - WIDTH..run.end]) & mask;
             while let Some(id) = self.slots[slot].checked_sub(1) {
                 if self.bytes(id as usize) == &hay[run.clone()] {
                     out.push(UidMatch {
@@ -336,6 +352,19 @@ impl UidIndex {
             out[here..].sort_unstable_by_key(|m| m.id);
         }
         out
+    }
+
+    /// How many slots a probe for `tail` looks at, the empty one that ends it included.
+    #[cfg(test)]
+    pub(crate) fn probe_len(&self, tail: &[u8]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut slot = slot_of(self.key, tail) & mask;
+        let mut n = 1;
+        while self.slots[slot] != 0 {
+            slot = (slot + 1) & mask;
+            n += 1;
+        }
+        n
     }
 
     /// The heap bytes the index holds.
@@ -413,6 +442,41 @@ mod tests {
         // Other tails are not affected.
         assert!(b.push(b"1.2.0.1111111111111112", "SOPInstanceUID"));
         assert_eq!(b.build().len(), SAME_TAIL + 2);
+    }
+
+    /// Tails made to share a slot under a key known in advance (the constants `slot_of` once
+    /// had) are spread by the index's own secret key.
+    #[test]
+    fn tails_made_to_collide_do_not_cluster() {
+        let known = [0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344];
+        let target = b"1111111111111111";
+        // 200 UIDs and the target tail's UID: 512 slots.
+        let mask = 511;
+        let aim = slot_of(known, target) & mask;
+        let mut uids = vec![format!(
+            "1.2.3.{}",
+            std::str::from_utf8(target).expect("ascii")
+        )];
+        let mut n = 1_000_000_000_000_000u64;
+        while uids.len() < 201 {
+            n += 1;
+            let tail = n.to_string();
+            if slot_of(known, tail.as_bytes()) & mask == aim {
+                uids.push(format!("1.2.3.{tail}"));
+            }
+        }
+        let mut b = UidIndexBuilder::default();
+        for uid in &uids {
+            assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
+        }
+        let i = b.build();
+        assert_eq!(i.slots.len(), 512);
+        let probe = i.probe_len(target);
+        assert!(probe < 40, "a probe walks {probe} slots");
+        for uid in &uids {
+            let found: Vec<UidMatch> = i.find_all(uid.as_bytes()).collect();
+            assert_eq!(found.len(), 1, "{uid}");
+        }
     }
 
     #[test]
