@@ -84,16 +84,20 @@ pub(crate) struct UidIndex {
     key: [u64; 2],
 }
 
+/// A UID's entry in a [`UidIndexBuilder`]: start in its arena, length, label index.
+type Entry = (u32, u32, u16);
+
+/// A UID and its label that the index leaves to the automaton.
+pub(crate) type LeftOut = (Vec<u8>, Box<str>);
+
 /// Collects UIDs for a [`UidIndex`].
 #[derive(Default)]
 pub(crate) struct UidIndexBuilder {
     arena: Vec<u8>,
     /// (start in `arena`, length, label index in `labels`).
-    entries: Vec<(u32, u32, u16)>,
+    entries: Vec<Entry>,
     labels: Vec<Box<str>>,
     label_ids: HashMap<Box<str>, u16>,
-    /// The distinct UIDs held of each tail (indices into `entries`, at most [`SAME_TAIL`]).
-    by_tail: HashMap<[u8; WIDTH], Vec<u32>>,
 }
 
 impl UidIndexBuilder {
@@ -104,8 +108,8 @@ impl UidIndexBuilder {
     }
 
     /// Adds a UID with its label; false (nothing added) when the index cannot hold it: not a
-    /// UID it [`accepts`](Self::accepts), a UID of a tail it already holds [`SAME_TAIL`]
-    /// others of, or past what its 32-bit offsets and 16-bit label indices reach.
+    /// UID it [`accepts`](Self::accepts), or past what its 32-bit offsets and 16-bit label
+    /// indices reach.
     pub(crate) fn push(&mut self, bytes: &[u8], label: &str) -> bool {
         if !Self::accepts(bytes) {
             return false;
@@ -115,20 +119,6 @@ impl UidIndexBuilder {
             return false;
         };
         if start.checked_add(len).is_none() {
-            return false;
-        }
-        let Ok(tail) = <[u8; WIDTH]>::try_from(&bytes[bytes.len() - WIDTH..]) else {
-            return false;
-        };
-        let Ok(entry) = u32::try_from(self.entries.len()) else {
-            return false;
-        };
-        let held = self.by_tail.get(&tail).map_or(&[][..], Vec::as_slice);
-        let known = held.iter().any(|&e| {
-            let (s, l, _) = self.entries[e as usize];
-            self.arena[s as usize..(s + l) as usize] == *bytes
-        });
-        if !known && held.len() >= SAME_TAIL {
             return false;
         }
         let label_id = match self.label_ids.get(label) {
@@ -144,20 +134,18 @@ impl UidIndexBuilder {
         };
         self.arena.extend_from_slice(bytes);
         self.entries.push((start, len, label_id));
-        if !known {
-            self.by_tail.entry(tail).or_default().push(entry);
-        }
         true
     }
 
-    /// The index: entries sorted by bytes and label, each (bytes, label) once.
-    pub(crate) fn build(self) -> UidIndex {
+    /// The index: entries sorted by bytes and label, each (bytes, label) once; and the UIDs
+    /// (with their labels) it leaves to the automaton: those of a tail past the first
+    /// [`SAME_TAIL`] distinct UIDs of it.
+    pub(crate) fn build(self) -> (UidIndex, Vec<LeftOut>) {
         let UidIndexBuilder {
             arena,
             mut entries,
             labels,
             label_ids: _,
-            by_tail: _,
         } = self;
         // Labels sorted, and each entry's label index with them.
         let mut order: Vec<u16> = (0..labels.len())
@@ -180,6 +168,21 @@ impl UidIndexBuilder {
         }
         entries.sort_unstable_by(|a, b| bytes_of(a).cmp(bytes_of(b)).then(a.2.cmp(&b.2)));
         entries.dedup_by(|a, b| a.2 == b.2 && bytes_of(a) == bytes_of(b));
+        let spill = shared_tails(&entries, &arena);
+        let spilled: Vec<LeftOut> = entries
+            .iter()
+            .zip(&spill)
+            .filter(|(_, s)| **s)
+            .map(|(e, _)| {
+                (
+                    bytes_of(e).to_vec(),
+                    sorted_labels[usize::from(e.2)].clone(),
+                )
+            })
+            .collect();
+        let mut kept = spill.iter();
+        entries.retain(|_| kept.next().is_some_and(|s| !*s));
+        drop(spill);
         let mut index = UidIndex {
             arena: Vec::with_capacity(entries.iter().map(|e| e.1 as usize).sum()),
             ends: Vec::with_capacity(entries.len()),
@@ -207,8 +210,37 @@ impl UidIndexBuilder {
             // At most twice as many slots as entries, and entries fit 32 bits.
             index.slots[slot] = u32::try_from(id + 1).unwrap_or(u32::MAX);
         }
-        index
+        (index, spilled)
     }
+}
+
+/// Which of `entries` (sorted by their bytes) lie past the first [`SAME_TAIL`] distinct UIDs
+/// of their tail.
+fn shared_tails(entries: &[Entry], arena: &[u8]) -> Vec<bool> {
+    let bytes_of = |(start, len, _): &Entry| &arena[*start as usize..(*start + *len) as usize];
+    let tail_of = |i: usize| {
+        let b = bytes_of(&entries[i]);
+        &b[b.len() - WIDTH..]
+    };
+    // By tail, and by bytes within a tail (the entries' own order), so that the entries of
+    // one UID are together.
+    let mut by_tail: Vec<usize> = (0..entries.len()).collect();
+    by_tail.sort_unstable_by(|&a, &b| tail_of(a).cmp(tail_of(b)).then(a.cmp(&b)));
+    let mut spill = vec![false; entries.len()];
+    let mut distinct = 0;
+    for (k, &i) in by_tail.iter().enumerate() {
+        let before = k.checked_sub(1).map(|p| by_tail[p]);
+        match before {
+            Some(p) if tail_of(p) == tail_of(i) => {
+                if bytes_of(&entries[p]) != bytes_of(&entries[i]) {
+                    distinct += 1;
+                }
+            }
+            _ => distinct = 1,
+        }
+        spill[i] = distinct > SAME_TAIL;
+    }
+    spill
 }
 
 /// A secret for [`slot_of`], from the standard library's per-process random hash keys.
@@ -409,7 +441,9 @@ mod tests {
         for (uid, label) in uids {
             assert!(b.push(uid.as_bytes(), label), "{uid}");
         }
-        b.build()
+        let (index, spilled) = b.build();
+        assert!(spilled.is_empty());
+        index
     }
 
     #[test]
@@ -420,28 +454,44 @@ mod tests {
         assert!(!b.push(b"1.2.840.10008.1.2 ", "A"), "a space");
         assert!(b.push(b"1.2.840.10008.1.2", "A"), "17 bytes");
         assert!(b.push(b"1.22.333.4444.55", "A"), "exactly WIDTH bytes");
-        assert_eq!(b.build().len(), 2);
+        assert_eq!(b.build().0.len(), 2);
     }
 
     #[test]
     fn only_a_few_uids_of_one_tail_are_held() {
         let mut b = UidIndexBuilder::default();
-        let held = (0..100)
-            .filter(|k| {
-                b.push(
-                    format!("1.2.{k}.1111111111111111").as_bytes(),
-                    "SOPInstanceUID",
-                )
-            })
-            .count();
-        assert_eq!(held, SAME_TAIL);
-        // One held already, again or under another label, is held; one more of the tail is not.
+        // In no order, and one of them twice and under a second label.
+        for k in [5, 99, 0, 42, 7, 1, 13, 64, 2, 8, 3, 77] {
+            assert!(b.push(
+                format!("1.2.{k}.1111111111111111").as_bytes(),
+                "SOPInstanceUID"
+            ));
+        }
         assert!(b.push(b"1.2.0.1111111111111111", "SOPInstanceUID"));
         assert!(b.push(b"1.2.0.1111111111111111", "StudyInstanceUID"));
-        assert!(!b.push(b"1.2.99.1111111111111111", "StudyInstanceUID"));
-        // Other tails are not affected.
         assert!(b.push(b"1.2.0.1111111111111112", "SOPInstanceUID"));
-        assert_eq!(b.build().len(), SAME_TAIL + 2);
+        let (i, spilled) = b.build();
+        // The first SAME_TAIL distinct UIDs of the tail by their bytes (the second label of
+        // one of them included), and the other tail's; the rest back to the automaton, once.
+        let held: Vec<(&[u8], &str)> = (0..i.len())
+            .map(|id| (i.bytes(id), i.label(u32::try_from(id).expect("id"))))
+            .collect();
+        assert_eq!(held.len(), SAME_TAIL + 2);
+        assert!(held.contains(&(&b"1.2.0.1111111111111111"[..], "StudyInstanceUID")));
+        assert!(held.contains(&(&b"1.2.0.1111111111111112"[..], "SOPInstanceUID")));
+        let back: Vec<String> = spilled
+            .iter()
+            .map(|(b, l)| format!("{} {l}", String::from_utf8_lossy(b)))
+            .collect();
+        assert_eq!(
+            back,
+            [
+                "1.2.7.1111111111111111 SOPInstanceUID",
+                "1.2.77.1111111111111111 SOPInstanceUID",
+                "1.2.8.1111111111111111 SOPInstanceUID",
+                "1.2.99.1111111111111111 SOPInstanceUID",
+            ]
+        );
     }
 
     /// Tails made to share a slot under a key known in advance (the constants `slot_of` once
@@ -469,7 +519,7 @@ mod tests {
         for uid in &uids {
             assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
         }
-        let i = b.build();
+        let (i, _) = b.build();
         assert_eq!(i.slots.len(), 512);
         let probe = i.probe_len(target);
         assert!(probe < 40, "a probe walks {probe} slots");
@@ -591,7 +641,7 @@ mod tests {
             bytes += uid.len();
             assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
         }
-        let i = b.build();
+        let (i, _) = b.build();
         // 4 (end) + 2 (label) + 8 to 16 (two to four slots of 4 bytes).
         let overhead = (i.heap_bytes() - bytes) / i.len();
         assert!(overhead <= 24, "{overhead} bytes per UID beyond its own");
