@@ -123,6 +123,17 @@ impl Auditor {
                 e.3.merge(scope);
             }
         }
+        // The UIDs the index leaves to the automaton (past a few of one tail), spelled as this
+        // loop spells a UID: plain, bounded as a UID, long, counting everywhere.
+        let (uids, spilled) = uids.build();
+        for (bytes, label) in spilled {
+            let e = spellings
+                .entry((bytes, false, label.into_string(), Boundary::Uid))
+                .or_insert((false, true, Spelled::Uid, Scope::Everywhere));
+            e.0 = false;
+            e.1 = true;
+            e.3.merge(Scope::Everywhere);
+        }
         let mut all_bytes = Vec::new();
         let mut all_patterns = Vec::new();
         let mut long_bytes = Vec::new();
@@ -143,7 +154,6 @@ impl Auditor {
             all_bytes.push(bytes);
             all_patterns.push(pattern);
         }
-        let uids: UidIndex = uids.build();
         let mut long_alphabet = [false; 256];
         for b in long_bytes.iter().flatten() {
             long_alphabet[usize::from(b.to_ascii_lowercase())] = true;

@@ -111,7 +111,7 @@ fn merged<'p>(
     ac: impl Iterator<Item = aho_corasick::Match>,
     patterns: &'p [Pattern],
     uids: &'p UidIndex,
-    found: Vec<UidMatch>,
+    found: impl Iterator<Item = UidMatch>,
 ) -> impl Iterator<Item = Matched<'p>> {
     let mut ac = ac
         .filter_map(move |m| {
@@ -122,7 +122,6 @@ fn merged<'p>(
         })
         .peekable();
     let mut found = found
-        .into_iter()
         .map(move |u| Matched {
             range: u.range,
             of: Of::Uid(uids.label(u.id)),
@@ -147,7 +146,12 @@ pub(crate) fn bounded_matches<'p>(
     let mut out = Vec::new();
     let automaton = ac.into_iter().flat_map(|ac| ac.find_overlapping_iter(hay));
     // Only a UID occurrence that is a whole run of digits and dots passes its boundary rule.
-    for m in merged(automaton, patterns, uids, uids.find_bounded(hay)) {
+    for m in merged(
+        automaton,
+        patterns,
+        uids,
+        uids.find_bounded(hay).into_iter(),
+    ) {
         let r = m.range;
         let (confirm, spelled) = match m.of {
             Of::Pattern(p) => {
@@ -220,38 +224,42 @@ pub(crate) fn find_any(
         }
         true
     };
-    let in_uids = uids.find_all(slice);
-    if in_uids.is_empty() {
+    let mut in_uids = uids.find_all(slice).peekable();
+    if in_uids.peek().is_none() {
         let Some(ac) = ac else { return };
         let mut refused = false;
-        for m in merged(ac.find_iter(slice), patterns, uids, Vec::new()) {
+        for m in merged(ac.find_iter(slice), patterns, uids, std::iter::empty()) {
             refused |= !found(&m, out);
         }
         if refused {
-            for m in merged(ac.find_overlapping_iter(slice), patterns, uids, Vec::new()) {
+            for m in merged(
+                ac.find_overlapping_iter(slice),
+                patterns,
+                uids,
+                std::iter::empty(),
+            ) {
                 found(&m, out);
             }
         }
         return;
     }
-    let automaton = ac
-        .into_iter()
-        .flat_map(|ac| ac.find_overlapping_iter(slice));
-    let all: Vec<Matched<'_>> = merged(automaton, patterns, uids, in_uids).collect();
+    // Taken as they come, never gathered: pixel data repeating a value holds a match at
+    // nearly every byte.
+    let overlapping = || {
+        ac.into_iter()
+            .flat_map(|ac| ac.find_overlapping_iter(slice))
+    };
     let mut refused = false;
     let mut taken_to = 0;
-    for m in all.iter().filter(|m| {
-        let take = m.range.start >= taken_to;
-        if take {
+    for m in merged(overlapping(), patterns, uids, in_uids) {
+        if m.range.start >= taken_to {
             taken_to = m.range.end;
+            refused |= !found(&m, out);
         }
-        take
-    }) {
-        refused |= !found(m, out);
     }
     if refused {
-        for m in &all {
-            found(m, out);
+        for m in merged(overlapping(), patterns, uids, uids.find_all(slice)) {
+            found(&m, out);
         }
     }
 }

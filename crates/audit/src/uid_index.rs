@@ -17,7 +17,11 @@
 //! are the caller's (see `matcher`).
 //!
 //! Only UIDs of at least [`WIDTH`] bytes made of UID characters alone are held here
-//! ([`UidIndexBuilder::accepts`]); a shorter or malformed one stays in the automaton.
+//! ([`UidIndexBuilder::accepts`]), and at most [`SAME_TAIL`] distinct ones of the same last
+//! [`WIDTH`] bytes (every UID of a tail is compared wherever the tail occurs, so many of one
+//! tail, `1.2.<n>.1111111111111111` in a crafted archive, would make a search of a run of
+//! `1`s cost their number at every byte); a shorter, malformed or further one stays in the
+//! automaton, which finds it as it did before the index existed.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -28,6 +32,9 @@ use crate::runs::alphabet_runs;
 /// Real UIDs are 20 to 64 bytes; runs of 16 digits and dots that are no UID (a DT value with
 /// fractions, a long number) are few in headers.
 pub(crate) const WIDTH: usize = 16;
+
+/// The most distinct UIDs of one tail (last [`WIDTH`] bytes) the index holds.
+pub(crate) const SAME_TAIL: usize = 8;
 
 /// The bytes a UID is made of.
 const UID_ALPHABET: [bool; 256] = {
@@ -72,14 +79,23 @@ pub(crate) struct UidIndex {
     /// entry index + 1, 0 for an empty slot. Its length is a power of two, at least twice the
     /// number of entries.
     slots: Vec<u32>,
+    /// The secret of [`slot_of`], drawn for each index: tails made to share a slot (UIDs of a
+    /// crafted archive whose every probe would walk them all) cannot be made without it.
+    key: [u64; 2],
 }
+
+/// A UID's entry in a [`UidIndexBuilder`]: start in its arena, length, label index.
+type Entry = (u32, u32, u16);
+
+/// A UID and its label that the index leaves to the automaton.
+pub(crate) type LeftOut = (Vec<u8>, Box<str>);
 
 /// Collects UIDs for a [`UidIndex`].
 #[derive(Default)]
 pub(crate) struct UidIndexBuilder {
     arena: Vec<u8>,
     /// (start in `arena`, length, label index in `labels`).
-    entries: Vec<(u32, u32, u16)>,
+    entries: Vec<Entry>,
     labels: Vec<Box<str>>,
     label_ids: HashMap<Box<str>, u16>,
 }
@@ -121,8 +137,10 @@ impl UidIndexBuilder {
         true
     }
 
-    /// The index: entries sorted by bytes and label, each (bytes, label) once.
-    pub(crate) fn build(self) -> UidIndex {
+    /// The index: entries sorted by bytes and label, each (bytes, label) once; and the UIDs
+    /// (with their labels) it leaves to the automaton: those of a tail past the first
+    /// [`SAME_TAIL`] distinct UIDs of it.
+    pub(crate) fn build(self) -> (UidIndex, Vec<LeftOut>) {
         let UidIndexBuilder {
             arena,
             mut entries,
@@ -150,12 +168,28 @@ impl UidIndexBuilder {
         }
         entries.sort_unstable_by(|a, b| bytes_of(a).cmp(bytes_of(b)).then(a.2.cmp(&b.2)));
         entries.dedup_by(|a, b| a.2 == b.2 && bytes_of(a) == bytes_of(b));
+        let spill = shared_tails(&entries, &arena);
+        let spilled: Vec<LeftOut> = entries
+            .iter()
+            .zip(&spill)
+            .filter(|(_, s)| **s)
+            .map(|(e, _)| {
+                (
+                    bytes_of(e).to_vec(),
+                    sorted_labels[usize::from(e.2)].clone(),
+                )
+            })
+            .collect();
+        let mut kept = spill.iter();
+        entries.retain(|_| kept.next().is_some_and(|s| !*s));
+        drop(spill);
         let mut index = UidIndex {
             arena: Vec::with_capacity(entries.iter().map(|e| e.1 as usize).sum()),
             ends: Vec::with_capacity(entries.len()),
             label_of: Vec::with_capacity(entries.len()),
             labels: sorted_labels,
             slots: vec![0; (entries.len() * 2).next_power_of_two()],
+            key: random_key(),
         };
         for e in &entries {
             index.arena.extend_from_slice(bytes_of(e));
@@ -169,27 +203,68 @@ impl UidIndexBuilder {
         let mask = index.slots.len() - 1;
         for id in 0..index.ends.len() {
             let bytes = index.bytes(id);
-            let mut slot = slot_of(&bytes[bytes.len() - WIDTH..]) & mask;
+            let mut slot = slot_of(index.key, &bytes[bytes.len() - WIDTH..]) & mask;
             while index.slots[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
             // At most twice as many slots as entries, and entries fit 32 bits.
             index.slots[slot] = u32::try_from(id + 1).unwrap_or(u32::MAX);
         }
-        index
+        (index, spilled)
     }
 }
 
+/// Which of `entries` (sorted by their bytes) lie past the first [`SAME_TAIL`] distinct UIDs
+/// of their tail.
+fn shared_tails(entries: &[Entry], arena: &[u8]) -> Vec<bool> {
+    let bytes_of = |(start, len, _): &Entry| &arena[*start as usize..(*start + *len) as usize];
+    let tail_of = |i: usize| {
+        let b = bytes_of(&entries[i]);
+        &b[b.len() - WIDTH..]
+    };
+    // By tail, and by bytes within a tail (the entries' own order), so that the entries of
+    // one UID are together.
+    let mut by_tail: Vec<usize> = (0..entries.len()).collect();
+    by_tail.sort_unstable_by(|&a, &b| tail_of(a).cmp(tail_of(b)).then(a.cmp(&b)));
+    let mut spill = vec![false; entries.len()];
+    let mut distinct = 0;
+    for (k, &i) in by_tail.iter().enumerate() {
+        let before = k.checked_sub(1).map(|p| by_tail[p]);
+        match before {
+            Some(p) if tail_of(p) == tail_of(i) => {
+                if bytes_of(&entries[p]) != bytes_of(&entries[i]) {
+                    distinct += 1;
+                }
+            }
+            _ => distinct = 1,
+        }
+        spill[i] = distinct > SAME_TAIL;
+    }
+    spill
+}
+
+/// A secret for [`slot_of`], from the standard library's per-process random hash keys.
+fn random_key() -> [u64; 2] {
+    use std::hash::{BuildHasher, Hasher};
+    let keys = std::collections::hash_map::RandomState::new();
+    [1u8, 2].map(|n| {
+        let mut h = keys.build_hasher();
+        h.write_u8(n);
+        h.finish()
+    })
+}
+
 /// Where the UIDs whose last [`WIDTH`] bytes are `tail` start their probe: a folded
-/// multiplication of the two halves, which spreads the few values digits and dots take.
-fn slot_of(tail: &[u8]) -> usize {
+/// multiplication of the two halves, each mixed with the index's secret `key`, which spreads
+/// the few values digits and dots take.
+fn slot_of(key: [u64; 2], tail: &[u8]) -> usize {
     let half = |r: Range<usize>| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&tail[r]);
         u64::from_le_bytes(b)
     };
     let (lo, hi) = (half(0..8), half(8..16));
-    let m = u128::from(lo ^ 0x243F_6A88_85A3_08D3) * u128::from(hi ^ 0x1319_8A2E_0370_7344);
+    let m = u128::from(lo ^ key[0]) * u128::from(hi ^ key[1]);
     // Only the low bits index the table.
     let folded = (m as u64) ^ ((m >> 64) as u64);
     folded as usize
@@ -244,34 +319,44 @@ impl UidIndex {
 
     /// Every occurrence of every held UID in `hay`, overlapping ones included, in the order an
     /// Aho-Corasick automaton reports overlapping matches: by where they end, then longest
-    /// first, then by entry.
-    pub(crate) fn find_all(&self, hay: &[u8]) -> Vec<UidMatch> {
-        let mut out = Vec::new();
-        if self.is_empty() {
-            return out;
-        }
+    /// first, then by entry. Found as they are taken, as the automaton finds its own: pixel
+    /// data that repeats a UID (`1.1.1.1...`) holds one at nearly every byte, which the
+    /// search must not gather all at once.
+    pub(crate) fn find_all<'a>(&'a self, hay: &'a [u8]) -> impl Iterator<Item = UidMatch> + 'a {
+        let runs = if self.is_empty() {
+            Vec::new()
+        } else {
+            alphabet_runs(hay, &UID_ALPHABET, WIDTH)
+        };
+        runs.into_iter()
+            .flat_map(|run| {
+                let start = run.start;
+                (start + WIDTH..=run.end).map(move |end| (start, end))
+            })
+            .flat_map(move |(start, end)| self.ending_at(hay, start, end))
+    }
+
+    /// The occurrences of held UIDs that end at `end` in a run of UID characters that starts
+    /// at `start` (at least [`WIDTH`] before `end`), in the order of [`UidIndex::find_all`].
+    fn ending_at(&self, hay: &[u8], start: usize, end: usize) -> Vec<UidMatch> {
+        let mut here = Vec::new();
         let mask = self.slots.len() - 1;
-        for run in alphabet_runs(hay, &UID_ALPHABET, WIDTH) {
-            for end in run.start + WIDTH..=run.end {
-                let here = out.len();
-                let mut slot = slot_of(&hay[end - WIDTH..end]) & mask;
-                while let Some(id) = self.slots[slot].checked_sub(1) {
-                    let uid = self.bytes(id as usize);
-                    if uid.len() <= end - run.start
-                        && uid[uid.len() - WIDTH..] == hay[end - WIDTH..end]
-                        && uid[..uid.len() - WIDTH] == hay[end - uid.len()..end - WIDTH]
-                    {
-                        out.push(UidMatch {
-                            range: end - uid.len()..end,
-                            id,
-                        });
-                    }
-                    slot = (slot + 1) & mask;
-                }
-                out[here..].sort_unstable_by_key(|m| (m.range.start, m.id));
+        let mut slot = slot_of(self.key, &hay[end - WIDTH..end]) & mask;
+        while let Some(id) = self.slots[slot].checked_sub(1) {
+            let uid = self.bytes(id as usize);
+            if uid.len() <= end - start
+                && uid[uid.len() - WIDTH..] == hay[end - WIDTH..end]
+                && uid[..uid.len() - WIDTH] == hay[end - uid.len()..end - WIDTH]
+            {
+                here.push(UidMatch {
+                    range: end - uid.len()..end,
+                    id,
+                });
             }
+            slot = (slot + 1) & mask;
         }
-        out
+        here.sort_unstable_by_key(|m| (m.range.start, m.id));
+        here
     }
 
     /// The occurrences of held UIDs in `hay` that are neither preceded nor followed by a digit
@@ -286,7 +371,7 @@ impl UidIndex {
         let mask = self.slots.len() - 1;
         for run in alphabet_runs(hay, &UID_ALPHABET, WIDTH) {
             let here = out.len();
-            let mut slot = slot_of(&hay[run.end - WIDTH..run.end]) & mask;
+            let mut slot = slot_of(self.key, &hay[run.end - WIDTH..run.end]) & mask;
             while let Some(id) = self.slots[slot].checked_sub(1) {
                 if self.bytes(id as usize) == &hay[run.clone()] {
                     out.push(UidMatch {
@@ -299,6 +384,19 @@ impl UidIndex {
             out[here..].sort_unstable_by_key(|m| m.id);
         }
         out
+    }
+
+    /// How many slots a probe for `tail` looks at, the empty one that ends it included.
+    #[cfg(test)]
+    pub(crate) fn probe_len(&self, tail: &[u8]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut slot = slot_of(self.key, tail) & mask;
+        let mut n = 1;
+        while self.slots[slot] != 0 {
+            slot = (slot + 1) & mask;
+            n += 1;
+        }
+        n
     }
 
     /// The heap bytes the index holds.
@@ -343,7 +441,9 @@ mod tests {
         for (uid, label) in uids {
             assert!(b.push(uid.as_bytes(), label), "{uid}");
         }
-        b.build()
+        let (index, spilled) = b.build();
+        assert!(spilled.is_empty());
+        index
     }
 
     #[test]
@@ -354,7 +454,79 @@ mod tests {
         assert!(!b.push(b"1.2.840.10008.1.2 ", "A"), "a space");
         assert!(b.push(b"1.2.840.10008.1.2", "A"), "17 bytes");
         assert!(b.push(b"1.22.333.4444.55", "A"), "exactly WIDTH bytes");
-        assert_eq!(b.build().len(), 2);
+        assert_eq!(b.build().0.len(), 2);
+    }
+
+    #[test]
+    fn only_a_few_uids_of_one_tail_are_held() {
+        let mut b = UidIndexBuilder::default();
+        // In no order, and one of them twice and under a second label.
+        for k in [5, 99, 0, 42, 7, 1, 13, 64, 2, 8, 3, 77] {
+            assert!(b.push(
+                format!("1.2.{k}.1111111111111111").as_bytes(),
+                "SOPInstanceUID"
+            ));
+        }
+        assert!(b.push(b"1.2.0.1111111111111111", "SOPInstanceUID"));
+        assert!(b.push(b"1.2.0.1111111111111111", "StudyInstanceUID"));
+        assert!(b.push(b"1.2.0.1111111111111112", "SOPInstanceUID"));
+        let (i, spilled) = b.build();
+        // The first SAME_TAIL distinct UIDs of the tail by their bytes (the second label of
+        // one of them included), and the other tail's; the rest back to the automaton, once.
+        let held: Vec<(&[u8], &str)> = (0..i.len())
+            .map(|id| (i.bytes(id), i.label(u32::try_from(id).expect("id"))))
+            .collect();
+        assert_eq!(held.len(), SAME_TAIL + 2);
+        assert!(held.contains(&(&b"1.2.0.1111111111111111"[..], "StudyInstanceUID")));
+        assert!(held.contains(&(&b"1.2.0.1111111111111112"[..], "SOPInstanceUID")));
+        let back: Vec<String> = spilled
+            .iter()
+            .map(|(b, l)| format!("{} {l}", String::from_utf8_lossy(b)))
+            .collect();
+        assert_eq!(
+            back,
+            [
+                "1.2.7.1111111111111111 SOPInstanceUID",
+                "1.2.77.1111111111111111 SOPInstanceUID",
+                "1.2.8.1111111111111111 SOPInstanceUID",
+                "1.2.99.1111111111111111 SOPInstanceUID",
+            ]
+        );
+    }
+
+    /// Tails made to share a slot under a key known in advance (the constants `slot_of` once
+    /// had) are spread by the index's own secret key.
+    #[test]
+    fn tails_made_to_collide_do_not_cluster() {
+        let known = [0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344];
+        let target = b"1111111111111111";
+        // 200 UIDs and the target tail's UID: 512 slots.
+        let mask = 511;
+        let aim = slot_of(known, target) & mask;
+        let mut uids = vec![format!(
+            "1.2.3.{}",
+            std::str::from_utf8(target).expect("ascii")
+        )];
+        let mut n = 1_000_000_000_000_000u64;
+        while uids.len() < 201 {
+            n += 1;
+            let tail = n.to_string();
+            if slot_of(known, tail.as_bytes()) & mask == aim {
+                uids.push(format!("1.2.3.{tail}"));
+            }
+        }
+        let mut b = UidIndexBuilder::default();
+        for uid in &uids {
+            assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
+        }
+        let (i, _) = b.build();
+        assert_eq!(i.slots.len(), 512);
+        let probe = i.probe_len(target);
+        assert!(probe < 40, "a probe walks {probe} slots");
+        for uid in &uids {
+            let found: Vec<UidMatch> = i.find_all(uid.as_bytes()).collect();
+            assert_eq!(found.len(), 1, "{uid}");
+        }
     }
 
     #[test]
@@ -397,7 +569,7 @@ mod tests {
         let mut hay = b"x1.2.826.0.1.3680043.8.498.10.1.2.826.0.1.3680043.8.498.10\\".to_vec();
         hay.extend_from_slice(&[b'0'; 40]);
         hay.extend_from_slice(b".9.9.1.1234567890123456 98.1234567890123456");
-        let found = i.find_all(&hay);
+        let found: Vec<UidMatch> = i.find_all(&hay).collect();
         assert_eq!(found, naive(&i, &hay));
         // The whole of both UIDs, the series UID sharing the study's first 28 bytes, the
         // SOP UID that is the series UID's end, 25 + 21 zero runs, both shared suffixes.
@@ -446,7 +618,7 @@ mod tests {
                     }
                 }
             }
-            let all = i.find_all(&hay);
+            let all: Vec<UidMatch> = i.find_all(&hay).collect();
             assert_eq!(all, naive(&i, &hay));
             let uid_byte =
                 |p: Option<usize>| p.and_then(|p| hay.get(p)).is_some_and(|b| is_uid_byte(*b));
@@ -469,7 +641,7 @@ mod tests {
             bytes += uid.len();
             assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
         }
-        let i = b.build();
+        let (i, _) = b.build();
         // 4 (end) + 2 (label) + 8 to 16 (two to four slots of 4 bytes).
         let overhead = (i.heap_bytes() - bytes) / i.len();
         assert!(overhead <= 24, "{overhead} bytes per UID beyond its own");

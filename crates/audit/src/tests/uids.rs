@@ -422,3 +422,54 @@ fn files_have_the_findings_they_had_in_memory_and_streamed() {
     }
     assert!(uid_findings > 500, "the files hold UIDs: {uid_findings}");
 }
+
+#[test]
+fn uids_of_one_tail_past_what_the_index_holds_are_found_as_the_automata_found_them() {
+    use crate::uid_index::SAME_TAIL;
+    // A crafted archive: a hundred UIDs of one tail, and other UIDs.
+    let mut values: Vec<(String, ValueKind, String)> = (0..100)
+        .map(|k| {
+            (
+                "SOPInstanceUID".to_string(),
+                ValueKind::Uid,
+                format!("1.2.{k}.1111111111111111"),
+            )
+        })
+        .collect();
+    values.push((
+        "StudyInstanceUID".into(),
+        ValueKind::Uid,
+        "1.2.826.0.1.3680043.8.498.10".into(),
+    ));
+    let needles = needles(&values);
+    let rules = Rules {
+        forbid_private: true,
+        require_identity_removed: true,
+    };
+    let indexed = Auditor::owned(&needles, rules).expect("auditor");
+    let automata = Auditor::owned_in_automata(&needles, rules).expect("auditor");
+    assert_eq!(
+        indexed.uids.len(),
+        SAME_TAIL + 1,
+        "the rest stay in the automaton"
+    );
+    assert_eq!(indexed.searched_values(), automata.searched_values());
+    let mut rng = Rng(0x7A11);
+    let mut found = 0;
+    for case in 0..300 {
+        let mut h = hay(&mut rng, &values);
+        if case % 3 == 0 {
+            h.extend(std::iter::repeat_n(b'1', rng.below(40)));
+        }
+        let want = hits(automata.hits(&h, Mode::default()));
+        found += want.len();
+        assert_eq!(hits(indexed.hits(&h, Mode::default())), want, "case {case}");
+        let all: &dyn Fn(&Range<usize>) -> bool = &|_| true;
+        assert_eq!(
+            pixel_labels(&indexed, &h, all),
+            pixel_labels(&automata, &h, all),
+            "case {case}"
+        );
+    }
+    assert!(found > 100, "the cases find things: {found}");
+}
