@@ -274,7 +274,8 @@ impl Archive {
     }
 
     /// [`Archive::instances`] one at a time, in the same order: a caller keeping only part of
-    /// each record never holds them all.
+    /// each record never holds them all. The index is held while `visit` runs: `visit` must not
+    /// call the archive (it would wait for itself).
     pub fn each_instance(
         &self,
         f: &Filter,

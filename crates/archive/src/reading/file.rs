@@ -103,19 +103,17 @@ pub fn header_source_of(
         reading: Reading::Standard,
         header_only,
     };
-    let layout = scan::check_reader_with(open()?, total, preamble, options)?;
+    // What the scan reads past the first bytes is kept, up to a header's worth: a header the
+    // first read did not hold is parsed from the very bytes the scan checked.
+    let cap = usize::try_from(HEADER_IN_MEMORY.saturating_sub(first.len() as u64)).unwrap_or(0);
+    let mut scanned = Keep::new(open()?, first.len(), cap);
+    let layout = scan::check_reader_with(&mut scanned, total, preamble, options)?;
+    let read_on = scanned.into_kept();
     if !layout.unknown_vr && !repaired_meta {
         let end = header_end(&layout, total);
         let mut header = first;
-        if end > header.len() as u64 && end <= HEADER_IN_MEMORY {
-            // The rest of the header, and Pixel Data's element header, from where the first
-            // read stopped (the bytes read are the file's own: nothing was repaired).
-            let want = end.saturating_add(PIXEL_DATA_HEADER as u64).min(size);
-            let mut f = &file;
-            f.seek(SeekFrom::Start(head_len))?;
-            f.take(want.saturating_sub(head_len))
-                .read_to_end(&mut header)?;
-        }
+        // The bytes are the file's own (nothing was repaired), so the kept ones follow on.
+        header.extend_from_slice(&read_on);
         let source = match usize::try_from(end) {
             Ok(end) if end <= header.len() => {
                 let keep = with_pixel_data_header(&layout, end, header.len());
@@ -132,6 +130,44 @@ pub fn header_source_of(
         .read_to_end(&mut bytes)?;
     let copy = readable(&bytes, preamble)?;
     Ok((HeaderSource::Memory(copy.bytes.into_owned()), copy.layout))
+}
+
+/// A reader that keeps a copy of what it returns after its first `skip` bytes, up to `cap`
+/// bytes.
+struct Keep<R> {
+    inner: R,
+    skip: usize,
+    kept: Vec<u8>,
+    cap: usize,
+}
+
+impl<R: Read> Keep<R> {
+    fn new(inner: R, skip: usize, cap: usize) -> Keep<R> {
+        Keep {
+            inner,
+            skip,
+            kept: Vec::new(),
+            cap,
+        }
+    }
+
+    fn into_kept(self) -> Vec<u8> {
+        self.kept
+    }
+}
+
+impl<R: Read> Read for Keep<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let got = buf.get(..n).unwrap_or_default();
+        let skipped = self.skip.min(got.len());
+        self.skip -= skipped;
+        let room = self.cap.saturating_sub(self.kept.len());
+        let after = got.get(skipped..).unwrap_or_default();
+        self.kept
+            .extend_from_slice(after.get(..room.min(after.len())).unwrap_or_default());
+        Ok(n)
+    }
 }
 
 /// How many of the `have` bytes read to keep for a header that ends at `end`: with the Pixel
