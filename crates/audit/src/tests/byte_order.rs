@@ -19,7 +19,7 @@ fn be_long(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
 }
 
 /// An explicit VR big endian element with a 16-bit length.
-fn be_short(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+pub(super) fn be_short(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
     let mut e = Vec::new();
     e.extend_from_slice(&group.to_be_bytes());
     e.extend_from_slice(&element.to_be_bytes());

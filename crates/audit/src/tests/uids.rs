@@ -312,17 +312,6 @@ fn implicit(group: u16, element: u16, value: &[u8]) -> Vec<u8> {
     e
 }
 
-/// An explicit VR big endian element with a 16-bit length.
-fn big_endian(group: u16, element: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
-    let mut e = Vec::new();
-    e.extend_from_slice(&group.to_be_bytes());
-    e.extend_from_slice(&element.to_be_bytes());
-    e.extend_from_slice(vr);
-    e.extend_from_slice(&(value.len() as u16).to_be_bytes());
-    e.extend_from_slice(value);
-    e
-}
-
 fn even(mut v: Vec<u8>) -> Vec<u8> {
     if v.len() % 2 == 1 {
         v.push(0);
@@ -367,8 +356,8 @@ fn files(rng: &mut Rng, values: &[(String, ValueKind, String)]) -> Vec<(String, 
         format!("{folder}/i.dcm"),
         with_meta("1.2.840.10008.1.2", &imp),
     ));
-    let mut be = big_endian(0x0008, 0x0018, b"UI", &ui);
-    be.extend(big_endian(0x0020, 0x4000, b"LT", &text));
+    let mut be = super::byte_order::be_short(0x0008, 0x0018, b"UI", &ui);
+    be.extend(super::byte_order::be_short(0x0020, 0x4000, b"LT", &text));
     be.extend_from_slice(&[0x7F, 0xE0, 0x00, 0x10, b'O', b'W', 0, 0]);
     be.extend_from_slice(&(pixels.len() as u32).to_be_bytes());
     be.extend_from_slice(&pixels);
