@@ -243,6 +243,15 @@ fn compare_level<'a>(
     if one_to_one(pairs.clone()) {
         return Vec::new();
     }
+    components(level, pairs)
+}
+
+/// The components of the bipartite graph archive group ↔ re-import key that are not
+/// one-to-one, as warnings.
+fn components<'a>(
+    level: GroupLevel,
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<RegroupWarning> {
     let mut by_archive: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     let mut by_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (archive, key) in pairs {
@@ -392,6 +401,40 @@ mod tests {
         assert_eq!(
             w[0].describe(&["PX (2 archive subjects)".to_string()]),
             "2 subjects would merge into 1 on re-import: PX (2 archive subjects)"
+        );
+    }
+
+    #[test]
+    fn the_one_to_one_shortcut_agrees_with_the_graph() {
+        // Pseudo-random pairings of a few archive groups and keys: the shortcut says
+        // "one-to-one" exactly when the graph has no component to warn about.
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let names: Vec<String> = (0..6).map(|i| format!("g{i}")).collect();
+        let mut seen = [0usize; 2];
+        for _ in 0..2000 {
+            let len = next(8) as usize;
+            let pairs: Vec<(&str, &str)> = (0..len)
+                .map(|_| {
+                    (
+                        names[next(4) as usize].as_str(),
+                        names[next(4) as usize + 2].as_str(),
+                    )
+                })
+                .collect();
+            let shortcut = one_to_one(pairs.iter().copied());
+            let graph = components(GroupLevel::Series, pairs.iter().copied()).is_empty();
+            assert_eq!(shortcut, graph, "{pairs:?}");
+            seen[usize::from(shortcut)] += 1;
+        }
+        assert!(
+            seen[0] > 100 && seen[1] > 100,
+            "both outcomes occur: {seen:?}"
         );
     }
 
