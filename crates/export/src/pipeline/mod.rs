@@ -205,8 +205,10 @@ pub fn export(
             message,
         }));
     }
-    let paths: Vec<&str> = plan.iter().map(|p| p.rel.as_str()).collect();
-    assembly::fill_files(&mut manifest, &paths, &mut written);
+    {
+        let paths: Vec<&str> = plan.iter().map(|p| p.rel.as_str()).collect();
+        assembly::fill_files(&mut manifest, &paths, &mut written);
+    }
     let bytes: u64 = written.iter().map(|w| w.bytes).sum();
     drop(written);
 
@@ -225,7 +227,7 @@ pub fn export(
     };
     let outcome = publish::finish(
         archive,
-        &plan,
+        plan,
         &mut manifest,
         auditor.as_ref(),
         staged,

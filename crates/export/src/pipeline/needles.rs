@@ -47,14 +47,35 @@ pub(crate) fn needles<'a>(
         }
     }
     if profile.remaps_uids() {
-        let mut seen = HashSet::new();
-        for n in uids {
-            if seen.insert(n.value.clone()) {
-                out.push(OwnedNeedle::new(n, Vec::new()));
-            }
-        }
+        out.extend(uids.map(|n| OwnedNeedle::new(n, Vec::new())));
     }
     out
+}
+
+/// The original UIDs the level changed, each once (the first label found for it wins): the
+/// plan's Study, Series and SOP Instance UIDs in plan order, then the other UIDs the headers
+/// held (see [`Seen::original_uids`]) by label and value. A UID that the exported headers keep
+/// is no finding, so it is not searched. Duplicates are skipped before any needle is made: a
+/// series' UIDs repeat in every file.
+fn original_uids<'a>(plan: &'a [Planned], seen: &'a Seen) -> impl Iterator<Item = Needle> + 'a {
+    let mut others: Vec<(&str, &str)> = seen
+        .original_uids
+        .iter()
+        .map(|(uid, label)| (*label, uid.as_str()))
+        .collect();
+    others.sort_unstable();
+    let mut once: HashSet<&str> = HashSet::new();
+    plan.iter()
+        .flat_map(|p| {
+            [
+                ("StudyInstanceUID", &*p.record.study_uid),
+                ("SeriesInstanceUID", &*p.record.series_uid),
+                ("SOPInstanceUID", &*p.record.sop_uid),
+            ]
+        })
+        .chain(others)
+        .filter(move |(_, uid)| !seen.kept_uids.contains(*uid) && once.insert(uid))
+        .map(|(label, uid)| Needle::new(label, ValueKind::Uid, uid))
 }
 
 /// The export's auditor: the needles of the exported subjects and of the original UIDs the
@@ -69,22 +90,12 @@ pub(crate) fn auditor(
     seen: &Seen,
 ) -> Result<Auditor, AuditError> {
     let profile = deid.profile();
-    let instance_uids = plan.iter().flat_map(|p| {
-        [
-            ("StudyInstanceUID", &*p.record.study_uid),
-            ("SeriesInstanceUID", &*p.record.series_uid),
-            ("SOPInstanceUID", &*p.record.sop_uid),
-        ]
-    });
     let needles = needles(
         profile,
         deid,
         subjects,
         plan.iter().map(|p| &*p.record.subject),
-        instance_uids
-            .filter(|(_, uid)| !seen.kept_uids.contains(*uid))
-            .map(|(label, uid)| Needle::new(label, ValueKind::Uid, uid))
-            .chain(seen.uid_needles()),
+        original_uids(plan, seen),
     );
     let mut written = WrittenValues::new();
     written.add_profile(profile);

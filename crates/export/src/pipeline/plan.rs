@@ -11,7 +11,6 @@ use rayon::prelude::*;
 
 use anon_core::{Deidentifier, Profile, identity};
 use archive::{Archive, FactsError, Filter, HeaderFacts, SubjectKey};
-use audit::{Needle, ValueKind};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
@@ -140,20 +139,6 @@ pub(crate) struct Seen {
     pub(crate) original_uids: HashMap<String, &'static str>,
     /// UIDs in the de-identified headers: those the level keeps are no finding.
     pub(crate) kept_uids: HashSet<String>,
-}
-
-impl Seen {
-    /// The original UIDs the level changed everywhere: searched for by the audit.
-    pub(crate) fn uid_needles(&self) -> Vec<Needle> {
-        let mut out: Vec<Needle> = self
-            .original_uids
-            .iter()
-            .filter(|(uid, _)| !self.kept_uids.contains(*uid))
-            .map(|(uid, label)| Needle::new(*label, ValueKind::Uid, uid.clone()))
-            .collect();
-        out.sort();
-        out
-    }
 }
 
 /// What `plan_one` collects, and where.

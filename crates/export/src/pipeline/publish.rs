@@ -51,7 +51,7 @@ pub(crate) struct Staged<'a> {
 /// is and the package published.
 pub(crate) fn finish(
     archive: &Archive,
-    plan: &[Planned],
+    plan: Vec<Planned>,
     manifest: &mut Manifest,
     auditor: Option<&Auditor>,
     staged: Staged<'_>,
@@ -76,23 +76,30 @@ pub(crate) fn finish(
             audit: None,
         });
     };
-    let mut names: BTreeSet<String> = BTreeSet::new();
-    for p in plan {
-        let mut prefix = String::new();
-        for part in p.rel.split('/') {
-            if !prefix.is_empty() {
-                prefix.push('/');
+    // What is left of the plan: its subjects and paths (the rest is freed before the manifest
+    // is encoded and searched, the export's last peak of memory).
+    let files = plan.len();
+    let subjects: BTreeSet<String> = plan.iter().map(|p| p.record.subject.to_string()).collect();
+    let order: Vec<String> = plan.into_iter().map(|p| p.rel).collect();
+    {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for rel in &order {
+            let mut prefix = String::new();
+            for part in rel.split('/') {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(part);
+                names.insert(prefix.clone());
             }
-            prefix.push_str(part);
-            names.insert(prefix.clone());
+        }
+        for n in &names {
+            findings.extend(auditor.scan_path(n));
         }
     }
-    for n in &names {
-        findings.extend(auditor.scan_path(n));
-    }
-    let sealed = findings::seal(manifest, auditor, findings, judge, plan.len() + 2);
+    let sealed = findings::seal(manifest, auditor, findings, judge, files + 2);
     let audit = AuditReport {
-        files: plan.len() + 2,
+        files: files + 2,
         bytes: bytes + sealed.json.len() as u64 + sealed.csv.len() as u64,
         values_searched: auditor.searched_values(),
         findings: sealed.findings.clone(),
@@ -100,8 +107,6 @@ pub(crate) fn finish(
     // (A held-back file always has a finding awaiting acceptance; the second test is a
     // safety net.)
     if sealed.records.iter().any(FindingRecord::awaits_acceptance) || !spool.is_empty() {
-        let subjects: BTreeSet<String> =
-            plan.iter().map(|p| p.record.subject.to_string()).collect();
         let record = QuarantineRecord::new(
             manifest,
             &sealed,
@@ -113,7 +118,6 @@ pub(crate) fn finish(
                 archive_subjects: subjects.into_iter().collect(),
             },
         );
-        let order: Vec<String> = plan.iter().map(|p| p.rel.clone()).collect();
         let manifests = Manifests {
             json: &sealed.json,
             csv: &sealed.csv,
