@@ -100,8 +100,14 @@ pub(crate) fn stored_files(
             subject: Some((*code).to_string()),
             ..Filter::default()
         };
-        let mut records = archive.instances(&filter)?;
-        records.retain(|r| !skip.contains(r.path.as_str()));
+        // Row by row: only the files not skipped are kept (all of a subject's records, read
+        // whole and filtered, held a vector of every exported file's record per subject).
+        let mut records = Vec::new();
+        archive.each_instance(&filter, |r| {
+            if !skip.contains(r.path.as_str()) {
+                records.push(r);
+            }
+        })?;
         out.insert((*code).to_string(), records);
     }
     Ok(out)
