@@ -14,7 +14,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Returns the memory every thread has freed to the system now, instead of after mimalloc's
 /// purge delay, which only runs when the thread allocates again. Called between the phases
 /// of an export: the plan's workers free every parsed header, and without this the write
-/// phase starts with their pages still resident (80 MB of the peak at 40,000 files). Purging
+/// phase starts with their pages still resident (peak RSS of a 40,000-file export 255 MB without
+/// this, 222 MB with it). Purging
 /// at every free instead (`MIMALLOC_PURGE_DELAY=0`) doubled the export's system time.
 pub(crate) fn return_freed_memory() {
     rayon::broadcast(|_| collect());

@@ -128,7 +128,7 @@ pub fn export(
 
     // 2. Check: burned-in series and regrouping.
     let leave_out_burned_in = profile.removes_identity() && !req.include_burned_in;
-    let (plan, warnings, burned_in) = check::check(plan, leave_out_burned_in);
+    let (mut plan, warnings, burned_in) = check::check(plan, leave_out_burned_in);
     observer.planned(plan.len() as u64);
 
     let mut manifest = assembly::base_manifest(
@@ -144,7 +144,6 @@ pub fn export(
         return Err(ExportError::AllLeftOut(burned_in.len()));
     }
     // Where each file sits in the archive was needed for the warnings only.
-    let mut plan = plan;
     plan.iter_mut().for_each(plan::Planned::forget_placement);
     let summary = |manifest, findings, engine_warnings, audit| ExportSummary {
         published: None,
