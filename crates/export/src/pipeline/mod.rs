@@ -94,15 +94,15 @@ pub fn export(
     let deid = Deidentifier::new(profile.clone(), key.clone());
 
     let names = Names::default();
-    let records = plan::select(archive, &req.selection, &names)?;
-    let mut subjects = subjects::subject_facts(archive, records.iter().map(|r| &*r.subject))?;
+    let mut plan = plan::select(archive, &req.selection, &names)?;
+    let mut subjects = subjects::subject_facts(archive, plan.iter().map(|p| &*p.record.subject))?;
 
     // 1. Plan: read and de-identify every header once, collecting what the headers say.
-    observer.phase("reading headers", records.len() as u64);
-    let (plan, mut seen) = plan::read_headers(
+    observer.phase("reading headers", plan.len() as u64);
+    let mut seen = plan::read_headers(
         &deid,
         &subjects,
-        records,
+        &mut plan,
         &names,
         original,
         !req.dry_run,
@@ -118,7 +118,6 @@ pub fn export(
     if !original {
         others::add_other_files(archive, &deid, &plan, &mut subjects, &mut seen, observer)?;
     }
-    let mut plan = plan;
     let shared = if original {
         HashMap::new()
     } else {

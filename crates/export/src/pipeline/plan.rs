@@ -20,7 +20,7 @@ use crate::header_values::uids_in;
 use crate::regroup::Placement;
 use crate::stored::read_stored_header;
 
-use super::error::{ExportError, FileFailure, PlanError, every_file};
+use super::error::{ExportError, FileFailure, PlanError};
 use super::request::ExportObserver;
 use super::reuse::{KEEP_LIMIT, Keeping, Kept, Slot};
 use super::selected::{Names, Selected};
@@ -28,17 +28,23 @@ use super::subjects::{SubjectFacts, SubjectSeen, context_from};
 
 /// The selected instances in package order: by subject, study, series (numerically where
 /// the labels are numbers), instance number and SOP Instance UID; shared values from `names`.
+/// Each is planned in place by [`read_headers`] (the plan is the one vector of the export's
+/// files, never a second one beside the selection).
 pub(crate) fn select(
     archive: &Archive,
     selection: &Filter,
     names: &Names,
-) -> Result<Vec<Selected>, ExportError> {
+) -> Result<Vec<Planned>, ExportError> {
     let mut records = Vec::new();
-    archive.each_instance(selection, |r| records.push(Selected::new(r, names)))?;
+    let unplanned = names.get("");
+    archive.each_instance(selection, |r| {
+        records.push(Planned::unplanned(Selected::new(r, names), &unplanned));
+    })?;
     if records.is_empty() {
         return Err(ExportError::NothingSelected);
     }
     records.sort_by(|a, b| {
+        let (a, b) = (&a.record, &b.record);
         (
             &a.subject,
             a.study_number,
@@ -61,16 +67,16 @@ pub(crate) fn select(
 /// Reads and de-identifies every header once, in parallel, collecting what the headers say
 /// (identifying values per subject when `identity`, original and kept UIDs when `uids`), and
 /// keeping the de-identified headers for the write phase when `keep` (see [`super::reuse`]).
-/// A file that cannot be planned stops the export, with every such file named.
+/// A file that cannot be planned stops the export, with every such file named (in plan order).
 pub(crate) fn read_headers(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
-    records: Vec<Selected>,
+    plan: &mut [Planned],
     names: &Names,
     original: bool,
     keep: bool,
     observer: &dyn ExportObserver,
-) -> Result<(Vec<Planned>, Seen), ExportError> {
+) -> Result<Seen, ExportError> {
     let seen = Mutex::new(Seen::default());
     let keeping = Keeping::new(KEEP_LIMIT);
     let collect = Collect {
@@ -80,16 +86,18 @@ pub(crate) fn read_headers(
         keep: (keep && !original).then_some(&keeping),
         names,
     };
-    let planned: Vec<Result<Planned, FileFailure>> = records
-        .into_par_iter()
-        .map(|record| {
-            let r = plan_one(deid, subjects, record, original, &collect);
+    let failures: Vec<FileFailure> = plan
+        .par_iter_mut()
+        .filter_map(|planned| {
+            let r = plan_one(deid, subjects, planned, original, &collect);
             observer.advance();
-            r
+            r.err()
         })
         .collect();
-    let plan = every_file(planned)?;
-    Ok((plan, seen.into_inner().unwrap_or_else(|p| p.into_inner())))
+    if !failures.is_empty() {
+        return Err(ExportError::Files(failures));
+    }
+    Ok(seen.into_inner().unwrap_or_else(|p| p.into_inner()))
 }
 
 /// One selected instance with everything the plan decided about it.
@@ -113,6 +121,22 @@ pub(crate) struct Planned {
 }
 
 impl Planned {
+    /// A selected instance before [`plan_one`] has read its header (`unplanned` stands for
+    /// the labels it sets).
+    fn unplanned(record: Selected, unplanned: &Arc<str>) -> Planned {
+        Planned {
+            archive_series: Arc::clone(unplanned),
+            subject_label: Arc::clone(unplanned),
+            study: record.study_number,
+            rel: String::new(),
+            placement: None,
+            burned_in: None,
+            add_patient_id: false,
+            kept: Slot::default(),
+            record,
+        }
+    }
+
     /// Frees what only the regrouping check and the package's warnings need.
     pub(crate) fn forget_placement(&mut self) {
         self.placement = None;
@@ -181,13 +205,15 @@ pub(crate) fn put_patient_id(obj: &mut InMemDicomObject, pseudonym: &str) {
     ));
 }
 
+/// Reads `planned`'s header and plans it (see [`Planned`]).
 pub(crate) fn plan_one(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
-    record: Selected,
+    planned: &mut Planned,
     original: bool,
     collect: &Collect<'_>,
-) -> Result<Planned, FileFailure> {
+) -> Result<(), FileFailure> {
+    let record = &planned.record;
     let fail = |error: PlanError| FileFailure {
         file: format!(
             "{}/{}/{} {}",
@@ -305,25 +331,22 @@ pub(crate) fn plan_one(
         }
         _ => Slot::default(),
     };
-    Ok(Planned {
-        placement: Some(Box::new(Placement {
-            archive_subject: Arc::clone(&record.subject),
-            archive_study,
-            archive_series: Arc::clone(&archive_series),
-            archive_instance: format!("{archive_series}/{}", record.sop_uid).into(),
-            subject_key: names.get(&subject_key),
-            study_key: names.get(&study_key),
-            series_key: names.get(&series_key),
-            instance_key: instance_key.into(),
-            unimportable,
-        })),
-        burned_in,
-        archive_series,
-        subject_label,
-        study: record.study_number,
-        rel: String::new(),
-        add_patient_id,
-        record,
-        kept,
-    })
+    planned.placement = Some(Box::new(Placement {
+        archive_subject: Arc::clone(&record.subject),
+        archive_study,
+        archive_series: Arc::clone(&archive_series),
+        archive_instance: format!("{archive_series}/{}", record.sop_uid).into(),
+        subject_key: names.get(&subject_key),
+        study_key: names.get(&study_key),
+        series_key: names.get(&series_key),
+        instance_key: instance_key.into(),
+        unimportable,
+    }));
+    planned.burned_in = burned_in;
+    planned.archive_series = archive_series;
+    planned.subject_label = subject_label;
+    planned.study = planned.record.study_number;
+    planned.add_patient_id = add_patient_id;
+    planned.kept = kept;
+    Ok(())
 }
