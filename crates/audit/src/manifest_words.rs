@@ -76,15 +76,20 @@ const REGIONS: [&str; 5] = ["header", "pixel-data", "text", "path", "zip-metadat
 /// `manifest.csv`.
 pub(crate) fn blank_manifest(bytes: &[u8], csv: bool) -> Vec<u8> {
     let mut out = bytes.to_vec();
-    // Fields found by their names first: blanking the vocabulary blanks the names.
-    blank_computed_fields(&mut out, csv);
-    if csv {
-        blank_finding_ids_column(&mut out);
-    } else {
-        blank_findings(&mut out);
-    }
-    blank_vocabulary(&mut out, csv);
+    blank_manifest_in_place(&mut out, csv);
     out
+}
+
+/// [`blank_manifest`] where the manifest lies.
+pub(crate) fn blank_manifest_in_place(out: &mut [u8], csv: bool) {
+    // Fields found by their names first: blanking the vocabulary blanks the names.
+    blank_computed_fields(out, csv);
+    if csv {
+        blank_finding_ids_column(out);
+    } else {
+        blank_findings(out);
+    }
+    blank_vocabulary(out, csv);
 }
 
 /// Blanks depot's words (see [`VOCABULARY`]) and the modality values (codes from the data,

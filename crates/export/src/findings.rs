@@ -247,9 +247,13 @@ pub fn seal(
     files: usize,
 ) -> Sealed {
     let mask = |f: &str| auditor.mask_path(f).0;
-    let scan = |json: &[u8], csv: &[u8]| -> Vec<Finding> {
-        let mut out = auditor.scan_file("manifest.json", json);
-        out.extend(auditor.scan_file("manifest.csv", csv));
+    // Each manifest is encoded, blanked where it lies and searched, one at a time; the two
+    // written are encoded again once nothing new is found (the same bytes: the manifest is
+    // unchanged in between). A manifest of many files is large (22 MB of JSON for 100,000),
+    // and the copy the search would blank was the export's last peak of memory.
+    let scan = |manifest: &Manifest| -> Vec<Finding> {
+        let mut out = auditor.scan_manifest_owned("manifest.json", manifest.to_json());
+        out.extend(auditor.scan_manifest_owned("manifest.csv", manifest.to_csv()));
         out
     };
     let records = |findings: &[Finding]| judge.records(findings, &mask);
@@ -268,17 +272,15 @@ pub fn seal(
             advisory: t.advisory,
         });
         manifest.findings = recorded.iter().map(FindingEntry::from).collect();
-        let json = manifest.to_json();
-        let csv = manifest.to_csv();
-        let mut more: Vec<Finding> = scan(&json, &csv)
+        let mut more: Vec<Finding> = scan(manifest)
             .into_iter()
             .filter(|f| !findings.contains(f))
             .collect();
         pass += 1;
         if more.is_empty() {
             return Sealed {
-                json,
-                csv,
+                json: manifest.to_json(),
+                csv: manifest.to_csv(),
                 findings,
                 records: recorded,
             };
@@ -292,8 +294,8 @@ pub fn seal(
             // written does not list them.
             let records = records(&findings);
             return Sealed {
-                json,
-                csv,
+                json: manifest.to_json(),
+                csv: manifest.to_csv(),
                 findings,
                 records,
             };

@@ -613,6 +613,27 @@ fn numbers_depot_computes_in_the_manifest_are_not_findings_but_planted_ones_are(
     assert!(a.scan_manifest("manifest.json", json).is_empty());
     let planted = br#"{"counts": {"bytes": 1}, "note": "134308"}"#;
     assert_eq!(a.scan_manifest("manifest.json", planted).len(), 1);
+    // Blanked where it lies, the same findings as in a copy.
+    for (rel, bytes) in [
+        ("manifest.csv", &csv[..]),
+        ("manifest.json", &json[..]),
+        ("manifest.json", &planted[..]),
+        (
+            "manifest.csv",
+            &b"s,1,0,US,p,ab,1\nnote 134308 and 1,0\n"[..],
+        ),
+    ] {
+        assert_eq!(
+            a.scan_manifest_owned(rel, bytes.to_vec()),
+            a.scan_manifest(rel, bytes),
+            "{rel}"
+        );
+    }
+    assert_eq!(
+        a.scan_manifest_owned("manifest.json", planted.to_vec())
+            .len(),
+        1
+    );
 }
 
 #[test]
