@@ -45,6 +45,60 @@ pub struct Auditor {
 /// what it spells, where it counts).
 pub(crate) type SpellingKey = (Vec<u8>, bool, String, Boundary);
 
+/// The spellings and UIDs of the needles given so far, while an auditor is prepared.
+struct Found {
+    subjects: Subjects,
+    spellings: BTreeMap<SpellingKey, (bool, bool, Spelled, Scope)>,
+    uids: UidIndexBuilder,
+    /// Whether UIDs go to the index (else every one is a pattern of the automata).
+    index_uids: bool,
+}
+
+impl Found {
+    /// Adds one needle, belonging to the subjects `owners` (none: it counts everywhere).
+    fn add(&mut self, n: &Needle, owners: &[String]) {
+        if self.index_uids && n.kind == ValueKind::Uid {
+            // Its one spelling: plain (digits and dots have no case), bounded as a UID, long
+            // (so searched in pixel data too, with no boundary there) and counting
+            // everywhere, as every UID the index holds.
+            let spelled = spellings_of(n);
+            if let [s] = &spelled[..]
+                && s.boundary == Boundary::Uid
+                && self.uids.push(&s.bytes, &n.label)
+            {
+                return;
+            }
+        }
+        // The spellings of the whole value, when only they are not fragments.
+        let whole: Option<HashSet<(Vec<u8>, bool)>> =
+            whole_texts(n).filter(|_| !owners.is_empty()).map(|texts| {
+                texts
+                    .into_iter()
+                    .flat_map(|t| spellings_of(&Needle::new("", ValueKind::Text, t)))
+                    .map(|s| (search_bytes(&s), s.exact))
+                    .collect()
+            });
+        for s in spellings_of(n) {
+            let bytes = search_bytes(&s);
+            let fragment = whole
+                .as_ref()
+                .is_some_and(|w| !w.contains(&(bytes.clone(), s.exact)));
+            let scope = self.subjects.scope(owners, fragment, bytes.len());
+            let e = self
+                .spellings
+                .entry((bytes, s.exact, n.label.clone(), s.boundary))
+                .or_insert((s.confirm, s.pixel, s.spelled, scope.clone()));
+            e.0 &= s.confirm;
+            e.1 |= s.pixel;
+            // A whole name of one needle stays one where it is also a part of another's.
+            if s.spelled == Spelled::FullName {
+                e.2 = Spelled::FullName;
+            }
+            e.3.merge(scope);
+        }
+    }
+}
+
 impl Auditor {
     /// Prepares the search. Values shorter than [`crate::MIN_NEEDLE`] are dropped (they would match
     /// everywhere), except single CJK characters; [`Auditor::searched_values`] tells how many
@@ -61,7 +115,19 @@ impl Auditor {
     /// of a name (a part under [`LONG_NEEDLE`] bytes) counts only in the files of the subjects
     /// it belongs to (see [`crate::owners`]).
     pub fn owned(needles: &[OwnedNeedle], rules: Rules) -> Result<Auditor, AuditError> {
-        Auditor::prepare(needles, rules, true)
+        Auditor::prepare(needles, std::iter::empty(), rules, true)
+    }
+
+    /// [`Auditor::owned`] plus `uids`, (label, UID) pairs belonging to no subject, each
+    /// searched as a [`ValueKind::Uid`] needle of that label: taken one by one, so that an
+    /// export's hundred thousand original UIDs are never needles all at once (each would hold
+    /// its label and value twice over until the index is built).
+    pub fn owned_with_uids<'u>(
+        needles: &[OwnedNeedle],
+        uids: impl IntoIterator<Item = (&'u str, &'u str)>,
+        rules: Rules,
+    ) -> Result<Auditor, AuditError> {
+        Auditor::prepare(needles, uids.into_iter(), rules, true)
     }
 
     /// [`Auditor::owned`] with every UID a pattern of the automata, as the search was before
@@ -71,58 +137,34 @@ impl Auditor {
         needles: &[OwnedNeedle],
         rules: Rules,
     ) -> Result<Auditor, AuditError> {
-        Auditor::prepare(needles, rules, false)
+        Auditor::prepare(needles, std::iter::empty(), rules, false)
     }
 
     /// Prepares the search, with the UIDs the index can hold in it when `index_uids` is true.
-    fn prepare(
+    fn prepare<'u>(
         needles: &[OwnedNeedle],
+        more_uids: impl Iterator<Item = (&'u str, &'u str)>,
         rules: Rules,
         index_uids: bool,
     ) -> Result<Auditor, AuditError> {
-        let mut subjects = Subjects::default();
-        let mut spellings: BTreeMap<SpellingKey, (bool, bool, Spelled, Scope)> = BTreeMap::new();
-        let mut uids = UidIndexBuilder::default();
-        for OwnedNeedle { needle: n, owners } in needles {
-            if index_uids && n.kind == ValueKind::Uid {
-                // Its one spelling: plain (digits and dots have no case), bounded as a UID,
-                // long (so searched in pixel data too, with no boundary there) and counting
-                // everywhere, as every UID the index holds.
-                let spelled = spellings_of(n);
-                if let [s] = &spelled[..]
-                    && s.boundary == Boundary::Uid
-                    && uids.push(&s.bytes, &n.label)
-                {
-                    continue;
-                }
-            }
-            // The spellings of the whole value, when only they are not fragments.
-            let whole: Option<HashSet<(Vec<u8>, bool)>> =
-                whole_texts(n).filter(|_| !owners.is_empty()).map(|texts| {
-                    texts
-                        .into_iter()
-                        .flat_map(|t| spellings_of(&Needle::new("", ValueKind::Text, t)))
-                        .map(|s| (search_bytes(&s), s.exact))
-                        .collect()
-                });
-            for s in spellings_of(n) {
-                let bytes = search_bytes(&s);
-                let fragment = whole
-                    .as_ref()
-                    .is_some_and(|w| !w.contains(&(bytes.clone(), s.exact)));
-                let scope = subjects.scope(owners, fragment, bytes.len());
-                let e = spellings
-                    .entry((bytes, s.exact, n.label.clone(), s.boundary))
-                    .or_insert((s.confirm, s.pixel, s.spelled, scope.clone()));
-                e.0 &= s.confirm;
-                e.1 |= s.pixel;
-                // A whole name of one needle stays one where it is also a part of another's.
-                if s.spelled == Spelled::FullName {
-                    e.2 = Spelled::FullName;
-                }
-                e.3.merge(scope);
-            }
+        let mut found = Found {
+            subjects: Subjects::default(),
+            spellings: BTreeMap::new(),
+            uids: UidIndexBuilder::default(),
+            index_uids,
+        };
+        for OwnedNeedle { needle, owners } in needles {
+            found.add(needle, owners);
         }
+        for (label, uid) in more_uids {
+            found.add(&Needle::new(label, ValueKind::Uid, uid), &[]);
+        }
+        let Found {
+            subjects,
+            mut spellings,
+            uids,
+            ..
+        } = found;
         // The UIDs the index leaves to the automaton (past a few of one tail), spelled as this
         // loop spells a UID: plain, bounded as a UID, long, counting everywhere.
         let (uids, spilled) = uids.build();

@@ -462,3 +462,43 @@ fn uids_of_one_tail_past_what_the_index_holds_are_found_as_the_automata_found_th
     }
     assert!(found > 100, "the cases find things: {found}");
 }
+
+#[test]
+fn uids_handed_over_one_by_one_are_searched_as_uid_needles_are() {
+    let rules = Rules {
+        forbid_private: true,
+        require_identity_removed: true,
+    };
+    let mut found = 0;
+    for seed in 0..4 {
+        let mut rng = Rng(seed ^ 0x51DE);
+        let values = values(&mut rng);
+        let all = needles(&values);
+        // The UID needles apart, as (label, value) pairs; the rest as needles.
+        let (uids, rest): (Vec<OwnedNeedle>, Vec<OwnedNeedle>) = all
+            .iter()
+            .cloned()
+            .partition(|n| n.needle.kind == ValueKind::Uid && n.owners.is_empty());
+        assert!(uids.len() >= 20, "seed {seed}: {} UIDs", uids.len());
+        let pairs: Vec<(&str, &str)> = uids
+            .iter()
+            .map(|n| (n.needle.label.as_str(), n.needle.value.as_str()))
+            .collect();
+        let whole = Auditor::owned(&all, rules).expect("auditor");
+        let apart = Auditor::owned_with_uids(&rest, pairs, rules).expect("auditor");
+        assert_eq!(apart.searched_values(), whole.searched_values());
+        assert_eq!(apart.uids.len(), whole.uids.len());
+        assert_eq!(apart.longest, whole.longest);
+        for case in 0..200 {
+            let h = hay(&mut rng, &values);
+            let want = hits(whole.hits(&h, Mode::default()));
+            found += want.len();
+            assert_eq!(
+                hits(apart.hits(&h, Mode::default())),
+                want,
+                "seed {seed} case {case}"
+            );
+        }
+    }
+    assert!(found > 100, "the cases find things: {found}");
+}

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use anon_core::{Deidentifier, Profile};
 use audit::owners::OwnedNeedle;
 use audit::written::WrittenValues;
-use audit::{AuditError, Auditor, Needle, Rules, ValueKind};
+use audit::{AuditError, Auditor, Rules};
 
 use crate::promised::promises_to_remove;
 
@@ -16,8 +16,8 @@ use super::subjects::SubjectFacts;
 
 /// The identifying values the audit looks for: those of the exported subjects (`codes`) that
 /// the profile promises to remove, each owned by its subject's folder (its pseudonym; see
-/// `audit::owners`), plus `uids` (original UIDs, each once) when the profile remaps UIDs,
-/// owned by no subject.
+/// `audit::owners`). (The original UIDs, searched when the profile remaps UIDs and owned by
+/// no subject, are handed to the auditor apart: see [`auditor`].)
 ///
 /// - Levels that remove identity: every value whose attribute the profile changes (a value
 ///   kept on purpose, such as InstitutionName under retain-institution-identity, is not a
@@ -32,7 +32,6 @@ pub(crate) fn needles<'a>(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     codes: impl Iterator<Item = &'a str>,
-    uids: impl Iterator<Item = Needle>,
 ) -> Vec<OwnedNeedle> {
     let exported: BTreeSet<&str> = codes.collect();
     let mut out = Vec::new();
@@ -46,9 +45,6 @@ pub(crate) fn needles<'a>(
             }
         }
     }
-    if profile.remaps_uids() {
-        out.extend(uids.map(|n| OwnedNeedle::new(n, Vec::new())));
-    }
     out
 }
 
@@ -57,7 +53,10 @@ pub(crate) fn needles<'a>(
 /// held (see [`Seen::original_uids`]) by label and value. A UID that the exported headers keep
 /// is no finding, so it is not searched. Duplicates are skipped before any needle is made: a
 /// series' UIDs repeat in every file.
-fn original_uids<'a>(plan: &'a [Planned], seen: &'a Seen) -> impl Iterator<Item = Needle> + 'a {
+fn original_uids<'a>(
+    plan: &'a [Planned],
+    seen: &'a Seen,
+) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
     let mut others: Vec<(&str, &str)> = seen
         .original_uids
         .iter()
@@ -75,7 +74,6 @@ fn original_uids<'a>(plan: &'a [Planned], seen: &'a Seen) -> impl Iterator<Item 
         })
         .chain(others)
         .filter(move |(_, uid)| !seen.kept_uids.contains(*uid) && once.insert(uid))
-        .map(|(label, uid)| Needle::new(label, ValueKind::Uid, uid))
 }
 
 /// The export's auditor: the needles of the exported subjects and of the original UIDs the
@@ -95,8 +93,14 @@ pub(crate) fn auditor(
         deid,
         subjects,
         plan.iter().map(|p| &*p.record.subject),
-        original_uids(plan, seen),
     );
+    // Each original UID is handed over as it is found, never made a needle beside all the
+    // others.
+    let uids = profile
+        .remaps_uids()
+        .then(|| original_uids(plan, seen))
+        .into_iter()
+        .flatten();
     let mut written = WrittenValues::new();
     written.add_profile(profile);
     let pseudonyms: Vec<String> = subjects.values().map(|f| f.pseudonym(deid)).collect();
@@ -109,7 +113,9 @@ pub(crate) fn auditor(
         .iter()
         .map(String::as_str)
         .chain(plan.iter().map(|p| &*p.subject_label));
-    Ok(Auditor::owned(&needles, Rules::for_profile(profile))?
-        .with_subject_folders(folders)
-        .with_written(written))
+    Ok(
+        Auditor::owned_with_uids(&needles, uids, Rules::for_profile(profile))?
+            .with_subject_folders(folders)
+            .with_written(written),
+    )
 }
