@@ -86,6 +86,8 @@ struct Shared {
     observer: Arc<dyn ImportObserver + Send + Sync>,
     /// Read-only connections for the duplicate pre-check, reused across submissions.
     readers: Mutex<Vec<Db>>,
+    /// Big files are parsed one at a time across every association (see `Ctx::big_file`).
+    big_file: Mutex<()>,
 }
 
 impl Shared {
@@ -100,7 +102,7 @@ impl Shared {
             observer: &*self.observer,
             skip: None,
             hash: self.hash,
-            big_file: Mutex::new(()),
+            big_file: &self.big_file,
             sync_each_file: true,
         }
     }
@@ -240,6 +242,7 @@ impl Intake {
             },
             observer,
             readers: Mutex::new(Vec::new()),
+            big_file: Mutex::new(()),
         });
         let (tx, rx) = channel::<Pending>();
         let committer = {

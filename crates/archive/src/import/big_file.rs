@@ -15,19 +15,21 @@ use super::precheck::archived_here;
 use crate::content_hash::HashAlgorithm;
 use crate::db::Db;
 use crate::grouping::HeaderFacts;
-use crate::reading::HeaderSource;
+use crate::reading::{FileError, HeaderSource};
 
 /// The path for files above [`IN_MEMORY_LIMIT`](super::IN_MEMORY_LIMIT): scan and parse the
 /// header from disk (one at a time), then stream the bytes through the hash into a staged copy
 /// and take the index's facts from that copy.
 ///
 /// A big file is read more than once (its header, then its bytes), and nothing stops another
-/// program from changing it in between (a scanner still writing it, a copy under way). So
-/// what the index records must come from the bytes the archive keeps: the staged copy, which
-/// only this run can touch, is scanned and parsed again, and a copy that is no longer whole
-/// DICOM is rejected. The first reading only finds an archived instance that the file may
-/// repeat; it is a duplicate only when its bytes hash to the archived copy's, whatever
-/// changed in between.
+/// program from changing it in between (a scanner still writing it, a copy under way). A file
+/// whose size or modification time changed while depot read it is rejected, to be imported
+/// again once it is complete (a copy taken while it was being rewritten could mix old and new
+/// bytes). And what the index records comes from the bytes the archive keeps, whatever
+/// escaped that check: the staged copy, which only this run can touch, is scanned and parsed
+/// again, and a copy that is no longer whole DICOM is rejected. The first reading only finds
+/// an archived instance that the file may repeat; it is a duplicate only when its bytes hash
+/// to the archived copy's.
 pub(super) fn prepare_big_file(
     ctx: &Ctx<'_>,
     reader: Option<&Db>,
@@ -36,13 +38,13 @@ pub(super) fn prepare_big_file(
     size: u64,
     origin: Origin,
 ) -> Prepared {
-    let preamble = match preamble_of(path, origin) {
-        Ok(p) => p,
-        Err(reason) => return reject(source, reason, None, Some(size)),
+    let before = match Stamp::of(path) {
+        Ok(s) => s,
+        Err(e) => return reject(source, format!("cannot read: {e}"), None, Some(size)),
     };
-    let facts = match examine(ctx, path, size, preamble) {
+    let facts = match preamble_of(path, origin).and_then(|p| examine(ctx, path, size, p)) {
         Ok(f) => f,
-        Err(refusal) => return refuse(source, refusal, None, size),
+        Err(why) => return refuse(source, why.into(), None, size),
     };
     #[cfg(test)]
     tests::between_reads();
@@ -81,10 +83,19 @@ pub(super) fn prepare_big_file(
             );
         }
     };
+    if Stamp::of(path).ok() != Some(before) {
+        let _ = fs::remove_file(&temp);
+        return reject(
+            source,
+            "changed while it was read (its size or modification time changed while depot \
+             read it): import it again once it is complete"
+                .to_string(),
+            Some(content_hash),
+            Some(n),
+        );
+    }
     // The facts of the bytes kept, not of an earlier reading of the input.
-    let kept = preamble_of(&temp, origin)
-        .map_err(Refusal::Rejected)
-        .and_then(|preamble| examine(ctx, &temp, n, preamble));
+    let kept = preamble_of(&temp, origin).and_then(|p| examine(ctx, &temp, n, p));
     match kept {
         Ok(facts) => Prepared::Candidate {
             source,
@@ -93,26 +104,62 @@ pub(super) fn prepare_big_file(
             size: n,
             temp: Some(temp),
         },
-        Err(refusal) => {
+        Err(why) => {
             let _ = fs::remove_file(&temp);
-            let refusal = match refusal {
-                Refusal::Rejected(reason) => Refusal::Rejected(format!(
+            let refusal = match why {
+                Unexamined::Read(reason) => Refusal::Rejected(format!(
+                    "cannot read the archive's staging copy of it: {reason}"
+                )),
+                Unexamined::Refused(Refusal::Rejected(reason)) => Refusal::Rejected(format!(
                     "changed while it was read (the copy taken is not the file examined): {reason}"
                 )),
-                skipped => skipped,
+                Unexamined::Refused(skipped) => skipped,
             };
-            refuse(source, refusal, None, n)
+            refuse(source, refusal, Some(content_hash), n)
+        }
+    }
+}
+
+/// A file's size and modification time, to tell whether it changed while it was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> io::Result<Stamp> {
+        let m = fs::metadata(path)?;
+        Ok(Stamp {
+            len: m.len(),
+            modified: m.modified().ok(),
+        })
+    }
+}
+
+/// Why a file could not be examined: reading it failed, or what it holds is refused.
+#[derive(Debug)]
+enum Unexamined {
+    Read(String),
+    Refused(Refusal),
+}
+
+impl From<Unexamined> for Refusal {
+    fn from(why: Unexamined) -> Refusal {
+        match why {
+            Unexamined::Read(reason) => Refusal::Rejected(reason),
+            Unexamined::Refused(refusal) => refusal,
         }
     }
 }
 
 /// How the file at `path` starts: with a 128-byte preamble before `DICM`, or with `DICM`.
-fn preamble_of(path: &Path, origin: Origin) -> Result<ReadPreamble, String> {
+fn preamble_of(path: &Path, origin: Origin) -> Result<ReadPreamble, Unexamined> {
     let mut head = Vec::with_capacity(132);
     File::open(path)
         .and_then(|f| f.take(132).read_to_end(&mut head))
-        .map_err(|e| format!("cannot read: {e}"))?;
-    marker(&head, origin)
+        .map_err(|e| Unexamined::Read(format!("cannot read: {e}")))?;
+    marker(&head, origin).map_err(|r| Unexamined::Refused(Refusal::Rejected(r)))
 }
 
 /// The index's facts of the file at `path` (of `size` bytes): the whole file scanned (a file
@@ -123,10 +170,14 @@ fn examine(
     path: &Path,
     size: u64,
     preamble: ReadPreamble,
-) -> Result<HeaderFacts, Refusal> {
+) -> Result<HeaderFacts, Unexamined> {
+    let refused = |reason: String| Unexamined::Refused(Refusal::Rejected(reason));
     let (header, layout) =
         crate::reading::header_source(path, size, preamble == ReadPreamble::Always, false)
-            .map_err(|e| Refusal::Rejected(e.to_string()))?;
+            .map_err(|e| match e {
+                FileError::Io(_) => Unexamined::Read(e.to_string()),
+                FileError::Scan(_) => refused(e.to_string()),
+            })?;
     let held = match &header {
         HeaderSource::Memory(bytes) => bytes.len() as u64,
         HeaderSource::Disk => 0,
@@ -134,24 +185,20 @@ fn examine(
     let _one_at_a_time = ctx.big_file.lock();
     let _memory = crate::memory::Budget::global()
         .acquire(&layout.header_cost, held)
-        .map_err(|e| Refusal::Rejected(e.to_string()))?;
+        .map_err(|e| refused(e.to_string()))?;
     let options = OpenFileOptions::new()
         .read_until(tags::PIXEL_DATA)
         .read_preamble(preamble);
-    match header {
-        HeaderSource::Disk => File::open(path)
-            .map_err(|e| format!("cannot read: {e}"))
-            .and_then(|f| {
-                options
-                    .from_reader(BufReader::with_capacity(1 << 20, f))
-                    .map_err(|e| describe_read_error(&e))
-            }),
-        HeaderSource::Memory(bytes) => options
-            .from_reader(&bytes[..])
-            .map_err(|e| describe_read_error(&e)),
-    }
-    .map_err(Refusal::Rejected)
-    .and_then(|obj| facts_of(&obj))
+    let parsed = match header {
+        HeaderSource::Disk => {
+            let file =
+                File::open(path).map_err(|e| Unexamined::Read(format!("cannot read: {e}")))?;
+            options.from_reader(BufReader::with_capacity(1 << 20, file))
+        }
+        HeaderSource::Memory(bytes) => options.from_reader(&bytes[..]),
+    };
+    let obj = parsed.map_err(|e| refused(describe_read_error(&e)))?;
+    facts_of(&obj).map_err(Unexamined::Refused)
 }
 
 /// Hashes a file, copying it to `out` on the way if given.
@@ -200,19 +247,23 @@ pub(super) mod tests {
         }
     }
 
-    /// Prepares `first` as a big file while `then` replaces it between the two readings; with
-    /// the staged copy's bytes, if any, and the archive's folder.
+    /// Prepares `first` as a big file while `then` replaces it between the two readings (with
+    /// its modification time put back when `same_time`, so that only the bytes tell); with the
+    /// staged copy's bytes, if any, and the archive's folder.
     fn prepare_changed(
         first: &[u8],
         then: Vec<u8>,
+        same_time: bool,
     ) -> (Prepared, Option<Vec<u8>>, tempfile::TempDir) {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("archive");
         fs::create_dir_all(&root).unwrap();
         let input = tmp.path().join("input.dcm");
         fs::write(&input, first).unwrap();
+        let when = fs::metadata(&input).unwrap().modified().unwrap();
         let run_dir = RunDir::create(&root).unwrap();
         let opts = ImportOptions::default();
+        let big_file = Mutex::new(());
         let ctx = Ctx {
             root: &root,
             project_id: 1,
@@ -223,12 +274,18 @@ pub(super) mod tests {
             observer: &NoObserver,
             skip: None,
             hash: HashAlgorithm::Blake3,
-            big_file: Mutex::new(()),
+            big_file: &big_file,
             sync_each_file: false,
         };
         let changed = input.clone();
         BETWEEN_READS.with(|b| {
-            *b.borrow_mut() = Some(Box::new(move || fs::write(&changed, then).unwrap()));
+            *b.borrow_mut() = Some(Box::new(move || {
+                fs::write(&changed, then).unwrap();
+                let later = when + std::time::Duration::from_secs(7);
+                let f = File::options().write(true).open(&changed).unwrap();
+                f.set_modified(if same_time { when } else { later })
+                    .unwrap();
+            }));
         });
         let prepared = prepare_big_file(
             &ctx,
@@ -260,11 +317,36 @@ pub(super) mod tests {
             .unwrap()
     }
 
+    fn rejection(prepared: Prepared) -> String {
+        match prepared {
+            Prepared::Rejected { reason, .. } => reason,
+            _ => panic!("not rejected"),
+        }
+    }
+
     #[test]
-    fn a_file_replaced_between_readings_is_filed_under_the_bytes_kept() {
+    fn a_file_rewritten_between_readings_is_rejected_and_nothing_is_left_staged() {
+        // (`prepare_changed` checks that the run's folder holds no staged file.)
+        let whole = instance("WHOLE", "1.2.7.1.3");
+        let cut = whole.get(..whole.len() - 100).unwrap().to_vec();
+        let other = instance("OTHER", "1.2.7.1.4");
+        for (then, same_time) in [(cut, true), (other.clone(), false)] {
+            let (prepared, staged, _tmp) = prepare_changed(&whole, then, same_time);
+            let reason = rejection(prepared);
+            assert!(
+                reason.starts_with("changed while it was read (its size or modification time"),
+                "{reason}"
+            );
+            assert!(staged.is_none());
+        }
+    }
+
+    #[test]
+    fn a_change_of_the_bytes_alone_is_filed_under_the_bytes_kept() {
         let first = instance("FIRST", "1.2.7.1.1");
         let second = instance("SECOND", "1.2.7.1.2");
-        let (prepared, staged, _tmp) = prepare_changed(&first, second.clone());
+        assert_eq!(first.len(), second.len(), "only the bytes differ");
+        let (prepared, staged, _tmp) = prepare_changed(&first, second.clone(), true);
         let Prepared::Candidate {
             facts,
             content_hash,
@@ -283,15 +365,88 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn a_file_cut_between_readings_is_rejected_and_nothing_is_left_staged() {
-        let whole = instance("WHOLE", "1.2.7.1.3");
-        let cut = whole.get(..whole.len() - 100).unwrap().to_vec();
-        // (`prepare_changed` checks that the run's folder holds no staged file.)
-        let (prepared, staged, _tmp) = prepare_changed(&whole, cut);
-        let Prepared::Rejected { reason, .. } = prepared else {
-            panic!("not rejected");
-        };
-        assert!(reason.starts_with("changed while it was read"), "{reason}");
+    fn a_copy_no_longer_whole_dicom_is_rejected_though_size_and_time_are_the_same() {
+        let whole = instance("WHOLE", "1.2.7.1.5");
+        // The Pixel Data's length (Explicit VR Little Endian: tag, VR, two reserved bytes,
+        // four length bytes) now runs past the end of the file.
+        let at = whole
+            .windows(6)
+            .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00, b'O', b'W'])
+            .expect("pixel data");
+        let mut broken = whole.clone();
+        broken[at + 8..at + 12].copy_from_slice(&0x7FFF_FFF0_u32.to_le_bytes());
+        let (prepared, staged, _tmp) = prepare_changed(&whole, broken, true);
+        let reason = rejection(prepared);
+        assert!(
+            reason
+                .starts_with("changed while it was read (the copy taken is not the file examined)"),
+            "{reason}"
+        );
         assert!(staged.is_none());
+    }
+    #[test]
+    fn the_duplicate_pre_check_holds_when_the_file_changes_between_readings() {
+        // (From the review of this code.) The pre-check runs on the first reading: a file
+        // that was the archived instance then and is replaced by another version of it (same
+        // SOP Instance UID, other bytes) is not a duplicate; one rewritten with the archived
+        // bytes is one, and nothing is staged.
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("archive");
+        let archived = instance("ARCHIVED", "1.2.7.1.9");
+        let other_version = instance("OTHER", "1.2.7.1.9");
+        let src = tmp.path().join("a.dcm");
+        fs::write(&src, &archived).unwrap();
+        let archive = crate::Archive::open(&root).unwrap();
+        let summary = archive
+            .import(&[src], &ImportOptions::default(), &NoObserver)
+            .unwrap();
+        assert_eq!(summary.imported, 1);
+        let index = crate::layout::index_path(&root);
+        let reader = Db::open_reader(&index).unwrap();
+        let run_dir = RunDir::create(&root).unwrap();
+        let opts = ImportOptions::default();
+        let big_file = Mutex::new(());
+        let ctx = Ctx {
+            root: &root,
+            project_id: 1,
+            index,
+            run_dir: &run_dir,
+            opts: &opts,
+            batch_files: 1,
+            observer: &NoObserver,
+            skip: None,
+            hash: HashAlgorithm::Blake3,
+            big_file: &big_file,
+            sync_each_file: false,
+        };
+        for (then, duplicate) in [(other_version, false), (archived.clone(), true)] {
+            let input = tmp.path().join("input.dcm");
+            fs::write(&input, &archived).unwrap();
+            let changed = input.clone();
+            let bytes = then.clone();
+            BETWEEN_READS.with(|b| {
+                *b.borrow_mut() = Some(Box::new(move || fs::write(&changed, bytes).unwrap()));
+            });
+            let prepared = prepare_big_file(
+                &ctx,
+                Some(&reader),
+                &input,
+                "input.dcm".into(),
+                archived.len() as u64,
+                Origin::File,
+            );
+            if duplicate {
+                let Prepared::Candidate {
+                    content_hash, temp, ..
+                } = prepared
+                else {
+                    panic!("not a duplicate");
+                };
+                assert_eq!(content_hash, HashAlgorithm::Blake3.hex(&then));
+                assert!(temp.is_none(), "nothing staged");
+            } else {
+                assert!(rejection(prepared).starts_with("changed while it was read"));
+            }
+        }
     }
 }

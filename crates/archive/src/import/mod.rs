@@ -155,6 +155,7 @@ fn run_batches(
         (cpus * 2).clamp(4, 16)
     };
     let batch_files = opts.batch_files.clamp(1, MAX_BATCH_FILES);
+    let big_file = Mutex::new(());
     let ctx = Ctx {
         root,
         project_id,
@@ -165,7 +166,7 @@ fn run_batches(
         observer,
         skip: root.canonicalize().ok(),
         hash,
-        big_file: Mutex::new(()),
+        big_file: &big_file,
         sync_each_file: false,
     };
 
