@@ -82,7 +82,7 @@ pub(crate) fn trimmed_range(v: &[u8]) -> std::ops::Range<usize> {
 
 /// What the engine computed into one element, from its report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Computed {
+pub enum Computed {
     /// Dates shifted by the subject's offset.
     ShiftedDate,
     /// The subject's pseudonym or a keyed value code.
@@ -131,6 +131,19 @@ impl Generated {
     pub fn heap_bytes(&self) -> usize {
         self.elements.capacity() * (std::mem::size_of::<(String, Computed)>() + 1)
             + self.elements.keys().map(String::capacity).sum::<usize>()
+    }
+
+    /// Every element's tag path and what the engine computed into it (in no order), for a
+    /// caller that keeps this elsewhere and makes it again with [`Generated::from_entries`].
+    pub fn entries(&self) -> impl Iterator<Item = (&str, Computed)> + '_ {
+        self.elements.iter().map(|(p, c)| (p.as_str(), *c))
+    }
+
+    /// What [`Generated::entries`] listed.
+    pub fn from_entries(entries: impl IntoIterator<Item = (String, Computed)>) -> Generated {
+        Generated {
+            elements: entries.into_iter().collect(),
+        }
     }
 
     /// What the engine computed into the element at `path`, if anything.

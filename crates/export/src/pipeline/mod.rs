@@ -42,6 +42,7 @@ mod assembly;
 mod check;
 mod destination;
 mod error;
+mod kept_file;
 mod needles;
 mod numbering;
 mod others;
@@ -65,6 +66,8 @@ use crate::findings::Judge;
 use crate::package::{Package, PackageKind};
 use crate::quarantine::{Quarantine, SpoolSlot};
 
+use kept_file::KeptFile;
+use reuse::{KEEP_IN_MEMORY, KEEP_ON_DISK, Keeping};
 use selected::Names;
 
 pub use destination::check_destination;
@@ -97,15 +100,21 @@ pub fn export(
     let mut plan = plan::select(archive, &req.selection, &names)?;
     let mut subjects = subjects::subject_facts(archive, plan.iter().map(|p| &*p.record.subject))?;
 
-    // 1. Plan: read and de-identify every header once, collecting what the headers say.
+    // 1. Plan: read and de-identify every header once, collecting what the headers say, and
+    // keeping the de-identified headers for the write phase (past an allowance in memory, in
+    // a temporary file in the archive's `tmp/`; none for a dry run, which writes nothing).
     observer.phase("reading headers", plan.len() as u64);
+    let keeping = (!req.dry_run && !original).then(|| {
+        let tmp = archive.root().join(archive::layout::TMP_DIR);
+        Keeping::new(KEEP_IN_MEMORY, KeptFile::create(&tmp, KEEP_ON_DISK).ok())
+    });
     let mut seen = plan::read_headers(
         &deid,
         &subjects,
         &mut plan,
         &names,
         original,
-        !req.dry_run,
+        keeping.as_ref(),
         observer,
     )?;
     for (code, s) in std::mem::take(&mut seen.subjects) {
@@ -188,6 +197,7 @@ pub fn export(
     observer.phase("writing", plan.len() as u64);
     let sinks = write::Sinks {
         checksum: req.checksum,
+        keeping: keeping.as_ref(),
         auditor: auditor.as_ref(),
         judge: &judge,
         package: &package,

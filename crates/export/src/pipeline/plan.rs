@@ -22,7 +22,7 @@ use crate::stored::read_stored_header;
 
 use super::error::{ExportError, FileFailure, PlanError};
 use super::request::ExportObserver;
-use super::reuse::{KEEP_LIMIT, Keeping, Kept, Slot};
+use super::reuse::{Keeping, Kept, Slot};
 use super::selected::{Names, Selected};
 use super::subjects::{SubjectFacts, SubjectSeen, context_from};
 
@@ -66,7 +66,7 @@ pub(crate) fn select(
 
 /// Reads and de-identifies every header once, in parallel, collecting what the headers say
 /// (identifying values per subject when `identity`, original and kept UIDs when `uids`), and
-/// keeping the de-identified headers for the write phase when `keep` (see [`super::reuse`]).
+/// keeping the de-identified headers for the write phase in `keeping` (see [`super::reuse`]).
 /// A file that cannot be planned stops the export, with every such file named (in plan order).
 pub(crate) fn read_headers(
     deid: &Deidentifier,
@@ -74,16 +74,15 @@ pub(crate) fn read_headers(
     plan: &mut [Planned],
     names: &Names,
     original: bool,
-    keep: bool,
+    keeping: Option<&Keeping>,
     observer: &dyn ExportObserver,
 ) -> Result<Seen, ExportError> {
     let seen = Mutex::new(Seen::default());
-    let keeping = Keeping::new(KEEP_LIMIT);
     let collect = Collect {
         identity: !original,
         uids: deid.profile().remaps_uids(),
         seen: &seen,
-        keep: (keep && !original).then_some(&keeping),
+        keep: keeping.filter(|_| !original),
         names,
     };
     let failures: Vec<FileFailure> = plan

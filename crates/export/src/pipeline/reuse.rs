@@ -11,8 +11,9 @@
 //! would not copy the pixel data through (see [`crate::deid_file::reuse_header`]), it does the
 //! whole work as before: the output is byte for byte what it would have been.
 //!
-//! What is kept is bounded ([`KEEP_LIMIT`] in all): an export of many files keeps the headers
-//! of the files planned first, and de-identifies the rest twice.
+//! What is kept in memory is bounded ([`KEEP_IN_MEMORY`] in all); past it, kept headers go to
+//! a temporary file beside the archive (`kept_file`, at most [`KEEP_ON_DISK`]), and only
+//! past that are files de-identified twice.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,11 +21,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anon_core::Report;
 use audit::written::Generated;
 
+use super::kept_file::KeptFile;
 use super::subjects::SubjectFacts;
 
-/// How many bytes of kept headers, identifiers and audit notes an export holds at most between
-/// its plan and its write phase (about 8 kB per file for a CT header: a few thousand files).
-pub(crate) const KEEP_LIMIT: u64 = 48 << 20;
+/// How many bytes of kept headers, identifiers and audit notes an export holds in memory at
+/// most between its plan and its write phase (about 8 kB per file for a CT header: two
+/// thousand files).
+pub(crate) const KEEP_IN_MEMORY: u64 = 16 << 20;
+
+/// How many bytes of them an export writes to its temporary file at most (half a million CT
+/// headers).
+pub(crate) const KEEP_ON_DISK: u64 = 4 << 30;
 
 /// What the plan made of one file's header, for the write phase.
 pub(crate) struct Kept {
@@ -48,7 +55,16 @@ impl Kept {
     pub(crate) fn new(mut header: Vec<u8>, report: Report, identifiers: Vec<String>) -> Kept {
         header.shrink_to_fit();
         let generated = Generated::from_report(&report);
-        let warnings = report.warnings;
+        Kept::from_parts(header, generated, report.warnings, identifiers)
+    }
+
+    /// A kept header from its parts (as `kept_file` reads them back).
+    pub(crate) fn from_parts(
+        header: Vec<u8>,
+        generated: Generated,
+        warnings: Vec<String>,
+        identifiers: Vec<String>,
+    ) -> Kept {
         const ALLOCATION: usize = 16;
         let texts: usize = identifiers
             .iter()
@@ -69,6 +85,11 @@ impl Kept {
         }
     }
 
+    /// The identifiers the plan cut (sorted, each once).
+    pub(crate) fn identifiers(&self) -> &Vec<String> {
+        &self.identifiers
+    }
+
     /// Whether the write phase, which cuts the file's identifiers and every one of `facts`
     /// (the subject's, after the plan), cuts exactly what the plan cut. The plan's identifiers
     /// are the file's own and a subset of the subject's, so this holds when none of the
@@ -81,38 +102,66 @@ impl Kept {
     }
 }
 
-/// The allowance of an export's kept headers ([`KEEP_LIMIT`]), shared by the plan's workers.
+/// Where an export keeps the plan's headers: in memory up to its allowance
+/// ([`KEEP_IN_MEMORY`]), then in its temporary file, if it has one; shared by the plan's
+/// workers and read by the write phase's.
 pub(crate) struct Keeping {
     left: AtomicU64,
+    file: Option<KeptFile>,
 }
 
 impl Keeping {
-    pub(crate) fn new(limit: u64) -> Keeping {
+    /// `limit` bytes in memory, then `file`.
+    pub(crate) fn new(limit: u64, file: Option<KeptFile>) -> Keeping {
         Keeping {
             left: AtomicU64::new(limit),
+            file,
         }
     }
 
-    /// `kept`, in a slot for the write phase, if the allowance has room for it.
+    /// `kept`, in a slot for the write phase: in memory if the allowance has room for it, else
+    /// in the file if it has room, else nowhere.
     pub(crate) fn keep(&self, kept: Kept) -> Slot {
-        let taken = self
+        let in_memory = self
             .left
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
                 left.checked_sub(kept.bytes)
-            });
-        Slot(Mutex::new(taken.is_ok().then(|| Box::new(kept))))
+            })
+            .is_ok();
+        if in_memory {
+            return Slot::InMemory(Mutex::new(Some(Box::new(kept))));
+        }
+        match self.file.as_ref().and_then(|f| f.put(&kept)) {
+            Some((offset, len)) => Slot::OnDisk { offset, len },
+            None => Slot::Empty,
+        }
+    }
+
+    /// The kept header of `slot`, if there is one (taken once: a slot in memory is empty
+    /// afterwards).
+    pub(crate) fn take(&self, slot: &Slot) -> Option<Box<Kept>> {
+        match slot {
+            Slot::Empty => None,
+            Slot::InMemory(k) => k.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            Slot::OnDisk { offset, len } => self
+                .file
+                .as_ref()
+                .and_then(|f| f.get(*offset, *len))
+                .map(Box::new),
+        }
     }
 }
 
-/// A planned file's kept header, taken (and freed) by the write phase.
+/// Where a planned file's kept header is.
 #[derive(Default)]
-pub(crate) struct Slot(Mutex<Option<Box<Kept>>>);
-
-impl Slot {
-    /// The kept header, if there is one; it is gone from the slot afterwards.
-    pub(crate) fn take(&self) -> Option<Box<Kept>> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).take()
-    }
+pub(crate) enum Slot {
+    /// Not kept: the write phase does the whole work.
+    #[default]
+    Empty,
+    /// In memory, until the write phase takes it.
+    InMemory(Mutex<Option<Box<Kept>>>),
+    /// In the export's temporary file, `len` bytes at `offset`.
+    OnDisk { offset: u64, len: u64 },
 }
 
 #[cfg(test)]
@@ -130,18 +179,38 @@ mod tests {
     }
 
     #[test]
-    fn the_allowance_bounds_what_is_kept() {
+    fn the_allowance_bounds_what_is_kept_in_memory() {
         let one = kept(&["DOE"]).bytes;
         assert!(one > 1000);
-        let keeping = Keeping::new(2 * one + one / 2);
-        assert!(keeping.keep(kept(&["DOE"])).take().is_some());
+        let keeping = Keeping::new(2 * one + one / 2, None);
+        let first = keeping.keep(kept(&["DOE"]));
+        assert!(matches!(first, Slot::InMemory(_)));
+        assert!(keeping.take(&first).is_some());
         let second = keeping.keep(kept(&["DOE"]));
-        assert!(second.take().is_some());
-        assert!(second.take().is_none(), "taken once");
+        assert!(keeping.take(&second).is_some());
+        assert!(keeping.take(&second).is_none(), "taken once");
+        let third = keeping.keep(kept(&["DOE"]));
         assert!(
-            keeping.keep(kept(&["DOE"])).take().is_none(),
-            "over the allowance: nothing kept"
+            matches!(third, Slot::Empty),
+            "over the allowance, no file: nothing kept"
         );
+        assert!(keeping.take(&third).is_none());
+    }
+
+    #[test]
+    fn past_the_allowance_headers_go_to_the_file_and_come_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = kept(&["DOE"]).bytes;
+        let file = KeptFile::create(dir.path(), 1 << 20).unwrap();
+        let keeping = Keeping::new(one, Some(file));
+        let in_memory = keeping.keep(kept(&["DOE"]));
+        assert!(matches!(in_memory, Slot::InMemory(_)));
+        let on_disk = keeping.keep(kept(&["DOE", "JANE", "PID1"]));
+        assert!(matches!(on_disk, Slot::OnDisk { .. }));
+        let back = keeping.take(&on_disk).expect("read back");
+        assert_eq!(back.header, vec![0; 1000]);
+        assert_eq!(back.identifiers(), &["DOE", "JANE", "PID1"]);
+        assert_eq!(back.bytes, kept(&["DOE", "JANE", "PID1"]).bytes);
     }
 
     #[test]

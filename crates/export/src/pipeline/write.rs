@@ -24,6 +24,7 @@ use crate::stored::read_stored;
 use super::error::{ExportError, FileFailure, WriteError, every_file};
 use super::plan::{Planned, put_patient_id};
 use super::request::ExportObserver;
+use super::reuse::Keeping;
 use super::subjects::{SubjectFacts, context_from};
 
 /// What writing one file produced.
@@ -39,6 +40,8 @@ pub(crate) struct Written {
 pub(crate) struct Sinks<'a> {
     /// The manifest's checksum algorithm.
     pub(crate) checksum: HashAlgorithm,
+    /// Where the plan kept its de-identified headers (none at `original`).
+    pub(crate) keeping: Option<&'a Keeping>,
     pub(crate) auditor: Option<&'a Auditor>,
     pub(crate) judge: &'a Judge<'a>,
     pub(crate) package: &'a Package,
@@ -86,9 +89,9 @@ pub(crate) fn write_one(
             .ok_or_else(|| fail(WriteError::SubjectVanished))?;
         // The plan's header when it is the one this file gets (see `reuse`), else the whole
         // work.
-        let kept = p
-            .kept
-            .take()
+        let kept = sinks
+            .keeping
+            .and_then(|k| k.take(&p.kept))
             .filter(|kept| !p.add_patient_id && kept.complete_for(facts));
         let (input, reused) = match kept {
             Some(kept) => match reuse_header(deid, input, &kept.header) {
