@@ -10,16 +10,13 @@
 //! when the export ends, however it ends. Each entry is written once by the plan's worker
 //! that made it, at an offset reserved for it, and read once by the write phase; an entry
 //! that cannot be written or read back whole is simply not reused (the write phase then does
-//! the whole work, as for a file the allowance left out).
+//! the whole work, as for a file the allowance left out). What an entry holds is `reuse`'s
+//! business: here it is bytes.
 
 use std::fs::File;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use audit::written::{Computed, Generated};
-
-use super::reuse::Kept;
 
 /// The temporary file of kept headers.
 pub(crate) struct KeptFile {
@@ -41,10 +38,9 @@ impl KeptFile {
         })
     }
 
-    /// Writes `kept`; where it lies (offset, length), or `None` when the file is full or the
+    /// Writes `bytes`; where they lie (offset, length), or `None` when the file is full or the
     /// write failed.
-    pub(crate) fn put(&self, kept: &Kept) -> Option<(u64, u64)> {
-        let bytes = encode(kept);
+    pub(crate) fn put(&self, bytes: &[u8]) -> Option<(u64, u64)> {
         let len = bytes.len() as u64;
         let offset = self
             .end
@@ -52,15 +48,15 @@ impl KeptFile {
                 end.checked_add(len).filter(|e| *e <= self.limit)
             })
             .ok()?;
-        write_at(&self.file, &bytes, offset).ok()?;
+        write_at(&self.file, bytes, offset).ok()?;
         Some((offset, len))
     }
 
-    /// The entry `put` wrote at `offset`, `len` bytes; `None` if it cannot be read back whole.
-    pub(crate) fn get(&self, offset: u64, len: u64) -> Option<Kept> {
+    /// The `len` bytes at `offset`; `None` if they cannot be read whole.
+    pub(crate) fn get(&self, offset: u64, len: u64) -> Option<Vec<u8>> {
         let mut bytes = vec![0; usize::try_from(len).ok()?];
         read_at(&self.file, &mut bytes, offset).ok()?;
-        decode(&bytes)
+        Some(bytes)
     }
 }
 
@@ -105,136 +101,12 @@ fn read_at(file: &File, bytes: &mut [u8], offset: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// An entry: the header, the computed elements, the warnings and the identifiers, each
-/// preceded by its length (or count), little endian.
-fn encode(kept: &Kept) -> Vec<u8> {
-    let mut out = Vec::with_capacity(kept.header.len() + 256);
-    put_bytes(&mut out, &kept.header);
-    let computed: Vec<(&str, Computed)> = kept.generated.entries().collect();
-    put_len(&mut out, computed.len());
-    for (path, c) in computed {
-        put_bytes(&mut out, path.as_bytes());
-        out.push(match c {
-            Computed::ShiftedDate => 0,
-            Computed::KeyedCode => 1,
-        });
-    }
-    for texts in [&kept.warnings, kept.identifiers()] {
-        put_len(&mut out, texts.len());
-        for t in texts {
-            put_bytes(&mut out, t.as_bytes());
-        }
-    }
-    out
-}
-
-fn put_len(out: &mut Vec<u8>, n: usize) {
-    out.extend_from_slice(&(n as u64).to_le_bytes());
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_len(out, b.len());
-    out.extend_from_slice(b);
-}
-
-/// What `encode` wrote, all of it and nothing more; `None` otherwise.
-fn decode(bytes: &[u8]) -> Option<Kept> {
-    let mut r = Reader(bytes);
-    let header = r.bytes()?.to_vec();
-    let n = r.len()?;
-    let mut computed = Vec::new();
-    for _ in 0..n {
-        let path = r.text()?;
-        let c = match r.byte()? {
-            0 => Computed::ShiftedDate,
-            1 => Computed::KeyedCode,
-            _ => return None,
-        };
-        computed.push((path, c));
-    }
-    let mut texts = || -> Option<Vec<String>> {
-        let n = r.len()?;
-        let mut v = Vec::new();
-        for _ in 0..n {
-            v.push(r.text()?);
-        }
-        Some(v)
-    };
-    let warnings = texts()?;
-    let identifiers = texts()?;
-    if !r.0.is_empty() {
-        return None;
-    }
-    Some(Kept::from_parts(
-        header,
-        Generated::from_entries(computed),
-        warnings,
-        identifiers,
-    ))
-}
-
-/// The bytes not read yet.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = self.0.split_at_checked(n)?;
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        self.take(1)?.first().copied()
-    }
-
-    fn len(&mut self) -> Option<usize> {
-        let b: [u8; 8] = self.take(8)?.try_into().ok()?;
-        usize::try_from(u64::from_le_bytes(b)).ok()
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = self.len()?;
-        self.take(n)
-    }
-
-    fn text(&mut self) -> Option<String> {
-        String::from_utf8(self.bytes()?.to_vec()).ok()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sample(i: u8) -> Kept {
-        Kept::from_parts(
-            vec![i; 300 + usize::from(i)],
-            Generated::from_entries([
-                ("(0010,0030)".to_string(), Computed::ShiftedDate),
-                (
-                    "(0040,A730)[0]/(0010,0020)".to_string(),
-                    Computed::KeyedCode,
-                ),
-            ]),
-            vec![format!("warning {i}")],
-            vec!["DOE".to_string(), format!("MRN-{i}"), "ÅSA".to_string()],
-        )
-    }
-
-    fn same(a: &Kept, b: &Kept) {
-        assert_eq!(a.header, b.header);
-        assert_eq!(a.warnings, b.warnings);
-        assert_eq!(a.identifiers(), b.identifiers());
-        let entries = |k: &Kept| {
-            let mut v: Vec<(String, Computed)> = k
-                .generated
-                .entries()
-                .map(|(p, c)| (p.to_string(), c))
-                .collect();
-            v.sort_by(|x, y| x.0.cmp(&y.0));
-            v
-        };
-        assert_eq!(entries(a), entries(b));
+    fn entry(i: u8) -> Vec<u8> {
+        vec![i; 300 + usize::from(i)]
     }
 
     #[test]
@@ -245,13 +117,13 @@ mod tests {
             let handles: Vec<_> = (0..8u8)
                 .map(|i| {
                     let file = &file;
-                    s.spawn(move || (i, file.put(&sample(i)).unwrap()))
+                    s.spawn(move || (i, file.put(&entry(i)).unwrap()))
                 })
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         for (i, (offset, len)) in put {
-            same(&file.get(offset, len).unwrap(), &sample(i));
+            assert_eq!(file.get(offset, len).unwrap(), entry(i));
         }
         // The file has no name: nothing is left in the folder.
         assert_eq!(
@@ -261,20 +133,13 @@ mod tests {
     }
 
     #[test]
-    fn a_full_file_takes_nothing_more_and_a_bad_entry_is_not_reused() {
+    fn a_full_file_takes_nothing_more_and_reads_past_its_end_fail() {
         let dir = tempfile::tempdir().unwrap();
-        let one = encode(&sample(1)).len() as u64;
+        let one = entry(1).len() as u64;
         let file = KeptFile::create(dir.path(), one + one / 2).unwrap();
-        let (offset, len) = file.put(&sample(1)).unwrap();
-        assert!(file.put(&sample(1)).is_none(), "past the limit");
-        assert!(file.get(offset, len - 1).is_none(), "cut short");
-        assert!(file.get(offset + 1, len - 1).is_none(), "not at its start");
-        let mut longer = encode(&sample(1));
-        longer.push(0);
-        assert!(decode(&longer).is_none(), "trailing bytes");
-        for cut in 0..longer.len() - 1 {
-            assert!(decode(&longer[..cut]).is_none(), "cut at {cut}");
-        }
-        same(&file.get(offset, len).unwrap(), &sample(1));
+        let (offset, len) = file.put(&entry(1)).unwrap();
+        assert!(file.put(&entry(1)).is_none(), "past the limit");
+        assert!(file.get(offset, len + 1).is_none(), "past the end");
+        assert_eq!(file.get(offset, len).unwrap(), entry(1));
     }
 }

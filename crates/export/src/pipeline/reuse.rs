@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anon_core::Report;
-use audit::written::Generated;
+use audit::written::{Computed, Generated};
 
 use super::kept_file::KeptFile;
 use super::subjects::SubjectFacts;
@@ -131,7 +131,7 @@ impl Keeping {
         if in_memory {
             return Slot::InMemory(Mutex::new(Some(Box::new(kept))));
         }
-        match self.file.as_ref().and_then(|f| f.put(&kept)) {
+        match self.file.as_ref().and_then(|f| f.put(&encode(&kept))) {
             Some((offset, len)) => Slot::OnDisk { offset, len },
             None => Slot::Empty,
         }
@@ -147,6 +147,7 @@ impl Keeping {
                 .file
                 .as_ref()
                 .and_then(|f| f.get(*offset, *len))
+                .and_then(|bytes| decode(&bytes))
                 .map(Box::new),
         }
     }
@@ -162,6 +163,103 @@ pub(crate) enum Slot {
     InMemory(Mutex<Option<Box<Kept>>>),
     /// In the export's temporary file, `len` bytes at `offset`.
     OnDisk { offset: u64, len: u64 },
+}
+
+/// An entry: the header, the computed elements, the warnings and the identifiers, each
+/// preceded by its length (or count), little endian.
+fn encode(kept: &Kept) -> Vec<u8> {
+    let mut out = Vec::with_capacity(kept.header.len() + 256);
+    put_bytes(&mut out, &kept.header);
+    let computed: Vec<(&str, Computed)> = kept.generated.entries().collect();
+    put_len(&mut out, computed.len());
+    for (path, c) in computed {
+        put_bytes(&mut out, path.as_bytes());
+        out.push(match c {
+            Computed::ShiftedDate => 0,
+            Computed::KeyedCode => 1,
+        });
+    }
+    for texts in [&kept.warnings, kept.identifiers()] {
+        put_len(&mut out, texts.len());
+        for t in texts {
+            put_bytes(&mut out, t.as_bytes());
+        }
+    }
+    out
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&(n as u64).to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_len(out, b.len());
+    out.extend_from_slice(b);
+}
+
+/// What `encode` wrote, all of it and nothing more; `None` otherwise.
+fn decode(bytes: &[u8]) -> Option<Kept> {
+    let mut r = Reader(bytes);
+    let header = r.bytes()?.to_vec();
+    let n = r.len()?;
+    let mut computed = Vec::new();
+    for _ in 0..n {
+        let path = r.text()?;
+        let c = match r.byte()? {
+            0 => Computed::ShiftedDate,
+            1 => Computed::KeyedCode,
+            _ => return None,
+        };
+        computed.push((path, c));
+    }
+    let mut texts = || -> Option<Vec<String>> {
+        let n = r.len()?;
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.push(r.text()?);
+        }
+        Some(v)
+    };
+    let warnings = texts()?;
+    let identifiers = texts()?;
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(Kept::from_parts(
+        header,
+        Generated::from_entries(computed),
+        warnings,
+        identifiers,
+    ))
+}
+
+/// The bytes not read yet.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn byte(&mut self) -> Option<u8> {
+        self.take(1)?.first().copied()
+    }
+
+    fn len(&mut self) -> Option<usize> {
+        let b: [u8; 8] = self.take(8)?.try_into().ok()?;
+        usize::try_from(u64::from_le_bytes(b)).ok()
+    }
+
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.len()?;
+        self.take(n)
+    }
+
+    fn text(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?.to_vec()).ok()
+    }
 }
 
 #[cfg(test)]
@@ -211,6 +309,56 @@ mod tests {
         assert_eq!(back.header, vec![0; 1000]);
         assert_eq!(back.identifiers(), &["DOE", "JANE", "PID1"]);
         assert_eq!(back.bytes, kept(&["DOE", "JANE", "PID1"]).bytes);
+    }
+
+    fn sample(i: u8) -> Kept {
+        Kept::from_parts(
+            vec![i; 300 + usize::from(i)],
+            Generated::from_entries([
+                ("(0010,0030)".to_string(), Computed::ShiftedDate),
+                (
+                    "(0040,A730)[0]/(0010,0020)".to_string(),
+                    Computed::KeyedCode,
+                ),
+            ]),
+            vec![format!("warning {i}")],
+            vec!["DOE".to_string(), format!("MRN-{i}"), "ÅSA".to_string()],
+        )
+    }
+
+    fn same(a: &Kept, b: &Kept) {
+        assert_eq!(a.header, b.header);
+        assert_eq!(a.warnings, b.warnings);
+        assert_eq!(a.identifiers(), b.identifiers());
+        let entries = |k: &Kept| {
+            let mut v: Vec<(String, Computed)> = k
+                .generated
+                .entries()
+                .map(|(p, c)| (p.to_string(), c))
+                .collect();
+            v.sort_by(|x, y| x.0.cmp(&y.0));
+            v
+        };
+        assert_eq!(entries(a), entries(b));
+    }
+
+    #[test]
+    fn an_entry_decodes_to_what_was_encoded_and_nothing_else_decodes() {
+        for i in [0, 1, 7] {
+            same(&decode(&encode(&sample(i))).unwrap(), &sample(i));
+        }
+        let mut longer = encode(&sample(1));
+        longer.push(0);
+        assert!(decode(&longer).is_none(), "trailing bytes");
+        for cut in 0..longer.len() - 1 {
+            assert!(decode(&longer[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut bad_kind = encode(&sample(1));
+        // The first computed element's kind byte: after the header (8 + len), the count (8),
+        // the path (8 + len).
+        let at = 8 + 301 + 8 + 8 + sample(1).generated.entries().next().unwrap().0.len();
+        bad_kind[at] = 9;
+        assert!(decode(&bad_kind).is_none(), "unknown kind");
     }
 
     #[test]
