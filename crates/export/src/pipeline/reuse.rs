@@ -353,10 +353,11 @@ mod tests {
         for cut in 0..longer.len() - 1 {
             assert!(decode(&longer[..cut]).is_none(), "cut at {cut}");
         }
-        let mut bad_kind = encode(&sample(1));
+        let one = sample(1);
+        let mut bad_kind = encode(&one);
         // The first computed element's kind byte: after the header (8 + len), the count (8),
-        // the path (8 + len).
-        let at = 8 + 301 + 8 + 8 + sample(1).generated.entries().next().unwrap().0.len();
+        // the path (8 + len); the first element as `encode` met it (a map's own order).
+        let at = 8 + 301 + 8 + 8 + one.generated.entries().next().unwrap().0.len();
         bad_kind[at] = 9;
         assert!(decode(&bad_kind).is_none(), "unknown kind");
     }
