@@ -231,6 +231,8 @@ pub(super) mod tests {
     use std::cell::RefCell;
     use std::sync::Mutex;
 
+    use std::path::PathBuf;
+
     use super::*;
     use crate::import::{ImportOptions, NoObserver};
     use crate::store::RunDir;
@@ -238,6 +240,40 @@ pub(super) mod tests {
     thread_local! {
         /// What a test does to the input between the first reading and the copy.
         static BETWEEN_READS: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+
+    /// What a run's context borrows: its folder, options and lock.
+    struct Run {
+        dir: RunDir,
+        opts: ImportOptions,
+        big_file: Mutex<()>,
+    }
+
+    impl Run {
+        fn new(root: &Path) -> Run {
+            Run {
+                dir: RunDir::create(root).unwrap(),
+                opts: ImportOptions::default(),
+                big_file: Mutex::new(()),
+            }
+        }
+
+        /// A run's context in the archive at `root` whose index is `index` (BLAKE3).
+        fn ctx<'a>(&'a self, root: &'a Path, index: PathBuf) -> Ctx<'a> {
+            Ctx {
+                root,
+                project_id: 1,
+                index,
+                run_dir: &self.dir,
+                opts: &self.opts,
+                batch_files: 1,
+                observer: &NoObserver,
+                skip: None,
+                hash: HashAlgorithm::Blake3,
+                big_file: &self.big_file,
+                sync_each_file: false,
+            }
+        }
     }
 
     /// Called by `prepare_big_file` between its reading of the input and its copy.
@@ -261,22 +297,9 @@ pub(super) mod tests {
         let input = tmp.path().join("input.dcm");
         fs::write(&input, first).unwrap();
         let when = fs::metadata(&input).unwrap().modified().unwrap();
-        let run_dir = RunDir::create(&root).unwrap();
-        let opts = ImportOptions::default();
-        let big_file = Mutex::new(());
-        let ctx = Ctx {
-            root: &root,
-            project_id: 1,
-            index: root.join("index.sqlite"),
-            run_dir: &run_dir,
-            opts: &opts,
-            batch_files: 1,
-            observer: &NoObserver,
-            skip: None,
-            hash: HashAlgorithm::Blake3,
-            big_file: &big_file,
-            sync_each_file: false,
-        };
+        let run = Run::new(&root);
+        let ctx = run.ctx(&root, root.join("index.sqlite"));
+        let run_dir = &run.dir;
         let changed = input.clone();
         BETWEEN_READS.with(|b| {
             *b.borrow_mut() = Some(Box::new(move || {
@@ -403,22 +426,8 @@ pub(super) mod tests {
         assert_eq!(summary.imported, 1);
         let index = crate::layout::index_path(&root);
         let reader = Db::open_reader(&index).unwrap();
-        let run_dir = RunDir::create(&root).unwrap();
-        let opts = ImportOptions::default();
-        let big_file = Mutex::new(());
-        let ctx = Ctx {
-            root: &root,
-            project_id: 1,
-            index,
-            run_dir: &run_dir,
-            opts: &opts,
-            batch_files: 1,
-            observer: &NoObserver,
-            skip: None,
-            hash: HashAlgorithm::Blake3,
-            big_file: &big_file,
-            sync_each_file: false,
-        };
+        let run = Run::new(&root);
+        let ctx = run.ctx(&root, index);
         for (then, duplicate) in [(other_version, false), (archived.clone(), true)] {
             let input = tmp.path().join("input.dcm");
             fs::write(&input, &archived).unwrap();
