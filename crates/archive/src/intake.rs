@@ -86,7 +86,8 @@ struct Shared {
     observer: Arc<dyn ImportObserver + Send + Sync>,
     /// Read-only connections for the duplicate pre-check, reused across submissions.
     readers: Mutex<Vec<Db>>,
-    /// Big files are parsed one at a time across every association (see `Ctx::big_file`).
+    /// Big files are parsed one at a time across every association of this intake (one per
+    /// route of `depot serve`; see `Ctx::big_file`).
     big_file: Mutex<()>,
 }
 

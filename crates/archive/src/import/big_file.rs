@@ -47,7 +47,7 @@ pub(super) fn prepare_big_file(
         Err(why) => return refuse(source, why.into(), None, size),
     };
     #[cfg(test)]
-    tests::between_reads();
+    tests::at(tests::Point::BeforeCopy);
     if let Some(existing) = archived_here(ctx, reader, &facts) {
         match hash_stream(ctx.hash, path, None) {
             Ok((content_hash, n)) if content_hash == existing.content_hash => {
@@ -83,16 +83,22 @@ pub(super) fn prepare_big_file(
             );
         }
     };
-    if Stamp::of(path).ok() != Some(before) {
-        let _ = fs::remove_file(&temp);
-        return reject(
-            source,
+    #[cfg(test)]
+    tests::at(tests::Point::AfterCopy);
+    let changed = match Stamp::of(path) {
+        Ok(after) if after == before => None,
+        Ok(_) => Some(
             "changed while it was read (its size or modification time changed while depot \
              read it): import it again once it is complete"
                 .to_string(),
-            Some(content_hash),
-            Some(n),
-        );
+        ),
+        Err(e) => Some(format!(
+            "removed or moved while it was read ({e}): nothing of it was stored"
+        )),
+    };
+    if let Some(reason) = changed {
+        let _ = fs::remove_file(&temp);
+        return reject(source, reason, Some(content_hash), Some(n));
     }
     // The facts of the bytes kept, not of an earlier reading of the input.
     let kept = preamble_of(&temp, origin).and_then(|p| examine(ctx, &temp, n, p));
@@ -237,9 +243,21 @@ pub(super) mod tests {
     use crate::import::{ImportOptions, NoObserver};
     use crate::store::RunDir;
 
+    /// Where `prepare_big_file` lets a test act.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub(in crate::import) enum Point {
+        /// After the first reading, before the copy.
+        BeforeCopy,
+        /// After the copy, before the input's size and time are looked at again.
+        AfterCopy,
+    }
+
+    /// A test's change to the input, and where it is made.
+    type Change = (Point, Box<dyn FnOnce()>);
+
     thread_local! {
-        /// What a test does to the input between the first reading and the copy.
-        static BETWEEN_READS: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+        /// What a test does to the input, and where.
+        static BETWEEN_READS: RefCell<Option<Change>> = RefCell::new(None);
     }
 
     /// What a run's context borrows: its folder, options and lock.
@@ -276,9 +294,19 @@ pub(super) mod tests {
         }
     }
 
-    /// Called by `prepare_big_file` between its reading of the input and its copy.
-    pub(in crate::import) fn between_reads() {
-        if let Some(change) = BETWEEN_READS.with(|b| b.borrow_mut().take()) {
+    /// Called by `prepare_big_file` at `point`: runs the test's change if it is for there.
+    pub(in crate::import) fn at(point: Point) {
+        let change = BETWEEN_READS.with(|b| {
+            let mut b = b.borrow_mut();
+            match b.take() {
+                Some((p, change)) if p == point => Some(change),
+                other => {
+                    *b = other;
+                    None
+                }
+            }
+        });
+        if let Some(change) = change {
             change();
         }
     }
@@ -302,13 +330,16 @@ pub(super) mod tests {
         let run_dir = &run.dir;
         let changed = input.clone();
         BETWEEN_READS.with(|b| {
-            *b.borrow_mut() = Some(Box::new(move || {
-                fs::write(&changed, then).unwrap();
-                let later = when + std::time::Duration::from_secs(7);
-                let f = File::options().write(true).open(&changed).unwrap();
-                f.set_modified(if same_time { when } else { later })
-                    .unwrap();
-            }));
+            *b.borrow_mut() = Some((
+                Point::BeforeCopy,
+                Box::new(move || {
+                    fs::write(&changed, then).unwrap();
+                    let later = when + std::time::Duration::from_secs(7);
+                    let f = File::options().write(true).open(&changed).unwrap();
+                    f.set_modified(if same_time { when } else { later })
+                        .unwrap();
+                }),
+            ));
         });
         let prepared = prepare_big_file(
             &ctx,
@@ -434,7 +465,10 @@ pub(super) mod tests {
             let changed = input.clone();
             let bytes = then.clone();
             BETWEEN_READS.with(|b| {
-                *b.borrow_mut() = Some(Box::new(move || fs::write(&changed, bytes).unwrap()));
+                *b.borrow_mut() = Some((
+                    Point::BeforeCopy,
+                    Box::new(move || fs::write(&changed, bytes).unwrap()),
+                ));
             });
             let prepared = prepare_big_file(
                 &ctx,
@@ -457,5 +491,43 @@ pub(super) mod tests {
                 assert!(rejection(prepared).starts_with("changed while it was read"));
             }
         }
+    }
+    #[test]
+    fn a_file_removed_after_its_copy_is_rejected_as_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("archive");
+        fs::create_dir_all(&root).unwrap();
+        let input = tmp.path().join("input.dcm");
+        let bytes = instance("GONE", "1.2.7.1.6");
+        fs::write(&input, &bytes).unwrap();
+        let run = Run::new(&root);
+        let ctx = run.ctx(&root, root.join("index.sqlite"));
+        let gone = input.clone();
+        BETWEEN_READS.with(|b| {
+            *b.borrow_mut() = Some((
+                Point::AfterCopy,
+                Box::new(move || fs::remove_file(&gone).unwrap()),
+            ));
+        });
+        let prepared = prepare_big_file(
+            &ctx,
+            None,
+            &input,
+            "input.dcm".into(),
+            bytes.len() as u64,
+            Origin::File,
+        );
+        assert!(BETWEEN_READS.with(|b| b.borrow().is_none()), "the hook ran");
+        let reason = rejection(prepared);
+        assert!(
+            reason.starts_with("removed or moved while it was read"),
+            "{reason}"
+        );
+        let left = walkdir::WalkDir::new(run.dir.path())
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .count();
+        assert_eq!(left, 0, "nothing staged is left");
     }
 }

@@ -77,8 +77,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) skip: Option<PathBuf>,
     /// The archive's content hash algorithm.
     pub(crate) hash: HashAlgorithm,
-    /// Serialises the parsing of big files: one lock for every file the import (or the
-    /// receiver, across its associations) prepares.
+    /// Serialises the parsing of big files: one lock for every file the import (or an intake
+    /// of the receiver, across its associations) prepares.
     pub(crate) big_file: &'a Mutex<()>,
     /// Stage each file durably on its own (fsync by the thread that prepared it) instead of
     /// flushing the file system once per batch: for callers filing files one at a time as they
