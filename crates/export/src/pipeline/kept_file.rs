@@ -8,8 +8,9 @@
 //! identifiers the plan cut: they stay beside the archive, never in the system's temporary
 //! folder), and read back by the write phase. The file has no name (`O_TMPFILE`): it is gone
 //! when the export ends, however it ends. Each entry is written once by the plan's worker
-//! that made it, at an offset reserved for it, and read once by the write phase; an entry
-//! that cannot be written or read back whole is simply not reused (the write phase then does
+//! that made it, at an offset reserved for it, with a digest of its bytes and offset, and
+//! read once by the write phase; an entry that cannot be written, or read back whole and
+//! matching its digest, is simply not reused (the write phase then does
 //! the whole work, as for a file the allowance left out). What an entry holds is `reuse`'s
 //! business: here it is bytes.
 
@@ -38,26 +39,48 @@ impl KeptFile {
         })
     }
 
-    /// Writes `bytes`; where they lie (offset, length), or `None` when the file is full or the
-    /// write failed.
+    /// Writes `bytes`, followed by their digest; where the entry lies (offset, length), or
+    /// `None` when the file is full or the write failed.
     pub(crate) fn put(&self, bytes: &[u8]) -> Option<(u64, u64)> {
-        let len = bytes.len() as u64;
+        let len = bytes.len() as u64 + DIGEST as u64;
         let offset = self
             .end
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |end| {
                 end.checked_add(len).filter(|e| *e <= self.limit)
             })
             .ok()?;
-        write_at(&self.file, bytes, offset).ok()?;
+        let mut entry = Vec::with_capacity(bytes.len() + DIGEST);
+        entry.extend_from_slice(bytes);
+        entry.extend_from_slice(digest(offset, bytes).as_bytes());
+        write_at(&self.file, &entry, offset).ok()?;
         Some((offset, len))
     }
 
-    /// The `len` bytes at `offset`; `None` if they cannot be read whole.
+    /// The bytes `put` wrote in the entry at `offset` of `len` bytes; `None` unless they are
+    /// exactly those (read whole, and their digest, which covers the offset, matches).
     pub(crate) fn get(&self, offset: u64, len: u64) -> Option<Vec<u8>> {
-        let mut bytes = vec![0; usize::try_from(len).ok()?];
-        read_at(&self.file, &mut bytes, offset).ok()?;
-        Some(bytes)
+        let mut entry = vec![0; usize::try_from(len).ok()?];
+        read_at(&self.file, &mut entry, offset).ok()?;
+        let at = entry.len().checked_sub(DIGEST)?;
+        let (bytes, sum) = entry.split_at(at);
+        if digest(offset, bytes).as_bytes() != sum {
+            return None;
+        }
+        entry.truncate(at);
+        Some(entry)
     }
+}
+
+/// The bytes of a digest.
+const DIGEST: usize = 32;
+
+/// The digest of an entry's bytes at `offset`: an entry read back from elsewhere, cut, or
+/// changed on its way through the disk is not taken for one.
+fn digest(offset: u64, bytes: &[u8]) -> blake3::Hash {
+    let mut h = blake3::Hasher::new();
+    h.update(&offset.to_le_bytes());
+    h.update(bytes);
+    h.finalize()
 }
 
 #[cfg(unix)]
@@ -133,13 +156,24 @@ mod tests {
     }
 
     #[test]
-    fn a_full_file_takes_nothing_more_and_reads_past_its_end_fail() {
+    fn a_full_file_takes_nothing_more_and_only_whole_entries_come_back() {
         let dir = tempfile::tempdir().unwrap();
-        let one = entry(1).len() as u64;
-        let file = KeptFile::create(dir.path(), one + one / 2).unwrap();
-        let (offset, len) = file.put(&entry(1)).unwrap();
+        let one = (entry(1).len() + DIGEST) as u64;
+        let file = KeptFile::create(dir.path(), 2 * one + one / 2).unwrap();
+        let (first, len) = file.put(&entry(1)).unwrap();
+        let (second, _) = file.put(&entry(1)).unwrap();
         assert!(file.put(&entry(1)).is_none(), "past the limit");
-        assert!(file.get(offset, len + 1).is_none(), "past the end");
-        assert_eq!(file.get(offset, len).unwrap(), entry(1));
+        assert!(file.get(second, len + 1).is_none(), "past the end");
+        assert!(file.get(first, len - 1).is_none(), "cut short");
+        assert!(file.get(first + 1, len).is_none(), "not at its start");
+        // The same bytes at another offset are not the entry that was asked for.
+        assert!(
+            file.get(second, len).is_some()
+                && digest(first, &entry(1)) != digest(second, &entry(1))
+        );
+        // A byte changed on its way through the disk.
+        write_at(&file.file, &[0xFF], first + 5).unwrap();
+        assert!(file.get(first, len).is_none(), "changed");
+        assert_eq!(file.get(second, len).unwrap(), entry(1));
     }
 }

@@ -204,6 +204,9 @@ pub fn export(
         spool: &spool,
     };
     let mut written = write::write_all(&deid, &subjects, &plan, original, &sinks, observer)?;
+    // The kept headers' temporary file is given back before the package is audited and
+    // published (it shares the archive's file system with the quarantine).
+    drop(keeping);
     let mut findings: Vec<Finding> = Vec::new();
     let mut engine_warnings = Vec::new();
     for (p, w) in plan.iter().zip(written.iter_mut()) {

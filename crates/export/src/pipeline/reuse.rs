@@ -347,6 +347,10 @@ mod tests {
         for i in [0, 1, 7] {
             same(&decode(&encode(&sample(i))).unwrap(), &sample(i));
         }
+        assert!(
+            decode(&encode(&sample(1))[1..]).is_none(),
+            "not from its start"
+        );
         let mut longer = encode(&sample(1));
         longer.push(0);
         assert!(decode(&longer).is_none(), "trailing bytes");
