@@ -7,12 +7,13 @@
 //! archive's own `tmp/` folder (they hold what the level keeps of the data, and the
 //! identifiers the plan cut: they stay beside the archive, never in the system's temporary
 //! folder), and read back by the write phase. The file has no name (`O_TMPFILE`): it is gone
-//! when the export ends, however it ends. Each entry is written once by the plan's worker
-//! that made it, at an offset reserved for it, with a digest of its bytes and offset, and
-//! read once by the write phase; an entry that cannot be written, or read back whole and
-//! matching its digest, is simply not reused (the write phase then does
-//! the whole work, as for a file the allowance left out). What an entry holds is `reuse`'s
-//! business: here it is bytes.
+//! when the export ends, however it ends (where the file system has no unnamed files, NFS for
+//! one, `tempfile` makes a named file and removes it at once; a crash of an NFS client could
+//! leave it behind). Each entry is written once by the plan's worker that made it, at an
+//! offset reserved for it, with a digest of its bytes and offset, and read once by the write
+//! phase; an entry that cannot be written, or read back whole and matching its digest, is
+//! simply not reused (the write phase then does the whole work, as for a file the allowance
+//! left out). What an entry holds is `reuse`'s business: here it is bytes.
 
 use std::fs::File;
 use std::io;
