@@ -294,6 +294,11 @@ pub(super) mod tests {
         }
     }
 
+    /// `prepare_big_file` of the test's input (`len` bytes when first seen), from a folder.
+    fn prepare_input(ctx: &Ctx<'_>, reader: Option<&Db>, input: &Path, len: u64) -> Prepared {
+        prepare_big_file(ctx, reader, input, "input.dcm".into(), len, Origin::File)
+    }
+
     /// Called by `prepare_big_file` at `point`: runs the test's change if it is for there.
     pub(in crate::import) fn at(point: Point) {
         let change = BETWEEN_READS.with(|b| {
@@ -341,14 +346,7 @@ pub(super) mod tests {
                 }),
             ));
         });
-        let prepared = prepare_big_file(
-            &ctx,
-            None,
-            &input,
-            "input.dcm".into(),
-            first.len() as u64,
-            Origin::File,
-        );
+        let prepared = prepare_input(&ctx, None, &input, first.len() as u64);
         // The test's own hook must have run.
         assert!(BETWEEN_READS.with(|b| b.borrow().is_none()));
         let staged = match &prepared {
@@ -470,14 +468,7 @@ pub(super) mod tests {
                     Box::new(move || fs::write(&changed, bytes).unwrap()),
                 ));
             });
-            let prepared = prepare_big_file(
-                &ctx,
-                Some(&reader),
-                &input,
-                "input.dcm".into(),
-                archived.len() as u64,
-                Origin::File,
-            );
+            let prepared = prepare_input(&ctx, Some(&reader), &input, archived.len() as u64);
             if duplicate {
                 let Prepared::Candidate {
                     content_hash, temp, ..
@@ -509,14 +500,7 @@ pub(super) mod tests {
                 Box::new(move || fs::remove_file(&gone).unwrap()),
             ));
         });
-        let prepared = prepare_big_file(
-            &ctx,
-            None,
-            &input,
-            "input.dcm".into(),
-            bytes.len() as u64,
-            Origin::File,
-        );
+        let prepared = prepare_input(&ctx, None, &input, bytes.len() as u64);
         assert!(BETWEEN_READS.with(|b| b.borrow().is_none()), "the hook ran");
         let reason = rejection(prepared);
         assert!(
