@@ -15,7 +15,7 @@
 //! it is stored anywhere else). One reading, so the export and `depot audit` search the same
 //! values.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use archive::{Archive, Filter, InstanceRecord};
 use audit::{Needle, ValueKind};
@@ -82,7 +82,7 @@ pub(crate) fn stored_values(
     archive: &Archive,
     codes: &[&str],
 ) -> Result<BTreeMap<String, Stored>, StoredValuesError> {
-    let files = stored_files(archive, codes, &HashSet::new())?;
+    let files = stored_files(archive, codes, &|_| false)?;
     read_values(&files, &|| {})
 }
 
@@ -92,7 +92,7 @@ pub(crate) fn stored_values(
 pub(crate) fn stored_files(
     archive: &Archive,
     codes: &[&str],
-    skip: &HashSet<&str>,
+    skip: &dyn Fn(&InstanceRecord) -> bool,
 ) -> Result<BTreeMap<String, Vec<InstanceRecord>>, archive::QueryError> {
     let mut out = BTreeMap::new();
     for code in codes.iter().collect::<BTreeSet<_>>() {
@@ -104,7 +104,7 @@ pub(crate) fn stored_files(
         // whole and filtered, held a vector of every exported file's record per subject).
         let mut records = Vec::new();
         archive.each_instance(&filter, |r| {
-            if !skip.contains(r.path.as_str()) {
+            if !skip(&r) {
                 records.push(r);
             }
         })?;

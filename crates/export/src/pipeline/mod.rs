@@ -108,15 +108,13 @@ pub fn export(
         let tmp = archive.root().join(archive::layout::TMP_DIR);
         Keeping::new(KEEP_IN_MEMORY, KeptFile::create(&tmp, KEEP_ON_DISK).ok())
     });
-    let mut seen = plan::read_headers(
-        &deid,
-        &subjects,
-        &mut plan,
-        &names,
+    let reading = plan::Reading {
+        root: archive.root(),
+        names: &names,
         original,
-        keeping.as_ref(),
-        observer,
-    )?;
+        keeping: keeping.as_ref(),
+    };
+    let mut seen = plan::read_headers(&deid, &subjects, &mut plan, &reading, observer)?;
     for (code, s) in std::mem::take(&mut seen.subjects) {
         if let Some(f) = subjects.get_mut(&code) {
             f.add_seen(s);
@@ -196,6 +194,7 @@ pub fn export(
     let spool = SpoolSlot::new(&Quarantine::of(archive.root()));
     observer.phase("writing", plan.len() as u64);
     let sinks = write::Sinks {
+        root: archive.root(),
         checksum: req.checksum,
         keeping: keeping.as_ref(),
         auditor: auditor.as_ref(),

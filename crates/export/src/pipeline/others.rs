@@ -10,13 +10,14 @@
 use std::collections::{HashMap, HashSet};
 
 use anon_core::Deidentifier;
-use archive::Archive;
+use archive::{Archive, InstanceRecord};
 
 use crate::stored_values::{read_values, stored_files};
 
 use super::error::ExportError;
 use super::plan::{Planned, Seen};
 use super::request::ExportObserver;
+use super::selected::Stored;
 use super::subjects::SubjectFacts;
 
 /// Reads the headers of the exported subjects' stored files that `plan` does not hold and adds
@@ -32,9 +33,32 @@ pub(crate) fn add_other_files(
     seen: &mut Seen,
     observer: &dyn ExportObserver,
 ) -> Result<usize, ExportError> {
-    let read: HashSet<&str> = plan.iter().map(|p| &*p.record.path).collect();
+    // The planned files, by content hash (most: the path is then the layout's), or by path
+    // (files the layout does not name by their hash, and a second file of one hash): a stored
+    // file is one of them when its path is the same.
+    let root = archive.root();
+    let mut by_hash: HashMap<[u8; 32], usize> = HashMap::with_capacity(plan.len());
+    let mut paths: HashSet<String> = HashSet::new();
+    for (i, p) in plan.iter().enumerate() {
+        match &p.record.stored {
+            Stored::Usual(hash) => {
+                if by_hash.insert(*hash, i).is_some() {
+                    paths.insert(p.record.path(root));
+                }
+            }
+            Stored::Unusual(u) => {
+                paths.insert(u.path.clone());
+            }
+        }
+    }
+    let planned = |r: &InstanceRecord| {
+        paths.contains(r.path.as_str())
+            || matches!(Stored::of(r, root), Stored::Usual(hash)
+                if by_hash.get(&hash).is_some_and(|&i| plan[i].record.path(root) == r.path))
+    };
     let codes: Vec<&str> = subjects.keys().map(String::as_str).collect();
-    let files = stored_files(archive, &codes, &read)?;
+    let files = stored_files(archive, &codes, &planned)?;
+    drop((by_hash, paths));
     let count: usize = files.values().map(Vec::len).sum();
     if count == 0 {
         return Ok(0);

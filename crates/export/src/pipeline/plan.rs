@@ -5,6 +5,7 @@
 //! the original and the kept UIDs).
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -37,8 +38,12 @@ pub(crate) fn select(
 ) -> Result<Vec<Planned>, ExportError> {
     let mut records = Vec::new();
     let unplanned = names.get("");
+    let root = archive.root();
     archive.each_instance(selection, |r| {
-        records.push(Planned::unplanned(Selected::new(r, names), &unplanned));
+        records.push(Planned::unplanned(
+            Selected::new(r, names, root),
+            &unplanned,
+        ));
     })?;
     if records.is_empty() {
         return Err(ExportError::NothingSelected);
@@ -66,17 +71,21 @@ pub(crate) fn select(
 
 /// Reads and de-identifies every header once, in parallel, collecting what the headers say
 /// (identifying values per subject when `identity`, original and kept UIDs when `uids`), and
-/// keeping the de-identified headers for the write phase in `keeping` (see [`super::reuse`]).
-/// A file that cannot be planned stops the export, with every such file named (in plan order).
+/// keeping the de-identified headers for the write phase (see [`Reading`]). A file that
+/// cannot be planned stops the export, with every such file named (in plan order).
 pub(crate) fn read_headers(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     plan: &mut [Planned],
-    names: &Names,
-    original: bool,
-    keeping: Option<&Keeping>,
+    reading: &Reading<'_>,
     observer: &dyn ExportObserver,
 ) -> Result<Seen, ExportError> {
+    let &Reading {
+        root,
+        names,
+        original,
+        keeping,
+    } = reading;
     let seen = Mutex::new(Seen::default());
     let collect = Collect {
         identity: !original,
@@ -84,6 +93,7 @@ pub(crate) fn read_headers(
         seen: &seen,
         keep: keeping.filter(|_| !original),
         names,
+        root,
     };
     let failures: Vec<FileFailure> = plan
         .par_iter_mut()
@@ -97,6 +107,18 @@ pub(crate) fn read_headers(
         return Err(ExportError::Files(failures));
     }
     Ok(seen.into_inner().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Where the plan reads the headers from and what it keeps of them.
+pub(crate) struct Reading<'a> {
+    /// The archive's root (where the stored files are).
+    pub(crate) root: &'a Path,
+    /// Where the values files share are held once.
+    pub(crate) names: &'a Names,
+    /// The export is at `original` (nothing de-identified).
+    pub(crate) original: bool,
+    /// Where the de-identified headers are kept for the write phase (see [`super::reuse`]).
+    pub(crate) keeping: Option<&'a Keeping>,
 }
 
 /// One selected instance with everything the plan decided about it.
@@ -175,6 +197,8 @@ pub(crate) struct Collect<'a> {
     pub(crate) keep: Option<&'a Keeping>,
     /// Where the values files share are held once.
     pub(crate) names: &'a Names,
+    /// The archive's root (where the stored files are).
+    pub(crate) root: &'a Path,
 }
 
 /// Why the import would reject a header, naming the attribute and never its value (the reason
@@ -213,17 +237,18 @@ pub(crate) fn plan_one(
     collect: &Collect<'_>,
 ) -> Result<(), FileFailure> {
     let record = &planned.record;
+    let path = record.path(collect.root);
     let fail = |error: PlanError| FileFailure {
         file: format!(
-            "{}/{}/{} {}",
-            record.subject, record.study_number, record.series_label, record.path
+            "{}/{}/{} {path}",
+            record.subject, record.study_number, record.series_label
         ),
         error: Box::new(error.into()),
     };
     let facts = subjects
         .get(&*record.subject)
         .ok_or_else(|| fail(PlanError::SubjectVanished))?;
-    let (mut obj, _memory) = read_stored_header(&record.path).map_err(|e| fail(e.into()))?;
+    let (mut obj, _memory) = read_stored_header(&path).map_err(|e| fail(e.into()))?;
     let raw = deid.subject_context(&obj);
     let mut identity = Vec::new();
     let mut originals = Vec::new();

@@ -4,6 +4,7 @@
 //! every phase, so their size is most of what its memory grows by with the number of files.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use archive::InstanceRecord;
@@ -21,19 +22,20 @@ pub(crate) struct Selected {
     pub(crate) sop_uid: Box<str>,
     /// InstanceNumber (the package's order within a series).
     pub(crate) instance_number: Option<i64>,
-    /// The content hash of the stored bytes (hex), as the index holds it.
-    pub(crate) content_hash: Box<str>,
+    /// The stored file and the content hash of its bytes.
+    pub(crate) stored: Stored,
     /// The archive's content hash algorithm.
     pub(crate) hash_algorithm: archive::HashAlgorithm,
     pub(crate) size: u64,
-    /// The stored file (absolute path).
-    pub(crate) path: Box<str>,
 }
 
 impl Selected {
-    /// The parts of `record` the export uses, shared values taken from `names`.
-    pub(crate) fn new(record: InstanceRecord, names: &Names) -> Selected {
+    /// The parts of `record` the export uses, shared values taken from `names`; `root` is the
+    /// archive's.
+    pub(crate) fn new(record: InstanceRecord, names: &Names, root: &Path) -> Selected {
+        let stored = Stored::of(&record, root);
         Selected {
+            stored,
             subject: names.get(&record.subject),
             study_number: record.study_number,
             series_label: names.get(&record.series_label),
@@ -42,12 +44,80 @@ impl Selected {
             series_uid: names.get(&record.series_uid),
             sop_uid: record.sop_uid.into_boxed_str(),
             instance_number: record.instance_number,
-            content_hash: record.content_hash.into_boxed_str(),
             hash_algorithm: record.hash_algorithm,
             size: record.size,
-            path: record.path.into_boxed_str(),
         }
     }
+
+    /// The stored file (absolute path, as the index gives it); `root` is the archive's.
+    pub(crate) fn path(&self, root: &Path) -> String {
+        match &self.stored {
+            Stored::Usual(hash) => usual_path(
+                root,
+                &self.subject,
+                self.study_number,
+                &self.series_label,
+                &hex::encode(hash),
+            ),
+            Stored::Unusual(u) => u.path.clone(),
+        }
+    }
+
+    /// The content hash of the stored bytes (hex), as the index holds it.
+    pub(crate) fn content_hash(&self) -> String {
+        match &self.stored {
+            Stored::Usual(hash) => hex::encode(hash),
+            Stored::Unusual(u) => u.content_hash.clone(),
+        }
+    }
+}
+
+/// Where a selected file is stored and what its bytes hash to, in 32 bytes when the index says
+/// what the archive's layout implies (a 32-byte hash, in lower-case hex, naming the file in its
+/// series' folder): the path is then made again when it is needed. An export holds one per
+/// file from selection to the write phase; a path and a hash as text were 200 bytes more.
+#[derive(Debug, Clone)]
+pub(crate) enum Stored {
+    /// The content hash; the path is the layout's.
+    Usual([u8; 32]),
+    /// Anything else, exactly as the index has it.
+    Unusual(Box<UnusualStored>),
+}
+
+/// A stored file whose path or hash the layout does not imply.
+#[derive(Debug, Clone)]
+pub(crate) struct UnusualStored {
+    pub(crate) content_hash: String,
+    pub(crate) path: String,
+}
+
+impl Stored {
+    /// `record`'s, in 32 bytes when the path and hash are the layout's usual ones.
+    pub(crate) fn of(record: &InstanceRecord, root: &Path) -> Stored {
+        let mut hash = [0u8; 32];
+        let usual = hex::decode_to_slice(&record.content_hash, &mut hash).is_ok()
+            && hex::encode(hash) == record.content_hash
+            && usual_path(
+                root,
+                &record.subject,
+                record.study_number,
+                &record.series_label,
+                &record.content_hash,
+            ) == record.path;
+        if usual {
+            Stored::Usual(hash)
+        } else {
+            Stored::Unusual(Box::new(UnusualStored {
+                content_hash: record.content_hash.clone(),
+                path: record.path.clone(),
+            }))
+        }
+    }
+}
+
+/// The path the archive's layout gives a stored instance, as the index's records spell it.
+fn usual_path(root: &Path, subject: &str, study: i64, series: &str, hash: &str) -> String {
+    archive::path_text(&root.join(archive::layout::instance_rel(subject, study, series, hash)))
 }
 
 /// Strings many files share, each held once (a series' UID and labels, a subject's code,
@@ -71,6 +141,60 @@ impl Names {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn record(root: &Path, hash: &str, rel: Option<&str>) -> InstanceRecord {
+        let rel = rel.map_or_else(
+            || archive::layout::instance_rel("S1", 2, "3.1", hash),
+            str::to_string,
+        );
+        InstanceRecord {
+            project: "p".into(),
+            subject: "S1".into(),
+            study_number: 2,
+            series_label: "3.1".into(),
+            study_uid: "1.2".into(),
+            series_uid: "1.2.3".into(),
+            sop_uid: "1.2.3.4".into(),
+            sop_class_uid: None,
+            transfer_syntax: None,
+            modality: None,
+            instance_number: Some(1),
+            number_of_frames: None,
+            content_hash: hash.into(),
+            hash_algorithm: archive::HashAlgorithm::Blake3,
+            size: 10,
+            path: archive::path_text(&root.join(rel)),
+            source_path: "/in/a.dcm".into(),
+            run_id: 1,
+            imported_at: "now".into(),
+        }
+    }
+
+    #[test]
+    fn a_stored_file_gives_back_the_index_path_and_hash_whether_usual_or_not() {
+        let root = Path::new("/archive root/a");
+        let names = Names::default();
+        let hash = "0123456789abcdef".repeat(4);
+        let cases = [
+            (record(root, &hash, None), true),
+            // Upper-case hex, a hash of another length, a path elsewhere: kept as they are.
+            (record(root, &hash.to_uppercase(), None), false),
+            (record(root, &hash[..40], None), false),
+            (record(root, &hash, Some("store/S1/2/3.1/other.dcm")), false),
+            (record(root, &hash, Some("conflicts/x.dcm")), false),
+        ];
+        for (r, usual) in cases {
+            let selected = Selected::new(r.clone(), &names, root);
+            assert_eq!(
+                matches!(selected.stored, Stored::Usual(_)),
+                usual,
+                "{}",
+                r.path
+            );
+            assert_eq!(selected.path(root), r.path);
+            assert_eq!(selected.content_hash(), r.content_hash);
+        }
+    }
 
     #[test]
     fn equal_names_are_one_allocation() {

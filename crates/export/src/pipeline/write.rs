@@ -6,7 +6,7 @@
 //! the archive's algorithm, else by both in one pass).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anon_core::Deidentifier;
 use archive::HashAlgorithm;
@@ -38,6 +38,8 @@ pub(crate) struct Written {
 
 /// Where `write_one` audits and puts a file, and how it checksums it.
 pub(crate) struct Sinks<'a> {
+    /// The archive's root (where the stored files are).
+    pub(crate) root: &'a Path,
     /// The manifest's checksum algorithm.
     pub(crate) checksum: HashAlgorithm,
     /// Where the plan kept its de-identified headers (none at `original`).
@@ -72,13 +74,14 @@ pub(crate) fn write_one(
         file: p.rel.clone(),
         error: Box::new(error.into()),
     };
-    let input = read_stored(&p.record.path, p.record.size).map_err(|e| fail(e.into()))?;
+    let path = p.record.path(sinks.root);
+    let input = read_stored(&path, p.record.size).map_err(|e| fail(e.into()))?;
     let (bytes, warnings, checksum, generated) = if original {
         let stored = p.record.hash_algorithm;
         let (actual, checksum) = stored.hex_with(sinks.checksum, &input);
-        if *actual != *p.record.content_hash {
+        if actual != p.record.content_hash() {
             return Err(fail(WriteError::ContentHashMismatch {
-                path: PathBuf::from(&*p.record.path),
+                path: PathBuf::from(path),
                 algorithm: stored,
             }));
         }
