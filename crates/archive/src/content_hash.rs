@@ -75,6 +75,29 @@ impl HashAlgorithm {
         }
     }
 
+    /// The hash of `bytes` (both algorithms give 32 bytes).
+    pub fn digest(self, bytes: &[u8]) -> [u8; 32] {
+        match self {
+            HashAlgorithm::Blake3 => *blake3::hash(bytes).as_bytes(),
+            HashAlgorithm::Sha256 => sha2::Sha256::digest(bytes).into(),
+        }
+    }
+
+    /// The hashes of `bytes` by `self` and by `other` (one hash when they are the same
+    /// algorithm), in one pass over the bytes.
+    pub fn digest_with(self, other: HashAlgorithm, bytes: &[u8]) -> ([u8; 32], [u8; 32]) {
+        if self == other {
+            let h = self.digest(bytes);
+            return (h, h);
+        }
+        let (mut a, mut b) = (self.hasher(), other.hasher());
+        for chunk in bytes.chunks(CHUNK) {
+            a.update(chunk);
+            b.update(chunk);
+        }
+        (a.finalize(), b.finalize())
+    }
+
     /// The hashes of `bytes` by `self` and by `other` (one hash when they are the same
     /// algorithm), in one pass over the bytes.
     pub fn hex_with(self, other: HashAlgorithm, bytes: &[u8]) -> (String, String) {
@@ -130,6 +153,14 @@ impl ContentHasher {
                 h.update(bytes);
             }
             ContentHasher::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    /// The hash of everything fed.
+    pub fn finalize(self) -> [u8; 32] {
+        match self {
+            ContentHasher::Blake3(h) => *h.finalize().as_bytes(),
+            ContentHasher::Sha256(h) => h.finalize().into(),
         }
     }
 
@@ -197,9 +228,18 @@ mod tests {
             let mut written = algorithm.hasher();
             std::io::copy(&mut &bytes[..], &mut written).expect("in memory");
             assert_eq!(written.finalize_hex(), algorithm.hex(&bytes));
+            let mut raw = algorithm.hasher();
+            raw.update(&bytes);
+            assert_eq!(hex::encode(raw.finalize()), algorithm.hex(&bytes));
+            assert_eq!(hex::encode(algorithm.digest(&bytes)), algorithm.hex(&bytes));
             for other in HashAlgorithm::ALL {
                 assert_eq!(
                     algorithm.hex_with(other, &bytes),
+                    (algorithm.hex(&bytes), other.hex(&bytes))
+                );
+                let (a, b) = algorithm.digest_with(other, &bytes);
+                assert_eq!(
+                    (hex::encode(a), hex::encode(b)),
                     (algorithm.hex(&bytes), other.hex(&bytes))
                 );
             }

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use crate::regroup::{self, RegroupWarning};
 
-use super::numbering::package_series_label;
 use super::plan::Planned;
 use super::summary::BurnedInSeries;
 
@@ -23,7 +22,7 @@ pub(crate) fn check(
                 .entry(p.archive_series.to_string())
                 .or_insert_with(|| BurnedInSeries {
                     archive_series: p.archive_series.to_string(),
-                    package_series: package_series_label(&p.rel),
+                    package_series: p.series_dir(),
                     modality: p.record.modality.as_deref().unwrap_or_default().to_string(),
                     reason: reason.clone(),
                     included: !leave_out_burned_in,

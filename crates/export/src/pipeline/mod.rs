@@ -166,6 +166,7 @@ pub fn export(
         elapsed: started.elapsed(),
     };
     if req.dry_run {
+        assembly::add_files(&mut manifest, &plan, None);
         return Ok(summary(manifest, Vec::new(), Vec::new(), None));
     }
 
@@ -209,16 +210,19 @@ pub fn export(
     let mut findings: Vec<Finding> = Vec::new();
     let mut engine_warnings = Vec::new();
     for (p, w) in plan.iter().zip(written.iter_mut()) {
-        findings.append(&mut w.findings);
-        engine_warnings.extend(w.warnings.drain(..).map(|message| EngineWarning {
-            file: p.rel.clone(),
-            message,
-        }));
+        if let Some(notes) = w.notes.take() {
+            let write::Notes {
+                findings: mut found,
+                warnings,
+            } = *notes;
+            findings.append(&mut found);
+            engine_warnings.extend(warnings.into_iter().map(|message| EngineWarning {
+                file: p.rel(),
+                message,
+            }));
+        }
     }
-    {
-        let paths: Vec<&str> = plan.iter().map(|p| p.rel.as_str()).collect();
-        assembly::fill_files(&mut manifest, &paths, &mut written);
-    }
+    assembly::add_files(&mut manifest, &plan, Some(&mut written));
     let bytes: u64 = written.iter().map(|w| w.bytes).sum();
     drop(written);
 

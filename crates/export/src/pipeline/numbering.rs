@@ -97,10 +97,9 @@ pub(crate) fn number_files(plan: &mut [Planned], shared: &HashMap<(String, i64),
             .get(&(p.record.subject.to_string(), p.record.study_number))
             .copied()
             .unwrap_or(p.record.study_number);
-        let dir = format!("{}/{}/{}", p.subject_label, p.study, p.record.series_label);
-        let n = counters.entry(dir.clone()).or_insert(0);
+        let n = counters.entry(p.series_dir()).or_insert(0);
         *n += 1;
-        p.rel = format!("{dir}/{:05}.dcm", *n);
+        p.number = *n;
     }
 }
 
@@ -135,7 +134,7 @@ mod tests {
             archive_series: format!("{code}/{study}/{series}").into(),
             subject_label: if code == "S3" { "PB" } else { "PA" }.into(),
             study,
-            rel: String::new(),
+            number: 0,
             placement: Some(Box::new(Placement {
                 archive_subject: code.into(),
                 archive_study: "".into(),
@@ -180,7 +179,7 @@ mod tests {
             ])
         );
         number_files(&mut plan, &shared);
-        let rels: Vec<&str> = plan.iter().map(|p| p.rel.as_str()).collect();
+        let rels: Vec<String> = plan.iter().map(Planned::rel).collect();
         assert_eq!(
             rels,
             [

@@ -80,7 +80,7 @@ pub(crate) fn finish(
     // is encoded and searched, the export's last peak of memory).
     let files = plan.len();
     let subjects: BTreeSet<String> = plan.iter().map(|p| p.record.subject.to_string()).collect();
-    let order: Vec<String> = plan.into_iter().map(|p| p.rel).collect();
+    let order: Vec<String> = plan.into_iter().map(|p| p.rel()).collect();
     {
         let mut names: BTreeSet<String> = BTreeSet::new();
         for rel in &order {

@@ -27,11 +27,18 @@ use super::request::ExportObserver;
 use super::reuse::Keeping;
 use super::subjects::{SubjectFacts, context_from};
 
-/// What writing one file produced.
+/// What writing one file produced (held for every file until the manifest lists them: kept
+/// small).
 pub(crate) struct Written {
-    /// The checksum of the file as written, by the manifest's algorithm.
-    pub(crate) checksum: String,
+    /// The checksum of the file as written, by the manifest's algorithm (both give 32 bytes).
+    pub(crate) digest: [u8; 32],
     pub(crate) bytes: u64,
+    /// Its findings and the engine's warnings, if any.
+    pub(crate) notes: Option<Box<Notes>>,
+}
+
+/// A written file's findings and the engine's warnings about it.
+pub(crate) struct Notes {
     pub(crate) findings: Vec<Finding>,
     pub(crate) warnings: Vec<String>,
 }
@@ -70,16 +77,17 @@ pub(crate) fn write_one(
     original: bool,
     sinks: &Sinks<'_>,
 ) -> Result<Written, FileFailure> {
+    let rel = p.rel();
     let fail = |error: WriteError| FileFailure {
-        file: p.rel.clone(),
+        file: rel.clone(),
         error: Box::new(error.into()),
     };
     let path = p.record.path(sinks.root);
     let input = read_stored(&path, p.record.size).map_err(|e| fail(e.into()))?;
     let (bytes, warnings, checksum, generated) = if original {
         let stored = p.record.hash_algorithm;
-        let (actual, checksum) = stored.hex_with(sinks.checksum, &input);
-        if actual != p.record.content_hash() {
+        let (actual, checksum) = stored.digest_with(sinks.checksum, &input);
+        if hex::encode(actual) != p.record.content_hash() {
             return Err(fail(WriteError::ContentHashMismatch {
                 path: PathBuf::from(path),
                 algorithm: stored,
@@ -127,32 +135,30 @@ pub(crate) fn write_one(
             .into_iter()
             .filter(|w| !w.starts_with("no PatientID"))
             .collect();
-        let checksum = sinks.checksum.hex(&out);
+        let checksum = sinks.checksum.digest(&out);
         (out, warnings, checksum, Some(generated))
     };
     let findings = match (sinks.auditor, &generated) {
-        (Some(a), Some(generated)) => a.scan_file_computed(&p.rel, &bytes, generated),
-        (Some(a), None) => a.scan_file(&p.rel, &bytes),
+        (Some(a), Some(generated)) => a.scan_file_computed(&rel, &bytes, generated),
+        (Some(a), None) => a.scan_file(&rel, &bytes),
         (None, _) => Vec::new(),
     };
     // A file whose findings block publication is held back in the archive's quarantine (the
     // package waits there, whole); never staged beside the destination.
     if sinks.judge.blocks(&findings) {
-        sinks
-            .spool
-            .add(&p.rel, &bytes)
-            .map_err(|e| fail(e.into()))?;
+        sinks.spool.add(&rel, &bytes).map_err(|e| fail(e.into()))?;
     } else {
         sinks
             .package
-            .add(&p.rel, &bytes)
+            .add(&rel, &bytes)
             .map_err(|e| fail(e.into()))?;
     }
+    let notes = (!findings.is_empty() || !warnings.is_empty())
+        .then(|| Box::new(Notes { findings, warnings }));
     Ok(Written {
-        checksum,
+        digest: checksum,
         bytes: bytes.len() as u64,
-        findings,
-        warnings,
+        notes,
     })
 }
 
