@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::hash::Hash;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -159,8 +160,12 @@ pub struct Placement {
     pub archive_study: Arc<str>,
     /// Archive label of the series (`code/study number/series number`).
     pub archive_series: Arc<str>,
-    /// Archive label of the instance (series label plus the instance's position).
-    pub archive_instance: Arc<str>,
+    /// The instance's SOP Instance UID in the archive: its archive label is
+    /// `archive_series/sop_uid` ([`Placement::archive_instance`]), made only when a warning
+    /// names it (one per file held from the plan to the check was a hundred bytes a file).
+    /// The archive holds each SOP Instance UID once, so every placement is an instance of
+    /// its own.
+    pub sop_uid: Arc<str>,
     /// The subject key the exported header would produce on import.
     pub subject_key: Arc<str>,
     /// The StudyInstanceUID of the exported header.
@@ -174,6 +179,13 @@ pub struct Placement {
     pub unimportable: Option<String>,
 }
 
+impl Placement {
+    /// Archive label of the instance: `archive_series/sop_uid`.
+    pub fn archive_instance(&self) -> String {
+        format!("{}/{}", self.archive_series, self.sop_uid)
+    }
+}
+
 /// Compares archive grouping with re-import grouping at every level and returns the merges and
 /// splits, subjects first, then the instances the import would reject. An empty result means
 /// the package regroups exactly as archived.
@@ -183,18 +195,30 @@ pub fn check<'a>(placements: impl IntoIterator<Item = &'a Placement>) -> Vec<Reg
         .into_iter()
         .partition(|p| p.unimportable.is_some());
     type Pick = fn(&Placement) -> (&str, &str);
-    let levels: [(GroupLevel, Pick); 4] = [
+    let levels: [(GroupLevel, Pick); 3] = [
         (GroupLevel::Subject, |p| {
             (&*p.archive_subject, &*p.subject_key)
         }),
         (GroupLevel::Study, |p| (&*p.archive_study, &*p.study_key)),
         (GroupLevel::Series, |p| (&*p.archive_series, &*p.series_key)),
-        (GroupLevel::Instance, |p| {
-            (&*p.archive_instance, &*p.instance_key)
-        }),
     ];
     for (level, pick) in levels {
         out.extend(compare_level(level, placements.iter().copied().map(pick)));
+    }
+    // Instances: told apart by series and SOP Instance UID, the pair standing for its label
+    // `series/sop` (the same label for the same pair, as a UID has no `/`); the labels are
+    // made only when the keys are not one to one.
+    let pairs = placements
+        .iter()
+        .map(|p| ((&*p.archive_series, &*p.sop_uid), &*p.instance_key));
+    let no_slash = placements.iter().all(|p| !p.sop_uid.contains('/'));
+    if !(no_slash && one_to_one(pairs)) {
+        let labels: Vec<String> = placements.iter().map(|p| p.archive_instance()).collect();
+        let pairs = labels
+            .iter()
+            .map(String::as_str)
+            .zip(placements.iter().map(|p| &*p.instance_key));
+        out.extend(compare_level(GroupLevel::Instance, pairs));
     }
     let mut by_reason: BTreeMap<&str, (usize, BTreeSet<&str>)> = BTreeMap::new();
     for p in rejected {
@@ -221,9 +245,11 @@ pub fn check<'a>(placements: impl IntoIterator<Item = &'a Placement>) -> Vec<Reg
 /// Whether every archive group has exactly one re-import key and every key one archive group:
 /// the usual case, found without building the graph (one small map entry per group instead of
 /// two sets, which at the instance level means per file).
-fn one_to_one<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
-    let mut key_of: HashMap<&str, &str> = HashMap::new();
-    let mut archive_of: HashMap<&str, &str> = HashMap::new();
+fn one_to_one<A: Copy + Eq + Hash, K: Copy + Eq + Hash>(
+    pairs: impl Iterator<Item = (A, K)>,
+) -> bool {
+    let mut key_of: HashMap<A, K> = HashMap::new();
+    let mut archive_of: HashMap<K, A> = HashMap::new();
     for (archive, key) in pairs {
         if *key_of.entry(archive).or_insert(key) != key
             || *archive_of.entry(key).or_insert(archive) != archive
@@ -307,7 +333,7 @@ mod tests {
             archive_subject: subject.into(),
             archive_study: format!("{subject}/{study}").into(),
             archive_series: format!("{subject}/{study}/{series}").into(),
-            archive_instance: format!("{subject}/{study}/{series}/{inst}").into(),
+            sop_uid: inst.into(),
             subject_key: keys[0].into(),
             study_key: keys[1].into(),
             series_key: keys[2].into(),
@@ -435,6 +461,64 @@ mod tests {
         assert!(
             seen[0] > 100 && seen[1] > 100,
             "both outcomes occur: {seen:?}"
+        );
+    }
+
+    #[test]
+    fn instances_sharing_a_key_merge_under_their_series_and_sop_labels() {
+        let p = vec![
+            place("S1", "1", "1", "1.2.9", ["P1", "st1", "se1", "i1"]),
+            place("S1", "1", "1", "1.2.10", ["P1", "st1", "se1", "i1"]),
+            place("S1", "1", "1", "1.2.11", ["P1", "st1", "se1", "i2"]),
+            place("S1", "1", "1.5", "1.2.12", ["P1", "st1", "se1", "i3"]),
+            place("S1", "1", "1.5", "1.2.13", ["P1", "st1", "se1", "i3"]),
+        ];
+        let w = check(&p);
+        let instance: Vec<&RegroupWarning> = w
+            .iter()
+            .filter(|w| w.level == GroupLevel::Instance)
+            .collect();
+        // Labels sort as text (`S1/1/1.5/...` before `S1/1/1/...`, '.' before '/').
+        assert_eq!(instance.len(), 2, "{w:?}");
+        assert_eq!(
+            instance[0].archive_groups,
+            ["S1/1/1.5/1.2.12", "S1/1/1.5/1.2.13"]
+        );
+        assert_eq!(
+            instance[1].archive_groups,
+            ["S1/1/1/1.2.10", "S1/1/1/1.2.9"]
+        );
+        assert!(
+            instance
+                .iter()
+                .all(|w| w.kind == RegroupKind::Merge && w.would_become == 1)
+        );
+        // Each instance its own key: no instance warning, whatever the labels.
+        let distinct: Vec<Placement> = p
+            .iter()
+            .enumerate()
+            .map(|(i, pl)| Placement {
+                instance_key: format!("k{i}").into(),
+                ..pl.clone()
+            })
+            .collect();
+        assert!(
+            check(&distinct)
+                .iter()
+                .all(|w| w.level != GroupLevel::Instance)
+        );
+        // A SOP Instance UID with a '/' (never valid; the labels then decide): two instances
+        // whose labels are the same text are one archive group, as the text says.
+        let odd = vec![
+            place("S1", "1", "1/2", "3", ["P1", "st1", "se1", "i1"]),
+            place("S1", "1", "1", "2/3", ["P1", "st1", "se1", "i2"]),
+        ];
+        let w = check(&odd);
+        assert!(
+            w.iter().any(|w| w.level == GroupLevel::Instance
+                && w.kind == RegroupKind::Split
+                && w.archive_groups == ["S1/1/1/2/3"]),
+            "{w:?}"
         );
     }
 

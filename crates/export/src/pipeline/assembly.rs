@@ -71,17 +71,18 @@ pub(crate) fn base_manifest(
         .map(String::as_str)
         .collect();
     let mut label_of: HashMap<String, String> = HashMap::new();
-    for p in plan {
+    for p in plan.iter().filter(|_| !named.is_empty()) {
         let Some(pl) = p.placement.as_deref() else {
             continue;
         };
-        let wanted = [
+        let instance = pl.archive_instance();
+        let wanted: [&str; 4] = [
             &pl.archive_subject,
             &pl.archive_study,
             &pl.archive_series,
-            &pl.archive_instance,
+            &instance,
         ];
-        if !wanted.iter().any(|g| named.contains(&***g)) {
+        if !wanted.iter().any(|g| named.contains(g)) {
             continue;
         }
         let series_dir = p.series_dir();
@@ -91,7 +92,7 @@ pub(crate) fn base_manifest(
                 .into_iter()
                 .zip([p.subject_label.to_string(), study_dir, series_dir, p.rel()])
         {
-            if named.contains(&**group) {
+            if named.contains(group) {
                 label_of.insert(group.to_string(), label);
             }
         }

@@ -43,6 +43,7 @@ mod check;
 mod destination;
 mod error;
 mod kept_file;
+mod kept_uids;
 mod needles;
 mod numbering;
 mod others;
@@ -134,7 +135,8 @@ pub fn export(
 
     // 2. Check: burned-in series and regrouping.
     let leave_out_burned_in = profile.removes_identity() && !req.include_burned_in;
-    let (mut plan, warnings, burned_in) = check::check(plan, leave_out_burned_in);
+    let uids_left_out = profile.remaps_uids().then_some(&mut seen.original_uids);
+    let (mut plan, warnings, burned_in) = check::check(plan, leave_out_burned_in, uids_left_out);
     observer.planned(plan.len() as u64);
 
     let mut manifest = assembly::base_manifest(

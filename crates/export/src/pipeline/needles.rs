@@ -73,7 +73,7 @@ fn original_uids<'a>(
             ]
         })
         .chain(others)
-        .filter(move |(_, uid)| !seen.kept_uids.contains(*uid) && once.insert(uid))
+        .filter(move |(_, uid)| !seen.kept_uids.contains(uid) && once.insert(uid))
 }
 
 /// The export's auditor: the needles of the exported subjects and of the original UIDs the

@@ -112,43 +112,13 @@ pub(crate) fn package_series_label(rel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::selected::Selected;
-    use crate::regroup::Placement;
 
     #[test]
     fn studies_of_archive_subjects_sharing_a_pseudonym_are_renumbered() {
-        let planned = |code: &str, study: i64, series: &str| Planned {
-            record: Selected {
-                subject: code.into(),
-                study_number: study,
-                series_label: series.into(),
-                modality: None,
-                study_uid: "".into(),
-                series_uid: "".into(),
-                sop_uid: "".into(),
-                instance_number: None,
-                stored: crate::pipeline::selected::Stored::Usual([0; 32]),
-                hash_algorithm: archive::HashAlgorithm::Blake3,
-                size: 0,
-            },
-            archive_series: format!("{code}/{study}/{series}").into(),
-            subject_label: if code == "S3" { "PB" } else { "PA" }.into(),
-            study,
-            number: 0,
-            placement: Some(Box::new(Placement {
-                archive_subject: code.into(),
-                archive_study: "".into(),
-                archive_series: "".into(),
-                archive_instance: "".into(),
-                subject_key: "".into(),
-                study_key: "".into(),
-                series_key: "".into(),
-                instance_key: "".into(),
-                unimportable: None,
-            })),
-            burned_in: None,
-            add_patient_id: false,
-            kept: Default::default(),
+        let planned = |code: &str, study: i64, series: &str| {
+            let mut p = Planned::for_test(code, study, series, "");
+            p.subject_label = if code == "S3" { "PB" } else { "PA" }.into();
+            p
         };
         let mut plan = vec![
             planned("S1", 1, "1"),

@@ -4,7 +4,7 @@
 //! text), and what the headers carry beyond the index (every identifying value per subject,
 //! the original and the kept UIDs).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -22,6 +22,7 @@ use crate::regroup::Placement;
 use crate::stored::read_stored_header;
 
 use super::error::{ExportError, FileFailure, PlanError};
+use super::kept_uids::KeptUids;
 use super::request::ExportObserver;
 use super::reuse::{Keeping, Kept, Slot};
 use super::selected::{Names, Selected};
@@ -173,6 +174,47 @@ impl Planned {
         )
     }
 
+    /// A planned file of archive subject `code`, study, series and SOP Instance UID `sop`
+    /// (its UIDs made from them), with a placement that regroups as archived.
+    #[cfg(test)]
+    pub(crate) fn for_test(code: &str, study: i64, series: &str, sop: &str) -> Planned {
+        let archive_series: Arc<str> = format!("{code}/{study}/{series}").into();
+        let record = Selected {
+            subject: code.into(),
+            study_number: study,
+            series_label: series.into(),
+            modality: None,
+            study_uid: format!("1.9.{study}").into(),
+            series_uid: format!("1.9.{study}.{series}").into(),
+            sop_uid: sop.into(),
+            instance_number: None,
+            stored: super::selected::Stored::Usual([0; 32]),
+            hash_algorithm: archive::HashAlgorithm::Blake3,
+            size: 0,
+        };
+        Planned {
+            archive_series: Arc::clone(&archive_series),
+            subject_label: code.into(),
+            study,
+            number: 0,
+            placement: Some(Box::new(Placement {
+                archive_subject: code.into(),
+                archive_study: format!("{code}/{study}").into(),
+                archive_series,
+                sop_uid: sop.into(),
+                subject_key: code.into(),
+                study_key: record.study_uid.clone(),
+                series_key: record.series_uid.clone(),
+                instance_key: sop.into(),
+                unimportable: None,
+            })),
+            burned_in: None,
+            add_patient_id: false,
+            kept: Slot::default(),
+            record,
+        }
+    }
+
     /// Frees what only the regrouping check and the package's warnings need.
     pub(crate) fn forget_placement(&mut self) {
         self.placement = None;
@@ -195,10 +237,11 @@ pub(crate) struct Seen {
     /// Per archive subject.
     pub(crate) subjects: HashMap<String, SubjectSeen>,
     /// Original UIDs (not under `1.2.840.10008.`) at any depth, with the attribute first seen
-    /// holding each.
+    /// holding each; not a planned file's own Study, Series and SOP Instance UIDs, which the
+    /// plan holds (those of files the check leaves out are added then, see `check`).
     pub(crate) original_uids: HashMap<String, &'static str>,
     /// UIDs in the de-identified headers: those the level keeps are no finding.
-    pub(crate) kept_uids: HashSet<String>,
+    pub(crate) kept_uids: KeptUids,
 }
 
 /// What `plan_one` collects, and where.
@@ -314,15 +357,18 @@ pub(crate) fn plan_one(
                 subject.needles.insert(n);
             }
         }
+        // The file's own Study, Series and SOP Instance UIDs are the plan's, searched from
+        // it (see `needles`); held here too, they were a hundred bytes a file.
+        let own = [&*record.study_uid, &*record.series_uid, &*record.sop_uid];
         for (uid, tag) in originals {
-            seen.original_uids
-                .entry(uid)
-                .or_insert_with(|| identity::label_of(tag, "UID"));
+            if !own.contains(&uid.as_str()) {
+                seen.original_uids
+                    .entry(uid)
+                    .or_insert_with(|| identity::label_of(tag, "UID"));
+            }
         }
         for (uid, _) in kept {
-            if !seen.kept_uids.contains(&uid) {
-                seen.kept_uids.insert(uid);
-            }
+            seen.kept_uids.insert(&uid);
         }
     }
     let after = HeaderFacts::from_file_object(&obj);
@@ -374,7 +420,7 @@ pub(crate) fn plan_one(
         archive_subject: Arc::clone(&record.subject),
         archive_study,
         archive_series: Arc::clone(&archive_series),
-        archive_instance: format!("{archive_series}/{}", record.sop_uid).into(),
+        sop_uid: Arc::clone(&record.sop_uid),
         subject_key: names.get(&subject_key),
         study_key: names.get(&study_key),
         series_key: names.get(&series_key),

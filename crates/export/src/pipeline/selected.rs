@@ -19,7 +19,7 @@ pub(crate) struct Selected {
     pub(crate) modality: Option<Arc<str>>,
     pub(crate) study_uid: Arc<str>,
     pub(crate) series_uid: Arc<str>,
-    pub(crate) sop_uid: Box<str>,
+    pub(crate) sop_uid: Arc<str>,
     /// InstanceNumber (the package's order within a series).
     pub(crate) instance_number: Option<i64>,
     /// The stored file and the content hash of its bytes.
@@ -42,7 +42,7 @@ impl Selected {
             modality: record.modality.as_deref().map(|m| names.get(m)),
             study_uid: names.get(&record.study_uid),
             series_uid: names.get(&record.series_uid),
-            sop_uid: record.sop_uid.into_boxed_str(),
+            sop_uid: record.sop_uid.into(),
             instance_number: record.instance_number,
             hash_algorithm: record.hash_algorithm,
             size: record.size,
