@@ -273,6 +273,16 @@ impl Archive {
             })
     }
 
+    /// How many instances [`Archive::instances`] would list now.
+    pub fn count_instances(&self, f: &Filter) -> Result<u64, QueryError> {
+        self.db()
+            .count_instances(f)
+            .map_err(|source| QueryError::Db {
+                op: "counting instances",
+                source,
+            })
+    }
+
     /// [`Archive::instances`] one at a time, in the same order: a caller keeping only part of
     /// each record never holds them all. The index is held while `visit` runs: `visit` must not
     /// call the archive (it would wait for itself).

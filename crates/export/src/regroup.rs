@@ -16,7 +16,7 @@
 //! It is pure: the caller computes the would-be keys (by de-identifying the headers with the
 //! real engine and applying the archive's real grouping rules) and passes them in.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -206,13 +206,27 @@ pub fn check<'a>(placements: impl IntoIterator<Item = &'a Placement>) -> Vec<Reg
         out.extend(compare_level(level, placements.iter().copied().map(pick)));
     }
     // Instances: told apart by series and SOP Instance UID, the pair standing for its label
-    // `series/sop` (the same label for the same pair, as a UID has no `/`); the labels are
-    // made only when the keys are not one to one.
-    let pairs = placements
-        .iter()
-        .map(|p| ((&*p.archive_series, &*p.sop_uid), &*p.instance_key));
+    // `series/sop` (the same label for the same pair, as a UID has no `/`). Each placement is
+    // usually an instance of its own with a key of its own, which is one to one, found with
+    // one set at a time; the labels are made only when it is not.
     let no_slash = placements.iter().all(|p| !p.sop_uid.contains('/'));
-    if !(no_slash && one_to_one(pairs)) {
+    let distinct = |n: usize| n == placements.len();
+    let one_each = no_slash
+        && distinct(
+            placements
+                .iter()
+                .map(|p| (&*p.archive_series, &*p.sop_uid))
+                .collect::<HashSet<_>>()
+                .len(),
+        )
+        && distinct(
+            placements
+                .iter()
+                .map(|p| &*p.instance_key)
+                .collect::<HashSet<_>>()
+                .len(),
+        );
+    if !one_each {
         let labels: Vec<String> = placements.iter().map(|p| p.archive_instance()).collect();
         let pairs = labels
             .iter()

@@ -145,6 +145,17 @@ impl Db {
         Ok(out)
     }
 
+    /// How many instances [`Db::instances`] would list.
+    pub fn count_instances(&self, f: &Filter) -> Result<u64, rusqlite::Error> {
+        let (where_sql, args) = filter_sql(f);
+        let sql = format!("SELECT COUNT(*) {FROM_ALL} {where_sql}");
+        self.conn
+            .query_row(&sql, rusqlite::params_from_iter(args), |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(to_u64)
+    }
+
     /// [`Db::instances`] one row at a time, for a caller that keeps less of each.
     pub fn each_instance(
         &self,

@@ -549,6 +549,12 @@ fn filters_select() {
     let s = db.subjects(&f).unwrap();
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].patient_id.as_deref(), Some("P2"));
+    // The count is of the rows the same filter lists.
+    for f in [f.clone(), Filter::default()] {
+        let listed = db.instances(&f, dir.path(), HashAlgorithm::Blake3).unwrap();
+        assert_eq!(db.count_instances(&f).unwrap(), listed.len() as u64);
+    }
+    assert_eq!(db.count_instances(&Filter::default()).unwrap(), 2);
     let f = Filter {
         since: chrono::NaiveDate::from_ymd_opt(2024, 1, 1),
         ..Filter::default()

@@ -37,7 +37,10 @@ pub(crate) fn select(
     selection: &Filter,
     names: &Names,
 ) -> Result<Vec<Planned>, ExportError> {
-    let mut records = Vec::new();
+    // Sized once (the count is a hint: an import may add files meanwhile): growing by
+    // doubling held the old vector and the new one at once, 1.5 times the plan's size.
+    let count = archive.count_instances(selection)?;
+    let mut records = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     let unplanned = names.get("");
     let root = archive.root();
     archive.each_instance(selection, |r| {
@@ -49,22 +52,16 @@ pub(crate) fn select(
     if records.is_empty() {
         return Err(ExportError::NothingSelected);
     }
-    records.sort_by(|a, b| {
+    // In place, without a key made per comparison (a SOP Instance UID is in the archive once,
+    // so no two files compare equal and the order is the same as a stable sort's).
+    records.sort_unstable_by(|a, b| {
         let (a, b) = (&a.record, &b.record);
-        (
-            &a.subject,
-            a.study_number,
-            series_sort_key(&a.series_label),
-            a.instance_number,
-            &a.sop_uid,
-        )
-            .cmp(&(
-                &b.subject,
-                b.study_number,
-                series_sort_key(&b.series_label),
-                b.instance_number,
-                &b.sop_uid,
-            ))
+        a.subject
+            .cmp(&b.subject)
+            .then(a.study_number.cmp(&b.study_number))
+            .then_with(|| compare_series_labels(&a.series_label, &b.series_label))
+            .then(a.instance_number.cmp(&b.instance_number))
+            .then_with(|| a.sop_uid.cmp(&b.sop_uid))
     });
     records.shrink_to_fit();
     Ok(records)
@@ -223,11 +220,21 @@ impl Planned {
 
 /// Series labels sort numerically where they are numbers (`2` before `10`, `3` before `3.1`).
 pub(crate) fn series_sort_key(label: &str) -> (Vec<u64>, String) {
-    let nums = label
+    (label_numbers(label).collect(), label.to_string())
+}
+
+/// The order of [`series_sort_key`], without making the keys.
+pub(crate) fn compare_series_labels(a: &str, b: &str) -> std::cmp::Ordering {
+    label_numbers(a)
+        .cmp(label_numbers(b))
+        .then_with(|| a.cmp(b))
+}
+
+/// A series label's dot-separated parts as numbers (`u64::MAX` for a part that is not one).
+fn label_numbers(label: &str) -> impl Iterator<Item = u64> + '_ {
+    label
         .split('.')
         .map(|p| p.parse::<u64>().unwrap_or(u64::MAX))
-        .collect();
-    (nums, label.to_string())
 }
 
 /// What the plan collects from the headers beyond the index. Only distinct values are kept,
@@ -434,4 +441,44 @@ pub(crate) fn plan_one(
     planned.add_patient_id = add_patient_id;
     planned.kept = kept;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_labels_compare_as_their_sort_keys_do() {
+        let parts = [
+            "1",
+            "2",
+            "10",
+            "3",
+            "0",
+            "x",
+            "",
+            "18446744073709551615",
+            "99999999999999999999",
+        ];
+        let mut labels: Vec<String> = Vec::new();
+        for a in parts {
+            labels.push(a.to_string());
+            for b in parts {
+                labels.push(format!("{a}.{b}"));
+                labels.push(format!("{a}.{b}.1"));
+            }
+        }
+        for a in &labels {
+            for b in &labels {
+                assert_eq!(
+                    compare_series_labels(a, b),
+                    series_sort_key(a).cmp(&series_sort_key(b)),
+                    "{a} {b}"
+                );
+            }
+        }
+        let mut sorted = vec!["10", "2", "3.1", "3", "a", "1.10", "1.9"];
+        sorted.sort_by(|a, b| compare_series_labels(a, b));
+        assert_eq!(sorted, ["1.9", "1.10", "2", "3", "3.1", "10", "a"]);
+    }
 }

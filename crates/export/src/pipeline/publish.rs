@@ -81,20 +81,16 @@ pub(crate) fn finish(
     let files = plan.len();
     let subjects: BTreeSet<String> = plan.iter().map(|p| p.record.subject.to_string()).collect();
     let order: Vec<String> = plan.into_iter().map(|p| p.rel()).collect();
+    // Every path once: each file's, and each folder's (folders are few; the findings are
+    // sorted when sealed, so the order searched does not matter).
     {
-        let mut names: BTreeSet<String> = BTreeSet::new();
+        let mut folders: BTreeSet<&str> = BTreeSet::new();
         for rel in &order {
-            let mut prefix = String::new();
-            for part in rel.split('/') {
-                if !prefix.is_empty() {
-                    prefix.push('/');
-                }
-                prefix.push_str(part);
-                names.insert(prefix.clone());
-            }
+            folders.extend(rel.match_indices('/').map(|(i, _)| &rel[..i]));
+            findings.extend(auditor.scan_path(rel));
         }
-        for n in &names {
-            findings.extend(auditor.scan_path(n));
+        for folder in folders {
+            findings.extend(auditor.scan_path(folder));
         }
     }
     let sealed = findings::seal(manifest, auditor, findings, judge, files + 2);
