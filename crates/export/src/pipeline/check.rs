@@ -23,12 +23,12 @@ pub(crate) fn check(
     for p in &plan {
         if let Some(reason) = &p.burned_in {
             burned_in
-                .entry(p.archive_series.to_string())
+                .entry(p.record.archive_series.to_string())
                 .or_insert_with(|| BurnedInSeries {
-                    archive_series: p.archive_series.to_string(),
+                    archive_series: p.record.archive_series.to_string(),
                     package_series: p.series_dir(),
                     modality: p.record.modality.as_deref().unwrap_or_default().to_string(),
-                    reason: reason.clone(),
+                    reason: reason.to_string(),
                     included: !leave_out_burned_in,
                 });
         }
@@ -36,7 +36,7 @@ pub(crate) fn check(
     if leave_out_burned_in {
         let mut original_uids = original_uids;
         plan.retain(|p| {
-            let keep = !burned_in.contains_key(&*p.archive_series);
+            let keep = !burned_in.contains_key(&*p.record.archive_series);
             if let (false, Some(uids)) = (keep, original_uids.as_deref_mut()) {
                 let r = &p.record;
                 for (label, uid) in [

@@ -122,7 +122,6 @@ pub(crate) struct Reading<'a> {
 /// One selected instance with everything the plan decided about it.
 pub(crate) struct Planned {
     pub(crate) record: Selected,
-    pub(crate) archive_series: Arc<str>,
     pub(crate) subject_label: Arc<str>,
     /// The study's number in the package (the archive's, unless several archive subjects
     /// share the subject folder).
@@ -132,7 +131,7 @@ pub(crate) struct Planned {
     /// Where it sits in the archive and how it would regroup; only until the package's
     /// warnings are written (see [`Planned::forget_placement`]).
     pub(crate) placement: Option<Box<Placement>>,
-    pub(crate) burned_in: Option<String>,
+    pub(crate) burned_in: Option<Box<str>>,
     /// The exported header has no PatientID although the level writes the pseudonym there:
     /// the write phase adds it (see `write::add_patient_id`).
     pub(crate) add_patient_id: bool,
@@ -145,7 +144,6 @@ impl Planned {
     /// the labels it sets).
     fn unplanned(record: Selected, unplanned: &Arc<str>) -> Planned {
         Planned {
-            archive_series: Arc::clone(unplanned),
             subject_label: Arc::clone(unplanned),
             study: record.study_number,
             number: 0,
@@ -175,28 +173,32 @@ impl Planned {
     /// (its UIDs made from them), with a placement that regroups as archived.
     #[cfg(test)]
     pub(crate) fn for_test(code: &str, study: i64, series: &str, sop: &str) -> Planned {
+        let archive_study: Arc<str> = format!("{code}/{study}").into();
         let archive_series: Arc<str> = format!("{code}/{study}/{series}").into();
         let record = Selected {
-            subject: code.into(),
-            study_number: study,
-            series_label: series.into(),
-            modality: None,
-            study_uid: format!("1.9.{study}").into(),
-            series_uid: format!("1.9.{study}.{series}").into(),
+            series: Arc::new(super::selected::SeriesOf {
+                subject: code.into(),
+                study_number: study,
+                series_label: series.into(),
+                modality: None,
+                study_uid: format!("1.9.{study}").into(),
+                series_uid: format!("1.9.{study}.{series}").into(),
+                hash_algorithm: archive::HashAlgorithm::Blake3,
+                archive_study: Arc::clone(&archive_study),
+                archive_series: Arc::clone(&archive_series),
+            }),
             sop_uid: sop.into(),
             instance_number: None,
             stored: super::selected::Stored::Usual([0; 32]),
-            hash_algorithm: archive::HashAlgorithm::Blake3,
             size: 0,
         };
         Planned {
-            archive_series: Arc::clone(&archive_series),
             subject_label: code.into(),
             study,
             number: 0,
             placement: Some(Box::new(Placement {
                 archive_subject: code.into(),
-                archive_study: format!("{code}/{study}").into(),
+                archive_study,
                 archive_series,
                 sop_uid: sop.into(),
                 subject_key: code.into(),
@@ -405,9 +407,10 @@ pub(crate) fn plan_one(
     } else {
         names.get(&ctx.pseudonym)
     };
-    let archive_study = names.get(&format!("{}/{}", record.subject, record.study_number));
-    let archive_series = names.get(&format!("{archive_study}/{}", record.series_label));
-    let burned_in = report.burned_in.as_ref().map(ToString::to_string);
+    let burned_in = report
+        .burned_in
+        .as_ref()
+        .map(|b| b.to_string().into_boxed_str());
     // The header as the write phase would encode it, unless the write phase changes it again
     // (adding the PatientID) or cannot encode it (it reports why itself).
     let kept = match collect.keep {
@@ -425,8 +428,8 @@ pub(crate) fn plan_one(
     };
     planned.placement = Some(Box::new(Placement {
         archive_subject: Arc::clone(&record.subject),
-        archive_study,
-        archive_series: Arc::clone(&archive_series),
+        archive_study: Arc::clone(&record.archive_study),
+        archive_series: Arc::clone(&record.archive_series),
         sop_uid: Arc::clone(&record.sop_uid),
         subject_key: names.get(&subject_key),
         study_key: names.get(&study_key),
@@ -435,7 +438,6 @@ pub(crate) fn plan_one(
         unimportable,
     }));
     planned.burned_in = burned_in;
-    planned.archive_series = archive_series;
     planned.subject_label = subject_label;
     planned.study = planned.record.study_number;
     planned.add_patient_id = add_patient_id;

@@ -4,14 +4,29 @@
 //! every phase, so their size is most of what its memory grows by with the number of files.
 
 use std::collections::HashSet;
+use std::ops::Deref;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use archive::InstanceRecord;
 
-/// One selected instance: what the export uses of its index row.
+/// One selected instance: what the export uses of its index row. What it shares with the
+/// other files of its series is held once per series, and read through it
+/// (`selected.subject` is its series' subject).
 #[derive(Debug, Clone)]
 pub(crate) struct Selected {
+    pub(crate) series: Arc<SeriesOf>,
+    pub(crate) sop_uid: Arc<str>,
+    /// InstanceNumber (the package's order within a series).
+    pub(crate) instance_number: Option<i64>,
+    /// The stored file and the content hash of its bytes.
+    pub(crate) stored: Stored,
+    pub(crate) size: u64,
+}
+
+/// What the files of one archive series share.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct SeriesOf {
     /// The subject's archive code.
     pub(crate) subject: Arc<str>,
     pub(crate) study_number: i64,
@@ -19,14 +34,33 @@ pub(crate) struct Selected {
     pub(crate) modality: Option<Arc<str>>,
     pub(crate) study_uid: Arc<str>,
     pub(crate) series_uid: Arc<str>,
-    pub(crate) sop_uid: Arc<str>,
-    /// InstanceNumber (the package's order within a series).
-    pub(crate) instance_number: Option<i64>,
-    /// The stored file and the content hash of its bytes.
-    pub(crate) stored: Stored,
     /// The archive's content hash algorithm.
     pub(crate) hash_algorithm: archive::HashAlgorithm,
-    pub(crate) size: u64,
+    /// The study's archive label, `code/study number`.
+    pub(crate) archive_study: Arc<str>,
+    /// The series' archive label, `code/study number/series label`.
+    pub(crate) archive_series: Arc<str>,
+}
+
+impl SeriesOf {
+    /// Whether `record` is of this series, as the index lists it.
+    fn holds(&self, record: &InstanceRecord) -> bool {
+        *self.subject == *record.subject
+            && self.study_number == record.study_number
+            && *self.series_label == *record.series_label
+            && self.modality.as_deref() == record.modality.as_deref()
+            && *self.study_uid == *record.study_uid
+            && *self.series_uid == *record.series_uid
+            && self.hash_algorithm == record.hash_algorithm
+    }
+}
+
+impl Deref for Selected {
+    type Target = SeriesOf;
+
+    fn deref(&self) -> &SeriesOf {
+        &self.series
+    }
 }
 
 impl Selected {
@@ -36,15 +70,9 @@ impl Selected {
         let stored = Stored::of(&record, root);
         Selected {
             stored,
-            subject: names.get(&record.subject),
-            study_number: record.study_number,
-            series_label: names.get(&record.series_label),
-            modality: record.modality.as_deref().map(|m| names.get(m)),
-            study_uid: names.get(&record.study_uid),
-            series_uid: names.get(&record.series_uid),
+            series: names.series(&record),
             sop_uid: record.sop_uid.into(),
             instance_number: record.instance_number,
-            hash_algorithm: record.hash_algorithm,
             size: record.size,
         }
     }
@@ -121,14 +149,42 @@ fn usual_path(root: &Path, subject: &str, study: i64, series: &str, hash: &str) 
 }
 
 /// Strings many files share, each held once (a series' UID and labels, a subject's code,
-/// pseudonym and grouping key); safe to use from the plan's workers.
+/// pseudonym and grouping key), and what a series' files share; safe to use from the plan's
+/// workers.
 #[derive(Debug, Default)]
-pub(crate) struct Names(Mutex<HashSet<Arc<str>>>);
+pub(crate) struct Names {
+    strings: Mutex<HashSet<Arc<str>>>,
+    /// The series last asked for (the index lists a series' files one after another).
+    last_series: Mutex<Option<Arc<SeriesOf>>>,
+}
 
 impl Names {
+    /// What `record` shares with the other files of its series: the one held for the series
+    /// asked for last when it is the same.
+    pub(crate) fn series(&self, record: &InstanceRecord) -> Arc<SeriesOf> {
+        let mut last = self.last_series.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(l) = last.as_ref().filter(|l| l.holds(record)) {
+            return Arc::clone(l);
+        }
+        let archive_study = self.get(&format!("{}/{}", record.subject, record.study_number));
+        let new = Arc::new(SeriesOf {
+            subject: self.get(&record.subject),
+            study_number: record.study_number,
+            series_label: self.get(&record.series_label),
+            modality: record.modality.as_deref().map(|m| self.get(m)),
+            study_uid: self.get(&record.study_uid),
+            series_uid: self.get(&record.series_uid),
+            hash_algorithm: record.hash_algorithm,
+            archive_series: self.get(&format!("{archive_study}/{}", record.series_label)),
+            archive_study,
+        });
+        *last = Some(Arc::clone(&new));
+        new
+    }
+
     /// The shared copy of `s`.
     pub(crate) fn get(&self, s: &str) -> Arc<str> {
-        let mut set = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut set = self.strings.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(a) = set.get(s) {
             return Arc::clone(a);
         }
@@ -194,6 +250,28 @@ mod tests {
             assert_eq!(selected.path(root), r.path);
             assert_eq!(selected.content_hash(), r.content_hash);
         }
+    }
+
+    #[test]
+    fn the_files_of_a_series_share_one_series() {
+        let root = Path::new("/a");
+        let names = Names::default();
+        let hash = "ab".repeat(32);
+        let first = record(root, &hash, None);
+        let mut second = first.clone();
+        second.sop_uid = "1.2.3.5".into();
+        let mut other = first.clone();
+        other.series_uid = "1.2.4".into();
+        let [a, b, c, d] =
+            [&first, &second, &other, &first].map(|r| Selected::new(r.clone(), &names, root));
+        assert!(Arc::ptr_eq(&a.series, &b.series));
+        assert!(!Arc::ptr_eq(&a.series, &c.series));
+        assert_eq!(*a.series, *d.series);
+        assert_eq!(&*c.series_uid, "1.2.4");
+        assert_eq!(
+            (&*b.sop_uid, &*b.subject, b.study_number),
+            ("1.2.3.5", "S1", 2)
+        );
     }
 
     #[test]
