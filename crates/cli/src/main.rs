@@ -78,6 +78,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::configure();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(&cli.global, args),
