@@ -217,13 +217,11 @@ impl Judge<'_> {
     }
 }
 
-/// A manifest ready to be written, with every finding recorded in it.
+/// What sealing a manifest found: the manifest itself, with every finding recorded in it, is
+/// encoded when it is written (`Manifest::to_json`, `Manifest::to_csv`), one file at a time
+/// (for 100,000 files the two are 40 MB).
 #[derive(Debug)]
 pub struct Sealed {
-    /// `manifest.json`.
-    pub json: Vec<u8>,
-    /// `manifest.csv`.
-    pub csv: Vec<u8>,
     /// Every finding, the manifest's own included, sorted.
     pub findings: Vec<Finding>,
     /// The same, numbered and judged, as the manifest records them.
@@ -279,8 +277,6 @@ pub fn seal(
         pass += 1;
         if more.is_empty() {
             return Sealed {
-                json: manifest.to_json(),
-                csv: manifest.to_csv(),
                 findings,
                 records: recorded,
             };
@@ -293,12 +289,7 @@ pub fn seal(
             // manifest); if it were, the last findings still count, though the manifest as
             // written does not list them.
             let records = records(&findings);
-            return Sealed {
-                json: manifest.to_json(),
-                csv: manifest.to_csv(),
-                findings,
-                records,
-            };
+            return Sealed { findings, records };
         }
     }
 }
@@ -470,7 +461,7 @@ mod tests {
                 tag: None,
             }]
         );
-        let written = Manifest::from_json(&sealed.json).expect("manifest");
+        let written = Manifest::from_json(&named.to_json()).expect("manifest");
         assert_eq!(written.findings.len(), 1);
         assert_eq!(written.findings[0].path, "manifest.json");
     }

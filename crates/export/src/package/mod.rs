@@ -70,6 +70,10 @@ enum Container {
     },
     Zip {
         writer: Mutex<Option<Box<zip::ZipWriter<BufWriter<File>>>>>,
+        /// Every entry's name, to refuse a second entry of one name. (A folder needs no such
+        /// list: each file is created new in a staging folder made empty, so the file system
+        /// refuses a second one; a list was 70 bytes of memory per file.)
+        names: Mutex<HashSet<String>>,
     },
 }
 
@@ -79,7 +83,6 @@ pub struct Package {
     staging: PathBuf,
     kind: PackageKind,
     container: Container,
-    names: Mutex<HashSet<String>>,
     published: bool,
     /// Flushes the staging place's file system in the background until [`Package::finish`]
     /// (see [`archive::flusher`]).
@@ -132,6 +135,7 @@ impl Package {
                 )));
                 Container::Zip {
                     writer: Mutex::new(Some(writer)),
+                    names: Mutex::new(HashSet::new()),
                 }
             }
         };
@@ -140,7 +144,6 @@ impl Package {
             staging,
             kind,
             container,
-            names: Mutex::new(HashSet::new()),
             published: false,
             flusher: Some(archive::flusher::Flusher::start(&parent)),
         })
@@ -164,8 +167,8 @@ impl Package {
     /// Adds one file. Safe to call from many threads.
     pub fn add(&self, rel: &str, bytes: &[u8]) -> Result<(), PackageError> {
         check_name(rel)?;
-        {
-            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        if let Container::Zip { names, .. } = &self.container {
+            let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
             if !names.insert(rel.to_string()) {
                 return Err(PackageError::Duplicate(rel.to_string()));
             }
@@ -180,11 +183,17 @@ impl Package {
                         made.insert(dir.to_path_buf());
                     }
                 }
-                let mut f = File::create_new(&path).map_err(io("cannot create", &path))?;
+                let mut f = File::create_new(&path).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        PackageError::Duplicate(rel.to_string())
+                    } else {
+                        io("cannot create", &path)(e)
+                    }
+                })?;
                 f.write_all(bytes).map_err(io("cannot write", &path))?;
                 Ok(())
             }
-            Container::Zip { writer } => {
+            Container::Zip { writer, .. } => {
                 let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
                 let zip_err = |source| PackageError::Zip {
                     path: self.staging.clone(),
@@ -228,17 +237,17 @@ impl Package {
         };
         let rel = entry.name().map_err(zip_err)?.into_owned();
         check_name(&rel)?;
-        {
-            let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-            if !names.insert(rel.clone()) {
-                return Err(PackageError::Duplicate(rel));
-            }
-        }
-        let Container::Zip { writer } = &self.container else {
+        let Container::Zip { writer, names } = &self.container else {
             return Err(zip_err(zip::result::ZipError::Io(std::io::Error::other(
                 "a zip entry can only be copied into a zip package",
             ))));
         };
+        {
+            let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
+            if !names.insert(rel.clone()) {
+                return Err(PackageError::Duplicate(rel));
+            }
+        }
         let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
         let w = guard.as_mut().ok_or_else(|| {
             zip_err(zip::result::ZipError::Io(std::io::Error::other(
@@ -261,7 +270,7 @@ impl Package {
     pub fn finish(&mut self) -> Result<(), PackageError> {
         self.flusher = None;
         match &self.container {
-            Container::Zip { writer } => {
+            Container::Zip { writer, .. } => {
                 let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(w) = guard.take() {
                     let buf = w.finish().map_err(|source| PackageError::Zip {
@@ -380,7 +389,7 @@ impl Drop for Package {
         if self.published {
             return;
         }
-        if let Container::Zip { writer } = &self.container {
+        if let Container::Zip { writer, .. } = &self.container {
             // Close the file before removing it.
             let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
             drop(guard.take());

@@ -24,6 +24,25 @@ fn names_are_checked() {
 }
 
 #[test]
+fn a_second_entry_of_one_name_is_refused_in_a_zip_too() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dest = tmp.path().join("pkg.zip");
+    let mut p = Package::create(&dest, false).expect("create");
+    p.add("a/1.dcm", b"one").expect("add");
+    assert!(matches!(
+        p.add("a/1.dcm", b"again"),
+        Err(PackageError::Duplicate(_))
+    ));
+    p.finish().expect("finish");
+    p.publish(false).expect("publish");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&dest).expect("open")).expect("zip");
+    assert_eq!(zip.len(), 1);
+    let mut one = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_index(0).expect("entry"), &mut one).expect("read");
+    assert_eq!(one, b"one");
+}
+
+#[test]
 fn folder_appears_only_when_published() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dest = tmp.path().join("pkg");

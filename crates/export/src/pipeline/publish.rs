@@ -94,18 +94,21 @@ pub(crate) fn finish(
         }
     }
     let sealed = findings::seal(manifest, auditor, findings, judge, files + 2);
-    let audit = AuditReport {
+    let audit = |manifests: u64| AuditReport {
         files: files + 2,
-        bytes: bytes + sealed.json.len() as u64 + sealed.csv.len() as u64,
+        bytes: bytes + manifests,
         values_searched: auditor.searched_values(),
         findings: sealed.findings.clone(),
     };
     // (A held-back file always has a finding awaiting acceptance; the second test is a
     // safety net.)
     if sealed.records.iter().any(FindingRecord::awaits_acceptance) || !spool.is_empty() {
+        let (json, csv) = (manifest.to_json(), manifest.to_csv());
+        let audit = audit((json.len() + csv.len()) as u64);
         let record = QuarantineRecord::new(
             manifest,
             &sealed,
+            &json,
             QuarantineInfo {
                 destination: dest.out,
                 force: dest.force,
@@ -115,8 +118,8 @@ pub(crate) fn finish(
             },
         );
         let manifests = Manifests {
-            json: &sealed.json,
-            csv: &sealed.csv,
+            json: &json,
+            csv: &csv,
         };
         let entry =
             Quarantine::of(archive.root()).admit(package, spool, manifests, &order, record)?;
@@ -127,14 +130,25 @@ pub(crate) fn finish(
             audit: Some(audit),
         });
     }
-    package.add("manifest.json", &sealed.json)?;
-    package.add("manifest.csv", &sealed.csv)?;
+    // Each manifest encoded as it is written, and freed before the next.
+    let mut written = 0;
+    for (name, encode) in [
+        (
+            "manifest.json",
+            Manifest::to_json as fn(&Manifest) -> Vec<u8>,
+        ),
+        ("manifest.csv", Manifest::to_csv),
+    ] {
+        let bytes = encode(manifest);
+        package.add(name, &bytes)?;
+        written += bytes.len() as u64;
+    }
     package.finish()?;
     let path = package.publish(dest.force)?;
     Ok(Outcome {
         published: Some(path),
         quarantined: None,
         findings: sealed.records,
-        audit: Some(audit),
+        audit: Some(audit(written)),
     })
 }

@@ -141,9 +141,14 @@ pub struct QuarantineInfo<'a> {
 }
 
 impl QuarantineRecord {
-    /// The record of a package with `manifest`, sealed as `sealed` (ID and time are given when
-    /// the entry is written, see [`Quarantine::admit`]).
-    pub fn new(manifest: &Manifest, sealed: &Sealed, info: QuarantineInfo<'_>) -> QuarantineRecord {
+    /// The record of a package with `manifest`, sealed as `sealed` and encoded as `json` (ID
+    /// and time are given when the entry is written, see [`Quarantine::admit`]).
+    pub fn new(
+        manifest: &Manifest,
+        sealed: &Sealed,
+        json: &[u8],
+        info: QuarantineInfo<'_>,
+    ) -> QuarantineRecord {
         QuarantineRecord {
             format: RECORD_FORMAT.to_string(),
             id: String::new(),
@@ -159,7 +164,7 @@ impl QuarantineRecord {
             blank_identifiers: manifest.blank_identifiers,
             profile_digest: manifest.profile_digest.clone(),
             key_fingerprint: manifest.key_fingerprint.clone(),
-            package_digest: hex::encode(Sha256::digest(&sealed.json)),
+            package_digest: hex::encode(Sha256::digest(json)),
             counts: manifest.counts.clone(),
             audited_files: info.audited_files,
             findings: sealed.records.clone(),
