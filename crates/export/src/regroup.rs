@@ -190,56 +190,97 @@ impl Placement {
 /// splits, subjects first, then the instances the import would reject. An empty result means
 /// the package regroups exactly as archived.
 pub fn check<'a>(placements: impl IntoIterator<Item = &'a Placement>) -> Vec<RegroupWarning> {
-    let mut out = Vec::new();
     let (rejected, placements): (Vec<&Placement>, Vec<&Placement>) = placements
         .into_iter()
         .partition(|p| p.unimportable.is_some());
-    type Pick = fn(&Placement) -> (&str, &str);
-    let levels: [(GroupLevel, Pick); 3] = [
-        (GroupLevel::Subject, |p| {
-            (&*p.archive_subject, &*p.subject_key)
+    let pairs = |pick: fn(&Placement) -> (&str, &str)| placements.iter().map(move |p| pick(p));
+    let grouping = Grouping {
+        subjects: pairs(|p| (&p.archive_subject, &p.subject_key)),
+        studies: pairs(|p| (&p.archive_study, &p.study_key)),
+        series: pairs(|p| (&p.archive_series, &p.series_key)),
+        instances: placements
+            .iter()
+            .map(|p| (&*p.archive_series, &*p.sop_uid, &*p.instance_key)),
+        rejected: rejected.iter().map(|p| {
+            (
+                p.unimportable.as_deref().unwrap_or_default(),
+                &*p.archive_series,
+            )
         }),
-        (GroupLevel::Study, |p| (&*p.archive_study, &*p.study_key)),
-        (GroupLevel::Series, |p| (&*p.archive_series, &*p.series_key)),
-    ];
-    for (level, pick) in levels {
-        out.extend(compare_level(level, placements.iter().copied().map(pick)));
+    };
+    check_grouping(grouping)
+}
+
+/// What [`check_grouping`] compares: at the subject, study and series levels, (archive group,
+/// re-import key) pairs of the importable instances, each pair as often as wanted (a series'
+/// files give the same pairs, so a caller may give each once); the importable instances as
+/// (archive series, SOP Instance UID, re-import key), keys of any type that tells them apart;
+/// and the instances the import would reject as (reason, archive series).
+pub struct Grouping<S, I, R> {
+    /// (archive subject, subject key) pairs.
+    pub subjects: S,
+    /// (archive study, StudyInstanceUID) pairs.
+    pub studies: S,
+    /// (archive series, SeriesInstanceUID) pairs.
+    pub series: S,
+    /// (archive series, SOP Instance UID, re-import key) of every importable instance.
+    pub instances: I,
+    /// (reason, archive series) of every instance the import would reject.
+    pub rejected: R,
+}
+
+/// [`check`] of a [`Grouping`]: its result, without a [`Placement`] per instance.
+pub fn check_grouping<'a, K, S, I, R>(grouping: Grouping<S, I, R>) -> Vec<RegroupWarning>
+where
+    K: Copy + Eq + Hash + Ord,
+    S: Iterator<Item = (&'a str, &'a str)> + Clone,
+    I: Iterator<Item = (&'a str, &'a str, K)> + Clone,
+    R: Iterator<Item = (&'a str, &'a str)>,
+{
+    let mut out = Vec::new();
+    for (level, pairs) in [
+        (GroupLevel::Subject, grouping.subjects),
+        (GroupLevel::Study, grouping.studies),
+        (GroupLevel::Series, grouping.series),
+    ] {
+        out.extend(compare_level(level, pairs));
     }
     // Instances: told apart by series and SOP Instance UID, the pair standing for its label
-    // `series/sop` (the same label for the same pair, as a UID has no `/`). Each placement is
-    // usually an instance of its own with a key of its own, which is one to one, found with
-    // one set at a time; the labels are made only when it is not.
-    let no_slash = placements.iter().all(|p| !p.sop_uid.contains('/'));
-    let distinct = |n: usize| n == placements.len();
+    // `series/sop` (the same label for the same pair, as a UID has no `/`). Each instance is
+    // usually one of its own with a key of its own, which is one to one, found with one set
+    // at a time; the labels are made only when it is not.
+    let instances = grouping.instances;
+    let count = instances.clone().count();
+    let no_slash = instances.clone().all(|(_, sop, _)| !sop.contains('/'));
     let one_each = no_slash
-        && distinct(
-            placements
-                .iter()
-                .map(|p| (&*p.archive_series, &*p.sop_uid))
+        && count
+            == instances
+                .clone()
+                .map(|(series, sop, _)| (series, sop))
                 .collect::<HashSet<_>>()
-                .len(),
-        )
-        && distinct(
-            placements
-                .iter()
-                .map(|p| &*p.instance_key)
+                .len()
+        && count
+            == instances
+                .clone()
+                .map(|(_, _, key)| key)
                 .collect::<HashSet<_>>()
-                .len(),
-        );
+                .len();
     if !one_each {
-        let labels: Vec<String> = placements.iter().map(|p| p.archive_instance()).collect();
+        let labels: Vec<String> = instances
+            .clone()
+            .map(|(series, sop, _)| format!("{series}/{sop}"))
+            .collect();
         let pairs = labels
             .iter()
             .map(String::as_str)
-            .zip(placements.iter().map(|p| &*p.instance_key));
+            .zip(instances.map(|(_, _, key)| key));
         out.extend(compare_level(GroupLevel::Instance, pairs));
     }
     let mut by_reason: BTreeMap<&str, (usize, BTreeSet<&str>)> = BTreeMap::new();
-    for p in rejected {
-        let reason = p.unimportable.as_deref().unwrap_or_default();
+    for (reason, series) in grouping.rejected {
         let entry = by_reason.entry(reason).or_default();
         entry.0 += 1;
-        entry.1.insert(&*p.archive_series);
+        entry.1.insert(series);
     }
     for (reason, (instances, series)) in by_reason {
         out.push(RegroupWarning {
@@ -276,9 +317,9 @@ fn one_to_one<A: Copy + Eq + Hash, K: Copy + Eq + Hash>(
 
 /// Finds the connected components of the bipartite graph archive group ↔ re-import key and
 /// reports every component that is not one-to-one.
-fn compare_level<'a>(
+fn compare_level<'a, K: Copy + Eq + Hash + Ord>(
     level: GroupLevel,
-    pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    pairs: impl Iterator<Item = (&'a str, K)> + Clone,
 ) -> Vec<RegroupWarning> {
     if one_to_one(pairs.clone()) {
         return Vec::new();
@@ -288,12 +329,12 @@ fn compare_level<'a>(
 
 /// The components of the bipartite graph archive group ↔ re-import key that are not
 /// one-to-one, as warnings.
-fn components<'a>(
+fn components<'a, K: Copy + Eq + Hash + Ord>(
     level: GroupLevel,
-    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    pairs: impl Iterator<Item = (&'a str, K)>,
 ) -> Vec<RegroupWarning> {
-    let mut by_archive: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut by_key: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut by_archive: BTreeMap<&str, BTreeSet<K>> = BTreeMap::new();
+    let mut by_key: BTreeMap<K, BTreeSet<&str>> = BTreeMap::new();
     for (archive, key) in pairs {
         by_archive.entry(archive).or_default().insert(key);
         by_key.entry(key).or_default().insert(archive);
@@ -306,7 +347,7 @@ fn components<'a>(
         }
         // Walk the component containing `start`.
         let mut archives: BTreeSet<&str> = BTreeSet::new();
-        let mut keys: BTreeSet<&str> = BTreeSet::new();
+        let mut keys: BTreeSet<K> = BTreeSet::new();
         let mut stack = vec![start];
         while let Some(a) = stack.pop() {
             if !archives.insert(a) {
@@ -315,7 +356,7 @@ fn components<'a>(
             seen.insert(a);
             for &k in by_archive.get(a).into_iter().flatten() {
                 if keys.insert(k) {
-                    stack.extend(by_key.get(k).into_iter().flatten().copied());
+                    stack.extend(by_key.get(&k).into_iter().flatten().copied());
                 }
             }
         }

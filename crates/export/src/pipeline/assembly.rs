@@ -72,16 +72,9 @@ pub(crate) fn base_manifest(
         .collect();
     let mut label_of: HashMap<String, String> = HashMap::new();
     for p in plan.iter().filter(|_| !named.is_empty()) {
-        let Some(pl) = p.placement.as_deref() else {
-            continue;
-        };
-        let instance = pl.archive_instance();
-        let wanted: [&str; 4] = [
-            &pl.archive_subject,
-            &pl.archive_study,
-            &pl.archive_series,
-            &instance,
-        ];
+        let r = &p.record;
+        let instance = format!("{}/{}", r.archive_series, r.sop_uid);
+        let wanted: [&str; 4] = [&r.subject, &r.archive_study, &r.archive_series, &instance];
         if !wanted.iter().any(|g| named.contains(g)) {
             continue;
         }

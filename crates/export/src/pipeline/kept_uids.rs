@@ -1,50 +1,58 @@
-//! The UIDs the de-identified headers keep, as the plan collects them: a UID the exported
-//! files keep is no finding, so the audit does not search it. Every file adds at least one
-//! (its new SOP Instance UID), so the set is held as a 16-byte keyed hash per UID instead of
-//! the text (about 100 bytes a UID with the set's own cost). The key is drawn at random for
-//! each export, so no input can be made to collide with another; two different UIDs are taken
-//! for one with a chance of about n² / 2¹²⁹ for n UIDs (under 10⁻²⁶ for a million).
+//! UIDs held as 16-byte keyed hashes where the plan holds one or more per file and only
+//! compares them: the UIDs the de-identified headers keep (a UID the exported files keep is
+//! no finding, so the audit does not search it) and each file's re-import key (its exported
+//! SOP Instance UID, compared for the regrouping check). As text they were about 100 bytes a
+//! UID. The key is drawn at random for each export, so no input can be made to collide with
+//! another; two different UIDs are taken for one with a chance of about n² / 2¹²⁹ for n UIDs
+//! (under 10⁻²⁶ for a million).
 
 use std::collections::HashSet;
 
-/// A set of UIDs by keyed hash.
-pub(crate) struct KeptUids {
+/// A keyed hash of UIDs, its key fresh for each export.
+#[derive(Clone)]
+pub(crate) struct UidHasher {
     key: [u8; 32],
-    hashes: HashSet<u128>,
 }
 
-impl Default for KeptUids {
-    fn default() -> KeptUids {
+impl Default for UidHasher {
+    fn default() -> UidHasher {
         let mut key = [0u8; 32];
-        // A fresh key per export; should the system give none, a fixed key keeps the set
-        // exact for any input not made against depot's source.
+        // A fresh key per export; should the system give none, a fixed key keeps the hash
+        // collision-free for any input not made against depot's source.
         if getrandom::fill(&mut key).is_err() {
             key = *blake3::hash(b"depot kept UIDs").as_bytes();
         }
-        KeptUids {
-            key,
-            hashes: HashSet::new(),
-        }
+        UidHasher { key }
     }
 }
 
-impl KeptUids {
-    fn hash(&self, uid: &str) -> u128 {
+impl UidHasher {
+    /// `uid`'s hash.
+    pub(crate) fn hash(&self, uid: &str) -> u128 {
         let h = blake3::keyed_hash(&self.key, uid.as_bytes());
         let mut first = [0u8; 16];
         first.copy_from_slice(&h.as_bytes()[..16]);
         u128::from_le_bytes(first)
     }
+}
 
+/// A set of UIDs by keyed hash.
+#[derive(Default)]
+pub(crate) struct KeptUids {
+    hasher: UidHasher,
+    hashes: HashSet<u128>,
+}
+
+impl KeptUids {
     /// Adds `uid`.
     pub(crate) fn insert(&mut self, uid: &str) {
-        let h = self.hash(uid);
+        let h = self.hasher.hash(uid);
         self.hashes.insert(h);
     }
 
     /// Whether `uid` was added.
     pub(crate) fn contains(&self, uid: &str) -> bool {
-        self.hashes.contains(&self.hash(uid))
+        self.hashes.contains(&self.hasher.hash(uid))
     }
 }
 
@@ -65,6 +73,13 @@ mod tests {
         assert!(!kept.contains(""));
         assert!(!kept.contains("2.25.0 "));
         // Two sets have different keys.
-        assert_ne!(KeptUids::default().key, KeptUids::default().key);
+        assert_ne!(
+            KeptUids::default().hasher.key,
+            KeptUids::default().hasher.key
+        );
+        let (a, b) = (UidHasher::default(), UidHasher::default());
+        assert_ne!(a.hash("1.2.3"), b.hash("1.2.3"));
+        assert_eq!(a.hash("1.2.3"), a.clone().hash("1.2.3"));
+        assert_ne!(a.hash("1.2.3"), a.hash("1.2.4"));
     }
 }

@@ -135,8 +135,10 @@ pub fn export(
 
     // 2. Check: burned-in series and regrouping.
     let leave_out_burned_in = profile.removes_identity() && !req.include_burned_in;
-    let uids_left_out = profile.remaps_uids().then_some(&mut seen.original_uids);
-    let (mut plan, warnings, burned_in) = check::check(plan, leave_out_burned_in, uids_left_out);
+    let (mut plan, warnings, burned_in) =
+        check::check(plan, leave_out_burned_in, &mut seen, profile.remaps_uids());
+    // The keys were for the check only.
+    seen.series_keys = HashMap::new();
     observer.planned(plan.len() as u64);
 
     let mut manifest = assembly::base_manifest(

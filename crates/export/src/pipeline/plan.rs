@@ -18,11 +18,10 @@ use dicom_object::InMemDicomObject;
 
 use crate::header_values::header_needles;
 use crate::header_values::uids_in;
-use crate::regroup::Placement;
 use crate::stored::read_stored_header;
 
 use super::error::{ExportError, FileFailure, PlanError};
-use super::kept_uids::KeptUids;
+use super::kept_uids::{KeptUids, UidHasher};
 use super::request::ExportObserver;
 use super::reuse::{Keeping, Kept, Slot};
 use super::selected::{Names, Selected};
@@ -92,6 +91,7 @@ pub(crate) fn read_headers(
         keep: keeping.filter(|_| !original),
         names,
         root,
+        instance_keys: UidHasher::default(),
     };
     let failures: Vec<FileFailure> = plan
         .par_iter_mut()
@@ -128,9 +128,9 @@ pub(crate) struct Planned {
     pub(crate) study: i64,
     /// Its position in its package series, from 1 (see [`Planned::rel`]).
     pub(crate) number: u32,
-    /// Where it sits in the archive and how it would regroup; only until the package's
-    /// warnings are written (see [`Planned::forget_placement`]).
-    pub(crate) placement: Option<Box<Placement>>,
+    /// How it would regroup on re-import; only until the package's warnings are written
+    /// (see [`Planned::forget_placement`]).
+    pub(crate) regroup: Regroup,
     pub(crate) burned_in: Option<Box<str>>,
     /// The exported header has no PatientID although the level writes the pseudonym there:
     /// the write phase adds it (see `write::add_patient_id`).
@@ -147,7 +147,7 @@ impl Planned {
             subject_label: Arc::clone(unplanned),
             study: record.study_number,
             number: 0,
-            placement: None,
+            regroup: Regroup::Unknown,
             burned_in: None,
             add_patient_id: false,
             kept: Slot::default(),
@@ -196,17 +196,11 @@ impl Planned {
             subject_label: code.into(),
             study,
             number: 0,
-            placement: Some(Box::new(Placement {
-                archive_subject: code.into(),
-                archive_study,
-                archive_series,
-                sop_uid: sop.into(),
-                subject_key: code.into(),
-                study_key: record.study_uid.clone(),
-                series_key: record.series_uid.clone(),
-                instance_key: sop.into(),
-                unimportable: None,
-            })),
+            regroup: Regroup::Key(u128::from_le_bytes(
+                blake3::hash(sop.as_bytes()).as_bytes()[..16]
+                    .try_into()
+                    .expect("16 bytes"),
+            )),
             burned_in: None,
             add_patient_id: false,
             kept: Slot::default(),
@@ -216,7 +210,7 @@ impl Planned {
 
     /// Frees what only the regrouping check and the package's warnings need.
     pub(crate) fn forget_placement(&mut self) {
-        self.placement = None;
+        self.regroup = Regroup::Unknown;
     }
 }
 
@@ -251,6 +245,30 @@ pub(crate) struct Seen {
     pub(crate) original_uids: HashMap<String, &'static str>,
     /// UIDs in the de-identified headers: those the level keeps are no finding.
     pub(crate) kept_uids: KeptUids,
+    /// The re-import keys of the importable files, by archive series (for the regrouping
+    /// check): a series' files all give the same, so this grows with the series.
+    pub(crate) series_keys: HashMap<Arc<str>, SeriesKeys>,
+}
+
+/// The re-import keys a series' importable files give: (subject, study, series) keys, each
+/// distinct set once, and the archive labels of its subject and study.
+pub(crate) struct SeriesKeys {
+    pub(crate) archive_subject: Arc<str>,
+    pub(crate) archive_study: Arc<str>,
+    pub(crate) keys: Vec<[Arc<str>; 3]>,
+}
+
+/// How a planned file would regroup on re-import, as the check needs it.
+#[derive(Debug, Default)]
+pub(crate) enum Regroup {
+    /// Not planned yet, or no longer needed (see [`Planned::forget_placement`]).
+    #[default]
+    Unknown,
+    /// Importable: its instance key (the exported SOP Instance UID) by keyed hash; the other
+    /// keys are its series' (see [`Seen::series_keys`]).
+    Key(u128),
+    /// The import would reject it, for this reason.
+    Rejected(Box<str>),
 }
 
 /// What `plan_one` collects, and where.
@@ -266,6 +284,8 @@ pub(crate) struct Collect<'a> {
     pub(crate) names: &'a Names,
     /// The archive's root (where the stored files are).
     pub(crate) root: &'a Path,
+    /// How the instance keys are hashed.
+    pub(crate) instance_keys: UidHasher,
 }
 
 /// Why the import would reject a header, naming the attribute and never its value (the reason
@@ -426,17 +446,30 @@ pub(crate) fn plan_one(
         }
         _ => Slot::default(),
     };
-    planned.placement = Some(Box::new(Placement {
-        archive_subject: Arc::clone(&record.subject),
-        archive_study: Arc::clone(&record.archive_study),
-        archive_series: Arc::clone(&record.archive_series),
-        sop_uid: Arc::clone(&record.sop_uid),
-        subject_key: names.get(&subject_key),
-        study_key: names.get(&study_key),
-        series_key: names.get(&series_key),
-        instance_key: instance_key.into(),
-        unimportable,
-    }));
+    planned.regroup = match unimportable {
+        Some(reason) => Regroup::Rejected(reason.into_boxed_str()),
+        None => {
+            // The subject, study and series keys once per series; the instance's by hash.
+            let keys = [&subject_key, &study_key, &series_key];
+            let mut seen = collect.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let series = seen
+                .series_keys
+                .entry(Arc::clone(&record.archive_series))
+                .or_insert_with(|| SeriesKeys {
+                    archive_subject: Arc::clone(&record.subject),
+                    archive_study: Arc::clone(&record.archive_study),
+                    keys: Vec::new(),
+                });
+            if !series
+                .keys
+                .iter()
+                .any(|k| k.iter().map(|s| &**s).eq(keys.iter().map(|s| s.as_str())))
+            {
+                series.keys.push(keys.map(|k| names.get(k)));
+            }
+            Regroup::Key(collect.instance_keys.hash(&instance_key))
+        }
+    };
     planned.burned_in = burned_in;
     planned.subject_label = subject_label;
     planned.study = planned.record.study_number;
