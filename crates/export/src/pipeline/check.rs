@@ -181,8 +181,8 @@ mod tests {
         // Two files of one instance key merge, named by archive labels; a file the import
         // would reject is counted with its reason.
         let mut two = plan();
-        two[2].regroup = Regroup::Key(7);
-        two[1].regroup = Regroup::Key(7);
+        two[2].regroup = Regroup::Key([7; 16]);
+        two[1].regroup = Regroup::Key([7; 16]);
         two[0].regroup = Regroup::Rejected("no SOPInstanceUID".into());
         let (_, warnings, _) = check(two, false, &mut seen_with("K2"), false);
         assert_eq!(warnings.len(), 2, "{warnings:?}");

@@ -196,11 +196,11 @@ impl Planned {
             subject_label: code.into(),
             study,
             number: 0,
-            regroup: Regroup::Key(u128::from_le_bytes(
+            regroup: Regroup::Key(
                 blake3::hash(sop.as_bytes()).as_bytes()[..16]
                     .try_into()
                     .expect("16 bytes"),
-            )),
+            ),
             burned_in: None,
             add_patient_id: false,
             kept: Slot::default(),
@@ -266,7 +266,8 @@ pub(crate) enum Regroup {
     Unknown,
     /// Importable: its instance key (the exported SOP Instance UID) by keyed hash; the other
     /// keys are its series' (see [`Seen::series_keys`]).
-    Key(u128),
+    /// (Bytes, not a `u128`, whose 16-byte alignment would pad every plan entry.)
+    Key([u8; 16]),
     /// The import would reject it, for this reason.
     Rejected(Box<str>),
 }
@@ -467,7 +468,7 @@ pub(crate) fn plan_one(
             {
                 series.keys.push(keys.map(|k| names.get(k)));
             }
-            Regroup::Key(collect.instance_keys.hash(&instance_key))
+            Regroup::Key(collect.instance_keys.hash(&instance_key).to_le_bytes())
         }
     };
     planned.burned_in = burned_in;
