@@ -7,9 +7,11 @@
 //! mimalloc returns freed pages to the system, so the budget bounds what stays resident
 //! ([`archive::memory`]); its small allocations are also cheaper for the parser's many maps.
 //!
-//! Two of its settings are changed at start ([`configure`]), each unless the user sets it
-//! (`MIMALLOC_ARENA_EAGER_COMMIT`, `MIMALLOC_PURGE_DELAY`). Measured on the standard machine,
-//! peak RSS, export at anonymize-full:
+//! Two of its settings are changed, each unless the user sets it: arenas are committed as they
+//! are used, for every command, from the start ([`configure`]; `MIMALLOC_ARENA_EAGER_COMMIT`),
+//! and an export has freed pages given back after 1 ms ([`favour_memory`];
+//! `MIMALLOC_PURGE_DELAY`). Measured on the standard machine, peak RSS, export at
+//! anonymize-full:
 //!
 //! | setting | 1,000 real CT files | 100,200 synthetic files |
 //! |---|---:|---:|
@@ -19,12 +21,16 @@
 //!
 //! - Arenas are committed as they are used, not whole when reserved: on a system that
 //!   overcommits, mimalloc committed its 1 GiB arenas eagerly, and transparent huge pages then
-//!   made whole 2 MiB pages resident for a few live objects. No cost measured.
-//! - Freed pages go back to the system after 1 ms instead of mimalloc 3's 1,000 ms. An
-//!   export's workers free every header they parse while the plan's entries grow; with a
-//!   second's delay, pages freed by hundreds of files were still held. It costs about 5 % of a
-//!   100,000-file export's time (1 s of system time); none measurable at 1,000 files, nor for
-//!   an import (0.19 s and half the memory, 16 MB instead of 32, for 1,000 files).
+//!   made whole 2 MiB pages resident for a few live objects. No cost measured; an import of the
+//!   1,000 files takes 0.19 s either way, and 16 MB instead of 32.
+//! - An export's freed pages go back to the system after 1 ms instead of mimalloc 3's 1,000
+//!   ms. Its workers free every header they parse while the plan's entries grow; with a
+//!   second's delay, pages freed by hundreds of files were still held (124 to 128 MB with 10 or
+//!   50 ms at 100,200 files). It costs about 5 % of a 100,000-file export's time (1 s of system
+//!   time), none measurable at 1,000 files. Not for the other commands, whose memory does not
+//!   grow with the number of files: `depot anonymize` of 1,000 files of 0.5 MB took 0.25 to
+//!   0.27 s with it and 0.20 to 0.22 s without (each file's buffers given back and faulted in
+//!   again).
 
 /// The allocator: see the module documentation.
 #[global_allocator]
@@ -35,17 +41,26 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// The settings the module documentation gives, as defaults that the environment overrides
-/// (mimalloc reads `MIMALLOC_*` over a default). They must be set before mimalloc starts:
-/// the first arena is reserved, and committed, by the first allocation, before `main`. On
-/// Linux, [`CONFIGURE`] sets them first of all; `main` calls this too (a no-op once mimalloc
-/// has read its options), for a system where that does not run.
+/// Arenas committed as they are used (see the module documentation), as a default that the
+/// environment overrides (mimalloc reads `MIMALLOC_*` over a default). It must be set before
+/// mimalloc starts: the first arena is reserved, and committed, by the first allocation,
+/// before `main`. On Linux, [`CONFIGURE`] sets it first of all; `main` calls this too (a no-op
+/// once mimalloc has read its options), for a system where that does not run.
 #[allow(unsafe_code)] // the workspace's one exception (see Cargo.toml)
 pub(crate) extern "C" fn configure() {
-    for (option, value) in [(ARENA_EAGER_COMMIT, 0), (PURGE_DELAY, 1)] {
-        // SAFETY: setting an option's default takes no pointer, allocates nothing and is
-        // safe before mimalloc has started (it writes the option's entry in a static table).
-        unsafe { libmimalloc_sys::mi_option_set_default(option, value) }
+    // SAFETY: setting an option's default takes no pointer, allocates nothing and is safe
+    // before mimalloc has started (it writes the option's entry in a static table).
+    unsafe { libmimalloc_sys::mi_option_set_default(ARENA_EAGER_COMMIT, 0) }
+}
+
+/// Freed pages given back after 1 ms, for a command whose memory grows with the number of
+/// files (an export), unless `MIMALLOC_PURGE_DELAY` says otherwise. mimalloc reads the delay
+/// each time it schedules a purge, so this takes effect at once.
+#[allow(unsafe_code)] // the workspace's one exception (see Cargo.toml)
+pub(crate) fn favour_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an option takes no pointer and is safe at any time from any thread.
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 1) }
     }
 }
 
@@ -95,6 +110,9 @@ mod tests {
             assert_eq!(get(ARENA_EAGER_COMMIT), 0);
         }
         if unset("MIMALLOC_PURGE_DELAY") {
+            // mimalloc 3's default until an export asks.
+            assert_eq!(get(PURGE_DELAY), 1000);
+            favour_memory();
             assert_eq!(get(PURGE_DELAY), 1);
         }
         // The environment wins, and the places are the options meant: this test binary run
@@ -117,6 +135,7 @@ mod tests {
     #[test]
     fn child_reads_the_environment() {
         if std::env::var_os("DEPOT_ALLOCATOR_CHILD").is_some() {
+            favour_memory();
             assert_eq!((get(ARENA_EAGER_COMMIT), get(PURGE_DELAY)), (1, 7));
         }
     }

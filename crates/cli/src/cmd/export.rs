@@ -157,6 +157,8 @@ impl Bars {
 
 /// Runs `depot export`.
 pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
+    // An export's memory grows with its files: freed pages go back at once.
+    crate::allocator::favour_memory();
     let root = global.archive_dir();
     let archive = Archive::open_existing(&root)
         .with_context(|| format!("cannot open the archive {}", root.display()))?;
