@@ -10,6 +10,7 @@
 mod allocator;
 mod cmd;
 mod deid_args;
+mod sqlite_temp;
 mod ui;
 
 use std::path::PathBuf;
@@ -80,6 +81,7 @@ enum Command {
 fn main() -> ExitCode {
     allocator::configure();
     let cli = Cli::parse();
+    sqlite_temp::keep_in_archive(&cli.global.archive_dir());
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(&cli.global, args),
         Command::Query(args) => cmd::query::run(&cli.global, args),
