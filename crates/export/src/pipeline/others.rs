@@ -7,6 +7,7 @@
 //! Only the files the plan did not read are read here: a whole subject's export reads nothing
 //! more.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 
 use anon_core::Deidentifier;
@@ -41,11 +42,14 @@ pub(crate) fn add_other_files(
     let mut paths: HashSet<String> = HashSet::new();
     for (i, p) in plan.iter().enumerate() {
         match &p.record.stored {
-            Stored::Usual(hash) => {
-                if by_hash.insert(*hash, i).is_some() {
+            Stored::Usual(hash) => match by_hash.entry(*hash) {
+                Entry::Occupied(_) => {
                     paths.insert(p.record.path(root));
                 }
-            }
+                Entry::Vacant(v) => {
+                    v.insert(i);
+                }
+            },
             Stored::Unusual(u) => {
                 paths.insert(u.path.clone());
             }
