@@ -140,6 +140,12 @@ impl Auditor {
         Auditor::prepare(needles, std::iter::empty(), rules, false)
     }
 
+    /// [`Auditor::owned_with_uids`], the UIDs given one at a time
+    /// ([`AuditorBuilder::add_uid`]) by a caller that reads them a batch at a time.
+    pub fn owned_builder(needles: &[OwnedNeedle], rules: Rules) -> AuditorBuilder {
+        Auditor::builder(needles, rules, true)
+    }
+
     /// Prepares the search, with the UIDs the index can hold in it when `index_uids` is true.
     fn prepare<'u>(
         needles: &[OwnedNeedle],
@@ -147,6 +153,14 @@ impl Auditor {
         rules: Rules,
         index_uids: bool,
     ) -> Result<Auditor, AuditError> {
+        let mut builder = Auditor::builder(needles, rules, index_uids);
+        for (label, uid) in more_uids {
+            builder.add_uid(label, uid);
+        }
+        builder.build()
+    }
+
+    fn builder(needles: &[OwnedNeedle], rules: Rules, index_uids: bool) -> AuditorBuilder {
         let mut found = Found {
             subjects: Subjects::default(),
             spellings: BTreeMap::new(),
@@ -156,9 +170,26 @@ impl Auditor {
         for OwnedNeedle { needle, owners } in needles {
             found.add(needle, owners);
         }
-        for (label, uid) in more_uids {
-            found.add(&Needle::new(label, ValueKind::Uid, uid), &[]);
-        }
+        AuditorBuilder { found, rules }
+    }
+}
+
+/// An auditor being prepared: its needles given, its UIDs being added.
+pub struct AuditorBuilder {
+    found: Found,
+    rules: Rules,
+}
+
+impl AuditorBuilder {
+    /// Adds a UID belonging to no subject, searched as a [`ValueKind::Uid`] needle of `label`.
+    pub fn add_uid(&mut self, label: &str, uid: &str) {
+        self.found
+            .add(&Needle::new(label, ValueKind::Uid, uid), &[]);
+    }
+
+    /// The auditor.
+    pub fn build(self) -> Result<Auditor, AuditError> {
+        let AuditorBuilder { found, rules } = self;
         let Found {
             subjects,
             mut spellings,
@@ -233,7 +264,9 @@ impl Auditor {
             subjects,
         })
     }
+}
 
+impl Auditor {
     /// How matches count in the file at package-relative `rel`: short fragments of other
     /// subjects' values do not, when the file lies in a subject's folder.
     pub(crate) fn mode_for(&self, rel: &str) -> Mode {

@@ -92,7 +92,7 @@ mod zip_package;
 #[cfg(test)]
 mod tests;
 
-pub use auditor::Auditor;
+pub use auditor::{Auditor, AuditorBuilder};
 pub use error::AuditError;
 pub use finding::{Finding, Region};
 pub use needle::{LONG_NEEDLE, MIN_NEEDLE, Needle, ValueKind};

@@ -294,13 +294,13 @@ where
 }
 
 /// Whether no two of `values` are equal.
-fn all_distinct<T: Ord>(mut values: Vec<T>) -> bool {
+pub(crate) fn all_distinct<T: Ord>(mut values: Vec<T>) -> bool {
     values.sort_unstable();
     values.windows(2).all(|w| w[0] != w[1])
 }
 
 /// A 64-bit hash of an instance's series and SOP Instance UID (equal pairs, equal hashes).
-fn pair_hash(series: &str, sop: &str) -> u64 {
+pub(crate) fn pair_hash(series: &str, sop: &str) -> u64 {
     use std::hash::{BuildHasher, BuildHasherDefault};
     BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
         .hash_one((series, sop))

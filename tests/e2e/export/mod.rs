@@ -30,6 +30,7 @@ mod destination;
 mod keys;
 mod original;
 mod other_files;
+mod plan_on_disk;
 mod regrouping;
 mod selection;
 

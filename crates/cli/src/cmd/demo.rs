@@ -110,6 +110,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             include_burned_in: false,
             key_file: None,
             checksum: archive::HashAlgorithm::DEFAULT,
+            plan_in_memory: export::pipeline::PLAN_IN_MEMORY,
         };
         let outcome = match export::pipeline::export(&archive, &req, &Quiet) {
             Ok(s) if s.quarantined.is_some() => quarantined(&s),
@@ -167,6 +168,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         include_burned_in: false,
         key_file: None,
         checksum: archive::HashAlgorithm::DEFAULT,
+        plan_in_memory: export::pipeline::PLAN_IN_MEMORY,
     };
     let s = export::pipeline::export(&archive, &blank, &Quiet)?;
     say(
@@ -206,6 +208,7 @@ fn quarantine_step(dir: &Path, archive: &Archive, all: &Filter) -> anyhow::Resul
         include_burned_in: false,
         key_file: None,
         checksum: archive::HashAlgorithm::DEFAULT,
+        plan_in_memory: export::pipeline::PLAN_IN_MEMORY,
     };
     let s = export::pipeline::export(archive, &req, &Quiet)?;
     let Some(entry) = &s.quarantined else {

@@ -181,6 +181,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         include_burned_in: args.include_burned_in,
         key_file: args.deid.key_file.clone(),
         checksum: args.checksum.into(),
+        plan_in_memory: plan_in_memory(),
     };
     let bars = Bars {
         quiet: global.quiet,
@@ -374,4 +375,13 @@ pub(crate) fn coincidences(a: &audit::AuditReport) -> String {
         0 => String::new(),
         n => format!(", {n} coincidence(s) (advisory)"),
     }
+}
+
+/// How many selected files an export plans in memory: `DEPOT_PLAN_IN_MEMORY` when set to a
+/// number (benchmarks and tests of the plan on disk), else the library's default.
+pub(crate) fn plan_in_memory() -> usize {
+    std::env::var("DEPOT_PLAN_IN_MEMORY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(export::pipeline::PLAN_IN_MEMORY)
 }

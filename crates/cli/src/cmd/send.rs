@@ -94,6 +94,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             // The package is a temporary one, gone once sent: its manifest's checksums are
             // never read.
             checksum: archive::HashAlgorithm::DEFAULT,
+            plan_in_memory: super::export::plan_in_memory(),
         },
         peer: Peer {
             address: args.to.clone(),

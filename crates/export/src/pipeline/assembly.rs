@@ -11,10 +11,11 @@ use crate::keyfile::key_fingerprint;
 use crate::manifest::{self, Manifest};
 use crate::regroup::{self, RegroupWarning};
 
+use super::error::ExportError;
 use super::numbering::package_series_label;
-use super::plan::{Planned, series_sort_key};
+use super::plan::series_sort_key;
+use super::plan_store::PlanStore;
 use super::summary::BurnedInSeries;
-use super::write::Written;
 
 /// A study's series in display order (numeric series labels first by number).
 pub(crate) type SeriesBySortKey = BTreeMap<(Vec<u64>, String), manifest::SeriesEntry>;
@@ -58,11 +59,11 @@ pub(crate) fn base_manifest(
     profile: &Profile,
     key: &Key,
     original: bool,
-    plan: &[Planned],
+    plan: &PlanStore,
     warnings: &[RegroupWarning],
     burned_in: &[BurnedInSeries],
     checksum: HashAlgorithm,
-) -> Manifest {
+) -> Result<Manifest, ExportError> {
     // Archive labels → package labels, for warnings that travel with the package: only the
     // groups the warnings name.
     let named: HashSet<&str> = warnings
@@ -71,40 +72,46 @@ pub(crate) fn base_manifest(
         .map(String::as_str)
         .collect();
     let mut label_of: HashMap<String, String> = HashMap::new();
-    for p in plan.iter().filter(|_| !named.is_empty()) {
-        let r = &p.record;
-        let instance = format!("{}/{}", r.archive_series, r.sop_uid);
-        let wanted: [&str; 4] = [&r.subject, &r.archive_study, &r.archive_series, &instance];
-        if !wanted.iter().any(|g| named.contains(g)) {
-            continue;
-        }
-        let series_dir = p.series_dir();
-        let study_dir = package_series_label(&series_dir);
-        for (group, label) in
-            wanted
-                .into_iter()
-                .zip([p.subject_label.to_string(), study_dir, series_dir, p.rel()])
-        {
-            if named.contains(group) {
-                label_of.insert(group.to_string(), label);
+    let mut subjects: BTreeMap<String, BTreeMap<u32, SeriesBySortKey>> = BTreeMap::new();
+    let mut bytes = 0;
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch.iter().filter(|_| !named.is_empty()) {
+            let r = &p.record;
+            let instance = format!("{}/{}", r.archive_series, r.sop_uid);
+            let wanted: [&str; 4] = [&r.subject, &r.archive_study, &r.archive_series, &instance];
+            if !wanted.iter().any(|g| named.contains(g)) {
+                continue;
+            }
+            let series_dir = p.series_dir();
+            let study_dir = package_series_label(&series_dir);
+            for (group, label) in wanted.into_iter().zip([
+                p.subject_label.to_string(),
+                study_dir,
+                series_dir,
+                p.rel(),
+            ]) {
+                if named.contains(group) {
+                    label_of.insert(group.to_string(), label);
+                }
             }
         }
-    }
-    let mut subjects: BTreeMap<String, BTreeMap<u32, SeriesBySortKey>> = BTreeMap::new();
-    for p in plan {
-        let study = u32::try_from(p.study).unwrap_or(0);
-        subjects
-            .entry(p.subject_label.to_string())
-            .or_default()
-            .entry(study)
-            .or_default()
-            .entry(series_sort_key(&p.record.series_label))
-            .or_insert_with(|| manifest::SeriesEntry {
-                number: p.record.series_label.to_string(),
-                modality: manifest::modality_code(p.record.modality.as_deref().unwrap_or("")),
-                files: Vec::new(),
-            });
-    }
+        for p in batch {
+            bytes += p.record.size;
+            let study = u32::try_from(p.study).unwrap_or(0);
+            subjects
+                .entry(p.subject_label.to_string())
+                .or_default()
+                .entry(study)
+                .or_default()
+                .entry(series_sort_key(&p.record.series_label))
+                .or_insert_with(|| manifest::SeriesEntry {
+                    number: p.record.series_label.to_string(),
+                    modality: manifest::modality_code(p.record.modality.as_deref().unwrap_or("")),
+                    files: Vec::new(),
+                });
+        }
+        Ok(())
+    })?;
     let subjects: Vec<manifest::SubjectEntry> = subjects
         .into_iter()
         .map(|(id, studies)| manifest::SubjectEntry {
@@ -128,7 +135,7 @@ pub(crate) fn base_manifest(
             .sum(),
         instances: plan.len(),
         // The archived size until the files are written (a dry run reports this).
-        bytes: plan.iter().map(|p| p.record.size).sum(),
+        bytes,
         series_left_out: burned_in.iter().filter(|b| !b.included).count(),
     };
     let regrouping_warnings = warnings
@@ -146,7 +153,7 @@ pub(crate) fn base_manifest(
             }
         })
         .collect();
-    Manifest {
+    Ok(Manifest {
         format: manifest::FORMAT.to_string(),
         created_by: format!("depot {}", env!("CARGO_PKG_VERSION")),
         level: profile.name().to_string(),
@@ -178,19 +185,19 @@ pub(crate) fn base_manifest(
         audit: None,
         findings: Vec::new(),
         release: None,
-    }
+    })
 }
 
 /// Lists every planned file in its series of the manifest (in plan order, the order of a
-/// series' files), with its checksum and size as written: `written[i]` is what writing
-/// `plan[i]` produced (its checksum is taken). Without `written` (a dry run), the files are
-/// listed with an empty checksum and no size. The entries are made only now: held from the
-/// plan on, beside the plan, they were 110 bytes of the export's memory per file.
+/// series' files), with its checksum and size as written (`written`: after the write phase,
+/// which put them in the plan). Before (a dry run), the files are listed with an empty
+/// checksum and no size. The entries are made only now: held from the plan on, beside the
+/// plan, they were 110 bytes of the export's memory per file.
 pub(crate) fn add_files(
     manifest: &mut Manifest,
-    plan: &[Planned],
-    written: Option<&mut [Written]>,
-) {
+    plan: &PlanStore,
+    written: bool,
+) -> Result<(), ExportError> {
     // Where each series is in the manifest (series are few).
     let mut series: HashMap<(String, u32, String), (usize, usize, usize)> = HashMap::new();
     for (i, s) in manifest.subjects.iter().enumerate() {
@@ -202,31 +209,34 @@ pub(crate) fn add_files(
     }
     let algorithm = manifest.checksum;
     let mut total = 0;
-    let mut written = written.map(|w| w.iter_mut());
-    for p in plan {
-        let study = u32::try_from(p.study).unwrap_or(0);
-        let key = (
-            p.subject_label.to_string(),
-            study,
-            p.record.series_label.to_string(),
-        );
-        let &(i, j, k) = series
-            .get(&key)
-            .expect("the manifest's series are made from the same plan");
-        let (checksum, bytes) = match written.as_mut().and_then(Iterator::next) {
-            Some(w) => (hex::encode(w.digest), w.bytes),
-            None => (String::new(), 0),
-        };
-        total += bytes;
-        manifest.subjects[i].studies[j].series[k]
-            .files
-            .push(manifest::FileEntry {
-                path: p.rel(),
-                checksum: manifest::FileChecksum::new(algorithm, checksum),
-                bytes,
-            });
-    }
-    if written.is_some() {
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            let study = u32::try_from(p.study).unwrap_or(0);
+            let key = (
+                p.subject_label.to_string(),
+                study,
+                p.record.series_label.to_string(),
+            );
+            let &(i, j, k) = series
+                .get(&key)
+                .expect("the manifest's series are made from the same plan");
+            let (checksum, bytes) = match (written, p.written) {
+                (true, Some(w)) => (hex::encode(w.digest), w.bytes),
+                _ => (String::new(), 0),
+            };
+            total += bytes;
+            manifest.subjects[i].studies[j].series[k]
+                .files
+                .push(manifest::FileEntry {
+                    path: p.rel(),
+                    checksum: manifest::FileChecksum::new(algorithm, checksum),
+                    bytes,
+                });
+        }
+        Ok(())
+    })?;
+    if written {
         manifest.counts.bytes = total;
     }
+    Ok(())
 }

@@ -8,62 +8,71 @@ use std::sync::Arc;
 
 use crate::regroup::{self, Grouping, RegroupWarning};
 
-use super::plan::{Planned, Regroup, Seen, SeriesKeys};
+use super::error::ExportError;
+use super::plan::{Regroup, Seen, SeriesKeys};
+use super::plan_store::PlanStore;
 use super::summary::BurnedInSeries;
 
-/// The plan without the series left out, the regrouping warnings (of the keys the plan saw,
-/// `seen.series_keys`) and the burned-in series. When `uids_left_out`, the own Study, Series
-/// and SOP Instance UIDs of the files left out go to `seen.original_uids`: the plan no longer
-/// holds them, and the audit searches them (see [`Seen::original_uids`]).
+/// Leaves out of the plan the series left out, and returns the regrouping warnings (of the
+/// keys the plan saw, `seen.series_keys`) and the burned-in series. When `uids_left_out`, the
+/// own Study, Series and SOP Instance UIDs of the files left out go to `seen.original_uids`:
+/// the plan no longer holds them, and the audit searches them (see [`Seen::original_uids`]).
 pub(crate) fn check(
-    mut plan: Vec<Planned>,
+    plan: &mut PlanStore,
     leave_out_burned_in: bool,
     seen: &mut Seen,
     uids_left_out: bool,
-) -> (Vec<Planned>, Vec<RegroupWarning>, Vec<BurnedInSeries>) {
-    let original_uids = uids_left_out.then_some(&mut seen.original_uids);
+) -> Result<(Vec<RegroupWarning>, Vec<BurnedInSeries>), ExportError> {
     let mut burned_in: BTreeMap<String, BurnedInSeries> = BTreeMap::new();
-    for p in &plan {
-        if let Some(reason) = &p.burned_in {
-            burned_in
-                .entry(p.record.archive_series.to_string())
-                .or_insert_with(|| BurnedInSeries {
-                    archive_series: p.record.archive_series.to_string(),
-                    package_series: p.series_dir(),
-                    modality: p.record.modality.as_deref().unwrap_or_default().to_string(),
-                    reason: reason.to_string(),
-                    included: !leave_out_burned_in,
-                });
-        }
-    }
-    if leave_out_burned_in {
-        let mut original_uids = original_uids;
-        plan.retain(|p| {
-            let keep = !burned_in.contains_key(&*p.record.archive_series);
-            if let (false, Some(uids)) = (keep, original_uids.as_deref_mut()) {
-                let r = &p.record;
-                for (label, uid) in [
-                    ("StudyInstanceUID", &r.study_uid),
-                    ("SeriesInstanceUID", &r.series_uid),
-                    ("SOPInstanceUID", &r.sop_uid),
-                ] {
-                    uids.entry(uid.to_string()).or_insert(label);
-                }
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            if let Some(reason) = &p.burned_in {
+                burned_in
+                    .entry(p.record.archive_series.to_string())
+                    .or_insert_with(|| BurnedInSeries {
+                        archive_series: p.record.archive_series.to_string(),
+                        package_series: p.series_dir(),
+                        modality: p.record.modality.as_deref().unwrap_or_default().to_string(),
+                        reason: reason.to_string(),
+                        included: !leave_out_burned_in,
+                    });
             }
-            keep
-        });
+        }
+        Ok(())
+    })?;
+    if leave_out_burned_in && !burned_in.is_empty() {
+        let mut original_uids = uids_left_out.then_some(&mut seen.original_uids);
+        plan.rewrite(|batch| -> Result<(), ExportError> {
+            batch.retain(|p| {
+                let keep = !burned_in.contains_key(&*p.record.archive_series);
+                if let (false, Some(uids)) = (keep, original_uids.as_deref_mut()) {
+                    let r = &p.record;
+                    for (label, uid) in [
+                        ("StudyInstanceUID", &r.study_uid),
+                        ("SeriesInstanceUID", &r.series_uid),
+                        ("SOPInstanceUID", &r.sop_uid),
+                    ] {
+                        uids.entry(uid.to_string()).or_insert(label);
+                    }
+                }
+                keep
+            });
+            Ok(())
+        })?;
     }
-    let warnings = regroup_warnings(&plan, &seen.series_keys, &burned_in);
-    (plan, warnings, burned_in.into_values().collect())
+    let warnings = regroup_warnings(plan, &seen.series_keys, &burned_in)?;
+    Ok((warnings, burned_in.into_values().collect()))
 }
 
 /// The regrouping check of the files kept: their series' keys (the series left out are not
-/// compared) and each file's instance key.
+/// compared) and each file's instance key. The instances are first told apart by hashes (8 and
+/// 16 bytes a file, one list at a time); their labels are read from the plan only when two
+/// share a hash (see [`regroup::check_grouping`]).
 fn regroup_warnings(
-    plan: &[Planned],
+    plan: &PlanStore,
     series_keys: &HashMap<Arc<str>, SeriesKeys>,
     left_out: &BTreeMap<String, BurnedInSeries>,
-) -> Vec<RegroupWarning> {
+) -> Result<Vec<RegroupWarning>, ExportError> {
     let kept: Vec<(&str, &SeriesKeys)> = series_keys
         .iter()
         .filter(|(series, _)| left_out.get(&***series).is_none_or(|b| b.included))
@@ -83,24 +92,152 @@ fn regroup_warnings(
             .collect()
     };
     let (subjects, studies, series) = (pairs(0), pairs(1), pairs(2));
-    regroup::check_grouping(Grouping {
+    // The files the import would reject, with their reasons; and whether the importable ones
+    // are one of their own each (the usual case), told by their hashes.
+    let mut rejected: Vec<(Box<str>, Arc<str>)> = Vec::new();
+    let mut no_slash = true;
+    let mut pair_hashes: Vec<u64> = Vec::new();
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            match &p.regroup {
+                Regroup::Key(_) => {
+                    let r = &p.record;
+                    no_slash &= !r.sop_uid.contains('/');
+                    pair_hashes.push(regroup::pair_hash(&r.archive_series, &r.sop_uid));
+                }
+                Regroup::Rejected(reason) => {
+                    rejected.push((reason.clone(), Arc::clone(&p.record.archive_series)));
+                }
+                Regroup::Unknown => {}
+            }
+        }
+        Ok(())
+    })?;
+    let mut one_each = no_slash && regroup::all_distinct(pair_hashes);
+    if one_each {
+        let mut keys: Vec<[u8; 16]> = Vec::new();
+        plan.scan(|batch| -> Result<(), ExportError> {
+            keys.extend(batch.iter().filter_map(|p| match p.regroup {
+                Regroup::Key(key) => Some(key),
+                _ => None,
+            }));
+            Ok(())
+        })?;
+        one_each = regroup::all_distinct(keys);
+    }
+    // Otherwise every importable file's labels and key, for the exact comparison.
+    let mut instances: Vec<(Arc<str>, Arc<str>, [u8; 16])> = Vec::new();
+    if !one_each {
+        plan.scan(|batch| -> Result<(), ExportError> {
+            instances.extend(batch.iter().filter_map(|p| match p.regroup {
+                Regroup::Key(key) => Some((
+                    Arc::clone(&p.record.archive_series),
+                    Arc::clone(&p.record.sop_uid),
+                    key,
+                )),
+                _ => None,
+            }));
+            Ok(())
+        })?;
+    }
+    Ok(regroup::check_grouping(Grouping {
         subjects: subjects.iter().copied(),
         studies: studies.iter().copied(),
         series: series.iter().copied(),
-        instances: plan.iter().filter_map(|p| match p.regroup {
-            Regroup::Key(key) => Some((&*p.record.archive_series, &*p.record.sop_uid, key)),
-            _ => None,
-        }),
-        rejected: plan.iter().filter_map(|p| match &p.regroup {
-            Regroup::Rejected(reason) => Some((&**reason, &*p.record.archive_series)),
-            _ => None,
-        }),
-    })
+        instances: instances.iter().map(|(s, sop, key)| (&**s, &**sop, *key)),
+        rejected: rejected.iter().map(|(reason, s)| (&**reason, &**s)),
+    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::plan::Planned;
+
+    /// [`check`] of a plan in memory: the files kept, the warnings, the burned-in series.
+    fn run(
+        plan: Vec<Planned>,
+        leave_out_burned_in: bool,
+        seen: &mut Seen,
+        uids_left_out: bool,
+    ) -> (Vec<Planned>, Vec<RegroupWarning>, Vec<BurnedInSeries>) {
+        let mut store = PlanStore::in_memory(plan);
+        let (warnings, burned_in) =
+            check(&mut store, leave_out_burned_in, seen, uids_left_out).unwrap();
+        (store.into_vec().unwrap(), warnings, burned_in)
+    }
+
+    /// [`run`], with the plan on disk, two files per batch; checked to give what [`run`] gives.
+    fn run_both(
+        plan: impl Fn() -> Vec<Planned>,
+        leave_out_burned_in: bool,
+        seen: impl Fn() -> Seen,
+        uids_left_out: bool,
+    ) -> (Vec<Planned>, Vec<RegroupWarning>, Vec<BurnedInSeries>) {
+        let mut in_memory = seen();
+        let out = run(plan(), leave_out_burned_in, &mut in_memory, uids_left_out);
+        let dir = tempfile::tempdir().unwrap();
+        let mut b = crate::pipeline::plan_store::SpillBuilder::with_batch(dir.path(), 2).unwrap();
+        for p in plan() {
+            b.push(p).unwrap();
+        }
+        let mut store = b.finish(|_, _| std::cmp::Ordering::Equal).unwrap();
+        let mut on_disk = seen();
+        let (warnings, burned_in) =
+            check(&mut store, leave_out_burned_in, &mut on_disk, uids_left_out).unwrap();
+        let kept = store.into_vec().unwrap();
+        let sops = |plan: &[Planned]| -> Vec<String> {
+            plan.iter().map(|p| p.record.sop_uid.to_string()).collect()
+        };
+        assert_eq!(sops(&kept), sops(&out.0));
+        assert_eq!(format!("{warnings:?}"), format!("{:?}", out.1));
+        assert_eq!(format!("{burned_in:?}"), format!("{:?}", out.2));
+        let mut a: Vec<_> = in_memory.original_uids.into_iter().collect();
+        let mut b: Vec<_> = on_disk.original_uids.into_iter().collect();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b);
+        out
+    }
+
+    #[test]
+    fn a_plan_on_disk_is_checked_as_one_in_memory() {
+        let keyed = |n: usize| {
+            let mut plan: Vec<Planned> = (0..n)
+                .map(|i| Planned::for_test("S1", 1, &format!("{}", i % 3), &format!("1.9.{i}")))
+                .collect();
+            plan.sort_by(|a, b| a.record.series_label.cmp(&b.record.series_label));
+            plan
+        };
+        let seen = || Seen::default();
+        // One of its own each, then two sharing a key, then rejections and burned-in series.
+        run_both(|| keyed(9), false, seen, true);
+        let shared = || {
+            let mut plan = keyed(9);
+            plan[1].regroup = Regroup::Key([7; 16]);
+            plan[7].regroup = Regroup::Key([7; 16]);
+            plan[4].regroup = Regroup::Rejected("no SOPInstanceUID".into());
+            plan[5].regroup = Regroup::Rejected("no SeriesInstanceUID".into());
+            plan[8].regroup = Regroup::Rejected("no SOPInstanceUID".into());
+            plan[3].burned_in = Some("US".into());
+            plan
+        };
+        let kinds = |w: &[RegroupWarning]| -> Vec<regroup::RegroupKind> {
+            w.iter().map(|w| w.kind).collect()
+        };
+        let (_, warnings, _) = run_both(shared, false, seen, true);
+        assert!(
+            kinds(&warnings).contains(&regroup::RegroupKind::Merge),
+            "{warnings:?}"
+        );
+        assert!(
+            kinds(&warnings).contains(&regroup::RegroupKind::Rejected),
+            "{warnings:?}"
+        );
+        let (kept, _, burned_in) = run_both(shared, true, seen, true);
+        assert_eq!(kept.len(), 6);
+        assert_eq!(burned_in.len(), 1);
+    }
 
     fn plan() -> Vec<Planned> {
         let mut plan = vec![
@@ -120,7 +257,7 @@ mod tests {
             original_uids: HashMap::from([("1.9.1.2.2".to_string(), "ReferencedSOPInstanceUID")]),
             ..Seen::default()
         };
-        let (kept, warnings, burned_in) = check(plan(), true, &mut seen, true);
+        let (kept, warnings, burned_in) = run(plan(), true, &mut seen, true);
         let uids = seen.original_uids;
         assert_eq!(kept.len(), 1);
         assert!(warnings.is_empty(), "{warnings:?}");
@@ -142,11 +279,11 @@ mod tests {
         );
         // Included, or at a level that keeps the UIDs: nothing is added.
         let mut seen = Seen::default();
-        let (kept, _, burned_in) = check(plan(), false, &mut seen, true);
+        let (kept, _, burned_in) = run(plan(), false, &mut seen, true);
         assert_eq!(kept.len(), 3);
         assert!(burned_in[0].included);
         assert!(seen.original_uids.is_empty());
-        let (kept, _, _) = check(plan(), true, &mut seen, false);
+        let (kept, _, _) = run(plan(), true, &mut seen, false);
         assert_eq!(kept.len(), 1);
         assert!(seen.original_uids.is_empty());
     }
@@ -172,11 +309,11 @@ mod tests {
         };
         // Both series would become one: a merge, unless the burned-in one is left out.
         let mut seen = seen_with("K1");
-        let (_, warnings, _) = check(plan(), false, &mut seen, false);
+        let (_, warnings, _) = run(plan(), false, &mut seen, false);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert_eq!(warnings[0].level, regroup::GroupLevel::Series);
         assert_eq!(warnings[0].archive_groups, ["S1/1/1", "S1/1/2"]);
-        let (_, warnings, _) = check(plan(), true, &mut seen_with("K1"), false);
+        let (_, warnings, _) = run(plan(), true, &mut seen_with("K1"), false);
         assert!(warnings.is_empty(), "{warnings:?}");
         // Two files of one instance key merge, named by archive labels; a file the import
         // would reject is counted with its reason.
@@ -184,7 +321,7 @@ mod tests {
         two[2].regroup = Regroup::Key([7; 16]);
         two[1].regroup = Regroup::Key([7; 16]);
         two[0].regroup = Regroup::Rejected("no SOPInstanceUID".into());
-        let (_, warnings, _) = check(two, false, &mut seen_with("K2"), false);
+        let (_, warnings, _) = run(two, false, &mut seen_with("K2"), false);
         assert_eq!(warnings.len(), 2, "{warnings:?}");
         assert_eq!(warnings[0].level, regroup::GroupLevel::Instance);
         assert_eq!(

@@ -69,6 +69,10 @@ pub enum ExportError {
     /// published either).
     #[error("cannot put the package in quarantine")]
     Quarantine(#[from] QuarantineError),
+    /// The plan of a large selection could not be written to or read from its temporary file
+    /// in the archive's `tmp/`.
+    #[error("cannot write or read the export's plan in the archive's tmp/")]
+    PlanFile(#[from] std::io::Error),
 }
 
 /// One archived file that could not be exported.
@@ -150,18 +154,6 @@ pub enum WriteError {
     Spool(#[from] QuarantineError),
 }
 
-/// Every file's result, or, when any file failed, the export's error naming every failure: a
-/// package without them would silently lose data.
-pub(crate) fn every_file<T>(results: Vec<Result<T, FileFailure>>) -> Result<Vec<T>, ExportError> {
-    if results.iter().any(Result::is_err) {
-        return Err(ExportError::Files(
-            results.into_iter().filter_map(Result::err).collect(),
-        ));
-    }
-    // In place: the results' allocation becomes the values' (one per file of a big export).
-    Ok(results.into_iter().filter_map(Result::ok).collect())
-}
-
 fn describe_failures(failures: &[FileFailure]) -> String {
     match failures.first() {
         Some(f) => format!(
@@ -205,28 +197,5 @@ mod tests {
             ),
         };
         assert_eq!(read.reason(), "cannot read the stored file /store/x.dcm: b");
-    }
-
-    fn failure(file: &str) -> FileFailure {
-        FileFailure {
-            file: file.into(),
-            error: Box::new(PlanError::SubjectVanished.into()),
-        }
-    }
-
-    #[test]
-    fn every_file_keeps_the_order_and_names_every_failure() {
-        let results: Vec<Result<u64, FileFailure>> = (0..1000).map(Ok).collect();
-        let at = results.as_ptr() as usize;
-        let values = every_file(results).unwrap();
-        assert_eq!(values, (0..1000).collect::<Vec<u64>>());
-        // The values live where the results did: no second vector of a big export's files.
-        assert_eq!(values.as_ptr() as usize, at);
-        let mixed = vec![Ok(1), Err(failure("b")), Ok(2), Err(failure("a"))];
-        let Err(ExportError::Files(failures)) = every_file(mixed) else {
-            panic!("failures are the export's error");
-        };
-        let files: Vec<&str> = failures.iter().map(|f| f.file.as_str()).collect();
-        assert_eq!(files, ["b", "a"]);
     }
 }

@@ -48,6 +48,7 @@ mod needles;
 mod numbering;
 mod others;
 mod plan;
+mod plan_store;
 mod publish;
 mod request;
 mod reuse;
@@ -73,6 +74,7 @@ use selected::Names;
 
 pub use destination::check_destination;
 pub use error::{ExportError, FileError, FileFailure, PlanError, WriteError};
+pub use plan_store::PLAN_IN_MEMORY;
 pub use request::{ExportObserver, ExportRequest, Quiet};
 pub use summary::{BurnedInSeries, EngineWarning, ExportSummary};
 
@@ -98,8 +100,10 @@ pub fn export(
     let deid = Deidentifier::new(profile.clone(), key.clone());
 
     let names = Names::default();
-    let mut plan = plan::select(archive, &req.selection, &names)?;
-    let mut subjects = subjects::subject_facts(archive, plan.iter().map(|p| &*p.record.subject))?;
+    let mut plan = plan::select(archive, &req.selection, &names, req.plan_in_memory)?;
+    let codes = plan::subject_codes(&plan)?;
+    let mut subjects = subjects::subject_facts(archive, codes.iter().map(|c| &**c))?;
+    drop(codes);
 
     // 1. Plan: read and de-identify every header once, collecting what the headers say, and
     // keeping the de-identified headers for the write phase (past an allowance in memory, in
@@ -131,12 +135,16 @@ pub fn export(
     } else {
         numbering::shared_study_numbers(archive, &deid, &subjects)?
     };
-    numbering::number_files(&mut plan, &shared);
+    numbering::number_files(&mut plan, &shared)?;
 
     // 2. Check: burned-in series and regrouping.
     let leave_out_burned_in = profile.removes_identity() && !req.include_burned_in;
-    let (mut plan, warnings, burned_in) =
-        check::check(plan, leave_out_burned_in, &mut seen, profile.remaps_uids());
+    let (warnings, burned_in) = check::check(
+        &mut plan,
+        leave_out_burned_in,
+        &mut seen,
+        profile.remaps_uids(),
+    )?;
     // The keys were for the check only.
     seen.series_keys = HashMap::new();
     observer.planned(plan.len() as u64);
@@ -149,12 +157,18 @@ pub fn export(
         &warnings,
         &burned_in,
         req.checksum,
-    );
-    if plan.is_empty() {
+    )?;
+    if plan.len() == 0 {
         return Err(ExportError::AllLeftOut(burned_in.len()));
     }
-    // Where each file sits in the archive was needed for the warnings only.
-    plan.iter_mut().for_each(plan::Planned::forget_placement);
+    // Where each file sits in the archive was needed for the warnings only (on disk, it takes
+    // no memory).
+    if !plan.on_disk() {
+        plan.rewrite(|batch| -> Result<(), ExportError> {
+            batch.iter_mut().for_each(plan::Planned::forget_placement);
+            Ok(())
+        })?;
+    }
     let summary = |manifest, findings, engine_warnings, audit| ExportSummary {
         published: None,
         quarantined: None,
@@ -170,7 +184,7 @@ pub fn export(
         elapsed: started.elapsed(),
     };
     if req.dry_run {
-        assembly::add_files(&mut manifest, &plan, None);
+        assembly::add_files(&mut manifest, &plan, false)?;
         return Ok(summary(manifest, Vec::new(), Vec::new(), None));
     }
 
@@ -207,28 +221,25 @@ pub fn export(
         package: &package,
         spool: &spool,
     };
-    let mut written = write::write_all(&deid, &subjects, &plan, original, &sinks, observer)?;
+    let notes = write::write_all(&deid, &subjects, &mut plan, original, &sinks, observer)?;
     // The kept headers' temporary file is given back before the package is audited and
     // published (it shares the archive's file system with the quarantine).
     drop(keeping);
     let mut findings: Vec<Finding> = Vec::new();
     let mut engine_warnings = Vec::new();
-    for (p, w) in plan.iter().zip(written.iter_mut()) {
-        if let Some(notes) = w.notes.take() {
-            let write::Notes {
-                findings: mut found,
-                warnings,
-            } = *notes;
-            findings.append(&mut found);
-            engine_warnings.extend(warnings.into_iter().map(|message| EngineWarning {
-                file: p.rel(),
-                message,
-            }));
-        }
+    for (rel, notes) in notes {
+        let write::Notes {
+            findings: mut found,
+            warnings,
+        } = notes;
+        findings.append(&mut found);
+        engine_warnings.extend(warnings.into_iter().map(|message| EngineWarning {
+            file: rel.clone(),
+            message,
+        }));
     }
-    assembly::add_files(&mut manifest, &plan, Some(&mut written));
-    let bytes: u64 = written.iter().map(|w| w.bytes).sum();
-    drop(written);
+    assembly::add_files(&mut manifest, &plan, true)?;
+    let bytes = manifest.counts.bytes;
 
     // 4. Audit the rest, record every finding in the manifest, publish (or quarantine).
     let staged = publish::Staged {
@@ -245,7 +256,7 @@ pub fn export(
     };
     let outcome = publish::finish(
         archive,
-        plan,
+        &plan,
         &mut manifest,
         auditor.as_ref(),
         staged,

@@ -3,15 +3,18 @@
 //! original UIDs when the profile remaps them.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use anon_core::{Deidentifier, Profile};
 use audit::owners::OwnedNeedle;
 use audit::written::WrittenValues;
-use audit::{AuditError, Auditor, Rules};
+use audit::{Auditor, AuditorBuilder, Rules};
 
 use crate::promised::promises_to_remove;
 
-use super::plan::{Planned, Seen};
+use super::error::ExportError;
+use super::plan::Seen;
+use super::plan_store::PlanStore;
 use super::subjects::SubjectFacts;
 
 /// The identifying values the audit looks for: those of the exported subjects (`codes`) that
@@ -48,32 +51,69 @@ pub(crate) fn needles<'a>(
     out
 }
 
-/// The original UIDs the level changed, each once (the first label found for it wins): the
-/// plan's Study, Series and SOP Instance UIDs in plan order, then the other UIDs the headers
-/// held (see [`Seen::original_uids`]) by label and value. A UID that the exported headers keep
-/// is no finding, so it is not searched. Duplicates are skipped before any needle is made: a
-/// series' UIDs repeat in every file.
-fn original_uids<'a>(
-    plan: &'a [Planned],
-    seen: &'a Seen,
-) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+/// Hands `builder` the original UIDs the level changed, each once (the first label found for
+/// it wins): the plan's Study, Series and SOP Instance UIDs in plan order, then the other UIDs
+/// the headers held (see [`Seen::original_uids`]) by label and value. A UID that the exported
+/// headers keep is no finding, so it is not searched. The plan is read a batch at a time;
+/// what is held to give each UID once grows with the series, not the files: the Study and
+/// Series UIDs (read first), and which of them were given. A SOP Instance UID is in the
+/// archive once, so it is given when seen unless it is one of those, or one of the other UIDs
+/// (then given with its label here, and not again with theirs).
+fn add_original_uids(
+    builder: &mut AuditorBuilder,
+    plan: &PlanStore,
+    seen: &Seen,
+) -> Result<(), ExportError> {
+    let kept = |uid: &str| seen.kept_uids.contains(uid);
+    let mut groups: HashSet<Arc<str>> = HashSet::new();
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            for uid in [&p.record.study_uid, &p.record.series_uid] {
+                if !groups.contains(&**uid) {
+                    groups.insert(Arc::clone(uid));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let mut given: HashSet<Arc<str>> = HashSet::new();
+    let mut others_given: HashSet<&str> = HashSet::new();
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            let r = &p.record;
+            for (label, uid) in [
+                ("StudyInstanceUID", &r.study_uid),
+                ("SeriesInstanceUID", &r.series_uid),
+                ("SOPInstanceUID", &r.sop_uid),
+            ] {
+                if kept(uid) {
+                    continue;
+                }
+                if groups.contains(&**uid) {
+                    if given.contains(&**uid) {
+                        continue;
+                    }
+                    given.insert(Arc::clone(uid));
+                } else if let Some((other, _)) = seen.original_uids.get_key_value(&**uid) {
+                    // A SOP Instance UID is in the archive once: given here, never again.
+                    others_given.insert(other.as_str());
+                }
+                builder.add_uid(label, uid);
+            }
+        }
+        Ok(())
+    })?;
     let mut others: Vec<(&str, &str)> = seen
         .original_uids
         .iter()
         .map(|(uid, label)| (*label, uid.as_str()))
+        .filter(|(_, uid)| !kept(uid) && !given.contains(*uid) && !others_given.contains(uid))
         .collect();
     others.sort_unstable();
-    let mut once: HashSet<&str> = HashSet::new();
-    plan.iter()
-        .flat_map(|p| {
-            [
-                ("StudyInstanceUID", &*p.record.study_uid),
-                ("SeriesInstanceUID", &*p.record.series_uid),
-                ("SOPInstanceUID", &*p.record.sop_uid),
-            ]
-        })
-        .chain(others)
-        .filter(move |(_, uid)| !seen.kept_uids.contains(uid) && once.insert(uid))
+    for (label, uid) in others {
+        builder.add_uid(label, uid);
+    }
+    Ok(())
 }
 
 /// The export's auditor: the needles of the exported subjects and of the original UIDs the
@@ -84,23 +124,31 @@ fn original_uids<'a>(
 pub(crate) fn auditor(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
-    plan: &[Planned],
+    plan: &PlanStore,
     seen: &Seen,
-) -> Result<Auditor, AuditError> {
+) -> Result<Auditor, ExportError> {
     let profile = deid.profile();
-    let needles = needles(
-        profile,
-        deid,
-        subjects,
-        plan.iter().map(|p| &*p.record.subject),
-    );
+    // The exported subjects' archive codes and folders (few).
+    let mut codes: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut labels: BTreeSet<Arc<str>> = BTreeSet::new();
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            if !codes.contains(&p.record.subject) {
+                codes.insert(Arc::clone(&p.record.subject));
+            }
+            if !labels.contains(&p.subject_label) {
+                labels.insert(Arc::clone(&p.subject_label));
+            }
+        }
+        Ok(())
+    })?;
+    let needles = needles(profile, deid, subjects, codes.iter().map(|c| &**c));
     // Each original UID is handed over as it is found, never made a needle beside all the
     // others.
-    let uids = profile
-        .remaps_uids()
-        .then(|| original_uids(plan, seen))
-        .into_iter()
-        .flatten();
+    let mut builder = Auditor::owned_builder(&needles, Rules::for_profile(profile));
+    if profile.remaps_uids() {
+        add_original_uids(&mut builder, plan, seen)?;
+    }
     let mut written = WrittenValues::new();
     written.add_profile(profile);
     let pseudonyms: Vec<String> = subjects.values().map(|f| f.pseudonym(deid)).collect();
@@ -112,10 +160,9 @@ pub(crate) fn auditor(
     let folders = pseudonyms
         .iter()
         .map(String::as_str)
-        .chain(plan.iter().map(|p| &*p.subject_label));
-    Ok(
-        Auditor::owned_with_uids(&needles, uids, Rules::for_profile(profile))?
-            .with_subject_folders(folders)
-            .with_written(written),
-    )
+        .chain(labels.iter().map(|l| &**l));
+    Ok(builder
+        .build()?
+        .with_subject_folders(folders)
+        .with_written(written))
 }

@@ -8,7 +8,7 @@ use anon_core::Deidentifier;
 use archive::{Archive, Filter};
 
 use super::error::ExportError;
-use super::plan::Planned;
+use super::plan_store::PlanStore;
 use super::subjects::SubjectFacts;
 
 /// The package study numbers of the exported subjects whose pseudonym is shared by several
@@ -90,17 +90,24 @@ pub(crate) fn number_in_order(
 /// Gives every planned file its package study number (from `shared`, see
 /// [`shared_study_numbers`], else the archive's) and path (plan is sorted by subject, study,
 /// series, instance number).
-pub(crate) fn number_files(plan: &mut [Planned], shared: &HashMap<(String, i64), i64>) {
+pub(crate) fn number_files(
+    plan: &mut PlanStore,
+    shared: &HashMap<(String, i64), i64>,
+) -> Result<(), ExportError> {
+    // One counter per package series (series are few).
     let mut counters: HashMap<String, u32> = HashMap::new();
-    for p in plan.iter_mut() {
-        p.study = shared
-            .get(&(p.record.subject.to_string(), p.record.study_number))
-            .copied()
-            .unwrap_or(p.record.study_number);
-        let n = counters.entry(p.series_dir()).or_insert(0);
-        *n += 1;
-        p.number = *n;
-    }
+    plan.rewrite(|batch| -> Result<(), ExportError> {
+        for p in batch.iter_mut() {
+            p.study = shared
+                .get(&(p.record.subject.to_string(), p.record.study_number))
+                .copied()
+                .unwrap_or(p.record.study_number);
+            let n = counters.entry(p.series_dir()).or_insert(0);
+            *n += 1;
+            p.number = *n;
+        }
+        Ok(())
+    })
 }
 
 pub(crate) fn package_series_label(rel: &str) -> String {
@@ -112,6 +119,7 @@ pub(crate) fn package_series_label(rel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::plan::Planned;
 
     #[test]
     fn studies_of_archive_subjects_sharing_a_pseudonym_are_renumbered() {
@@ -120,7 +128,7 @@ mod tests {
             p.subject_label = if code == "S3" { "PB" } else { "PA" }.into();
             p
         };
-        let mut plan = vec![
+        let plan = vec![
             planned("S1", 1, "1"),
             planned("S1", 3, "1"),
             planned("S2", 1, "1"),
@@ -148,7 +156,9 @@ mod tests {
                 (("S2".to_string(), 2), 5),
             ])
         );
-        number_files(&mut plan, &shared);
+        let mut store = PlanStore::in_memory(plan);
+        number_files(&mut store, &shared).unwrap();
+        let plan = store.into_vec().unwrap();
         let rels: Vec<String> = plan.iter().map(Planned::rel).collect();
         assert_eq!(
             rels,

@@ -9,6 +9,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use anon_core::Deidentifier;
 use archive::{Archive, InstanceRecord};
@@ -16,9 +17,10 @@ use archive::{Archive, InstanceRecord};
 use crate::stored_values::{read_values, stored_files};
 
 use super::error::ExportError;
-use super::plan::{Planned, Seen};
+use super::plan::Seen;
+use super::plan_store::PlanStore;
 use super::request::ExportObserver;
-use super::selected::Stored;
+use super::selected::{SeriesOf, Stored};
 use super::subjects::SubjectFacts;
 
 /// Reads the headers of the exported subjects' stored files that `plan` does not hold and adds
@@ -29,36 +31,39 @@ use super::subjects::SubjectFacts;
 pub(crate) fn add_other_files(
     archive: &Archive,
     deid: &Deidentifier,
-    plan: &[Planned],
+    plan: &PlanStore,
     subjects: &mut HashMap<String, SubjectFacts>,
     seen: &mut Seen,
     observer: &dyn ExportObserver,
 ) -> Result<usize, ExportError> {
-    // The planned files, by content hash (most: the path is then the layout's), or by path
-    // (files the layout does not name by their hash, and a second file of one hash): a stored
-    // file is one of them when its path is the same.
+    // The planned files, by content hash with their series (most: the path is then the
+    // layout's), or by path (files the layout does not name by their hash, and a second file
+    // of one hash): a stored file is one of them when its path is the same.
     let root = archive.root();
-    let mut by_hash: HashMap<[u8; 32], usize> = HashMap::with_capacity(plan.len());
+    let mut by_hash: HashMap<[u8; 32], Arc<SeriesOf>> = HashMap::with_capacity(plan.len());
     let mut paths: HashSet<String> = HashSet::new();
-    for (i, p) in plan.iter().enumerate() {
-        match &p.record.stored {
-            Stored::Usual(hash) => match by_hash.entry(*hash) {
-                Entry::Occupied(_) => {
-                    paths.insert(p.record.path(root));
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            match &p.record.stored {
+                Stored::Usual(hash) => match by_hash.entry(*hash) {
+                    Entry::Occupied(_) => {
+                        paths.insert(p.record.path(root));
+                    }
+                    Entry::Vacant(v) => {
+                        v.insert(Arc::clone(&p.record.series));
+                    }
+                },
+                Stored::Unusual(u) => {
+                    paths.insert(u.path.clone());
                 }
-                Entry::Vacant(v) => {
-                    v.insert(i);
-                }
-            },
-            Stored::Unusual(u) => {
-                paths.insert(u.path.clone());
             }
         }
-    }
+        Ok(())
+    })?;
     let planned = |r: &InstanceRecord| {
         paths.contains(r.path.as_str())
             || matches!(Stored::of(r, root), Stored::Usual(hash)
-                if by_hash.get(&hash).is_some_and(|&i| plan[i].record.path(root) == r.path))
+                if by_hash.get(&hash).is_some_and(|series| series.usual_path(root, &hash) == r.path))
     };
     let codes: Vec<&str> = subjects.keys().map(String::as_str).collect();
     let files = stored_files(archive, &codes, &planned)?;

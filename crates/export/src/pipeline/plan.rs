@@ -4,7 +4,7 @@
 //! text), and what the headers carry beyond the index (every identifying value per subject,
 //! the original and the kept UIDs).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -22,26 +22,55 @@ use crate::stored::read_stored_header;
 
 use super::error::{ExportError, FileFailure, PlanError};
 use super::kept_uids::{KeptUids, UidHasher};
+use super::plan_store::{PlanStore, SpillBuilder};
 use super::request::ExportObserver;
 use super::reuse::{Keeping, Kept, Slot};
 use super::selected::{Names, Selected};
 use super::subjects::{SubjectFacts, SubjectSeen, context_from};
+use super::write::WrittenFile;
 
 /// The selected instances in package order: by subject, study, series (numerically where
 /// the labels are numbers), instance number and SOP Instance UID; shared values from `names`.
-/// Each is planned in place by [`read_headers`] (the plan is the one vector of the export's
-/// files, never a second one beside the selection).
+/// Each is planned in place by [`read_headers`] (the plan is the one list of the export's
+/// files, never a second one beside the selection). A selection of more than `in_memory` files
+/// is held in a temporary file in the archive's `tmp/` ([`PlanStore`]); in memory when that
+/// file cannot be made.
 pub(crate) fn select(
     archive: &Archive,
     selection: &Filter,
     names: &Names,
-) -> Result<Vec<Planned>, ExportError> {
+    in_memory: usize,
+) -> Result<PlanStore, ExportError> {
     // Sized once (the count is a hint: an import may add files meanwhile): growing by
     // doubling held the old vector and the new one at once, 1.5 times the plan's size.
-    let count = archive.count_instances(selection)?;
-    let mut records = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let count = usize::try_from(archive.count_instances(selection)?).unwrap_or(usize::MAX);
     let unplanned = names.get("");
     let root = archive.root();
+    if count > in_memory
+        && let Ok(mut spill) = SpillBuilder::create(&root.join(archive::layout::TMP_DIR))
+    {
+        let mut failed = None;
+        archive.each_instance(selection, |r| {
+            if failed.is_none() {
+                let planned = Planned::unplanned(Selected::new(r, names, root), &unplanned);
+                failed = spill.push(planned).err();
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        if spill.len() == 0 {
+            return Err(ExportError::NothingSelected);
+        }
+        // The index lists a series' files together, in package order: the series are sorted.
+        return Ok(spill.finish(|a, b| {
+            a.subject
+                .cmp(&b.subject)
+                .then(a.study_number.cmp(&b.study_number))
+                .then_with(|| compare_series_labels(&a.series_label, &b.series_label))
+        })?);
+    }
+    let mut records = Vec::with_capacity(count.min(in_memory.saturating_add(1)));
     archive.each_instance(selection, |r| {
         records.push(Planned::unplanned(
             Selected::new(r, names, root),
@@ -63,7 +92,21 @@ pub(crate) fn select(
             .then_with(|| a.sop_uid.cmp(&b.sop_uid))
     });
     records.shrink_to_fit();
-    Ok(records)
+    Ok(PlanStore::in_memory(records))
+}
+
+/// The archive codes of the plan's subjects (few), sorted.
+pub(crate) fn subject_codes(plan: &PlanStore) -> Result<BTreeSet<Arc<str>>, ExportError> {
+    let mut codes: BTreeSet<Arc<str>> = BTreeSet::new();
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            if !codes.contains(&p.record.subject) {
+                codes.insert(Arc::clone(&p.record.subject));
+            }
+        }
+        Ok(())
+    })?;
+    Ok(codes)
 }
 
 /// Reads and de-identifies every header once, in parallel, collecting what the headers say
@@ -73,7 +116,7 @@ pub(crate) fn select(
 pub(crate) fn read_headers(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
-    plan: &mut [Planned],
+    plan: &mut PlanStore,
     reading: &Reading<'_>,
     observer: &dyn ExportObserver,
 ) -> Result<Seen, ExportError> {
@@ -93,14 +136,15 @@ pub(crate) fn read_headers(
         root,
         instance_keys: UidHasher::default(),
     };
-    let failures: Vec<FileFailure> = plan
-        .par_iter_mut()
-        .filter_map(|planned| {
+    let mut failures: Vec<FileFailure> = Vec::new();
+    plan.rewrite(|batch| -> Result<(), ExportError> {
+        failures.par_extend(batch.par_iter_mut().filter_map(|planned| {
             let r = plan_one(deid, subjects, planned, original, &collect);
             observer.advance();
             r.err()
-        })
-        .collect();
+        }));
+        Ok(())
+    })?;
     if !failures.is_empty() {
         return Err(ExportError::Files(failures));
     }
@@ -137,6 +181,8 @@ pub(crate) struct Planned {
     pub(crate) add_patient_id: bool,
     /// The de-identified header, kept for the write phase (see [`super::reuse`]).
     pub(crate) kept: Slot,
+    /// Its checksum and size as written to the package (by the write phase).
+    pub(crate) written: Option<WrittenFile>,
 }
 
 impl Planned {
@@ -151,6 +197,7 @@ impl Planned {
             burned_in: None,
             add_patient_id: false,
             kept: Slot::default(),
+            written: None,
             record,
         }
     }
@@ -204,6 +251,7 @@ impl Planned {
             burned_in: None,
             add_patient_id: false,
             kept: Slot::default(),
+            written: None,
             record,
         }
     }

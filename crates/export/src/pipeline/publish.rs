@@ -18,6 +18,7 @@ use crate::quarantine::{
 
 use super::error::ExportError;
 use super::plan::Planned;
+use super::plan_store::PlanStore;
 
 /// What the last step did: the package published or put in quarantine, with every finding
 /// numbered and judged, and the audit (absent at `original`).
@@ -51,7 +52,7 @@ pub(crate) struct Staged<'a> {
 /// is and the package published.
 pub(crate) fn finish(
     archive: &Archive,
-    plan: Vec<Planned>,
+    plan: &PlanStore,
     manifest: &mut Manifest,
     auditor: Option<&Auditor>,
     staged: Staged<'_>,
@@ -76,22 +77,28 @@ pub(crate) fn finish(
             audit: None,
         });
     };
-    // What is left of the plan: its subjects and paths (the rest is freed before the manifest
-    // is encoded and searched, the export's last peak of memory).
+    // The plan's subjects, and every path once: each file's, and each folder's (folders are
+    // few; the findings are sorted when sealed, so the order searched does not matter).
     let files = plan.len();
-    let subjects: BTreeSet<String> = plan.iter().map(|p| p.record.subject.to_string()).collect();
-    let order: Vec<String> = plan.into_iter().map(|p| p.rel()).collect();
-    // Every path once: each file's, and each folder's (folders are few; the findings are
-    // sorted when sealed, so the order searched does not matter).
-    {
-        let mut folders: BTreeSet<&str> = BTreeSet::new();
-        for rel in &order {
-            folders.extend(rel.match_indices('/').map(|(i, _)| &rel[..i]));
-            findings.extend(auditor.scan_path(rel));
+    let mut subjects: BTreeSet<String> = BTreeSet::new();
+    let mut folders: BTreeSet<String> = BTreeSet::new();
+    plan.scan(|batch| -> Result<(), ExportError> {
+        for p in batch {
+            if !subjects.contains(&*p.record.subject) {
+                subjects.insert(p.record.subject.to_string());
+            }
+            let rel = p.rel();
+            for (i, _) in rel.match_indices('/') {
+                if !folders.contains(&rel[..i]) {
+                    folders.insert(rel[..i].to_string());
+                }
+            }
+            findings.extend(auditor.scan_path(&rel));
         }
-        for folder in folders {
-            findings.extend(auditor.scan_path(folder));
-        }
+        Ok(())
+    })?;
+    for folder in &folders {
+        findings.extend(auditor.scan_path(folder));
     }
     let sealed = findings::seal(manifest, auditor, findings, judge, files + 2);
     let audit = |manifests: u64| AuditReport {
@@ -121,6 +128,12 @@ pub(crate) fn finish(
             json: &json,
             csv: &csv,
         };
+        // The files in plan order (a zip is rebuilt in it).
+        let mut order: Vec<String> = Vec::with_capacity(files);
+        plan.scan(|batch| -> Result<(), ExportError> {
+            order.extend(batch.iter().map(Planned::rel));
+            Ok(())
+        })?;
         let entry =
             Quarantine::of(archive.root()).admit(package, spool, manifests, &order, record)?;
         return Ok(Outcome {

@@ -28,6 +28,11 @@ pub struct ExportRequest {
     /// The algorithm of the manifest's per-file checksums ([`HashAlgorithm::DEFAULT`]:
     /// BLAKE3; SHA-256 for recipients whose tools or agreement require it).
     pub checksum: HashAlgorithm,
+    /// How many selected files the plan holds in memory; a larger selection is planned
+    /// through a temporary file in the archive's `tmp/`, a batch at a time, so that the
+    /// export's memory does not grow with the number of files ([`super::PLAN_IN_MEMORY`]
+    /// unless a benchmark or test asks otherwise).
+    pub plan_in_memory: usize,
 }
 
 /// Progress reports, from worker threads.

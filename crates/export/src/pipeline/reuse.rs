@@ -107,6 +107,8 @@ impl Kept {
 /// workers and read by the write phase's.
 pub(crate) struct Keeping {
     left: AtomicU64,
+    /// The headers kept in memory, by slot number (within the allowance: a few thousand).
+    memory: Mutex<Vec<Option<Box<Kept>>>>,
     file: Option<KeptFile>,
 }
 
@@ -115,6 +117,7 @@ impl Keeping {
     pub(crate) fn new(limit: u64, file: Option<KeptFile>) -> Keeping {
         Keeping {
             left: AtomicU64::new(limit),
+            memory: Mutex::new(Vec::new()),
             file,
         }
     }
@@ -129,7 +132,12 @@ impl Keeping {
             })
             .is_ok();
         if in_memory {
-            return Slot::InMemory(Mutex::new(Some(Box::new(kept))));
+            let mut memory = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+            memory.push(Some(Box::new(kept)));
+            return match u32::try_from(memory.len() - 1) {
+                Ok(n) => Slot::InMemory(n),
+                Err(_) => Slot::Empty,
+            };
         }
         match self.file.as_ref().and_then(|f| f.put(&encode(&kept))) {
             Some((offset, len)) => Slot::OnDisk { offset, len },
@@ -142,7 +150,12 @@ impl Keeping {
     pub(crate) fn take(&self, slot: &Slot) -> Option<Box<Kept>> {
         match slot {
             Slot::Empty => None,
-            Slot::InMemory(k) => k.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            Slot::InMemory(n) => self
+                .memory
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(*n as usize)
+                .and_then(Option::take),
             Slot::OnDisk { offset, len } => self
                 .file
                 .as_ref()
@@ -153,14 +166,15 @@ impl Keeping {
     }
 }
 
-/// Where a planned file's kept header is.
-#[derive(Default)]
+/// Where a planned file's kept header is (plain data, so that a plan entry can be written to
+/// and read from the plan's temporary file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) enum Slot {
     /// Not kept: the write phase does the whole work.
     #[default]
     Empty,
-    /// In memory, until the write phase takes it.
-    InMemory(Mutex<Option<Box<Kept>>>),
+    /// In memory (the [`Keeping`]'s slot of this number), until the write phase takes it.
+    InMemory(u32),
     /// In the export's temporary file, `len` bytes at `offset`.
     OnDisk { offset: u64, len: u64 },
 }

@@ -43,6 +43,18 @@ pub(crate) struct SeriesOf {
 }
 
 impl SeriesOf {
+    /// The path the archive's layout gives this series' stored file of content hash `hash`,
+    /// as the index spells it; `root` is the archive's.
+    pub(crate) fn usual_path(&self, root: &Path, hash: &[u8; 32]) -> String {
+        usual_path(
+            root,
+            &self.subject,
+            self.study_number,
+            &self.series_label,
+            &hex::encode(hash),
+        )
+    }
+
     /// Whether `record` is of this series, as the index lists it.
     fn holds(&self, record: &InstanceRecord) -> bool {
         *self.subject == *record.subject
@@ -80,13 +92,7 @@ impl Selected {
     /// The stored file (absolute path, as the index gives it); `root` is the archive's.
     pub(crate) fn path(&self, root: &Path) -> String {
         match &self.stored {
-            Stored::Usual(hash) => usual_path(
-                root,
-                &self.subject,
-                self.study_number,
-                &self.series_label,
-                &hex::encode(hash),
-            ),
+            Stored::Usual(hash) => self.series.usual_path(root, hash),
             Stored::Unusual(u) => u.path.clone(),
         }
     }

@@ -21,8 +21,9 @@ use crate::quarantine::SpoolSlot;
 use crate::spliced::Spliced;
 use crate::stored::read_stored;
 
-use super::error::{ExportError, FileFailure, WriteError, every_file};
+use super::error::{ExportError, FileFailure, WriteError};
 use super::plan::{Planned, put_patient_id};
+use super::plan_store::PlanStore;
 use super::request::ExportObserver;
 use super::reuse::Keeping;
 use super::subjects::{SubjectFacts, context_from};
@@ -35,6 +36,14 @@ pub(crate) struct Written {
     pub(crate) bytes: u64,
     /// Its findings and the engine's warnings, if any.
     pub(crate) notes: Option<Box<Notes>>,
+}
+
+/// A written file's checksum (by the manifest's algorithm) and size, kept in its plan entry
+/// until the manifest lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WrittenFile {
+    pub(crate) digest: [u8; 32],
+    pub(crate) bytes: u64,
 }
 
 /// A written file's findings and the engine's warnings about it.
@@ -163,29 +172,60 @@ pub(crate) fn write_one(
 }
 
 /// The files of the plan, written in parallel (two workers per core: while one waits on a
-/// read, another computes; each holds one file in and one out, so memory stays bounded), in
+/// read, another computes; each holds one file in and one out, so memory stays bounded), a
+/// batch of the plan at a time, each file's checksum and size put in its plan entry. Returns
+/// the findings and engine warnings of the files that have any, with their package paths, in
 /// plan order. A file that cannot be written stops the export, with every such file named.
 pub(crate) fn write_all(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
-    plan: &[Planned],
+    plan: &mut PlanStore,
     original: bool,
     sinks: &Sinks<'_>,
     observer: &dyn ExportObserver,
-) -> Result<Vec<Written>, ExportError> {
+) -> Result<Vec<(String, Notes)>, ExportError> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-    let write = || -> Vec<Result<Written, FileFailure>> {
-        plan.par_iter()
-            .map(|p| {
-                let r = write_one(deid, subjects, p, original, sinks);
-                observer.advance();
-                r
-            })
-            .collect()
-    };
-    let written = match rayon::ThreadPoolBuilder::new().num_threads(workers).build() {
-        Ok(pool) => pool.install(write),
-        Err(_) => write(),
-    };
-    every_file(written)
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(workers)
+        .build()
+        .ok();
+    let mut failures: Vec<FileFailure> = Vec::new();
+    let mut notes: Vec<(String, Notes)> = Vec::new();
+    plan.rewrite(|batch| -> Result<(), ExportError> {
+        // Only what is not the usual (a failure, or notes) is collected.
+        let mut write = || -> Vec<Result<(String, Notes), FileFailure>> {
+            batch
+                .par_iter_mut()
+                .filter_map(|p| {
+                    let r = write_one(deid, subjects, p, original, sinks);
+                    observer.advance();
+                    match r {
+                        Ok(w) => {
+                            p.written = Some(WrittenFile {
+                                digest: w.digest,
+                                bytes: w.bytes,
+                            });
+                            w.notes.map(|n| Ok((p.rel(), *n)))
+                        }
+                        Err(e) => Some(Err(e)),
+                    }
+                })
+                .collect()
+        };
+        let results = match &pool {
+            Some(pool) => pool.install(write),
+            None => write(),
+        };
+        for r in results {
+            match r {
+                Ok(n) => notes.push(n),
+                Err(e) => failures.push(e),
+            }
+        }
+        Ok(())
+    })?;
+    if !failures.is_empty() {
+        return Err(ExportError::Files(failures));
+    }
+    Ok(notes)
 }
