@@ -336,7 +336,7 @@ fn blank_masks(out: &mut [u8]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn blanked(text: &str) -> String {
@@ -416,7 +416,7 @@ mod tests {
 
     /// A manifest with every field and message depot writes (built as JSON, so that this
     /// test does not depend on the manifest's Rust types), and the CSV beside it.
-    fn full_manifest() -> (Vec<u8>, Vec<u8>) {
+    pub(crate) fn full_manifest() -> (Vec<u8>, Vec<u8>) {
         let groups =
             |n: usize| -> Vec<String> { (0..n).map(|i| format!("PQ2WJ6ZR4T{i}")).collect() };
         let mut warnings = Vec::new();

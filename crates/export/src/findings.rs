@@ -16,7 +16,7 @@ use anon_core::Profile;
 use serde::{Deserialize, Serialize};
 
 pub use crate::manifest::Accepted;
-use crate::manifest::{AuditSummary, FindingEntry, Manifest};
+use crate::manifest::{AuditSummary, FileSource, FindingEntry, Manifest};
 use audit::{Auditor, Finding};
 
 /// One finding as recorded in the manifest and in a quarantine entry.
@@ -233,26 +233,30 @@ const MAX_PASSES: usize = 3;
 
 /// Records `findings` (of the files and paths) in the manifest, audits the manifest, and
 /// records what that finds too, so the manifest written lists every finding. `files` is the
-/// number of files audited, the two manifest files included. The list of findings is depot's
-/// own text (IDs, types, tag paths, attribute keywords), which the manifest's audit blanks
-/// (`audit::manifest_words`): recording a finding never causes another, so the manifest is
-/// written at most twice.
+/// number of files audited, the two manifest files included; `source`, where the manifest's
+/// files are read from when it does not hold them (see [`crate::manifest::FileSource`]). The
+/// list of findings is depot's own text (IDs, types, tag paths, attribute keywords), which the
+/// manifest's audit blanks (`audit::manifest_words`): recording a finding never causes another,
+/// so the manifest is written at most twice. Fails only when `source` cannot be read.
 pub fn seal(
     manifest: &mut Manifest,
+    source: Option<&dyn FileSource>,
     auditor: &Auditor,
     mut findings: Vec<Finding>,
     judge: &Judge<'_>,
     files: usize,
-) -> Sealed {
+) -> std::io::Result<Sealed> {
     let mask = |f: &str| auditor.mask_path(f).0;
-    // Each manifest is encoded, blanked where it lies and searched, one at a time; the two
-    // written are encoded again once nothing new is found (the same bytes: the manifest is
-    // unchanged in between). A manifest of many files is large (22 MB of JSON for 100,000),
-    // and the copy the search would blank was the export's last peak of memory.
-    let scan = |manifest: &Manifest| -> Vec<Finding> {
-        let mut out = auditor.scan_manifest_owned("manifest.json", manifest.to_json());
-        out.extend(auditor.scan_manifest_owned("manifest.csv", manifest.to_csv()));
-        out
+    // Each manifest is searched as it is encoded, a piece at a time (`audit::ManifestScan`),
+    // never held whole: a manifest of many files is large (22 MB of JSON for 100,000).
+    let scan = |manifest: &Manifest| -> std::io::Result<Vec<Finding>> {
+        let mut json = auditor.manifest_scan("manifest.json");
+        manifest.write_json(source, &mut json)?;
+        let mut out = json.finish();
+        let mut csv = auditor.manifest_scan("manifest.csv");
+        manifest.write_csv(source, &mut csv)?;
+        out.extend(csv.finish());
+        Ok(out)
     };
     let records = |findings: &[Finding]| judge.records(findings, &mask);
     findings.sort();
@@ -270,16 +274,16 @@ pub fn seal(
             advisory: t.advisory,
         });
         manifest.findings = recorded.iter().map(FindingEntry::from).collect();
-        let mut more: Vec<Finding> = scan(manifest)
+        let mut more: Vec<Finding> = scan(manifest)?
             .into_iter()
             .filter(|f| !findings.contains(f))
             .collect();
         pass += 1;
         if more.is_empty() {
-            return Sealed {
+            return Ok(Sealed {
                 findings,
                 records: recorded,
-            };
+            });
         }
         findings.append(&mut more);
         findings.sort();
@@ -289,7 +293,7 @@ pub fn seal(
             // manifest); if it were, the last findings still count, though the manifest as
             // written does not list them.
             let records = records(&findings);
-            return Sealed { findings, records };
+            return Ok(Sealed { findings, records });
         }
     }
 }
@@ -432,7 +436,15 @@ mod tests {
                 with: "Manufacturer".into(),
             },
         ];
-        let sealed = seal(&mut bare_manifest(), &auditor, findings.clone(), &judge, 3);
+        let sealed = seal(
+            &mut bare_manifest(),
+            None,
+            &auditor,
+            findings.clone(),
+            &judge,
+            3,
+        )
+        .unwrap();
         let mut expected = findings;
         expected.sort();
         assert_eq!(sealed.findings, expected, "no finding in the manifest");
@@ -451,7 +463,7 @@ mod tests {
             Rules::default(),
         )
         .expect("auditor");
-        let sealed = seal(&mut named, &value_name, Vec::new(), &judge, 3);
+        let sealed = seal(&mut named, None, &value_name, Vec::new(), &judge, 3).unwrap();
         assert_eq!(
             sealed.findings,
             vec![Finding::Value {

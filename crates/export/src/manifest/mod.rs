@@ -27,8 +27,10 @@ use serde::{Deserialize, Serialize};
 use crate::regroup::{GroupLevel, RegroupKind};
 
 mod checksum;
+mod encode;
 
 pub use checksum::{ChecksumFieldError, FileChecksum};
+pub use encode::FileSource;
 
 /// Format tag written into every manifest.
 pub const FORMAT: &str = "depot-package/1";
@@ -485,8 +487,108 @@ fn ids_by_file(entries: &[FindingEntry]) -> BTreeMap<&str, Vec<&str>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A manifest with every part filled: subjects, studies and series of several files (paths
+    /// with quotes, commas, backslashes and non-ASCII letters), warnings, burned-in series,
+    /// an audit, findings (some about files) and a release.
+    pub(crate) fn full_manifest() -> Manifest {
+        let mut subjects = Vec::new();
+        for (n, id) in ["PABC", "P\"Q,R\\S", "PÉTÉ"].iter().enumerate() {
+            let mut studies = Vec::new();
+            for study in 1..=2u32 {
+                let mut series = Vec::new();
+                for (k, label) in ["1", "3.1", "10"].iter().enumerate() {
+                    let files = (1..=(n + k + 1))
+                        .map(|i| FileEntry {
+                            path: format!("{id}/{study}/{label}/{i:05}.dcm"),
+                            checksum: FileChecksum::Blake3(format!("{i:064x}")),
+                            bytes: (i * 1000 + k) as u64,
+                        })
+                        .collect();
+                    series.push(SeriesEntry {
+                        number: label.to_string(),
+                        modality: ["MR", "C,T", "US"][k].into(),
+                        files,
+                    });
+                }
+                studies.push(StudyEntry {
+                    number: study,
+                    series,
+                });
+            }
+            subjects.push(SubjectEntry {
+                id: id.to_string(),
+                studies,
+            });
+        }
+        Manifest {
+            format: FORMAT.to_string(),
+            created_by: "depot test".into(),
+            level: "anonymize-full".into(),
+            options: vec!["retain-uids".into()],
+            profile_digest: "d".into(),
+            key_fingerprint: "k".into(),
+            blank_identifiers: true,
+            checksum: HashAlgorithm::Blake3,
+            counts: Counts::default(),
+            subjects,
+            regrouping_warnings: vec![WarningEntry {
+                level: crate::regroup::GroupLevel::Series,
+                kind: crate::regroup::RegroupKind::Merge,
+                groups: vec!["PABC/1/1".into(), "PABC/1/3.1".into()],
+                would_become: 1,
+                reason: None,
+                instances: None,
+                message: "2 series would merge".into(),
+            }],
+            burned_in: vec![BurnedInEntry {
+                series: "PABC/2/10".into(),
+                modality: "US".into(),
+                reason: "BurnedInAnnotation is YES".into(),
+                included: false,
+            }],
+            audit: Some(AuditSummary {
+                files: 40,
+                values_searched: 9,
+                findings: 2,
+                blocking: true,
+                accepted: 1,
+                advisory: 0,
+            }),
+            findings: vec![
+                FindingEntry {
+                    id: "F1".into(),
+                    finding: "value".into(),
+                    path: "PABC/1/3.1/00002.dcm".into(),
+                    region: Some("header".into()),
+                    tag: Some("(0008,1030)".into()),
+                    kind: "InstitutionName".into(),
+                    blocking: true,
+                    accepted: None,
+                },
+                FindingEntry {
+                    id: "F2".into(),
+                    finding: "value".into(),
+                    path: "PABC/1/3.1/00002.dcm".into(),
+                    region: None,
+                    tag: None,
+                    kind: "PatientName".into(),
+                    blocking: true,
+                    accepted: None,
+                },
+            ],
+            release: Some(ReleaseEntry {
+                id: "Q7K2M9XA4".into(),
+                quarantined_at: "2026-12-07T10:00:00Z".into(),
+                released_at: "2026-12-07T11:00:00Z".into(),
+                by: "me".into(),
+                reason: "checked".into(),
+                accepted: vec!["all".into()],
+            }),
+        }
+    }
 
     #[test]
     fn a_manifest_written_before_a_field_existed_still_reads() {

@@ -216,6 +216,63 @@ impl Package {
         }
     }
 
+    /// Adds one file written by `write` as it goes (a manifest of many files is never held
+    /// whole); the bytes written. Only for files added one at a time (not from the write
+    /// phase's workers). A zip entry of it must stay under 4 GiB.
+    pub fn add_with(
+        &self,
+        rel: &str,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<u64, PackageError> {
+        check_name(rel)?;
+        if let Container::Zip { names, .. } = &self.container {
+            let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
+            if !names.insert(rel.to_string()) {
+                return Err(PackageError::Duplicate(rel.to_string()));
+            }
+        }
+        match &self.container {
+            Container::Folder { .. } => {
+                let path = self.staging.join(rel);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+                }
+                let f = File::create_new(&path).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        PackageError::Duplicate(rel.to_string())
+                    } else {
+                        io("cannot create", &path)(e)
+                    }
+                })?;
+                let mut out = Counting::new(std::io::BufWriter::with_capacity(1 << 20, f));
+                write(&mut out)
+                    .and_then(|()| out.inner.flush())
+                    .map_err(io("cannot write", &path))?;
+                Ok(out.bytes)
+            }
+            Container::Zip { writer, .. } => {
+                let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+                let zip_err = |source| PackageError::Zip {
+                    path: self.staging.clone(),
+                    source,
+                };
+                let w = guard.as_mut().ok_or_else(|| {
+                    zip_err(zip::result::ZipError::Io(std::io::Error::other(
+                        "zip already finished",
+                    )))
+                })?;
+                let opts = SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored)
+                    .large_file(false)
+                    .unix_permissions(0o644);
+                w.start_file(rel, opts).map_err(zip_err)?;
+                let mut out = Counting::new(w);
+                write(&mut out).map_err(io("cannot write", &self.staging))?;
+                Ok(out.bytes)
+            }
+        }
+    }
+
     /// Adds a copy of the file at `src` (read whole; a package's files are DICOM instances,
     /// which the export holds in memory one by one too). Returns the bytes added, for the
     /// caller to check.
@@ -404,3 +461,27 @@ impl Drop for Package {
 
 #[cfg(test)]
 mod tests;
+
+/// A writer that counts what goes through it.
+struct Counting<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Counting<W> {
+    fn new(inner: W) -> Counting<W> {
+        Counting { inner, bytes: 0 }
+    }
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

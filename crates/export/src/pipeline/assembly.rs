@@ -3,12 +3,14 @@
 //! completed with each file's checksum and size once written.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::ops::Range;
 
 use anon_core::{Key, Profile};
 use archive::HashAlgorithm;
 
 use crate::keyfile::key_fingerprint;
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, FileEntry, FileSource, Manifest};
 use crate::regroup::{self, RegroupWarning};
 
 use super::error::ExportError;
@@ -188,26 +190,60 @@ pub(crate) fn base_manifest(
     })
 }
 
-/// Lists every planned file in its series of the manifest (in plan order, the order of a
-/// series' files), with its checksum and size as written (`written`: after the write phase,
-/// which put them in the plan). Before (a dry run), the files are listed with an empty
-/// checksum and no size. The entries are made only now: held from the plan on, beside the
-/// plan, they were 110 bytes of the export's memory per file.
-pub(crate) fn add_files(
-    manifest: &mut Manifest,
-    plan: &PlanStore,
+/// The manifest's files, read from the plan as the manifest is written (see
+/// [`crate::manifest::FileSource`]): where each series' files are in the plan, in the
+/// manifest's order of series. Their checksums and sizes are the write phase's (`written`);
+/// before it (a dry run) the files are listed with an empty checksum and no size. Held as a
+/// list of files, the manifest's entries were 180 bytes of the export's memory per file.
+pub(crate) struct PlanFiles<'a> {
+    plan: &'a PlanStore,
+    /// Each series' files in the plan: runs of plan positions (one, but for a package series
+    /// made of several archive series).
+    series: Vec<Vec<Range<usize>>>,
+    algorithm: HashAlgorithm,
     written: bool,
-) -> Result<(), ExportError> {
-    // Where each series is in the manifest (series are few).
-    let mut series: HashMap<(String, u32, String), (usize, usize, usize)> = HashMap::new();
-    for (i, s) in manifest.subjects.iter().enumerate() {
-        for (j, st) in s.studies.iter().enumerate() {
-            for (k, se) in st.series.iter().enumerate() {
-                series.insert((s.id.clone(), st.number, se.number.clone()), (i, j, k));
+}
+
+impl FileSource for PlanFiles<'_> {
+    fn each_file(&self, series: usize, f: &mut dyn FnMut(&FileEntry)) -> io::Result<()> {
+        for run in self.series.get(series).into_iter().flatten() {
+            self.plan.range(run.start, run.end, |planned| {
+                for p in planned {
+                    let (checksum, bytes) = match (self.written, p.written) {
+                        (true, Some(w)) => (hex::encode(w.digest), w.bytes),
+                        _ => (String::new(), 0),
+                    };
+                    f(&FileEntry {
+                        path: p.rel(),
+                        checksum: manifest::FileChecksum::new(self.algorithm, checksum),
+                        bytes,
+                    });
+                }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Where each of the manifest's series has its files in the plan, and, once written
+/// (`written`), the package's size in the manifest's counts.
+pub(crate) fn plan_files<'a>(
+    manifest: &mut Manifest,
+    plan: &'a PlanStore,
+    written: bool,
+) -> Result<PlanFiles<'a>, ExportError> {
+    // Each series' number in the manifest's order (series are few).
+    let mut number: HashMap<(String, u32, String), usize> = HashMap::new();
+    for s in &manifest.subjects {
+        for st in &s.studies {
+            for se in &st.series {
+                let n = number.len();
+                number.insert((s.id.clone(), st.number, se.number.clone()), n);
             }
         }
     }
-    let algorithm = manifest.checksum;
+    let mut series: Vec<Vec<Range<usize>>> = vec![Vec::new(); number.len()];
+    let mut at = 0;
     let mut total = 0;
     plan.scan(|batch| -> Result<(), ExportError> {
         for p in batch {
@@ -217,26 +253,26 @@ pub(crate) fn add_files(
                 study,
                 p.record.series_label.to_string(),
             );
-            let &(i, j, k) = series
+            let &n = number
                 .get(&key)
                 .expect("the manifest's series are made from the same plan");
-            let (checksum, bytes) = match (written, p.written) {
-                (true, Some(w)) => (hex::encode(w.digest), w.bytes),
-                _ => (String::new(), 0),
-            };
-            total += bytes;
-            manifest.subjects[i].studies[j].series[k]
-                .files
-                .push(manifest::FileEntry {
-                    path: p.rel(),
-                    checksum: manifest::FileChecksum::new(algorithm, checksum),
-                    bytes,
-                });
+            let runs = &mut series[n];
+            match runs.last_mut() {
+                Some(run) if run.end == at => run.end += 1,
+                _ => runs.push(at..at + 1),
+            }
+            total += p.written.map_or(0, |w| w.bytes);
+            at += 1;
         }
         Ok(())
     })?;
     if written {
         manifest.counts.bytes = total;
     }
-    Ok(())
+    Ok(PlanFiles {
+        plan,
+        series,
+        algorithm: manifest.checksum,
+        written,
+    })
 }

@@ -184,7 +184,6 @@ pub fn export(
         elapsed: started.elapsed(),
     };
     if req.dry_run {
-        assembly::add_files(&mut manifest, &plan, false)?;
         return Ok(summary(manifest, Vec::new(), Vec::new(), None));
     }
 
@@ -238,7 +237,7 @@ pub fn export(
             message,
         }));
     }
-    assembly::add_files(&mut manifest, &plan, true)?;
+    let files = assembly::plan_files(&mut manifest, &plan, true)?;
     let bytes = manifest.counts.bytes;
 
     // 4. Audit the rest, record every finding in the manifest, publish (or quarantine).
@@ -258,6 +257,7 @@ pub fn export(
         archive,
         &plan,
         &mut manifest,
+        &files,
         auditor.as_ref(),
         staged,
         &dest,

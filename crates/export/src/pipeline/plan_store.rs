@@ -15,6 +15,7 @@
 //! series, and put in package order by sorting the frames: the index lists a series' files
 //! together and in package order already (instance number, then SOP Instance UID).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -33,6 +34,10 @@ pub const PLAN_IN_MEMORY: usize = 65_536;
 /// How many files a phase works on at a time when the plan is on disk.
 pub(crate) const BATCH: usize = 8_192;
 
+/// How many entries a frame holds at most: what is read to get at one of them (the manifest
+/// reads each series' files, in its own order).
+const FRAME: usize = 512;
+
 /// The plan, in package order, in memory or on disk.
 pub(crate) struct PlanStore {
     held: Held,
@@ -41,7 +46,7 @@ pub(crate) struct PlanStore {
 
 enum Held {
     Memory(Vec<Planned>),
-    Disk(Spill),
+    Disk(Box<Spill>),
 }
 
 /// The plan on disk: its frames in package order, and what the entries refer to.
@@ -49,6 +54,10 @@ struct Spill {
     dir: PathBuf,
     file: File,
     frames: Vec<Frame>,
+    /// The index of each frame's first entry.
+    starts: Vec<usize>,
+    /// The frame read last by [`PlanStore::range`], decoded.
+    last: RefCell<Option<(usize, Vec<Planned>)>>,
     codec: Codec,
     /// Files per batch ([`BATCH`]; fewer in tests).
     batch: usize,
@@ -128,7 +137,10 @@ impl PlanStore {
                  -> Result<(), E> {
                     f(batch)?;
                     len += batch.len();
-                    out.frame(batch.drain(..), codec)?;
+                    for frame in batch.chunks(FRAME) {
+                        out.frame(frame, codec)?;
+                    }
+                    batch.clear();
                     Ok(())
                 };
                 let mut result = Ok(());
@@ -148,7 +160,7 @@ impl PlanStore {
                 match finished {
                     Ok((file, new_frames)) => {
                         spill.file = file;
-                        spill.frames = new_frames;
+                        spill.set_frames(new_frames);
                         self.len = len;
                         Ok(())
                     }
@@ -157,6 +169,47 @@ impl PlanStore {
                         Err(e)
                     }
                 }
+            }
+        }
+    }
+
+    /// Calls `f` with the files `start..end` of the plan (in package order, counted from 0),
+    /// in one or more slices.
+    pub(crate) fn range(
+        &self,
+        start: usize,
+        end: usize,
+        mut f: impl FnMut(&[Planned]),
+    ) -> io::Result<()> {
+        match &self.held {
+            Held::Memory(plan) => {
+                f(plan.get(start..end).unwrap_or_default());
+                Ok(())
+            }
+            Held::Disk(spill) => {
+                let mut at = start;
+                while at < end {
+                    // The frame holding `at`.
+                    let k = spill.starts.partition_point(|&s| s <= at).saturating_sub(1);
+                    let Some(frame) = spill.frames.get(k) else {
+                        return Ok(());
+                    };
+                    let mut last = spill.last.borrow_mut();
+                    if last.as_ref().is_none_or(|(n, _)| *n != k) {
+                        let mut entries = Vec::with_capacity(frame.count);
+                        spill.read(frame, &mut entries)?;
+                        *last = Some((k, entries));
+                    }
+                    let entries = last.as_ref().map(|(_, e)| e.as_slice()).unwrap_or_default();
+                    let first = spill.starts[k];
+                    let upto = end.min(first + entries.len());
+                    if upto <= at {
+                        return Ok(());
+                    }
+                    f(&entries[at - first..upto - first]);
+                    at = upto;
+                }
+                Ok(())
             }
         }
     }
@@ -219,7 +272,7 @@ impl SpillBuilder {
         let same = self.run.as_ref().is_some_and(|r| {
             Arc::ptr_eq(r, &planned.record.series) || **r == *planned.record.series
         });
-        if !same || self.pending.len() >= self.batch {
+        if !same || self.pending.len() >= FRAME {
             self.flush()?;
             self.run = Some(Arc::clone(&planned.record.series));
         }
@@ -230,7 +283,8 @@ impl SpillBuilder {
 
     fn flush(&mut self) -> io::Result<()> {
         if let (Some(series), false) = (&self.run, self.pending.is_empty()) {
-            let frame = self.out.frame(self.pending.drain(..), &mut self.codec)?;
+            let frame = self.out.frame(&self.pending, &mut self.codec)?;
+            self.pending.clear();
             self.runs.push((Arc::clone(series), frame));
         }
         Ok(())
@@ -246,15 +300,19 @@ impl SpillBuilder {
         let (file, _) = self.out.finish()?;
         let mut runs = self.runs;
         runs.sort_by(|a, b| order(&a.0, &b.0));
+        let mut spill = Spill {
+            dir: self.dir,
+            file,
+            frames: Vec::new(),
+            starts: Vec::new(),
+            last: RefCell::new(None),
+            codec: self.codec,
+            batch: self.batch,
+        };
+        spill.set_frames(runs.into_iter().map(|(_, f)| f).collect());
         Ok(PlanStore {
             len: self.len,
-            held: Held::Disk(Spill {
-                dir: self.dir,
-                file,
-                frames: runs.into_iter().map(|(_, f)| f).collect(),
-                codec: self.codec,
-                batch: self.batch,
-            }),
+            held: Held::Disk(Box::new(spill)),
         })
     }
 
@@ -265,6 +323,21 @@ impl SpillBuilder {
 }
 
 impl Spill {
+    /// Takes `frames` as the plan's, in order.
+    fn set_frames(&mut self, frames: Vec<Frame>) {
+        let mut at = 0;
+        self.starts = frames
+            .iter()
+            .map(|f| {
+                let start = at;
+                at += f.count;
+                start
+            })
+            .collect();
+        self.frames = frames;
+        *self.last.borrow_mut() = None;
+    }
+
     /// Appends the entries of `frame` to `batch`, checking their digest.
     fn read(&self, frame: &Frame, batch: &mut Vec<Planned>) -> io::Result<()> {
         let len = usize::try_from(frame.len).map_err(|_| corrupt("a frame too long"))?;
@@ -316,16 +389,11 @@ impl Writer {
     }
 
     /// Encodes `entries` as one frame; where it lies.
-    fn frame(
-        &mut self,
-        entries: impl Iterator<Item = Planned>,
-        codec: &mut Codec,
-    ) -> io::Result<Frame> {
+    fn frame(&mut self, entries: &[Planned], codec: &mut Codec) -> io::Result<Frame> {
         self.buf.clear();
-        let mut count = 0;
+        let count = entries.len();
         for p in entries {
-            codec.encode(&p, &mut self.buf);
-            count += 1;
+            codec.encode(p, &mut self.buf);
         }
         self.out.write_all(&self.buf)?;
         let frame = Frame {
@@ -786,6 +854,44 @@ mod tests {
         assert!(e.to_string().contains("digest"), "{e}");
         let rewritten = store.rewrite(|_: &mut Vec<Planned>| -> io::Result<()> { Ok(()) });
         assert_eq!(rewritten.unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn any_range_of_a_plan_on_disk_reads_as_in_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let series = [("S1", 1, "1"), ("S1", 1, "2"), ("S2", 1, "1")];
+        let memory = PlanStore::in_memory(entries(&series, 400));
+        let mut disk = spilled(dir.path(), entries(&series, 400), 100);
+        // Written again, in frames of at most FRAME entries (three here).
+        disk.rewrite(|_: &mut Vec<Planned>| -> io::Result<()> { Ok(()) })
+            .unwrap();
+        let Held::Disk(spill) = &disk.held else {
+            panic!("on disk")
+        };
+        assert!(spill.frames.len() >= 3);
+        let read = |store: &PlanStore, a: usize, b: usize| -> Vec<String> {
+            let mut out = Vec::new();
+            store
+                .range(a, b, |slice| out.extend(slice.iter().map(fields)))
+                .unwrap();
+            out
+        };
+        for (a, b) in [
+            (0, 1200),
+            (0, 0),
+            (511, 513),
+            (1023, 1025),
+            (1199, 1200),
+            (5, 900),
+            (700, 100),
+            (1100, 5000),
+        ] {
+            assert_eq!(read(&disk, a, b), read(&memory, a, b.min(1200)), "{a}..{b}");
+        }
+        // Backwards, as the manifest may read them.
+        for a in (0..1200).step_by(97).rev() {
+            assert_eq!(read(&disk, a, a + 13), read(&memory, a, (a + 13).min(1200)));
+        }
     }
 
     #[test]

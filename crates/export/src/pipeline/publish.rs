@@ -10,7 +10,7 @@ use archive::Archive;
 use audit::{AuditReport, Auditor, Finding};
 
 use crate::findings::{self, FindingRecord, Judge};
-use crate::manifest::Manifest;
+use crate::manifest::{FileSource, Manifest};
 use crate::package::Package;
 use crate::quarantine::{
     Entry, Manifests, Quarantine, QuarantineInfo, QuarantineRecord, SpoolSlot,
@@ -54,6 +54,7 @@ pub(crate) fn finish(
     archive: &Archive,
     plan: &PlanStore,
     manifest: &mut Manifest,
+    source: &dyn FileSource,
     auditor: Option<&Auditor>,
     staged: Staged<'_>,
     dest: &Destination<'_>,
@@ -65,9 +66,10 @@ pub(crate) fn finish(
         bytes,
         judge,
     } = staged;
+    let source = Some(source);
     let Some(auditor) = auditor else {
-        package.add("manifest.json", &manifest.to_json())?;
-        package.add("manifest.csv", &manifest.to_csv())?;
+        package.add_with("manifest.json", |w| manifest.write_json(source, w))?;
+        package.add_with("manifest.csv", |w| manifest.write_csv(source, w))?;
         package.finish()?;
         let path = package.publish(dest.force)?;
         return Ok(Outcome {
@@ -100,7 +102,7 @@ pub(crate) fn finish(
     for folder in &folders {
         findings.extend(auditor.scan_path(folder));
     }
-    let sealed = findings::seal(manifest, auditor, findings, judge, files + 2);
+    let sealed = findings::seal(manifest, source, auditor, findings, judge, files + 2)?;
     let audit = |manifests: u64| AuditReport {
         files: files + 2,
         bytes: bytes + manifests,
@@ -110,7 +112,11 @@ pub(crate) fn finish(
     // (A held-back file always has a finding awaiting acceptance; the second test is a
     // safety net.)
     if sealed.records.iter().any(FindingRecord::awaits_acceptance) || !spool.is_empty() {
-        let (json, csv) = (manifest.to_json(), manifest.to_csv());
+        // (Held whole: a quarantined package's manifests are written into the quarantine
+        // with its record.)
+        let (mut json, mut csv) = (Vec::new(), Vec::new());
+        manifest.write_json(source, &mut json)?;
+        manifest.write_csv(source, &mut csv)?;
         let audit = audit((json.len() + csv.len()) as u64);
         let record = QuarantineRecord::new(
             manifest,
@@ -143,19 +149,9 @@ pub(crate) fn finish(
             audit: Some(audit),
         });
     }
-    // Each manifest encoded as it is written, and freed before the next.
-    let mut written = 0;
-    for (name, encode) in [
-        (
-            "manifest.json",
-            Manifest::to_json as fn(&Manifest) -> Vec<u8>,
-        ),
-        ("manifest.csv", Manifest::to_csv),
-    ] {
-        let bytes = encode(manifest);
-        package.add(name, &bytes)?;
-        written += bytes.len() as u64;
-    }
+    // Each manifest encoded as it is written into the package.
+    let written = package.add_with("manifest.json", |w| manifest.write_json(source, w))?
+        + package.add_with("manifest.csv", |w| manifest.write_csv(source, w))?;
     package.finish()?;
     let path = package.publish(dest.force)?;
     Ok(Outcome {

@@ -42,7 +42,8 @@ pub struct ExportSummary {
     pub level: Level,
     /// The profile's name: the level's, or the custom profile's (as the manifest records it).
     pub profile_name: String,
-    /// The manifest as written (or as it would be).
+    /// The manifest as written (or as it would be), without its lists of files, which the
+    /// export reads from its plan as it writes them (`manifest.json` in the package has them).
     pub manifest: Manifest,
     /// Regrouping warnings, naming archive groups by their archive codes.
     pub warnings: Vec<RegroupWarning>,
