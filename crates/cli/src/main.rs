@@ -81,7 +81,12 @@ enum Command {
 fn main() -> ExitCode {
     allocator::configure();
     let cli = Cli::parse();
-    sqlite_temp::keep_in_archive(&cli.global.archive_dir());
+    // The archive the command works in: the demo makes its own.
+    let archive = match &cli.command {
+        Command::Demo(args) => cmd::demo::archive_dir(args),
+        _ => cli.global.archive_dir(),
+    };
+    sqlite_temp::keep_in_archive(&archive);
     let result = match cli.command {
         Command::Import(args) => cmd::import::run(&cli.global, args),
         Command::Query(args) => cmd::query::run(&cli.global, args),

@@ -36,6 +36,11 @@ pub struct Args {
     pub dir: PathBuf,
 }
 
+/// The demo's archive (made in its folder).
+pub fn archive_dir(args: &Args) -> PathBuf {
+    args.dir.join("archive")
+}
+
 /// Runs `depot demo`.
 pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
     let dir = &args.dir;
@@ -53,7 +58,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         dump.display()
     ))?;
 
-    let archive = Archive::open(&dir.join("archive")).context("cannot create the archive")?;
+    let archive = Archive::open(&archive_dir(&args)).context("cannot create the archive")?;
     let imported = archive.import(
         std::slice::from_ref(&dump),
         &ImportOptions::default(),

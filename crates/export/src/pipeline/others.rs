@@ -9,6 +9,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 use std::sync::Arc;
 
 use anon_core::Deidentifier;
@@ -36,38 +37,23 @@ pub(crate) fn add_other_files(
     seen: &mut Seen,
     observer: &dyn ExportObserver,
 ) -> Result<usize, ExportError> {
-    // The planned files, by content hash with their series (most: the path is then the
-    // layout's), or by path (files the layout does not name by their hash, and a second file
-    // of one hash): a stored file is one of them when its path is the same.
     let root = archive.root();
-    let mut by_hash: HashMap<[u8; 32], Arc<SeriesOf>> = HashMap::with_capacity(plan.len());
-    let mut paths: HashSet<String> = HashSet::new();
-    plan.scan(|batch| -> Result<(), ExportError> {
-        for p in batch {
-            match &p.record.stored {
-                Stored::Usual(hash) => match by_hash.entry(*hash) {
-                    Entry::Occupied(_) => {
-                        paths.insert(p.record.path(root));
-                    }
-                    Entry::Vacant(v) => {
-                        v.insert(Arc::clone(&p.record.series));
-                    }
-                },
-                Stored::Unusual(u) => {
-                    paths.insert(u.path.clone());
-                }
-            }
-        }
-        Ok(())
-    })?;
-    let planned = |r: &InstanceRecord| {
-        paths.contains(r.path.as_str())
-            || matches!(Stored::of(r, root), Stored::Usual(hash)
-                if by_hash.get(&hash).is_some_and(|series| series.usual_path(root, &hash) == r.path))
-    };
     let codes: Vec<&str> = subjects.keys().map(String::as_str).collect();
-    let files = stored_files(archive, &codes, &planned)?;
-    drop((by_hash, paths));
+    // Most exports take whole subjects: then there is nothing else to read, and the planned
+    // files need not be told apart (which holds an entry per file).
+    let mut stored = 0;
+    for code in &codes {
+        stored += archive.count_instances(&archive::Filter {
+            subject: Some((*code).to_string()),
+            ..archive::Filter::default()
+        })?;
+    }
+    if usize::try_from(stored).is_ok_and(|n| n == plan.len()) {
+        return Ok(0);
+    }
+    let planned = PlannedFiles::of(plan, root)?;
+    let files = stored_files(archive, &codes, &|r| planned.holds(r, root))?;
+    drop(planned);
     let count: usize = files.values().map(Vec::len).sum();
     if count == 0 {
         return Ok(0);
@@ -86,4 +72,115 @@ pub(crate) fn add_other_files(
         }
     }
     Ok(count)
+}
+
+/// The planned files, as the subjects' stored files are told apart from them: by content hash
+/// with their series (most: the path is then the layout's), or by path (files the layout does
+/// not name by their hash, and a second file of one hash). A stored file is a planned one when
+/// its path is the same.
+struct PlannedFiles {
+    by_hash: HashMap<[u8; 32], Arc<SeriesOf>>,
+    paths: HashSet<String>,
+}
+
+impl PlannedFiles {
+    /// Those of `plan`; `root` is the archive's.
+    fn of(plan: &PlanStore, root: &Path) -> Result<PlannedFiles, ExportError> {
+        let mut by_hash: HashMap<[u8; 32], Arc<SeriesOf>> = HashMap::with_capacity(plan.len());
+        let mut paths: HashSet<String> = HashSet::new();
+        plan.scan(|batch| -> Result<(), ExportError> {
+            for p in batch {
+                match &p.record.stored {
+                    Stored::Usual(hash) => match by_hash.entry(*hash) {
+                        Entry::Occupied(_) => {
+                            paths.insert(p.record.path(root));
+                        }
+                        Entry::Vacant(v) => {
+                            v.insert(Arc::clone(&p.record.series));
+                        }
+                    },
+                    Stored::Unusual(u) => {
+                        paths.insert(u.path.clone());
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        Ok(PlannedFiles { by_hash, paths })
+    }
+
+    /// Whether the stored file `r` is one of them; `root` is the archive's.
+    fn holds(&self, r: &InstanceRecord, root: &Path) -> bool {
+        self.paths.contains(r.path.as_str())
+            || matches!(Stored::of(r, root), Stored::Usual(hash)
+                if self.by_hash.get(&hash).is_some_and(|series| series.usual_path(root, &hash) == r.path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::plan::Planned;
+    use crate::pipeline::selected::UnusualStored;
+
+    /// The index record of `p` as stored under `root` at `path` (its layout's when `None`).
+    fn record(p: &Planned, root: &Path, path: Option<&str>) -> InstanceRecord {
+        let hash = p.record.content_hash();
+        let r = &p.record;
+        InstanceRecord {
+            project: "p".into(),
+            subject: r.subject.to_string(),
+            study_number: r.study_number,
+            series_label: r.series_label.to_string(),
+            study_uid: r.study_uid.to_string(),
+            series_uid: r.series_uid.to_string(),
+            sop_uid: r.sop_uid.to_string(),
+            sop_class_uid: None,
+            transfer_syntax: None,
+            modality: None,
+            instance_number: None,
+            number_of_frames: None,
+            content_hash: hash,
+            hash_algorithm: archive::HashAlgorithm::Blake3,
+            size: 1,
+            path: path.map_or_else(
+                || p.record.path(root),
+                |p| archive::path_text(&root.join(p)),
+            ),
+            source_path: "/in/x.dcm".into(),
+            run_id: 1,
+            imported_at: "now".into(),
+        }
+    }
+
+    #[test]
+    fn a_stored_file_is_planned_when_its_path_is_a_planned_one() {
+        let root = Path::new("/archive");
+        let mut a = Planned::for_test("S1", 1, "1", "1.2.1");
+        a.record.stored = Stored::Usual([1; 32]);
+        // A second file of the same bytes, in another series.
+        let mut b = Planned::for_test("S1", 1, "2", "1.2.2");
+        b.record.stored = Stored::Usual([1; 32]);
+        // A file the layout does not name by its hash.
+        let mut c = Planned::for_test("S1", 1, "3", "1.2.3");
+        c.record.stored = Stored::Unusual(Box::new(UnusualStored {
+            content_hash: "02".repeat(32),
+            path: archive::path_text(&root.join("conflicts/c.dcm")),
+        }));
+        let other = Planned::for_test("S1", 2, "1", "1.2.4");
+        let records = [
+            (record(&a, root, None), true),
+            (record(&b, root, None), true),
+            (record(&c, root, Some("conflicts/c.dcm")), true),
+            // The same bytes elsewhere, and a file not planned: not planned.
+            (record(&a, root, Some("conflicts/a.dcm")), false),
+            (record(&c, root, Some("store/S1/1/3/other.dcm")), false),
+            (record(&other, root, None), false),
+        ];
+        let plan = PlanStore::in_memory(vec![a, b, c]);
+        let planned = PlannedFiles::of(&plan, root).unwrap();
+        for (r, expected) in &records {
+            assert_eq!(planned.holds(r, root), *expected, "{}", r.path);
+        }
+    }
 }
