@@ -56,9 +56,51 @@ impl KeptUids {
     }
 }
 
+/// A fixed set of UIDs by keyed hash, sorted: the plan's SOP Instance UIDs (16 bytes each), so
+/// that a header's reference to another planned file is not held a second time (see
+/// `plan::Seen::original_uids`).
+pub(crate) struct UidSet {
+    hasher: UidHasher,
+    hashes: Vec<u128>,
+}
+
+impl UidSet {
+    /// The set of `uids`.
+    #[cfg(test)]
+    pub(crate) fn new<'a>(uids: impl Iterator<Item = &'a str>) -> UidSet {
+        let hasher = UidHasher::default();
+        let hashes = uids.map(|u| hasher.hash(u)).collect();
+        UidSet::from_hashes(hasher, hashes)
+    }
+
+    /// The set of the UIDs `hashes` are the hashes of by `hasher`.
+    pub(crate) fn from_hashes(hasher: UidHasher, mut hashes: Vec<u128>) -> UidSet {
+        hashes.sort_unstable();
+        hashes.dedup();
+        hashes.shrink_to_fit();
+        UidSet { hasher, hashes }
+    }
+
+    /// Whether `uid` is in the set.
+    pub(crate) fn contains(&self, uid: &str) -> bool {
+        self.hashes.binary_search(&self.hasher.hash(uid)).is_ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fixed_set_holds_its_uids_and_nothing_else() {
+        let uids: Vec<String> = (0..5_000).map(|i| format!("1.2.{i}")).collect();
+        let set = UidSet::new(uids.iter().step_by(3).map(String::as_str));
+        for (i, u) in uids.iter().enumerate() {
+            assert_eq!(set.contains(u), i % 3 == 0, "{u}");
+        }
+        assert!(!set.contains("1.2.0 "));
+        assert!(!UidSet::new(std::iter::empty()).contains(""));
+    }
 
     #[test]
     fn holds_what_was_added_and_nothing_else() {

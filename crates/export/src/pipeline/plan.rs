@@ -21,7 +21,7 @@ use crate::header_values::uids_in;
 use crate::stored::read_stored_header;
 
 use super::error::{ExportError, FileFailure, PlanError};
-use super::kept_uids::{KeptUids, UidHasher};
+use super::kept_uids::{KeptUids, UidHasher, UidSet};
 use super::plan_store::{PlanStore, SpillBuilder};
 use super::request::ExportObserver;
 use super::reuse::{Keeping, Kept, Slot};
@@ -127,9 +127,23 @@ pub(crate) fn read_headers(
         keeping,
     } = reading;
     let seen = Mutex::new(Seen::default());
+    let uids = deid.profile().remaps_uids();
+    // The selected files' SOP Instance UIDs, by keyed hash: a reference to one of them (every
+    // image an SR or a presentation state names) is searched as that file's own UID.
+    let hasher = UidHasher::default();
+    let mut hashes: Vec<u128> = Vec::new();
+    if uids {
+        hashes.reserve_exact(plan.len());
+        plan.scan(|batch| -> Result<(), ExportError> {
+            hashes.extend(batch.iter().map(|p| hasher.hash(&p.record.sop_uid)));
+            Ok(())
+        })?;
+    }
+    let planned_sops = UidSet::from_hashes(hasher, hashes);
     let collect = Collect {
         identity: !original,
-        uids: deid.profile().remaps_uids(),
+        uids,
+        planned_sops: &planned_sops,
         seen: &seen,
         keep: keeping.filter(|_| !original),
         names,
@@ -289,7 +303,8 @@ pub(crate) struct Seen {
     pub(crate) subjects: HashMap<String, SubjectSeen>,
     /// Original UIDs (not under `1.2.840.10008.`) at any depth, with the attribute first seen
     /// holding each; not a planned file's own Study, Series and SOP Instance UIDs, which the
-    /// plan holds (those of files the check leaves out are added then, see `check`).
+    /// plan holds (those of files the check leaves out are added then, see `check`), nor a
+    /// reference to a selected file's SOP Instance UID, searched as that file's own.
     pub(crate) original_uids: HashMap<String, &'static str>,
     /// UIDs in the de-identified headers: those the level keeps are no finding.
     pub(crate) kept_uids: KeptUids,
@@ -326,6 +341,8 @@ pub(crate) struct Collect<'a> {
     pub(crate) identity: bool,
     /// Original and kept UIDs (levels that remap UIDs).
     pub(crate) uids: bool,
+    /// The selected files' SOP Instance UIDs (when `uids`).
+    pub(crate) planned_sops: &'a UidSet,
     pub(crate) seen: &'a Mutex<Seen>,
     /// Where de-identified headers are kept for the write phase, if they are.
     pub(crate) keep: Option<&'a Keeping>,
@@ -436,10 +453,11 @@ pub(crate) fn plan_one(
             }
         }
         // The file's own Study, Series and SOP Instance UIDs are the plan's, searched from
-        // it (see `needles`); held here too, they were a hundred bytes a file.
+        // it (see `needles`), and so are the other selected files' SOP Instance UIDs it
+        // refers to; held here too, they were a hundred bytes a file each.
         let own = [&*record.study_uid, &*record.series_uid, &*record.sop_uid];
         for (uid, tag) in originals {
-            if !own.contains(&uid.as_str()) {
+            if !own.contains(&uid.as_str()) && !collect.planned_sops.contains(&uid) {
                 seen.original_uids
                     .entry(uid)
                     .or_insert_with(|| identity::label_of(tag, "UID"));
