@@ -67,10 +67,13 @@ pub(crate) struct UidMatch {
 /// entries. Its `Debug` shows how many it holds, never a UID.
 #[derive(Default)]
 pub(crate) struct UidIndex {
-    /// Every entry's bytes, one after the other.
+    /// Every entry's bytes (the builder's, as they were given: never copied, so that an index
+    /// being built does not hold its UIDs twice).
     arena: Vec<u8>,
-    /// Where each entry's bytes end in `arena` (they start where the entry before ends).
-    ends: Vec<u32>,
+    /// Where each entry's bytes start in `arena`.
+    starts: Vec<u32>,
+    /// How many bytes each entry has (a UID the index holds is at most 255 bytes).
+    lens: Vec<u8>,
     /// Each entry's label, an index into `labels`.
     label_of: Vec<u16>,
     /// The distinct labels, sorted.
@@ -114,8 +117,11 @@ impl UidIndexBuilder {
         if !Self::accepts(bytes) {
             return false;
         }
-        let (Ok(start), Ok(len)) = (u32::try_from(self.arena.len()), u32::try_from(bytes.len()))
-        else {
+        let (Ok(start), Ok(len), true) = (
+            u32::try_from(self.arena.len()),
+            u32::try_from(bytes.len()),
+            bytes.len() <= usize::from(u8::MAX),
+        ) else {
             return false;
         };
         if start.checked_add(len).is_none() {
@@ -183,25 +189,28 @@ impl UidIndexBuilder {
         let mut kept = spill.iter();
         entries.retain(|_| kept.next().is_some_and(|s| !*s));
         drop(spill);
+        // The builder refused what would not fit: a start past 32 bits, a UID past 255 bytes.
+        let starts = entries.iter().map(|e| e.0).collect();
+        let lens = entries
+            .iter()
+            .map(|e| u8::try_from(e.1).unwrap_or(u8::MAX))
+            .collect();
+        let label_of = entries.iter().map(|e| e.2).collect();
+        let slots = vec![0; (entries.len() * 2).next_power_of_two()];
+        drop(entries);
+        let mut arena = arena;
+        arena.shrink_to_fit();
         let mut index = UidIndex {
-            arena: Vec::with_capacity(entries.iter().map(|e| e.1 as usize).sum()),
-            ends: Vec::with_capacity(entries.len()),
-            label_of: Vec::with_capacity(entries.len()),
+            arena,
+            starts,
+            lens,
+            label_of,
             labels: sorted_labels,
-            slots: vec![0; (entries.len() * 2).next_power_of_two()],
+            slots,
             key: random_key(),
         };
-        for e in &entries {
-            index.arena.extend_from_slice(bytes_of(e));
-            // The builder refused what would not fit 32 bits.
-            index
-                .ends
-                .push(u32::try_from(index.arena.len()).unwrap_or(u32::MAX));
-            index.label_of.push(e.2);
-        }
-        drop(arena);
         let mask = index.slots.len() - 1;
-        for id in 0..index.ends.len() {
+        for id in 0..index.starts.len() {
             let bytes = index.bytes(id);
             let mut slot = slot_of(index.key, &bytes[bytes.len() - WIDTH..]) & mask;
             while index.slots[slot] != 0 {
@@ -283,18 +292,18 @@ impl std::fmt::Debug for UidIndex {
 impl UidIndex {
     /// How many (UID, label) entries are held.
     pub(crate) fn len(&self) -> usize {
-        self.ends.len()
+        self.starts.len()
     }
 
     /// Whether no UID is held.
     pub(crate) fn is_empty(&self) -> bool {
-        self.ends.is_empty()
+        self.starts.is_empty()
     }
 
     /// The bytes of entry `id`.
     pub(crate) fn bytes(&self, id: usize) -> &[u8] {
-        let start = id.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
-        &self.arena[start..self.ends[id] as usize]
+        let start = self.starts[id] as usize;
+        &self.arena[start..start + usize::from(self.lens[id])]
     }
 
     /// The label of entry `id`.
@@ -312,8 +321,10 @@ impl UidIndex {
 
     /// Marks in `alphabet` every byte a held UID uses.
     pub(crate) fn add_alphabet(&self, alphabet: &mut [bool; 256]) {
-        for b in &self.arena {
-            alphabet[usize::from(*b)] = true;
+        for id in 0..self.len() {
+            for b in self.bytes(id) {
+                alphabet[usize::from(*b)] = true;
+            }
         }
     }
 
@@ -403,7 +414,8 @@ impl UidIndex {
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         self.arena.capacity()
-            + self.ends.capacity() * 4
+            + self.starts.capacity() * 4
+            + self.lens.capacity()
             + self.label_of.capacity() * 2
             + self.slots.capacity() * 4
             + self
@@ -642,7 +654,7 @@ mod tests {
             assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
         }
         let (i, _) = b.build();
-        // 4 (end) + 2 (label) + 8 to 16 (two to four slots of 4 bytes).
+        // 4 (start) + 1 (length) + 2 (label) + 8 to 16 (two to four slots of 4 bytes).
         let overhead = (i.heap_bytes() - bytes) / i.len();
         assert!(overhead <= 24, "{overhead} bytes per UID beyond its own");
     }
