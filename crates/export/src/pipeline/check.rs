@@ -9,8 +9,9 @@ use std::sync::Arc;
 use crate::regroup::{self, Grouping, RegroupWarning};
 
 use super::error::ExportError;
-use super::plan::{Regroup, Seen, SeriesKeys};
+use super::plan::{Seen, SeriesKeys};
 use super::plan_store::PlanStore;
+use super::planned::Regroup;
 use super::summary::BurnedInSeries;
 
 /// Leaves out of the plan the series left out, and returns the regrouping warnings (of the
@@ -152,7 +153,7 @@ fn regroup_warnings(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::plan::Planned;
+    use crate::pipeline::planned::Planned;
 
     /// [`check`] of a plan in memory: the files kept, the warnings, the burned-in series.
     fn run(

@@ -49,6 +49,7 @@ mod numbering;
 mod others;
 mod plan;
 mod plan_store;
+mod planned;
 mod publish;
 mod request;
 mod reuse;
@@ -165,7 +166,9 @@ pub fn export(
     // no memory).
     if !plan.on_disk() {
         plan.rewrite(|batch| -> Result<(), ExportError> {
-            batch.iter_mut().for_each(plan::Planned::forget_placement);
+            batch
+                .iter_mut()
+                .for_each(planned::Planned::forget_placement);
             Ok(())
         })?;
     }

@@ -119,7 +119,7 @@ pub(crate) fn package_series_label(rel: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::plan::Planned;
+    use crate::pipeline::planned::Planned;
 
     #[test]
     fn studies_of_archive_subjects_sharing_a_pseudonym_are_renumbered() {

@@ -120,7 +120,7 @@ impl PlannedFiles {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::plan::Planned;
+    use crate::pipeline::planned::Planned;
     use crate::pipeline::selected::UnusualStored;
 
     /// The index record of `p` as stored under `root` at `path` (its layout's when `None`).

@@ -23,7 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::plan::{Planned, Regroup};
+use super::planned::{Planned, Regroup, WrittenFile};
 use super::reuse::Slot;
 use super::selected::{SeriesOf, Stored, UnusualStored};
 
@@ -560,7 +560,7 @@ impl Codec {
         };
         let written = match r.u8()? {
             0 => None,
-            1 => Some(super::write::WrittenFile {
+            1 => Some(WrittenFile {
                 digest: r.array()?,
                 bytes: r.u64()?,
             }),
@@ -646,7 +646,6 @@ pub(crate) fn clone_planned(p: &Planned) -> Planned {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::write::WrittenFile;
 
     /// Every field of an entry, as text (entries are compared by it).
     fn fields(p: &Planned) -> String {

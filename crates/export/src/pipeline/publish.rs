@@ -17,8 +17,8 @@ use crate::quarantine::{
 };
 
 use super::error::ExportError;
-use super::plan::Planned;
 use super::plan_store::PlanStore;
+use super::planned::Planned;
 
 /// What the last step did: the package published or put in quarantine, with every finding
 /// numbered and judged, and the audit (absent at `original`).

@@ -22,8 +22,9 @@ use crate::spliced::Spliced;
 use crate::stored::read_stored;
 
 use super::error::{ExportError, FileFailure, WriteError};
-use super::plan::{Planned, put_patient_id};
+use super::plan::put_patient_id;
 use super::plan_store::PlanStore;
+use super::planned::{Planned, WrittenFile};
 use super::request::ExportObserver;
 use super::reuse::Keeping;
 use super::subjects::{SubjectFacts, context_from};
@@ -36,14 +37,6 @@ pub(crate) struct Written {
     pub(crate) bytes: u64,
     /// Its findings and the engine's warnings, if any.
     pub(crate) notes: Option<Box<Notes>>,
-}
-
-/// A written file's checksum (by the manifest's algorithm) and size, kept in its plan entry
-/// until the manifest lists it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct WrittenFile {
-    pub(crate) digest: [u8; 32],
-    pub(crate) bytes: u64,
 }
 
 /// A written file's findings and the engine's warnings about it.
