@@ -286,10 +286,10 @@ impl Manifest {
         // About 200 bytes per file, pretty-printed: sized up front, so that a package of many
         // files does not hold a half-empty doubled buffer.
         let mut out = Vec::with_capacity(self.files().count() * 256 + (64 << 10));
-        if serde_json::to_writer_pretty(&mut out, self).is_err() {
+        if self.write_json(None, &mut out).is_err() {
             out.clear();
+            out.push(b'\n');
         }
-        out.push(b'\n');
         out
     }
 
@@ -324,35 +324,10 @@ impl Manifest {
     /// algorithm (`blake3` or `sha256`); the last column lists the IDs of the findings about
     /// the file (space-separated; see `manifest.json` for what each is and who accepted it).
     pub fn to_csv(&self) -> Vec<u8> {
-        let ids = ids_by_file(&self.findings);
-        let mut out = format!(
-            "subject,study,series,modality,path,{},bytes,findings\n",
-            self.checksum
-        );
-        for s in &self.subjects {
-            for st in &s.studies {
-                for se in &st.series {
-                    for f in &se.files {
-                        let found = ids
-                            .get(f.path.as_str())
-                            .map(|v| v.join(" "))
-                            .unwrap_or_default();
-                        out.push_str(&format!(
-                            "{},{},{},{},{},{},{},{}\n",
-                            csv_field(&s.id),
-                            st.number,
-                            csv_field(&se.number),
-                            csv_field(&se.modality),
-                            csv_field(&f.path),
-                            f.checksum.hex(),
-                            f.bytes,
-                            found
-                        ));
-                    }
-                }
-            }
-        }
-        out.into_bytes()
+        let mut out = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = self.write_csv(None, &mut out);
+        out
     }
 }
 

@@ -166,6 +166,28 @@ impl Package {
 
     /// Adds one file. Safe to call from many threads.
     pub fn add(&self, rel: &str, bytes: &[u8]) -> Result<(), PackageError> {
+        self.add_sized(rel, Some(bytes.len() as u64), |w| w.write_all(bytes))
+            .map(|_| ())
+    }
+
+    /// Adds one file written by `write` as it goes (a manifest of many files is never held
+    /// whole; a caller that writes in small pieces buffers them); the bytes written. Safe to
+    /// call from many threads. A zip entry of it must stay under 4 GiB.
+    pub fn add_with(
+        &self,
+        rel: &str,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<u64, PackageError> {
+        self.add_sized(rel, None, write)
+    }
+
+    /// [`Package::add_with`], of `len` bytes when known (a zip entry past 4 GiB needs it).
+    fn add_sized(
+        &self,
+        rel: &str,
+        len: Option<u64>,
+        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<u64, PackageError> {
         check_name(rel)?;
         if let Container::Zip { names, .. } = &self.container {
             let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
@@ -183,60 +205,6 @@ impl Package {
                         made.insert(dir.to_path_buf());
                     }
                 }
-                let mut f = File::create_new(&path).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        PackageError::Duplicate(rel.to_string())
-                    } else {
-                        io("cannot create", &path)(e)
-                    }
-                })?;
-                f.write_all(bytes).map_err(io("cannot write", &path))?;
-                Ok(())
-            }
-            Container::Zip { writer, .. } => {
-                let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
-                let zip_err = |source| PackageError::Zip {
-                    path: self.staging.clone(),
-                    source,
-                };
-                let w = guard.as_mut().ok_or_else(|| {
-                    zip_err(zip::result::ZipError::Io(std::io::Error::other(
-                        "zip already finished",
-                    )))
-                })?;
-                let opts = SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Stored)
-                    .large_file(bytes.len() as u64 >= u64::from(u32::MAX))
-                    .unix_permissions(0o644);
-                w.start_file(rel, opts).map_err(zip_err)?;
-                w.write_all(bytes)
-                    .map_err(io("cannot write", &self.staging))?;
-                Ok(())
-            }
-        }
-    }
-
-    /// Adds one file written by `write` as it goes (a manifest of many files is never held
-    /// whole); the bytes written. Only for files added one at a time (not from the write
-    /// phase's workers). A zip entry of it must stay under 4 GiB.
-    pub fn add_with(
-        &self,
-        rel: &str,
-        write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-    ) -> Result<u64, PackageError> {
-        check_name(rel)?;
-        if let Container::Zip { names, .. } = &self.container {
-            let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
-            if !names.insert(rel.to_string()) {
-                return Err(PackageError::Duplicate(rel.to_string()));
-            }
-        }
-        match &self.container {
-            Container::Folder { .. } => {
-                let path = self.staging.join(rel);
-                if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-                }
                 let f = File::create_new(&path).map_err(|e| {
                     if e.kind() == std::io::ErrorKind::AlreadyExists {
                         PackageError::Duplicate(rel.to_string())
@@ -244,10 +212,8 @@ impl Package {
                         io("cannot create", &path)(e)
                     }
                 })?;
-                let mut out = Counting::new(std::io::BufWriter::with_capacity(1 << 20, f));
-                write(&mut out)
-                    .and_then(|()| out.inner.flush())
-                    .map_err(io("cannot write", &path))?;
+                let mut out = Counting::new(f);
+                write(&mut out).map_err(io("cannot write", &path))?;
                 Ok(out.bytes)
             }
             Container::Zip { writer, .. } => {
@@ -263,7 +229,7 @@ impl Package {
                 })?;
                 let opts = SimpleFileOptions::default()
                     .compression_method(zip::CompressionMethod::Stored)
-                    .large_file(false)
+                    .large_file(len.is_some_and(|n| n >= u64::from(u32::MAX)))
                     .unix_permissions(0o644);
                 w.start_file(rel, opts).map_err(zip_err)?;
                 let mut out = Counting::new(w);

@@ -4,6 +4,7 @@
 //! quarantine ([`crate::quarantine`]) for a person to release or discard.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::Path;
 
 use archive::Archive;
@@ -68,8 +69,12 @@ pub(crate) fn finish(
     } = staged;
     let source = Some(source);
     let Some(auditor) = auditor else {
-        package.add_with("manifest.json", |w| manifest.write_json(source, w))?;
-        package.add_with("manifest.csv", |w| manifest.write_csv(source, w))?;
+        package.add_with("manifest.json", |w| {
+            buffered(w, |b| manifest.write_json(source, b))
+        })?;
+        package.add_with("manifest.csv", |w| {
+            buffered(w, |b| manifest.write_csv(source, b))
+        })?;
         package.finish()?;
         let path = package.publish(dest.force)?;
         return Ok(Outcome {
@@ -150,8 +155,11 @@ pub(crate) fn finish(
         });
     }
     // Each manifest encoded as it is written into the package.
-    let written = package.add_with("manifest.json", |w| manifest.write_json(source, w))?
-        + package.add_with("manifest.csv", |w| manifest.write_csv(source, w))?;
+    let written = package.add_with("manifest.json", |w| {
+        buffered(w, |b| manifest.write_json(source, b))
+    })? + package.add_with("manifest.csv", |w| {
+        buffered(w, |b| manifest.write_csv(source, b))
+    })?;
     package.finish()?;
     let path = package.publish(dest.force)?;
     Ok(Outcome {
@@ -160,4 +168,14 @@ pub(crate) fn finish(
         findings: sealed.records,
         audit: Some(audit(written)),
     })
+}
+
+/// Runs `encode` on `out` through a buffer (the encoders write a few bytes at a time).
+fn buffered(
+    out: &mut dyn Write,
+    encode: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut buffer = std::io::BufWriter::with_capacity(1 << 20, out);
+    encode(&mut buffer)?;
+    buffer.flush()
 }
