@@ -114,8 +114,9 @@ impl PlanStore {
 
     /// Calls `f` with every batch of the plan, in package order, keeping the batch as `f`
     /// leaves it (changed, or with files removed). On disk the batches are written to a new
-    /// temporary file, which replaces the old one when every batch is done; after an error
-    /// the plan is as it was.
+    /// temporary file, which replaces the old one when every batch is done, so that after an
+    /// error the plan is as it was (in memory, `f` may have changed it before failing; the
+    /// export stops either way).
     pub(crate) fn rewrite<E: From<io::Error>>(
         &mut self,
         mut f: impl FnMut(&mut Vec<Planned>) -> Result<(), E>,
