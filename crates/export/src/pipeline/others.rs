@@ -7,10 +7,8 @@
 //! Only the files the plan did not read are read here: a whole subject's export reads nothing
 //! more.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use anon_core::Deidentifier;
 use archive::{Archive, InstanceRecord};
@@ -18,10 +16,10 @@ use archive::{Archive, InstanceRecord};
 use crate::stored_values::{read_values, stored_files};
 
 use super::error::ExportError;
+use super::kept_uids::UidHasher;
 use super::plan::Seen;
 use super::plan_store::PlanStore;
 use super::request::ExportObserver;
-use super::selected::{SeriesOf, Stored};
 use super::subjects::SubjectFacts;
 
 /// Reads the headers of the exported subjects' stored files that `plan` does not hold and adds
@@ -52,7 +50,7 @@ pub(crate) fn add_other_files(
         return Ok(0);
     }
     let planned = PlannedFiles::of(plan, root)?;
-    let files = stored_files(archive, &codes, &|r| planned.holds(r, root))?;
+    let files = stored_files(archive, &codes, &|r| planned.holds(r))?;
     drop(planned);
     let count: usize = files.values().map(Vec::len).sum();
     if count == 0 {
@@ -74,46 +72,31 @@ pub(crate) fn add_other_files(
     Ok(count)
 }
 
-/// The planned files, as the subjects' stored files are told apart from them: by content hash
-/// with their series (most: the path is then the layout's), or by path (files the layout does
-/// not name by their hash, and a second file of one hash). A stored file is a planned one when
-/// its path is the same.
+/// The planned files, as the subjects' stored files are told apart from them: by the path of
+/// each (as the index spells it), held as a 16-byte keyed hash (see [`UidHasher`]), sorted. A
+/// stored file is a planned one when its path is the same.
 struct PlannedFiles {
-    by_hash: HashMap<[u8; 32], Arc<SeriesOf>>,
-    paths: HashSet<String>,
+    hasher: UidHasher,
+    paths: Vec<u128>,
 }
 
 impl PlannedFiles {
     /// Those of `plan`; `root` is the archive's.
     fn of(plan: &PlanStore, root: &Path) -> Result<PlannedFiles, ExportError> {
-        let mut by_hash: HashMap<[u8; 32], Arc<SeriesOf>> = HashMap::with_capacity(plan.len());
-        let mut paths: HashSet<String> = HashSet::new();
+        let hasher = UidHasher::default();
+        let mut paths: Vec<u128> = Vec::with_capacity(plan.len());
         plan.scan(|batch| -> Result<(), ExportError> {
-            for p in batch {
-                match &p.record.stored {
-                    Stored::Usual(hash) => match by_hash.entry(*hash) {
-                        Entry::Occupied(_) => {
-                            paths.insert(p.record.path(root));
-                        }
-                        Entry::Vacant(v) => {
-                            v.insert(Arc::clone(&p.record.series));
-                        }
-                    },
-                    Stored::Unusual(u) => {
-                        paths.insert(u.path.clone());
-                    }
-                }
-            }
+            paths.extend(batch.iter().map(|p| hasher.hash(&p.record.path(root))));
             Ok(())
         })?;
-        Ok(PlannedFiles { by_hash, paths })
+        paths.sort_unstable();
+        paths.dedup();
+        Ok(PlannedFiles { hasher, paths })
     }
 
-    /// Whether the stored file `r` is one of them; `root` is the archive's.
-    fn holds(&self, r: &InstanceRecord, root: &Path) -> bool {
-        self.paths.contains(r.path.as_str())
-            || matches!(Stored::of(r, root), Stored::Usual(hash)
-                if self.by_hash.get(&hash).is_some_and(|series| series.usual_path(root, &hash) == r.path))
+    /// Whether the stored file `r` is one of them.
+    fn holds(&self, r: &InstanceRecord) -> bool {
+        self.paths.binary_search(&self.hasher.hash(&r.path)).is_ok()
     }
 }
 
@@ -121,7 +104,7 @@ impl PlannedFiles {
 mod tests {
     use super::*;
     use crate::pipeline::planned::Planned;
-    use crate::pipeline::selected::UnusualStored;
+    use crate::pipeline::selected::{Stored, UnusualStored};
 
     /// The index record of `p` as stored under `root` at `path` (its layout's when `None`).
     fn record(p: &Planned, root: &Path, path: Option<&str>) -> InstanceRecord {
@@ -180,7 +163,7 @@ mod tests {
         let plan = PlanStore::in_memory(vec![a, b, c]);
         let planned = PlannedFiles::of(&plan, root).unwrap();
         for (r, expected) in &records {
-            assert_eq!(planned.holds(r, root), *expected, "{}", r.path);
+            assert_eq!(planned.holds(r), *expected, "{}", r.path);
         }
     }
 }
