@@ -48,6 +48,7 @@ mod needles;
 mod numbering;
 mod others;
 mod plan;
+mod plan_codec;
 mod plan_store;
 mod planned;
 mod publish;
