@@ -192,16 +192,15 @@ pub(crate) fn base_manifest(
 
 /// The manifest's files, read from the plan as the manifest is written (see
 /// [`crate::manifest::FileSource`]): where each series' files are in the plan, in the
-/// manifest's order of series. Their checksums and sizes are the write phase's (`written`);
-/// before it (a dry run) the files are listed with an empty checksum and no size. Held as a
-/// list of files, the manifest's entries were 180 bytes of the export's memory per file.
+/// manifest's order of series, with the checksums and sizes the write phase put in the plan.
+/// Held as a list of files, the manifest's entries were 180 bytes of the export's memory per
+/// file.
 pub(crate) struct PlanFiles<'a> {
     plan: &'a PlanStore,
     /// Each series' files in the plan: runs of plan positions (one, but for a package series
     /// made of several archive series).
     series: Vec<Vec<Range<usize>>>,
     algorithm: HashAlgorithm,
-    written: bool,
 }
 
 impl FileSource for PlanFiles<'_> {
@@ -209,10 +208,9 @@ impl FileSource for PlanFiles<'_> {
         for run in self.series.get(series).into_iter().flatten() {
             self.plan.range(run.start, run.end, |planned| {
                 for p in planned {
-                    let (checksum, bytes) = match (self.written, p.written) {
-                        (true, Some(w)) => (hex::encode(w.digest), w.bytes),
-                        _ => (String::new(), 0),
-                    };
+                    let (checksum, bytes) = p
+                        .written
+                        .map_or((String::new(), 0), |w| (hex::encode(w.digest), w.bytes));
                     f(&FileEntry {
                         path: p.rel(),
                         checksum: manifest::FileChecksum::new(self.algorithm, checksum),
@@ -225,12 +223,11 @@ impl FileSource for PlanFiles<'_> {
     }
 }
 
-/// Where each of the manifest's series has its files in the plan, and, once written
-/// (`written`), the package's size in the manifest's counts.
+/// Where each of the manifest's series has its files in the plan (once written), and the
+/// package's size in the manifest's counts.
 pub(crate) fn plan_files<'a>(
     manifest: &mut Manifest,
     plan: &'a PlanStore,
-    written: bool,
 ) -> Result<PlanFiles<'a>, ExportError> {
     // Each series' number in the manifest's order (series are few).
     let mut number: HashMap<(String, u32, String), usize> = HashMap::new();
@@ -266,13 +263,10 @@ pub(crate) fn plan_files<'a>(
         }
         Ok(())
     })?;
-    if written {
-        manifest.counts.bytes = total;
-    }
+    manifest.counts.bytes = total;
     Ok(PlanFiles {
         plan,
         series,
         algorithm: manifest.checksum,
-        written,
     })
 }

@@ -241,7 +241,7 @@ pub fn export(
             message,
         }));
     }
-    let files = assembly::plan_files(&mut manifest, &plan, true)?;
+    let files = assembly::plan_files(&mut manifest, &plan)?;
     let bytes = manifest.counts.bytes;
 
     // 4. Audit the rest, record every finding in the manifest, publish (or quarantine).
