@@ -15,8 +15,9 @@ use crate::matcher::{Hit, Mode, Pattern, bounded_matches};
 use crate::needle::{LONG_NEEDLE, Needle, ValueKind};
 use crate::owners::{OwnedNeedle, Scope, Subjects, whole_texts};
 use crate::rules::Rules;
-use crate::spellings::{search_bytes, spellings_of};
-use crate::uid_index::{UidIndex, UidIndexBuilder};
+use crate::spellings::{search_bytes, spellings_of, trimmed};
+use crate::uid_builder::UidIndexBuilder;
+use crate::uid_index::UidIndex;
 use crate::verdict::Spelled;
 use crate::written::WrittenValues;
 
@@ -69,6 +70,11 @@ impl Found {
                 return;
             }
         }
+        self.add_spellings(n, owners);
+    }
+
+    /// Adds every spelling of one needle to the automata's patterns.
+    fn add_spellings(&mut self, n: &Needle, owners: &[String]) {
         // The spellings of the whole value, when only they are not fragments.
         let whole: Option<HashSet<(Vec<u8>, bool)>> =
             whole_texts(n).filter(|_| !owners.is_empty()).map(|texts| {
@@ -160,11 +166,36 @@ impl Auditor {
         builder.build()
     }
 
+    /// [`Auditor::owned_builder`] holding `uids`, an export's original UIDs gathered before
+    /// its needles were known (see [`OriginalUids`]).
+    pub fn owned_builder_with(
+        needles: &[OwnedNeedle],
+        rules: Rules,
+        uids: OriginalUids,
+    ) -> AuditorBuilder {
+        let mut builder = Auditor::builder_of(needles, rules, true, uids.builder);
+        for (label, uid) in uids.overflow {
+            builder
+                .found
+                .add_spellings(&Needle::new(label, ValueKind::Uid, uid), &[]);
+        }
+        builder
+    }
+
     fn builder(needles: &[OwnedNeedle], rules: Rules, index_uids: bool) -> AuditorBuilder {
+        Auditor::builder_of(needles, rules, index_uids, UidIndexBuilder::default())
+    }
+
+    fn builder_of(
+        needles: &[OwnedNeedle],
+        rules: Rules,
+        index_uids: bool,
+        uids: UidIndexBuilder,
+    ) -> AuditorBuilder {
         let mut found = Found {
             subjects: Subjects::default(),
             spellings: BTreeMap::new(),
-            uids: UidIndexBuilder::default(),
+            uids,
             index_uids,
         };
         for OwnedNeedle { needle, owners } in needles {
@@ -189,17 +220,25 @@ impl AuditorBuilder {
 
     /// The auditor.
     pub fn build(self) -> Result<Auditor, AuditError> {
-        let AuditorBuilder { found, rules } = self;
+        let AuditorBuilder { mut found, rules } = self;
+        let built = std::mem::take(&mut found.uids)
+            .build()
+            .map_err(AuditError::UidSpill)?;
+        // The UIDs the index cannot hold (and no exported header keeps): searched as any UID
+        // needle is, belonging to no subject.
+        for (bytes, label) in built.automaton {
+            let n = Needle::new(label, ValueKind::Uid, String::from_utf8_lossy(&bytes));
+            found.add_spellings(&n, &[]);
+        }
         let Found {
             subjects,
             mut spellings,
-            uids,
             ..
         } = found;
+        let uids = built.index;
         // The UIDs the index leaves to the automaton (past a few of one tail), spelled as this
         // loop spells a UID: plain, bounded as a UID, long, counting everywhere.
-        let (uids, spilled) = uids.build();
-        for (bytes, label) in spilled {
+        for (bytes, label) in built.same_tail {
             let e = spellings
                 .entry((bytes, false, label.into_string(), Boundary::Uid))
                 .or_insert((false, true, Spelled::Uid, Scope::Everywhere));
@@ -266,6 +305,64 @@ impl AuditorBuilder {
     }
 }
 
+/// An export's original UIDs and the UIDs its de-identified headers keep, gathered while its
+/// files are planned, before its needles are known; then handed to
+/// [`Auditor::owned_builder_with`]. Each UID is searched once, under the label of its lowest
+/// rank (then the first label by name), unless a kept UID has the same bytes. Given a folder,
+/// it writes what it gathers there past a limit, and the auditor probes a table on disk: its
+/// memory does not grow with the number of UIDs (see `uid_builder`).
+pub struct OriginalUids {
+    builder: UidIndexBuilder,
+    /// UIDs the builder could not take (past its 65,536 labels, or 4 GiB in memory): searched
+    /// by the automaton, never dropped.
+    overflow: Vec<(Box<str>, Box<str>)>,
+}
+
+impl Default for OriginalUids {
+    /// Gathers UIDs in memory only.
+    fn default() -> OriginalUids {
+        OriginalUids::new(None)
+    }
+}
+
+impl OriginalUids {
+    /// The most bytes of UIDs (and about 24 more each) held in memory before they go to disk.
+    pub const LIMIT: usize = 8 << 20;
+
+    /// Gathers UIDs in memory, or past [`OriginalUids::LIMIT`] bytes in an unnamed file in
+    /// `dir` (it holds original UIDs: the archive's own temporary folder, never the system's).
+    pub fn new(dir: Option<&std::path::Path>) -> OriginalUids {
+        OriginalUids::with_limit(dir, OriginalUids::LIMIT)
+    }
+
+    /// [`OriginalUids::new`] with another limit (tests, and the environment's override).
+    pub fn with_limit(dir: Option<&std::path::Path>, limit: usize) -> OriginalUids {
+        OriginalUids {
+            builder: UidIndexBuilder::spilling(dir, limit),
+            overflow: Vec::new(),
+        }
+    }
+
+    /// An original UID, searched as a UID needle of `label` unless kept; of the labels one UID
+    /// is given, the one of the lowest `rank` wins (then the first by name).
+    pub fn add(&mut self, label: &str, uid: &str, rank: u64) {
+        // As it is spelled (see `spellings_of`), so that the same UID padded otherwise is the
+        // same, and one the index can hold is held there.
+        if !self
+            .builder
+            .push_ranked(trimmed(uid).as_bytes(), label, rank)
+        {
+            // Past what 32-bit offsets reach in memory: searched anyway, never dropped.
+            self.overflow.push((label.into(), uid.into()));
+        }
+    }
+
+    /// A UID the exported headers keep: no finding, so no UID of the same bytes is searched.
+    pub fn add_kept(&mut self, uid: &str) {
+        self.builder.push_kept(trimmed(uid).as_bytes());
+    }
+}
+
 impl Auditor {
     /// How matches count in the file at package-relative `rel`: short fragments of other
     /// subjects' values do not, when the file lies in a subject's folder.
@@ -274,6 +371,21 @@ impl Auditor {
             whole_words: false,
             subject: self.subjects.of_file(rel),
         }
+    }
+
+    /// Whether every search so far was whole: an error when the table of original UIDs on disk
+    /// could not be read (a search then finds nothing more, so its findings must not be
+    /// believed). To be asked once the package was searched, before it is published.
+    pub fn complete(&self) -> Result<(), AuditError> {
+        match self.uids.failure() {
+            Some(why) => Err(AuditError::UidTable(why.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the original UIDs are searched in a table on disk (see [`OriginalUids`]).
+    pub fn uids_on_disk(&self) -> bool {
+        self.uids.on_disk()
     }
 
     /// The same search, knowing every subject folder of the package (`folders`: pseudonyms, or

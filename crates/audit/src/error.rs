@@ -28,6 +28,16 @@ pub enum AuditError {
     /// The search automaton could not be built.
     #[error("cannot build the value search: {0}")]
     Build(#[from] aho_corasick::BuildError),
+
+    /// The original UIDs written to the archive's temporary folder could not be written or
+    /// read back whole (see `uid_spill`, `uid_table`).
+    #[error("cannot gather the original UIDs on disk")]
+    UidSpill(#[source] std::io::Error),
+
+    /// The table of original UIDs on disk could not be read during the search: the audit is
+    /// incomplete, and its findings must not be believed.
+    #[error("the audit's table of original UIDs could not be read: {0}")]
+    UidTable(String),
 }
 
 /// Why one file could not be read as far as the audit reads it: the reason of its `unreadable`

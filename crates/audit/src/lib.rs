@@ -83,7 +83,10 @@ mod runs;
 mod source;
 mod spellings;
 mod stream;
+mod uid_builder;
 mod uid_index;
+mod uid_spill;
+mod uid_table;
 mod verdict;
 mod walk;
 mod windows;
@@ -93,7 +96,7 @@ mod zip_package;
 #[cfg(test)]
 mod tests;
 
-pub use auditor::{Auditor, AuditorBuilder};
+pub use auditor::{Auditor, AuditorBuilder, OriginalUids};
 pub use error::AuditError;
 pub use finding::{Finding, Region};
 pub use manifest_stream::ManifestScan;

@@ -32,13 +32,16 @@ pub(crate) fn search_bytes(s: &Spelling) -> Vec<u8> {
     }
 }
 
+/// A value as it is spelled: without the white space, NULs, carets and equals signs around it.
+pub(crate) fn trimmed(value: &str) -> &str {
+    value.trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '^' || c == '=')
+}
+
 /// Every byte spelling of a needle with its boundary rule. A name, ID or text that is a
 /// de-identification placeholder (`Anonymized`, `NO INFO`, `^^^^`; see [`is_placeholder`]) is
 /// not searched, nor is a placeholder part of a name.
 pub(crate) fn spellings_of(n: &Needle) -> Vec<Spelling> {
-    let value = n
-        .value
-        .trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '^' || c == '=');
+    let value = trimmed(&n.value);
     if value.is_empty() {
         return Vec::new();
     }

@@ -16,17 +16,22 @@
 //! ending there. Digits and dots have no case, so the comparison is of bytes. Boundary rules
 //! are the caller's (see `matcher`).
 //!
+//! An export's index may lie on disk instead (`uid_table`, built by `uid_builder` from runs
+//! written as its UIDs were gathered): the same entries, probed by the same fingerprint of
+//! their last [`WIDTH`] bytes, found in the same order.
+//!
 //! Only UIDs of at least [`WIDTH`] bytes made of UID characters alone are held here
-//! ([`UidIndexBuilder::accepts`]), and at most [`SAME_TAIL`] distinct ones of the same last
+//! ([`UidIndexBuilder::accepts`](crate::uid_builder::UidIndexBuilder::accepts)), and at most [`SAME_TAIL`] distinct ones of the same last
 //! [`WIDTH`] bytes (every UID of a tail is compared wherever the tail occurs, so many of one
 //! tail, `1.2.<n>.1111111111111111` in a crafted archive, would make a search of a run of
 //! `1`s cost their number at every byte); a shorter, malformed or further one stays in the
 //! automaton, which finds it as it did before the index existed.
 
-use std::collections::HashMap;
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use crate::runs::alphabet_runs;
+use crate::uid_table::UidTable;
 
 /// The bytes at the end of a UID that key the hash table: a UID shorter than this is not held.
 /// Real UIDs are 20 to 64 bytes; runs of 16 digits and dots that are no UID (a DT value with
@@ -49,7 +54,7 @@ const UID_ALPHABET: [bool; 256] = {
 };
 
 /// Whether `b` is a byte a UID is made of: an ASCII digit or a dot.
-fn is_uid_byte(b: u8) -> bool {
+pub(crate) fn is_uid_byte(b: u8) -> bool {
     UID_ALPHABET[usize::from(b)]
 }
 
@@ -58,15 +63,42 @@ fn is_uid_byte(b: u8) -> bool {
 pub(crate) struct UidMatch {
     /// Where it lies.
     pub(crate) range: Range<usize>,
-    /// Which UID (see [`UidIndex::label`]).
+    /// Which UID (see [`UidIndex::label`]): of two matches of one range (one UID under two
+    /// labels), the lower is the one of the first label by name.
     pub(crate) id: u32,
 }
 
-/// UIDs with their labels, searched exactly. Entries are sorted by their bytes, then by label,
-/// the order the automaton's patterns have (see `matcher`); the same UID under two labels is two
-/// entries. Its `Debug` shows how many it holds, never a UID.
+/// UIDs with their labels, searched exactly; the same UID under two labels is two entries.
+/// Its `Debug` shows how many it holds, never a UID.
 #[derive(Default)]
 pub(crate) struct UidIndex {
+    held: Held,
+    /// The distinct labels, sorted.
+    labels: Vec<Box<str>>,
+    /// The secret of [`slot_of`], drawn for each index: tails made to share a slot (UIDs of a
+    /// crafted archive whose every probe would walk them all) cannot be made without it.
+    key: [u64; 2],
+    /// Why the table on disk could not be read, if it could not: the search then found
+    /// nothing more, and the audit is not complete (see [`UidIndex::failure`]).
+    failure: OnceLock<String>,
+}
+
+/// Where the entries lie.
+pub(crate) enum Held {
+    Memory(InMemory),
+    /// On disk: an entry's id is its label's place in the sorted labels.
+    Disk(Box<UidTable>),
+}
+
+impl Default for Held {
+    fn default() -> Held {
+        Held::Memory(InMemory::default())
+    }
+}
+
+/// The entries in memory, sorted by their bytes, then by label (an entry's id is its place).
+#[derive(Default)]
+pub(crate) struct InMemory {
     /// Every entry's bytes (the builder's, as they were given: never copied, so that an index
     /// being built does not hold its UIDs twice).
     arena: Vec<u8>,
@@ -74,186 +106,52 @@ pub(crate) struct UidIndex {
     starts: Vec<u32>,
     /// How many bytes each entry has (a UID the index holds is at most 255 bytes).
     lens: Vec<u8>,
-    /// Each entry's label, an index into `labels`.
+    /// Each entry's label, an index into the sorted labels.
     label_of: Vec<u16>,
-    /// The distinct labels, sorted.
-    labels: Vec<Box<str>>,
     /// Open addressing by the fingerprint of an entry's last [`WIDTH`] bytes, linear probing:
     /// entry index + 1, 0 for an empty slot. Its length is a power of two, at least twice the
     /// number of entries.
     slots: Vec<u32>,
-    /// The secret of [`slot_of`], drawn for each index: tails made to share a slot (UIDs of a
-    /// crafted archive whose every probe would walk them all) cannot be made without it.
-    key: [u64; 2],
 }
 
-/// A UID's entry in a [`UidIndexBuilder`]: start in its arena, length, label index.
-type Entry = (u32, u32, u16);
-
-/// A UID and its label that the index leaves to the automaton.
-pub(crate) type LeftOut = (Vec<u8>, Box<str>);
-
-/// Collects UIDs for a [`UidIndex`].
-#[derive(Default)]
-pub(crate) struct UidIndexBuilder {
-    arena: Vec<u8>,
-    /// (start in `arena`, length, label index in `labels`).
-    entries: Vec<Entry>,
-    labels: Vec<Box<str>>,
-    label_ids: HashMap<Box<str>, u16>,
-}
-
-impl UidIndexBuilder {
-    /// Whether a UID spelled `bytes` can be held by the index: at least [`WIDTH`] bytes, all
-    /// of them digits or dots.
-    pub(crate) fn accepts(bytes: &[u8]) -> bool {
-        bytes.len() >= WIDTH && bytes.iter().all(|b| is_uid_byte(*b))
-    }
-
-    /// Adds a UID with its label; false (nothing added) when the index cannot hold it: not a
-    /// UID it [`accepts`](Self::accepts), or past what its 32-bit offsets and 16-bit label
-    /// indices reach.
-    pub(crate) fn push(&mut self, bytes: &[u8], label: &str) -> bool {
-        if !Self::accepts(bytes) {
-            return false;
-        }
-        let (Ok(start), Ok(len), true) = (
-            u32::try_from(self.arena.len()),
-            u32::try_from(bytes.len()),
-            bytes.len() <= usize::from(u8::MAX),
-        ) else {
-            return false;
-        };
-        if start.checked_add(len).is_none() {
-            return false;
-        }
-        let label_id = match self.label_ids.get(label) {
-            Some(id) => *id,
-            None => {
-                let Ok(id) = u16::try_from(self.labels.len()) else {
-                    return false;
-                };
-                self.labels.push(label.into());
-                self.label_ids.insert(label.into(), id);
-                id
-            }
-        };
-        self.arena.extend_from_slice(bytes);
-        self.entries.push((start, len, label_id));
-        true
-    }
-
-    /// The index: entries sorted by bytes and label, each (bytes, label) once; and the UIDs
-    /// (with their labels) it leaves to the automaton: those of a tail past the first
-    /// [`SAME_TAIL`] distinct UIDs of it.
-    pub(crate) fn build(self) -> (UidIndex, Vec<LeftOut>) {
-        let UidIndexBuilder {
-            arena,
-            mut entries,
-            labels,
-            label_ids: _,
-        } = self;
-        // Labels sorted, and each entry's label index with them.
-        let mut order: Vec<u16> = (0..labels.len())
-            .filter_map(|i| u16::try_from(i).ok())
-            .collect();
-        order.sort_by(|a, b| labels[usize::from(*a)].cmp(&labels[usize::from(*b)]));
-        let mut rank = vec![0u16; labels.len()];
-        for (r, old) in order.iter().enumerate() {
-            rank[usize::from(*old)] = u16::try_from(r).unwrap_or(u16::MAX);
-        }
-        let sorted_labels: Vec<Box<str>> = order
-            .iter()
-            .map(|old| labels[usize::from(*old)].clone())
-            .collect();
-        let bytes_of = |&(start, len, _): &(u32, u32, u16)| {
-            &arena[start as usize..start as usize + len as usize]
-        };
-        for e in &mut entries {
-            e.2 = rank[usize::from(e.2)];
-        }
-        entries.sort_unstable_by(|a, b| bytes_of(a).cmp(bytes_of(b)).then(a.2.cmp(&b.2)));
-        entries.dedup_by(|a, b| a.2 == b.2 && bytes_of(a) == bytes_of(b));
-        let spill = shared_tails(&entries, &arena);
-        let spilled: Vec<LeftOut> = entries
-            .iter()
-            .zip(&spill)
-            .filter(|(_, s)| **s)
-            .map(|(e, _)| {
-                (
-                    bytes_of(e).to_vec(),
-                    sorted_labels[usize::from(e.2)].clone(),
-                )
-            })
-            .collect();
-        let mut kept = spill.iter();
-        entries.retain(|_| kept.next().is_some_and(|s| !*s));
-        drop(spill);
+impl InMemory {
+    /// The entries `held` (start in `arena`, length, label), sorted by bytes and label.
+    pub(crate) fn new(mut arena: Vec<u8>, held: &[(u32, u32, u16)], key: [u64; 2]) -> InMemory {
         // The builder refused what would not fit: a start past 32 bits, a UID past 255 bytes.
-        let starts = entries.iter().map(|e| e.0).collect();
-        let lens = entries
-            .iter()
-            .map(|e| u8::try_from(e.1).unwrap_or(u8::MAX))
-            .collect();
-        let label_of = entries.iter().map(|e| e.2).collect();
-        let slots = vec![0; (entries.len() * 2).next_power_of_two()];
-        drop(entries);
-        let mut arena = arena;
-        arena.shrink_to_fit();
-        let mut index = UidIndex {
-            arena,
-            starts,
-            lens,
-            label_of,
-            labels: sorted_labels,
-            slots,
-            key: random_key(),
+        let mut index = InMemory {
+            starts: held.iter().map(|e| e.0).collect(),
+            lens: held
+                .iter()
+                .map(|e| u8::try_from(e.1).unwrap_or(u8::MAX))
+                .collect(),
+            label_of: held.iter().map(|e| e.2).collect(),
+            slots: vec![0; (held.len() * 2).next_power_of_two()],
+            arena: Vec::new(),
         };
+        arena.shrink_to_fit();
+        index.arena = arena;
         let mask = index.slots.len() - 1;
         for id in 0..index.starts.len() {
             let bytes = index.bytes(id);
-            let mut slot = slot_of(index.key, &bytes[bytes.len() - WIDTH..]) & mask;
+            let mut slot = slot_of(key, &bytes[bytes.len() - WIDTH..]) as usize & mask;
             while index.slots[slot] != 0 {
                 slot = (slot + 1) & mask;
             }
             // At most twice as many slots as entries, and entries fit 32 bits.
             index.slots[slot] = u32::try_from(id + 1).unwrap_or(u32::MAX);
         }
-        (index, spilled)
+        index
     }
-}
 
-/// Which of `entries` (sorted by their bytes) lie past the first [`SAME_TAIL`] distinct UIDs
-/// of their tail.
-fn shared_tails(entries: &[Entry], arena: &[u8]) -> Vec<bool> {
-    let bytes_of = |(start, len, _): &Entry| &arena[*start as usize..(*start + *len) as usize];
-    let tail_of = |i: usize| {
-        let b = bytes_of(&entries[i]);
-        &b[b.len() - WIDTH..]
-    };
-    // By tail, and by bytes within a tail (the entries' own order), so that the entries of
-    // one UID are together.
-    let mut by_tail: Vec<usize> = (0..entries.len()).collect();
-    by_tail.sort_unstable_by(|&a, &b| tail_of(a).cmp(tail_of(b)).then(a.cmp(&b)));
-    let mut spill = vec![false; entries.len()];
-    let mut distinct = 0;
-    for (k, &i) in by_tail.iter().enumerate() {
-        let before = k.checked_sub(1).map(|p| by_tail[p]);
-        match before {
-            Some(p) if tail_of(p) == tail_of(i) => {
-                if bytes_of(&entries[p]) != bytes_of(&entries[i]) {
-                    distinct += 1;
-                }
-            }
-            _ => distinct = 1,
-        }
-        spill[i] = distinct > SAME_TAIL;
+    /// The bytes of entry `id`.
+    fn bytes(&self, id: usize) -> &[u8] {
+        let start = self.starts[id] as usize;
+        &self.arena[start..start + usize::from(self.lens[id])]
     }
-    spill
 }
 
 /// A secret for [`slot_of`], from the standard library's per-process random hash keys.
-fn random_key() -> [u64; 2] {
+pub(crate) fn random_key() -> [u64; 2] {
     use std::hash::{BuildHasher, Hasher};
     let keys = std::collections::hash_map::RandomState::new();
     [1u8, 2].map(|n| {
@@ -263,10 +161,10 @@ fn random_key() -> [u64; 2] {
     })
 }
 
-/// Where the UIDs whose last [`WIDTH`] bytes are `tail` start their probe: a folded
-/// multiplication of the two halves, each mixed with the index's secret `key`, which spreads
-/// the few values digits and dots take.
-fn slot_of(key: [u64; 2], tail: &[u8]) -> usize {
+/// The fingerprint of the UIDs whose last [`WIDTH`] bytes are `tail`, where their probe
+/// starts: a folded multiplication of the two halves, each mixed with the index's secret
+/// `key`, which spreads the few values digits and dots take.
+pub(crate) fn slot_of(key: [u64; 2], tail: &[u8]) -> u64 {
     let half = |r: Range<usize>| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&tail[r]);
@@ -274,56 +172,123 @@ fn slot_of(key: [u64; 2], tail: &[u8]) -> usize {
     };
     let (lo, hi) = (half(0..8), half(8..16));
     let m = u128::from(lo ^ key[0]) * u128::from(hi ^ key[1]);
-    // Only the low bits index the table.
-    let folded = (m as u64) ^ ((m >> 64) as u64);
-    folded as usize
+    // In memory, only the low bits index the table.
+    (m as u64) ^ ((m >> 64) as u64)
 }
 
 impl std::fmt::Debug for UidIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UidIndex")
-            .field("uids", &self.len())
-            .field("bytes", &self.arena.len())
-            .field("labels", &self.labels)
-            .finish()
+        let mut d = f.debug_struct("UidIndex");
+        d.field("uids", &self.len());
+        match &self.held {
+            Held::Memory(m) => d.field("bytes", &m.arena.len()),
+            Held::Disk(t) => d.field("table", t),
+        };
+        d.field("labels", &self.labels).finish()
     }
 }
 
 impl UidIndex {
+    /// The index of `held`, whose labels are `labels` (sorted), probed under `key`.
+    pub(crate) fn new(held: Held, labels: Vec<Box<str>>, key: [u64; 2]) -> UidIndex {
+        UidIndex {
+            held,
+            labels,
+            key,
+            failure: OnceLock::new(),
+        }
+    }
+
     /// How many (UID, label) entries are held.
     pub(crate) fn len(&self) -> usize {
-        self.starts.len()
+        match &self.held {
+            Held::Memory(m) => m.starts.len(),
+            Held::Disk(t) => t.len(),
+        }
     }
 
     /// Whether no UID is held.
     pub(crate) fn is_empty(&self) -> bool {
-        self.starts.is_empty()
+        self.len() == 0
     }
 
-    /// The bytes of entry `id`.
+    /// Whether the entries lie on disk.
+    pub(crate) fn on_disk(&self) -> bool {
+        matches!(self.held, Held::Disk(_))
+    }
+
+    /// Why the table on disk could not be read during a search, if it could not: every
+    /// search since found nothing more, so the audit is incomplete and must not be believed.
+    pub(crate) fn failure(&self) -> Option<&str> {
+        self.failure.get().map(String::as_str)
+    }
+
+    /// Where the entries lie.
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> &Held {
+        &self.held
+    }
+
+    /// The bytes of entry `id` (in memory).
+    #[cfg(test)]
     pub(crate) fn bytes(&self, id: usize) -> &[u8] {
-        let start = self.starts[id] as usize;
-        &self.arena[start..start + usize::from(self.lens[id])]
+        match &self.held {
+            Held::Memory(m) => m.bytes(id),
+            Held::Disk(_) => panic!("the entries are on disk"),
+        }
     }
 
     /// The label of entry `id`.
     pub(crate) fn label(&self, id: u32) -> &str {
-        &self.labels[usize::from(self.label_of[id as usize])]
+        let label = match &self.held {
+            Held::Memory(m) => m.label_of[id as usize],
+            Held::Disk(_) => u16::try_from(id).unwrap_or(u16::MAX),
+        };
+        &self.labels[usize::from(label)]
     }
 
     /// The longest UID held, in bytes (0 when none is).
     pub(crate) fn longest(&self) -> usize {
-        (0..self.len())
-            .map(|id| self.bytes(id).len())
-            .max()
-            .unwrap_or(0)
+        match &self.held {
+            Held::Memory(m) => (0..m.starts.len())
+                .map(|id| m.bytes(id).len())
+                .max()
+                .unwrap_or(0),
+            Held::Disk(t) => t.longest(),
+        }
     }
 
     /// Marks in `alphabet` every byte a held UID uses.
     pub(crate) fn add_alphabet(&self, alphabet: &mut [bool; 256]) {
-        for id in 0..self.len() {
-            for b in self.bytes(id) {
-                alphabet[usize::from(*b)] = true;
+        match &self.held {
+            Held::Memory(m) => {
+                for id in 0..m.starts.len() {
+                    for b in m.bytes(id) {
+                        alphabet[usize::from(*b)] = true;
+                    }
+                }
+            }
+            Held::Disk(t) => t.add_alphabet(alphabet),
+        }
+    }
+
+    /// Calls `f` with the bytes and id of every entry whose last [`WIDTH`] bytes may be
+    /// `tail` (those of the same fingerprint).
+    fn candidates(&self, tail: &[u8], mut f: impl FnMut(&[u8], u32)) {
+        let fp = slot_of(self.key, tail);
+        match &self.held {
+            Held::Memory(m) => {
+                let mask = m.slots.len() - 1;
+                let mut slot = fp as usize & mask;
+                while let Some(id) = m.slots[slot].checked_sub(1) {
+                    f(m.bytes(id as usize), id);
+                    slot = (slot + 1) & mask;
+                }
+            }
+            Held::Disk(t) => {
+                if let Err(e) = t.probe(fp, |bytes, label| f(bytes, u32::from(label))) {
+                    let _ = self.failure.set(e.to_string());
+                }
             }
         }
     }
@@ -351,10 +316,7 @@ impl UidIndex {
     /// at `start` (at least [`WIDTH`] before `end`), in the order of [`UidIndex::find_all`].
     fn ending_at(&self, hay: &[u8], start: usize, end: usize) -> Vec<UidMatch> {
         let mut here = Vec::new();
-        let mask = self.slots.len() - 1;
-        let mut slot = slot_of(self.key, &hay[end - WIDTH..end]) & mask;
-        while let Some(id) = self.slots[slot].checked_sub(1) {
-            let uid = self.bytes(id as usize);
+        self.candidates(&hay[end - WIDTH..end], |uid, id| {
             if uid.len() <= end - start
                 && uid[uid.len() - WIDTH..] == hay[end - WIDTH..end]
                 && uid[..uid.len() - WIDTH] == hay[end - uid.len()..end - WIDTH]
@@ -364,8 +326,7 @@ impl UidIndex {
                     id,
                 });
             }
-            slot = (slot + 1) & mask;
-        }
+        });
         here.sort_unstable_by_key(|m| (m.range.start, m.id));
         here
     }
@@ -379,19 +340,16 @@ impl UidIndex {
         if self.is_empty() {
             return out;
         }
-        let mask = self.slots.len() - 1;
         for run in alphabet_runs(hay, &UID_ALPHABET, WIDTH) {
             let here = out.len();
-            let mut slot = slot_of(self.key, &hay[run.end - WIDTH..run.end]) & mask;
-            while let Some(id) = self.slots[slot].checked_sub(1) {
-                if self.bytes(id as usize) == &hay[run.clone()] {
+            self.candidates(&hay[run.end - WIDTH..run.end], |uid, id| {
+                if uid == &hay[run.clone()] {
                     out.push(UidMatch {
                         range: run.clone(),
                         id,
                     });
                 }
-                slot = (slot + 1) & mask;
-            }
+            });
             out[here..].sort_unstable_by_key(|m| m.id);
         }
         out
@@ -400,24 +358,39 @@ impl UidIndex {
     /// How many slots a probe for `tail` looks at, the empty one that ends it included.
     #[cfg(test)]
     pub(crate) fn probe_len(&self, tail: &[u8]) -> usize {
-        let mask = self.slots.len() - 1;
-        let mut slot = slot_of(self.key, tail) & mask;
+        let Held::Memory(m) = &self.held else {
+            return 0;
+        };
+        let mask = m.slots.len() - 1;
+        let mut slot = slot_of(self.key, tail) as usize & mask;
         let mut n = 1;
-        while self.slots[slot] != 0 {
+        while m.slots[slot] != 0 {
             slot = (slot + 1) & mask;
             n += 1;
         }
         n
     }
 
+    /// How many slots the index in memory has.
+    #[cfg(test)]
+    pub(crate) fn slots(&self) -> usize {
+        match &self.held {
+            Held::Memory(m) => m.slots.len(),
+            Held::Disk(_) => 0,
+        }
+    }
+
     /// The heap bytes the index holds.
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.arena.capacity()
-            + self.starts.capacity() * 4
-            + self.lens.capacity()
-            + self.label_of.capacity() * 2
-            + self.slots.capacity() * 4
+        let Held::Memory(m) = &self.held else {
+            return 0;
+        };
+        m.arena.capacity()
+            + m.starts.capacity() * 4
+            + m.lens.capacity()
+            + m.label_of.capacity() * 2
+            + m.slots.capacity() * 4
             + self
                 .labels
                 .iter()
@@ -429,6 +402,13 @@ impl UidIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::uid_builder::UidIndexBuilder;
+
+    fn built(b: UidIndexBuilder) -> (UidIndex, Vec<crate::uid_builder::LeftOut>) {
+        let built = b.build().expect("build");
+        assert!(built.automaton.is_empty());
+        (built.index, built.same_tail)
+    }
 
     /// Every occurrence of every entry, found the slow way, in the order `find_all` gives.
     fn naive(index: &UidIndex, hay: &[u8]) -> Vec<UidMatch> {
@@ -453,7 +433,7 @@ mod tests {
         for (uid, label) in uids {
             assert!(b.push(uid.as_bytes(), label), "{uid}");
         }
-        let (index, spilled) = b.build();
+        let (index, spilled) = built(b);
         assert!(spilled.is_empty());
         index
     }
@@ -466,7 +446,7 @@ mod tests {
         assert!(!b.push(b"1.2.840.10008.1.2 ", "A"), "a space");
         assert!(b.push(b"1.2.840.10008.1.2", "A"), "17 bytes");
         assert!(b.push(b"1.22.333.4444.55", "A"), "exactly WIDTH bytes");
-        assert_eq!(b.build().0.len(), 2);
+        assert_eq!(built(b).0.len(), 2);
     }
 
     #[test]
@@ -482,7 +462,7 @@ mod tests {
         assert!(b.push(b"1.2.0.1111111111111111", "SOPInstanceUID"));
         assert!(b.push(b"1.2.0.1111111111111111", "StudyInstanceUID"));
         assert!(b.push(b"1.2.0.1111111111111112", "SOPInstanceUID"));
-        let (i, spilled) = b.build();
+        let (i, spilled) = built(b);
         // The first SAME_TAIL distinct UIDs of the tail by their bytes (the second label of
         // one of them included), and the other tail's; the rest back to the automaton, once.
         let held: Vec<(&[u8], &str)> = (0..i.len())
@@ -531,8 +511,8 @@ mod tests {
         for uid in &uids {
             assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
         }
-        let (i, _) = b.build();
-        assert_eq!(i.slots.len(), 512);
+        let (i, _) = built(b);
+        assert_eq!(i.slots(), 512);
         let probe = i.probe_len(target);
         assert!(probe < 40, "a probe walks {probe} slots");
         for uid in &uids {
@@ -653,7 +633,7 @@ mod tests {
             bytes += uid.len();
             assert!(b.push(uid.as_bytes(), "SOPInstanceUID"));
         }
-        let (i, _) = b.build();
+        let (i, _) = built(b);
         // 4 (start) + 1 (length) + 2 (label) + 8 to 16 (two to four slots of 4 bytes).
         let overhead = (i.heap_bytes() - bytes) / i.len();
         assert!(overhead <= 24, "{overhead} bytes per UID beyond its own");

@@ -33,6 +33,7 @@ mod other_files;
 mod plan_on_disk;
 mod regrouping;
 mod selection;
+mod uids_on_disk;
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers

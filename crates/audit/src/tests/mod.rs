@@ -14,6 +14,7 @@ mod rules;
 mod search;
 mod stream;
 mod uids;
+mod uids_on_disk;
 
 pub(crate) fn auditor(needles: &[Needle]) -> Auditor {
     Auditor::new(needles, Rules::default()).expect("auditor")

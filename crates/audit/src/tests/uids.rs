@@ -15,10 +15,10 @@ use crate::source::FileSource;
 use crate::{Auditor, Needle, Rules, ValueKind};
 
 /// splitmix64: the same inputs on every run.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -26,7 +26,7 @@ impl Rng {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 
@@ -47,7 +47,7 @@ impl Rng {
 
 /// UIDs that overlap, nest, share suffixes and prefixes, are short (kept in the automaton),
 /// malformed, or shared by two labels; and other values spelled with digits and dots.
-fn values(rng: &mut Rng) -> Vec<(String, ValueKind, String)> {
+pub(super) fn values(rng: &mut Rng) -> Vec<(String, ValueKind, String)> {
     let uid = |label: &str, value: &str| (label.to_string(), ValueKind::Uid, value.to_string());
     let study = "1.2.826.0.1.3680043.8.498.10";
     let mut v = vec![
@@ -111,7 +111,7 @@ fn values(rng: &mut Rng) -> Vec<(String, ValueKind, String)> {
     v
 }
 
-fn needles(values: &[(String, ValueKind, String)]) -> Vec<OwnedNeedle> {
+pub(super) fn needles(values: &[(String, ValueKind, String)]) -> Vec<OwnedNeedle> {
     let mut out: Vec<OwnedNeedle> = values
         .iter()
         .map(|(label, kind, value)| {
@@ -133,7 +133,7 @@ fn needles(values: &[(String, ValueKind, String)]) -> Vec<OwnedNeedle> {
 }
 
 /// A haystack of pieces: whole and cut values, digits, dots, separators, letters, binary.
-fn hay(rng: &mut Rng, values: &[(String, ValueKind, String)]) -> Vec<u8> {
+pub(super) fn hay(rng: &mut Rng, values: &[(String, ValueKind, String)]) -> Vec<u8> {
     let mut h = Vec::new();
     for _ in 0..1 + rng.below(14) {
         let value = rng.value(values).trim().trim_end_matches('\0').as_bytes();
@@ -167,7 +167,7 @@ fn hay(rng: &mut Rng, values: &[(String, ValueKind, String)]) -> Vec<u8> {
     h
 }
 
-fn hits(h: Vec<Hit<'_>>) -> Vec<(String, Range<usize>, bool, String)> {
+pub(super) fn hits(h: Vec<Hit<'_>>) -> Vec<(String, Range<usize>, bool, String)> {
     h.into_iter()
         .map(|h| {
             (
@@ -181,7 +181,11 @@ fn hits(h: Vec<Hit<'_>>) -> Vec<(String, Range<usize>, bool, String)> {
 }
 
 /// The labels the pixel data search finds in `hay`, counting only matches `keep` keeps.
-fn pixel_labels(a: &Auditor, hay: &[u8], keep: &dyn Fn(&Range<usize>) -> bool) -> BTreeSet<String> {
+pub(super) fn pixel_labels(
+    a: &Auditor,
+    hay: &[u8],
+    keep: &dyn Fn(&Range<usize>) -> bool,
+) -> BTreeSet<String> {
     let mut labels = BTreeSet::new();
     for run in alphabet_runs(hay, &a.long_alphabet, LONG_NEEDLE) {
         find_any(

@@ -116,6 +116,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             key_file: None,
             checksum: archive::HashAlgorithm::DEFAULT,
             plan_in_memory: export::pipeline::PLAN_IN_MEMORY,
+            uids_in_memory: export::pipeline::UIDS_IN_MEMORY,
         };
         let outcome = match export::pipeline::export(&archive, &req, &Quiet) {
             Ok(s) if s.quarantined.is_some() => quarantined(&s),
@@ -174,6 +175,7 @@ pub fn run(_global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         key_file: None,
         checksum: archive::HashAlgorithm::DEFAULT,
         plan_in_memory: export::pipeline::PLAN_IN_MEMORY,
+        uids_in_memory: export::pipeline::UIDS_IN_MEMORY,
     };
     let s = export::pipeline::export(&archive, &blank, &Quiet)?;
     say(
@@ -214,6 +216,7 @@ fn quarantine_step(dir: &Path, archive: &Archive, all: &Filter) -> anyhow::Resul
         key_file: None,
         checksum: archive::HashAlgorithm::DEFAULT,
         plan_in_memory: export::pipeline::PLAN_IN_MEMORY,
+        uids_in_memory: export::pipeline::UIDS_IN_MEMORY,
     };
     let s = export::pipeline::export(archive, &req, &Quiet)?;
     let Some(entry) = &s.quarantined else {

@@ -182,6 +182,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
         key_file: args.deid.key_file.clone(),
         checksum: args.checksum.into(),
         plan_in_memory: plan_in_memory(),
+        uids_in_memory: uids_in_memory(),
     };
     let bars = Bars {
         quiet: global.quiet,
@@ -384,4 +385,13 @@ pub(crate) fn plan_in_memory() -> usize {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(export::pipeline::PLAN_IN_MEMORY)
+}
+
+/// How many bytes of original UIDs an export's audit gathers in memory: `DEPOT_UIDS_IN_MEMORY`
+/// when set to a number (benchmarks and tests of the UIDs on disk), else the library's default.
+pub(crate) fn uids_in_memory() -> usize {
+    std::env::var("DEPOT_UIDS_IN_MEMORY")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(export::pipeline::UIDS_IN_MEMORY)
 }

@@ -95,6 +95,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<ExitCode> {
             // never read.
             checksum: archive::HashAlgorithm::DEFAULT,
             plan_in_memory: super::export::plan_in_memory(),
+            uids_in_memory: super::export::uids_in_memory(),
         },
         peer: Peer {
             address: args.to.clone(),

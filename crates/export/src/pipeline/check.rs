@@ -9,15 +9,15 @@ use std::sync::Arc;
 use crate::regroup::{self, Grouping, RegroupWarning};
 
 use super::error::ExportError;
-use super::plan::{Seen, SeriesKeys};
+use super::plan::{RANK_LEFT_OUT, Seen, SeriesKeys};
 use super::plan_store::PlanStore;
 use super::planned::Regroup;
 use super::summary::BurnedInSeries;
 
 /// Leaves out of the plan the series left out, and returns the regrouping warnings (of the
 /// keys the plan saw, `seen.series_keys`) and the burned-in series. When `uids_left_out`, the
-/// own Study, Series and SOP Instance UIDs of the files left out go to `seen.original_uids`:
-/// the plan no longer holds them, and the audit searches them (see [`Seen::original_uids`]).
+/// own Study, Series and SOP Instance UIDs of the files left out go to `seen.uids`: the plan
+/// no longer holds them, and the audit searches them (see [`Seen::uids`]).
 pub(crate) fn check(
     plan: &mut PlanStore,
     leave_out_burned_in: bool,
@@ -42,7 +42,7 @@ pub(crate) fn check(
         Ok(())
     })?;
     if leave_out_burned_in && !burned_in.is_empty() {
-        let mut original_uids = uids_left_out.then_some(&mut seen.original_uids);
+        let mut original_uids = uids_left_out.then_some(&mut seen.uids);
         plan.rewrite(|batch| -> Result<(), ExportError> {
             batch.retain(|p| {
                 let keep = !burned_in.contains_key(&*p.record.archive_series);
@@ -53,7 +53,7 @@ pub(crate) fn check(
                         ("SeriesInstanceUID", &r.series_uid),
                         ("SOPInstanceUID", &r.sop_uid),
                     ] {
-                        uids.entry(uid.to_string()).or_insert(label);
+                        uids.add(label, uid, RANK_LEFT_OUT);
                     }
                 }
                 keep
@@ -153,7 +153,40 @@ fn regroup_warnings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::plan::RANK_OTHER;
     use crate::pipeline::planned::Planned;
+    use audit::{Auditor, Finding, OriginalUids, Rules};
+
+    /// Which of `candidates` the audit searches, given `uids`, and under which label.
+    fn searched(uids: OriginalUids, candidates: &[String]) -> Vec<(String, String)> {
+        let a = Auditor::owned_builder_with(&[], Rules::default(), uids)
+            .build()
+            .unwrap();
+        let mut out = Vec::new();
+        for c in candidates {
+            for f in a.scan_path(c) {
+                if let Finding::Value { what, .. } = f {
+                    out.push((c.clone(), what));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every UID of `plan`'s records, and one more.
+    fn candidates(plan: &[Planned]) -> Vec<String> {
+        let mut all: Vec<String> = plan
+            .iter()
+            .flat_map(|p| {
+                let r = &p.record;
+                [&r.study_uid, &r.series_uid, &r.sop_uid].map(|u| u.to_string())
+            })
+            .collect();
+        all.push("1.9.1.2.2.7".into());
+        all.sort();
+        all.dedup();
+        all
+    }
 
     /// [`check`] of a plan in memory: the files kept, the warnings, the burned-in series.
     fn run(
@@ -193,11 +226,8 @@ mod tests {
         assert_eq!(sops(&kept), sops(&out.0));
         assert_eq!(format!("{warnings:?}"), format!("{:?}", out.1));
         assert_eq!(format!("{burned_in:?}"), format!("{:?}", out.2));
-        let mut a: Vec<_> = in_memory.original_uids.into_iter().collect();
-        let mut b: Vec<_> = on_disk.original_uids.into_iter().collect();
-        a.sort_unstable();
-        b.sort_unstable();
-        assert_eq!(a, b);
+        let all = candidates(&plan());
+        assert_eq!(searched(in_memory.uids, &all), searched(on_disk.uids, &all));
         out
     }
 
@@ -254,39 +284,42 @@ mod tests {
 
     #[test]
     fn the_files_left_out_hand_their_own_uids_to_the_audit() {
-        let mut seen = Seen {
-            original_uids: HashMap::from([("1.9.1.2.2".to_string(), "ReferencedSOPInstanceUID")]),
-            ..Seen::default()
+        let seen_with_a_reference = || {
+            let mut seen = Seen::default();
+            seen.uids
+                .add("ReferencedSOPInstanceUID", "1.9.1.2.2", RANK_OTHER);
+            seen
         };
+        let mut seen = seen_with_a_reference();
         let (kept, warnings, burned_in) = run(plan(), true, &mut seen, true);
-        let uids = seen.original_uids;
         assert_eq!(kept.len(), 1);
         assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(burned_in.len(), 1);
         assert!(!burned_in[0].included);
         // The series left out: its study (shared with the file kept: still searched, as the
         // audit searches every UID the level changed), series and SOP Instance UIDs, under
-        // the label first seen.
-        let mut got: Vec<(&str, &str)> = uids.iter().map(|(u, l)| (u.as_str(), *l)).collect();
-        got.sort_unstable();
+        // their own labels, which rank before a reference's.
+        let all = candidates(&plan());
         assert_eq!(
-            got,
+            searched(seen.uids, &all),
             [
                 ("1.9.1", "StudyInstanceUID"),
                 ("1.9.1.2", "SeriesInstanceUID"),
                 ("1.9.1.2.1", "SOPInstanceUID"),
-                ("1.9.1.2.2", "ReferencedSOPInstanceUID"),
+                ("1.9.1.2.2", "SOPInstanceUID"),
             ]
+            .map(|(u, l)| (u.to_string(), l.to_string()))
         );
         // Included, or at a level that keeps the UIDs: nothing is added.
         let mut seen = Seen::default();
         let (kept, _, burned_in) = run(plan(), false, &mut seen, true);
         assert_eq!(kept.len(), 3);
         assert!(burned_in[0].included);
-        assert!(seen.original_uids.is_empty());
+        assert!(searched(seen.uids, &all).is_empty());
+        let mut seen = Seen::default();
         let (kept, _, _) = run(plan(), true, &mut seen, false);
         assert_eq!(kept.len(), 1);
-        assert!(seen.original_uids.is_empty());
+        assert!(searched(seen.uids, &all).is_empty());
     }
 
     #[test]

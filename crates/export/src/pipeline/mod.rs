@@ -43,7 +43,6 @@ mod check;
 mod destination;
 mod error;
 mod kept_file;
-mod kept_uids;
 mod needles;
 mod numbering;
 mod others;
@@ -57,6 +56,7 @@ mod reuse;
 mod selected;
 mod subjects;
 mod summary;
+mod uid_hash;
 mod write;
 
 use std::collections::HashMap;
@@ -77,6 +77,10 @@ use selected::Names;
 pub use destination::check_destination;
 pub use error::{ExportError, FileError, FileFailure, PlanError, WriteError};
 pub use plan_store::PLAN_IN_MEMORY;
+
+/// How many bytes of original UIDs an export gathers in memory (see
+/// [`ExportRequest::uids_in_memory`]).
+pub const UIDS_IN_MEMORY: usize = audit::OriginalUids::LIMIT;
 pub use request::{ExportObserver, ExportRequest, Quiet};
 pub use summary::{BurnedInSeries, EngineWarning, ExportSummary};
 
@@ -115,11 +119,16 @@ pub fn export(
         let tmp = archive.root().join(archive::layout::TMP_DIR);
         Keeping::new(KEEP_IN_MEMORY, KeptFile::create(&tmp, KEEP_ON_DISK).ok())
     });
+    let tmp = archive.root().join(archive::layout::TMP_DIR);
     let reading = plan::Reading {
         root: archive.root(),
         names: &names,
         original,
         keeping: keeping.as_ref(),
+        uids: plan::UidSpill {
+            dir: Some(&tmp),
+            in_memory: req.uids_in_memory,
+        },
     };
     let mut seen = plan::read_headers(&deid, &subjects, &mut plan, &reading, observer)?;
     for (code, s) in std::mem::take(&mut seen.subjects) {
@@ -200,7 +209,7 @@ pub fn export(
     let auditor = if original {
         None
     } else {
-        Some(needles::auditor(&deid, &subjects, &plan, &seen)?)
+        Some(needles::auditor(&deid, &subjects, &plan, &mut seen)?)
     };
     // Every original and kept UID the headers held: in the auditor now, where searched.
     drop(seen);

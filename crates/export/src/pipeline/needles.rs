@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anon_core::{Deidentifier, Profile};
 use audit::owners::OwnedNeedle;
 use audit::written::WrittenValues;
-use audit::{Auditor, AuditorBuilder, Rules};
+use audit::{Auditor, OriginalUids, Rules};
 
 use crate::promised::promises_to_remove;
 
@@ -51,33 +51,14 @@ pub(crate) fn needles<'a>(
     out
 }
 
-/// Hands `builder` the original UIDs the level changed, each once (the first label found for
-/// it wins): the plan's Study, Series and SOP Instance UIDs in plan order, then the other UIDs
-/// the headers held (see [`Seen::original_uids`]) by label and value. A UID that the exported
-/// headers keep is no finding, so it is not searched. The plan is read a batch at a time;
-/// what is held to give each UID once grows with the series, not the files: the Study and
-/// Series UIDs (read first), and which of them were given. A SOP Instance UID is in the
-/// archive once, so it is given when seen unless it is one of those, or one of the other UIDs
-/// (then given with its label here, and not again with theirs).
-fn add_original_uids(
-    builder: &mut AuditorBuilder,
-    plan: &PlanStore,
-    seen: &Seen,
-) -> Result<(), ExportError> {
-    let kept = |uid: &str| seen.kept_uids.contains(uid);
-    let mut groups: HashSet<Arc<str>> = HashSet::new();
-    plan.scan(|batch| -> Result<(), ExportError> {
-        for p in batch {
-            for uid in [&p.record.study_uid, &p.record.series_uid] {
-                if !groups.contains(&**uid) {
-                    groups.insert(Arc::clone(uid));
-                }
-            }
-        }
-        Ok(())
-    })?;
+/// Gives `uids` the plan's own Study, Series and SOP Instance UIDs, ranked by their place in
+/// the plan, so that a UID is searched under the label of the first file in package order that
+/// holds it (see [`Seen::uids`]; the other UIDs the headers held, ranked after them, were
+/// given while the headers were read). The plan is read a batch at a time; each Study and
+/// Series UID is given once (what is held for that grows with the series, not the files).
+fn add_plan_uids(uids: &mut OriginalUids, plan: &PlanStore) -> Result<(), ExportError> {
     let mut given: HashSet<Arc<str>> = HashSet::new();
-    let mut others_given: HashSet<&str> = HashSet::new();
+    let mut rank = 0u64;
     plan.scan(|batch| -> Result<(), ExportError> {
         for p in batch {
             let r = &p.record;
@@ -86,46 +67,30 @@ fn add_original_uids(
                 ("SeriesInstanceUID", &r.series_uid),
                 ("SOPInstanceUID", &r.sop_uid),
             ] {
-                if kept(uid) {
-                    continue;
-                }
-                if groups.contains(&**uid) {
+                rank += 1;
+                if label != "SOPInstanceUID" {
                     if given.contains(&**uid) {
                         continue;
                     }
                     given.insert(Arc::clone(uid));
-                } else if let Some((other, _)) = seen.original_uids.get_key_value(&**uid) {
-                    // A SOP Instance UID is in the archive once: given here, never again.
-                    others_given.insert(other.as_str());
                 }
-                builder.add_uid(label, uid);
+                uids.add(label, uid, rank);
             }
         }
         Ok(())
-    })?;
-    let mut others: Vec<(&str, &str)> = seen
-        .original_uids
-        .iter()
-        .map(|(uid, label)| (*label, uid.as_str()))
-        .filter(|(_, uid)| !kept(uid) && !given.contains(*uid) && !others_given.contains(uid))
-        .collect();
-    others.sort_unstable();
-    for (label, uid) in others {
-        builder.add_uid(label, uid);
-    }
-    Ok(())
+    })
 }
 
 /// The export's auditor: the needles of the exported subjects and of the original UIDs the
-/// level changed (a UID the exported headers keep is no finding), with the structural rules
-/// the profile promises. Depot's own values are never findings: the engine's constants under
+/// level changed (`seen.uids`: a UID the exported headers keep is no finding), with the
+/// structural rules the profile promises. Depot's own values are never findings: the engine's constants under
 /// the profile and every exported subject's pseudonym (in the files, the paths and the
 /// manifest).
 pub(crate) fn auditor(
     deid: &Deidentifier,
     subjects: &HashMap<String, SubjectFacts>,
     plan: &PlanStore,
-    seen: &Seen,
+    seen: &mut Seen,
 ) -> Result<Auditor, ExportError> {
     let profile = deid.profile();
     // The exported subjects' archive codes and folders (few).
@@ -143,12 +108,13 @@ pub(crate) fn auditor(
         Ok(())
     })?;
     let needles = needles(profile, deid, subjects, codes.iter().map(|c| &**c));
-    // Each original UID is handed over as it is found, never made a needle beside all the
+    // Each original UID was handed over as it was found, never made a needle beside all the
     // others.
-    let mut builder = Auditor::owned_builder(&needles, Rules::for_profile(profile));
+    let mut uids = std::mem::take(&mut seen.uids);
     if profile.remaps_uids() {
-        add_original_uids(&mut builder, plan, seen)?;
+        add_plan_uids(&mut uids, plan)?;
     }
+    let builder = Auditor::owned_builder_with(&needles, Rules::for_profile(profile), uids);
     let mut written = WrittenValues::new();
     written.add_profile(profile);
     let pseudonyms: Vec<String> = subjects.values().map(|f| f.pseudonym(deid)).collect();

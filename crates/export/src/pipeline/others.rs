@@ -16,11 +16,11 @@ use archive::{Archive, InstanceRecord};
 use crate::stored_values::{read_values, stored_files};
 
 use super::error::ExportError;
-use super::kept_uids::UidHasher;
-use super::plan::Seen;
+use super::plan::{RANK_OTHER, Seen};
 use super::plan_store::PlanStore;
 use super::request::ExportObserver;
 use super::subjects::SubjectFacts;
+use super::uid_hash::UidHasher;
 
 /// Reads the headers of the exported subjects' stored files that `plan` does not hold and adds
 /// what they carry to the subjects' facts (values searched and cut) and, when the level remaps
@@ -62,7 +62,7 @@ pub(crate) fn add_other_files(
     for (code, s) in stored {
         if remaps_uids {
             for (uid, label) in &s.uids {
-                seen.original_uids.entry(uid.clone()).or_insert(*label);
+                seen.uids.add(label, uid, RANK_OTHER);
             }
         }
         if let Some(f) = subjects.get_mut(&code) {

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 
 use anon_core::{Deidentifier, Profile, identity};
 use archive::{Archive, FactsError, Filter, HeaderFacts, SubjectKey};
+use audit::OriginalUids;
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
@@ -21,13 +22,13 @@ use crate::header_values::uids_in;
 use crate::stored::read_stored_header;
 
 use super::error::{ExportError, FileFailure, PlanError};
-use super::kept_uids::{KeptUids, UidHasher, UidSet};
 use super::plan_store::{PlanStore, SpillBuilder};
 use super::planned::{Planned, Regroup};
 use super::request::ExportObserver;
 use super::reuse::{Keeping, Kept, Slot};
 use super::selected::{Names, Selected};
 use super::subjects::{SubjectFacts, SubjectSeen, context_from};
+use super::uid_hash::UidHasher;
 
 /// The selected instances in package order: by subject, study, series (numerically where
 /// the labels are numbers), instance number and SOP Instance UID; shared values from `names`.
@@ -125,25 +126,16 @@ pub(crate) fn read_headers(
         names,
         original,
         keeping,
+        ..
     } = reading;
-    let seen = Mutex::new(Seen::default());
+    let seen = Mutex::new(Seen {
+        uids: reading.uids.make(),
+        ..Seen::default()
+    });
     let uids = deid.profile().remaps_uids();
-    // The selected files' SOP Instance UIDs, by keyed hash: a reference to one of them (every
-    // image an SR or a presentation state names) is searched as that file's own UID.
-    let hasher = UidHasher::default();
-    let mut hashes: Vec<u128> = Vec::new();
-    if uids {
-        hashes.reserve_exact(plan.len());
-        plan.scan(|batch| -> Result<(), ExportError> {
-            hashes.extend(batch.iter().map(|p| hasher.hash(&p.record.sop_uid)));
-            Ok(())
-        })?;
-    }
-    let planned_sops = UidSet::from_hashes(hasher, hashes);
     let collect = Collect {
         identity: !original,
         uids,
-        planned_sops: &planned_sops,
         seen: &seen,
         keep: keeping.filter(|_| !original),
         names,
@@ -175,6 +167,22 @@ pub(crate) struct Reading<'a> {
     pub(crate) original: bool,
     /// Where the de-identified headers are kept for the write phase (see [`super::reuse`]).
     pub(crate) keeping: Option<&'a Keeping>,
+    /// Where the original UIDs gathered go past their limit.
+    pub(crate) uids: UidSpill<'a>,
+}
+
+/// Where an export's original UIDs go once they pass `in_memory` bytes: `dir`, the archive's
+/// own `tmp/` (they are original UIDs: never the system's temporary folder).
+#[derive(Clone, Copy)]
+pub(crate) struct UidSpill<'a> {
+    pub(crate) dir: Option<&'a Path>,
+    pub(crate) in_memory: usize,
+}
+
+impl UidSpill<'_> {
+    fn make(self) -> OriginalUids {
+        OriginalUids::with_limit(self.dir, self.in_memory)
+    }
 }
 
 /// Series labels sort numerically where they are numbers (`2` before `10`, `3` before `3.1`).
@@ -202,17 +210,24 @@ fn label_numbers(label: &str) -> impl Iterator<Item = u64> + '_ {
 pub(crate) struct Seen {
     /// Per archive subject.
     pub(crate) subjects: HashMap<String, SubjectSeen>,
-    /// Original UIDs (not under `1.2.840.10008.`) at any depth, with the attribute first seen
-    /// holding each; not a planned file's own Study, Series and SOP Instance UIDs, which the
-    /// plan holds (those of files the check leaves out are added then, see `check`), nor a
-    /// reference to a selected file's SOP Instance UID, searched as that file's own.
-    pub(crate) original_uids: HashMap<String, &'static str>,
-    /// UIDs in the de-identified headers: those the level keeps are no finding.
-    pub(crate) kept_uids: KeptUids,
+    /// Original UIDs (not under `1.2.840.10008.`) at any depth, each with the attribute
+    /// holding it and a rank ([`RANK_OTHER`]; the plan's own Study, Series and SOP Instance
+    /// UIDs are added with their place in the plan when the auditor is made, see `needles`),
+    /// and the UIDs the de-identified headers keep (no finding: a UID of the same bytes is not
+    /// searched). Past a limit they go to the archive's `tmp/` (see [`OriginalUids`]).
+    pub(crate) uids: OriginalUids,
     /// The re-import keys of the importable files, by archive series (for the regrouping
     /// check): a series' files all give the same, so this grows with the series.
     pub(crate) series_keys: HashMap<Arc<str>, SeriesKeys>,
 }
+
+/// The rank of the own UIDs of files the check leaves out (see [`Seen::uids`]): after the
+/// plan's, before any other.
+pub(crate) const RANK_LEFT_OUT: u64 = u64::MAX - 1;
+
+/// The rank of every other original UID a header holds (references, frames of reference):
+/// the label of the file's own UID wins where a file refers to a planned one.
+pub(crate) const RANK_OTHER: u64 = u64::MAX;
 
 /// The re-import keys a series' importable files give: (subject, study, series) keys, each
 /// distinct set once, and the archive labels of its subject and study.
@@ -228,8 +243,6 @@ pub(crate) struct Collect<'a> {
     pub(crate) identity: bool,
     /// Original and kept UIDs (levels that remap UIDs).
     pub(crate) uids: bool,
-    /// The selected files' SOP Instance UIDs (when `uids`).
-    pub(crate) planned_sops: &'a UidSet,
     pub(crate) seen: &'a Mutex<Seen>,
     /// Where de-identified headers are kept for the write phase, if they are.
     pub(crate) keep: Option<&'a Keeping>,
@@ -339,19 +352,18 @@ pub(crate) fn plan_one(
                 subject.needles.insert(n);
             }
         }
-        // The file's own Study, Series and SOP Instance UIDs are the plan's, searched from
-        // it (see `needles`), and so are the other selected files' SOP Instance UIDs it
-        // refers to; held here too, they were a hundred bytes a file each.
+        // The file's own Study, Series and SOP Instance UIDs are the plan's, given from it
+        // (see `needles`); a reference to another planned file's SOP Instance UID is given
+        // here too, and searched under that file's label, whose rank is lower.
         let own = [&*record.study_uid, &*record.series_uid, &*record.sop_uid];
         for (uid, tag) in originals {
-            if !own.contains(&uid.as_str()) && !collect.planned_sops.contains(&uid) {
-                seen.original_uids
-                    .entry(uid)
-                    .or_insert_with(|| identity::label_of(tag, "UID"));
+            if !own.contains(&uid.as_str()) {
+                seen.uids
+                    .add(identity::label_of(tag, "UID"), &uid, RANK_OTHER);
             }
         }
         for (uid, _) in kept {
-            seen.kept_uids.insert(&uid);
+            seen.uids.add_kept(&uid);
         }
     }
     let after = HeaderFacts::from_file_object(&obj);

@@ -33,6 +33,10 @@ pub struct ExportRequest {
     /// export's memory does not grow with the number of files ([`super::PLAN_IN_MEMORY`]
     /// unless a benchmark or test asks otherwise).
     pub plan_in_memory: usize,
+    /// How many bytes of original UIDs the audit gathers in memory; past them they go to an
+    /// unnamed file in the archive's `tmp/` and the audit probes a table on disk
+    /// ([`super::UIDS_IN_MEMORY`] unless a benchmark or test asks otherwise).
+    pub uids_in_memory: usize,
 }
 
 /// Progress reports, from worker threads.
