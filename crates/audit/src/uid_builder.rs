@@ -56,7 +56,15 @@ pub(crate) struct UidIndexBuilder {
     /// Records written to runs.
     spilled: u64,
     key: [u64; 2],
+    /// The latest record of each of a few thousand hash slots, as an index into `entries` + 1
+    /// (0: none): a record equal to one of them is not added again. A series' files give the
+    /// same kept Study and Series UIDs, frame of reference and implementation UIDs over and
+    /// over; these would otherwise be most of the records.
+    recent: Vec<u32>,
 }
+
+/// How many slots [`UidIndexBuilder::recent`] has.
+const RECENT: usize = 4096;
 
 impl Default for UidIndexBuilder {
     fn default() -> UidIndexBuilder {
@@ -70,6 +78,7 @@ impl Default for UidIndexBuilder {
             limit: usize::MAX,
             spilled: 0,
             key: random_key(),
+            recent: Vec::new(),
         }
     }
 }
@@ -135,6 +144,21 @@ impl UidIndexBuilder {
     }
 
     fn add_entry(&mut self, bytes: &[u8], kind: Kind, rank: u64, label: u16) -> bool {
+        if self.recent.is_empty() {
+            self.recent = vec![0; RECENT];
+        }
+        let slot = (self.fp(bytes) ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ (u64::from(label) << 8)
+            ^ kind as u64) as usize
+            % RECENT;
+        if let Some(e) = self.recent[slot]
+            .checked_sub(1)
+            .and_then(|i| self.entries.get(i as usize))
+            && (e.kind, e.rank, e.label) == (kind, rank, label)
+            && self.bytes_of(e) == bytes
+        {
+            return true;
+        }
         let (Ok(start), Ok(len)) = (u32::try_from(self.arena.len()), u32::try_from(bytes.len()))
         else {
             return false;
@@ -143,6 +167,7 @@ impl UidIndexBuilder {
             return false;
         }
         self.arena.extend_from_slice(bytes);
+        self.recent[slot] = u32::try_from(self.entries.len() + 1).unwrap_or(0);
         self.entries.push(Entry {
             start,
             len,
@@ -170,6 +195,7 @@ impl UidIndexBuilder {
     fn write_run(&mut self) {
         let mut entries = std::mem::take(&mut self.entries);
         self.sort_for_table(&mut entries);
+        self.recent.fill(0);
         let Some(spill) = &mut self.spill else {
             return;
         };
