@@ -147,7 +147,8 @@ impl UidIndexBuilder {
         if self.recent.is_empty() {
             self.recent = vec![0; RECENT];
         }
-        let slot = (self.fp(bytes) ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        let slot = (self.fp(bytes)
+            ^ rank.wrapping_mul(0x9E37_79B9_7F4A_7C15)
             ^ (u64::from(label) << 8)
             ^ kind as u64) as usize
             % RECENT;
@@ -498,4 +499,66 @@ fn shared_tails(entries: &[(u32, u32, u16)], arena: &[u8]) -> Vec<bool> {
         spill[i] = distinct > SAME_TAIL;
     }
     spill
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The (UID, label) pairs an index finds, each UID searched alone.
+    fn found(built: &Built, uids: &[String]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for u in uids {
+            for m in built.index.find_bounded(u.as_bytes()) {
+                out.push((u.clone(), built.index.label(m.id).to_string()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_record_given_again_is_held_once() {
+        let mut b = UidIndexBuilder::spilling(None, usize::MAX);
+        for _ in 0..1_000 {
+            assert!(b.push_kept(b"2.25.123456789012345678901234567890"));
+            assert!(b.push_ranked(b"1.2.826.0.1.3680043.8.498.1", "FrameOfReferenceUID", 7));
+        }
+        assert_eq!(b.entries.len(), 2);
+        // The same bytes under another rank or label are records of their own.
+        assert!(b.push_ranked(b"1.2.826.0.1.3680043.8.498.1", "FrameOfReferenceUID", 6));
+        assert!(b.push_ranked(
+            b"1.2.826.0.1.3680043.8.498.1",
+            "ReferencedSOPInstanceUID",
+            7
+        ));
+        assert_eq!(b.entries.len(), 4);
+        let built = b.build().expect("build");
+        let uid = ["1.2.826.0.1.3680043.8.498.1".to_string()];
+        assert_eq!(
+            found(&built, &uid),
+            [(uid[0].clone(), "FrameOfReferenceUID".to_string())]
+        );
+    }
+
+    #[test]
+    fn runs_that_cannot_be_written_stay_in_memory() {
+        let dir = tempfile::tempdir().expect("dir");
+        let gone = dir.path().join("gone");
+        let uids: Vec<String> = (0..500).map(|i| format!("1.2.826.0.1.{i:012}")).collect();
+        let mut held = UidIndexBuilder::spilling(Some(&gone), 200);
+        let mut memory = UidIndexBuilder::spilling(None, usize::MAX);
+        for (i, u) in uids.iter().enumerate() {
+            for b in [&mut held, &mut memory] {
+                assert!(b.push_ranked(u.as_bytes(), "SOPInstanceUID", i as u64));
+                if i % 5 == 0 {
+                    assert!(b.push_kept(u.as_bytes()));
+                }
+            }
+        }
+        assert_eq!(held.spilled, 0);
+        let (a, b) = (held.build().expect("build"), memory.build().expect("build"));
+        assert!(!a.index.on_disk());
+        assert_eq!(found(&a, &uids), found(&b, &uids));
+        assert_eq!(found(&a, &uids).len(), 400);
+    }
 }

@@ -4,10 +4,12 @@
 //! ([`crate::regroup`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::regroup::{self, Grouping, RegroupWarning};
 
+use super::distinct::{DISTINCT_IN_MEMORY, Distinct};
 use super::error::ExportError;
 use super::plan::{RANK_LEFT_OUT, Seen, SeriesKeys};
 use super::plan_store::PlanStore;
@@ -23,6 +25,7 @@ pub(crate) fn check(
     leave_out_burned_in: bool,
     seen: &mut Seen,
     uids_left_out: bool,
+    tmp: Option<&Path>,
 ) -> Result<(Vec<RegroupWarning>, Vec<BurnedInSeries>), ExportError> {
     let mut burned_in: BTreeMap<String, BurnedInSeries> = BTreeMap::new();
     plan.scan(|batch| -> Result<(), ExportError> {
@@ -61,7 +64,7 @@ pub(crate) fn check(
             Ok(())
         })?;
     }
-    let warnings = regroup_warnings(plan, &seen.series_keys, &burned_in)?;
+    let warnings = regroup_warnings(plan, &seen.series_keys, &burned_in, tmp)?;
     Ok((warnings, burned_in.into_values().collect()))
 }
 
@@ -73,6 +76,7 @@ fn regroup_warnings(
     plan: &PlanStore,
     series_keys: &HashMap<Arc<str>, SeriesKeys>,
     left_out: &BTreeMap<String, BurnedInSeries>,
+    tmp: Option<&Path>,
 ) -> Result<Vec<RegroupWarning>, ExportError> {
     let kept: Vec<(&str, &SeriesKeys)> = series_keys
         .iter()
@@ -93,38 +97,44 @@ fn regroup_warnings(
             .collect()
     };
     let (subjects, studies, series) = (pairs(0), pairs(1), pairs(2));
-    // The files the import would reject, with their reasons; and whether the importable ones
-    // are one of their own each (the usual case), told by their hashes.
-    let mut rejected: Vec<(Box<str>, Arc<str>)> = Vec::new();
+    // The files the import would reject, counted by reason and series; and whether the
+    // importable ones are one of their own each (the usual case), told by their hashes (on
+    // disk past a limit, see `distinct`).
+    let mut rejected: BTreeMap<(Box<str>, Arc<str>), usize> = BTreeMap::new();
     let mut no_slash = true;
-    let mut pair_hashes: Vec<u64> = Vec::new();
+    let mut pair_hashes: Distinct<8> = Distinct::new(tmp, DISTINCT_IN_MEMORY);
     plan.scan(|batch| -> Result<(), ExportError> {
         for p in batch {
             match &p.regroup {
                 Regroup::Key(_) => {
                     let r = &p.record;
                     no_slash &= !r.sop_uid.contains('/');
-                    pair_hashes.push(regroup::pair_hash(&r.archive_series, &r.sop_uid));
+                    pair_hashes
+                        .push(regroup::pair_hash(&r.archive_series, &r.sop_uid).to_le_bytes())
+                        .map_err(ExportError::PlanFile)?;
                 }
                 Regroup::Rejected(reason) => {
-                    rejected.push((reason.clone(), Arc::clone(&p.record.archive_series)));
+                    *rejected
+                        .entry((reason.clone(), Arc::clone(&p.record.archive_series)))
+                        .or_default() += 1;
                 }
                 Regroup::Unknown => {}
             }
         }
         Ok(())
     })?;
-    let mut one_each = no_slash && regroup::all_distinct(pair_hashes);
+    let mut one_each = no_slash && pair_hashes.all_distinct().map_err(ExportError::PlanFile)?;
     if one_each {
-        let mut keys: Vec<[u8; 16]> = Vec::new();
+        let mut keys: Distinct<16> = Distinct::new(tmp, DISTINCT_IN_MEMORY);
         plan.scan(|batch| -> Result<(), ExportError> {
-            keys.extend(batch.iter().filter_map(|p| match p.regroup {
-                Regroup::Key(key) => Some(key),
-                _ => None,
-            }));
+            for p in batch {
+                if let Regroup::Key(key) = p.regroup {
+                    keys.push(key).map_err(ExportError::PlanFile)?;
+                }
+            }
             Ok(())
         })?;
-        one_each = regroup::all_distinct(keys);
+        one_each = keys.all_distinct().map_err(ExportError::PlanFile)?;
     }
     // Otherwise every importable file's labels and key, for the exact comparison.
     let mut instances: Vec<(Arc<str>, Arc<str>, [u8; 16])> = Vec::new();
@@ -146,7 +156,9 @@ fn regroup_warnings(
         studies: studies.iter().copied(),
         series: series.iter().copied(),
         instances: instances.iter().map(|(s, sop, key)| (&**s, &**sop, *key)),
-        rejected: rejected.iter().map(|(reason, s)| (&**reason, &**s)),
+        rejected: rejected
+            .iter()
+            .flat_map(|((reason, s), n)| std::iter::repeat_n((&**reason, &**s), *n)),
     }))
 }
 
@@ -197,7 +209,7 @@ mod tests {
     ) -> (Vec<Planned>, Vec<RegroupWarning>, Vec<BurnedInSeries>) {
         let mut store = PlanStore::in_memory(plan);
         let (warnings, burned_in) =
-            check(&mut store, leave_out_burned_in, seen, uids_left_out).unwrap();
+            check(&mut store, leave_out_burned_in, seen, uids_left_out, None).unwrap();
         (store.into_vec().unwrap(), warnings, burned_in)
     }
 
@@ -217,8 +229,14 @@ mod tests {
         }
         let mut store = b.finish(|_, _| std::cmp::Ordering::Equal).unwrap();
         let mut on_disk = seen();
-        let (warnings, burned_in) =
-            check(&mut store, leave_out_burned_in, &mut on_disk, uids_left_out).unwrap();
+        let (warnings, burned_in) = check(
+            &mut store,
+            leave_out_burned_in,
+            &mut on_disk,
+            uids_left_out,
+            Some(dir.path()),
+        )
+        .unwrap();
         let kept = store.into_vec().unwrap();
         let sops = |plan: &[Planned]| -> Vec<String> {
             plan.iter().map(|p| p.record.sop_uid.to_string()).collect()

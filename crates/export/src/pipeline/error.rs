@@ -69,9 +69,11 @@ pub enum ExportError {
     /// published either).
     #[error("cannot put the package in quarantine")]
     Quarantine(#[from] QuarantineError),
-    /// The plan of a large selection could not be written to or read from its temporary file
-    /// in the archive's `tmp/`.
-    #[error("cannot write or read the export's plan in the archive's tmp/")]
+    /// The plan of a large selection, or the regrouping check's sorted runs, could not be
+    /// written to or read from their temporary file in the archive's `tmp/`.
+    #[error(
+        "cannot write or read the export's temporary files (plan, regrouping check) in the archive's tmp/"
+    )]
     PlanFile(#[from] std::io::Error),
 }
 

@@ -41,6 +41,7 @@
 mod assembly;
 mod check;
 mod destination;
+mod distinct;
 mod error;
 mod kept_file;
 mod needles;
@@ -155,6 +156,7 @@ pub fn export(
         leave_out_burned_in,
         &mut seen,
         profile.remaps_uids(),
+        Some(&tmp),
     )?;
     // The keys were for the check only.
     seen.series_keys = HashMap::new();
