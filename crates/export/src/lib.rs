@@ -13,6 +13,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod deid_file;
+mod distinct;
 pub mod findings;
 mod header_values;
 pub mod incoming;

@@ -23,20 +23,20 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-use zip::write::SimpleFileOptions;
 
 mod error;
 mod files;
 mod replace;
+mod zip_stream;
 
 pub use error::PackageError;
 use error::io;
 pub use files::check_name;
 use files::sync_path;
+use zip_stream::{FinishError, Stored, ZipStream};
 
 /// The zip writer's buffer: bigger than an entry's local header and name, smaller than the
 /// files of a package (a write at least this long bypasses it).
@@ -68,12 +68,11 @@ enum Container {
     Folder {
         made_dirs: Mutex<HashSet<PathBuf>>,
     },
+    /// Written as it goes, its directory spooled beside it (see `zip_stream`), which also
+    /// refuses a second entry of one name. (A folder needs no such check: each file is
+    /// created new in a staging folder made empty, so the file system refuses a second one.)
     Zip {
-        writer: Mutex<Option<Box<zip::ZipWriter<BufWriter<File>>>>>,
-        /// Every entry's name, to refuse a second entry of one name. (A folder needs no such
-        /// list: each file is created new in a staging folder made empty, so the file system
-        /// refuses a second one; a list was 70 bytes of memory per file.)
-        names: Mutex<HashSet<String>>,
+        writer: Mutex<Option<Box<ZipStream>>>,
     },
 }
 
@@ -130,12 +129,10 @@ impl Package {
                 let file = File::create_new(&staging).map_err(io("cannot create", &staging))?;
                 // A small buffer: entry headers are gathered, an entry's bytes (larger) go to
                 // the file directly instead of being copied into the buffer under the lock.
-                let writer = Box::new(zip::ZipWriter::new(BufWriter::with_capacity(
-                    ZIP_BUFFER, file,
-                )));
+                let writer = ZipStream::new(file, &parent, ZIP_BUFFER)
+                    .map_err(io("cannot create", &staging))?;
                 Container::Zip {
-                    writer: Mutex::new(Some(writer)),
-                    names: Mutex::new(HashSet::new()),
+                    writer: Mutex::new(Some(Box::new(writer))),
                 }
             }
         };
@@ -166,8 +163,35 @@ impl Package {
 
     /// Adds one file. Safe to call from many threads.
     pub fn add(&self, rel: &str, bytes: &[u8]) -> Result<(), PackageError> {
+        if let Container::Zip { .. } = &self.container {
+            check_name(rel)?;
+            // Checksummed before the lock is taken: the zip's writers wait for the disk only.
+            let crc = crc32fast::hash(bytes);
+            return self.with_zip(|z| z.add(rel, bytes, crc));
+        }
         self.add_sized(rel, Some(bytes.len() as u64), |w| w.write_all(bytes))
             .map(|_| ())
+    }
+
+    /// Runs `f` on the zip being written (a zip package's only).
+    fn with_zip<T>(
+        &self,
+        f: impl FnOnce(&mut ZipStream) -> std::io::Result<T>,
+    ) -> Result<T, PackageError> {
+        let Container::Zip { writer } = &self.container else {
+            return Err(PackageError::Io {
+                action: "cannot write",
+                path: self.staging.clone(),
+                source: std::io::Error::other("not a zip package"),
+            });
+        };
+        let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
+        let z = guard.as_mut().ok_or_else(|| PackageError::Io {
+            action: "cannot write",
+            path: self.staging.clone(),
+            source: std::io::Error::other("zip already finished"),
+        })?;
+        f(z).map_err(io("cannot write", &self.staging))
     }
 
     /// Adds one file written by `write` as it goes (a manifest of many files is never held
@@ -189,12 +213,6 @@ impl Package {
         write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
     ) -> Result<u64, PackageError> {
         check_name(rel)?;
-        if let Container::Zip { names, .. } = &self.container {
-            let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
-            if !names.insert(rel.to_string()) {
-                return Err(PackageError::Duplicate(rel.to_string()));
-            }
-        }
         match &self.container {
             Container::Folder { made_dirs } => {
                 let path = self.staging.join(rel);
@@ -216,25 +234,9 @@ impl Package {
                 write(&mut out).map_err(io("cannot write", &path))?;
                 Ok(out.bytes)
             }
-            Container::Zip { writer, .. } => {
-                let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
-                let zip_err = |source| PackageError::Zip {
-                    path: self.staging.clone(),
-                    source,
-                };
-                let w = guard.as_mut().ok_or_else(|| {
-                    zip_err(zip::result::ZipError::Io(std::io::Error::other(
-                        "zip already finished",
-                    )))
-                })?;
-                let opts = SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Stored)
-                    .large_file(len.is_some_and(|n| n >= u64::from(u32::MAX)))
-                    .unix_permissions(0o644);
-                w.start_file(rel, opts).map_err(zip_err)?;
-                let mut out = Counting::new(w);
-                write(&mut out).map_err(io("cannot write", &self.staging))?;
-                Ok(out.bytes)
+            Container::Zip { .. } => {
+                let large = len.is_some_and(|n| n >= u64::from(u32::MAX));
+                self.with_zip(|z| z.add_with(rel, large, write))
             }
         }
     }
@@ -260,24 +262,23 @@ impl Package {
         };
         let rel = entry.name().map_err(zip_err)?.into_owned();
         check_name(&rel)?;
-        let Container::Zip { writer, names } = &self.container else {
-            return Err(zip_err(zip::result::ZipError::Io(std::io::Error::other(
-                "a zip entry can only be copied into a zip package",
-            ))));
-        };
-        {
-            let mut names = names.lock().unwrap_or_else(|p| p.into_inner());
-            if !names.insert(rel.clone()) {
-                return Err(PackageError::Duplicate(rel));
+        let method = match entry.compression() {
+            zip::CompressionMethod::Stored => 0,
+            zip::CompressionMethod::Deflated => 8,
+            _ => {
+                return Err(zip_err(zip::result::ZipError::UnsupportedArchive(
+                    "a compression method other than stored or deflated",
+                )));
             }
-        }
-        let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
-        let w = guard.as_mut().ok_or_else(|| {
-            zip_err(zip::result::ZipError::Io(std::io::Error::other(
-                "zip already finished",
-            )))
-        })?;
-        w.raw_copy_file(entry).map_err(zip_err)
+        };
+        let stored = Stored {
+            crc: entry.crc32(),
+            compressed: entry.compressed_size(),
+            size: entry.size(),
+            method,
+        };
+        let mut entry = entry;
+        self.with_zip(|z| z.add_raw(&rel, stored, &mut entry))
     }
 
     /// Finishes the package and hands its staging place over to the caller, who then owns it
@@ -293,17 +294,16 @@ impl Package {
     pub fn finish(&mut self) -> Result<(), PackageError> {
         self.flusher = None;
         match &self.container {
-            Container::Zip { writer, .. } => {
+            Container::Zip { writer } => {
                 let mut guard = writer.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(w) = guard.take() {
-                    let buf = w.finish().map_err(|source| PackageError::Zip {
-                        path: self.staging.clone(),
-                        source,
-                    })?;
-                    let file = buf.into_inner().map_err(|e| PackageError::Io {
-                        action: "cannot write",
-                        path: self.staging.clone(),
-                        source: e.into_error(),
+                    let file = w.finish().map_err(|e| match e {
+                        FinishError::Duplicate(name) => PackageError::Duplicate(name),
+                        FinishError::Io(source) => PackageError::Io {
+                            action: "cannot write",
+                            path: self.staging.clone(),
+                            source,
+                        },
                     })?;
                     file.sync_all().map_err(io("cannot sync", &self.staging))?;
                 }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use crate::regroup::{self, Grouping, RegroupWarning};
 
-use super::distinct::{DISTINCT_IN_MEMORY, Distinct};
 use super::error::ExportError;
 use super::plan::{RANK_LEFT_OUT, Seen, SeriesKeys};
 use super::plan_store::PlanStore;
 use super::planned::Regroup;
 use super::summary::BurnedInSeries;
+use crate::distinct::{DISTINCT_IN_MEMORY, Distinct};
 
 /// Leaves out of the plan the series left out, and returns the regrouping warnings (of the
 /// keys the plan saw, `seen.series_keys`) and the burned-in series. When `uids_left_out`, the

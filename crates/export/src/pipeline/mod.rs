@@ -41,7 +41,6 @@
 mod assembly;
 mod check;
 mod destination;
-mod distinct;
 mod error;
 mod kept_file;
 mod needles;

@@ -1,6 +1,7 @@
 //! Whether no two of many fixed-size values are equal, in memory that does not grow with their
 //! number: the regrouping check tells each exported file from every other by a hash of its
-//! archive series and SOP Instance UID and by its re-import key (8 and 16 bytes a file).
+//! archive series and SOP Instance UID and by its re-import key (8 and 16 bytes a file), and a
+//! zip package its entries by a keyed hash of their names.
 //!
 //! Up to a limit the values are sorted in memory. Past it they are sorted in runs written to an
 //! unnamed file in the archive's `tmp/` and merged; each run carries a BLAKE3 digest of its
@@ -29,8 +30,8 @@ pub(crate) struct Distinct<const N: usize> {
     /// Each run's start, end and digest.
     runs: Vec<(u64, u64, [u8; 32])>,
     end: u64,
-    /// Two equal values were seen already.
-    equal: bool,
+    /// A value seen twice already.
+    equal: Option<[u8; N]>,
 }
 
 impl<const N: usize> Distinct<N> {
@@ -43,13 +44,13 @@ impl<const N: usize> Distinct<N> {
             file: None,
             runs: Vec::new(),
             end: 0,
-            equal: false,
+            equal: None,
         }
     }
 
     /// Adds a value.
     pub(crate) fn push(&mut self, value: [u8; N]) -> io::Result<()> {
-        if self.equal {
+        if self.equal.is_some() {
             return Ok(());
         }
         self.held.push(value);
@@ -59,15 +60,15 @@ impl<const N: usize> Distinct<N> {
         Ok(())
     }
 
-    /// Sorts the values held; true when two are equal.
-    fn sort_held(&mut self) -> bool {
+    /// Sorts the values held; a value held twice, if one is.
+    fn sort_held(&mut self) -> Option<[u8; N]> {
         self.held.sort_unstable();
-        self.held.windows(2).any(|w| w[0] == w[1])
+        self.held.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
     }
 
     fn write_run(&mut self) -> io::Result<()> {
-        if self.sort_held() {
-            self.equal = true;
+        if let Some(v) = self.sort_held() {
+            self.equal = Some(v);
             self.held = Vec::new();
             return Ok(());
         }
@@ -92,12 +93,17 @@ impl<const N: usize> Distinct<N> {
     }
 
     /// Whether no two of the values added are equal.
-    pub(crate) fn all_distinct(mut self) -> io::Result<bool> {
-        if self.equal || self.sort_held() {
-            return Ok(false);
+    pub(crate) fn all_distinct(self) -> io::Result<bool> {
+        Ok(self.first_equal()?.is_none())
+    }
+
+    /// A value added twice (the least, unless two were found in one run already), if any.
+    pub(crate) fn first_equal(mut self) -> io::Result<Option<[u8; N]>> {
+        if let Some(v) = self.equal.or_else(|| self.sort_held()) {
+            return Ok(Some(v));
         }
         let Some(file) = &self.file else {
-            return Ok(true);
+            return Ok(None);
         };
         let mut runs: Vec<Run<'_, N>> = self
             .runs
@@ -139,11 +145,11 @@ impl<const N: usize> Distinct<N> {
                 break;
             };
             if last == Some(v) {
-                return Ok(false);
+                return Ok(Some(v));
             }
             last = Some(v);
         }
-        Ok(true)
+        Ok(None)
     }
 }
 
