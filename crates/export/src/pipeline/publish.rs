@@ -19,7 +19,6 @@ use crate::quarantine::{
 
 use super::error::ExportError;
 use super::plan_store::PlanStore;
-use super::planned::Planned;
 
 /// What the last step did: the package published or put in quarantine, with every finding
 /// numbered and judged, and the audit (absent at `original`).
@@ -120,16 +119,17 @@ pub(crate) fn finish(
     // (A held-back file always has a finding awaiting acceptance; the second test is a
     // safety net.)
     if sealed.records.iter().any(FindingRecord::awaits_acceptance) || !spool.is_empty() {
-        // (Held whole: a quarantined package's manifests are written into the quarantine
-        // with its record.)
-        let (mut json, mut csv) = (Vec::new(), Vec::new());
-        manifest.write_json(source, &mut json)?;
-        manifest.write_csv(source, &mut csv)?;
-        let audit = audit((json.len() + csv.len()) as u64);
+        // The manifests are encoded as they are written, here and in the quarantine: their
+        // digest and size first (two passes), never held whole.
+        let mut json = Tally::default();
+        buffered(&mut json, |b| manifest.write_json(source, b))?;
+        let mut csv = Tally::default();
+        buffered(&mut csv, |b| manifest.write_csv(source, b))?;
+        let audit = audit(json.bytes + csv.bytes);
         let record = QuarantineRecord::new(
             manifest,
             &sealed,
-            &json,
+            hex::encode(sha2::Digest::finalize(json.digest)),
             QuarantineInfo {
                 destination: dest.out,
                 force: dest.force,
@@ -138,18 +138,29 @@ pub(crate) fn finish(
                 archive_subjects: subjects.into_iter().collect(),
             },
         );
+        let write_json = |w: &mut dyn Write| buffered(w, |b| manifest.write_json(source, b));
+        let write_csv = |w: &mut dyn Write| buffered(w, |b| manifest.write_csv(source, b));
         let manifests = Manifests {
-            json: &json,
-            csv: &csv,
+            json: &write_json,
+            csv: &write_csv,
         };
-        // The files in plan order (a zip is rebuilt in it).
-        let mut order: Vec<String> = Vec::with_capacity(files);
+        // The files in plan order (a zip is rebuilt in it), a line each in an unnamed file in
+        // the archive's tmp/.
+        let tmp = archive.root().join(archive::layout::TMP_DIR);
+        let mut lines = std::io::BufWriter::new(tempfile::tempfile_in(&tmp)?);
         plan.scan(|batch| -> Result<(), ExportError> {
-            order.extend(batch.iter().map(Planned::rel));
+            for p in batch {
+                lines.write_all(p.rel().as_bytes())?;
+                lines.write_all(b"\n")?;
+            }
             Ok(())
         })?;
+        let mut lines = lines.into_inner().map_err(|e| e.into_error())?;
+        std::io::Seek::rewind(&mut lines)?;
+        let mut order =
+            std::io::BufRead::lines(std::io::BufReader::new(lines)).map_while(Result::ok);
         let entry =
-            Quarantine::of(archive.root()).admit(package, spool, manifests, &order, record)?;
+            Quarantine::of(archive.root()).admit(package, spool, manifests, &mut order, record)?;
         return Ok(Outcome {
             published: None,
             quarantined: Some(entry),
@@ -181,4 +192,23 @@ fn buffered(
     let mut buffer = std::io::BufWriter::with_capacity(1 << 20, out);
     encode(&mut buffer)?;
     buffer.flush()
+}
+
+/// Counts and digests (SHA-256) what is written to it.
+#[derive(Default)]
+struct Tally {
+    bytes: u64,
+    digest: sha2::Sha256,
+}
+
+impl Write for Tally {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.digest, buf);
+        self.bytes += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

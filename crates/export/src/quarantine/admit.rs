@@ -150,12 +150,13 @@ impl SpoolSlot {
 }
 
 /// The package's manifest files, written only into the quarantine.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Manifests<'a> {
-    /// `manifest.json`.
-    pub json: &'a [u8],
-    /// `manifest.csv`.
-    pub csv: &'a [u8],
+    /// Writes `manifest.json` (encoded as it is written: a million files' manifest is never
+    /// held whole).
+    pub json: &'a dyn Fn(&mut dyn Write) -> std::io::Result<()>,
+    /// Writes `manifest.csv`.
+    pub csv: &'a dyn Fn(&mut dyn Write) -> std::io::Result<()>,
 }
 
 /// Makes every file and folder below `dir` durable.
@@ -207,9 +208,15 @@ fn copy_file(from: &Path, to: &Path) -> Result<(), QuarantineError> {
     Ok(())
 }
 
-fn write_file(path: &Path, bytes: &[u8]) -> Result<(), QuarantineError> {
-    let mut f = File::create_new(path).map_err(io("cannot create", path))?;
-    f.write_all(bytes).map_err(io("cannot write", path))
+fn write_file(
+    path: &Path,
+    write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), QuarantineError> {
+    let f = File::create_new(path).map_err(io("cannot create", path))?;
+    let mut out = std::io::BufWriter::new(f);
+    write(&mut out)
+        .and_then(|()| out.flush())
+        .map_err(io("cannot write", path))
 }
 
 /// A folder package: the staged files moved in, the held-back ones and the manifest added.
@@ -242,7 +249,7 @@ fn assemble_zip(
     target: &Path,
     spool: Option<&Spool>,
     manifests: Manifests<'_>,
-    order: &[String],
+    order: &mut dyn Iterator<Item = String>,
 ) -> Result<(), QuarantineError> {
     let zip_err = |source: zip::result::ZipError| {
         io("cannot read the staged package", staged)(std::io::Error::other(source))
@@ -253,10 +260,10 @@ fn assemble_zip(
     let mut copied = 0;
     let mut out = Package::create(target, false)?;
     for rel in order {
-        if held.is_some_and(|h| h.contains(rel)) {
-            let from = spool.map(|s| s.dir.join(rel)).unwrap_or_default();
+        if held.is_some_and(|h| h.contains(&rel)) {
+            let from = spool.map(|s| s.dir.join(&rel)).unwrap_or_default();
             let bytes = fs::read(&from).map_err(io("cannot read", &from))?;
-            out.add(rel, &bytes)?;
+            out.add(&rel, &bytes)?;
         } else {
             let entry = z.by_name_raw(rel.as_bytes()).map_err(zip_err)?;
             out.add_zip_entry(entry)?;
@@ -269,8 +276,8 @@ fn assemble_zip(
             staged,
         )(std::io::Error::other("entry count differs")));
     }
-    out.add("manifest.json", manifests.json)?;
-    out.add("manifest.csv", manifests.csv)?;
+    out.add_with("manifest.json", manifests.json)?;
+    out.add_with("manifest.csv", manifests.csv)?;
     out.finish()?;
     out.publish(false)?;
     Ok(())
@@ -287,7 +294,7 @@ impl Quarantine {
         package: Package,
         spooled: SpoolSlot,
         manifests: Manifests<'_>,
-        order: &[String],
+        order: &mut dyn Iterator<Item = String>,
         mut record: QuarantineRecord,
     ) -> Result<Entry, QuarantineError> {
         record.destination =

@@ -6,7 +6,6 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::findings::{FindingRecord, Sealed, Tally, tally};
 use crate::manifest::{Counts, Manifest};
@@ -146,7 +145,7 @@ impl QuarantineRecord {
     pub fn new(
         manifest: &Manifest,
         sealed: &Sealed,
-        json: &[u8],
+        package_digest: String,
         info: QuarantineInfo<'_>,
     ) -> QuarantineRecord {
         QuarantineRecord {
@@ -164,7 +163,7 @@ impl QuarantineRecord {
             blank_identifiers: manifest.blank_identifiers,
             profile_digest: manifest.profile_digest.clone(),
             key_fingerprint: manifest.key_fingerprint.clone(),
-            package_digest: hex::encode(Sha256::digest(json)),
+            package_digest,
             counts: manifest.counts.clone(),
             audited_files: info.audited_files,
             findings: sealed.records.clone(),

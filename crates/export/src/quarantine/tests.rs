@@ -39,8 +39,8 @@ fn staged(dest: &Path) -> Package {
 }
 
 const MANIFESTS: Manifests<'static> = Manifests {
-    json: b"{}",
-    csv: b"subject\n",
+    json: &|w| w.write_all(b"{}"),
+    csv: &|w| w.write_all(b"subject\n"),
 };
 const ORDER: [&str; 3] = ["a/1.dcm", "a/2.dcm", "b/3.dcm"];
 
@@ -52,7 +52,7 @@ fn admit(q: &Quarantine, dest: &Path, r: QuarantineRecord) -> Result<Entry, Quar
     assert!(!spool.is_empty());
     assert!(spool.add("../x.dcm", b"x").is_err(), "names are checked");
     let order: Vec<String> = ORDER.iter().map(|s| s.to_string()).collect();
-    q.admit(staged(dest), spool, MANIFESTS, &order, r)
+    q.admit(staged(dest), spool, MANIFESTS, &mut order.into_iter(), r)
 }
 
 /// A package's files by name.
@@ -216,8 +216,14 @@ fn a_failed_admission_leaves_nothing() {
     let spool = SpoolSlot::new(&q);
     assert!(spool.add("a/2.dcm", b"two").is_err());
     assert!(
-        q.admit(staged(&dest), spool, MANIFESTS, &[], record())
-            .is_err()
+        q.admit(
+            staged(&dest),
+            spool,
+            MANIFESTS,
+            &mut std::iter::empty(),
+            record()
+        )
+        .is_err()
     );
     let beside: Vec<_> = fs::read_dir(tmp.path().join("out")).expect("ls").collect();
     assert!(beside.is_empty(), "the staged package is removed");
