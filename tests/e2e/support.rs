@@ -158,3 +158,22 @@ pub fn snapshot(root: &Path) -> std::collections::BTreeMap<PathBuf, String> {
         })
         .collect()
 }
+
+/// (kind, region, tag) of the value findings in JSON findings (`what` or `kind`): how an
+/// export's review and `depot audit` are compared.
+pub fn value_places(
+    findings: &[serde_json::Value],
+) -> std::collections::BTreeSet<(String, String, String)> {
+    findings
+        .iter()
+        .filter(|f| f["finding"] == "value" || f["type"] == "value")
+        .map(|f| {
+            let kind = f.get("what").or_else(|| f.get("kind")).expect("kind");
+            (
+                kind.as_str().expect("kind").to_string(),
+                f["region"].as_str().unwrap_or_default().to_string(),
+                f["tag"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}

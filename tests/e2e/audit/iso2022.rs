@@ -9,7 +9,7 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::*;
-use crate::export::{edited, import_specs};
+use crate::export::{edited, import_specs, quarantine_id, reviewed_findings};
 
 /// One patient whose text is written with ISO 2022 code extensions.
 struct Iso2022Patient {
@@ -141,22 +141,6 @@ fn file_of(p: &Iso2022Patient, i: u32) -> Vec<u8> {
     bytes
 }
 
-/// (kind, region, tag) of the value findings in JSON findings (`what` or `kind`).
-fn places(findings: &[serde_json::Value]) -> BTreeSet<(String, String, String)> {
-    findings
-        .iter()
-        .filter(|f| f["finding"] == "value" || f["type"] == "value")
-        .map(|f| {
-            let kind = f.get("what").or_else(|| f.get("kind")).expect("kind");
-            (
-                kind.as_str().expect("kind").to_string(),
-                f["region"].as_str().unwrap_or_default().to_string(),
-                f["tag"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn place(kind: &str, region: &str, tag: &str) -> (String, String, String) {
     (kind.into(), region.into(), tag.into())
 }
@@ -178,7 +162,7 @@ fn iso_2022_names_are_searched_as_the_characters_they_spell() {
     // in every character set.
     export(&t, "orig", &["--level", "original"]).ok();
     let run = audit(&t, "orig", &["--json"]).expect_code(1);
-    let found = places(&findings(&run));
+    let found = value_places(&findings(&run));
     for want in [
         place(
             "ReferringPhysicianName",
@@ -190,7 +174,7 @@ fn iso_2022_names_are_searched_as_the_characters_they_spell() {
     ] {
         let files = findings(&run)
             .iter()
-            .filter(|f| places(&[(*f).clone()]).contains(&want))
+            .filter(|f| value_places(&[(*f).clone()]).contains(&want))
             .count();
         assert_eq!(files, 2, "{want:?} in both files: {found:?}");
     }
@@ -199,23 +183,10 @@ fn iso_2022_names_are_searched_as_the_characters_they_spell() {
     // institution and the name in the pixels are found, so the package is quarantined; a
     // later `depot audit` of it agrees.
     let run = export(&t, "pkg", &["--level", "anonymize-full"]).expect_code(1);
-    let at = run
-        .stderr
-        .find("kept in quarantine as ")
-        .expect("quarantined");
-    let id = run.stderr[at + "kept in quarantine as ".len()..]
-        .split_whitespace()
-        .next()
-        .expect("id")
-        .to_string();
-    let entry = at_archive(&t, &t.archive())
-        .args(["review", &id, "--json"])
-        .run()
-        .ok()
-        .json();
-    let exported = places(entry["findings"].as_array().expect("findings"));
+    let id = quarantine_id(&run);
+    let exported = value_places(&reviewed_findings(&t, &id));
     let package = t.archive().join("quarantine").join(&id).join("package");
-    let audited = places(&findings(
+    let audited = value_places(&findings(
         &at_archive(&t, &t.archive())
             .arg("audit")
             .arg(&package)

@@ -477,3 +477,26 @@ fn first_dirs(pkg: &Path) -> BTreeSet<String> {
         .map(|k| k.split('/').next().expect("dir").to_string())
         .collect()
 }
+
+/// The quarantine ID a quarantined export (`run`) printed.
+pub fn quarantine_id(run: &Run) -> String {
+    let at = run
+        .stderr
+        .find("kept in quarantine as ")
+        .unwrap_or_else(|| panic!("quarantined: {}", run.stderr));
+    run.stderr[at + "kept in quarantine as ".len()..]
+        .split_whitespace()
+        .next()
+        .expect("id")
+        .to_string()
+}
+
+/// The findings of the quarantined package `id`, as `depot review ID --json` lists them.
+pub fn reviewed_findings(t: &TestDir, id: &str) -> Vec<Json> {
+    let entry = at_archive(t, &t.archive())
+        .args(["review", id, "--json"])
+        .run()
+        .ok()
+        .json();
+    entry["findings"].as_array().expect("findings").clone()
+}

@@ -4,22 +4,6 @@
 
 use super::*;
 
-/// (kind, region, tag) of the value findings in JSON findings (`what` or `kind`).
-fn places(findings: &[Json]) -> BTreeSet<(String, String, String)> {
-    findings
-        .iter()
-        .filter(|f| f["finding"] == "value" || f["type"] == "value")
-        .map(|f| {
-            let kind = f.get("what").or_else(|| f.get("kind")).expect("kind");
-            (
-                kind.as_str().expect("kind").to_string(),
-                f["region"].as_str().unwrap_or_default().to_string(),
-                f["tag"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn a_study_export_cuts_and_searches_what_only_the_subject_s_other_studies_hold() {
     let t = TestDir::new();
@@ -62,21 +46,8 @@ fn a_study_export_cuts_and_searches_what_only_the_subject_s_other_studies_hold()
         &["--level", "anonymize-full", "--study", "2.25.7701"],
     )
     .expect_code(1);
-    let at = run
-        .stderr
-        .find("kept in quarantine as ")
-        .expect("quarantined");
-    let id = run.stderr[at + "kept in quarantine as ".len()..]
-        .split_whitespace()
-        .next()
-        .expect("id")
-        .to_string();
-    let entry = at_archive(&t, &t.archive())
-        .args(["review", &id, "--json"])
-        .run()
-        .ok()
-        .json();
-    let exported = places(entry["findings"].as_array().expect("findings"));
+    let id = quarantine_id(&run);
+    let exported = value_places(&reviewed_findings(&t, &id));
     assert!(
         exported
             .iter()
@@ -102,6 +73,6 @@ fn a_study_export_cuts_and_searches_what_only_the_subject_s_other_studies_hold()
         .arg("--json")
         .run()
         .expect_code(1);
-    let audited = places(audited.json()["findings"].as_array().expect("findings"));
+    let audited = value_places(audited.json()["findings"].as_array().expect("findings"));
     assert_eq!(exported, audited);
 }

@@ -7,32 +7,9 @@ use super::*;
 
 /// (kind, region) of the value findings of a quarantined export's review.
 fn found(t: &TestDir, run: &Run) -> BTreeSet<(String, String)> {
-    let at = run
-        .stderr
-        .find("kept in quarantine as ")
-        .unwrap_or_else(|| panic!("quarantined: {}", run.stderr));
-    let id = run.stderr[at + "kept in quarantine as ".len()..]
-        .split_whitespace()
-        .next()
-        .expect("id")
-        .to_string();
-    let entry = at_archive(t, &t.archive())
-        .args(["review", &id, "--json"])
-        .run()
-        .ok()
-        .json();
-    entry["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["finding"] == "value" || f["type"] == "value")
-        .map(|f| {
-            let kind = f.get("what").or_else(|| f.get("kind")).expect("kind");
-            (
-                kind.as_str().expect("kind").to_string(),
-                f["region"].as_str().unwrap_or_default().to_string(),
-            )
-        })
+    value_places(&reviewed_findings(t, &quarantine_id(run)))
+        .into_iter()
+        .map(|(kind, region, _)| (kind, region))
         .collect()
 }
 
