@@ -265,8 +265,10 @@ impl UidIndexBuilder {
         let mut held = Vec::with_capacity(entries.len());
         let mut automaton = Vec::new();
         let mut group = Group::new(self.one_label);
-        let mut flush = |group: &mut Group, arena: &[u8]| {
-            let Some((start, len)) = group.at else {
+        // Where the current UID's bytes lie.
+        let mut at: Option<(u32, u32)> = None;
+        let mut flush = |group: &mut Group, at: Option<(u32, u32)>, arena: &[u8]| {
+            let Some((start, len)) = at else {
                 return;
             };
             for (kind, label) in group.take() {
@@ -279,23 +281,23 @@ impl UidIndexBuilder {
             }
         };
         for e in &entries {
-            let same = group.at.is_some_and(|(s, l)| {
+            let same = at.is_some_and(|(s, l)| {
                 self.arena[s as usize..(s + l) as usize] == *self.bytes_of(e)
             });
             if !same {
-                flush(&mut group, &self.arena);
-                group.at = Some((e.start, e.len));
+                flush(&mut group, at, &self.arena);
+                at = Some((e.start, e.len));
             }
             group.add(e.kind, e.rank, e.label);
         }
-        flush(&mut group, &self.arena);
+        flush(&mut group, at, &self.arena);
         drop(entries);
         Ok(in_memory(self.arena, held, labels, self.key, automaton))
     }
 
     /// Merges the runs and the records still in memory into a table on disk.
-    fn build_on_disk(self, rank_of: &[u16], labels: Vec<Box<str>>) -> io::Result<Built> {
-        let mut entries = self.entries.clone();
+    fn build_on_disk(mut self, rank_of: &[u16], labels: Vec<Box<str>>) -> io::Result<Built> {
+        let mut entries = std::mem::take(&mut self.entries);
         self.sort_for_table(&mut entries);
         let last: Vec<Record> = entries
             .iter()
@@ -352,13 +354,6 @@ impl UidIndexBuilder {
             Ok(())
         };
         while let Some(r) = merge.next_record()? {
-            if current.as_ref().is_none_or(|c| c.bytes != r.bytes) {
-                if let Some(c) = &current {
-                    flush(&mut group, c)?;
-                }
-                group.at = Some((0, 0));
-                current = Some(r.clone());
-            }
             let label = if r.kind == Kind::Kept {
                 0
             } else {
@@ -366,7 +361,15 @@ impl UidIndexBuilder {
                     .get(usize::from(r.label))
                     .ok_or_else(|| io::Error::other("a UID record's label is unknown"))?
             };
-            group.add(r.kind, r.rank, label);
+            if current.as_ref().is_none_or(|c| c.bytes != r.bytes) {
+                if let Some(c) = &current {
+                    flush(&mut group, c)?;
+                }
+                group.add(r.kind, r.rank, label);
+                current = Some(r);
+            } else {
+                group.add(r.kind, r.rank, label);
+            }
         }
         if let Some(c) = &current {
             flush(&mut group, c)?;
@@ -386,8 +389,6 @@ impl UidIndexBuilder {
 /// The records of one UID; which of them are searched.
 struct Group {
     one_label: bool,
-    /// Where the UID's bytes lie (in memory).
-    at: Option<(u32, u32)>,
     kept: bool,
     chosen: Vec<(Kind, u16)>,
     best_rank: u64,
@@ -397,7 +398,6 @@ impl Group {
     fn new(one_label: bool) -> Group {
         Group {
             one_label,
-            at: None,
             kept: false,
             chosen: Vec::new(),
             best_rank: u64::MAX,
@@ -426,7 +426,6 @@ impl Group {
         let chosen = std::mem::take(&mut self.chosen);
         let kept = std::mem::replace(&mut self.kept, false);
         self.best_rank = u64::MAX;
-        self.at = None;
         if kept { Vec::new() } else { chosen }
     }
 }

@@ -33,3 +33,4 @@ pub mod staged;
 pub mod stored;
 pub mod stored_values;
 pub mod tree;
+mod uid_hash;

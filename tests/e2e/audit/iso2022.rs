@@ -9,7 +9,8 @@ use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
 
 use super::*;
-use crate::export::{edited, import_specs, quarantine_id, reviewed_findings};
+use crate::export::{edited, import_specs, reviewed_findings};
+use crate::quarantine::quarantine_id;
 
 /// One patient whose text is written with ISO 2022 code extensions.
 struct Iso2022Patient {

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use synth::fixture::{self, InstanceSpec, SopReference, Syntax};
 use synth::{DumpOptions, DumpSummary};
 
+use crate::quarantine::quarantine_id;
 use crate::support::*;
 
 mod anonymize_full;
@@ -476,19 +477,6 @@ fn first_dirs(pkg: &Path) -> BTreeSet<String> {
         .keys()
         .map(|k| k.split('/').next().expect("dir").to_string())
         .collect()
-}
-
-/// The quarantine ID a quarantined export (`run`) printed.
-pub fn quarantine_id(run: &Run) -> String {
-    let at = run
-        .stderr
-        .find("kept in quarantine as ")
-        .unwrap_or_else(|| panic!("quarantined: {}", run.stderr));
-    run.stderr[at + "kept in quarantine as ".len()..]
-        .split_whitespace()
-        .next()
-        .expect("id")
-        .to_string()
 }
 
 /// The findings of the quarantined package `id`, as `depot review ID --json` lists them.

@@ -18,6 +18,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use crate::distinct::{DISTINCT_IN_MEMORY, Distinct};
+use crate::uid_hash::UidHasher;
 
 const LOCAL: u32 = 0x0403_4b50;
 const CENTRAL: u32 = 0x0201_4b50;
@@ -53,7 +54,7 @@ pub(crate) struct ZipStream {
     central_len: u64,
     entries: u64,
     names: Distinct<16>,
-    key: [u8; 32],
+    hasher: UidHasher,
 }
 
 fn le16(out: &mut Vec<u8>, v: u16) {
@@ -66,6 +67,17 @@ fn le32(out: &mut Vec<u8>, v: u32) {
 
 fn le64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// The fields a local header and a central directory record share, in their order: version
+/// needed, flags, method, time, date, CRC-32.
+fn shared_fields(out: &mut Vec<u8>, s: Stored, zip64: bool) {
+    le16(out, if zip64 { 45 } else { 20 });
+    le16(out, UTF8);
+    le16(out, s.method);
+    le16(out, 0);
+    le16(out, DOS_DATE);
+    le32(out, s.crc);
 }
 
 /// `v` as a 32-bit field: its value, or 0xFFFFFFFF where a ZIP64 field holds it.
@@ -86,10 +98,6 @@ fn too_long(what: &str) -> io::Error {
 impl ZipStream {
     /// A zip written to `file`, its directory spooled in `spool_dir`.
     pub(crate) fn new(file: File, spool_dir: &Path, buffer: usize) -> io::Result<ZipStream> {
-        let mut key = [0u8; 32];
-        if getrandom::fill(&mut key).is_err() {
-            key = *blake3::hash(b"depot zip names").as_bytes();
-        }
         Ok(ZipStream {
             out: BufWriter::with_capacity(buffer, file),
             at: 0,
@@ -97,7 +105,7 @@ impl ZipStream {
             central_len: 0,
             entries: 0,
             names: Distinct::new(Some(spool_dir), DISTINCT_IN_MEMORY),
-            key,
+            hasher: UidHasher::default(),
         })
     }
 
@@ -113,15 +121,7 @@ impl ZipStream {
         Ok(z)
     }
 
-    fn name_hash(&self, name: &str) -> [u8; 16] {
-        let h = blake3::keyed_hash(&self.key, name.as_bytes());
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&h.as_bytes()[..16]);
-        out
-    }
-
-    /// The local header of `name` at the current offset; `zip64` adds the extra field that
-    /// holds 8-byte sizes. Returns the header and where its CRC and sizes lie in it.
+    /// The local header of `name`; `zip64` adds the extra field that holds 8-byte sizes.
     fn local_header(name: &str, stored: Option<Stored>, zip64: bool) -> io::Result<Vec<u8>> {
         let name_len = u16::try_from(name.len()).map_err(|_| too_long("name"))?;
         let s = stored.unwrap_or(Stored {
@@ -132,12 +132,7 @@ impl ZipStream {
         });
         let mut h = Vec::with_capacity(30 + name.len() + 20);
         le32(&mut h, LOCAL);
-        le16(&mut h, if zip64 { 45 } else { 20 });
-        le16(&mut h, UTF8);
-        le16(&mut h, s.method);
-        le16(&mut h, 0);
-        le16(&mut h, DOS_DATE);
-        le32(&mut h, s.crc);
+        shared_fields(&mut h, s, zip64);
         if zip64 {
             le32(&mut h, u32::MAX);
             le32(&mut h, u32::MAX);
@@ -245,7 +240,7 @@ impl ZipStream {
 
     /// The central directory record of an entry whose local header is at `start`.
     fn directory(&mut self, name: &str, s: Stored, start: u64) -> io::Result<()> {
-        let hash = self.name_hash(name);
+        let hash = self.hasher.hash(name).to_le_bytes();
         self.names.push(hash)?;
         let name_len = u16::try_from(name.len()).map_err(|_| too_long("name"))?;
         let mut extra = Vec::new();
@@ -258,12 +253,7 @@ impl ZipStream {
         let mut r = Vec::with_capacity(46 + name.len() + 28);
         le32(&mut r, CENTRAL);
         le16(&mut r, MADE_BY);
-        le16(&mut r, if zip64 { 45 } else { 20 });
-        le16(&mut r, UTF8);
-        le16(&mut r, s.method);
-        le16(&mut r, 0);
-        le16(&mut r, DOS_DATE);
-        le32(&mut r, s.crc);
+        shared_fields(&mut r, s, zip64);
         le32(&mut r, field32(s.compressed));
         le32(&mut r, field32(s.size));
         le16(&mut r, name_len);
@@ -295,11 +285,11 @@ impl ZipStream {
             central_len,
             entries,
             names,
-            key,
+            hasher,
         } = self;
         central.flush()?;
         if let Some(twice) = names.first_equal()? {
-            return Err(FinishError::Duplicate(find_name(&central, key, twice)?));
+            return Err(FinishError::Duplicate(find_name(&central, &hasher, twice)?));
         }
         let mut central = central.into_inner().map_err(|e| e.into_error())?;
         let mut reader = io::BufReader::new(&mut central);
@@ -362,7 +352,7 @@ impl From<io::Error> for FinishError {
 }
 
 /// The name in the spooled directory whose keyed hash is `hash`.
-fn find_name(central: &BufWriter<File>, key: [u8; 32], hash: [u8; 16]) -> io::Result<String> {
+fn find_name(central: &BufWriter<File>, hasher: &UidHasher, hash: [u8; 16]) -> io::Result<String> {
     let file = central.get_ref();
     let mut at = 0u64;
     let mut head = [0u8; 46];
@@ -371,8 +361,9 @@ fn find_name(central: &BufWriter<File>, key: [u8; 32], hash: [u8; 16]) -> io::Re
         let extra = u64::from(u16::from_le_bytes([head[30], head[31]]));
         let mut name = vec![0u8; n];
         file.read_exact_at(&mut name, at + 46)?;
-        if blake3::keyed_hash(&key, &name).as_bytes()[..16] == hash {
-            return Ok(String::from_utf8_lossy(&name).into_owned());
+        let name = String::from_utf8_lossy(&name).into_owned();
+        if hasher.hash(&name).to_le_bytes() == hash {
+            return Ok(name);
         }
         at += 46 + n as u64 + extra;
     }

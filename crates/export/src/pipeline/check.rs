@@ -45,11 +45,11 @@ pub(crate) fn check(
         Ok(())
     })?;
     if leave_out_burned_in && !burned_in.is_empty() {
-        let mut original_uids = uids_left_out.then_some(&mut seen.uids);
+        let mut uids_of_left_out = uids_left_out.then_some(&mut seen.uids);
         plan.rewrite(|batch| -> Result<(), ExportError> {
             batch.retain(|p| {
                 let keep = !burned_in.contains_key(&*p.record.archive_series);
-                if let (false, Some(uids)) = (keep, original_uids.as_deref_mut()) {
+                if let (false, Some(uids)) = (keep, uids_of_left_out.as_deref_mut()) {
                     let r = &p.record;
                     for (label, uid) in [
                         ("StudyInstanceUID", &r.study_uid),

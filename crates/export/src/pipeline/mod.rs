@@ -56,7 +56,6 @@ mod reuse;
 mod selected;
 mod subjects;
 mod summary;
-mod uid_hash;
 mod write;
 
 use std::collections::HashMap;

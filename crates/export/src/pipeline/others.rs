@@ -20,7 +20,7 @@ use super::plan::{RANK_OTHER, Seen};
 use super::plan_store::PlanStore;
 use super::request::ExportObserver;
 use super::subjects::SubjectFacts;
-use super::uid_hash::UidHasher;
+use crate::uid_hash::UidHasher;
 
 /// Reads the headers of the exported subjects' stored files that `plan` does not hold and adds
 /// what they carry to the subjects' facts (values searched and cut) and, when the level remaps

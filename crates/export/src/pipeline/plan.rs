@@ -28,7 +28,7 @@ use super::request::ExportObserver;
 use super::reuse::{Keeping, Kept, Slot};
 use super::selected::{Names, Selected};
 use super::subjects::{SubjectFacts, SubjectSeen, context_from};
-use super::uid_hash::UidHasher;
+use crate::uid_hash::UidHasher;
 
 /// The selected instances in package order: by subject, study, series (numerically where
 /// the labels are numbers), instance number and SOP Instance UID; shared values from `names`.

@@ -1,6 +1,7 @@
 //! Values held as 16-byte keyed hashes where the export holds one or more per file and only
 //! compares them: each file's re-import key (its exported SOP Instance UID, compared for the
-//! regrouping check) and the paths of the planned files (see `others`). As text they were
+//! regrouping check), the paths of the planned files (see `others`) and a zip package's entry
+//! names (see `package::zip_stream`). As text they were
 //! about 100 bytes each. The key is drawn at random for each export, so no input can be made
 //! to collide with another; two different values are taken for one with a chance of about
 //! n² / 2¹²⁹ for n values (under 10⁻²⁶ for a million).
